@@ -1,0 +1,196 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+	"golang.org/x/sync/errgroup"
+)
+
+// Engine runs a Plan. Create it with [New]; run it once with [Engine.Run].
+type Engine struct {
+	plan      Plan
+	log       *slog.Logger
+	interval  time.Duration
+	observe   func(metrics.Point)
+	newClient clientFactory // nil: net/http
+}
+
+// Option injects behaviour into an Engine (configuration lives in the Plan).
+type Option func(*Engine)
+
+// WithLogger sets the logger for run lifecycle events. The default
+// discards. The engine never logs per request.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// WithObserver calls f with each interval's summary as the run goes, from
+// the engine's collector goroutine (never from a request's path).
+func WithObserver(f func(metrics.Point)) Option { return func(e *Engine) { e.observe = f } }
+
+// WithInterval sets the length of the intervals of the time series.
+// The default is one second.
+func WithInterval(d time.Duration) Option { return func(e *Engine) { e.interval = d } }
+
+// New validates plan and returns an Engine for it.
+func New(plan Plan, opts ...Option) (*Engine, error) {
+	if err := plan.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid plan: %w", err)
+	}
+	e := &Engine{
+		plan:     plan.withDefaults(),
+		log:      slog.New(slog.DiscardHandler),
+		interval: time.Second,
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e, nil
+}
+
+// Plan returns the plan the engine runs, with defaults applied.
+func (e *Engine) Plan() Plan { return e.plan }
+
+// Result is what a run measured.
+type Result struct {
+	// Total aggregates every sample and connection event of the run.
+	Total *metrics.Snapshot
+	// Timeline has one point per interval.
+	Timeline []metrics.Point
+	// Duration is from the first request's start to the last one's end.
+	Duration time.Duration
+	// Interrupted is set when the run was stopped (its context canceled)
+	// before it completed its plan.
+	Interrupted bool
+	// OpenAtEnd is the number of connections still open when the result
+	// was taken (normally 0: the pool is closed at the end).
+	OpenAtEnd int64
+}
+
+// Run executes the plan. Canceling ctx stops the run gracefully: no new
+// iteration starts and requests in flight finish, each bounded by the
+// request timeout. Request failures are data in the Result; Run returns an
+// error only when the run could not proceed.
+func (e *Engine) Run(ctx context.Context) (*Result, error) {
+	plan := e.plan
+	rec := metrics.NewRecorder(min(runtime.GOMAXPROCS(0), 8))
+	obs := observer{rec}
+
+	factory := e.newClient
+	var pools []*transport.Pool
+	if factory == nil {
+		var err error
+		factory, pools, err = netHTTPClients(plan, obs)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	e.log.LogAttrs(ctx, slog.LevelInfo, "run start", slog.Int("vus", plan.VUs()))
+	start := time.Now()
+	res := &Result{Total: &metrics.Snapshot{}}
+	collectorDone := make(chan struct{})
+	stopCollector := make(chan struct{})
+	go func() {
+		defer close(collectorDone)
+		e.collect(rec, res, start, stopCollector)
+	}()
+
+	// Requests run under a context that outlives ctx: canceling ctx only
+	// stops new iterations.
+	reqCtx := context.WithoutCancel(ctx)
+	var g errgroup.Group
+	vu := 0
+	for i := range plan.Scenarios {
+		sc := &plan.Scenarios[i]
+		first := vu
+		switch sc.Executor.Type {
+		case VUs:
+			g.Go(func() error { return runClosed(ctx, reqCtx, sc, first, factory, rec) })
+		}
+		vu += sc.Executor.VUs
+	}
+	err := g.Wait()
+	res.Duration = time.Since(start)
+	res.Interrupted = ctx.Err() != nil
+
+	for _, p := range pools {
+		p.Close()
+	}
+	waitClosed(rec)
+	close(stopCollector)
+	<-collectorDone
+	res.OpenAtEnd = rec.Open()
+	e.log.LogAttrs(ctx, slog.LevelInfo, "run end",
+		slog.Int64("requests", res.Total.Requests), slog.Duration("duration", res.Duration))
+	if err != nil {
+		return res, fmt.Errorf("run: %w", err)
+	}
+	return res, nil
+}
+
+// collect flushes the recorder once per interval into the run's total and
+// time series, and once more when stop closes.
+func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, stop <-chan struct{}) {
+	t := time.NewTicker(e.interval)
+	defer t.Stop()
+	iv := &metrics.Snapshot{}
+	last := start
+	flush := func(now time.Time) {
+		rec.Flush(iv)
+		res.Total.Merge(iv)
+		if iv.Requests == 0 && iv.Dialed == 0 && iv.Closed == 0 && now.Sub(last) < e.interval/2 {
+			return // the final flush right after a tick adds no point
+		}
+		p := metrics.PointOf(iv, now.Sub(start), now.Sub(last))
+		res.Timeline = append(res.Timeline, p)
+		last = now
+		if e.observe != nil {
+			e.observe(p)
+		}
+	}
+	for {
+		select {
+		case now := <-t.C:
+			flush(now)
+		case <-stop:
+			flush(time.Now())
+			return
+		}
+	}
+}
+
+// waitClosed gives connections that are closing (a "Connection: close"
+// answer being torn down by net/http's read loop) a moment to report it,
+// so that the counts add up. It waits at most 500 ms.
+func waitClosed(rec *metrics.Recorder) {
+	for range 500 {
+		if rec.Open() <= 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// observer forwards a pool's connection events to the recorder.
+type observer struct{ rec *metrics.Recorder }
+
+func (o observer) ConnDialed(*transport.Conn) { o.rec.ConnDialed() }
+
+func (o observer) ConnClosed(c *transport.Conn, r transport.CloseReason, received, sent int64) {
+	o.rec.ConnClosed(int(r), c.Requests(), received, sent)
+}
+
+func (o observer) PutIdleFailed(r transport.CloseReason) { o.rec.PutIdleFailed(int(r)) }
+
+var _ transport.Observer = observer{}
+
+// The metrics package mirrors transport's enumerations; keep them in step.
+var (
+	_ = [1]struct{}{}[metrics.NumCloseReasons-transport.NumCloseReasons]
+	_ = [1]struct{}{}[metrics.NumPhases-transport.NumPhases]
+)

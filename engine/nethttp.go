@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+)
+
+// netHTTPClients builds the pools of a plan and a factory of net/http
+// clients over them: one shared pool, or one per VU.
+func netHTTPClients(plan Plan, obs transport.Observer) (clientFactory, []*transport.Pool, error) {
+	var shared *transport.Pool
+	var pools []*transport.Pool
+	if plan.ConnScope != ScopeVU {
+		p, err := transport.New(plan.Transport, obs)
+		if err != nil {
+			return nil, nil, err
+		}
+		shared = p
+		pools = append(pools, p)
+	} else {
+		pools = make([]*transport.Pool, plan.VUs())
+		for i := range pools {
+			p, err := transport.New(plan.Transport, obs)
+			if err != nil {
+				return nil, nil, err
+			}
+			pools[i] = p
+		}
+	}
+	factory := func(sc *Scenario, vu int) (client, error) {
+		p := shared
+		if p == nil {
+			p = pools[vu]
+		}
+		return newNetHTTPClient(plan, sc, p)
+	}
+	return factory, pools, nil
+}
+
+// netHTTPClient sends one VU's requests through net/http, traced.
+type netHTTPClient struct {
+	pool    *transport.Pool
+	http    *http.Client
+	steps   []*http.Request // templates, one per step; never sent as they are
+	bodies  [][]byte
+	timeout time.Duration
+	maxBody int64
+
+	base   context.Context // the request context the tracer was attached to
+	tracer *transport.Tracer
+	traced context.Context
+	lr     io.LimitedReader // reused by drain
+}
+
+func newNetHTTPClient(plan Plan, sc *Scenario, p *transport.Pool) (*netHTTPClient, error) {
+	c := &netHTTPClient{
+		pool:    p,
+		timeout: plan.Timeout,
+		maxBody: plan.MaxBody,
+	}
+	c.http = &http.Client{Transport: p.HTTP(), CheckRedirect: redirectPolicy(plan.MaxRedirects)}
+	for i, st := range sc.Steps {
+		req, err := http.NewRequest(st.Method, st.URL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		req.Header = st.Header.Clone()
+		if req.Header == nil {
+			req.Header = http.Header{}
+		}
+		if h := req.Header.Get("Host"); h != "" {
+			req.Host = h
+			req.Header.Del("Host")
+		}
+		if len(st.Body) > 0 {
+			body := st.Body
+			req.ContentLength = int64(len(body))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		}
+		c.steps = append(c.steps, req)
+		c.bodies = append(c.bodies, st.Body)
+	}
+	return c, nil
+}
+
+func redirectPolicy(max int) func(*http.Request, []*http.Request) error {
+	return func(_ *http.Request, via []*http.Request) error {
+		if max < 0 {
+			return http.ErrUseLastResponse
+		}
+		if len(via) > max {
+			return fmt.Errorf("stopped after %d redirects", max)
+		}
+		return nil
+	}
+}
+
+func (c *netHTTPClient) do(ctx context.Context, step int, s *metrics.Sample) error {
+	if c.tracer == nil || c.base != ctx {
+		c.tracer = transport.NewTracer(c.pool)
+		c.base = ctx
+		c.traced = c.tracer.Context(ctx)
+	}
+	tr := c.tracer
+	start := tr.Start()
+
+	rctx, cancel := context.WithTimeout(c.traced, c.timeout)
+	req := c.steps[step].WithContext(rctx)
+	if b := c.bodies[step]; len(b) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	resp, err := c.http.Do(req)
+	if err == nil {
+		s.Status = resp.StatusCode
+		if resp.Close {
+			if conn := tr.Conn(); conn != nil {
+				conn.SetCloseReason(transport.CloseServer)
+			}
+		}
+		s.BodyBytes, s.Truncated, err = c.drain(resp.Body)
+		_ = resp.Body.Close()
+	}
+	end := c.pool.Now()
+	cancel()
+
+	s.Latency = end - start
+	tm := tr.Finish(end)
+	for i := range metrics.NumPhases {
+		if d, ok := tm.Get(transport.Phase(i)); ok {
+			s.Phases[i] = d
+			s.PhaseSet |= 1 << i
+		}
+	}
+	s.Fresh, s.Reused = tr.Uses()
+	s.WasIdle, s.IdleTime = tr.Idle()
+	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()
+	s.Err = metrics.Classify(err)
+	if conn := tr.Conn(); conn != nil {
+		s.BytesReceived, s.BytesSent = conn.TakeBytes()
+		conn.Release(end)
+		if s.Err == metrics.ErrTimeout || s.Err == metrics.ErrCanceled {
+			conn.SetCloseReason(transport.CloseCanceled)
+		}
+	}
+	if err != nil || !tr.Reusable() {
+		c.tracer = nil // a late hook of this request must not touch the next
+	}
+	return err
+}
+
+// drain reads body to EOF, up to the cap, counting bytes. A body longer
+// than the cap is cut: the rest is not read and the connection is not
+// reused.
+func (c *netHTTPClient) drain(body io.Reader) (n int64, truncated bool, err error) {
+	c.lr.R, c.lr.N = body, math.MaxInt64
+	if c.maxBody >= 0 {
+		c.lr.N = c.maxBody + 1 // one byte more tells a body at the cap from a longer one
+	}
+	n, err = discard.ReadFrom(&c.lr)
+	c.lr.R = nil
+	if c.maxBody >= 0 && n > c.maxBody {
+		return c.maxBody, true, err
+	}
+	return n, false, err
+}
+
+// discard reads into io.Discard's pooled buffers: no buffer per VU.
+var discard = io.Discard.(io.ReaderFrom)

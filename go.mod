@@ -1,0 +1,16 @@
+module github.com/faya-load/faya
+
+go 1.26.8
+
+require (
+	github.com/HdrHistogram/hdrhistogram-go v1.3.0
+	github.com/spf13/cobra v1.10.2
+	github.com/spf13/pflag v1.1.0
+	golang.org/x/net v0.62.0
+	golang.org/x/sync v0.25.0
+)
+
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)

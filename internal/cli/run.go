@@ -1,0 +1,377 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/transport"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/net/http/httpguts"
+)
+
+// runOpts are the flags of faya run.
+type runOpts struct {
+	// load
+	concurrency int
+	requests    int64
+	duration    time.Duration
+
+	// request
+	method    string
+	headers   []string
+	body      string
+	bodyFile  string
+	timeout   time.Duration
+	insecure  bool
+	userAgent string
+	maxBody   int64
+	redirects int
+
+	// pool
+	maxIdleConns          int
+	maxIdleConnsPerHost   int
+	maxConnsPerHost       int
+	idleConnTimeout       time.Duration
+	disableKeepAlives     bool
+	dialTimeout           time.Duration
+	tlsHandshakeTimeout   time.Duration
+	responseHeaderTimeout time.Duration
+	connScope             string
+
+	// output
+	jsonOut string
+}
+
+// defaultDuration is how long a run lasts when neither -n nor -d is given.
+const defaultDuration = 10 * time.Second
+
+func newRunCmd(e *env) *cobra.Command {
+	o := &runOpts{}
+	cmd := &cobra.Command{
+		Use:   "run [flags] URL",
+		Short: "Send load to URL and report latency, phases and what the connection pool did",
+		Long: `Send load to URL with a closed model: -c VUs, each sending its next request
+when the last one ended, for -n requests in total or for -d.
+
+Every response body is read to the end and every connection comes from one pool
+sized for the concurrency (or one pool per VU with --conn-scope vu), so
+connections are reused as they should be. The report counts them.`,
+		Example: `  faya run -c 50 -n 100000 http://127.0.0.1:8080/
+  faya run -c 200 -d 30s --max-conns-per-host 100 -H 'Accept: application/json' URL
+  faya run -c 50 -n 20000 --json out.json URL`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("run needs exactly one URL argument, got %d: faya run [flags] URL", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plan, meta, err := o.plan(cmd.Flags(), args[0])
+			if err != nil {
+				return err
+			}
+			return execute(cmd.Context(), e, plan, meta, o.jsonOut)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	o.bind(fs)
+	return cmd
+}
+
+func (o *runOpts) bind(fs *pflag.FlagSet) {
+	// load
+	fs.IntVarP(&o.concurrency, "concurrency", "c", 50, "number of VUs sending requests at once (closed model)")
+	fs.Int64VarP(&o.requests, "requests", "n", 0, "send exactly this many requests in total (default: bounded by --duration)")
+	fs.DurationVarP(&o.duration, "duration", "d", 0, "stop sending new requests after this long; in-flight requests finish (default: 10s when -n is not given)")
+
+	// request
+	fs.StringVarP(&o.method, "method", "m", http.MethodGet, "HTTP method")
+	fs.StringArrayVarP(&o.headers, "header", "H", nil, "request header 'Name: value' (repeatable; 'Host: name' sets the Host)")
+	fs.StringVar(&o.body, "body", "", "request body")
+	fs.StringVar(&o.bodyFile, "body-file", "", "read the request body from this file")
+	fs.DurationVar(&o.timeout, "timeout", engine.DefaultTimeout, "whole-request timeout, body included")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
+	fs.StringVar(&o.userAgent, "user-agent", "faya/"+Version, "User-Agent header")
+	fs.Int64Var(&o.maxBody, "max-body", engine.DefaultMaxBody, "read at most this many bytes of each response body; a longer body is cut and its connection closed (0: no cap)")
+	fs.IntVar(&o.redirects, "max-redirects", engine.DefaultMaxRedirects, "redirects to follow per request (0: none, the 3xx is the answer)")
+
+	// pool
+	fs.IntVar(&o.maxIdleConns, "max-idle-conns", 0, "idle connections kept across all hosts: http.Transport.MaxIdleConns (default: the concurrency; 0: no limit)")
+	fs.IntVar(&o.maxIdleConnsPerHost, "max-idle-conns-per-host", 0, "idle connections kept per host: http.Transport.MaxIdleConnsPerHost (default: the concurrency, not Go's 2; 0: no limit)")
+	fs.IntVar(&o.maxConnsPerHost, "max-conns-per-host", 0, "connections per host, dialing+active+idle: http.Transport.MaxConnsPerHost (default: the concurrency, so c VUs never hold more than c connections; 0: no limit)")
+	fs.DurationVar(&o.idleConnTimeout, "idle-conn-timeout", transport.DefaultIdleConnTimeout, "close connections idle this long: http.Transport.IdleConnTimeout")
+	fs.BoolVar(&o.disableKeepAlives, "disable-keepalives", false, "a new connection for every request: http.Transport.DisableKeepAlives")
+	fs.DurationVar(&o.dialTimeout, "dial-timeout", transport.DefaultDialTimeout, "DNS lookup plus TCP connect timeout")
+	fs.DurationVar(&o.tlsHandshakeTimeout, "tls-handshake-timeout", transport.DefaultTLSHandshakeTimeout, "TLS handshake timeout: http.Transport.TLSHandshakeTimeout")
+	fs.DurationVar(&o.responseHeaderTimeout, "response-header-timeout", 0, "wait for response headers after writing the request: http.Transport.ResponseHeaderTimeout (default: none beyond --timeout)")
+	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
+
+	// output
+	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file ('-': stdout, and the text report goes to stderr)")
+}
+
+// plan turns the flags into a validated Plan and the report's Meta, or a
+// usage error naming the input and the fix.
+func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Meta, error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
+
+	if err := engine.ValidateURL(rawURL); err != nil {
+		bad("%v", err)
+	}
+	if o.concurrency < 1 {
+		bad("-c/--concurrency %d: must be at least 1", o.concurrency)
+	}
+	if o.requests < 0 {
+		bad("-n/--requests %d: must not be negative (0: bounded by --duration)", o.requests)
+	}
+	if o.duration < 0 {
+		bad("-d/--duration %v: must not be negative", o.duration)
+	}
+	if !httpguts.ValidHeaderFieldName(o.method) {
+		bad("-m/--method %q: not a valid HTTP method token, e.g. GET or POST", o.method)
+	}
+	for name, d := range map[string]time.Duration{
+		"--timeout": o.timeout, "--idle-conn-timeout": o.idleConnTimeout, "--dial-timeout": o.dialTimeout,
+		"--tls-handshake-timeout": o.tlsHandshakeTimeout, "--response-header-timeout": o.responseHeaderTimeout,
+	} {
+		if d < 0 {
+			bad("%s %v: must not be negative", name, d)
+		}
+	}
+	if o.timeout == 0 {
+		bad("--timeout 0: a request needs a timeout; give one, e.g. --timeout 30s")
+	}
+	if o.maxBody < 0 {
+		bad("--max-body %d: must not be negative (0: no cap)", o.maxBody)
+	}
+	if o.redirects < 0 {
+		bad("--max-redirects %d: must not be negative (0: do not follow)", o.redirects)
+	}
+	header, herrs := parseHeaders(o.headers)
+	errs = append(errs, herrs...)
+	if header.Get("User-Agent") == "" && o.userAgent != "" {
+		header.Set("User-Agent", o.userAgent)
+	}
+	body, err := o.readBody()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	pool, perrs := o.pool(fs)
+	errs = append(errs, perrs...)
+	scope := engine.ConnScope(o.connScope)
+	if scope != engine.ScopeShared && scope != engine.ScopeVU {
+		bad("--conn-scope %q: want shared or vu", o.connScope)
+	}
+	if len(errs) > 0 {
+		return engine.Plan{}, report.Meta{}, usageError{errors.Join(errs...)}
+	}
+
+	duration := o.duration
+	if o.requests == 0 && duration == 0 {
+		duration = defaultDuration
+	}
+	plan := engine.Plan{
+		Scenarios: []engine.Scenario{{
+			Name: "default",
+			Executor: engine.Executor{
+				Type:       engine.VUs,
+				VUs:        o.concurrency,
+				Iterations: o.requests,
+				Duration:   duration,
+			},
+			Steps: []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body}},
+		}},
+		Transport: pool,
+		ConnScope: scope,
+		Timeout:   o.timeout,
+		MaxBody:   o.maxBody,
+	}
+	if o.maxBody == 0 {
+		plan.MaxBody = -1
+	}
+	plan.MaxRedirects = o.redirects
+	if o.redirects == 0 {
+		plan.MaxRedirects = -1
+	}
+	if err := plan.Validate(); err != nil {
+		return engine.Plan{}, report.Meta{}, usageError{err}
+	}
+	eng, err := engine.New(plan)
+	if err != nil {
+		return engine.Plan{}, report.Meta{}, usageError{err}
+	}
+	return plan, metaOf(eng.Plan()), nil
+}
+
+// pool maps the pool flags to a transport.Config. A limit flag left unset
+// is derived from the concurrency; set to 0 it lifts the limit.
+func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
+	var errs []error
+	lim := func(name string, v int) int {
+		if !fs.Changed(name) {
+			return 0
+		}
+		if v < 0 {
+			errs = append(errs, usagef("--%s %d: must not be negative (0: no limit)", name, v))
+			return 0
+		}
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	return transport.Config{
+		MaxIdleConns:          lim("max-idle-conns", o.maxIdleConns),
+		MaxIdleConnsPerHost:   lim("max-idle-conns-per-host", o.maxIdleConnsPerHost),
+		MaxConnsPerHost:       lim("max-conns-per-host", o.maxConnsPerHost),
+		IdleConnTimeout:       o.idleConnTimeout,
+		DisableKeepAlives:     o.disableKeepAlives,
+		DialTimeout:           o.dialTimeout,
+		TLSHandshakeTimeout:   o.tlsHandshakeTimeout,
+		ResponseHeaderTimeout: o.responseHeaderTimeout,
+		InsecureSkipVerify:    o.insecure,
+	}, errs
+}
+
+func (o *runOpts) readBody() ([]byte, error) {
+	switch {
+	case o.body != "" && o.bodyFile != "":
+		return nil, usagef("--body and --body-file both given: use one")
+	case o.bodyFile != "":
+		b, err := os.ReadFile(o.bodyFile)
+		if err != nil {
+			return nil, usagef("--body-file: %v", err)
+		}
+		return b, nil
+	case o.body != "":
+		return []byte(o.body), nil
+	}
+	return nil, nil
+}
+
+// parseHeaders parses 'Name: value' flags.
+func parseHeaders(raw []string) (http.Header, []error) {
+	h := http.Header{}
+	var errs []error
+	for _, r := range raw {
+		name, value, ok := strings.Cut(r, ":")
+		name = strings.TrimSpace(name)
+		value = strings.TrimSpace(value)
+		switch {
+		case !ok:
+			errs = append(errs, usagef("-H %q: want 'Name: value', e.g. -H 'Accept: application/json'", r))
+		case !httpguts.ValidHeaderFieldName(name):
+			errs = append(errs, usagef("-H %q: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~ only)", r, name))
+		case !httpguts.ValidHeaderFieldValue(value):
+			errs = append(errs, usagef("-H %q: the value has characters not allowed in a header (control characters)", r))
+		default:
+			h.Add(name, value)
+		}
+	}
+	return h, errs
+}
+
+// metaOf describes the plan for the report, with secrets redacted.
+func metaOf(p engine.Plan) report.Meta {
+	sc := p.Scenarios[0]
+	st := sc.Steps[0]
+	cfg := p.Transport.WithDefaults()
+	lim := func(v int) int { return max(v, 0) }
+	return report.Meta{
+		Version:   Version,
+		URL:       redactURL(st.URL),
+		Method:    st.Method,
+		Engine:    "net/http",
+		Executor:  string(sc.Executor.Type),
+		VUs:       sc.Executor.VUs,
+		Requests:  sc.Executor.Iterations,
+		Duration:  sc.Executor.Duration,
+		ConnScope: string(p.ConnScope),
+		Timeout:   p.Timeout,
+		Pool: report.Pool{
+			MaxConnsPerHost:       lim(cfg.MaxConnsPerHost),
+			MaxIdleConnsPerHost:   lim(cfg.MaxIdleConnsPerHost),
+			MaxIdleConns:          lim(cfg.MaxIdleConns),
+			IdleConnTimeout:       cfg.IdleConnTimeout,
+			DisableKeepAlives:     cfg.DisableKeepAlives,
+			DialTimeout:           cfg.DialTimeout,
+			TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
+			ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+			Insecure:              cfg.InsecureSkipVerify,
+		},
+	}
+}
+
+// redactURL hides a password in the URL's user info.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// execute runs plan and writes the reports. It returns an exitError for
+// an interrupted run.
+func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, jsonOut string) error {
+	var jsonW io.Writer
+	textW := e.stdout
+	if jsonOut == "-" {
+		jsonW, textW = e.stdout, e.stderr
+	} else if jsonOut != "" {
+		f, err := os.Create(jsonOut)
+		if err != nil {
+			return usagef("--json: %v", err)
+		}
+		defer f.Close()
+		jsonW = f
+	}
+	eng, err := engine.New(plan)
+	if err != nil {
+		return usageError{err}
+	}
+	res, err := eng.Run(ctx)
+	if err != nil && res == nil {
+		return err
+	}
+	rep := report.Build(report.Run{
+		Meta:      meta,
+		Total:     res.Total,
+		Timeline:  res.Timeline,
+		Duration:  res.Duration,
+		Partial:   res.Interrupted,
+		OpenAtEnd: res.OpenAtEnd,
+	})
+	if werr := report.Text(textW, rep); werr != nil {
+		return fmt.Errorf("write report: %w", werr)
+	}
+	if jsonW != nil {
+		if werr := report.JSON(jsonW, rep); werr != nil {
+			return fmt.Errorf("write JSON report: %w", werr)
+		}
+		if f, ok := jsonW.(*os.File); ok && f != os.Stdout {
+			if cerr := f.Close(); cerr != nil {
+				return fmt.Errorf("write JSON report: %w", cerr)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if res.Interrupted {
+		return exitError{ExitInterrupted}
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/faya-load/faya/target"
+	"github.com/spf13/cobra"
+)
+
+func newTargetCmd(e *env) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "target",
+		Short: "Serve the built-in target (for demos, tests and benchmarks)",
+		Long: `Serve the built-in target until interrupted.
+
+Endpoints:
+  GET /            a small fixed body
+  GET /bytes?n=N   N bytes (default 1024, at most 64 MiB)
+  GET /slow?ms=N   the fixed body after N milliseconds (default 100, at most 60000)
+  GET /status?code=N  status N (200-599)
+  GET /close       the fixed body with "Connection: close"
+  GET /stats       JSON counters: conns_new, conns_closed, conns_active, conns_max, requests
+  GET /reset       zero the counters`,
+		Example: `  faya target --addr 127.0.0.1:8080`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return usagef("--addr %q: %v", addr, err)
+			}
+			fmt.Fprintf(e.stderr, "faya target: listening on http://%s/ (Ctrl-C to stop)\n", l.Addr())
+			return target.New().Serve(cmd.Context(), l)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	return cmd
+}

@@ -1,0 +1,111 @@
+package metrics
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// ErrClass is a bounded classification of request failures. Reports count
+// failures per class and keep one example message per class, never a map
+// keyed by raw error text (which grows with every ephemeral port).
+type ErrClass uint8
+
+// The error classes. ErrNone means the request got a response.
+const (
+	ErrNone     ErrClass = iota
+	ErrDNS               // name resolution failed
+	ErrRefused           // connection refused: nothing listens
+	ErrReset             // connection reset or broken pipe
+	ErrTimeout           // a timeout: dial, TLS, response headers or the whole request
+	ErrTLS               // TLS handshake or certificate failure
+	ErrEOF               // the server closed the connection before or within the response
+	ErrProtocol          // the response was not valid HTTP/1.x
+	ErrCanceled          // canceled by the run (a hard stop)
+	ErrLocal             // the generator ran out of a local resource (file descriptors, ports)
+	ErrOther             // anything else
+
+	numErrClasses
+)
+
+// NumErrClasses is the number of ErrClass values, ErrNone included.
+const NumErrClasses = int(numErrClasses)
+
+var errClassNames = [...]string{"none", "dns", "refused", "reset", "timeout", "tls", "eof", "protocol", "canceled", "local", "other"}
+
+// String returns the class's stable name, used as a JSON key.
+func (c ErrClass) String() string { return errClassNames[c] }
+
+// ParseErrClass returns the class named s.
+func ParseErrClass(s string) (ErrClass, bool) {
+	for i, n := range errClassNames {
+		if n == s {
+			return ErrClass(i), true
+		}
+	}
+	return 0, false
+}
+
+// Classify returns the class of a request error. A nil error is ErrNone.
+func Classify(err error) ErrClass {
+	if err == nil {
+		return ErrNone
+	}
+	var (
+		dnsErr  *net.DNSError
+		recErr  tls.RecordHeaderError
+		alert   tls.AlertError
+		verify  *tls.CertificateVerificationError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		netErr  net.Error
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ErrCanceled
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsTimeout {
+			return ErrTimeout
+		}
+		return ErrDNS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ErrRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return ErrReset
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
+		errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.ENOBUFS):
+		return ErrLocal
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return ErrTimeout
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return ErrTimeout
+	case errors.As(err, &recErr), errors.As(err, &alert), errors.As(err, &verify),
+		errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid):
+		return ErrTLS
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return ErrEOF
+	}
+	// net/http's parse errors are unexported types; their texts are stable.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "malformed HTTP"),
+		strings.Contains(msg, "server response headers exceeded"),
+		strings.Contains(msg, "invalid Trailer"),
+		strings.Contains(msg, "bad Content-Length"),
+		strings.Contains(msg, "unsupported transfer encoding"),
+		strings.Contains(msg, "invalid Transfer-Encoding"):
+		return ErrProtocol
+	case strings.Contains(msg, "tls: "):
+		return ErrTLS
+	case strings.Contains(msg, "server closed idle connection"):
+		return ErrEOF
+	}
+	return ErrOther
+}

@@ -1,0 +1,148 @@
+package metrics
+
+import (
+	"sync"
+	"time"
+)
+
+// Sample is what one request measured. The engine fills one per request
+// and records it; nothing keeps it afterwards.
+type Sample struct {
+	Latency  time.Duration
+	Phases   [NumPhases]time.Duration // indexed by Metric - Blocked
+	PhaseSet uint16                   // bit i: Phases[i] happened
+
+	Status    int      // 0 when no response arrived
+	Err       ErrClass // ErrNone when the response was read completely
+	Truncated bool     // the body exceeded the cap and was cut
+
+	BytesSent     int64
+	BytesReceived int64
+	BodyBytes     int64
+
+	Fresh, Reused int // connections got (first use, reuse)
+	WasIdle       bool
+	IdleTime      time.Duration
+	Retries       int
+	Redirects     int
+}
+
+// Recorder aggregates samples from many goroutines without a shared lock:
+// each goroutine records into one of a few shards (one per CPU, not per VU:
+// a snapshot's histograms take a few hundred KiB), and [Recorder.Flush]
+// collects them.
+type Recorder struct {
+	shards []Shard
+
+	connMu   sync.Mutex
+	conns    Snapshot // connection events since the last flush
+	open     int64
+	openPeak int64
+}
+
+// Shard is one recording slot of a Recorder. Record is safe for concurrent
+// use; give each goroutine a fixed shard so that contention stays rare.
+type Shard struct {
+	mu    sync.Mutex
+	cur   *Snapshot
+	spare *Snapshot
+	_     [40]byte // keep shards on separate cache lines
+}
+
+// NewRecorder returns a Recorder with n shards (at least 1).
+func NewRecorder(n int) *Recorder {
+	n = max(n, 1)
+	r := &Recorder{shards: make([]Shard, n)}
+	for i := range r.shards {
+		r.shards[i].cur = &Snapshot{}
+		r.shards[i].spare = &Snapshot{}
+	}
+	return r
+}
+
+// Shard returns the shard for worker i (any non-negative integer).
+func (r *Recorder) Shard(i int) *Shard { return &r.shards[i%len(r.shards)] }
+
+// Record adds one sample. err is the request's error, kept as the example
+// message of its class when the class has none yet.
+func (s *Shard) Record(x *Sample, err error) {
+	s.mu.Lock()
+	s.cur.Add(x)
+	if err != nil && x.Err != ErrNone && s.cur.ErrExample[x.Err] == "" {
+		s.cur.ErrExample[x.Err] = err.Error()
+	}
+	s.mu.Unlock()
+}
+
+// ConnDialed counts an established connection.
+func (r *Recorder) ConnDialed() {
+	r.connMu.Lock()
+	r.conns.Dialed++
+	r.open++
+	if r.open > r.openPeak {
+		r.openPeak = r.open
+	}
+	r.connMu.Unlock()
+}
+
+// ConnClosed counts a closed connection, why it closed, how many requests
+// it carried, and its wire bytes not yet charged to a request.
+func (r *Recorder) ConnClosed(reason int, requests, received, sent int64) {
+	r.connMu.Lock()
+	r.conns.Closed++
+	r.open--
+	if reason >= 0 && reason < NumCloseReasons {
+		r.conns.CloseReasons[reason]++
+	}
+	r.conns.recordConnRequests(requests)
+	r.conns.BytesReceived += received
+	r.conns.BytesSent += sent
+	r.connMu.Unlock()
+}
+
+// PutIdleFailed counts a connection net/http could not return to the idle
+// pool, by reason.
+func (r *Recorder) PutIdleFailed(reason int) {
+	r.connMu.Lock()
+	if reason >= 0 && reason < NumCloseReasons {
+		r.conns.PutIdleErrors[reason]++
+	}
+	r.connMu.Unlock()
+}
+
+// Open returns the number of connections open now.
+func (r *Recorder) Open() int64 {
+	r.connMu.Lock()
+	defer r.connMu.Unlock()
+	return r.open
+}
+
+// Flush moves everything recorded since the last Flush into dst (which is
+// reset first) and returns it. It holds each shard's lock only to swap two
+// pointers, so recording goroutines are not held up while it merges.
+// Flush must not be called concurrently with itself.
+func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
+	if dst == nil {
+		dst = &Snapshot{}
+	}
+	dst.Reset()
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		full := s.cur
+		s.cur = s.spare
+		s.mu.Unlock()
+		dst.Merge(full)
+		full.Reset()
+		s.mu.Lock()
+		s.spare = full
+		s.mu.Unlock()
+	}
+	r.connMu.Lock()
+	dst.Merge(&r.conns)
+	r.conns.Reset()
+	dst.MaxOpen = max(dst.MaxOpen, r.openPeak)
+	r.openPeak = r.open
+	r.connMu.Unlock()
+	return dst
+}

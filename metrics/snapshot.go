@@ -1,0 +1,238 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Metric names one duration distribution kept as an HDR histogram.
+type Metric uint8
+
+// The metrics. Blocked through Receive are the request phases in the order
+// of [github.com/faya-load/faya/transport.Phase].
+const (
+	Latency Metric = iota // the request's total time
+	Blocked               // waiting for a connection from the pool
+	DNS
+	Connect
+	TLS
+	Send
+	Wait
+	Receive
+	IdleBeforeReuse // how long a reused connection sat idle before this request
+
+	numMetrics
+)
+
+// NumMetrics is the number of Metric values.
+const NumMetrics = int(numMetrics)
+
+// NumPhases is the number of request phases (Blocked through Receive).
+const NumPhases = int(Receive - Blocked + 1)
+
+var metricNames = [...]string{"latency", "blocked", "dns", "connect", "tls", "send", "wait", "receive", "idle_before_reuse"}
+
+// String returns the metric's stable name.
+func (m Metric) String() string { return metricNames[m] }
+
+// Histogram range and precision, the same everywhere so that histograms
+// merge exactly: 1 ns to 1 hour at 3 significant digits. Larger values are
+// recorded as the maximum and counted in [Snapshot.Clamped].
+const (
+	histLowest  = 1
+	histHighest = int64(time.Hour)
+	histDigits  = 3
+)
+
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(histLowest, histHighest, histDigits)
+}
+
+// MaxStatus bounds the status codes counted one by one; codes outside
+// [0, MaxStatus) are counted under 0.
+const MaxStatus = 600
+
+// Snapshot is a mergeable aggregate of samples and connection events over
+// an interval (or a whole run). Merging two snapshots gives exactly the
+// snapshot of the union: counters add, histograms merge.
+//
+// A Snapshot is not safe for concurrent use.
+type Snapshot struct {
+	Requests   int64 // requests that ended (with a response or an error)
+	OK         int64 // responses with a status below 400
+	HTTPErrors int64 // responses with a status of 400 or more
+	Errors     int64 // requests that failed without a complete response
+
+	Status     [MaxStatus]int64
+	ErrCount   [NumErrClasses]int64
+	ErrExample [NumErrClasses]string
+
+	BytesSent     int64 // wire bytes written, headers included
+	BytesReceived int64 // wire bytes read, headers included
+	BodyBytes     int64 // response body bytes read
+	Truncated     int64 // responses whose body exceeded the cap and was cut
+
+	ConnFresh  int64 // connections got for their first request
+	ConnReused int64 // connections got again
+	Retries    int64 // requests net/http re-sent on another connection
+	Redirects  int64 // redirects followed
+
+	// Connection events, from the pool's dialer.
+	Dialed        int64
+	Closed        int64
+	CloseReasons  [NumCloseReasons]int64
+	PutIdleErrors [NumCloseReasons]int64
+	MaxOpen       int64 // the most connections open at once (a maximum, not a sum, when merged)
+
+	Clamped int64 // values above the histogram range, recorded as its maximum
+
+	hist [numMetrics]*hdrhistogram.Histogram
+	// RequestsPerConn is the distribution of requests carried by the
+	// connections that closed.
+	reqPerConn *hdrhistogram.Histogram
+}
+
+// NumCloseReasons mirrors transport.NumCloseReasons so metrics need not
+// import transport; the engine checks they agree.
+const NumCloseReasons = 10
+
+// Hist returns the histogram of m, or nil when nothing was recorded.
+func (s *Snapshot) Hist(m Metric) *hdrhistogram.Histogram { return s.hist[m] }
+
+// RequestsPerConn returns the distribution of requests per closed
+// connection, or nil.
+func (s *Snapshot) RequestsPerConn() *hdrhistogram.Histogram { return s.reqPerConn }
+
+func (s *Snapshot) record(m Metric, d time.Duration) {
+	h := s.hist[m]
+	if h == nil {
+		h = newHist()
+		s.hist[m] = h
+	}
+	v := int64(d)
+	if v > histHighest {
+		v = histHighest
+		s.Clamped++
+	}
+	_ = h.RecordValue(max(v, 0))
+}
+
+func (s *Snapshot) recordConnRequests(n int64) {
+	if s.reqPerConn == nil {
+		s.reqPerConn = newHist()
+	}
+	_ = s.reqPerConn.RecordValue(min(max(n, 0), histHighest))
+}
+
+// Add records one sample.
+func (s *Snapshot) Add(x *Sample) {
+	s.Requests++
+	switch {
+	case x.Err != ErrNone:
+		s.Errors++
+		s.ErrCount[x.Err]++
+	case x.Status >= 400:
+		s.HTTPErrors++
+	default:
+		s.OK++
+	}
+	if x.Err == ErrNone || x.Status != 0 {
+		st := x.Status
+		if st < 0 || st >= MaxStatus {
+			st = 0
+		}
+		s.Status[st]++
+	}
+	s.BytesSent += x.BytesSent
+	s.BytesReceived += x.BytesReceived
+	s.BodyBytes += x.BodyBytes
+	if x.Truncated {
+		s.Truncated++
+	}
+	s.ConnFresh += int64(x.Fresh)
+	s.ConnReused += int64(x.Reused)
+	s.Retries += int64(x.Retries)
+	s.Redirects += int64(x.Redirects)
+	s.record(Latency, x.Latency)
+	for i := range NumPhases {
+		if x.PhaseSet&(1<<i) != 0 {
+			s.record(Blocked+Metric(i), x.Phases[i])
+		}
+	}
+	if x.WasIdle {
+		s.record(IdleBeforeReuse, x.IdleTime)
+	}
+}
+
+// Merge adds o into s.
+func (s *Snapshot) Merge(o *Snapshot) {
+	s.Requests += o.Requests
+	s.OK += o.OK
+	s.HTTPErrors += o.HTTPErrors
+	s.Errors += o.Errors
+	for i, v := range o.Status {
+		s.Status[i] += v
+	}
+	for i, v := range o.ErrCount {
+		s.ErrCount[i] += v
+		if s.ErrExample[i] == "" {
+			s.ErrExample[i] = o.ErrExample[i]
+		}
+	}
+	s.BytesSent += o.BytesSent
+	s.BytesReceived += o.BytesReceived
+	s.BodyBytes += o.BodyBytes
+	s.Truncated += o.Truncated
+	s.ConnFresh += o.ConnFresh
+	s.ConnReused += o.ConnReused
+	s.Retries += o.Retries
+	s.Redirects += o.Redirects
+	s.Dialed += o.Dialed
+	s.Closed += o.Closed
+	for i := range s.CloseReasons {
+		s.CloseReasons[i] += o.CloseReasons[i]
+		s.PutIdleErrors[i] += o.PutIdleErrors[i]
+	}
+	s.MaxOpen = max(s.MaxOpen, o.MaxOpen)
+	s.Clamped += o.Clamped
+	for i, h := range o.hist {
+		s.hist[i] = mergeHist(s.hist[i], h)
+	}
+	s.reqPerConn = mergeHist(s.reqPerConn, o.reqPerConn)
+}
+
+func mergeHist(dst, src *hdrhistogram.Histogram) *hdrhistogram.Histogram {
+	if src == nil || src.TotalCount() == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = newHist()
+	}
+	dst.Merge(src)
+	return dst
+}
+
+// Reset empties s, keeping its histograms' memory.
+func (s *Snapshot) Reset() {
+	hist, rpc := s.hist, s.reqPerConn
+	*s = Snapshot{}
+	for i, h := range hist {
+		if h != nil && h.TotalCount() > 0 {
+			h.Reset()
+		}
+		s.hist[i] = h
+	}
+	if rpc != nil && rpc.TotalCount() > 0 {
+		rpc.Reset()
+	}
+	s.reqPerConn = rpc
+}
+
+// Clone returns a deep copy of s.
+func (s *Snapshot) Clone() *Snapshot {
+	c := &Snapshot{}
+	c.Merge(s)
+	c.MaxOpen = s.MaxOpen
+	return c
+}

@@ -1,0 +1,72 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Dist summarises one histogram. Its zero value (Count 0) means nothing was
+// recorded: the metric did not happen.
+type Dist struct {
+	Count                             int64
+	Min, Mean, Max                    time.Duration
+	P50, P90, P95, P99, P999 time.Duration
+}
+
+// Quantile returns the value at quantile q (a fraction: 0.99 is p99) of h.
+// It hides hdrhistogram's ValueAtQuantile, which takes a percent.
+func Quantile(h *hdrhistogram.Histogram, q float64) int64 {
+	if h == nil || h.TotalCount() == 0 {
+		return 0
+	}
+	return h.ValueAtQuantile(q * 100)
+}
+
+// DistOf summarises h; nil or empty gives the zero Dist.
+func DistOf(h *hdrhistogram.Histogram) Dist {
+	if h == nil || h.TotalCount() == 0 {
+		return Dist{}
+	}
+	d := func(v int64) time.Duration { return time.Duration(v) }
+	return Dist{
+		Count: h.TotalCount(),
+		Min:   d(h.Min()),
+		Mean:  time.Duration(h.Mean()),
+		Max:   d(h.Max()),
+		P50:   d(Quantile(h, 0.50)),
+		P90:   d(Quantile(h, 0.90)),
+		P95:   d(Quantile(h, 0.95)),
+		P99:   d(Quantile(h, 0.99)),
+		P999:  d(Quantile(h, 0.999)),
+	}
+}
+
+// Point is one interval of a run's time series.
+type Point struct {
+	// T is the end of the interval, from the start of the run.
+	T        time.Duration
+	Requests int64
+	Errors   int64 // Errors + HTTPErrors
+	Dialed   int64
+	RPS      float64
+	P50, P99 time.Duration
+}
+
+// PointOf summarises the interval snapshot s, which ended at t and lasted d.
+func PointOf(s *Snapshot, t, d time.Duration) Point {
+	p := Point{
+		T:        t,
+		Requests: s.Requests,
+		Errors:   s.Errors + s.HTTPErrors,
+		Dialed:   s.Dialed,
+	}
+	if d > 0 {
+		p.RPS = float64(s.Requests) / d.Seconds()
+	}
+	if h := s.Hist(Latency); h != nil {
+		p.P50 = time.Duration(Quantile(h, 0.5))
+		p.P99 = time.Duration(Quantile(h, 0.99))
+	}
+	return p
+}

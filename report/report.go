@@ -1,0 +1,249 @@
+package report
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+)
+
+// SchemaVersion is the version of the JSON document ([Report]). It changes
+// only when a field is removed or changes meaning; fields may be added.
+const SchemaVersion = 1
+
+// Meta describes the run a report is about: what was asked, not what was
+// measured. Secrets must be redacted before they reach it.
+type Meta struct {
+	Version   string        `json:"faya_version"`
+	URL       string        `json:"url"`
+	Method    string        `json:"method"`
+	Engine    string        `json:"engine"`
+	Executor  string        `json:"executor"`
+	VUs       int           `json:"vus"`
+	Requests  int64         `json:"requests,omitempty"`    // planned; 0: bounded by Duration
+	Duration  time.Duration `json:"duration_ns,omitempty"` // planned; 0: bounded by Requests
+	ConnScope string        `json:"conn_scope"`
+	Timeout   time.Duration `json:"timeout_ns"`
+	Pool      Pool          `json:"pool"`
+}
+
+// Pool is the effective pool configuration (limits after defaults; 0 means
+// no limit).
+type Pool struct {
+	MaxConnsPerHost       int           `json:"max_conns_per_host"`
+	MaxIdleConnsPerHost   int           `json:"max_idle_conns_per_host"`
+	MaxIdleConns          int           `json:"max_idle_conns"`
+	IdleConnTimeout       time.Duration `json:"idle_conn_timeout_ns"`
+	DisableKeepAlives     bool          `json:"disable_keepalives"`
+	DialTimeout           time.Duration `json:"dial_timeout_ns"`
+	TLSHandshakeTimeout   time.Duration `json:"tls_handshake_timeout_ns"`
+	ResponseHeaderTimeout time.Duration `json:"response_header_timeout_ns"`
+	Insecure              bool          `json:"insecure"`
+}
+
+// Report is one run's report: the JSON document, field for field, and what
+// the text rendering prints. Durations are in nanoseconds.
+type Report struct {
+	SchemaVersion int     `json:"schema_version"`
+	Version       string  `json:"faya_version"`
+	Partial       bool    `json:"partial"`
+	Run           Meta    `json:"run"`
+	Duration      int64   `json:"duration_ns"`
+	Throughput    float64 `json:"throughput_rps"`
+
+	Requests    Requests              `json:"requests"`
+	Bytes       Bytes                 `json:"bytes"`
+	Latency     Dist                  `json:"latency_ns"`
+	Phases      map[string]Dist       `json:"phases_ns"`
+	Connections Connections           `json:"connections"`
+	Status      map[string]int64      `json:"status"`
+	Errors      map[string]ErrorClass `json:"errors"`
+	Timeline    []Point               `json:"timeline"`
+}
+
+// Requests counts requests by outcome: Total = OK + HTTPErrors + Errors.
+type Requests struct {
+	Total      int64 `json:"total"`
+	OK         int64 `json:"ok"`          // a response with a status below 400
+	HTTPErrors int64 `json:"http_errors"` // a response with a status of 400 or more
+	Errors     int64 `json:"errors"`      // no complete response; see errors
+	Retries    int64 `json:"retries"`     // silently re-sent by net/http on another connection
+	Redirects  int64 `json:"redirects"`   // redirects followed
+	Truncated  int64 `json:"truncated"`   // bodies cut at the body cap
+}
+
+// Bytes are wire bytes (headers included) and response body bytes.
+type Bytes struct {
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+	Body     int64 `json:"body_received"`
+}
+
+// Dist is a distribution. Durations are nanoseconds; Count 0 means
+// nothing was recorded.
+type Dist struct {
+	Count int64 `json:"count"`
+	Min   int64 `json:"min"`
+	Mean  int64 `json:"mean"`
+	P50   int64 `json:"p50"`
+	P90   int64 `json:"p90"`
+	P95   int64 `json:"p95"`
+	P99   int64 `json:"p99"`
+	P999  int64 `json:"p999"`
+	Max   int64 `json:"max"`
+}
+
+// Connections is what the pool did.
+type Connections struct {
+	Dialed    int64   `json:"dialed"`      // connections established (the server's count)
+	Fresh     int64   `json:"fresh"`       // requests that got a connection's first use
+	Reused    int64   `json:"reused"`      // requests that got a connection used before
+	Unused    int64   `json:"unused"`      // dialed but never carried a request: dialed - fresh
+	ReuseRate float64 `json:"reuse_ratio"` // reused / (fresh + reused)
+	Closed    int64   `json:"closed"`
+	// ClosedByServer counts connections the server closed or asked to
+	// close ("Connection: close", HTTP/1.0, EOF, reset).
+	ClosedByServer int64 `json:"closed_by_server"`
+	OpenAtEnd      int64 `json:"open_at_end"`
+	MaxOpen        int64 `json:"max_open"`
+	// CloseReasons counts closed connections by why they closed.
+	CloseReasons map[string]int64 `json:"close_reasons"`
+	// PutIdleErrors counts connections that could not go back to the
+	// idle pool after a request, by reason.
+	PutIdleErrors   map[string]int64 `json:"put_idle_errors"`
+	RequestsPerConn Dist             `json:"requests_per_conn"` // not durations
+	IdleBeforeReuse Dist             `json:"idle_before_reuse_ns"`
+}
+
+// ErrorClass is the count of one error class and one example message.
+type ErrorClass struct {
+	Count   int64  `json:"count"`
+	Example string `json:"example"`
+}
+
+// Point is one interval of the time series.
+type Point struct {
+	T        int64   `json:"t_ns"` // end of the interval, from the start
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	Dialed   int64   `json:"dialed"`
+	RPS      float64 `json:"rps"`
+	P50      int64   `json:"p50_ns"`
+	P99      int64   `json:"p99_ns"`
+}
+
+// Run is what [Build] needs from a finished (or interrupted) run.
+type Run struct {
+	Meta      Meta
+	Total     *metrics.Snapshot
+	Timeline  []metrics.Point
+	Duration  time.Duration
+	Partial   bool
+	OpenAtEnd int64
+}
+
+// The reasons net/http's PutIdleConn hook names, as JSON keys, in order.
+// keepalives_disabled and idle_timeout never reach the hook; they are
+// counted where the connection closes.
+var putIdleKeys = []string{"too_many_idle_for_host", "too_many_idle", "keepalives_disabled", "broken", "closed_idle", "idle_timeout", "other"}
+
+func reasonIndex(name string) int {
+	for i := range transport.NumCloseReasons {
+		if transport.CloseReason(i).String() == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Build derives the report of a run.
+func Build(r Run) *Report {
+	s := r.Total
+	if s == nil {
+		s = &metrics.Snapshot{}
+	}
+	rep := &Report{
+		SchemaVersion: SchemaVersion,
+		Version:       r.Meta.Version,
+		Partial:       r.Partial,
+		Run:           r.Meta,
+		Duration:      int64(r.Duration),
+		Requests: Requests{
+			Total:      s.Requests,
+			OK:         s.OK,
+			HTTPErrors: s.HTTPErrors,
+			Errors:     s.Errors,
+			Retries:    s.Retries,
+			Redirects:  s.Redirects,
+			Truncated:  s.Truncated,
+		},
+		Bytes:   Bytes{Sent: s.BytesSent, Received: s.BytesReceived, Body: s.BodyBytes},
+		Latency: distOf(metrics.DistOf(s.Hist(metrics.Latency))),
+		Phases:  map[string]Dist{},
+		Status:  map[string]int64{},
+		Errors:  map[string]ErrorClass{},
+	}
+	if r.Duration > 0 {
+		rep.Throughput = float64(s.Requests) / r.Duration.Seconds()
+	}
+	for m := metrics.Blocked; m <= metrics.Receive; m++ {
+		if d := metrics.DistOf(s.Hist(m)); d.Count > 0 {
+			rep.Phases[m.String()] = distOf(d)
+		}
+	}
+	c := Connections{
+		Dialed:          s.Dialed,
+		Fresh:           s.ConnFresh,
+		Reused:          s.ConnReused,
+		Unused:          max(s.Dialed-s.ConnFresh, 0),
+		Closed:          s.Closed,
+		ClosedByServer:  s.CloseReasons[reasonIndex("server")],
+		OpenAtEnd:       r.OpenAtEnd,
+		MaxOpen:         s.MaxOpen,
+		CloseReasons:    map[string]int64{},
+		PutIdleErrors:   map[string]int64{},
+		RequestsPerConn: distOf(metrics.DistOf(s.RequestsPerConn())),
+		IdleBeforeReuse: distOf(metrics.DistOf(s.Hist(metrics.IdleBeforeReuse))),
+	}
+	if used := c.Fresh + c.Reused; used > 0 {
+		c.ReuseRate = float64(c.Reused) / float64(used)
+	}
+	for i := range transport.NumCloseReasons {
+		c.CloseReasons[transport.CloseReason(i).String()] = s.CloseReasons[i]
+	}
+	for _, k := range putIdleKeys {
+		switch k {
+		case "keepalives_disabled", "idle_timeout":
+			c.PutIdleErrors[k] = s.CloseReasons[reasonIndex(k)]
+		default:
+			c.PutIdleErrors[k] = s.PutIdleErrors[reasonIndex(k)]
+		}
+	}
+	rep.Connections = c
+	for code, n := range s.Status {
+		if n > 0 {
+			rep.Status[strconv.Itoa(code)] = n
+		}
+	}
+	for i := 1; i < metrics.NumErrClasses; i++ {
+		if n := s.ErrCount[i]; n > 0 {
+			rep.Errors[metrics.ErrClass(i).String()] = ErrorClass{Count: n, Example: s.ErrExample[i]}
+		}
+	}
+	rep.Timeline = make([]Point, 0, len(r.Timeline))
+	for _, p := range r.Timeline {
+		rep.Timeline = append(rep.Timeline, Point{
+			T: int64(p.T), Requests: p.Requests, Errors: p.Errors, Dialed: p.Dialed,
+			RPS: p.RPS, P50: int64(p.P50), P99: int64(p.P99),
+		})
+	}
+	return rep
+}
+
+func distOf(d metrics.Dist) Dist {
+	return Dist{
+		Count: d.Count, Min: int64(d.Min), Mean: int64(d.Mean), Max: int64(d.Max),
+		P50: int64(d.P50), P90: int64(d.P90), P95: int64(d.P95), P99: int64(d.P99), P999: int64(d.P999),
+	}
+}

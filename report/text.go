@@ -1,0 +1,248 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// JSON writes r as an indented JSON document.
+func JSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Text writes r for people: a summary, latency, phases, connections,
+// status codes and errors.
+func Text(w io.Writer, r *Report) error {
+	tw := &textWriter{w: w}
+	tw.header(r)
+	tw.summary(r)
+	tw.latency(r)
+	tw.phases(r)
+	tw.connections(r)
+	tw.status(r)
+	tw.errors(r)
+	return tw.err
+}
+
+type textWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *textWriter) printf(format string, a ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format, a...)
+	}
+}
+
+func (t *textWriter) table(write func(w io.Writer)) {
+	if t.err != nil {
+		return
+	}
+	tab := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	write(tab)
+	t.err = tab.Flush()
+}
+
+func (t *textWriter) header(r *Report) {
+	m := r.Run
+	bound := ""
+	switch {
+	case m.Requests > 0 && m.Duration > 0:
+		bound = fmt.Sprintf("%d requests or %v", m.Requests, m.Duration)
+	case m.Requests > 0:
+		bound = fmt.Sprintf("%d requests", m.Requests)
+	case m.Duration > 0:
+		bound = m.Duration.String()
+	}
+	t.printf("faya %s: %s %s\n", m.Version, m.Method, m.URL)
+	t.printf("  %d VUs (%s), %s, %s engine, pool %s\n", m.VUs, m.Executor, bound, m.Engine, m.ConnScope)
+	if r.Partial {
+		t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
+	}
+	t.printf("\n")
+}
+
+func (t *textWriter) summary(r *Report) {
+	q := r.Requests
+	t.printf("Summary\n")
+	t.printf("  requests    %d  (ok %d, http errors %d, errors %d)\n", q.Total, q.OK, q.HTTPErrors, q.Errors)
+	if q.Retries > 0 || q.Redirects > 0 || q.Truncated > 0 {
+		t.printf("              retries %d, redirects %d, bodies cut at the cap %d\n", q.Retries, q.Redirects, q.Truncated)
+	}
+	t.printf("  duration    %s\n", Duration(r.Duration))
+	t.printf("  throughput  %.1f req/s\n", r.Throughput)
+	t.printf("  bytes       sent %s, received %s (bodies %s)\n", ByteSize(r.Bytes.Sent), ByteSize(r.Bytes.Received), ByteSize(r.Bytes.Body))
+	t.printf("\n")
+}
+
+var distCols = "p50\tp90\tp95\tp99\tp99.9\tmax\tmean\t"
+
+func distRow(d Dist) string {
+	return strings.Join([]string{
+		Duration(d.P50), Duration(d.P90), Duration(d.P95), Duration(d.P99),
+		Duration(d.P999), Duration(d.Max), Duration(d.Mean),
+	}, "\t") + "\t"
+}
+
+func (t *textWriter) latency(r *Report) {
+	t.printf("Latency\n")
+	if r.Latency.Count == 0 {
+		t.printf("  no requests completed\n\n")
+		return
+	}
+	t.table(func(w io.Writer) {
+		fmt.Fprintf(w, "  \t%s\n", distCols)
+		fmt.Fprintf(w, "  \t%s\n", distRow(r.Latency))
+	})
+	t.printf("\n")
+}
+
+func (t *textWriter) phases(r *Report) {
+	if len(r.Phases) == 0 {
+		return
+	}
+	t.printf("Phases (a phase that did not happen is not counted)\n")
+	t.table(func(w io.Writer) {
+		fmt.Fprintf(w, "  \t%scount\t\n", distCols)
+		for _, name := range phaseOrder {
+			d, ok := r.Phases[name]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(w, "  %s\t%s%d\t\n", name, distRow(d), d.Count)
+		}
+	})
+	t.printf("\n")
+}
+
+var phaseOrder = []string{"blocked", "dns", "connect", "tls", "send", "wait", "receive"}
+
+func (t *textWriter) connections(r *Report) {
+	c := r.Connections
+	t.printf("Connections\n")
+	t.printf("  dialed      %d  (first used by a request %d, never used %d)\n", c.Dialed, c.Fresh, c.Unused)
+	t.printf("  reused      %d  (reuse ratio %.2f%%)\n", c.Reused, 100*c.ReuseRate)
+	if d := c.RequestsPerConn; d.Count > 0 {
+		t.printf("  requests per connection  p50 %d, p99 %d, max %d, mean %d\n", d.P50, d.P99, d.Max, d.Mean)
+	}
+	if d := c.IdleBeforeReuse; d.Count > 0 {
+		t.printf("  idle before reuse        p50 %s, p99 %s, max %s\n", Duration(d.P50), Duration(d.P99), Duration(d.Max))
+	}
+	t.printf("  closed      %d  (by the server %d", c.Closed, c.ClosedByServer)
+	for _, k := range sortedKeys(c.CloseReasons) {
+		if k == "server" || c.CloseReasons[k] == 0 {
+			continue
+		}
+		t.printf(", %s %d", strings.ReplaceAll(k, "_", " "), c.CloseReasons[k])
+	}
+	t.printf(")\n")
+	t.printf("  max open    %d", c.MaxOpen)
+	if c.OpenAtEnd > 0 {
+		t.printf(", still open at the end %d", c.OpenAtEnd)
+	}
+	t.printf("\n")
+	var fails []string
+	for _, k := range putIdleKeys {
+		if n := c.PutIdleErrors[k]; n > 0 {
+			fails = append(fails, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(fails) == 0 {
+		t.printf("  not returned to the idle pool: none\n")
+	} else {
+		t.printf("  not returned to the idle pool: %s\n", strings.Join(fails, ", "))
+	}
+	t.printf("\n")
+}
+
+func (t *textWriter) status(r *Report) {
+	if len(r.Status) == 0 {
+		return
+	}
+	t.printf("Status codes\n")
+	codes := sortedKeys(r.Status)
+	sort.Slice(codes, func(i, j int) bool {
+		a, _ := strconv.Atoi(codes[i])
+		b, _ := strconv.Atoi(codes[j])
+		return a < b
+	})
+	for _, c := range codes {
+		label := c
+		if c == "0" {
+			label = "other"
+		}
+		t.printf("  %-5s %d\n", label, r.Status[c])
+	}
+	t.printf("\n")
+}
+
+func (t *textWriter) errors(r *Report) {
+	if len(r.Errors) == 0 {
+		return
+	}
+	t.printf("Errors\n")
+	for _, k := range sortedKeys(r.Errors) {
+		e := r.Errors[k]
+		t.printf("  %-9s %d  e.g. %s\n", k, e.Count, e.Example)
+	}
+	t.printf("\n")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Duration formats ns with three significant digits in a fitting unit.
+func Duration(ns int64) string {
+	d := time.Duration(ns)
+	switch {
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", ns)
+	case d < time.Millisecond:
+		return sig3(float64(ns)/1e3) + "µs"
+	case d < time.Second:
+		return sig3(float64(ns)/1e6) + "ms"
+	default:
+		return sig3(float64(ns)/1e9) + "s"
+	}
+}
+
+func sig3(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// ByteSize formats n in B, kB, MB or GB (powers of 1000).
+func ByteSize(n int64) string {
+	f := float64(n)
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1e6:
+		return sig3(f/1e3) + " kB"
+	case n < 1e9:
+		return sig3(f/1e6) + " MB"
+	default:
+		return sig3(f/1e9) + " GB"
+	}
+}

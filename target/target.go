@@ -1,0 +1,240 @@
+package target
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Body is what GET / answers: a small fixed body.
+var Body = []byte("faya target: ok\n")
+
+var bodyLen = []string{strconv.Itoa(len(Body))}
+
+// Limits on what the endpoints accept, so that a mistyped query cannot make
+// the target allocate gigabytes or hold a request for hours.
+const (
+	MaxBytes  = 64 << 20
+	MaxSlowMS = 60_000
+)
+
+// Stats are the target's counters since the last reset.
+type Stats struct {
+	// ConnsNew counts accepted TCP connections.
+	ConnsNew int64 `json:"conns_new"`
+	// ConnsClosed counts connections closed (or hijacked).
+	ConnsClosed int64 `json:"conns_closed"`
+	// ConnsActive is the number open now.
+	ConnsActive int64 `json:"conns_active"`
+	// ConnsMax is the most open at once.
+	ConnsMax int64 `json:"conns_max"`
+	// Requests counts load requests (every path but /stats and /reset).
+	Requests int64 `json:"requests"`
+}
+
+// Target is the built-in target server. Its zero value is not usable; call
+// [New].
+type Target struct {
+	connsNew, connsClosed, active, maxActive, requests atomic.Int64
+
+	mux *http.ServeMux
+}
+
+// New returns a Target.
+func New() *Target {
+	t := &Target{mux: http.NewServeMux()}
+	t.mux.HandleFunc("/bytes", t.bytes)
+	t.mux.HandleFunc("/slow", t.slow)
+	t.mux.HandleFunc("/status", t.status)
+	t.mux.HandleFunc("/close", t.close)
+	t.mux.HandleFunc("/stats", t.stats)
+	t.mux.HandleFunc("/reset", t.reset)
+	t.mux.HandleFunc("/", t.root)
+	return t
+}
+
+// ServeHTTP serves the target's endpoints.
+func (t *Target) ServeHTTP(w http.ResponseWriter, r *http.Request) { t.mux.ServeHTTP(w, r) }
+
+// ConnState counts connections; set it as an [http.Server]'s ConnState.
+func (t *Target) ConnState(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		t.connsNew.Add(1)
+		n := t.active.Add(1)
+		for {
+			m := t.maxActive.Load()
+			if n <= m || t.maxActive.CompareAndSwap(m, n) {
+				break
+			}
+		}
+	case http.StateClosed, http.StateHijacked:
+		t.connsClosed.Add(1)
+		t.active.Add(-1)
+	}
+}
+
+// Stats returns the counters.
+func (t *Target) Stats() Stats {
+	return Stats{
+		ConnsNew:    t.connsNew.Load(),
+		ConnsClosed: t.connsClosed.Load(),
+		ConnsActive: t.active.Load(),
+		ConnsMax:    t.maxActive.Load(),
+		Requests:    t.requests.Load(),
+	}
+}
+
+// Reset zeroes the counters (the open connections stay counted as active).
+func (t *Target) Reset() {
+	t.connsNew.Store(0)
+	t.connsClosed.Store(0)
+	t.maxActive.Store(t.active.Load())
+	t.requests.Store(0)
+}
+
+// Server returns an *http.Server serving t on addr with its connection
+// counting wired in.
+func (t *Target) Server(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           t,
+		ConnState:         t.ConnState,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+}
+
+// Serve serves t on l until ctx is canceled, then shuts down gracefully.
+func (t *Target) Serve(ctx context.Context, l net.Listener) error {
+	srv := t.Server(l.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = srv.Close()
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+func writeBody(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = textPlain
+	h["Content-Length"] = bodyLen
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(Body)
+}
+
+var textPlain = []string{"text/plain; charset=utf-8"}
+
+func (t *Target) root(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		t.requests.Add(1)
+		http.NotFound(w, r)
+		return
+	}
+	t.requests.Add(1)
+	writeBody(w)
+}
+
+// queryInt reads the integer query parameter name, answering 400 and
+// returning false when it is malformed or outside [lo, hi].
+func queryInt(w http.ResponseWriter, r *http.Request, name string, def, lo, hi int) (int, bool) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		http.Error(w, name+" must be an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi), http.StatusBadRequest)
+		return 0, false
+	}
+	return n, true
+}
+
+// bytes answers n bytes (?n=, default 1024).
+func (t *Target) bytes(w http.ResponseWriter, r *http.Request) {
+	t.requests.Add(1)
+	n, ok := queryInt(w, r, "n", 1024, 0, MaxBytes)
+	if !ok {
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"application/octet-stream"}
+	h["Content-Length"] = []string{strconv.Itoa(n)}
+	w.WriteHeader(http.StatusOK)
+	chunk := make([]byte, min(n, 32<<10))
+	for i := range chunk {
+		chunk[i] = 'a' + byte(i%26)
+	}
+	for n > 0 {
+		m, err := w.Write(chunk[:min(n, len(chunk))])
+		if err != nil {
+			return
+		}
+		n -= m
+	}
+}
+
+// slow answers the fixed body after ?ms= milliseconds (default 100).
+func (t *Target) slow(w http.ResponseWriter, r *http.Request) {
+	t.requests.Add(1)
+	ms, ok := queryInt(w, r, "ms", 100, 0, MaxSlowMS)
+	if !ok {
+		return
+	}
+	timer := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		writeBody(w)
+	case <-r.Context().Done():
+	}
+}
+
+// status answers with status ?code= (default 200).
+func (t *Target) status(w http.ResponseWriter, r *http.Request) {
+	t.requests.Add(1)
+	code, ok := queryInt(w, r, "code", 200, 200, 599)
+	if !ok {
+		return
+	}
+	w.Header()["Content-Type"] = textPlain
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(http.StatusText(code) + "\n"))
+}
+
+// close answers with "Connection: close", so every request needs a new
+// connection.
+func (t *Target) close(w http.ResponseWriter, r *http.Request) {
+	t.requests.Add(1)
+	w.Header()["Connection"] = []string{"close"}
+	writeBody(w)
+}
+
+func (t *Target) stats(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(t.Stats())
+}
+
+func (t *Target) reset(w http.ResponseWriter, r *http.Request) {
+	t.Reset()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("reset\n"))
+}

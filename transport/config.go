@@ -1,0 +1,125 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Config describes one connection pool. It is plain data: it can be
+// serialised, validated and sent to a distributed agent.
+//
+// Unlike net/http, whose zero values suit a service talking to many hosts,
+// the zero values here suit a load generator: the three pool limits are
+// derived from Concurrency, so c concurrent requests never open more than c
+// connections and never throw a connection away for lack of an idle slot.
+// A negative limit lifts it.
+type Config struct {
+	// Concurrency is the number of requests expected in flight at once on
+	// this pool (the VUs sharing it). It sizes the pool limits left at zero.
+	// Zero means 1.
+	Concurrency int `json:"concurrency,omitempty"`
+
+	// MaxConnsPerHost caps all connections per host: dialing, active and
+	// idle ([net/http.Transport.MaxConnsPerHost]). A request that finds the
+	// cap reached waits inside the pool; that wait is measured as the
+	// blocked phase. 0 means Concurrency; negative means no limit.
+	MaxConnsPerHost int `json:"max_conns_per_host,omitempty"`
+
+	// MaxIdleConnsPerHost caps idle connections kept per host
+	// ([net/http.Transport.MaxIdleConnsPerHost]). A connection returned to a
+	// full idle list is closed ("too many idle connections for host").
+	// 0 means Concurrency (net/http's own default is 2); negative means no
+	// limit.
+	MaxIdleConnsPerHost int `json:"max_idle_conns_per_host,omitempty"`
+
+	// MaxIdleConns caps idle connections across all hosts
+	// ([net/http.Transport.MaxIdleConns]). 0 means Concurrency; negative
+	// means no limit.
+	MaxIdleConns int `json:"max_idle_conns,omitempty"`
+
+	// IdleConnTimeout closes a connection idle for this long. 0 means 90s.
+	IdleConnTimeout time.Duration `json:"idle_conn_timeout,omitempty"`
+
+	// DisableKeepAlives makes every request use a new connection.
+	DisableKeepAlives bool `json:"disable_keepalives,omitempty"`
+
+	// DialTimeout bounds DNS resolution plus the TCP connect. 0 means 10s.
+	DialTimeout time.Duration `json:"dial_timeout,omitempty"`
+
+	// TLSHandshakeTimeout bounds the TLS handshake. 0 means 10s.
+	TLSHandshakeTimeout time.Duration `json:"tls_handshake_timeout,omitempty"`
+
+	// ResponseHeaderTimeout bounds the wait for the response headers after
+	// the request was written. 0 means no limit beyond the request timeout.
+	ResponseHeaderTimeout time.Duration `json:"response_header_timeout,omitempty"`
+
+	// InsecureSkipVerify disables verification of the server's certificate.
+	InsecureSkipVerify bool `json:"insecure,omitempty"`
+}
+
+// Defaults used when a Config field is zero.
+const (
+	DefaultIdleConnTimeout     = 90 * time.Second
+	DefaultDialTimeout         = 10 * time.Second
+	DefaultTLSHandshakeTimeout = 10 * time.Second
+)
+
+// WithDefaults returns c with every zero field replaced by its documented
+// default. Limits stay negative when they were ("no limit").
+func (c Config) WithDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 1
+	}
+	derive := func(v *int) {
+		if *v == 0 {
+			*v = c.Concurrency
+		}
+	}
+	derive(&c.MaxConnsPerHost)
+	derive(&c.MaxIdleConnsPerHost)
+	derive(&c.MaxIdleConns)
+	if c.IdleConnTimeout == 0 {
+		c.IdleConnTimeout = DefaultIdleConnTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.TLSHandshakeTimeout == 0 {
+		c.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
+	}
+	return c
+}
+
+// Validate reports every field that cannot be used, joined.
+func (c Config) Validate() error {
+	var errs []error
+	neg := func(name string, d time.Duration) {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %v", name, d))
+		}
+	}
+	if c.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("concurrency must not be negative, got %d", c.Concurrency))
+	}
+	neg("idle conn timeout", c.IdleConnTimeout)
+	neg("dial timeout", c.DialTimeout)
+	neg("TLS handshake timeout", c.TLSHandshakeTimeout)
+	neg("response header timeout", c.ResponseHeaderTimeout)
+	return errors.Join(errs...)
+}
+
+// limit maps a Config limit (after defaults) to net/http's encoding, where
+// MaxConnsPerHost and MaxIdleConns take 0 for "no limit" and
+// MaxIdleConnsPerHost has no such value (0 means 2, negative disables
+// keep-alives), so "no limit" becomes the largest int.
+func limit(v int, zeroIsUnlimited bool) int {
+	if v > 0 {
+		return v
+	}
+	if zeroIsUnlimited {
+		return 0
+	}
+	return math.MaxInt
+}

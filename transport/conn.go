@@ -1,0 +1,218 @@
+package transport
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// CloseReason says why a connection was closed. The reasons a connection
+// could not go back to the idle pool (net/http's PutIdleConn errors) are
+// among them, so that "why was this connection not reused" has one answer
+// per connection.
+type CloseReason uint8
+
+// Close reasons, in the order reports list them.
+const (
+	// CloseRunEnd: closed when the run ended (idle connections are closed
+	// then), or the connection was in use when the process stopped it.
+	CloseRunEnd CloseReason = iota
+	// CloseServer: the server closed it (EOF or reset while reading), or
+	// asked for it with "Connection: close" or an HTTP/1.0 answer without
+	// keep-alive.
+	CloseServer
+	// CloseTooManyIdleForHost: returned to a full per-host idle list
+	// (MaxIdleConnsPerHost).
+	CloseTooManyIdleForHost
+	// CloseTooManyIdle: returned to a full idle list (MaxIdleConns).
+	CloseTooManyIdle
+	// CloseKeepAlivesDisabled: keep-alives are off, so the connection
+	// carried one request.
+	CloseKeepAlivesDisabled
+	// CloseBroken: net/http found the connection in a bad state (an error
+	// or an unread body on it).
+	CloseBroken
+	// CloseClosedIdle: returned while CloseIdleConnections was running.
+	CloseClosedIdle
+	// CloseIdleTimeout: idle for IdleConnTimeout.
+	CloseIdleTimeout
+	// CloseCanceled: its request was canceled or timed out while the
+	// connection was in use.
+	CloseCanceled
+	// CloseOther: any other reason (a TLS failure after connect, a write
+	// error, net/http's internal errors).
+	CloseOther
+
+	numCloseReasons
+)
+
+// NumCloseReasons is the number of CloseReason values.
+const NumCloseReasons = int(numCloseReasons)
+
+var closeReasonNames = [...]string{
+	CloseRunEnd:             "run_end",
+	CloseServer:             "server",
+	CloseTooManyIdleForHost: "too_many_idle_for_host",
+	CloseTooManyIdle:        "too_many_idle",
+	CloseKeepAlivesDisabled: "keepalives_disabled",
+	CloseBroken:             "broken",
+	CloseClosedIdle:         "closed_idle",
+	CloseIdleTimeout:        "idle_timeout",
+	CloseCanceled:           "canceled",
+	CloseOther:              "other",
+}
+
+// String returns the reason's stable name, used as a JSON key.
+func (r CloseReason) String() string {
+	if int(r) < len(closeReasonNames) {
+		return closeReasonNames[r]
+	}
+	return "other"
+}
+
+// PutIdleReason maps the error net/http passes to
+// [net/http/httptrace.ClientTrace.PutIdleConn] to a CloseReason. net/http's
+// errors are unexported, so they are matched by their fixed messages.
+func PutIdleReason(err error) CloseReason {
+	switch err.Error() {
+	case "http: putIdleConn: too many idle connections for host":
+		return CloseTooManyIdleForHost
+	case "http: putIdleConn: too many idle connections":
+		return CloseTooManyIdle
+	case "http: putIdleConn: keep alives disabled":
+		return CloseKeepAlivesDisabled
+	case "http: putIdleConn: connection is in bad state":
+		return CloseBroken
+	case "http: putIdleConn: CloseIdleConnections was called":
+		return CloseClosedIdle
+	}
+	return CloseOther
+}
+
+// Conn is a connection made by the pool's dialer. It counts the bytes that
+// cross it, the requests it carried and how it ended, and keeps how long
+// its DNS lookup, connect and TLS handshake took.
+//
+// The timings are set before the Conn is handed to net/http and are read
+// only after; the counters are atomic. A Conn reaches a request through
+// [ConnOf] on the connection in [net/http/httptrace.GotConnInfo].
+type Conn struct {
+	net.Conn // the TCP connection
+
+	// Phases of the dial, zero when they did not happen (DNS for an IP
+	// literal, TLS for plain HTTP).
+	DNS, Connect, TLS time.Duration
+	// DialedAt is when the dial started.
+	DialedAt time.Time
+
+	pool *Pool
+
+	requests  atomic.Int64
+	rx, tx    atomic.Int64 // wire bytes read and written
+	seenRx    atomic.Int64 // bytes already attributed to a request
+	seenTx    atomic.Int64
+	lastUse   atomic.Int64 // monotonic ns (Pool clock) when the last request released it
+	reason    atomic.Int32 // CloseReason+1 once known before Close; 0: not known
+	closeOnce sync.Once
+}
+
+// tlsConn is what the pool hands to net/http for HTTPS: the TLS session
+// over a counted TCP connection.
+type tlsConn struct {
+	*tls.Conn
+	c *Conn
+}
+
+// ConnOf returns the pool's Conn behind a connection net/http reports
+// (plain or TLS), or nil for a connection the pool did not make.
+func ConnOf(c net.Conn) *Conn {
+	switch c := c.(type) {
+	case *Conn:
+		return c
+	case *tlsConn:
+		return c.c
+	}
+	return nil
+}
+
+// Acquire counts one more request carried by c and reports whether it is
+// the connection's first.
+func (c *Conn) Acquire() (first bool) {
+	return c.requests.Add(1) == 1
+}
+
+// Requests is the number of requests c has carried so far.
+func (c *Conn) Requests() int64 { return c.requests.Load() }
+
+// TakeBytes returns the wire bytes read and written on c since the last
+// call, so that each request is charged with the bytes of its exchange
+// and the total over all calls (and the close) is exact.
+func (c *Conn) TakeBytes() (received, sent int64) {
+	rx := c.rx.Load()
+	tx := c.tx.Load()
+	return rx - c.seenRx.Swap(rx), tx - c.seenTx.Swap(tx)
+}
+
+// Release marks the end of a request on c at now (the Pool's clock).
+func (c *Conn) Release(now time.Duration) { c.lastUse.Store(int64(now)) }
+
+// SetCloseReason records why c is about to be closed, when the caller knows
+// it first (a PutIdleConn error, a "Connection: close" response). The first
+// reason set wins.
+func (c *Conn) SetCloseReason(r CloseReason) {
+	c.reason.CompareAndSwap(0, int32(r)+1)
+}
+
+// Read reads from the TCP connection and counts the bytes. An EOF or a
+// reset means the server closed the connection.
+func (c *Conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.rx.Add(int64(n))
+	if err != nil && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
+		c.SetCloseReason(CloseServer)
+	}
+	return n, err
+}
+
+// Write writes to the TCP connection and counts the bytes.
+func (c *Conn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.tx.Add(int64(n))
+	return n, err
+}
+
+// Close closes the connection once and reports it to the pool's observer
+// with the reason it ended.
+func (c *Conn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() { c.pool.closed(c) })
+	return err
+}
+
+// closeReason decides why c closed, given what was recorded before Close.
+func (c *Conn) closeReason(p *Pool) CloseReason {
+	if r := c.reason.Load(); r != 0 {
+		return CloseReason(r - 1)
+	}
+	if p.cfg.DisableKeepAlives && c.requests.Load() > 0 {
+		return CloseKeepAlivesDisabled
+	}
+	if p.ending.Load() {
+		return CloseRunEnd
+	}
+	// net/http closes a connection idle for IdleConnTimeout from a timer,
+	// with no hook; recognise it by how long the connection sat unused.
+	last := c.lastUse.Load()
+	if last == 0 {
+		last = int64(p.since(c.DialedAt))
+	}
+	if idle := time.Duration(int64(p.now()) - last); idle >= p.cfg.IdleConnTimeout*9/10 {
+		return CloseIdleTimeout
+	}
+	return CloseOther
+}

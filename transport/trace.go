@@ -1,0 +1,272 @@
+package transport
+
+import (
+	"context"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+)
+
+// Phase names one part of a request's time.
+type Phase uint8
+
+// The phases of a request, in the order they happen. Blocked is the wait
+// for a connection from the pool (excluding a dial made for this request);
+// DNS, Connect and TLS happen only on a connection dialed for the request;
+// Send is from having the connection to the request written; Wait is to the
+// first response byte; Receive is to the end of the body.
+const (
+	Blocked Phase = iota
+	DNS
+	Connect
+	TLS
+	Send
+	Wait
+	Receive
+
+	numPhases
+)
+
+// NumPhases is the number of Phase values.
+const NumPhases = int(numPhases)
+
+var phaseNames = [...]string{"blocked", "dns", "connect", "tls", "send", "wait", "receive"}
+
+// String returns the phase's stable name, used in reports and JSON.
+func (p Phase) String() string { return phaseNames[p] }
+
+// Timings are the phases one request went through. A phase that did not
+// happen (DNS on a reused connection) is absent, not zero.
+type Timings struct {
+	d   [numPhases]time.Duration
+	set uint16
+}
+
+// Set records phase p as having taken d. Negative d (a clock oddity) is
+// recorded as zero.
+func (t *Timings) Set(p Phase, d time.Duration) {
+	t.d[p] = max(d, 0)
+	t.set |= 1 << p
+}
+
+// Add adds d to phase p (a redirected request goes through phases again).
+func (t *Timings) Add(p Phase, d time.Duration) {
+	if t.set&(1<<p) == 0 {
+		t.Set(p, d)
+		return
+	}
+	t.d[p] += max(d, 0)
+}
+
+// Get returns phase p and whether it happened.
+func (t *Timings) Get(p Phase) (time.Duration, bool) {
+	return t.d[p], t.set&(1<<p) != 0
+}
+
+// Reset clears all phases.
+func (t *Timings) Reset() { *t = Timings{} }
+
+// Tracer measures requests through [net/http/httptrace] hooks. One Tracer
+// serves one VU's requests one after another: call [Tracer.Start] before
+// each request, [Tracer.Finish] after its body was read, and take a new
+// Tracer when [Tracer.Reusable] says a late hook might still fire (net/http
+// may call hooks after RoundTrip returned for failed requests).
+//
+// DNS, Connect and TLS come from the [Conn] the request got, not from
+// hooks: net/http dials on behalf of the pool, detached from the request
+// that asked, and a request may be handed a connection another dial made.
+type Tracer struct {
+	pool  *Pool
+	trace httptrace.ClientTrace
+
+	// Set on the request's goroutine (GetConn and GotConn run there).
+	start     time.Duration
+	getConn   time.Duration
+	gotConn   time.Duration
+	conn      *Conn
+	fresh     bool
+	uses      [2]int // connections got: [0] first use, [1] reuse
+	wasIdle   bool
+	idleTime  time.Duration
+	hops      int // GetConn calls
+	retries   int
+	redirects int
+	timings   Timings
+
+	// Set from net/http's write and read loops.
+	wrote     atomic.Int64 // pool clock ns + 1; 0: not yet
+	firstByte atomic.Int64
+}
+
+// NewTracer returns a Tracer whose times are on p's clock.
+func NewTracer(p *Pool) *Tracer {
+	t := &Tracer{pool: p}
+	t.trace = httptrace.ClientTrace{
+		GetConn:              t.onGetConn,
+		GotConn:              t.onGotConn,
+		WroteRequest:         t.onWroteRequest,
+		GotFirstResponseByte: t.onFirstByte,
+		PutIdleConn:          t.onPutIdleConn,
+	}
+	return t
+}
+
+// Context returns ctx carrying the tracer's hooks. Derive each request's
+// context from it.
+func (t *Tracer) Context(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &t.trace)
+}
+
+// Start resets the tracer for a new request starting now and returns now.
+func (t *Tracer) Start() time.Duration {
+	now := t.pool.now()
+	t.start = now
+	t.getConn, t.gotConn = 0, 0
+	t.conn = nil
+	t.fresh, t.wasIdle, t.idleTime = false, false, 0
+	t.uses = [2]int{}
+	t.hops, t.retries, t.redirects = 0, 0, 0
+	t.timings.Reset()
+	t.wrote.Store(0)
+	t.firstByte.Store(0)
+	return now
+}
+
+func stamp(a *atomic.Int64) (time.Duration, bool) {
+	v := a.Load()
+	return time.Duration(v - 1), v != 0
+}
+
+func (t *Tracer) onGetConn(string) {
+	now := t.pool.now()
+	if t.hops > 0 {
+		// A second GetConn within one request is either a redirect (the
+		// previous hop got an answer) or net/http's silent retry on a
+		// stale connection (it did not).
+		t.endHop(now)
+		if _, ok := stamp(&t.firstByte); ok {
+			t.redirects++
+		} else {
+			t.retries++
+		}
+		t.wrote.Store(0)
+		t.firstByte.Store(0)
+	}
+	t.hops++
+	t.getConn = now
+}
+
+// endHop charges the hop that ended at now to the send, wait and receive
+// phases.
+func (t *Tracer) endHop(now time.Duration) {
+	if t.conn == nil {
+		return
+	}
+	wrote, okW := stamp(&t.wrote)
+	first, okF := stamp(&t.firstByte)
+	if okW && wrote >= t.gotConn {
+		t.timings.Add(Send, wrote-t.gotConn)
+		if okF && first >= wrote {
+			t.timings.Add(Wait, first-wrote)
+		}
+	}
+	if okF && now >= first {
+		t.timings.Add(Receive, now-first)
+	}
+}
+
+func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
+	now := t.pool.now()
+	t.gotConn = now
+	c := ConnOf(info.Conn)
+	t.conn = c
+	t.wasIdle, t.idleTime = info.WasIdle, info.IdleTime
+	if c == nil {
+		t.timings.Add(Blocked, now-t.getConn)
+		return
+	}
+	t.fresh = c.Acquire()
+	if t.fresh {
+		t.uses[0]++
+	} else {
+		t.uses[1]++
+	}
+	wait := now - t.getConn
+	// A connection dialed for this request (first use, handed over
+	// straight from the dial) carries its dial phases; the rest of the
+	// wait was for a pool slot. A connection that sat idle first was
+	// dialed for someone else.
+	if t.fresh && !info.WasIdle {
+		var dial time.Duration
+		if c.DNS > 0 {
+			t.timings.Add(DNS, c.DNS)
+			dial += c.DNS
+		}
+		t.timings.Add(Connect, c.Connect)
+		dial += c.Connect
+		if c.TLS > 0 {
+			t.timings.Add(TLS, c.TLS)
+			dial += c.TLS
+		}
+		// The dial may have started before this request asked (it was
+		// started for a request that then got another connection).
+		wait = max(wait-dial, 0)
+	}
+	t.timings.Add(Blocked, wait)
+}
+
+func (t *Tracer) onWroteRequest(info httptrace.WroteRequestInfo) {
+	if info.Err == nil {
+		t.wrote.CompareAndSwap(0, int64(t.pool.now())+1)
+	}
+}
+
+func (t *Tracer) onFirstByte() {
+	t.firstByte.CompareAndSwap(0, int64(t.pool.now())+1)
+}
+
+func (t *Tracer) onPutIdleConn(err error) {
+	if err == nil {
+		return
+	}
+	r := PutIdleReason(err)
+	if c := t.conn; c != nil {
+		c.SetCloseReason(r)
+	}
+	t.pool.obs.PutIdleFailed(r)
+}
+
+// Finish ends the request at now (after its body was read and closed) and
+// returns its phases.
+func (t *Tracer) Finish(now time.Duration) *Timings {
+	t.endHop(now)
+	return &t.timings
+}
+
+// Conn is the connection the request's last hop got, or nil.
+func (t *Tracer) Conn() *Conn { return t.conn }
+
+// Uses returns how many connections the request got that carried their
+// first request (fresh) and how many had carried one before (reused).
+// Without redirects or retries, exactly one of them is 1.
+func (t *Tracer) Uses() (fresh, reused int) { return t.uses[0], t.uses[1] }
+
+// Idle reports whether the last hop's connection came from the idle pool,
+// and for how long it had been idle.
+func (t *Tracer) Idle() (bool, time.Duration) { return t.wasIdle, t.idleTime }
+
+// Retries is the number of times net/http silently re-sent the request on
+// another connection.
+func (t *Tracer) Retries() int { return t.retries }
+
+// Redirects is the number of redirects followed.
+func (t *Tracer) Redirects() int { return t.redirects }
+
+// Reusable reports whether no hook of the finished request can still fire,
+// so the Tracer may serve the next request: the request asked for one
+// connection, its write and its first response byte were seen.
+func (t *Tracer) Reusable() bool {
+	_, w := stamp(&t.wrote)
+	_, f := stamp(&t.firstByte)
+	return w && f && t.retries == 0 && t.conn != nil
+}
