@@ -11,6 +11,7 @@ import (
 
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
+	"golang.org/x/net/http/httpguts"
 )
 
 // netHTTPClients builds the pools of a plan and a factory of net/http
@@ -120,7 +121,7 @@ func (c *netHTTPClient) do(ctx context.Context, step int, s *metrics.Sample) err
 	resp, err := c.http.Do(req)
 	if err == nil {
 		s.Status = resp.StatusCode
-		if resp.Close {
+		if resp.Close && !clientClose(req) {
 			if conn := tr.Conn(); conn != nil {
 				conn.SetCloseReason(transport.CloseServer)
 			}
@@ -174,3 +175,10 @@ func (c *netHTTPClient) drain(body io.Reader) (n int64, truncated bool, err erro
 
 // discard reads into io.Discard's pooled buffers: no buffer per VU.
 var discard = io.Discard.(io.ReaderFrom)
+
+// clientClose reports whether the request itself asked to close the
+// connection, so that a "Connection: close" answer is not the server's
+// doing.
+func clientClose(r *http.Request) bool {
+	return r.Close || httpguts.HeaderValuesContainsToken(r.Header["Connection"], "close")
+}

@@ -223,6 +223,12 @@ func (st Step) Validate() error {
 
 // ValidateURL checks that raw is an absolute http or https URL with a host.
 func ValidateURL(raw string) error {
+	if raw == "" {
+		return errors.New("URL is empty: give one like http://127.0.0.1:8080/")
+	}
+	if !strings.Contains(raw, "://") {
+		return fmt.Errorf("URL %q has no scheme: write it as http://%s or https://%s", raw, raw, raw)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("URL %q: %w", raw, unwrapURLError(err))

@@ -9,8 +9,8 @@ import (
 // Dist summarises one histogram. Its zero value (Count 0) means nothing was
 // recorded: the metric did not happen.
 type Dist struct {
-	Count                             int64
-	Min, Mean, Max                    time.Duration
+	Count                    int64
+	Min, Mean, Max           time.Duration
 	P50, P90, P95, P99, P999 time.Duration
 }
 

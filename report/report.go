@@ -15,7 +15,7 @@ const SchemaVersion = 1
 // Meta describes the run a report is about: what was asked, not what was
 // measured. Secrets must be redacted before they reach it.
 type Meta struct {
-	Version   string        `json:"faya_version"`
+	Version   string        `json:"-"` // the report's top-level faya_version
 	URL       string        `json:"url"`
 	Method    string        `json:"method"`
 	Engine    string        `json:"engine"`

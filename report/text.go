@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 // JSON writes r as an indented JSON document.
@@ -64,7 +63,7 @@ func (t *textWriter) header(r *Report) {
 		bound = m.Duration.String()
 	}
 	t.printf("faya %s: %s %s\n", m.Version, m.Method, m.URL)
-	t.printf("  %d VUs (%s), %s, %s engine, pool %s\n", m.VUs, m.Executor, bound, m.Engine, m.ConnScope)
+	t.printf("  %d VUs (%s), %s, %s engine, %s\n", m.VUs, executorNames[m.Executor], bound, m.Engine, scopeNames[m.ConnScope])
 	if r.Partial {
 		t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
 	}
@@ -83,6 +82,10 @@ func (t *textWriter) summary(r *Report) {
 	t.printf("  bytes       sent %s, received %s (bodies %s)\n", ByteSize(r.Bytes.Sent), ByteSize(r.Bytes.Received), ByteSize(r.Bytes.Body))
 	t.printf("\n")
 }
+
+var executorNames = map[string]string{"vus": "closed model"}
+
+var scopeNames = map[string]string{"shared": "one shared pool", "vu": "one pool per VU"}
 
 var distCols = "p50\tp90\tp95\tp99\tp99.9\tmax\tmean\t"
 
@@ -208,24 +211,24 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // Duration formats ns with three significant digits in a fitting unit.
 func Duration(ns int64) string {
-	d := time.Duration(ns)
-	switch {
-	case d < time.Microsecond:
+	if ns < 1000 {
 		return fmt.Sprintf("%dns", ns)
-	case d < time.Millisecond:
-		return sig3(float64(ns)/1e3) + "µs"
-	case d < time.Second:
-		return sig3(float64(ns)/1e6) + "ms"
-	default:
-		return sig3(float64(ns)/1e9) + "s"
 	}
+	v := float64(ns) / 1e3
+	for _, unit := range []string{"µs", "ms"} {
+		if v < 999.5 { // would not print as 1000 of this unit
+			return sig3(v) + unit
+		}
+		v /= 1e3
+	}
+	return sig3(v) + "s"
 }
 
 func sig3(v float64) string {
 	switch {
-	case v >= 100:
+	case v >= 99.95:
 		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v >= 10:
+	case v >= 9.995:
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	default:
 		return strconv.FormatFloat(v, 'f', 2, 64)

@@ -196,11 +196,13 @@ func (c *Conn) Close() error {
 
 // closeReason decides why c closed, given what was recorded before Close.
 func (c *Conn) closeReason(p *Pool) CloseReason {
-	if r := c.reason.Load(); r != 0 {
-		return CloseReason(r - 1)
-	}
+	// Without keep-alives every connection closes after its request, by
+	// the client's choice, whatever else was seen on the way.
 	if p.cfg.DisableKeepAlives && c.requests.Load() > 0 {
 		return CloseKeepAlivesDisabled
+	}
+	if r := c.reason.Load(); r != 0 {
+		return CloseReason(r - 1)
 	}
 	if p.ending.Load() {
 		return CloseRunEnd

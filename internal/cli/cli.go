@@ -70,7 +70,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintf(stderr, "faya: %v\n", err)
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "faya: %s\n", line)
+		}
 		fmt.Fprintf(stderr, "Run 'faya --help' or 'faya COMMAND --help' for usage.\n")
 		return ExitUsage
 	}

@@ -1,0 +1,365 @@
+package engine_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/testserver"
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// closed returns a one-step closed-model plan.
+func closed(url string, vus int, n int64) engine.Plan {
+	return engine.Plan{Scenarios: []engine.Scenario{{
+		Name:     "test",
+		Executor: engine.Executor{Type: engine.VUs, VUs: vus, Iterations: n},
+		Steps:    []engine.Step{{URL: url}},
+	}}}
+}
+
+func run(t *testing.T, p engine.Plan) *engine.Result {
+	t.Helper()
+	e, err := engine.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// checkAccounting asserts the identities every run keeps: faya's dial count
+// is the server's, and every dialed connection was either first used by a
+// request or never used.
+func checkAccounting(t *testing.T, s *metrics.Snapshot, srv *testserver.Server) {
+	t.Helper()
+	st := srv.Stats()
+	if s.Dialed != st.ConnsNew {
+		t.Errorf("dialed = %d, the server accepted %d connections", s.Dialed, st.ConnsNew)
+	}
+	if unused := s.Dialed - s.ConnFresh; unused < 0 {
+		t.Errorf("fresh = %d > dialed = %d", s.ConnFresh, s.Dialed)
+	}
+	if s.Closed != s.Dialed {
+		t.Errorf("closed = %d, dialed = %d: every connection should be closed at the end", s.Closed, s.Dialed)
+	}
+	if s.Requests != st.Requests {
+		t.Errorf("requests = %d, the server saw %d", s.Requests, st.Requests)
+	}
+}
+
+func TestReuse(t *testing.T) {
+	srv := testserver.Start(t)
+	const c, n = 50, 20_000
+	res := run(t, closed(srv.URL+"/", c, n))
+	s := res.Total
+	checkAccounting(t, s, srv)
+	if s.Requests != n || s.OK != n {
+		t.Errorf("requests = %d, ok = %d, want %d", s.Requests, s.OK, n)
+	}
+	if st := srv.Stats(); st.ConnsNew > c {
+		t.Errorf("server saw %d connections for %d VUs, want at most %d", st.ConnsNew, c, c)
+	}
+	if s.ConnFresh+s.ConnReused != n {
+		t.Errorf("fresh %d + reused %d = %d, want %d (every request got a connection)", s.ConnFresh, s.ConnReused, s.ConnFresh+s.ConnReused, n)
+	}
+	if s.MaxOpen > c {
+		t.Errorf("max open = %d, want at most %d", s.MaxOpen, c)
+	}
+	if got := s.RequestsPerConn().TotalCount(); got != s.Dialed {
+		t.Errorf("requests-per-connection has %d connections, dialed %d", got, s.Dialed)
+	}
+	if s.CloseReasons[transport.CloseRunEnd] != s.Dialed {
+		t.Errorf("closed at run end = %d, want all %d", s.CloseReasons[transport.CloseRunEnd], s.Dialed)
+	}
+	if s.Status[200] != n {
+		t.Errorf("status 200 = %d, want %d", s.Status[200], n)
+	}
+	body := int64(len("faya target: ok\n"))
+	if s.BodyBytes != n*body {
+		t.Errorf("body bytes = %d, want %d", s.BodyBytes, n*body)
+	}
+	if s.BytesSent <= 0 || s.BytesReceived <= s.BodyBytes {
+		t.Errorf("wire bytes sent %d received %d: want headers counted beyond the body bytes %d", s.BytesSent, s.BytesReceived, s.BodyBytes)
+	}
+	for _, m := range []metrics.Metric{metrics.Latency, metrics.Blocked, metrics.Send, metrics.Wait, metrics.Receive} {
+		if got := s.Hist(m).TotalCount(); got != n {
+			t.Errorf("%s recorded %d times, want %d", m, got, n)
+		}
+	}
+	// Connect happens once per connection dialed for a request; DNS never
+	// (an IP literal), TLS never (plain HTTP).
+	if h := s.Hist(metrics.Connect); h == nil || h.TotalCount() == 0 || h.TotalCount() > s.Dialed {
+		t.Errorf("connect phase recorded %v times, want 1..%d", h.TotalCount(), s.Dialed)
+	}
+	if s.Hist(metrics.DNS) != nil || s.Hist(metrics.TLS) != nil {
+		t.Errorf("DNS or TLS recorded for a plain-HTTP IP-literal target")
+	}
+}
+
+// parallelism runs the test with at least 4 Ps. Connections pile up in
+// the idle list only when several VUs finish at the same instant; with one
+// P, net/http hands each returned connection straight back to the VU that
+// returned it (the reader is scheduled next), so the trap hides.
+func parallelism(t *testing.T) {
+	if n := runtime.GOMAXPROCS(0); n < 4 {
+		runtime.GOMAXPROCS(4)
+		t.Cleanup(func() { runtime.GOMAXPROCS(n) })
+	}
+}
+
+// The pool trap: an idle pool smaller than the concurrency throws
+// connections away after each request and dials again.
+func TestPoolTrapIdlePerHost(t *testing.T) {
+	parallelism(t)
+	srv := testserver.Start(t)
+	p := closed(srv.URL+"/", 50, 20_000)
+	p.Transport.MaxIdleConnsPerHost = 2
+	s := run(t, p).Total
+	checkAccounting(t, s, srv)
+	tooMany := s.PutIdleErrors[transport.CloseTooManyIdleForHost]
+	if s.Dialed < 100 || tooMany == 0 {
+		t.Fatalf("dialed = %d, too_many_idle_for_host = %d: want the churn (dials in the hundreds, idle-put failures)", s.Dialed, tooMany)
+	}
+	// Each idle-put failure closes its connection with that reason.
+	if got := s.CloseReasons[transport.CloseTooManyIdleForHost]; got != tooMany {
+		t.Errorf("closed for too_many_idle_for_host = %d, idle-put failures = %d", got, tooMany)
+	}
+}
+
+// Without MaxConnsPerHost the extra dials go above the concurrency, and
+// are counted all the same.
+func TestUnboundedConns(t *testing.T) {
+	parallelism(t)
+	srv := testserver.Start(t)
+	p := closed(srv.URL+"/", 50, 20_000)
+	p.Transport.MaxIdleConnsPerHost = 2
+	p.Transport.MaxConnsPerHost = -1
+	s := run(t, p).Total
+	checkAccounting(t, s, srv)
+	if s.Dialed <= 50 {
+		t.Fatalf("dialed = %d, want more than the 50 VUs without a connection cap", s.Dialed)
+	}
+	if s.ConnFresh+s.ConnReused != 20_000 {
+		t.Errorf("fresh + reused = %d, want 20000", s.ConnFresh+s.ConnReused)
+	}
+}
+
+// MaxConnsPerHost below the concurrency: the VUs share the capped
+// connections and the wait for one is the blocked phase.
+func TestMaxConnsPerHostBlocks(t *testing.T) {
+	srv := testserver.Start(t)
+	p := closed(srv.URL+"/slow?ms=20", 20, 200)
+	p.Transport.MaxConnsPerHost = 5
+	s := run(t, p).Total
+	checkAccounting(t, s, srv)
+	if s.Dialed != 5 || srv.Stats().ConnsMax > 5 {
+		t.Errorf("dialed %d, server saw up to %d open; want exactly the cap, 5", s.Dialed, srv.Stats().ConnsMax)
+	}
+	// 20 VUs on 5 connections: at any time 15 wait, each about three
+	// 20 ms requests long.
+	if p50 := metrics.Quantile(s.Hist(metrics.Blocked), 0.5); p50 < int64(10*time.Millisecond) {
+		t.Errorf("blocked p50 = %v, want the wait for a connection (tens of ms)", time.Duration(p50))
+	}
+}
+
+func TestServerCloses(t *testing.T) {
+	srv := testserver.Start(t)
+	const n = 500
+	s := run(t, closed(srv.URL+"/close", 10, n)).Total
+	checkAccounting(t, s, srv)
+	if s.Dialed != n || s.ConnFresh != n || s.ConnReused != 0 {
+		t.Errorf("dialed %d fresh %d reused %d, want %d dials, all fresh", s.Dialed, s.ConnFresh, s.ConnReused, n)
+	}
+	if got := s.CloseReasons[transport.CloseServer]; got != n {
+		t.Errorf("closed by the server = %d, want %d", got, n)
+	}
+}
+
+func TestKeepAlivesDisabled(t *testing.T) {
+	srv := testserver.Start(t)
+	const n = 300
+	p := closed(srv.URL+"/", 5, n)
+	p.Transport.DisableKeepAlives = true
+	s := run(t, p).Total
+	checkAccounting(t, s, srv)
+	if s.Dialed != n {
+		t.Errorf("dialed = %d, want %d (one per request)", s.Dialed, n)
+	}
+	if got := s.CloseReasons[transport.CloseKeepAlivesDisabled]; got != n {
+		t.Errorf("closed for keepalives_disabled = %d, want %d", got, n)
+	}
+}
+
+func TestConnScopeVU(t *testing.T) {
+	srv := testserver.Start(t)
+	const c, n = 20, 4_000
+	p := closed(srv.URL+"/", c, n)
+	p.ConnScope = engine.ScopeVU
+	s := run(t, p).Total
+	checkAccounting(t, s, srv)
+	if s.Dialed != c {
+		t.Errorf("dialed = %d, want one per VU: %d", s.Dialed, c)
+	}
+	if s.ConnReused != n-c {
+		t.Errorf("reused = %d, want %d", s.ConnReused, n-c)
+	}
+}
+
+func TestExactCount(t *testing.T) {
+	srv := testserver.Start(t)
+	for _, tc := range []struct {
+		vus int
+		n   int64
+	}{{7, 1003}, {50, 49}, {1, 10}, {64, 1000}} {
+		srv.Target.Reset()
+		s := run(t, closed(srv.URL+"/", tc.vus, tc.n)).Total
+		if s.Requests != tc.n || srv.Stats().Requests != tc.n {
+			t.Errorf("c=%d n=%d: faya counted %d, the server %d", tc.vus, tc.n, s.Requests, srv.Stats().Requests)
+		}
+	}
+}
+
+func TestHTTPSAndTLSPhase(t *testing.T) {
+	srv := testserver.StartTLS(t)
+	p := closed(srv.URL+"/", 4, 200)
+	p.Transport.InsecureSkipVerify = true
+	s := run(t, p).Total
+	checkAccounting(t, s, srv)
+	if s.OK != 200 {
+		t.Fatalf("ok = %d, want 200 (errors %v)", s.OK, s.ErrExample)
+	}
+	if h := s.Hist(metrics.TLS); h == nil || h.TotalCount() == 0 {
+		t.Errorf("TLS phase not recorded over HTTPS")
+	}
+}
+
+func TestStatusCounted(t *testing.T) {
+	srv := testserver.Start(t)
+	s := run(t, closed(srv.URL+"/status?code=503", 3, 30)).Total
+	if s.Status[503] != 30 || s.HTTPErrors != 30 || s.OK != 0 || s.Errors != 0 {
+		t.Errorf("status 503 = %d, http errors %d, ok %d, errors %d; want 30 http errors", s.Status[503], s.HTTPErrors, s.OK, s.Errors)
+	}
+}
+
+func TestBodyCap(t *testing.T) {
+	srv := testserver.Start(t)
+	p := closed(srv.URL+"/bytes?n=100000", 2, 10)
+	p.MaxBody = 1000
+	s := run(t, p).Total
+	if s.Truncated != 10 || s.BodyBytes != 10*1000 || s.OK != 10 {
+		t.Errorf("truncated %d, body bytes %d, ok %d; want 10 bodies cut at 1000 bytes", s.Truncated, s.BodyBytes, s.OK)
+	}
+	p.MaxBody = 100000 // exactly the body: whole, connections reused
+	srv.Target.Reset()
+	s = run(t, p).Total
+	if s.Truncated != 0 || s.BodyBytes != 10*100000 || s.Dialed > 2 {
+		t.Errorf("truncated %d, body bytes %d, dialed %d; want whole bodies over 2 connections", s.Truncated, s.BodyBytes, s.Dialed)
+	}
+}
+
+// Faults on the target are data: each lands in its error class and the run
+// goes on.
+func TestErrorClasses(t *testing.T) {
+	tlsSrv := testserver.StartTLS(t)
+	for _, tc := range []struct {
+		name    string
+		url     string
+		timeout time.Duration
+		want    metrics.ErrClass
+		example string
+	}{
+		{"refused", testserver.RefusedURL(t), 0, metrics.ErrRefused, "connection refused"},
+		{"reset", testserver.ResetURL(t), 0, metrics.ErrReset, "reset"},
+		{"eof", testserver.EOFURL(t), 0, metrics.ErrEOF, "EOF"},
+		{"protocol", testserver.GarbageURL(t), 0, metrics.ErrProtocol, "malformed HTTP"},
+		{"timeout", testserver.SilentURL(t), 200 * time.Millisecond, metrics.ErrTimeout, "deadline exceeded"},
+		{"tls", tlsSrv.URL + "/", 0, metrics.ErrTLS, "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 6
+			p := closed(tc.url, 2, n)
+			p.Timeout = tc.timeout
+			s := run(t, p).Total
+			if s.Requests != n || s.ErrCount[tc.want] != n || s.Errors != n {
+				t.Fatalf("requests %d, errors %d, %s %d; counts by class %v; examples %q",
+					s.Requests, s.Errors, tc.want, s.ErrCount[tc.want], s.ErrCount, s.ErrExample)
+			}
+			if ex := s.ErrExample[tc.want]; !strings.Contains(ex, tc.example) {
+				t.Errorf("example %q does not mention %q", ex, tc.example)
+			}
+			if s.Hist(metrics.Latency).TotalCount() != n {
+				t.Errorf("latency recorded %d times, want %d: failed requests are timed too", s.Hist(metrics.Latency).TotalCount(), n)
+			}
+		})
+	}
+}
+
+// Canceling the run's context stops new requests; the requests in flight
+// finish and are counted.
+func TestStopLetsInFlightFinish(t *testing.T) {
+	srv := testserver.Start(t)
+	p := closed(srv.URL+"/slow?ms=300", 4, 0)
+	p.Scenarios[0].Executor.Duration = time.Hour
+	e, err := engine.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		for srv.Stats().Requests < 4 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	res, err := e.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted {
+		t.Error("Interrupted not set")
+	}
+	if s := res.Total; s.Requests != 4 || s.OK != 4 {
+		t.Errorf("requests %d ok %d, want the 4 in flight to finish", s.Requests, s.OK)
+	}
+}
+
+func TestPlanValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*engine.Plan)
+		want string
+	}{
+		{"no scenarios", func(p *engine.Plan) { p.Scenarios = nil }, "no scenarios"},
+		{"zero vus", func(p *engine.Plan) { p.Scenarios[0].Executor.VUs = 0 }, "vus 0"},
+		{"unbounded", func(p *engine.Plan) { p.Scenarios[0].Executor.Iterations = 0 }, "needs iterations or a duration"},
+		{"bad executor", func(p *engine.Plan) { p.Scenarios[0].Executor.Type = "nope" }, `executor type "nope"`},
+		{"no scheme", func(p *engine.Plan) { p.Scenarios[0].Steps[0].URL = "127.0.0.1:80/" }, "no scheme"},
+		{"ftp", func(p *engine.Plan) { p.Scenarios[0].Steps[0].URL = "ftp://x/" }, `scheme "ftp"`},
+		{"no host", func(p *engine.Plan) { p.Scenarios[0].Steps[0].URL = "http:///x" }, "no host"},
+		{"bad port", func(p *engine.Plan) { p.Scenarios[0].Steps[0].URL = "http://h:99999/" }, "port"},
+		{"bad method", func(p *engine.Plan) { p.Scenarios[0].Steps[0].Method = "GE T" }, "method"},
+		{"bad header", func(p *engine.Plan) { p.Scenarios[0].Steps[0].Header = map[string][]string{"Bad Name": {"x"}} }, "header name"},
+		{"bad scope", func(p *engine.Plan) { p.ConnScope = "host" }, "conn scope"},
+		{"negative timeout", func(p *engine.Plan) { p.Transport.DialTimeout = -1 }, "dial timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := closed("http://127.0.0.1:1/", 1, 1)
+			tc.edit(&p)
+			_, err := engine.New(p)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}

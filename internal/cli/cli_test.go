@@ -1,0 +1,229 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/internal/cli"
+	"github.com/faya-load/faya/internal/testserver"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func faya(ctx context.Context, args ...string) result {
+	var out, errb bytes.Buffer
+	code := cli.Main(ctx, args, strings.NewReader(""), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+func TestDemo(t *testing.T) {
+	r := faya(t.Context(), "demo")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d, stderr: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"Summary", "Latency", "Phases", "Connections", "Status codes", "200"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	dialed := regexp.MustCompile(`dialed\s+(\d+)`).FindStringSubmatch(r.stdout)
+	total := regexp.MustCompile(`requests\s+(\d+)`).FindStringSubmatch(r.stdout)
+	server := regexp.MustCompile(`target counted (\d+) connections and (\d+) requests`).FindStringSubmatch(r.stdout)
+	if dialed == nil || total == nil || server == nil {
+		t.Fatalf("cannot find the counts in:\n%s", r.stdout)
+	}
+	if dialed[1] != server[1] || total[1] != server[2] {
+		t.Errorf("faya: dialed %s, requests %s; the target: %s connections, %s requests", dialed[1], total[1], server[1], server[2])
+	}
+	if n, _ := strconv.Atoi(dialed[1]); n < 1 || n > 50 {
+		t.Errorf("dialed %d for 50 VUs", n)
+	}
+}
+
+// jsonReport is the part of the JSON report the CLI tests read.
+type jsonReport struct {
+	SchemaVersion int  `json:"schema_version"`
+	Partial       bool `json:"partial"`
+	Requests      struct {
+		Total, OK, Errors int64
+	} `json:"requests"`
+	Connections struct {
+		Dialed, Fresh, Reused, Unused int64
+		PutIdleErrors                 map[string]int64 `json:"put_idle_errors"`
+	} `json:"connections"`
+	Status map[string]int64 `json:"status"`
+	Run    struct {
+		Pool struct {
+			MaxConnsPerHost     int `json:"max_conns_per_host"`
+			MaxIdleConnsPerHost int `json:"max_idle_conns_per_host"`
+		} `json:"pool"`
+	} `json:"run"`
+}
+
+func readJSON(t *testing.T, data []byte) jsonReport {
+	t.Helper()
+	var rep jsonReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("JSON report: %v\n%s", err, data)
+	}
+	return rep
+}
+
+func TestRunJSON(t *testing.T) {
+	srv := testserver.Start(t)
+	out := filepath.Join(t.TempDir(), "out.json")
+	r := faya(t.Context(), "run", "-c", "50", "-n", "20000", "--json", out, srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := readJSON(t, data)
+	st := srv.Stats()
+	if rep.SchemaVersion != 1 || rep.Partial {
+		t.Errorf("schema_version %d partial %v", rep.SchemaVersion, rep.Partial)
+	}
+	if rep.Requests.Total != 20000 || st.Requests != 20000 {
+		t.Errorf("requests.total = %d, server saw %d; want 20000", rep.Requests.Total, st.Requests)
+	}
+	c := rep.Connections
+	if c.Dialed != st.ConnsNew || c.Dialed > 50 {
+		t.Errorf("dialed %d, server %d, want equal and at most 50", c.Dialed, st.ConnsNew)
+	}
+	if c.Fresh+c.Reused != 20000 || c.Fresh+c.Unused != c.Dialed {
+		t.Errorf("fresh %d reused %d unused %d dialed %d: want fresh+reused = total, fresh+unused = dialed", c.Fresh, c.Reused, c.Unused, c.Dialed)
+	}
+	if rep.Run.Pool.MaxConnsPerHost != 50 || rep.Run.Pool.MaxIdleConnsPerHost != 50 {
+		t.Errorf("pool limits %+v, want both derived from -c 50", rep.Run.Pool)
+	}
+	if len(c.PutIdleErrors) != 7 {
+		t.Errorf("put_idle_errors has keys %v, want all 7 reasons", c.PutIdleErrors)
+	}
+	if !strings.Contains(r.stdout, "Connections") {
+		t.Errorf("the text report still goes to stdout with --json FILE:\n%s", r.stdout)
+	}
+}
+
+func TestRunJSONStdout(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "-c", "2", "-n", "10", "--json", "-", srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := readJSON(t, []byte(r.stdout))
+	if rep.Requests.Total != 10 || rep.Status["200"] != 10 {
+		t.Errorf("requests %d status %v", rep.Requests.Total, rep.Status)
+	}
+	if !strings.Contains(r.stderr, "Connections") {
+		t.Errorf("with --json - the text report goes to stderr; stderr:\n%s", r.stderr)
+	}
+}
+
+func TestPoolFlags(t *testing.T) {
+	srv := testserver.Start(t)
+	out := filepath.Join(t.TempDir(), "out.json")
+	r := faya(t.Context(), "run", "-c", "8", "-n", "100", "--max-conns-per-host", "0", "--max-idle-conns-per-host", "3", "--json", out, srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(out)
+	rep := readJSON(t, data)
+	if rep.Run.Pool.MaxConnsPerHost != 0 || rep.Run.Pool.MaxIdleConnsPerHost != 3 {
+		t.Errorf("pool %+v, want max_conns_per_host 0 (no limit) and max_idle_conns_per_host 3", rep.Run.Pool)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	srv := testserver.Start(t)
+	url := srv.URL + "/"
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no URL", []string{"run"}, "exactly one URL"},
+		{"two URLs", []string{"run", url, url}, "exactly one URL"},
+		{"no scheme", []string{"run", "127.0.0.1:8080/"}, "has no scheme: write it as http://127.0.0.1:8080/"},
+		{"bad scheme", []string{"run", "ftp://127.0.0.1/"}, `scheme "ftp" is not supported`},
+		{"no host", []string{"run", "http:///x"}, "has no host"},
+		{"bad header", []string{"run", "-H", "NoColon", url}, `-H "NoColon": want 'Name: value'`},
+		{"bad header name", []string{"run", "-H", "Bad Name: x", url}, "not a valid header name"},
+		{"negative c", []string{"run", "-c", "-5", url}, "-c/--concurrency -5: must be at least 1"},
+		{"zero c", []string{"run", "-c", "0", url}, "-c/--concurrency 0"},
+		{"negative n", []string{"run", "-n", "-1", url}, "-n/--requests -1"},
+		{"unknown flag", []string{"run", "--bogus", url}, "unknown flag: --bogus"},
+		{"not a number", []string{"run", "-c", "many", url}, `invalid argument "many"`},
+		{"bad duration", []string{"run", "-d", "10", url}, "must be a duration like"},
+		{"unknown command", []string{"attack", url}, `unknown command "attack"`},
+		{"both bodies", []string{"run", "--body", "x", "--body-file", missing, url}, "--body and --body-file both given"},
+		{"missing body file", []string{"run", "--body-file", missing, url}, "--body-file: open"},
+		{"bad scope", []string{"run", "--conn-scope", "host", url}, `--conn-scope "host": want shared or vu`},
+		{"negative limit", []string{"run", "--max-conns-per-host", "-1", url}, "--max-conns-per-host -1: must not be negative"},
+		{"zero timeout", []string{"run", "--timeout", "0s", url}, "--timeout 0"},
+		{"bad method", []string{"run", "-m", "GE T", url}, "-m/--method"},
+		{"unwritable json", []string{"run", "-n", "1", "--json", filepath.Join(missing, "x.json"), url}, "--json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := faya(t.Context(), tc.args...)
+			if r.code != cli.ExitUsage {
+				t.Errorf("exit %d, want %d; stderr: %s", r.code, cli.ExitUsage, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr %q does not contain %q", r.stderr, tc.want)
+			}
+		})
+	}
+	if st := srv.Stats(); st.ConnsNew != 0 || st.Requests != 0 {
+		t.Errorf("bad input sent traffic: %d connections, %d requests", st.ConnsNew, st.Requests)
+	}
+}
+
+func TestInterruptPartialReport(t *testing.T) {
+	srv := testserver.Start(t)
+	out := filepath.Join(t.TempDir(), "out.json")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		for srv.Stats().Requests < 20 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	r := faya(ctx, "run", "-c", "4", "-d", "1m", "--json", out, srv.URL+"/slow?ms=20")
+	if r.code != cli.ExitInterrupted {
+		t.Fatalf("exit %d, want %d; stderr: %s", r.code, cli.ExitInterrupted, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "PARTIAL") {
+		t.Errorf("the report is not marked partial:\n%s", r.stdout)
+	}
+	data, _ := os.ReadFile(out)
+	rep := readJSON(t, data)
+	if !rep.Partial || rep.Requests.Total < 20 || rep.Requests.Total != srv.Stats().Requests || rep.Requests.Errors != 0 {
+		t.Errorf("partial %v, total %d, errors %d, server saw %d: want every request that started finished and counted",
+			rep.Partial, rep.Requests.Total, rep.Requests.Errors, srv.Stats().Requests)
+	}
+}
+
+func TestTargetBadAddr(t *testing.T) {
+	r := faya(t.Context(), "target", "--addr", "127.0.0.1:99999")
+	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "--addr") {
+		t.Errorf("exit %d stderr %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,147 @@
+package report_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/transport"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// fixture is a small run with every section of the report filled.
+func fixture() report.Run {
+	rec := metrics.NewRecorder(1)
+	sh := rec.Shard(0)
+	for i := range 1000 {
+		s := &metrics.Sample{
+			Latency:       time.Duration(500+i) * time.Microsecond,
+			Status:        200,
+			BytesSent:     80,
+			BytesReceived: 140,
+			BodyBytes:     16,
+			Reused:        1,
+			WasIdle:       true,
+			IdleTime:      time.Duration(i) * time.Microsecond,
+		}
+		s.Phases[0], s.Phases[4], s.Phases[5], s.Phases[6] = time.Microsecond, 3*time.Microsecond, time.Duration(480+i)*time.Microsecond, 5*time.Microsecond
+		s.PhaseSet = 1 | 1<<4 | 1<<5 | 1<<6
+		if i < 4 {
+			s.Reused, s.Fresh, s.WasIdle = 0, 1, false
+			s.Phases[2] = 200 * time.Microsecond
+			s.PhaseSet |= 1 << 2
+		}
+		if i%100 == 0 {
+			s.Status = 503
+		}
+		sh.Record(s, nil)
+	}
+	sh.Record(&metrics.Sample{Latency: time.Millisecond, Err: metrics.ErrRefused}, errExample("dial tcp 127.0.0.1:1: connect: connection refused"))
+	for range 5 {
+		rec.ConnDialed()
+	}
+	rec.PutIdleFailed(int(transport.CloseTooManyIdleForHost))
+	rec.ConnClosed(int(transport.CloseTooManyIdleForHost), 1, 0, 0)
+	for range 4 {
+		rec.ConnClosed(int(transport.CloseRunEnd), 250, 0, 0)
+	}
+	total := rec.Flush(nil)
+	return report.Run{
+		Meta: report.Meta{
+			Version: "test", URL: "http://127.0.0.1:8080/", Method: "GET", Engine: "net/http",
+			Executor: "vus", VUs: 4, Requests: 1001, ConnScope: "shared", Timeout: 30 * time.Second,
+			Pool: report.Pool{MaxConnsPerHost: 4, MaxIdleConnsPerHost: 4, MaxIdleConns: 4, IdleConnTimeout: 90 * time.Second,
+				DialTimeout: 10 * time.Second, TLSHandshakeTimeout: 10 * time.Second},
+		},
+		Total:    total,
+		Timeline: []metrics.Point{metrics.PointOf(total, time.Second, time.Second)},
+		Duration: time.Second,
+	}
+}
+
+type errExample string
+
+func (e errExample) Error() string { return string(e) }
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./report -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./report -update rewrites it):\n%s", name, got)
+	}
+}
+
+// The JSON schema is a contract: the golden file pins every field name.
+func TestJSONGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, report.Build(fixture())); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.json.golden", buf.Bytes())
+}
+
+func TestTextGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.Text(&buf, report.Build(fixture())); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.txt.golden", buf.Bytes())
+}
+
+func TestBuildNumbers(t *testing.T) {
+	r := report.Build(fixture())
+	if r.Requests.Total != 1001 || r.Requests.OK != 990 || r.Requests.HTTPErrors != 10 || r.Requests.Errors != 1 {
+		t.Errorf("requests %+v", r.Requests)
+	}
+	c := r.Connections
+	if c.Dialed != 5 || c.Fresh != 4 || c.Reused != 996 || c.Unused != 1 || c.Closed != 5 {
+		t.Errorf("connections %+v", c)
+	}
+	if c.PutIdleErrors["too_many_idle_for_host"] != 1 || c.CloseReasons["run_end"] != 4 {
+		t.Errorf("put idle %v close reasons %v", c.PutIdleErrors, c.CloseReasons)
+	}
+	if _, ok := r.Phases["dns"]; ok {
+		t.Error("dns is in phases_ns though it never happened")
+	}
+	if r.Phases["connect"].Count != 4 {
+		t.Errorf("connect count %d, want 4", r.Phases["connect"].Count)
+	}
+	if r.Errors["refused"].Count != 1 || r.Status["503"] != 10 {
+		t.Errorf("errors %v status %v", r.Errors, r.Status)
+	}
+	if r.Throughput != 1001 {
+		t.Errorf("throughput %v", r.Throughput)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for ns, want := range map[int64]string{
+		0: "0ns", 999: "999ns", 1500: "1.50µs", 15_000: "15.0µs", 150_000: "150µs",
+		1_500_000: "1.50ms", 2_500_000_000: "2.50s", 999_600: "1.00ms", 999_400: "999µs", 99_960: "100µs",
+		3_600_000_000_000: "3600s",
+	} {
+		if got := report.Duration(ns); got != want {
+			t.Errorf("Duration(%d) = %q, want %q", ns, got, want)
+		}
+	}
+	for n, want := range map[int64]string{12: "12 B", 1500: "1.50 kB", 2_000_000: "2.00 MB"} {
+		if got := report.ByteSize(n); got != want {
+			t.Errorf("ByteSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
