@@ -2,6 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -361,5 +364,37 @@ func TestPlanValidate(t *testing.T) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The request each VU sends is the step: method, headers, Host, body.
+func TestRequestShape(t *testing.T) {
+	type seen struct {
+		method, host, ua, accept, body string
+		length                         int64
+	}
+	got := make(chan seen, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.Host, r.UserAgent(), r.Header.Get("Accept"), string(b), r.ContentLength}
+	}))
+	defer srv.Close()
+	p := closed(srv.URL+"/x", 2, 4)
+	p.Scenarios[0].Steps[0] = engine.Step{
+		Method: http.MethodPost,
+		URL:    srv.URL + "/x",
+		Header: http.Header{"Host": {"example.test"}, "Accept": {"application/json"}, "User-Agent": {"faya/test"}},
+		Body:   []byte(`{"a":1}`),
+	}
+	s := run(t, p).Total
+	if s.OK != 4 {
+		t.Fatalf("ok = %d, want 4 (%v)", s.OK, s.ErrExample)
+	}
+	close(got)
+	want := seen{"POST", "example.test", "faya/test", "application/json", `{"a":1}`, 7}
+	for g := range got {
+		if g != want {
+			t.Errorf("server saw %+v, want %+v", g, want)
+		}
 	}
 }

@@ -61,6 +61,15 @@ func New() *Target {
 // ServeHTTP serves the target's endpoints.
 func (t *Target) ServeHTTP(w http.ResponseWriter, r *http.Request) { t.mux.ServeHTTP(w, r) }
 
+// Admin returns a handler of /stats and /reset alone, to serve on a
+// separate listener whose connections the target does not count.
+func (t *Target) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/stats", t.stats)
+	mux.HandleFunc("/reset", t.reset)
+	return mux
+}
+
 // ConnState counts connections; set it as an [http.Server]'s ConnState.
 func (t *Target) ConnState(_ net.Conn, s http.ConnState) {
 	switch s {

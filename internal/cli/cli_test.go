@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,5 +229,29 @@ func TestTargetBadAddr(t *testing.T) {
 	r := faya(t.Context(), "target", "--addr", "127.0.0.1:99999")
 	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "--addr") {
 		t.Errorf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestBodyFileAndHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.Host+" "+r.UserAgent()+" "+string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	body := filepath.Join(t.TempDir(), "body.json")
+	if err := os.WriteFile(body, []byte(`{"k":"v"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := faya(t.Context(), "run", "-c", "1", "-n", "3", "-m", "POST", "--body-file", body, "-H", "Host: example.test", "--json", "-", srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	want := "POST example.test faya/" + cli.Version + ` {"k":"v"}`
+	if len(seen) != 3 || seen[0] != want || seen[2] != want {
+		t.Errorf("server saw %q, want 3 times %q", seen, want)
 	}
 }

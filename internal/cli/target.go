@@ -3,13 +3,14 @@ package cli
 import (
 	"fmt"
 	"net"
+	"net/http"
 
 	"github.com/faya-load/faya/target"
 	"github.com/spf13/cobra"
 )
 
 func newTargetCmd(e *env) *cobra.Command {
-	var addr string
+	var addr, adminAddr string
 	cmd := &cobra.Command{
 		Use:   "target",
 		Short: "Serve the built-in target (for demos, tests and benchmarks)",
@@ -30,10 +31,22 @@ Endpoints:
 			if err != nil {
 				return usagef("--addr %q: %v", addr, err)
 			}
+			tg := target.New()
+			if adminAddr != "" {
+				al, err := net.Listen("tcp", adminAddr)
+				if err != nil {
+					_ = l.Close()
+					return usagef("--admin-addr %q: %v", adminAddr, err)
+				}
+				fmt.Fprintf(e.stderr, "faya target: /stats and /reset also on http://%s/ (not counted)\n", al.Addr())
+				go func() { _ = http.Serve(al, tg.Admin()) }()
+				defer al.Close()
+			}
 			fmt.Fprintf(e.stderr, "faya target: listening on http://%s/ (Ctrl-C to stop)\n", l.Addr())
-			return target.New().Serve(cmd.Context(), l)
+			return tg.Serve(cmd.Context(), l)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&adminAddr, "admin-addr", "", "also serve /stats and /reset here, on connections that are not counted (for benchmarks)")
 	return cmd
 }
