@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/faya-load/faya/metrics"
@@ -19,6 +20,8 @@ type Engine struct {
 	interval  time.Duration
 	observe   func(metrics.Point)
 	newClient clientFactory // nil: net/http
+	epoch     time.Time     // the run's clock, set when Run starts
+	fakeClock bool          // tests under testing/synctest: no timerfd
 }
 
 // Option injects behaviour into an Engine (configuration lives in the Plan).
@@ -69,6 +72,10 @@ type Result struct {
 	// OpenAtEnd is the number of connections still open when the result
 	// was taken (normally 0: the pool is closed at the end).
 	OpenAtEnd int64
+	// Scheduling is how long iterations were started: the plan's length,
+	// or until the stop when the run was interrupted (for a run bounded
+	// only by an iteration count, Duration).
+	Scheduling time.Duration
 }
 
 // Run executes the plan. Canceling ctx stops the run gracefully: no new
@@ -78,45 +85,60 @@ type Result struct {
 func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	plan := e.plan
 	rec := metrics.NewRecorder(min(runtime.GOMAXPROCS(0), 8))
-	obs := observer{rec}
+	epoch := time.Now()
+	e.epoch = epoch
 
 	factory := e.newClient
 	var pools []*transport.Pool
 	if factory == nil {
 		var err error
-		factory, pools, err = netHTTPClients(plan, obs)
+		factory, pools, err = netHTTPClients(plan, observer{rec}, epoch)
 		if err != nil {
 			return nil, err
 		}
 	}
 
 	e.log.LogAttrs(ctx, slog.LevelInfo, "run start", slog.Int("vus", plan.VUs()))
-	start := time.Now()
 	res := &Result{Total: &metrics.Snapshot{}}
 	collectorDone := make(chan struct{})
 	stopCollector := make(chan struct{})
 	go func() {
 		defer close(collectorDone)
-		e.collect(rec, res, start, stopCollector)
+		e.collect(rec, res, epoch, stopCollector)
 	}()
 
-	// Requests run under a context that outlives ctx: canceling ctx only
-	// stops new iterations.
-	reqCtx := context.WithoutCancel(ctx)
+	var stoppedAt atomic.Int64
+	stopWatch := context.AfterFunc(ctx, func() { stoppedAt.Store(int64(time.Since(epoch))) })
+	defer stopWatch()
+
 	var g errgroup.Group
 	vu := 0
+	var length time.Duration
 	for i := range plan.Scenarios {
-		sc := &plan.Scenarios[i]
-		first := vu
-		switch sc.Executor.Type {
-		case VUs:
-			g.Go(func() error { return runClosed(ctx, reqCtx, sc, first, factory, rec) })
+		length = max(length, plan.Scenarios[i].Executor.length())
+		r := &runner{
+			sc:        &plan.Scenarios[i],
+			firstVU:   vu,
+			newClient: factory,
+			rec:       rec,
+			epoch:     epoch,
+			grace:     plan.GracefulStop,
+			lateAfter: plan.LateThreshold,
+			precise:   !e.fakeClock,
 		}
-		vu += sc.Executor.VUs
+		g.Go(func() error { return r.run(ctx) })
+		vu += r.sc.Executor.maxVUs()
 	}
 	err := g.Wait()
-	res.Duration = time.Since(start)
+	res.Duration = time.Since(epoch)
 	res.Interrupted = ctx.Err() != nil
+	res.Scheduling = length
+	if length == 0 {
+		res.Scheduling = res.Duration
+	}
+	if at := time.Duration(stoppedAt.Load()); res.Interrupted && at > 0 && at < res.Scheduling {
+		res.Scheduling = at
+	}
 
 	for _, p := range pools {
 		p.Close()

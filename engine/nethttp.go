@@ -16,11 +16,11 @@ import (
 
 // netHTTPClients builds the pools of a plan and a factory of net/http
 // clients over them: one shared pool, or one per VU.
-func netHTTPClients(plan Plan, obs transport.Observer) (clientFactory, []*transport.Pool, error) {
+func netHTTPClients(plan Plan, obs transport.Observer, epoch time.Time) (clientFactory, []*transport.Pool, error) {
 	var shared *transport.Pool
 	var pools []*transport.Pool
 	if plan.ConnScope != ScopeVU {
-		p, err := transport.New(plan.Transport, obs)
+		p, err := transport.New(plan.Transport, obs, transport.WithEpoch(epoch))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -29,7 +29,7 @@ func netHTTPClients(plan Plan, obs transport.Observer) (clientFactory, []*transp
 	} else {
 		pools = make([]*transport.Pool, plan.VUs())
 		for i := range pools {
-			p, err := transport.New(plan.Transport, obs)
+			p, err := transport.New(plan.Transport, obs, transport.WithEpoch(epoch))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -104,7 +104,7 @@ func redirectPolicy(max int) func(*http.Request, []*http.Request) error {
 	}
 }
 
-func (c *netHTTPClient) do(ctx context.Context, step int, s *metrics.Sample) error {
+func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration, s *metrics.Sample) error {
 	if c.tracer == nil || c.base != ctx {
 		c.tracer = transport.NewTracer(c.pool)
 		c.base = ctx
@@ -132,8 +132,15 @@ func (c *netHTTPClient) do(ctx context.Context, step int, s *metrics.Sample) err
 	end := c.pool.Now()
 	cancel()
 
-	s.Latency = end - start
 	tm := tr.Finish(end)
+	s.Latency = end - start
+	blocked, _ := tm.Get(transport.Blocked)
+	s.ServiceTime = s.Latency - blocked
+	if intended >= 0 {
+		s.Scheduled = true
+		s.Lag = start - intended
+		s.Latency = end - intended
+	}
 	for i := range metrics.NumPhases {
 		if d, ok := tm.Get(transport.Phase(i)); ok {
 			s.Phases[i] = d

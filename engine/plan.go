@@ -38,6 +38,16 @@ type Plan struct {
 	// MaxRedirects is how many redirects a request follows. 0 means
 	// DefaultMaxRedirects; negative means none (the 3xx is the answer).
 	MaxRedirects int `json:"max_redirects,omitempty"`
+
+	// GracefulStop is how long iterations in flight may run on once the
+	// run stops (its end, or the first Ctrl-C); then their requests are
+	// canceled and counted as interrupted. 0 means DefaultGracefulStop;
+	// negative means cancel at once.
+	GracefulStop time.Duration `json:"graceful_stop,omitempty"`
+
+	// LateThreshold is the schedule lag above which an open-model
+	// iteration counts as late. 0 means DefaultLateThreshold.
+	LateThreshold time.Duration `json:"late_threshold,omitempty"`
 }
 
 // Plan defaults.
@@ -45,6 +55,9 @@ const (
 	DefaultTimeout      = 30 * time.Second
 	DefaultMaxBody      = 64 << 20
 	DefaultMaxRedirects = 10
+
+	DefaultGracefulStop  = 10 * time.Second
+	DefaultLateThreshold = 10 * time.Millisecond
 )
 
 // ConnScope is the reach of a connection pool.
@@ -72,20 +85,100 @@ const (
 	// VUs is the closed model: a fixed number of VUs, each starting its
 	// next iteration when the last one ended.
 	VUs ExecutorType = "vus"
+	// ConstantRate is the open model: iterations start at a constant
+	// arrival rate, whether or not earlier ones have finished.
+	ConstantRate ExecutorType = "rate"
+	// RampingVUs is the closed model with the number of VUs following
+	// stages.
+	RampingVUs ExecutorType = "ramping-vus"
+	// RampingRate is the open model with the arrival rate following
+	// stages.
+	RampingRate ExecutorType = "ramping-rate"
 )
 
-// Executor says how a scenario schedules iterations.
+// Executor says how a scenario schedules iterations. Which fields apply
+// depends on Type.
 type Executor struct {
 	Type ExecutorType `json:"type"`
-	// VUs is the number of virtual users.
-	VUs int `json:"vus"`
+	// VUs is the number of virtual users (vus).
+	VUs int `json:"vus,omitempty"`
 	// Iterations, when positive, is the exact number of iterations run
-	// in total, shared among the VUs.
+	// in total, shared among the VUs (vus).
 	Iterations int64 `json:"iterations,omitempty"`
-	// Duration, when positive, stops new iterations after this long;
-	// iterations in flight finish.
+	// Duration, when positive, stops new iterations after this long (vus);
+	// the length of the schedule (rate).
 	Duration time.Duration `json:"duration,omitempty"`
+	// Rate is the arrival rate (rate).
+	Rate Rate `json:"rate,omitzero"`
+	// Stages are the arrival rate's stages (ramping-rate).
+	Stages []RateStage `json:"stages,omitempty"`
+	// VUStages are the active VUs' stages (ramping-vus).
+	VUStages []VUStage `json:"vu_stages,omitempty"`
+	// PreVUs are allocated before the start; MaxVUs bounds the VUs (and,
+	// by default, the connections) an open-model executor may use. When
+	// all MaxVUs are busy, an iteration is dropped (rate, ramping-rate).
+	PreVUs int `json:"pre_vus,omitempty"`
+	MaxVUs int `json:"max_vus,omitempty"`
 }
+
+// length is how long the executor schedules iterations; 0 when only an
+// iteration count bounds it.
+func (e Executor) length() time.Duration {
+	switch e.Type {
+	case RampingRate:
+		var d time.Duration
+		for _, st := range e.Stages {
+			d += st.Duration
+		}
+		return d
+	case RampingVUs:
+		var d time.Duration
+		for _, st := range e.VUStages {
+			d += st.Duration
+		}
+		return d
+	}
+	return e.Duration
+}
+
+// rateStages returns the arrival rate's stages.
+func (e Executor) rateStages() []RateStage {
+	if e.Type == ConstantRate {
+		return []RateStage{{Duration: e.Duration, From: e.Rate, To: e.Rate}}
+	}
+	return e.Stages
+}
+
+// maxVUs is the most VUs the executor can run at once.
+func (e Executor) maxVUs() int {
+	switch e.Type {
+	case ConstantRate, RampingRate:
+		return e.MaxVUs
+	case RampingVUs:
+		n := 0
+		for _, st := range e.VUStages {
+			n = max(n, st.From, st.To)
+		}
+		return n
+	}
+	return e.VUs
+}
+
+// PeakRate is the highest arrival rate of an open-model executor.
+func (e Executor) PeakRate() Rate {
+	peak := Rate{}
+	for _, st := range e.rateStages() {
+		for _, r := range []Rate{st.From, st.To} {
+			if r.perNS().Cmp(peak.perNS()) > 0 {
+				peak = r
+			}
+		}
+	}
+	return peak
+}
+
+// Open reports whether the executor is an open model.
+func (e Executor) Open() bool { return e.Type == ConstantRate || e.Type == RampingRate }
 
 // Step is one HTTP request.
 type Step struct {
@@ -109,6 +202,15 @@ func (p Plan) withDefaults() Plan {
 	if p.MaxRedirects == 0 {
 		p.MaxRedirects = DefaultMaxRedirects
 	}
+	if p.GracefulStop == 0 {
+		p.GracefulStop = DefaultGracefulStop
+	}
+	if p.GracefulStop < 0 {
+		p.GracefulStop = 0
+	}
+	if p.LateThreshold == 0 {
+		p.LateThreshold = DefaultLateThreshold
+	}
 	if p.Transport.Concurrency == 0 {
 		if p.ConnScope == ScopeVU {
 			p.Transport.Concurrency = 1
@@ -127,11 +229,12 @@ func (p Plan) withDefaults() Plan {
 	return p
 }
 
-// VUs is the number of VUs the plan can run at once.
+// VUs is the number of VUs the plan can run at once: the sum over its
+// scenarios of their VUs (closed model) or MaxVUs (open model).
 func (p Plan) VUs() int {
 	n := 0
 	for _, s := range p.Scenarios {
-		n += s.Executor.VUs
+		n += s.Executor.maxVUs()
 	}
 	return n
 }
@@ -151,6 +254,9 @@ func (p Plan) Validate() error {
 	}
 	if p.Timeout < 0 {
 		add("timeout %v: must not be negative", p.Timeout)
+	}
+	if p.LateThreshold < 0 {
+		add("late threshold %v: must not be negative", p.LateThreshold)
 	}
 	if err := p.Transport.Validate(); err != nil {
 		errs = append(errs, err)
@@ -185,8 +291,50 @@ func (s Scenario) validate() error {
 		if e.Iterations == 0 && e.Duration == 0 {
 			add("executor %q needs iterations or a duration", e.Type)
 		}
+	case ConstantRate:
+		if e.Duration <= 0 {
+			add("executor %q needs a positive duration", e.Type)
+		}
+		if e.Rate.Count <= 0 || e.Rate.Per <= 0 {
+			add("executor %q needs a positive rate", e.Type)
+		}
+		validateVUBounds(e, add)
+	case RampingRate:
+		if len(e.Stages) == 0 {
+			add("executor %q needs stages", e.Type)
+		}
+		for i, st := range e.Stages {
+			if st.Duration <= 0 {
+				add("stage %d: duration %v must be positive", i+1, st.Duration)
+			}
+			if st.From.Count < 0 || st.To.Count < 0 || (st.From.Count > 0 && st.From.Per <= 0) || (st.To.Count > 0 && st.To.Per <= 0) {
+				add("stage %d: rates must not be negative", i+1)
+			}
+		}
+		if e.PeakRate().IsZero() {
+			add("executor %q: every stage has rate 0, so nothing would be sent", e.Type)
+		}
+		validateVUBounds(e, add)
+	case RampingVUs:
+		if len(e.VUStages) == 0 {
+			add("executor %q needs stages", e.Type)
+		}
+		for i, st := range e.VUStages {
+			if st.Duration <= 0 {
+				add("stage %d: duration %v must be positive", i+1, st.Duration)
+			}
+			if st.From < 0 || st.To < 0 {
+				add("stage %d: VUs must not be negative", i+1)
+			}
+		}
+		if e.maxVUs() == 0 && len(e.VUStages) > 0 {
+			add("executor %q: every stage has 0 VUs, so nothing would be sent", e.Type)
+		}
 	default:
-		add("executor type %q: want %q", e.Type, VUs)
+		add("executor type %q: want one of %q, %q, %q, %q", e.Type, VUs, ConstantRate, RampingVUs, RampingRate)
+	}
+	if e.length() > maxRunLength {
+		add("the executor runs %v, longer than the %v faya supports", e.length(), maxRunLength)
 	}
 	if len(s.Steps) == 0 {
 		add("no steps")
@@ -197,6 +345,22 @@ func (s Scenario) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxRunLength bounds an executor's length (a year), far inside what the
+// schedule arithmetic handles.
+const maxRunLength = 365 * 24 * time.Hour
+
+func validateVUBounds(e Executor, add func(string, ...any)) {
+	if e.MaxVUs <= 0 {
+		add("max VUs %d: must be at least 1", e.MaxVUs)
+	}
+	if e.PreVUs < 0 {
+		add("pre-allocated VUs %d: must not be negative", e.PreVUs)
+	}
+	if e.PreVUs > e.MaxVUs && e.MaxVUs > 0 {
+		add("pre-allocated VUs %d: more than max VUs %d", e.PreVUs, e.MaxVUs)
+	}
 }
 
 // Validate checks the step's method, URL and headers.

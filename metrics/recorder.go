@@ -2,13 +2,29 @@ package metrics
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Sample is what one request measured. The engine fills one per request
 // and records it; nothing keeps it afterwards.
 type Sample struct {
-	Latency  time.Duration
+	// Latency is the request's time from its intended start (open model)
+	// or its actual start (closed model).
+	Latency time.Duration
+	// ServiceTime is the request's time once it had a connection: Latency
+	// without the client-side queueing (schedule lag and the wait for a
+	// connection from the pool), so what the network and server took.
+	ServiceTime time.Duration
+	// Scheduled marks the first request of an open-model iteration; Lag is
+	// its actual start minus its intended start, and Late says the lag was
+	// above the run's threshold.
+	Scheduled bool
+	Lag       time.Duration
+	Late      bool
+	// First marks the first request of an iteration.
+	First bool
+
 	Phases   [NumPhases]time.Duration // indexed by Metric - Blocked
 	PhaseSet uint16                   // bit i: Phases[i] happened
 
@@ -33,6 +49,11 @@ type Sample struct {
 // collects them.
 type Recorder struct {
 	shards []Shard
+
+	// VUs counts VUs allocated and busy; executors update it.
+	VUs VUGauge
+	// Sched counts open-model iterations; the scheduler updates it.
+	Sched ScheduleCounter
 
 	connMu   sync.Mutex
 	conns    Snapshot // connection events since the last flush
@@ -144,5 +165,49 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 	dst.MaxOpen = max(dst.MaxOpen, r.openPeak)
 	r.openPeak = r.open
 	r.connMu.Unlock()
+	dst.VUsBusyMax, dst.VUsAllocated = r.VUs.take()
+	dst.Sent, dst.Dropped = r.Sched.sent.Swap(0), r.Sched.dropped.Swap(0)
+	dst.Intended = dst.Sent + dst.Dropped
 	return dst
 }
+
+// VUGauge counts VUs: allocated, and busy in an iteration. Begin and End
+// are two atomic operations; the peak is updated only when it rises.
+type VUGauge struct {
+	busy, peak, allocated atomic.Int64
+}
+
+// Begin marks a VU starting an iteration.
+func (g *VUGauge) Begin() {
+	n := g.busy.Add(1)
+	for {
+		p := g.peak.Load()
+		if n <= p || g.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+// End marks a VU ending an iteration.
+func (g *VUGauge) End() { g.busy.Add(-1) }
+
+// Allocated counts n more VUs allocated.
+func (g *VUGauge) Allocated(n int) { g.allocated.Add(int64(n)) }
+
+// take returns the peak of busy VUs since the last take, and the VUs
+// allocated so far.
+func (g *VUGauge) take() (peak, allocated int64) {
+	return g.peak.Swap(g.busy.Load()), g.allocated.Load()
+}
+
+// ScheduleCounter counts the iterations an open-model scheduler sent to a
+// VU or dropped for want of a free one. Only the scheduler writes it.
+type ScheduleCounter struct {
+	sent, dropped atomic.Int64
+}
+
+// Sent counts an iteration handed to a VU.
+func (c *ScheduleCounter) Sent() { c.sent.Add(1) }
+
+// Dropped counts an iteration no VU was free for.
+func (c *ScheduleCounter) Dropped() { c.dropped.Add(1) }

@@ -21,6 +21,8 @@ const (
 	Wait
 	Receive
 	IdleBeforeReuse // how long a reused connection sat idle before this request
+	ServiceTime     // the request's time once it had a connection (no client-side queueing)
+	ScheduleLag     // open model: actual start minus intended start
 
 	numMetrics
 )
@@ -31,7 +33,7 @@ const NumMetrics = int(numMetrics)
 // NumPhases is the number of request phases (Blocked through Receive).
 const NumPhases = int(Receive - Blocked + 1)
 
-var metricNames = [...]string{"latency", "blocked", "dns", "connect", "tls", "send", "wait", "receive", "idle_before_reuse"}
+var metricNames = [...]string{"latency", "blocked", "dns", "connect", "tls", "send", "wait", "receive", "idle_before_reuse", "service_time", "schedule_lag"}
 
 // String returns the metric's stable name.
 func (m Metric) String() string { return metricNames[m] }
@@ -86,6 +88,16 @@ type Snapshot struct {
 	MaxOpen       int64 // the most connections open at once (a maximum, not a sum, when merged)
 
 	Clamped int64 // values above the histogram range, recorded as its maximum
+
+	// Open-model schedule: iterations whose intended start came
+	// (Intended = Sent + Dropped), handed to a VU, dropped for want of a
+	// free VU, and started later than the late threshold.
+	Intended, Sent, Dropped, Late int64
+	// Iterations counts iterations started (open and closed model).
+	Iterations int64
+	// VUs: the most busy at once, and the number allocated (maxima when
+	// merged).
+	VUsBusyMax, VUsAllocated int64
 
 	hist [numMetrics]*hdrhistogram.Histogram
 	// RequestsPerConn is the distribution of requests carried by the
@@ -154,7 +166,17 @@ func (s *Snapshot) Add(x *Sample) {
 	s.ConnReused += int64(x.Reused)
 	s.Retries += int64(x.Retries)
 	s.Redirects += int64(x.Redirects)
+	if x.First {
+		s.Iterations++
+	}
 	s.record(Latency, x.Latency)
+	s.record(ServiceTime, x.ServiceTime)
+	if x.Scheduled {
+		s.record(ScheduleLag, x.Lag)
+		if x.Late {
+			s.Late++
+		}
+	}
 	for i := range NumPhases {
 		if x.PhaseSet&(1<<i) != 0 {
 			s.record(Blocked+Metric(i), x.Phases[i])
@@ -196,6 +218,13 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	}
 	s.MaxOpen = max(s.MaxOpen, o.MaxOpen)
 	s.Clamped += o.Clamped
+	s.Intended += o.Intended
+	s.Sent += o.Sent
+	s.Dropped += o.Dropped
+	s.Late += o.Late
+	s.Iterations += o.Iterations
+	s.VUsBusyMax = max(s.VUsBusyMax, o.VUsBusyMax)
+	s.VUsAllocated = max(s.VUsAllocated, o.VUsAllocated)
 	for i, h := range o.hist {
 		s.hist[i] = mergeHist(s.hist[i], h)
 	}

@@ -51,6 +51,13 @@ type Point struct {
 	Dialed   int64
 	RPS      float64
 	P50, P99 time.Duration
+	// Open model: iterations intended and dropped in the interval, and the
+	// p99 of the schedule lag.
+	Intended, Dropped int64
+	LagP99            time.Duration
+	// VUsBusy is the most VUs busy at once in the interval; VUsAllocated
+	// the VUs allocated at its end.
+	VUsBusy, VUsAllocated int64
 }
 
 // PointOf summarises the interval snapshot s, which ended at t and lasted d.
@@ -60,6 +67,14 @@ func PointOf(s *Snapshot, t, d time.Duration) Point {
 		Requests: s.Requests,
 		Errors:   s.Errors + s.HTTPErrors,
 		Dialed:   s.Dialed,
+		Intended: s.Intended,
+		Dropped:  s.Dropped,
+
+		VUsBusy:      s.VUsBusyMax,
+		VUsAllocated: s.VUsAllocated,
+	}
+	if h := s.Hist(ScheduleLag); h != nil {
+		p.LagP99 = time.Duration(Quantile(h, 0.99))
 	}
 	if d > 0 {
 		p.RPS = float64(s.Requests) / d.Seconds()

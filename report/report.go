@@ -1,6 +1,8 @@
 package report
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -26,6 +28,17 @@ type Meta struct {
 	ConnScope string        `json:"conn_scope"`
 	Timeout   time.Duration `json:"timeout_ns"`
 	Pool      Pool          `json:"pool"`
+
+	// Open model and ramping: the rate ("5000/s"), the stages as given
+	// ("10s:0-2000,30s:2000"), the VU bounds.
+	Rate   string `json:"rate,omitempty"`
+	Stages string `json:"stages,omitempty"`
+	PreVUs int    `json:"pre_vus,omitempty"`
+	MaxVUs int    `json:"max_vus,omitempty"`
+	// Open is set for the open model (arrival-rate executors).
+	Open          bool          `json:"open_model"`
+	GracefulStop  time.Duration `json:"graceful_stop_ns"`
+	LateThreshold time.Duration `json:"late_threshold_ns"`
 }
 
 // Pool is the effective pool configuration (limits after defaults; 0 means
@@ -53,8 +66,11 @@ type Report struct {
 	Throughput    float64 `json:"throughput_rps"`
 
 	Requests    Requests              `json:"requests"`
+	Schedule    Schedule              `json:"schedule"`
 	Bytes       Bytes                 `json:"bytes"`
 	Latency     Dist                  `json:"latency_ns"`
+	ServiceTime Dist                  `json:"service_time_ns"`
+	Lag         Dist                  `json:"schedule_lag_ns"`
 	Phases      map[string]Dist       `json:"phases_ns"`
 	Connections Connections           `json:"connections"`
 	Status      map[string]int64      `json:"status"`
@@ -71,6 +87,27 @@ type Requests struct {
 	Retries    int64 `json:"retries"`     // silently re-sent by net/http on another connection
 	Redirects  int64 `json:"redirects"`   // redirects followed
 	Truncated  int64 `json:"truncated"`   // bodies cut at the body cap
+	// Interrupted counts requests canceled when the graceful stop ran out.
+	Interrupted int64 `json:"interrupted"`
+}
+
+// Schedule is how iterations were started. In the closed model every
+// iteration is intended when it starts, so intended = sent and nothing is
+// dropped or late.
+type Schedule struct {
+	Intended int64 `json:"intended"` // iterations whose intended start came
+	Sent     int64 `json:"sent"`     // handed to a VU
+	Dropped  int64 `json:"dropped"`  // no VU was free (open model)
+	Late     int64 `json:"late"`     // started later than the late threshold after their intended start
+	TargetRPS   float64 `json:"target_rps"`   // intended per second of scheduling
+	AchievedRPS float64 `json:"achieved_rps"` // sent per second of scheduling
+	Scheduling  int64   `json:"scheduling_ns"`
+	VUsBusyMax  int64   `json:"vus_busy_max"`
+	VUsAlloc    int64   `json:"vus_allocated"`
+	// LimitedBy names what ran out when the achieved rate fell short of
+	// the target: "vus", "pool" or "generator"; empty when it did not.
+	LimitedBy string `json:"limited_by"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // Bytes are wire bytes (headers included) and response body bytes.
@@ -131,6 +168,11 @@ type Point struct {
 	RPS      float64 `json:"rps"`
 	P50      int64   `json:"p50_ns"`
 	P99      int64   `json:"p99_ns"`
+	Intended int64   `json:"intended"`
+	Dropped  int64   `json:"dropped"`
+	LagP99   int64   `json:"lag_p99_ns"`
+	VUsBusy  int64   `json:"vus_busy"`
+	VUsAlloc int64   `json:"vus_allocated"`
 }
 
 // Run is what [Build] needs from a finished (or interrupted) run.
@@ -141,6 +183,8 @@ type Run struct {
 	Duration  time.Duration
 	Partial   bool
 	OpenAtEnd int64
+	// Scheduling is how long iterations were started (engine.Result).
+	Scheduling time.Duration
 }
 
 // The reasons net/http's PutIdleConn hook names, as JSON keys, in order.
@@ -177,12 +221,16 @@ func Build(r Run) *Report {
 			Retries:    s.Retries,
 			Redirects:  s.Redirects,
 			Truncated:  s.Truncated,
+
+			Interrupted: s.ErrCount[metrics.ErrCanceled],
 		},
-		Bytes:   Bytes{Sent: s.BytesSent, Received: s.BytesReceived, Body: s.BodyBytes},
-		Latency: distOf(metrics.DistOf(s.Hist(metrics.Latency))),
-		Phases:  map[string]Dist{},
-		Status:  map[string]int64{},
-		Errors:  map[string]ErrorClass{},
+		Bytes:       Bytes{Sent: s.BytesSent, Received: s.BytesReceived, Body: s.BodyBytes},
+		Latency:     distOf(metrics.DistOf(s.Hist(metrics.Latency))),
+		ServiceTime: distOf(metrics.DistOf(s.Hist(metrics.ServiceTime))),
+		Lag:         distOf(metrics.DistOf(s.Hist(metrics.ScheduleLag))),
+		Phases:      map[string]Dist{},
+		Status:      map[string]int64{},
+		Errors:      map[string]ErrorClass{},
 	}
 	if r.Duration > 0 {
 		rep.Throughput = float64(s.Requests) / r.Duration.Seconds()
@@ -231,14 +279,68 @@ func Build(r Run) *Report {
 			rep.Errors[metrics.ErrClass(i).String()] = ErrorClass{Count: n, Example: s.ErrExample[i]}
 		}
 	}
+	rep.Schedule = schedule(r, rep)
 	rep.Timeline = make([]Point, 0, len(r.Timeline))
 	for _, p := range r.Timeline {
 		rep.Timeline = append(rep.Timeline, Point{
 			T: int64(p.T), Requests: p.Requests, Errors: p.Errors, Dialed: p.Dialed,
 			RPS: p.RPS, P50: int64(p.P50), P99: int64(p.P99),
+			Intended: p.Intended, Dropped: p.Dropped, LagP99: int64(p.LagP99),
+			VUsBusy: p.VUsBusy, VUsAlloc: p.VUsAllocated,
 		})
 	}
 	return rep
+}
+
+// schedule derives the schedule section, and when the achieved rate fell
+// short, which resource ran out.
+func schedule(r Run, rep *Report) Schedule {
+	s := r.Total
+	sc := Schedule{
+		Intended:   s.Intended,
+		Sent:       s.Sent,
+		Dropped:    s.Dropped,
+		Late:       s.Late,
+		Scheduling: int64(r.Scheduling),
+		VUsBusyMax: s.VUsBusyMax,
+		VUsAlloc:   s.VUsAllocated,
+	}
+	if !r.Meta.Open {
+		sc.Intended, sc.Sent = s.Iterations, s.Iterations
+	}
+	if r.Scheduling > 0 {
+		sc.TargetRPS = float64(sc.Intended) / r.Scheduling.Seconds()
+		sc.AchievedRPS = float64(sc.Sent) / r.Scheduling.Seconds()
+	}
+	if !r.Meta.Open {
+		return sc
+	}
+	lagP99 := time.Duration(rep.Lag.P99)
+	lateShare := 0.0
+	if sc.Sent > 0 {
+		lateShare = float64(sc.Late) / float64(sc.Sent)
+	}
+	switch {
+	case sc.Dropped > 0:
+		blocked := rep.Phases["blocked"]
+		pool := r.Meta.Pool.MaxConnsPerHost
+		if blocked.Count > 0 && rep.Latency.Mean > 0 && float64(blocked.Mean) > 0.3*float64(rep.Latency.Mean) &&
+			pool > 0 && pool < r.Meta.MaxVUs {
+			sc.LimitedBy = "pool"
+			sc.Reason = fmt.Sprintf("%d iterations dropped: the VUs were waiting for a connection (blocked mean %s of latency mean %s); --max-conns-per-host %d is below --max-vus %d",
+				sc.Dropped, Duration(blocked.Mean), Duration(rep.Latency.Mean), pool, r.Meta.MaxVUs)
+			break
+		}
+		sc.LimitedBy = "vus"
+		need := int64(math.Ceil(sc.TargetRPS * time.Duration(rep.Latency.Mean).Seconds()))
+		sc.Reason = fmt.Sprintf("%d iterations dropped: all %d VUs (--max-vus) were busy; at the mean latency %s the target rate needs about %d VUs at once (rate x latency): raise --max-vus, or the target is slower than this rate",
+			sc.Dropped, r.Meta.MaxVUs, Duration(rep.Latency.Mean), need)
+	case lateShare > 0.01 || lagP99 > r.Meta.LateThreshold && r.Meta.LateThreshold > 0:
+		sc.LimitedBy = "generator"
+		sc.Reason = fmt.Sprintf("the generator started iterations late: schedule lag p99 %s, %d late (over %s); its CPU is busy: give it more CPU or lower the rate",
+			Duration(rep.Lag.P99), sc.Late, r.Meta.LateThreshold)
+	}
+	return sc
 }
 
 func distOf(d metrics.Dist) Dist {

@@ -31,6 +31,8 @@ func fixture() report.Run {
 			IdleTime:      time.Duration(i) * time.Microsecond,
 		}
 		s.Phases[0], s.Phases[4], s.Phases[5], s.Phases[6] = time.Microsecond, 3*time.Microsecond, time.Duration(480+i)*time.Microsecond, 5*time.Microsecond
+		s.ServiceTime = s.Latency - s.Phases[0]
+		s.First = true
 		s.PhaseSet = 1 | 1<<4 | 1<<5 | 1<<6
 		if i < 4 {
 			s.Reused, s.Fresh, s.WasIdle = 0, 1, false
@@ -59,9 +61,62 @@ func fixture() report.Run {
 			Pool: report.Pool{MaxConnsPerHost: 4, MaxIdleConnsPerHost: 4, MaxIdleConns: 4, IdleConnTimeout: 90 * time.Second,
 				DialTimeout: 10 * time.Second, TLSHandshakeTimeout: 10 * time.Second},
 		},
-		Total:    total,
-		Timeline: []metrics.Point{metrics.PointOf(total, time.Second, time.Second)},
-		Duration: time.Second,
+		Total:      total,
+		Timeline:   []metrics.Point{metrics.PointOf(total, time.Second, time.Second)},
+		Duration:   time.Second,
+		Scheduling: time.Second,
+	}
+}
+
+// openFixture is an open-model run that dropped iterations for want of VUs.
+func openFixture() report.Run {
+	rec := metrics.NewRecorder(1)
+	sh := rec.Shard(0)
+	rec.VUs.Allocated(20)
+	for range 20 {
+		rec.VUs.Begin()
+	}
+	for i := range 1800 {
+		rec.Sched.Sent()
+		lag := time.Duration(i%100) * time.Microsecond
+		s := &metrics.Sample{
+			Latency: 10*time.Millisecond + lag, ServiceTime: 10 * time.Millisecond,
+			Scheduled: true, Lag: lag, First: true, Status: 200, Reused: 1,
+		}
+		s.Phases[0], s.PhaseSet = time.Microsecond, 1
+		sh.Record(s, nil)
+	}
+	for range 200 {
+		rec.Sched.Dropped()
+	}
+	total := rec.Flush(nil)
+	run := fixture()
+	run.Meta.Executor, run.Meta.Open = "rate", true
+	run.Meta.Rate, run.Meta.Duration, run.Meta.PreVUs, run.Meta.MaxVUs, run.Meta.VUs = "2000", time.Second, 10, 20, 20
+	run.Meta.Requests = 0
+	run.Meta.LateThreshold, run.Meta.GracefulStop = 10*time.Millisecond, 10*time.Second
+	run.Meta.Pool.MaxConnsPerHost, run.Meta.Pool.MaxIdleConnsPerHost, run.Meta.Pool.MaxIdleConns = 20, 20, 20
+	run.Total = total
+	run.Timeline = []metrics.Point{metrics.PointOf(total, time.Second, time.Second)}
+	return run
+}
+
+func TestOpenModelGolden(t *testing.T) {
+	var buf bytes.Buffer
+	rep := report.Build(openFixture())
+	if err := report.Text(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report-open.txt.golden", buf.Bytes())
+	s := rep.Schedule
+	if s.Intended != 2000 || s.Sent != 1800 || s.Dropped != 200 || s.LimitedBy != "vus" {
+		t.Errorf("schedule %+v, want 2000 = 1800 sent + 200 dropped, limited by vus", s)
+	}
+	if s.TargetRPS != 2000 || s.AchievedRPS != 1800 || s.VUsBusyMax != 20 || s.VUsAlloc != 20 {
+		t.Errorf("schedule %+v", s)
+	}
+	if rep.Lag.Count != 1800 || rep.ServiceTime.P99 >= rep.Latency.P99 {
+		t.Errorf("lag %+v, service %+v, latency %+v", rep.Lag, rep.ServiceTime, rep.Latency)
 	}
 }
 

@@ -23,6 +23,7 @@ func Text(w io.Writer, r *Report) error {
 	tw := &textWriter{w: w}
 	tw.header(r)
 	tw.summary(r)
+	tw.schedule(r)
 	tw.latency(r)
 	tw.phases(r)
 	tw.connections(r)
@@ -63,7 +64,17 @@ func (t *textWriter) header(r *Report) {
 		bound = m.Duration.String()
 	}
 	t.printf("faya %s: %s %s\n", m.Version, m.Method, m.URL)
-	t.printf("  %d VUs (%s), %s, %s engine, %s\n", m.VUs, executorNames[m.Executor], bound, m.Engine, scopeNames[m.ConnScope])
+	switch m.Executor {
+	case "rate":
+		t.printf("  open model: %s/s for %v, VUs %d pre-allocated, at most %d", m.Rate, m.Duration, m.PreVUs, m.MaxVUs)
+	case "ramping-rate":
+		t.printf("  open model, ramping rate %s (per second), VUs %d pre-allocated, at most %d", m.Stages, m.PreVUs, m.MaxVUs)
+	case "ramping-vus":
+		t.printf("  closed model, ramping VUs %s, at most %d", m.Stages, m.VUs)
+	default:
+		t.printf("  closed model: %d VUs, %s", m.VUs, bound)
+	}
+	t.printf(", %s engine, %s\n", m.Engine, scopeNames[m.ConnScope])
 	if r.Partial {
 		t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
 	}
@@ -77,13 +88,14 @@ func (t *textWriter) summary(r *Report) {
 	if q.Retries > 0 || q.Redirects > 0 || q.Truncated > 0 {
 		t.printf("              retries %d, redirects %d, bodies cut at the cap %d\n", q.Retries, q.Redirects, q.Truncated)
 	}
+	if q.Interrupted > 0 {
+		t.printf("              interrupted %d (canceled when --graceful-stop ran out)\n", q.Interrupted)
+	}
 	t.printf("  duration    %s\n", Duration(r.Duration))
 	t.printf("  throughput  %.1f req/s\n", r.Throughput)
 	t.printf("  bytes       sent %s, received %s (bodies %s)\n", ByteSize(r.Bytes.Sent), ByteSize(r.Bytes.Received), ByteSize(r.Bytes.Body))
 	t.printf("\n")
 }
-
-var executorNames = map[string]string{"vus": "closed model"}
 
 var scopeNames = map[string]string{"shared": "one shared pool", "vu": "one pool per VU"}
 
@@ -96,16 +108,46 @@ func distRow(d Dist) string {
 	}, "\t") + "\t"
 }
 
+func (t *textWriter) schedule(r *Report) {
+	if !r.Run.Open {
+		return
+	}
+	s := r.Schedule
+	t.printf("Schedule\n")
+	t.printf("  iterations  intended %d, sent %d, dropped %d (no free VU), late %d (started over %s after their intended start)\n",
+		s.Intended, s.Sent, s.Dropped, s.Late, Duration(int64(r.Run.LateThreshold)))
+	pct := 0.0
+	if s.TargetRPS > 0 {
+		pct = 100 * s.AchievedRPS / s.TargetRPS
+	}
+	t.printf("  rate        target %.1f/s, achieved %.1f/s (%.2f%%)\n", s.TargetRPS, s.AchievedRPS, pct)
+	if l := r.Lag; l.Count > 0 {
+		t.printf("  lag         p50 %s, p99 %s, p99.9 %s, max %s (actual start - intended start)\n",
+			Duration(l.P50), Duration(l.P99), Duration(l.P999), Duration(l.Max))
+	}
+	t.printf("  VUs         busy at most %d, allocated %d of %d\n", s.VUsBusyMax, s.VUsAlloc, r.Run.MaxVUs)
+	if s.LimitedBy != "" {
+		t.printf("  SHORTFALL (%s): %s\n", s.LimitedBy, s.Reason)
+	}
+	t.printf("\n")
+}
+
 func (t *textWriter) latency(r *Report) {
-	t.printf("Latency\n")
+	if r.Run.Open {
+		t.printf("Latency (from the intended start: includes any wait on the generator's side)\n")
+	} else {
+		t.printf("Latency\n")
+	}
 	if r.Latency.Count == 0 {
 		t.printf("  no requests completed\n\n")
 		return
 	}
 	t.table(func(w io.Writer) {
 		fmt.Fprintf(w, "  \t%s\n", distCols)
-		fmt.Fprintf(w, "  \t%s\n", distRow(r.Latency))
+		fmt.Fprintf(w, "  %-12s\t%s\n", "latency", distRow(r.Latency))
+		fmt.Fprintf(w, "  %-12s\t%s\n", "service time", distRow(r.ServiceTime))
 	})
+	t.printf("  (service time: from having a connection to the end of the body, without waiting for the pool or the schedule)\n")
 	t.printf("\n")
 }
 
@@ -121,7 +163,7 @@ func (t *textWriter) phases(r *Report) {
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(w, "  %s\t%s%d\t\n", name, distRow(d), d.Count)
+			fmt.Fprintf(w, "  %-12s\t%s%d\t\n", name, distRow(d), d.Count)
 		}
 	})
 	t.printf("\n")

@@ -41,10 +41,18 @@ type Pool struct {
 	ending   atomic.Bool
 }
 
+// Option injects behaviour into a Pool (configuration lives in Config).
+type Option func(*Pool)
+
+// WithEpoch sets the start of the pool's clock ([Pool.Now]), so that
+// several pools, and the engine's schedule, share one clock. The default
+// is the time New is called.
+func WithEpoch(t time.Time) Option { return func(p *Pool) { p.epoch = t } }
+
 // New builds a Pool from cfg (defaults applied) reporting to obs.
 // HTTP/2 is not negotiated: every connection is HTTP/1.1, so that the pool
 // limits mean what they say and each connection is one TCP stream.
-func New(cfg Config, obs Observer) (*Pool, error) {
+func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("transport config: %w", err)
 	}
@@ -62,6 +70,9 @@ func New(cfg Config, obs Observer) (*Pool, error) {
 			InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // the user asked for it with --insecure
 			NextProtos:         []string{"http/1.1"},
 		},
+	}
+	for _, o := range opts {
+		o(p)
 	}
 	p.http = &http.Transport{
 		DialContext:           p.dial,

@@ -183,6 +183,19 @@ func TestBadInput(t *testing.T) {
 		{"zero timeout", []string{"run", "--timeout", "0s", url}, "--timeout 0"},
 		{"bad method", []string{"run", "-m", "GE T", url}, "-m/--method"},
 		{"unwritable json", []string{"run", "-n", "1", "--json", filepath.Join(missing, "x.json"), url}, "--json"},
+		{"bad rate", []string{"run", "-r", "fast", url}, `-r/--rate: rate "fast"`},
+		{"zero rate", []string{"run", "-r", "0", url}, "must be positive"},
+		{"rate and c", []string{"run", "-r", "100", "-c", "5", url}, "-c/--concurrency is for the closed model"},
+		{"rate and n", []string{"run", "-r", "100", "-n", "5", url}, "-n/--requests with -r/--stages"},
+		{"rate and stages", []string{"run", "-r", "100", "--stages", "1s:5", url}, "give one"},
+		{"bad stage", []string{"run", "--stages", "10s", url}, `--stages "10s": stage 1 "10s": want DURATION:FROM-TO`},
+		{"bad stage duration", []string{"run", "--stages", "ten:5", url}, "not a positive duration"},
+		{"stages and d", []string{"run", "--stages", "1s:5", "-d", "3s", url}, "-d/--duration with --stages"},
+		{"bad vu stage", []string{"run", "--vu-stages", "1s:x", url}, "not a number of VUs"},
+		{"vu stages and c", []string{"run", "--vu-stages", "1s:5", "-c", "3", url}, "--concurrency with --vu-stages"},
+		{"max vus closed", []string{"run", "--max-vus", "5", url}, "--max-vus is for the open model"},
+		{"pre above max", []string{"run", "-r", "10", "--pre-vus", "20", "--max-vus", "5", url}, "--pre-vus 20: must be from 0 to --max-vus (5)"},
+		{"negative grace", []string{"run", "--graceful-stop", "-1s", url}, "--graceful-stop -1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := faya(t.Context(), tc.args...)
@@ -253,5 +266,84 @@ func TestBodyFileAndHeaders(t *testing.T) {
 	want := "POST example.test faya/" + cli.Version + ` {"k":"v"}`
 	if len(seen) != 3 || seen[0] != want || seen[2] != want {
 		t.Errorf("server saw %q, want 3 times %q", seen, want)
+	}
+}
+
+type scheduleJSON struct {
+	Run struct {
+		Open   bool `json:"open_model"`
+		MaxVUs int  `json:"max_vus"`
+		Pool   struct {
+			MaxConnsPerHost int `json:"max_conns_per_host"`
+		} `json:"pool"`
+	} `json:"run"`
+	Schedule struct {
+		Intended, Sent, Dropped, Late int64
+		TargetRPS                     float64 `json:"target_rps"`
+		VUsBusyMax                    int64   `json:"vus_busy_max"`
+	} `json:"schedule"`
+	Service struct{ Count int64 } `json:"service_time_ns"`
+	Lag     struct{ Count int64 } `json:"schedule_lag_ns"`
+	Timeline []struct {
+		Intended int64 `json:"intended"`
+	} `json:"timeline"`
+}
+
+func TestRateJSON(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "-r", "200", "-d", "1s", "--max-vus", "30", "--json", "-", srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep scheduleJSON
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Schedule
+	if !rep.Run.Open || rep.Run.MaxVUs != 30 || rep.Run.Pool.MaxConnsPerHost != 30 {
+		t.Errorf("run %+v: want the open model, max-vus 30 and the pool limit following it", rep.Run)
+	}
+	if s.Intended != 200 || s.Sent+s.Dropped != 200 || srv.Stats().Requests != s.Sent {
+		t.Errorf("schedule %+v, server saw %d", s, srv.Stats().Requests)
+	}
+	if rep.Lag.Count != s.Sent || rep.Service.Count != s.Sent {
+		t.Errorf("lag count %d, service time count %d, want %d each", rep.Lag.Count, rep.Service.Count, s.Sent)
+	}
+	var fromTimeline int64
+	for _, p := range rep.Timeline {
+		fromTimeline += p.Intended
+	}
+	if fromTimeline != 200 {
+		t.Errorf("the timeline adds up to %d intended, want 200", fromTimeline)
+	}
+	if !strings.Contains(r.stderr, "Schedule") || !strings.Contains(r.stderr, "from the intended start") {
+		t.Errorf("text report lacks the schedule:\n%s", r.stderr)
+	}
+}
+
+func TestStagesAndVUStages(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "--stages", "1s:0-200", "--json", "-", srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep scheduleJSON
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Schedule.Intended != 100 || rep.Schedule.Sent+rep.Schedule.Dropped != 100 {
+		t.Errorf("ramp 0-200/s over 1s: schedule %+v, want 100 intended", rep.Schedule)
+	}
+
+	srv.Target.Reset()
+	r = faya(t.Context(), "run", "--vu-stages", "500ms:0-4,500ms:4", "--json", "-", srv.URL+"/slow?ms=20")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Run.Open || rep.Schedule.VUsBusyMax != 4 || rep.Schedule.Sent != srv.Stats().Requests || rep.Schedule.Sent < 40 {
+		t.Errorf("ramping VUs: %+v, server saw %d requests", rep, srv.Stats().Requests)
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -22,9 +24,16 @@ import (
 // runOpts are the flags of faya run.
 type runOpts struct {
 	// load
-	concurrency int
-	requests    int64
-	duration    time.Duration
+	concurrency   int
+	requests      int64
+	duration      time.Duration
+	rate          string
+	stages        string
+	vuStages      string
+	maxVUs        int
+	preVUs        int
+	gracefulStop  time.Duration
+	lateThreshold time.Duration
 
 	// request
 	method    string
@@ -49,7 +58,8 @@ type runOpts struct {
 	connScope             string
 
 	// output
-	jsonOut string
+	jsonOut    string
+	cpuProfile string
 }
 
 // defaultDuration is how long a run lasts when neither -n nor -d is given.
@@ -60,15 +70,27 @@ func newRunCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [flags] URL",
 		Short: "Send load to URL and report latency, phases and what the connection pool did",
-		Long: `Send load to URL with a closed model: -c VUs, each sending its next request
-when the last one ended, for -n requests in total or for -d.
+		Long: `Send load to URL.
+
+Closed model (the default): -c VUs, each sending its next request when the
+last one ended, for -n requests in total or for -d; --vu-stages ramps the
+number of VUs.
+
+Open model: -r starts requests at a fixed arrival rate whether or not earlier
+ones have finished (--stages ramps it). Latency is measured from each
+request's intended start, so a stall on the server shows in full. VUs are
+pre-allocated (--pre-vus) and grow up to --max-vus; when none is free the
+iteration is dropped and counted, never delayed.
 
 Every response body is read to the end and every connection comes from one pool
 sized for the concurrency (or one pool per VU with --conn-scope vu), so
 connections are reused as they should be. The report counts them.`,
 		Example: `  faya run -c 50 -n 100000 http://127.0.0.1:8080/
   faya run -c 200 -d 30s --max-conns-per-host 100 -H 'Accept: application/json' URL
-  faya run -c 50 -n 20000 --json out.json URL`,
+  faya run -c 50 -n 20000 --json out.json URL
+  faya run -r 5000 -d 30s --max-vus 400 URL
+  faya run --stages 10s:0-2000,30s:2000,10s:2000-0 URL
+  faya run --vu-stages 30s:0-200,60s:200 URL`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("run needs exactly one URL argument, got %d: faya run [flags] URL", len(args))
@@ -79,6 +101,17 @@ connections are reused as they should be. The report counts them.`,
 			plan, meta, err := o.plan(cmd.Flags(), args[0])
 			if err != nil {
 				return err
+			}
+			if o.cpuProfile != "" {
+				f, err := os.Create(o.cpuProfile)
+				if err != nil {
+					return usagef("--cpuprofile: %v", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			return execute(cmd.Context(), e, plan, meta, o.jsonOut)
 		},
@@ -94,6 +127,13 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.IntVarP(&o.concurrency, "concurrency", "c", 50, "number of VUs sending requests at once (closed model)")
 	fs.Int64VarP(&o.requests, "requests", "n", 0, "send exactly this many requests in total (default: bounded by --duration)")
 	fs.DurationVarP(&o.duration, "duration", "d", 0, "stop sending new requests after this long; in-flight requests finish (default: 10s when -n is not given)")
+	fs.StringVarP(&o.rate, "rate", "r", "", "open model: start requests at this arrival rate, per second (5000, 0.5) or COUNT/DURATION (30/1m)")
+	fs.StringVar(&o.stages, "stages", "", "open model, ramping rate: DURATION:FROM-TO[,DURATION:RATE...], rates per second, e.g. 10s:0-2000,30s:2000,10s:2000-0")
+	fs.StringVar(&o.vuStages, "vu-stages", "", "closed model, ramping VUs: DURATION:FROM-TO[,DURATION:VUS...], e.g. 30s:0-200,60s:200")
+	fs.IntVar(&o.maxVUs, "max-vus", 0, "open model: most VUs (requests in flight) at once; also the default pool limits (default: the peak rate x 20ms, at least 10)")
+	fs.IntVar(&o.preVUs, "pre-vus", 0, "open model: VUs allocated before the start (default: the peak rate x 2ms, at least 1, at most --max-vus)")
+	fs.DurationVar(&o.gracefulStop, "graceful-stop", engine.DefaultGracefulStop, "at the end (or the first Ctrl-C), requests in flight get this long, then are canceled and counted as interrupted")
+	fs.DurationVar(&o.lateThreshold, "late-threshold", engine.DefaultLateThreshold, "open model: an iteration that starts more than this after its intended start counts as late")
 
 	// request
 	fs.StringVarP(&o.method, "method", "m", http.MethodGet, "HTTP method")
@@ -119,6 +159,8 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 
 	// output
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file ('-': stdout, and the text report goes to stderr)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for developers)")
+	_ = fs.MarkHidden("cpuprofile")
 }
 
 // plan turns the flags into a validated Plan and the report's Meta, or a
@@ -130,15 +172,8 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	if err := engine.ValidateURL(rawURL); err != nil {
 		bad("%v", err)
 	}
-	if o.concurrency < 1 {
-		bad("-c/--concurrency %d: must be at least 1", o.concurrency)
-	}
-	if o.requests < 0 {
-		bad("-n/--requests %d: must not be negative (0: bounded by --duration)", o.requests)
-	}
-	if o.duration < 0 {
-		bad("-d/--duration %v: must not be negative", o.duration)
-	}
+	exec, eerrs := o.executor(fs)
+	errs = append(errs, eerrs...)
 	if !httpguts.ValidHeaderFieldName(o.method) {
 		bad("-m/--method %q: not a valid HTTP method token, e.g. GET or POST", o.method)
 	}
@@ -178,25 +213,21 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 		return engine.Plan{}, report.Meta{}, usageError{errors.Join(errs...)}
 	}
 
-	duration := o.duration
-	if o.requests == 0 && duration == 0 {
-		duration = defaultDuration
-	}
 	plan := engine.Plan{
 		Scenarios: []engine.Scenario{{
-			Name: "default",
-			Executor: engine.Executor{
-				Type:       engine.VUs,
-				VUs:        o.concurrency,
-				Iterations: o.requests,
-				Duration:   duration,
-			},
-			Steps: []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body}},
+			Name:     "default",
+			Executor: exec,
+			Steps:    []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body}},
 		}},
-		Transport: pool,
-		ConnScope: scope,
-		Timeout:   o.timeout,
-		MaxBody:   o.maxBody,
+		Transport:     pool,
+		ConnScope:     scope,
+		Timeout:       o.timeout,
+		MaxBody:       o.maxBody,
+		GracefulStop:  o.gracefulStop,
+		LateThreshold: o.lateThreshold,
+	}
+	if o.gracefulStop == 0 {
+		plan.GracefulStop = -1 // cancel at once
 	}
 	if o.maxBody == 0 {
 		plan.MaxBody = -1
@@ -212,7 +243,119 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	if err != nil {
 		return engine.Plan{}, report.Meta{}, usageError{err}
 	}
-	return plan, metaOf(eng.Plan()), nil
+	meta := metaOf(eng.Plan())
+	meta.Stages = o.stages
+	if o.vuStages != "" {
+		meta.Stages = o.vuStages
+	}
+	return plan, meta, nil
+}
+
+// executor maps the load flags to an executor: closed (-c, -n, -d), ramping
+// VUs (--vu-stages), constant rate (-r) or ramping rate (--stages), and
+// rejects combinations that mean nothing.
+func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
+	set := fs.Changed
+	if o.concurrency < 1 {
+		bad("-c/--concurrency %d: must be at least 1", o.concurrency)
+	}
+	if o.requests < 0 {
+		bad("-n/--requests %d: must not be negative (0: bounded by --duration)", o.requests)
+	}
+	if o.duration < 0 {
+		bad("-d/--duration %v: must not be negative", o.duration)
+	}
+	if o.gracefulStop < 0 {
+		bad("--graceful-stop %v: must not be negative (0: cancel at once)", o.gracefulStop)
+	}
+	if o.lateThreshold <= 0 {
+		bad("--late-threshold %v: must be positive", o.lateThreshold)
+	}
+	models := 0
+	for _, f := range []string{"rate", "stages", "vu-stages"} {
+		if set(f) {
+			models++
+		}
+	}
+	if models > 1 {
+		bad("-r/--rate, --stages and --vu-stages each choose how load is scheduled: give one")
+		return engine.Executor{}, errs
+	}
+	open := set("rate") || set("stages")
+	if !open {
+		for _, f := range []string{"max-vus", "pre-vus"} {
+			if set(f) {
+				bad("--%s is for the open model: use it with -r/--rate or --stages (the closed model has -c VUs)", f)
+			}
+		}
+	}
+
+	switch {
+	case set("vu-stages"):
+		for _, f := range []string{"concurrency", "requests", "duration"} {
+			if set(f) {
+				bad("--%s with --vu-stages: the stages set the VUs and the length; drop --%s", f, f)
+			}
+		}
+		st, err := engine.ParseVUStages(o.vuStages)
+		if err != nil {
+			bad("--vu-stages %q: %v", o.vuStages, err)
+		}
+		return engine.Executor{Type: engine.RampingVUs, VUStages: st}, errs
+
+	case open:
+		if set("concurrency") {
+			bad("-c/--concurrency is for the closed model: with -r/--stages, bound the VUs with --max-vus")
+		}
+		if set("requests") {
+			bad("-n/--requests with -r/--stages: the number of requests is the rate over the duration; drop -n")
+		}
+		ex := engine.Executor{Type: engine.ConstantRate}
+		if set("rate") {
+			r, err := engine.ParseRate(o.rate)
+			switch {
+			case err != nil:
+				bad("-r/--rate: %v", err)
+			case r.IsZero():
+				bad("-r/--rate %q: must be positive", o.rate)
+			}
+			ex.Rate, ex.Duration = r, o.duration
+			if ex.Duration == 0 {
+				ex.Duration = defaultDuration
+			}
+		} else {
+			if set("duration") {
+				bad("-d/--duration with --stages: the stages set the length; drop -d")
+			}
+			st, err := engine.ParseRateStages(o.stages)
+			if err != nil {
+				bad("--stages %q: %v", o.stages, err)
+			}
+			ex.Type, ex.Stages = engine.RampingRate, st
+		}
+		peak := ex.PeakRate().PerSecond()
+		ex.MaxVUs = o.maxVUs
+		if !set("max-vus") {
+			ex.MaxVUs = max(10, int(math.Ceil(peak*0.02)))
+		} else if o.maxVUs < 1 {
+			bad("--max-vus %d: must be at least 1", o.maxVUs)
+		}
+		ex.PreVUs = o.preVUs
+		if !set("pre-vus") {
+			ex.PreVUs = min(ex.MaxVUs, max(1, int(math.Ceil(peak*0.002))))
+		} else if o.preVUs < 0 || o.preVUs > ex.MaxVUs {
+			bad("--pre-vus %d: must be from 0 to --max-vus (%d)", o.preVUs, ex.MaxVUs)
+		}
+		return ex, errs
+	}
+
+	duration := o.duration
+	if o.requests == 0 && duration == 0 {
+		duration = defaultDuration
+	}
+	return engine.Executor{Type: engine.VUs, VUs: o.concurrency, Iterations: o.requests, Duration: duration}, errs
 }
 
 // pool maps the pool flags to a transport.Config. A limit flag left unset
@@ -289,17 +432,24 @@ func metaOf(p engine.Plan) report.Meta {
 	st := sc.Steps[0]
 	cfg := p.Transport.WithDefaults()
 	lim := func(v int) int { return max(v, 0) }
-	return report.Meta{
+	ex := sc.Executor
+	m := report.Meta{
 		Version:   Version,
 		URL:       redactURL(st.URL),
 		Method:    st.Method,
 		Engine:    "net/http",
-		Executor:  string(sc.Executor.Type),
-		VUs:       sc.Executor.VUs,
-		Requests:  sc.Executor.Iterations,
-		Duration:  sc.Executor.Duration,
+		Executor:  string(ex.Type),
+		VUs:       p.VUs(),
+		Requests:  ex.Iterations,
+		Duration:  ex.Duration,
 		ConnScope: string(p.ConnScope),
 		Timeout:   p.Timeout,
+		Open:      ex.Open(),
+		PreVUs:    ex.PreVUs,
+		MaxVUs:    ex.MaxVUs,
+
+		GracefulStop:  p.GracefulStop,
+		LateThreshold: p.LateThreshold,
 		Pool: report.Pool{
 			MaxConnsPerHost:       lim(cfg.MaxConnsPerHost),
 			MaxIdleConnsPerHost:   lim(cfg.MaxIdleConnsPerHost),
@@ -312,6 +462,10 @@ func metaOf(p engine.Plan) report.Meta {
 			Insecure:              cfg.InsecureSkipVerify,
 		},
 	}
+	if ex.Type == engine.ConstantRate {
+		m.Rate = ex.Rate.String()
+	}
+	return m
 }
 
 // redactURL hides a password in the URL's user info.
@@ -347,12 +501,13 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, js
 		return err
 	}
 	rep := report.Build(report.Run{
-		Meta:      meta,
-		Total:     res.Total,
-		Timeline:  res.Timeline,
-		Duration:  res.Duration,
-		Partial:   res.Interrupted,
-		OpenAtEnd: res.OpenAtEnd,
+		Meta:       meta,
+		Total:      res.Total,
+		Timeline:   res.Timeline,
+		Duration:   res.Duration,
+		Partial:    res.Interrupted,
+		OpenAtEnd:  res.OpenAtEnd,
+		Scheduling: res.Scheduling,
 	})
 	if werr := report.Text(textW, rep); werr != nil {
 		return fmt.Errorf("write report: %w", werr)
