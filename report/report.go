@@ -95,10 +95,10 @@ type Requests struct {
 // iteration is intended when it starts, so intended = sent and nothing is
 // dropped or late.
 type Schedule struct {
-	Intended int64 `json:"intended"` // iterations whose intended start came
-	Sent     int64 `json:"sent"`     // handed to a VU
-	Dropped  int64 `json:"dropped"`  // no VU was free (open model)
-	Late     int64 `json:"late"`     // started later than the late threshold after their intended start
+	Intended    int64   `json:"intended"`     // iterations whose intended start came
+	Sent        int64   `json:"sent"`         // handed to a VU
+	Dropped     int64   `json:"dropped"`      // no VU was free (open model)
+	Late        int64   `json:"late"`         // started later than the late threshold after their intended start
 	TargetRPS   float64 `json:"target_rps"`   // intended per second of scheduling
 	AchievedRPS float64 `json:"achieved_rps"` // sent per second of scheduling
 	Scheduling  int64   `json:"scheduling_ns"`

@@ -282,8 +282,8 @@ type scheduleJSON struct {
 		TargetRPS                     float64 `json:"target_rps"`
 		VUsBusyMax                    int64   `json:"vus_busy_max"`
 	} `json:"schedule"`
-	Service struct{ Count int64 } `json:"service_time_ns"`
-	Lag     struct{ Count int64 } `json:"schedule_lag_ns"`
+	Service  struct{ Count int64 } `json:"service_time_ns"`
+	Lag      struct{ Count int64 } `json:"schedule_lag_ns"`
 	Timeline []struct {
 		Intended int64 `json:"intended"`
 	} `json:"timeline"`
