@@ -2,11 +2,23 @@
 // scenario's executor, runs the VUs' iterations, and aggregates what every
 // request measured into a [Result].
 //
-// The closed-model executor ("vus") runs a fixed number of VUs, each
-// starting its next iteration when the last one ended. With Iterations
-// set, exactly that many iterations run in total (shared among the VUs);
-// with Duration set, no iteration starts after it, and those in flight
-// finish.
+// Executors:
+//   - "vus" (closed model): a fixed number of VUs, each starting its next
+//     iteration when the last one ended; Iterations in total (shared among
+//     the VUs) or for Duration.
+//   - "ramping-vus": the closed model with the number of active VUs
+//     following VUStages.
+//   - "rate" (open model): iterations start at a constant arrival [Rate]
+//     whether or not earlier ones have finished.
+//   - "ramping-rate": the open model with the rate following [RateStage]s.
+//
+// In the open model one scheduler owns time: it computes each iteration's
+// intended start exactly and hands it to a free VU; VUs are pre-allocated
+// and grow up to MaxVUs, and an iteration no VU is free for is dropped and
+// counted, never delayed. Latency is measured from the intended start (no
+// coordinated omission); service time and schedule lag are recorded beside
+// it. At the end, iterations in flight get Plan.GracefulStop, then their
+// requests are canceled.
 //
 // Requests go through net/http over a [github.com/faya-load/faya/transport]
 // pool: one shared by all VUs or one per VU. Each request is traced, its
