@@ -200,3 +200,45 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestShortfallAttribution(t *testing.T) {
+	build := func(blocked, lag time.Duration, late, dropped int, pool int) report.Schedule {
+		rec := metrics.NewRecorder(1)
+		for i := range 1000 {
+			rec.Sched.Sent()
+			s := &metrics.Sample{Latency: 10*time.Millisecond + blocked, ServiceTime: 10 * time.Millisecond,
+				Scheduled: true, Lag: lag, Late: i < late, First: true, Status: 200}
+			s.Phases[0], s.PhaseSet = blocked, 1
+			rec.Shard(0).Record(s, nil)
+		}
+		for range dropped {
+			rec.Sched.Dropped()
+		}
+		run := openFixture()
+		run.Total = rec.Flush(nil)
+		run.Meta.Pool.MaxConnsPerHost = pool
+		return report.Build(run).Schedule
+	}
+	for _, tc := range []struct {
+		name                string
+		blocked, lag        time.Duration
+		late, dropped, pool int
+		want                string
+	}{
+		{"on schedule", time.Microsecond, 50 * time.Microsecond, 0, 0, 20, ""},
+		{"vus", time.Microsecond, 50 * time.Microsecond, 0, 100, 20, "vus"},
+		{"pool", 20 * time.Millisecond, 50 * time.Microsecond, 0, 100, 5, "pool"},
+		{"pool at max-vus is the VUs", 20 * time.Millisecond, 50 * time.Microsecond, 0, 100, 20, "vus"},
+		{"generator", time.Microsecond, 30 * time.Millisecond, 200, 0, 20, "generator"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := build(tc.blocked, tc.lag, tc.late, tc.dropped, tc.pool)
+			if s.LimitedBy != tc.want {
+				t.Errorf("limited_by = %q (%s), want %q", s.LimitedBy, s.Reason, tc.want)
+			}
+			if tc.want != "" && s.Reason == "" {
+				t.Error("no reason given")
+			}
+		})
+	}
+}
