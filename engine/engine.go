@@ -19,6 +19,7 @@ type Engine struct {
 	log       *slog.Logger
 	interval  time.Duration
 	observe   func(metrics.Point)
+	timeWait  func() (int64, bool)
 	newClient clientFactory // nil: net/http
 	epoch     time.Time     // the run's clock, set when Run starts
 	fakeClock bool          // tests under testing/synctest: no timerfd
@@ -34,6 +35,11 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 // WithObserver calls f with each interval's summary as the run goes, from
 // the engine's collector goroutine (never from a request's path).
 func WithObserver(f func(metrics.Point)) Option { return func(e *Engine) { e.observe = f } }
+
+// WithTimeWait samples, once per interval, the number of local sockets to
+// the target in TIME_WAIT (f reports false when it cannot tell); the time
+// series carries it.
+func WithTimeWait(f func() (int64, bool)) Option { return func(e *Engine) { e.timeWait = f } }
 
 // WithInterval sets the length of the intervals of the time series.
 // The default is one second.
@@ -102,9 +108,17 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	res := &Result{Total: &metrics.Snapshot{}}
 	collectorDone := make(chan struct{})
 	stopCollector := make(chan struct{})
+	conns := func() (open, active int64) {
+		for _, p := range pools {
+			o, a := p.Conns()
+			open += int64(o)
+			active += int64(a)
+		}
+		return open, active
+	}
 	go func() {
 		defer close(collectorDone)
-		e.collect(rec, res, epoch, stopCollector)
+		e.collect(rec, res, epoch, conns, stopCollector)
 	}()
 
 	var stoppedAt atomic.Int64
@@ -157,7 +171,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 
 // collect flushes the recorder once per interval into the run's total and
 // time series, and once more when stop closes.
-func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, stop <-chan struct{}) {
+func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, conns func() (int64, int64), stop <-chan struct{}) {
 	t := time.NewTicker(e.interval)
 	defer t.Stop()
 	iv := &metrics.Snapshot{}
@@ -169,6 +183,13 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, st
 			return // the final flush right after a tick adds no point
 		}
 		p := metrics.PointOf(iv, now.Sub(start), now.Sub(last))
+		p.ConnsOpen, p.ConnsActive = conns()
+		p.TimeWait = -1
+		if e.timeWait != nil {
+			if n, ok := e.timeWait(); ok {
+				p.TimeWait = n
+			}
+		}
 		res.Timeline = append(res.Timeline, p)
 		last = now
 		if e.observe != nil {
@@ -204,7 +225,17 @@ type observer struct{ rec *metrics.Recorder }
 func (o observer) ConnDialed(*transport.Conn) { o.rec.ConnDialed() }
 
 func (o observer) ConnClosed(c *transport.Conn, r transport.CloseReason, received, sent int64) {
-	o.rec.ConnClosed(int(r), c.Requests(), received, sent)
+	idle, idleClosed := c.ServerIdleClose()
+	o.rec.ConnClosed(metrics.ClosedConn{
+		Reason:       int(r),
+		Requests:     c.Requests(),
+		Received:     received,
+		Sent:         sent,
+		Lifetime:     c.Lifetime(),
+		ServerClosed: r == transport.CloseServer,
+		IdleClosed:   idleClosed && r == transport.CloseServerIdle,
+		IdleFor:      idle,
+	})
 }
 
 func (o observer) PutIdleFailed(r transport.CloseReason) { o.rec.PutIdleFailed(int(r)) }

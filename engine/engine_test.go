@@ -79,7 +79,7 @@ func TestReuse(t *testing.T) {
 	if s.MaxOpen > c {
 		t.Errorf("max open = %d, want at most %d", s.MaxOpen, c)
 	}
-	if got := s.RequestsPerConn().TotalCount(); got != s.Dialed {
+	if got := s.Hist(metrics.ConnRequests).TotalCount(); got != s.Dialed {
 		t.Errorf("requests-per-connection has %d connections, dialed %d", got, s.Dialed)
 	}
 	if s.CloseReasons[transport.CloseRunEnd] != s.Dialed {

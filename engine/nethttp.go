@@ -121,12 +121,19 @@ func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration
 	resp, err := c.http.Do(req)
 	if err == nil {
 		s.Status = resp.StatusCode
+		s.HTTP10 = resp.ProtoMajor == 1 && resp.ProtoMinor == 0
 		if resp.Close && !clientClose(req) {
+			s.CloseAnswer = true
 			if conn := tr.Conn(); conn != nil {
 				conn.SetCloseReason(transport.CloseServer)
 			}
 		}
 		s.BodyBytes, s.Truncated, err = c.drain(resp.Body)
+		if s.Truncated {
+			if conn := tr.Conn(); conn != nil {
+				conn.SetCloseReason(transport.CloseBodyNotDrained)
+			}
+		}
 		_ = resp.Body.Close()
 	}
 	end := c.pool.Now()

@@ -171,14 +171,15 @@ func TestRecorderConnEvents(t *testing.T) {
 	for range 3 {
 		rec.ConnDialed()
 	}
-	rec.ConnClosed(1, 10, 100, 50)
+	rec.ConnClosed(metrics.ClosedConn{Reason: 1, Requests: 10, Received: 100, Sent: 50, Lifetime: time.Second, IdleClosed: true, IdleFor: 5 * time.Second})
 	rec.PutIdleFailed(2)
 	if rec.Open() != 2 {
 		t.Errorf("open = %d, want 2", rec.Open())
 	}
 	s := rec.Flush(nil)
 	if s.Dialed != 3 || s.Closed != 1 || s.MaxOpen != 3 || s.CloseReasons[1] != 1 || s.PutIdleErrors[2] != 1 ||
-		s.BytesReceived != 100 || s.BytesSent != 50 || s.RequestsPerConn().Max() != 10 {
+		s.BytesReceived != 100 || s.BytesSent != 50 || s.Hist(metrics.ConnRequests).Max() != 10 ||
+		s.Hist(metrics.ConnLifetime).TotalCount() != 1 || s.Hist(metrics.ServerIdleClose).Min() < int64(4*time.Second) {
 		t.Errorf("snapshot %+v", s)
 	}
 	// The peak carries over as the number still open.

@@ -24,6 +24,9 @@ type Sample struct {
 	Late      bool
 	// First marks the first request of an iteration.
 	First bool
+	// CloseAnswer: the response asked to close the connection; HTTP10: it
+	// was an HTTP/1.0 response.
+	CloseAnswer, HTTP10 bool
 
 	Phases   [NumPhases]time.Duration // indexed by Metric - Blocked
 	PhaseSet uint16                   // bit i: Phases[i] happened
@@ -106,18 +109,40 @@ func (r *Recorder) ConnDialed() {
 	r.connMu.Unlock()
 }
 
-// ConnClosed counts a closed connection, why it closed, how many requests
-// it carried, and its wire bytes not yet charged to a request.
-func (r *Recorder) ConnClosed(reason int, requests, received, sent int64) {
+// ClosedConn describes a connection that closed.
+type ClosedConn struct {
+	Reason   int   // a transport.CloseReason
+	Requests int64 // requests it carried
+	// Received and Sent are its wire bytes not yet charged to a request.
+	Received, Sent int64
+	Lifetime       time.Duration
+	// ServerClosed is set when the server closed it (after a request);
+	// IdleClosed when the server closed it while idle, after IdleFor.
+	ServerClosed bool
+	IdleClosed   bool
+	IdleFor      time.Duration
+}
+
+// ConnClosed counts a closed connection: why it closed, how many requests
+// it carried, how long it lived, and its wire bytes not yet charged to a
+// request.
+func (r *Recorder) ConnClosed(c ClosedConn) {
 	r.connMu.Lock()
 	r.conns.Closed++
 	r.open--
-	if reason >= 0 && reason < NumCloseReasons {
-		r.conns.CloseReasons[reason]++
+	if c.Reason >= 0 && c.Reason < NumCloseReasons {
+		r.conns.CloseReasons[c.Reason]++
 	}
-	r.conns.recordConnRequests(requests)
-	r.conns.BytesReceived += received
-	r.conns.BytesSent += sent
+	r.conns.record(ConnRequests, time.Duration(c.Requests))
+	r.conns.record(ConnLifetime, c.Lifetime)
+	if c.ServerClosed {
+		r.conns.record(ServerCloseRequests, time.Duration(c.Requests))
+	}
+	if c.IdleClosed {
+		r.conns.record(ServerIdleClose, c.IdleFor)
+	}
+	r.conns.BytesReceived += c.Received
+	r.conns.BytesSent += c.Sent
 	r.connMu.Unlock()
 }
 

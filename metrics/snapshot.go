@@ -23,6 +23,13 @@ const (
 	IdleBeforeReuse // how long a reused connection sat idle before this request
 	ServiceTime     // the request's time once it had a connection (no client-side queueing)
 	ScheduleLag     // open model: actual start minus intended start
+	ConnLifetime    // how long closed connections were open
+	ServerIdleClose // how long connections sat idle before the server closed them
+	// ConnRequests is the number of requests each closed connection
+	// carried (a count, not a duration), and ServerCloseRequests the same
+	// for the connections the server closed after a request.
+	ConnRequests
+	ServerCloseRequests
 
 	numMetrics
 )
@@ -33,7 +40,8 @@ const NumMetrics = int(numMetrics)
 // NumPhases is the number of request phases (Blocked through Receive).
 const NumPhases = int(Receive - Blocked + 1)
 
-var metricNames = [...]string{"latency", "blocked", "dns", "connect", "tls", "send", "wait", "receive", "idle_before_reuse", "service_time", "schedule_lag"}
+var metricNames = [...]string{"latency", "blocked", "dns", "connect", "tls", "send", "wait", "receive",
+	"idle_before_reuse", "service_time", "schedule_lag", "conn_lifetime", "server_idle_close", "conn_requests", "server_close_requests"}
 
 // String returns the metric's stable name.
 func (m Metric) String() string { return metricNames[m] }
@@ -99,22 +107,19 @@ type Snapshot struct {
 	// merged).
 	VUsBusyMax, VUsAllocated int64
 
+	// Answers: responses that asked to close the connection ("Connection:
+	// close", or HTTP/1.0 without keep-alive), and HTTP/1.0 responses.
+	CloseAnswers, HTTP10 int64
+
 	hist [numMetrics]*hdrhistogram.Histogram
-	// RequestsPerConn is the distribution of requests carried by the
-	// connections that closed.
-	reqPerConn *hdrhistogram.Histogram
 }
 
 // NumCloseReasons mirrors transport.NumCloseReasons so metrics need not
 // import transport; the engine checks they agree.
-const NumCloseReasons = 10
+const NumCloseReasons = 12
 
 // Hist returns the histogram of m, or nil when nothing was recorded.
 func (s *Snapshot) Hist(m Metric) *hdrhistogram.Histogram { return s.hist[m] }
-
-// RequestsPerConn returns the distribution of requests per closed
-// connection, or nil.
-func (s *Snapshot) RequestsPerConn() *hdrhistogram.Histogram { return s.reqPerConn }
 
 func (s *Snapshot) record(m Metric, d time.Duration) {
 	h := s.hist[m]
@@ -128,13 +133,6 @@ func (s *Snapshot) record(m Metric, d time.Duration) {
 		s.Clamped++
 	}
 	_ = h.RecordValue(max(v, 0))
-}
-
-func (s *Snapshot) recordConnRequests(n int64) {
-	if s.reqPerConn == nil {
-		s.reqPerConn = newHist()
-	}
-	_ = s.reqPerConn.RecordValue(min(max(n, 0), histHighest))
 }
 
 // Add records one sample.
@@ -161,6 +159,12 @@ func (s *Snapshot) Add(x *Sample) {
 	s.BodyBytes += x.BodyBytes
 	if x.Truncated {
 		s.Truncated++
+	}
+	if x.CloseAnswer {
+		s.CloseAnswers++
+	}
+	if x.HTTP10 {
+		s.HTTP10++
 	}
 	s.ConnFresh += int64(x.Fresh)
 	s.ConnReused += int64(x.Reused)
@@ -225,10 +229,11 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	s.Iterations += o.Iterations
 	s.VUsBusyMax = max(s.VUsBusyMax, o.VUsBusyMax)
 	s.VUsAllocated = max(s.VUsAllocated, o.VUsAllocated)
+	s.CloseAnswers += o.CloseAnswers
+	s.HTTP10 += o.HTTP10
 	for i, h := range o.hist {
 		s.hist[i] = mergeHist(s.hist[i], h)
 	}
-	s.reqPerConn = mergeHist(s.reqPerConn, o.reqPerConn)
 }
 
 func mergeHist(dst, src *hdrhistogram.Histogram) *hdrhistogram.Histogram {
@@ -244,7 +249,7 @@ func mergeHist(dst, src *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 
 // Reset empties s, keeping its histograms' memory.
 func (s *Snapshot) Reset() {
-	hist, rpc := s.hist, s.reqPerConn
+	hist := s.hist
 	*s = Snapshot{}
 	for i, h := range hist {
 		if h != nil && h.TotalCount() > 0 {
@@ -252,10 +257,6 @@ func (s *Snapshot) Reset() {
 		}
 		s.hist[i] = h
 	}
-	if rpc != nil && rpc.TotalCount() > 0 {
-		rpc.Reset()
-	}
-	s.reqPerConn = rpc
 }
 
 // Clone returns a deep copy of s.

@@ -58,6 +58,11 @@ type Point struct {
 	// VUsBusy is the most VUs busy at once in the interval; VUsAllocated
 	// the VUs allocated at its end.
 	VUsBusy, VUsAllocated int64
+	// Connections at the end of the interval: open, and of those, active
+	// (carrying a request); the rest are idle. TimeWait counts the local
+	// sockets to the target in TIME_WAIT (-1: not watched).
+	ConnsOpen, ConnsActive int64
+	TimeWait               int64
 }
 
 // PointOf summarises the interval snapshot s, which ended at t and lasted d.

@@ -1,11 +1,10 @@
 package report
 
 import (
-	"fmt"
-	"math"
 	"strconv"
 	"time"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
@@ -39,6 +38,7 @@ type Meta struct {
 	Open          bool          `json:"open_model"`
 	GracefulStop  time.Duration `json:"graceful_stop_ns"`
 	LateThreshold time.Duration `json:"late_threshold_ns"`
+	MaxBody       int64         `json:"max_body"` // 0: no cap
 }
 
 // Pool is the effective pool configuration (limits after defaults; 0 means
@@ -75,7 +75,22 @@ type Report struct {
 	Connections Connections           `json:"connections"`
 	Status      map[string]int64      `json:"status"`
 	Errors      map[string]ErrorClass `json:"errors"`
+	Sockets     Sockets               `json:"sockets"`
 	Timeline    []Point               `json:"timeline"`
+	// Findings explain the connections and the schedule, most serious
+	// first; a clean run has one info finding that says so.
+	Findings []diagnose.Finding `json:"findings"`
+}
+
+// Sockets are the kernel's TIME_WAIT sockets to the target, when they
+// could be read (Linux).
+type Sockets struct {
+	Watched        bool `json:"watched"`
+	TimeWaitBefore int  `json:"time_wait_before"`
+	TimeWaitAfter  int  `json:"time_wait_after"`
+	TimeWaitPeak   int  `json:"time_wait_peak"`
+	PortLo         int  `json:"port_range_lo"`
+	PortHi         int  `json:"port_range_hi"`
 }
 
 // Requests counts requests by outcome: Total = OK + HTTPErrors + Errors.
@@ -151,6 +166,16 @@ type Connections struct {
 	PutIdleErrors   map[string]int64 `json:"put_idle_errors"`
 	RequestsPerConn Dist             `json:"requests_per_conn"` // not durations
 	IdleBeforeReuse Dist             `json:"idle_before_reuse_ns"`
+	// Lifetime is how long closed connections were open.
+	Lifetime Dist `json:"lifetime_ns"`
+	// ServerIdleClose is how long connections sat idle before the server
+	// closed them (its keep-alive timeout, seen from the client).
+	ServerIdleClose Dist `json:"server_idle_close_ns"`
+	// CloseAnswers counts responses that asked to close the connection
+	// ("Connection: close", HTTP/1.0 without keep-alive); HTTP10 counts
+	// HTTP/1.0 responses.
+	CloseAnswers int64 `json:"close_answers"`
+	HTTP10       int64 `json:"http10_answers"`
 }
 
 // ErrorClass is the count of one error class and one example message.
@@ -173,6 +198,12 @@ type Point struct {
 	LagP99   int64   `json:"lag_p99_ns"`
 	VUsBusy  int64   `json:"vus_busy"`
 	VUsAlloc int64   `json:"vus_allocated"`
+	// Connections at the end of the interval: open, carrying a request,
+	// idle; TIME_WAIT sockets to the target (-1: not watched).
+	ConnsOpen   int64 `json:"conns_open"`
+	ConnsActive int64 `json:"conns_active"`
+	ConnsIdle   int64 `json:"conns_idle"`
+	TimeWait    int64 `json:"time_wait"`
 }
 
 // Run is what [Build] needs from a finished (or interrupted) run.
@@ -185,6 +216,24 @@ type Run struct {
 	OpenAtEnd int64
 	// Scheduling is how long iterations were started (engine.Result).
 	Scheduling time.Duration
+	// Sockets are the socket-table readings, when taken.
+	Sockets diagnose.Sockets
+}
+
+// DiagnoseConfig maps the run's description to what the findings need.
+func (m Meta) DiagnoseConfig() diagnose.Config {
+	return diagnose.Config{
+		Concurrency:         m.VUs,
+		Open:                m.Open,
+		PerVUPools:          m.ConnScope == "vu",
+		MaxConnsPerHost:     m.Pool.MaxConnsPerHost,
+		MaxIdleConnsPerHost: m.Pool.MaxIdleConnsPerHost,
+		MaxIdleConns:        m.Pool.MaxIdleConns,
+		IdleConnTimeout:     m.Pool.IdleConnTimeout,
+		DisableKeepAlives:   m.Pool.DisableKeepAlives,
+		MaxBody:             m.MaxBody,
+		LateThreshold:       m.LateThreshold,
+	}
 }
 
 // The reasons net/http's PutIdleConn hook names, as JSON keys, in order.
@@ -193,12 +242,8 @@ type Run struct {
 var putIdleKeys = []string{"too_many_idle_for_host", "too_many_idle", "keepalives_disabled", "broken", "closed_idle", "idle_timeout", "other"}
 
 func reasonIndex(name string) int {
-	for i := range transport.NumCloseReasons {
-		if transport.CloseReason(i).String() == name {
-			return i
-		}
-	}
-	return -1
+	r, _ := transport.CloseReasonByName(name)
+	return int(r)
 }
 
 // Build derives the report of a run.
@@ -251,8 +296,12 @@ func Build(r Run) *Report {
 		MaxOpen:         s.MaxOpen,
 		CloseReasons:    map[string]int64{},
 		PutIdleErrors:   map[string]int64{},
-		RequestsPerConn: distOf(metrics.DistOf(s.RequestsPerConn())),
+		RequestsPerConn: distOf(metrics.DistOf(s.Hist(metrics.ConnRequests))),
 		IdleBeforeReuse: distOf(metrics.DistOf(s.Hist(metrics.IdleBeforeReuse))),
+		Lifetime:        distOf(metrics.DistOf(s.Hist(metrics.ConnLifetime))),
+		ServerIdleClose: distOf(metrics.DistOf(s.Hist(metrics.ServerIdleClose))),
+		CloseAnswers:    s.CloseAnswers,
+		HTTP10:          s.HTTP10,
 	}
 	if used := c.Fresh + c.Reused; used > 0 {
 		c.ReuseRate = float64(c.Reused) / float64(used)
@@ -279,7 +328,16 @@ func Build(r Run) *Report {
 			rep.Errors[metrics.ErrClass(i).String()] = ErrorClass{Count: n, Example: s.ErrExample[i]}
 		}
 	}
-	rep.Schedule = schedule(r, rep)
+	in := diagnose.Input{
+		Config:     r.Meta.DiagnoseConfig(),
+		Total:      s,
+		Timeline:   r.Timeline,
+		Duration:   r.Duration,
+		Scheduling: r.Scheduling,
+		Sockets:    r.Sockets,
+	}
+	rep.Schedule = schedule(r, diagnose.RateShortfall(in))
+	rep.Sockets = Sockets(r.Sockets)
 	rep.Timeline = make([]Point, 0, len(r.Timeline))
 	for _, p := range r.Timeline {
 		rep.Timeline = append(rep.Timeline, Point{
@@ -287,14 +345,16 @@ func Build(r Run) *Report {
 			RPS: p.RPS, P50: int64(p.P50), P99: int64(p.P99),
 			Intended: p.Intended, Dropped: p.Dropped, LagP99: int64(p.LagP99),
 			VUsBusy: p.VUsBusy, VUsAlloc: p.VUsAllocated,
+			ConnsOpen: p.ConnsOpen, ConnsActive: p.ConnsActive, ConnsIdle: p.ConnsOpen - p.ConnsActive,
+			TimeWait: p.TimeWait,
 		})
 	}
+	rep.Findings = diagnose.Analyze(in)
 	return rep
 }
 
-// schedule derives the schedule section, and when the achieved rate fell
-// short, which resource ran out.
-func schedule(r Run, rep *Report) Schedule {
+// schedule derives the schedule section.
+func schedule(r Run, sf diagnose.Shortfall) Schedule {
 	s := r.Total
 	sc := Schedule{
 		Intended:   s.Intended,
@@ -304,6 +364,8 @@ func schedule(r Run, rep *Report) Schedule {
 		Scheduling: int64(r.Scheduling),
 		VUsBusyMax: s.VUsBusyMax,
 		VUsAlloc:   s.VUsAllocated,
+		LimitedBy:  sf.LimitedBy,
+		Reason:     sf.Reason,
 	}
 	if !r.Meta.Open {
 		sc.Intended, sc.Sent = s.Iterations, s.Iterations
@@ -312,33 +374,8 @@ func schedule(r Run, rep *Report) Schedule {
 		sc.TargetRPS = float64(sc.Intended) / r.Scheduling.Seconds()
 		sc.AchievedRPS = float64(sc.Sent) / r.Scheduling.Seconds()
 	}
-	if !r.Meta.Open {
-		return sc
-	}
-	lagP99 := time.Duration(rep.Lag.P99)
-	lateShare := 0.0
-	if sc.Sent > 0 {
-		lateShare = float64(sc.Late) / float64(sc.Sent)
-	}
-	switch {
-	case sc.Dropped > 0:
-		blocked := rep.Phases["blocked"]
-		pool := r.Meta.Pool.MaxConnsPerHost
-		if blocked.Count > 0 && rep.Latency.Mean > 0 && float64(blocked.Mean) > 0.3*float64(rep.Latency.Mean) &&
-			pool > 0 && pool < r.Meta.MaxVUs {
-			sc.LimitedBy = "pool"
-			sc.Reason = fmt.Sprintf("%d iterations dropped: the VUs were waiting for a connection (blocked mean %s of latency mean %s); --max-conns-per-host %d is below --max-vus %d",
-				sc.Dropped, Duration(blocked.Mean), Duration(rep.Latency.Mean), pool, r.Meta.MaxVUs)
-			break
-		}
-		sc.LimitedBy = "vus"
-		need := int64(math.Ceil(sc.TargetRPS * time.Duration(rep.Latency.Mean).Seconds()))
-		sc.Reason = fmt.Sprintf("%d iterations dropped: all %d VUs (--max-vus) were busy; at the mean latency %s the target rate needs about %d VUs at once (rate x latency): raise --max-vus, or the target is slower than this rate",
-			sc.Dropped, r.Meta.MaxVUs, Duration(rep.Latency.Mean), need)
-	case lateShare > 0.01 || lagP99 > r.Meta.LateThreshold && r.Meta.LateThreshold > 0:
-		sc.LimitedBy = "generator"
-		sc.Reason = fmt.Sprintf("the generator started iterations late: schedule lag p99 %s, %d late (over %s); its CPU is busy: give it more CPU or lower the rate",
-			Duration(rep.Lag.P99), sc.Late, r.Meta.LateThreshold)
+	if sf.Fix != "" {
+		sc.Reason += "; fix: " + sf.Fix
 	}
 	return sc
 }

@@ -49,9 +49,9 @@ func fixture() report.Run {
 		rec.ConnDialed()
 	}
 	rec.PutIdleFailed(int(transport.CloseTooManyIdleForHost))
-	rec.ConnClosed(int(transport.CloseTooManyIdleForHost), 1, 0, 0)
+	rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseTooManyIdleForHost), Requests: 1, Lifetime: time.Millisecond})
 	for range 4 {
-		rec.ConnClosed(int(transport.CloseRunEnd), 250, 0, 0)
+		rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseRunEnd), Requests: 250, Lifetime: time.Second})
 	}
 	total := rec.Flush(nil)
 	return report.Run{

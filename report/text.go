@@ -29,6 +29,7 @@ func Text(w io.Writer, r *Report) error {
 	tw.connections(r)
 	tw.status(r)
 	tw.errors(r)
+	tw.findings(r)
 	return tw.err
 }
 
@@ -182,6 +183,15 @@ func (t *textWriter) connections(r *Report) {
 	if d := c.IdleBeforeReuse; d.Count > 0 {
 		t.printf("  idle before reuse        p50 %s, p99 %s, max %s\n", Duration(d.P50), Duration(d.P99), Duration(d.Max))
 	}
+	if d := c.Lifetime; d.Count > 0 {
+		t.printf("  connection lifetime      p50 %s, p99 %s, max %s\n", Duration(d.P50), Duration(d.P99), Duration(d.Max))
+	}
+	if d := c.ServerIdleClose; d.Count > 0 {
+		t.printf("  closed idle by server    %d, after idle p50 %s, min %s\n", d.Count, Duration(d.P50), Duration(d.Min))
+	}
+	if c.CloseAnswers > 0 || c.HTTP10 > 0 {
+		t.printf("  answers asking to close  %d (HTTP/1.0 answers %d)\n", c.CloseAnswers, c.HTTP10)
+	}
 	t.printf("  closed      %d  (by the server %d", c.Closed, c.ClosedByServer)
 	for _, k := range sortedKeys(c.CloseReasons) {
 		if k == "server" || c.CloseReasons[k] == 0 {
@@ -206,7 +216,28 @@ func (t *textWriter) connections(r *Report) {
 	} else {
 		t.printf("  not returned to the idle pool: %s\n", strings.Join(fails, ", "))
 	}
+	if so := r.Sockets; so.Watched {
+		t.printf("  TIME_WAIT to the target     %d before, %d after, at most %d during (ephemeral ports %d-%d)\n",
+			so.TimeWaitBefore, so.TimeWaitAfter, so.TimeWaitPeak, so.PortLo, so.PortHi)
+	}
 	t.printf("\n")
+}
+
+func (t *textWriter) findings(r *Report) {
+	t.printf("Findings\n")
+	if len(r.Findings) == 0 {
+		t.printf("  none\n")
+		return
+	}
+	for _, f := range r.Findings {
+		t.printf("  [%s] %s\n", f.Severity, f.Title)
+		if f.Evidence != "" {
+			t.printf("      evidence: %s\n", f.Evidence)
+		}
+		if f.Fix != "" {
+			t.printf("      fix: %s\n", f.Fix)
+		}
+	}
 }
 
 func (t *textWriter) status(r *Report) {

@@ -22,10 +22,13 @@ const (
 	// CloseRunEnd: closed when the run ended (idle connections are closed
 	// then), or the connection was in use when the process stopped it.
 	CloseRunEnd CloseReason = iota
-	// CloseServer: the server closed it (EOF or reset while reading), or
-	// asked for it with "Connection: close" or an HTTP/1.0 answer without
-	// keep-alive.
+	// CloseServer: the server closed it during or right after a request
+	// (EOF or reset while reading), or asked for it with "Connection:
+	// close" or an HTTP/1.0 answer without keep-alive.
 	CloseServer
+	// CloseServerIdle: the server closed it while it sat idle in the pool
+	// (its keep-alive timeout is shorter than the client's).
+	CloseServerIdle
 	// CloseTooManyIdleForHost: returned to a full per-host idle list
 	// (MaxIdleConnsPerHost).
 	CloseTooManyIdleForHost
@@ -44,6 +47,10 @@ const (
 	// CloseCanceled: its request was canceled or timed out while the
 	// connection was in use.
 	CloseCanceled
+	// CloseBodyNotDrained: a response body was not read to its end (cut at
+	// the body cap, or discarded early), so the connection could not be
+	// reused.
+	CloseBodyNotDrained
 	// CloseOther: any other reason (a TLS failure after connect, a write
 	// error, net/http's internal errors).
 	CloseOther
@@ -57,6 +64,7 @@ const NumCloseReasons = int(numCloseReasons)
 var closeReasonNames = [...]string{
 	CloseRunEnd:             "run_end",
 	CloseServer:             "server",
+	CloseServerIdle:         "server_idle",
 	CloseTooManyIdleForHost: "too_many_idle_for_host",
 	CloseTooManyIdle:        "too_many_idle",
 	CloseKeepAlivesDisabled: "keepalives_disabled",
@@ -64,6 +72,7 @@ var closeReasonNames = [...]string{
 	CloseClosedIdle:         "closed_idle",
 	CloseIdleTimeout:        "idle_timeout",
 	CloseCanceled:           "canceled",
+	CloseBodyNotDrained:     "body_not_drained",
 	CloseOther:              "other",
 }
 
@@ -73,6 +82,16 @@ func (r CloseReason) String() string {
 		return closeReasonNames[r]
 	}
 	return "other"
+}
+
+// CloseReasonByName returns the reason named name (as String gives it).
+func CloseReasonByName(name string) (CloseReason, bool) {
+	for i, n := range closeReasonNames {
+		if n == name {
+			return CloseReason(i), true
+		}
+	}
+	return 0, false
 }
 
 // PutIdleReason maps the error net/http passes to
@@ -113,11 +132,14 @@ type Conn struct {
 	pool *Pool
 
 	requests  atomic.Int64
+	inUse     atomic.Bool  // carrying a request (between Acquire and Release)
+	idleClose atomic.Int64 // when the server closed it idle: how long it had been idle (ns)
 	rx, tx    atomic.Int64 // wire bytes read and written
 	seenRx    atomic.Int64 // bytes already attributed to a request
 	seenTx    atomic.Int64
 	lastUse   atomic.Int64 // monotonic ns (Pool clock) when the last request released it
 	reason    atomic.Int32 // CloseReason+1 once known before Close; 0: not known
+	closedAt  atomic.Int64 // lifetime at close (ns)
 	closeOnce sync.Once
 }
 
@@ -143,6 +165,7 @@ func ConnOf(c net.Conn) *Conn {
 // Acquire counts one more request carried by c and reports whether it is
 // the connection's first.
 func (c *Conn) Acquire() (first bool) {
+	c.inUse.Store(true)
 	return c.requests.Add(1) == 1
 }
 
@@ -159,7 +182,29 @@ func (c *Conn) TakeBytes() (received, sent int64) {
 }
 
 // Release marks the end of a request on c at now (the Pool's clock).
-func (c *Conn) Release(now time.Duration) { c.lastUse.Store(int64(now)) }
+func (c *Conn) Release(now time.Duration) {
+	c.lastUse.Store(int64(now))
+	c.inUse.Store(false)
+}
+
+// InUse reports whether c is carrying a request.
+func (c *Conn) InUse() bool { return c.inUse.Load() }
+
+// Lifetime is how long c has been open (until its close, once closed).
+func (c *Conn) Lifetime() time.Duration {
+	if d := c.closedAt.Load(); d != 0 {
+		return time.Duration(d)
+	}
+	return time.Since(c.DialedAt)
+}
+
+// ServerIdleClose reports whether the server closed c while it was idle,
+// and how long it had been idle then: an estimate of the server's
+// keep-alive timeout.
+func (c *Conn) ServerIdleClose() (time.Duration, bool) {
+	d := c.idleClose.Load()
+	return time.Duration(d - 1), d != 0
+}
 
 // SetCloseReason records why c is about to be closed, when the caller knows
 // it first (a PutIdleConn error, a "Connection: close" response). The first
@@ -174,7 +219,20 @@ func (c *Conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	c.rx.Add(int64(n))
 	if err != nil && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
-		c.SetCloseReason(CloseServer)
+		if !c.inUse.Load() {
+			// net/http's read loop waits on every idle connection; an EOF
+			// there is the server's idle timeout.
+			since := time.Duration(c.lastUse.Load())
+			if since == 0 {
+				since = c.pool.since(c.DialedAt)
+			}
+			idle := c.pool.now() - since
+			if c.idleClose.CompareAndSwap(0, int64(max(idle, 0))+1) {
+				c.SetCloseReason(CloseServerIdle)
+			}
+		} else {
+			c.SetCloseReason(CloseServer)
+		}
 	}
 	return n, err
 }
@@ -190,7 +248,10 @@ func (c *Conn) Write(b []byte) (int, error) {
 // with the reason it ended.
 func (c *Conn) Close() error {
 	err := c.Conn.Close()
-	c.closeOnce.Do(func() { c.pool.closed(c) })
+	c.closeOnce.Do(func() {
+		c.closedAt.Store(int64(max(time.Since(c.DialedAt), 1)))
+		c.pool.closed(c)
+	})
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -39,6 +40,9 @@ type Pool struct {
 	resolver *net.Resolver
 	tls      *tls.Config
 	ending   atomic.Bool
+
+	mu   sync.Mutex
+	open map[*Conn]struct{} // connections open now
 }
 
 // Option injects behaviour into a Pool (configuration lives in Config).
@@ -63,6 +67,7 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 	p := &Pool{
 		cfg:      cfg,
 		obs:      obs,
+		open:     map[*Conn]struct{}{},
 		epoch:    time.Now(),
 		net:      net.Dialer{KeepAlive: 30 * time.Second},
 		resolver: net.DefaultResolver,
@@ -112,8 +117,32 @@ func (p *Pool) Close() {
 }
 
 func (p *Pool) closed(c *Conn) {
+	p.mu.Lock()
+	delete(p.open, c)
+	p.mu.Unlock()
 	rx, tx := c.TakeBytes()
 	p.obs.ConnClosed(c, c.closeReason(p), rx, tx)
+}
+
+func (p *Pool) dialed(c *Conn) {
+	p.mu.Lock()
+	p.open[c] = struct{}{}
+	p.mu.Unlock()
+	p.obs.ConnDialed(c)
+}
+
+// Conns returns the connections open now and how many of them carry a
+// request (the rest are idle). Meant for once-a-second sampling: it visits
+// every open connection.
+func (p *Pool) Conns() (open, active int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.open {
+		if c.InUse() {
+			active++
+		}
+	}
+	return len(p.open), active
 }
 
 // dial resolves addr and connects to the first address that answers,
@@ -123,7 +152,7 @@ func (p *Pool) dial(ctx context.Context, network, addr string) (net.Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	p.obs.ConnDialed(c)
+	p.dialed(c)
 	return c, nil
 }
 
@@ -183,11 +212,11 @@ func (p *Pool) dialTLS(ctx context.Context, network, addr string) (net.Conn, err
 	tc := tls.Client(c, conf)
 	if err := tc.HandshakeContext(hctx); err != nil {
 		c.SetCloseReason(CloseOther)
-		p.obs.ConnDialed(c) // the server accepted a TCP connection
+		p.dialed(c) // the server accepted a TCP connection
 		_ = c.Close()
 		return nil, err
 	}
 	c.TLS = time.Since(start)
-	p.obs.ConnDialed(c)
+	p.dialed(c)
 	return &tlsConn{Conn: tc, c: c}, nil
 }

@@ -1,0 +1,350 @@
+package diagnose_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/diagnose"
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/testserver"
+	"github.com/faya-load/faya/metrics"
+)
+
+func closedPlan(url string, vus int, n int64) engine.Plan {
+	return engine.Plan{Scenarios: []engine.Scenario{{
+		Name:     "t",
+		Executor: engine.Executor{Type: engine.VUs, VUs: vus, Iterations: n},
+		Steps:    []engine.Step{{URL: url}},
+	}}}
+}
+
+// configOf is what the CLI derives for the report from a plan.
+func configOf(p engine.Plan) diagnose.Config {
+	cfg := p.Transport
+	cfg.Concurrency = p.VUs()
+	if p.ConnScope == engine.ScopeVU {
+		cfg.Concurrency = 1
+	}
+	cfg = cfg.WithDefaults()
+	lim := func(v int) int { return max(v, 0) }
+	ex := p.Scenarios[0].Executor
+	return diagnose.Config{
+		Concurrency:         p.VUs(),
+		Open:                ex.Open(),
+		PerVUPools:          p.ConnScope == engine.ScopeVU,
+		MaxConnsPerHost:     lim(cfg.MaxConnsPerHost),
+		MaxIdleConnsPerHost: lim(cfg.MaxIdleConnsPerHost),
+		MaxIdleConns:        lim(cfg.MaxIdleConns),
+		IdleConnTimeout:     cfg.IdleConnTimeout,
+		DisableKeepAlives:   cfg.DisableKeepAlives,
+		MaxBody:             p.MaxBody,
+		LateThreshold:       engine.DefaultLateThreshold,
+	}
+}
+
+func diagnoseRun(t *testing.T, p engine.Plan) ([]diagnose.Finding, *metrics.Snapshot) {
+	t.Helper()
+	e, err := engine.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return diagnose.Analyze(diagnose.Input{
+		Config: configOf(e.Plan()), Total: res.Total, Timeline: res.Timeline,
+		Duration: res.Duration, Scheduling: res.Scheduling,
+	}), res.Total
+}
+
+// find returns the finding with id, failing the test when it is missing.
+func find(t *testing.T, fs []diagnose.Finding, id string) diagnose.Finding {
+	t.Helper()
+	for _, f := range fs {
+		if f.ID == id {
+			return f
+		}
+	}
+	t.Fatalf("no %q finding in %s", id, dump(fs))
+	return diagnose.Finding{}
+}
+
+func dump(fs []diagnose.Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "\n  [%s] %s: %s | %s | %s", f.Severity, f.ID, f.Title, f.Evidence, f.Fix)
+	}
+	return b.String()
+}
+
+func mention(t *testing.T, f diagnose.Finding, parts ...string) {
+	t.Helper()
+	all := f.Title + " | " + f.Evidence + " | " + f.Fix
+	for _, p := range parts {
+		if !strings.Contains(all, p) {
+			t.Errorf("finding %s does not mention %q: %s", f.ID, p, all)
+		}
+	}
+}
+
+// parallelism gives the runtime several Ps: the idle pool overflows only
+// when several VUs finish at the same instant.
+func parallelism(t *testing.T) {
+	if n := runtime.GOMAXPROCS(0); n < 4 {
+		runtime.GOMAXPROCS(4)
+		t.Cleanup(func() { runtime.GOMAXPROCS(n) })
+	}
+}
+
+func TestHealthyRunIsClean(t *testing.T) {
+	srv := testserver.Start(t)
+	fs, s := diagnoseRun(t, closedPlan(srv.URL+"/", 20, 5000))
+	if len(fs) != 1 || fs[0].ID != "clean" || fs[0].Severity != diagnose.Info {
+		t.Fatalf("findings %s, want one clean info", dump(fs))
+	}
+	mention(t, fs[0], fmt.Sprintf("5000 requests over %d connections, every connection reused; nothing to change", s.Dialed))
+}
+
+func TestIdlePoolTooSmall(t *testing.T) {
+	parallelism(t)
+	srv := testserver.Start(t)
+	p := closedPlan(srv.URL+"/", 50, 20_000)
+	p.Transport.MaxIdleConnsPerHost = 2
+	fs, s := diagnoseRun(t, p)
+	f := find(t, fs, "idle-pool-too-small")
+	n := s.PutIdleErrors[3] // too_many_idle_for_host
+	mention(t, f, "--max-idle-conns-per-host 50", "MaxIdleConnsPerHost = 50",
+		fmt.Sprintf("%d connections dialed", s.Dialed), fmt.Sprintf("too_many_idle_for_host %d", n))
+	if f.Severity == diagnose.Info {
+		t.Errorf("severity %s", f.Severity)
+	}
+}
+
+func TestUnboundedConnections(t *testing.T) {
+	parallelism(t)
+	srv := testserver.Start(t)
+	p := closedPlan(srv.URL+"/", 50, 20_000)
+	p.Transport.MaxIdleConnsPerHost = 2
+	p.Transport.MaxConnsPerHost = -1
+	fs, _ := diagnoseRun(t, p)
+	mention(t, find(t, fs, "unbounded-connections"), "--max-conns-per-host 50", "MaxConnsPerHost is unset")
+}
+
+func TestPoolWait(t *testing.T) {
+	srv := testserver.Start(t)
+	p := closedPlan(srv.URL+"/slow?ms=20", 20, 200)
+	p.Transport.MaxConnsPerHost = 5
+	fs, _ := diagnoseRun(t, p)
+	mention(t, find(t, fs, "pool-wait"), "20 VUs share at most 5 connections", "--max-conns-per-host 20")
+}
+
+func TestKeepAlivesDisabled(t *testing.T) {
+	srv := testserver.Start(t)
+	p := closedPlan(srv.URL+"/", 4, 200)
+	p.Transport.DisableKeepAlives = true
+	fs, _ := diagnoseRun(t, p)
+	mention(t, find(t, fs, "keepalives-disabled"), "200 requests dialed 200 connections", "drop --disable-keepalives")
+	for _, f := range fs {
+		if f.ID == "server-closes" || f.ID == "unbounded-connections" {
+			t.Errorf("keep-alives off on the client also reported as %s", f.ID)
+		}
+	}
+}
+
+func TestServerSendsConnectionClose(t *testing.T) {
+	srv := testserver.Start(t)
+	fs, _ := diagnoseRun(t, closedPlan(srv.URL+"/close", 4, 300))
+	f := find(t, fs, "server-closes")
+	mention(t, f, "does not keep connections alive", "300 of 300 responses asked to close", "300 connections were dialed for 300 requests")
+}
+
+// A server that closes every connection after 10 requests, the way
+// nginx's keepalive_requests does.
+func TestServerRequestLimit(t *testing.T) {
+	var mu sync.Mutex
+	count := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		count[r.RemoteAddr]++
+		n := count[r.RemoteAddr]
+		mu.Unlock()
+		if n%10 == 0 {
+			w.Header().Set("Connection", "close")
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	fs, s := diagnoseRun(t, closedPlan(srv.URL+"/", 2, 200))
+	f := find(t, fs, "server-closes")
+	mention(t, f, "closes each connection after 10 requests", "keepalive_requests")
+	if s.Dialed != 20 {
+		t.Errorf("dialed %d, want 200/10 = 20", s.Dialed)
+	}
+}
+
+// A server that answers HTTP/1.0 and closes.
+func TestHTTP10Server(t *testing.T) {
+	url := testserver.Raw(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	})
+	fs, s := diagnoseRun(t, closedPlan(url, 2, 50))
+	if s.HTTP10 != 50 || s.OK != 50 {
+		t.Fatalf("HTTP/1.0 answers %d, ok %d", s.HTTP10, s.OK)
+	}
+	mention(t, find(t, fs, "server-closes"), "HTTP/1.0 without keep-alive", "50 were HTTP/1.0 answers")
+}
+
+// A server whose keep-alive timeout (200 ms) is shorter than the time a
+// VU's connection sits idle between its requests (300 ms).
+func TestServerIdleTimeout(t *testing.T) {
+	tg := testserver.Start(t)
+	srv := httptest.NewUnstartedServer(tg.Target)
+	srv.Config.IdleTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	p := engine.Plan{Scenarios: []engine.Scenario{{
+		Name:     "idle",
+		Executor: engine.Executor{Type: engine.ConstantRate, Rate: mustRate(t, "10/3s"), Duration: 1500 * time.Millisecond, PreVUs: 1, MaxVUs: 1},
+		Steps:    []engine.Step{{URL: srv.URL + "/"}},
+	}}}
+	fs, s := diagnoseRun(t, p)
+	f := find(t, fs, "server-idle-timeout")
+	if f.Severity != diagnose.Warning {
+		t.Errorf("severity %s, want warning (the client's idle timeout is 90s)", f.Severity)
+	}
+	idle := metrics.DistOf(s.Hist(metrics.ServerIdleClose))
+	if idle.Count < 3 || idle.Min < 190*time.Millisecond || idle.Min > 300*time.Millisecond {
+		t.Errorf("server idle closes: %+v, want them after about 200ms", idle)
+	}
+	suggest := (idle.Min * 8 / 10).Truncate(time.Millisecond)
+	mention(t, f, fmt.Sprintf("--idle-conn-timeout %s", suggest), fmt.Sprintf("IdleConnTimeout = %d * time.Millisecond", suggest/time.Millisecond))
+}
+
+// A server that answers the first request on each connection and closes
+// the connection when the second arrives, without answering: net/http
+// re-sends that request on a new connection.
+func TestSilentRetries(t *testing.T) {
+	url := testserver.Raw(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		_, _ = http.ReadRequest(br) // the second request: close unanswered
+	})
+	fs, s := diagnoseRun(t, closedPlan(url, 1, 10))
+	if s.Retries != 9 || s.OK != 10 {
+		t.Fatalf("retries %d ok %d, want 9 retried and all 10 answered", s.Retries, s.OK)
+	}
+	mention(t, find(t, fs, "silent-retries"), "re-sent 9 requests")
+}
+
+func TestBodyNotDrained(t *testing.T) {
+	srv := testserver.Start(t)
+	p := closedPlan(srv.URL+"/bytes?n=100000", 2, 20)
+	p.MaxBody = 1000
+	fs, s := diagnoseRun(t, p)
+	if s.CloseReasons[10] != 20 { // body_not_drained
+		t.Errorf("closed as body_not_drained: %v", s.CloseReasons)
+	}
+	mention(t, find(t, fs, "body-not-drained"), "20 responses were longer than the body cap (1000 bytes)", "raise --max-body")
+}
+
+func TestRateShortfallByVUs(t *testing.T) {
+	srv := testserver.Start(t)
+	p := engine.Plan{Scenarios: []engine.Scenario{{
+		Name:     "rate",
+		Executor: engine.Executor{Type: engine.ConstantRate, Rate: engine.RatePerSecond(200), Duration: time.Second, PreVUs: 2, MaxVUs: 2},
+		Steps:    []engine.Step{{URL: srv.URL + "/slow?ms=50"}},
+	}}}
+	fs, s := diagnoseRun(t, p)
+	if s.Dropped == 0 {
+		t.Fatal("no drops: 2 VUs at 50 ms each cannot do 200/s")
+	}
+	f := find(t, fs, "rate-shortfall")
+	mention(t, f, "limited by the VUs", "all 2 VUs (--max-vus) were busy", "--max-vus")
+	if f.Severity != diagnose.Error {
+		t.Errorf("severity %s, want error: under 90%% of the rate", f.Severity)
+	}
+}
+
+func mustRate(t *testing.T, s string) engine.Rate {
+	r, err := engine.ParseRate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Findings that need readings a test cannot provoke on loopback (half the
+// ephemeral ports in TIME_WAIT, file descriptors running out) are checked
+// on synthetic input.
+func TestSyntheticFindings(t *testing.T) {
+	s := &metrics.Snapshot{Requests: 1000, OK: 1000, Dialed: 10, ConnFresh: 10, ConnReused: 990}
+	base := diagnose.Input{Config: diagnose.Config{Concurrency: 10, MaxConnsPerHost: 10, MaxIdleConnsPerHost: 10}, Total: s}
+
+	in := base
+	in.Sockets = diagnose.Sockets{Watched: true, TimeWaitBefore: 10, TimeWaitAfter: 15000, TimeWaitPeak: 16000, PortLo: 32768, PortHi: 60999}
+	f := find(t, diagnose.Analyze(in), "time-wait")
+	if f.Severity != diagnose.Error {
+		t.Errorf("time-wait severity %s at 57%% of the range", f.Severity)
+	}
+	mention(t, f, "15000 local sockets", "28232 ephemeral ports (32768-60999)")
+
+	in.Sockets.TimeWaitAfter, in.Sockets.TimeWaitPeak = 4000, 4000
+	if f := find(t, diagnose.Analyze(in), "time-wait"); f.Severity != diagnose.Warning {
+		t.Errorf("time-wait severity %s at 14%% of the range", f.Severity)
+	}
+	in.Sockets.TimeWaitAfter, in.Sockets.TimeWaitPeak = 12, 12
+	for _, f := range diagnose.Analyze(in) {
+		if f.ID == "time-wait" {
+			t.Errorf("time-wait reported for 2 new sockets")
+		}
+	}
+
+	loc := *s
+	loc.Errors, loc.ErrCount[metrics.ErrLocal] = 5, 5
+	loc.ErrExample[metrics.ErrLocal] = "dial tcp: socket: too many open files"
+	in = base
+	in.Total = &loc
+	fs := diagnose.Analyze(in)
+	if fs[0].ID != "generator-resources" || fs[0].Severity != diagnose.Error {
+		t.Errorf("first finding %s, want generator-resources (errors first)", dump(fs))
+	}
+	for _, f := range fs {
+		if f.ID == "clean" {
+			t.Error("a run with errors reported as clean")
+		}
+	}
+}
+
+// Findings come most serious first.
+func TestOrder(t *testing.T) {
+	s := &metrics.Snapshot{Requests: 100, OK: 100, Dialed: 100, Retries: 3}
+	s.ErrCount[metrics.ErrLocal] = 1
+	fs := diagnose.Analyze(diagnose.Input{Config: diagnose.Config{Concurrency: 1, DisableKeepAlives: true}, Total: s})
+	for i := 1; i < len(fs); i++ {
+		if rank(fs[i].Severity) > rank(fs[i-1].Severity) {
+			t.Fatalf("order %s", dump(fs))
+		}
+	}
+}
+
+func rank(s diagnose.Severity) int {
+	return map[diagnose.Severity]int{diagnose.Info: 0, diagnose.Warning: 1, diagnose.Error: 2}[s]
+}
