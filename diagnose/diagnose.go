@@ -422,9 +422,9 @@ func (a *analysis) clean() {
 	if s.Requests == 0 {
 		return
 	}
-	msg := fmt.Sprintf("%d requests over %d connections, every connection reused; nothing to change", s.Requests, s.Dialed)
+	msg := fmt.Sprintf("%d requests over %s, every connection reused; nothing to change", s.Requests, plural(s.Dialed, "connection"))
 	if s.Dialed > int64(a.concurrency()) {
-		msg = fmt.Sprintf("%d requests over %d connections; nothing to change", s.Requests, s.Dialed)
+		msg = fmt.Sprintf("%d requests over %s; nothing to change", s.Requests, plural(s.Dialed, "connection"))
 	}
 	a.add(Finding{
 		ID:       "clean",

@@ -186,8 +186,13 @@ func TestServerRequestLimit(t *testing.T) {
 	fs, s := diagnoseRun(t, closedPlan(srv.URL+"/", 2, 200))
 	f := find(t, fs, "server-closes")
 	mention(t, f, "closes each connection after 10 requests", "keepalive_requests")
-	if s.Dialed != 20 {
-		t.Errorf("dialed %d, want 200/10 = 20", s.Dialed)
+	// 200/10 = 20, and one more when net/http's dial race leaves a
+	// connection the run ends before it carried its 10.
+	if s.Dialed < 20 || s.Dialed > 22 {
+		t.Errorf("dialed %d, want about 200/10 = 20", s.Dialed)
+	}
+	if per := metrics.DistOf(s.Hist(metrics.ServerCloseRequests)); per.Count < 19 || per.Min != 10 || per.Max != 10 {
+		t.Errorf("requests on the connections the server closed: %+v, want 10 each", per)
 	}
 }
 

@@ -158,13 +158,10 @@ func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration
 	s.WasIdle, s.IdleTime = tr.Idle()
 	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()
 	s.Err = metrics.Classify(err)
-	if conn := tr.Conn(); conn != nil {
-		s.BytesReceived, s.BytesSent = conn.TakeBytes()
-		conn.Release(end)
-		if s.Err == metrics.ErrTimeout || s.Err == metrics.ErrCanceled {
-			conn.SetCloseReason(transport.CloseCanceled)
-		}
+	if conn := tr.Conn(); conn != nil && (s.Err == metrics.ErrTimeout || s.Err == metrics.ErrCanceled) {
+		conn.SetCloseReason(transport.CloseCanceled)
 	}
+	s.BytesReceived, s.BytesSent = tr.Release(end)
 	if err != nil || !tr.Reusable() {
 		c.tracer = nil // a late hook of this request must not touch the next
 	}

@@ -132,15 +132,42 @@ type Conn struct {
 	pool *Pool
 
 	requests  atomic.Int64
-	inUse     atomic.Bool  // carrying a request (between Acquire and Release)
-	idleClose atomic.Int64 // when the server closed it idle: how long it had been idle (ns)
-	rx, tx    atomic.Int64 // wire bytes read and written
-	seenRx    atomic.Int64 // bytes already attributed to a request
+	state     atomic.Uint32 // stateInUse | stateClosed | stateReported
+	idleClose atomic.Int64  // when the server closed it idle: how long it had been idle (ns)
+	rx, tx    atomic.Int64  // wire bytes read and written
+	seenRx    atomic.Int64  // bytes already attributed to a request
 	seenTx    atomic.Int64
 	lastUse   atomic.Int64 // monotonic ns (Pool clock) when the last request released it
 	reason    atomic.Int32 // CloseReason+1 once known before Close; 0: not known
 	closedAt  atomic.Int64 // lifetime at close (ns)
 	closeOnce sync.Once
+}
+
+// Conn states. A connection closed while it carries a request is reported
+// when the request is released, not when it closes: net/http may close it
+// (a "Connection: close" answer, a canceled request) before the engine
+// has read the answer and said why.
+const (
+	stateInUse uint32 = 1 << iota
+	stateClosed
+	stateReported
+)
+
+// update applies f to c's state atomically and reports whether this change
+// is the one that must report the close.
+func (c *Conn) update(f func(uint32) uint32) (report bool) {
+	for {
+		old := c.state.Load()
+		next := f(old)
+		if next&stateClosed != 0 && next&stateInUse == 0 && next&stateReported == 0 {
+			next |= stateReported
+			report = true
+		}
+		if c.state.CompareAndSwap(old, next) {
+			return report
+		}
+		report = false
+	}
 }
 
 // tlsConn is what the pool hands to net/http for HTTPS: the TLS session
@@ -165,7 +192,7 @@ func ConnOf(c net.Conn) *Conn {
 // Acquire counts one more request carried by c and reports whether it is
 // the connection's first.
 func (c *Conn) Acquire() (first bool) {
-	c.inUse.Store(true)
+	c.update(func(s uint32) uint32 { return s | stateInUse })
 	return c.requests.Add(1) == 1
 }
 
@@ -182,13 +209,19 @@ func (c *Conn) TakeBytes() (received, sent int64) {
 }
 
 // Release marks the end of a request on c at now (the Pool's clock).
+//
+// Call it once the request's outcome is known and any reason for closing
+// is set: a connection net/http closed during the request is reported to
+// the pool's observer now.
 func (c *Conn) Release(now time.Duration) {
 	c.lastUse.Store(int64(now))
-	c.inUse.Store(false)
+	if c.update(func(s uint32) uint32 { return s &^ stateInUse }) {
+		c.pool.closed(c)
+	}
 }
 
 // InUse reports whether c is carrying a request.
-func (c *Conn) InUse() bool { return c.inUse.Load() }
+func (c *Conn) InUse() bool { return c.state.Load()&stateInUse != 0 }
 
 // Lifetime is how long c has been open (until its close, once closed).
 func (c *Conn) Lifetime() time.Duration {
@@ -219,7 +252,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	c.rx.Add(int64(n))
 	if err != nil && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
-		if !c.inUse.Load() {
+		if !c.InUse() {
 			// net/http's read loop waits on every idle connection; an EOF
 			// there is the server's idle timeout.
 			since := time.Duration(c.lastUse.Load())
@@ -245,12 +278,15 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // Close closes the connection once and reports it to the pool's observer
-// with the reason it ended.
+// with the reason it ended (when it carries no request; otherwise when the
+// request is released).
 func (c *Conn) Close() error {
 	err := c.Conn.Close()
 	c.closeOnce.Do(func() {
 		c.closedAt.Store(int64(max(time.Since(c.DialedAt), 1)))
-		c.pool.closed(c)
+		if c.update(func(s uint32) uint32 { return s | stateClosed }) {
+			c.pool.closed(c)
+		}
 	})
 	return err
 }

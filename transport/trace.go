@@ -84,6 +84,8 @@ type Tracer struct {
 	getConn   time.Duration
 	gotConn   time.Duration
 	conn      *Conn
+	acquired  []*Conn // every connection the request got (redirects, retries)
+	buf       [2]*Conn
 	fresh     bool
 	uses      [2]int // connections got: [0] first use, [1] reuse
 	wasIdle   bool
@@ -123,6 +125,8 @@ func (t *Tracer) Start() time.Duration {
 	t.start = now
 	t.getConn, t.gotConn = 0, 0
 	t.conn = nil
+	clear(t.buf[:])
+	t.acquired = t.buf[:0]
 	t.fresh, t.wasIdle, t.idleTime = false, false, 0
 	t.uses = [2]int{}
 	t.hops, t.retries, t.redirects = 0, 0, 0
@@ -186,6 +190,7 @@ func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 		return
 	}
 	t.fresh = c.Acquire()
+	t.acquired = append(t.acquired, c)
 	if t.fresh {
 		t.uses[0]++
 	} else {
@@ -241,6 +246,19 @@ func (t *Tracer) onPutIdleConn(err error) {
 func (t *Tracer) Finish(now time.Duration) *Timings {
 	t.endHop(now)
 	return &t.timings
+}
+
+// Release releases every connection the request got (see [Conn.Release])
+// at now, after any close reason was set, and returns the wire bytes they
+// carried since the last request.
+func (t *Tracer) Release(now time.Duration) (received, sent int64) {
+	for _, c := range t.acquired {
+		rx, tx := c.TakeBytes()
+		received += rx
+		sent += tx
+		c.Release(now)
+	}
+	return received, sent
 }
 
 // Conn is the connection the request's last hop got, or nil.

@@ -103,7 +103,7 @@ and why a connection was not reused.`,
 		Version:       Version,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(e), newDemoCmd(e), newTargetCmd(e))
+	root.AddCommand(newRunCmd(e), newDoctorCmd(e), newDemoCmd(e), newTargetCmd(e))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

@@ -196,6 +196,9 @@ func TestBadInput(t *testing.T) {
 		{"max vus closed", []string{"run", "--max-vus", "5", url}, "--max-vus is for the open model"},
 		{"pre above max", []string{"run", "-r", "10", "--pre-vus", "20", "--max-vus", "5", url}, "--pre-vus 20: must be from 0 to --max-vus (5)"},
 		{"negative grace", []string{"run", "--graceful-stop", "-1s", url}, "--graceful-stop -1s"},
+		{"doctor no URL", []string{"doctor"}, "doctor needs exactly one URL"},
+		{"doctor bad URL", []string{"doctor", "localhost:80"}, "has no scheme"},
+		{"doctor bad concurrency", []string{"doctor", "--max-concurrency", "0", url}, "--max-concurrency 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := faya(t.Context(), tc.args...)
@@ -345,5 +348,68 @@ func TestStagesAndVUStages(t *testing.T) {
 	}
 	if rep.Run.Open || rep.Schedule.VUsBusyMax != 4 || rep.Schedule.Sent != srv.Stats().Requests || rep.Schedule.Sent < 40 {
 		t.Errorf("ramping VUs: %+v, server saw %d requests", rep, srv.Stats().Requests)
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "doctor", "--max-concurrency", "2", "--idle-wait", "300ms", "--step-time", "100ms", srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"up to 4 short runs", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestFindingsInJSON(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "-c", "4", "-n", "100", "--json", "-", srv.URL+"/close")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Findings []struct{ ID, Severity, Evidence, Fix string } `json:"findings"`
+		Sockets  struct {
+			Watched       bool
+			PortLo        int `json:"port_range_lo"`
+			TimeWaitAfter int `json:"time_wait_after"`
+		} `json:"sockets"`
+		Timeline []struct {
+			TimeWait  int64 `json:"time_wait"`
+			ConnsOpen int64 `json:"conns_open"`
+		} `json:"timeline"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) == 0 || rep.Findings[0].ID != "server-closes" || rep.Findings[0].Severity != "warning" || rep.Findings[0].Fix == "" {
+		t.Errorf("findings %+v, want server-closes first", rep.Findings)
+	}
+	if _, err := os.Stat("/proc/net/tcp"); err == nil {
+		if !rep.Sockets.Watched || rep.Sockets.PortLo == 0 || len(rep.Timeline) == 0 || rep.Timeline[0].TimeWait < 0 {
+			t.Errorf("sockets %+v timeline %+v: want the TIME_WAIT readings on Linux", rep.Sockets, rep.Timeline)
+		}
+	}
+	if !strings.Contains(r.stderr, "Findings") || !strings.Contains(r.stderr, "[warning] The server does not keep connections alive") {
+		t.Errorf("text findings missing:\n%s", r.stderr)
+	}
+}
+
+func TestPreflightPortWarning(t *testing.T) {
+	if _, err := os.Stat("/proc/sys/net/ipv4/ip_local_port_range"); err != nil {
+		t.Skip("no port range to read")
+	}
+	srv := testserver.Start(t)
+	// 1000 new connections a second hold 60,000 ports in TIME_WAIT at
+	// once, more than Linux's default range.
+	r := faya(t.Context(), "run", "-r", "1000", "-d", "50ms", "--disable-keepalives", srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "faya: warning: at 1000 new connections a second") || !strings.Contains(r.stderr, "ephemeral ports") {
+		t.Errorf("no preflight warning:\n%s", r.stderr)
 	}
 }

@@ -450,6 +450,7 @@ func metaOf(p engine.Plan) report.Meta {
 
 		GracefulStop:  p.GracefulStop,
 		LateThreshold: p.LateThreshold,
+		MaxBody:       max(p.MaxBody, 0),
 		Pool: report.Pool{
 			MaxConnsPerHost:       lim(cfg.MaxConnsPerHost),
 			MaxIdleConnsPerHost:   lim(cfg.MaxIdleConnsPerHost),
@@ -492,7 +493,9 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, js
 		defer f.Close()
 		jsonW = f
 	}
-	eng, err := engine.New(plan)
+	watch := watchSockets(ctx, plan.Scenarios[0].Steps[0].URL)
+	watch.preflight(e.stderr, plan)
+	eng, err := engine.New(plan, engine.WithTimeWait(watch.count))
 	if err != nil {
 		return usageError{err}
 	}
@@ -508,6 +511,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, js
 		Partial:    res.Interrupted,
 		OpenAtEnd:  res.OpenAtEnd,
 		Scheduling: res.Scheduling,
+		Sockets:    watch.result(),
 	})
 	if werr := report.Text(textW, rep); werr != nil {
 		return fmt.Errorf("write report: %w", werr)

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/doctor"
+	"github.com/spf13/cobra"
+)
+
+func newDoctorCmd(e *env) *cobra.Command {
+	var (
+		headers  []string
+		insecure bool
+		o        doctor.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "doctor [flags] URL",
+		Short: "Probe URL with a few short runs and recommend a connection pool for it",
+		Long: `Probe URL with a bounded sequence of short runs, stated before they start:
+does the server keep connections alive (and over which HTTP version), how many
+requests it allows per connection, after how long it closes an idle connection,
+and at what concurrency its throughput stops growing. Then print the findings
+and a recommended pool, as faya flags and as a Go http.Transport literal to
+paste into a service.`,
+		Example: `  faya doctor http://127.0.0.1:8080/
+  faya doctor --max-concurrency 64 --idle-wait 5s -H 'Authorization: Bearer ...' URL`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("doctor needs exactly one URL argument, got %d: faya doctor [flags] URL", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := engine.ValidateURL(args[0]); err != nil {
+				return usagef("%v", err)
+			}
+			h, errs := parseHeaders(headers)
+			if len(errs) > 0 {
+				return errs[0]
+			}
+			if o.MaxConcurrency < 1 || o.MaxConcurrency > 4096 {
+				return usagef("--max-concurrency %d: must be from 1 to 4096", o.MaxConcurrency)
+			}
+			for name, d := range map[string]time.Duration{"--idle-wait": o.IdleWait, "--step-time": o.StepTime, "--timeout": o.Timeout} {
+				if d <= 0 {
+					return usagef("%s %v: must be positive", name, d)
+				}
+			}
+			o.URL, o.Header, o.Insecure = args[0], h, insecure
+			fmt.Fprintf(e.stdout, "faya doctor: %s\n\n", o.Plan())
+			r, err := doctor.Run(cmd.Context(), o)
+			if err != nil {
+				return fmt.Errorf("doctor: %w", err)
+			}
+			fmt.Fprintln(e.stdout)
+			if err := r.Text(e.stdout); err != nil {
+				return err
+			}
+			if cmd.Context().Err() != nil {
+				return exitError{ExitInterrupted}
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVarP(&headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
+	fs.BoolVar(&insecure, "insecure", false, "do not verify the server's TLS certificate")
+	fs.IntVar(&o.MaxConcurrency, "max-concurrency", 256, "the top of the saturation probe's doubling ladder")
+	fs.DurationVar(&o.IdleWait, "idle-wait", 15*time.Second, "how long to hold an idle connection waiting for the server to close it")
+	fs.DurationVar(&o.StepTime, "step-time", time.Second, "length of each saturation step")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "per-request timeout")
+	return cmd
+}

@@ -1,0 +1,122 @@
+package doctor_test
+
+import (
+	"bufio"
+	"bytes"
+	"go/parser"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/internal/doctor"
+	"github.com/faya-load/faya/internal/testserver"
+)
+
+// quick bounds the probes for tests.
+func quick(url string) doctor.Options {
+	return doctor.Options{URL: url, KeepAliveRequests: 50, IdleWait: 2 * time.Second, MaxConcurrency: 4, StepTime: 200 * time.Millisecond, StepRequests: 2000}
+}
+
+func run(t *testing.T, o doctor.Options) *doctor.Report {
+	t.Helper()
+	r, err := doctor.Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := r.Text(&b); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + b.String())
+	// The recommended Transport is a Go expression a user can paste.
+	if _, err := parser.ParseExpr(r.GoTransport()); err != nil {
+		t.Errorf("the Go literal does not parse: %v\n%s", err, r.GoTransport())
+	}
+	return r
+}
+
+func TestIdleTimeoutProbe(t *testing.T) {
+	tg := testserver.Start(t)
+	srv := httptest.NewUnstartedServer(tg.Target)
+	srv.Config.IdleTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	r := run(t, quick(srv.URL+"/"))
+	if !r.KeepAlive || r.Proto != "HTTP/1.1" || r.Dialed != 1 || r.RequestsPerConn != 0 {
+		t.Errorf("keep-alive probe: %+v", r)
+	}
+	if !r.IdleSeen || r.IdleTimeout < 290*time.Millisecond || r.IdleTimeout > 500*time.Millisecond {
+		t.Fatalf("idle timeout seen %v after %v, want about 300ms", r.IdleSeen, r.IdleTimeout)
+	}
+	want := (r.IdleTimeout * 8 / 10).Truncate(time.Millisecond)
+	if r.IdleConnTimeout != want || !strings.Contains(r.Flags(), "--idle-conn-timeout "+want.String()) {
+		t.Errorf("recommended idle timeout %v (%s), want %v", r.IdleConnTimeout, r.Flags(), want)
+	}
+	if len(r.Steps) == 0 || len(r.Steps) > 3 || r.Saturation < 1 || r.Saturation > 4 {
+		t.Errorf("saturation steps %+v, saturation %d", r.Steps, r.Saturation)
+	}
+	if !strings.Contains(r.GoTransport(), "MaxConnsPerHost:       "+strconv.Itoa(r.Saturation)) {
+		t.Errorf("the Go literal does not carry the saturation:\n%s", r.GoTransport())
+	}
+}
+
+func TestNoKeepAlive(t *testing.T) {
+	srv := testserver.Start(t)
+	o := quick(srv.URL + "/close")
+	o.IdleWait = time.Hour // not probed: the server keeps nothing
+	r := run(t, o)
+	if r.KeepAlive || r.Dialed != r.Requests || r.IdleSeen {
+		t.Errorf("report %+v, want no keep-alive and no idle probe", r)
+	}
+	found := false
+	for _, f := range r.Findings {
+		found = found || f.ID == "server-closes"
+	}
+	if !found {
+		t.Errorf("findings %+v lack server-closes", r.Findings)
+	}
+}
+
+func TestRequestLimitAndHTTP10(t *testing.T) {
+	var mu sync.Mutex
+	count := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		count[r.RemoteAddr]++
+		n := count[r.RemoteAddr]
+		mu.Unlock()
+		if n%10 == 0 {
+			w.Header().Set("Connection", "close")
+		}
+	}))
+	defer srv.Close()
+	o := quick(srv.URL + "/")
+	o.IdleWait = 300 * time.Millisecond
+	if r := run(t, o); r.RequestsPerConn != 10 {
+		t.Errorf("requests per connection %d, want 10", r.RequestsPerConn)
+	}
+
+	url := testserver.Raw(t, func(c net.Conn) {
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			_, _ = c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+		}
+	})
+	if r := run(t, quick(url)); r.Proto != "HTTP/1.0" || r.KeepAlive {
+		t.Errorf("proto %s keep-alive %v, want HTTP/1.0 without", r.Proto, r.KeepAlive)
+	}
+}
+
+func TestPlanIsStated(t *testing.T) {
+	p := doctor.Options{URL: "http://127.0.0.1:1/"}.Plan()
+	for _, want := range []string{"up to 11 short runs", "at most 200 requests or 3s", "at most 15s", "up to 256", "5000 requests"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("plan %q lacks %q", p, want)
+		}
+	}
+}
