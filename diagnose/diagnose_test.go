@@ -16,6 +16,7 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
 )
 
 func closedPlan(url string, vus int, n int64) engine.Plan {
@@ -121,7 +122,7 @@ func TestIdlePoolTooSmall(t *testing.T) {
 	p.Transport.MaxIdleConnsPerHost = 2
 	fs, s := diagnoseRun(t, p)
 	f := find(t, fs, "idle-pool-too-small")
-	n := s.PutIdleErrors[3] // too_many_idle_for_host
+	n := s.PutIdleErrors[transport.CloseTooManyIdleForHost]
 	mention(t, f, "--max-idle-conns-per-host 50", "MaxIdleConnsPerHost = 50",
 		fmt.Sprintf("%d connections dialed", s.Dialed), fmt.Sprintf("too_many_idle_for_host %d", n))
 	if f.Severity == diagnose.Info {
@@ -264,7 +265,7 @@ func TestBodyNotDrained(t *testing.T) {
 	p := closedPlan(srv.URL+"/bytes?n=100000", 2, 20)
 	p.MaxBody = 1000
 	fs, s := diagnoseRun(t, p)
-	if s.CloseReasons[10] != 20 { // body_not_drained
+	if s.CloseReasons[transport.CloseBodyNotDrained] != 20 {
 		t.Errorf("closed as body_not_drained: %v", s.CloseReasons)
 	}
 	mention(t, find(t, fs, "body-not-drained"), "20 responses were longer than the body cap (1000 bytes)", "raise --max-body")

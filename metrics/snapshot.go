@@ -116,7 +116,7 @@ type Snapshot struct {
 
 // NumCloseReasons mirrors transport.NumCloseReasons so metrics need not
 // import transport; the engine checks they agree.
-const NumCloseReasons = 12
+const NumCloseReasons = 13
 
 // Hist returns the histogram of m, or nil when nothing was recorded.
 func (s *Snapshot) Hist(m Metric) *hdrhistogram.Histogram { return s.hist[m] }

@@ -51,6 +51,10 @@ const (
 	// the body cap, or discarded early), so the connection could not be
 	// reused.
 	CloseBodyNotDrained
+	// CloseUnused: dialed for a request that got another connection
+	// meanwhile (net/http's dial race), then not kept: it never carried a
+	// request.
+	CloseUnused
 	// CloseOther: any other reason (a TLS failure after connect, a write
 	// error, net/http's internal errors).
 	CloseOther
@@ -73,6 +77,7 @@ var closeReasonNames = [...]string{
 	CloseIdleTimeout:        "idle_timeout",
 	CloseCanceled:           "canceled",
 	CloseBodyNotDrained:     "body_not_drained",
+	CloseUnused:             "unused",
 	CloseOther:              "other",
 }
 
@@ -312,6 +317,9 @@ func (c *Conn) closeReason(p *Pool) CloseReason {
 	}
 	if idle := time.Duration(int64(p.now()) - last); idle >= p.cfg.IdleConnTimeout*9/10 {
 		return CloseIdleTimeout
+	}
+	if c.requests.Load() == 0 {
+		return CloseUnused
 	}
 	return CloseOther
 }
