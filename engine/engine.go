@@ -95,10 +95,14 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	e.epoch = epoch
 
 	factory := e.newClient
-	var pools []*transport.Pool
+	var pools []pool
 	if factory == nil {
 		var err error
-		factory, pools, err = netHTTPClients(plan, observer{rec}, epoch)
+		newClients := h1Clients
+		if plan.Engine == EngineNetHTTP {
+			newClients = netHTTPClients
+		}
+		factory, pools, err = newClients(plan, observer{rec}, epoch)
 		if err != nil {
 			return nil, err
 		}
@@ -217,6 +221,14 @@ func waitClosed(rec *metrics.Recorder) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// pool is what the engine needs of a connection pool of either engine.
+type pool interface {
+	// Close closes the idle connections at the end of the run.
+	Close()
+	// Conns returns the connections open now and how many carry a request.
+	Conns() (open, active int)
 }
 
 // observer forwards a pool's connection events to the recorder.

@@ -28,6 +28,22 @@ func closed(url string, vus int, n int64) engine.Plan {
 	}}}
 }
 
+// engines are the HTTP engines; the behavioural tests run against each.
+var engines = []string{engine.EngineH1, engine.EngineNetHTTP}
+
+func forEachEngine(t *testing.T, test func(*testing.T, string)) {
+	for _, eng := range engines {
+		t.Run(strings.ReplaceAll(eng, "/", ""), func(t *testing.T) { test(t, eng) })
+	}
+}
+
+// closedOn is closed for one engine.
+func closedOn(eng, url string, vus int, n int64) engine.Plan {
+	p := closed(url, vus, n)
+	p.Engine = eng
+	return p
+}
+
 func run(t *testing.T, p engine.Plan) *engine.Result {
 	t.Helper()
 	e, err := engine.New(p)
@@ -61,10 +77,12 @@ func checkAccounting(t *testing.T, s *metrics.Snapshot, srv *testserver.Server) 
 	}
 }
 
-func TestReuse(t *testing.T) {
+func TestReuse(t *testing.T) { forEachEngine(t, testReuse) }
+
+func testReuse(t *testing.T, eng string) {
 	srv := testserver.Start(t)
 	const c, n = 50, 20_000
-	res := run(t, closed(srv.URL+"/", c, n))
+	res := run(t, closedOn(eng, srv.URL+"/", c, n))
 	s := res.Total
 	checkAccounting(t, s, srv)
 	if s.Requests != n || s.OK != n {
@@ -123,16 +141,26 @@ func parallelism(t *testing.T) {
 
 // The pool trap: an idle pool smaller than the concurrency throws
 // connections away after each request and dials again.
-func TestPoolTrapIdlePerHost(t *testing.T) {
+func TestPoolTrapIdlePerHost(t *testing.T) { forEachEngine(t, testPoolTrapIdlePerHost) }
+
+func testPoolTrapIdlePerHost(t *testing.T, eng string) {
 	parallelism(t)
 	srv := testserver.Start(t)
-	p := closed(srv.URL+"/", 50, 20_000)
+	p := closedOn(eng, srv.URL+"/", 50, 20_000)
 	p.Transport.MaxIdleConnsPerHost = 2
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
 	tooMany := s.PutIdleErrors[transport.CloseTooManyIdleForHost]
-	if s.Dialed < 100 || tooMany == 0 {
-		t.Fatalf("dialed = %d, too_many_idle_for_host = %d: want the churn (dials in the hundreds, idle-put failures)", s.Dialed, tooMany)
+	// net/http returns a connection to the pool from its read loop before
+	// the VU has its answer, so the idle list overflows often; faya's
+	// engine returns it from the VU, which asks for one again at once, so
+	// it overflows less, but it does.
+	least := int64(100)
+	if eng == engine.EngineH1 {
+		least = 51
+	}
+	if s.Dialed < least || tooMany == 0 {
+		t.Fatalf("dialed = %d, too_many_idle_for_host = %d: want the churn (dials above %d, idle-put failures)", s.Dialed, tooMany, least)
 	}
 	// Each idle-put failure closes its connection with that reason.
 	if got := s.CloseReasons[transport.CloseTooManyIdleForHost]; got != tooMany {
@@ -142,10 +170,12 @@ func TestPoolTrapIdlePerHost(t *testing.T) {
 
 // Without MaxConnsPerHost the extra dials go above the concurrency, and
 // are counted all the same.
-func TestUnboundedConns(t *testing.T) {
+func TestUnboundedConns(t *testing.T) { forEachEngine(t, testUnboundedConns) }
+
+func testUnboundedConns(t *testing.T, eng string) {
 	parallelism(t)
 	srv := testserver.Start(t)
-	p := closed(srv.URL+"/", 50, 20_000)
+	p := closedOn(eng, srv.URL+"/", 50, 20_000)
 	p.Transport.MaxIdleConnsPerHost = 2
 	p.Transport.MaxConnsPerHost = -1
 	s := run(t, p).Total
@@ -160,9 +190,11 @@ func TestUnboundedConns(t *testing.T) {
 
 // MaxConnsPerHost below the concurrency: the VUs share the capped
 // connections and the wait for one is the blocked phase.
-func TestMaxConnsPerHostBlocks(t *testing.T) {
+func TestMaxConnsPerHostBlocks(t *testing.T) { forEachEngine(t, testMaxConnsPerHostBlocks) }
+
+func testMaxConnsPerHostBlocks(t *testing.T, eng string) {
 	srv := testserver.Start(t)
-	p := closed(srv.URL+"/slow?ms=20", 20, 200)
+	p := closedOn(eng, srv.URL+"/slow?ms=20", 20, 200)
 	p.Transport.MaxConnsPerHost = 5
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
@@ -176,10 +208,12 @@ func TestMaxConnsPerHostBlocks(t *testing.T) {
 	}
 }
 
-func TestServerCloses(t *testing.T) {
+func TestServerCloses(t *testing.T) { forEachEngine(t, testServerCloses) }
+
+func testServerCloses(t *testing.T, eng string) {
 	srv := testserver.Start(t)
 	const n = 500
-	s := run(t, closed(srv.URL+"/close", 10, n)).Total
+	s := run(t, closedOn(eng, srv.URL+"/close", 10, n)).Total
 	checkAccounting(t, s, srv)
 	if s.Dialed != n || s.ConnFresh != n || s.ConnReused != 0 {
 		t.Errorf("dialed %d fresh %d reused %d, want %d dials, all fresh", s.Dialed, s.ConnFresh, s.ConnReused, n)
@@ -189,10 +223,12 @@ func TestServerCloses(t *testing.T) {
 	}
 }
 
-func TestKeepAlivesDisabled(t *testing.T) {
+func TestKeepAlivesDisabled(t *testing.T) { forEachEngine(t, testKeepAlivesDisabled) }
+
+func testKeepAlivesDisabled(t *testing.T, eng string) {
 	srv := testserver.Start(t)
 	const n = 300
-	p := closed(srv.URL+"/", 5, n)
+	p := closedOn(eng, srv.URL+"/", 5, n)
 	p.Transport.DisableKeepAlives = true
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
@@ -204,10 +240,12 @@ func TestKeepAlivesDisabled(t *testing.T) {
 	}
 }
 
-func TestConnScopeVU(t *testing.T) {
+func TestConnScopeVU(t *testing.T) { forEachEngine(t, testConnScopeVU) }
+
+func testConnScopeVU(t *testing.T, eng string) {
 	srv := testserver.Start(t)
 	const c, n = 20, 4_000
-	p := closed(srv.URL+"/", c, n)
+	p := closedOn(eng, srv.URL+"/", c, n)
 	p.ConnScope = engine.ScopeVU
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
@@ -219,23 +257,27 @@ func TestConnScopeVU(t *testing.T) {
 	}
 }
 
-func TestExactCount(t *testing.T) {
+func TestExactCount(t *testing.T) { forEachEngine(t, testExactCount) }
+
+func testExactCount(t *testing.T, eng string) {
 	srv := testserver.Start(t)
 	for _, tc := range []struct {
 		vus int
 		n   int64
 	}{{7, 1003}, {50, 49}, {1, 10}, {64, 1000}} {
 		srv.Target.Reset()
-		s := run(t, closed(srv.URL+"/", tc.vus, tc.n)).Total
+		s := run(t, closedOn(eng, srv.URL+"/", tc.vus, tc.n)).Total
 		if s.Requests != tc.n || srv.Stats().Requests != tc.n {
 			t.Errorf("c=%d n=%d: faya counted %d, the server %d", tc.vus, tc.n, s.Requests, srv.Stats().Requests)
 		}
 	}
 }
 
-func TestHTTPSAndTLSPhase(t *testing.T) {
+func TestHTTPSAndTLSPhase(t *testing.T) { forEachEngine(t, testHTTPSAndTLSPhase) }
+
+func testHTTPSAndTLSPhase(t *testing.T, eng string) {
 	srv := testserver.StartTLS(t)
-	p := closed(srv.URL+"/", 4, 200)
+	p := closedOn(eng, srv.URL+"/", 4, 200)
 	p.Transport.InsecureSkipVerify = true
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
@@ -247,17 +289,21 @@ func TestHTTPSAndTLSPhase(t *testing.T) {
 	}
 }
 
-func TestStatusCounted(t *testing.T) {
+func TestStatusCounted(t *testing.T) { forEachEngine(t, testStatusCounted) }
+
+func testStatusCounted(t *testing.T, eng string) {
 	srv := testserver.Start(t)
-	s := run(t, closed(srv.URL+"/status?code=503", 3, 30)).Total
+	s := run(t, closedOn(eng, srv.URL+"/status?code=503", 3, 30)).Total
 	if s.Status[503] != 30 || s.HTTPErrors != 30 || s.OK != 0 || s.Errors != 0 {
 		t.Errorf("status 503 = %d, http errors %d, ok %d, errors %d; want 30 http errors", s.Status[503], s.HTTPErrors, s.OK, s.Errors)
 	}
 }
 
-func TestBodyCap(t *testing.T) {
+func TestBodyCap(t *testing.T) { forEachEngine(t, testBodyCap) }
+
+func testBodyCap(t *testing.T, eng string) {
 	srv := testserver.Start(t)
-	p := closed(srv.URL+"/bytes?n=100000", 2, 10)
+	p := closedOn(eng, srv.URL+"/bytes?n=100000", 2, 10)
 	p.MaxBody = 1000
 	s := run(t, p).Total
 	if s.Truncated != 10 || s.BodyBytes != 10*1000 || s.OK != 10 {
@@ -273,7 +319,9 @@ func TestBodyCap(t *testing.T) {
 
 // Faults on the target are data: each lands in its error class and the run
 // goes on.
-func TestErrorClasses(t *testing.T) {
+func TestErrorClasses(t *testing.T) { forEachEngine(t, testErrorClasses) }
+
+func testErrorClasses(t *testing.T, eng string) {
 	tlsSrv := testserver.StartTLS(t)
 	for _, tc := range []struct {
 		name    string
@@ -286,12 +334,12 @@ func TestErrorClasses(t *testing.T) {
 		{"reset", testserver.ResetURL(t), 0, metrics.ErrReset, "reset"},
 		{"eof", testserver.EOFURL(t), 0, metrics.ErrEOF, "EOF"},
 		{"protocol", testserver.GarbageURL(t), 0, metrics.ErrProtocol, "malformed HTTP"},
-		{"timeout", testserver.SilentURL(t), 200 * time.Millisecond, metrics.ErrTimeout, "deadline exceeded"},
+		{"timeout", testserver.SilentURL(t), 200 * time.Millisecond, metrics.ErrTimeout, "imeout"},
 		{"tls", tlsSrv.URL + "/", 0, metrics.ErrTLS, "certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 6
-			p := closed(tc.url, 2, n)
+			p := closedOn(eng, tc.url, 2, n)
 			p.Timeout = tc.timeout
 			s := run(t, p).Total
 			if s.Requests != n || s.ErrCount[tc.want] != n || s.Errors != n {
@@ -310,9 +358,11 @@ func TestErrorClasses(t *testing.T) {
 
 // Canceling the run's context stops new requests; the requests in flight
 // finish and are counted.
-func TestStopLetsInFlightFinish(t *testing.T) {
+func TestStopLetsInFlightFinish(t *testing.T) { forEachEngine(t, testStopLetsInFlightFinish) }
+
+func testStopLetsInFlightFinish(t *testing.T, eng string) {
 	srv := testserver.Start(t)
-	p := closed(srv.URL+"/slow?ms=300", 4, 0)
+	p := closedOn(eng, srv.URL+"/slow?ms=300", 4, 0)
 	p.Scenarios[0].Executor.Duration = time.Hour
 	e, err := engine.New(p)
 	if err != nil {
@@ -368,7 +418,9 @@ func TestPlanValidate(t *testing.T) {
 }
 
 // The request each VU sends is the step: method, headers, Host, body.
-func TestRequestShape(t *testing.T) {
+func TestRequestShape(t *testing.T) { forEachEngine(t, testRequestShape) }
+
+func testRequestShape(t *testing.T, eng string) {
 	type seen struct {
 		method, host, ua, accept, body string
 		length                         int64
@@ -379,7 +431,7 @@ func TestRequestShape(t *testing.T) {
 		got <- seen{r.Method, r.Host, r.UserAgent(), r.Header.Get("Accept"), string(b), r.ContentLength}
 	}))
 	defer srv.Close()
-	p := closed(srv.URL+"/x", 2, 4)
+	p := closedOn(eng, srv.URL+"/x", 2, 4)
 	p.Scenarios[0].Steps[0] = engine.Step{
 		Method: http.MethodPost,
 		URL:    srv.URL + "/x",

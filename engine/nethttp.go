@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,9 +17,10 @@ import (
 
 // netHTTPClients builds the pools of a plan and a factory of net/http
 // clients over them: one shared pool, or one per VU.
-func netHTTPClients(plan Plan, obs transport.Observer, epoch time.Time) (clientFactory, []*transport.Pool, error) {
+func netHTTPClients(plan Plan, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
 	var shared *transport.Pool
-	var pools []*transport.Pool
+	var perVU []*transport.Pool
+	var pools []pool
 	if plan.ConnScope != ScopeVU {
 		p, err := transport.New(plan.Transport, obs, transport.WithEpoch(epoch))
 		if err != nil {
@@ -27,19 +29,20 @@ func netHTTPClients(plan Plan, obs transport.Observer, epoch time.Time) (clientF
 		shared = p
 		pools = append(pools, p)
 	} else {
-		pools = make([]*transport.Pool, plan.VUs())
-		for i := range pools {
+		perVU = make([]*transport.Pool, plan.VUs())
+		for i := range perVU {
 			p, err := transport.New(plan.Transport, obs, transport.WithEpoch(epoch))
 			if err != nil {
 				return nil, nil, err
 			}
-			pools[i] = p
+			perVU[i] = p
+			pools = append(pools, p)
 		}
 	}
 	factory := func(sc *Scenario, vu int) (client, error) {
 		p := shared
 		if p == nil {
-			p = pools[vu]
+			p = perVU[vu]
 		}
 		return newNetHTTPClient(plan, sc, p)
 	}
@@ -137,23 +140,12 @@ func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration
 		_ = resp.Body.Close()
 	}
 	end := c.pool.Now()
+	if err != nil && ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timeout after %v: %w", c.timeout, err)
+	}
 	cancel()
 
-	tm := tr.Finish(end)
-	s.Latency = end - start
-	blocked, _ := tm.Get(transport.Blocked)
-	s.ServiceTime = s.Latency - blocked
-	if intended >= 0 {
-		s.Scheduled = true
-		s.Lag = start - intended
-		s.Latency = end - intended
-	}
-	for i := range metrics.NumPhases {
-		if d, ok := tm.Get(transport.Phase(i)); ok {
-			s.Phases[i] = d
-			s.PhaseSet |= 1 << i
-		}
-	}
+	fillTimes(s, start, end, intended, tr.Finish(end))
 	s.Fresh, s.Reused = tr.Uses()
 	s.WasIdle, s.IdleTime = tr.Idle()
 	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()
@@ -192,4 +184,24 @@ var discard = io.Discard.(io.ReaderFrom)
 // doing.
 func clientClose(r *http.Request) bool {
 	return r.Close || httpguts.HeaderValuesContainsToken(r.Header["Connection"], "close")
+}
+
+// fillTimes sets a sample's latency, service time, schedule lag and phases
+// from a request's start and end (on the run's clock) and its timings. Both
+// engines measure the same way through it.
+func fillTimes(s *metrics.Sample, start, end, intended time.Duration, tm *transport.Timings) {
+	s.Latency = end - start
+	blocked, _ := tm.Get(transport.Blocked)
+	s.ServiceTime = s.Latency - blocked
+	if intended >= 0 {
+		s.Scheduled = true
+		s.Lag = start - intended
+		s.Latency = end - intended
+	}
+	for i := range metrics.NumPhases {
+		if d, ok := tm.Get(transport.Phase(i)); ok {
+			s.Phases[i] = d
+			s.PhaseSet |= 1 << i
+		}
+	}
 }

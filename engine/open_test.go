@@ -34,6 +34,10 @@ func countAtLeast(h *hdrhistogram.Histogram, v time.Duration) int64 {
 // them wait in the pool, not on the server: their service time (once they
 // had a connection) is short, and service time alone would hide the stall.
 func TestStallShowsInLatencyFromIntendedStart(t *testing.T) {
+	forEachEngine(t, testStallShowsInLatencyFromIntendedStart)
+}
+
+func testStallShowsInLatencyFromIntendedStart(t *testing.T, eng string) {
 	if testing.Short() {
 		t.Skip("a 5 s run")
 	}
@@ -62,7 +66,7 @@ func TestStallShowsInLatencyFromIntendedStart(t *testing.T) {
 		close(release)
 	}()
 
-	p := engine.Plan{Scenarios: []engine.Scenario{{
+	p := engine.Plan{Engine: eng, Scenarios: []engine.Scenario{{
 		Name:     "stall",
 		Executor: engine.Executor{Type: engine.ConstantRate, Rate: engine.RatePerSecond(200), Duration: 5 * time.Second, PreVUs: 50, MaxVUs: 400},
 		Steps:    []engine.Step{{URL: srv.URL + "/"}},
@@ -92,9 +96,11 @@ func TestStallShowsInLatencyFromIntendedStart(t *testing.T) {
 }
 
 // An open-model run over real sockets sends exactly its schedule.
-func TestRateRealSockets(t *testing.T) {
+func TestRateRealSockets(t *testing.T) { forEachEngine(t, testRateRealSockets) }
+
+func testRateRealSockets(t *testing.T, eng string) {
 	srv := testserver.Start(t)
-	p := engine.Plan{Scenarios: []engine.Scenario{{
+	p := engine.Plan{Engine: eng, Scenarios: []engine.Scenario{{
 		Name:     "rate",
 		Executor: engine.Executor{Type: engine.ConstantRate, Rate: engine.RatePerSecond(500), Duration: time.Second, PreVUs: 5, MaxVUs: 100},
 		Steps:    []engine.Step{{URL: srv.URL + "/"}},

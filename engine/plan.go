@@ -18,6 +18,11 @@ type Plan struct {
 	// Scenarios run concurrently over the same connection pool.
 	Scenarios []Scenario `json:"scenarios"`
 
+	// Engine is the HTTP client engine: EngineH1 (the default, faya's own
+	// HTTP/1.1 engine) or EngineNetHTTP (Go's net/http, what Go services
+	// use). Both measure the same things.
+	Engine string `json:"engine,omitempty"`
+
 	// Transport configures the connection pool. A zero Concurrency is set
 	// to the plan's VUs (per VU with ConnScope "vu": 1).
 	Transport transport.Config `json:"transport"`
@@ -58,6 +63,12 @@ const (
 
 	DefaultGracefulStop  = 10 * time.Second
 	DefaultLateThreshold = 10 * time.Millisecond
+)
+
+// Engines.
+const (
+	EngineH1      = "h1"
+	EngineNetHTTP = "net/http"
 )
 
 // ConnScope is the reach of a connection pool.
@@ -193,6 +204,9 @@ func (p Plan) withDefaults() Plan {
 	if p.ConnScope == "" {
 		p.ConnScope = ScopeShared
 	}
+	if p.Engine == "" {
+		p.Engine = EngineH1
+	}
 	if p.Timeout == 0 {
 		p.Timeout = DefaultTimeout
 	}
@@ -246,6 +260,11 @@ func (p Plan) Validate() error {
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if len(p.Scenarios) == 0 {
 		add("plan has no scenarios")
+	}
+	switch p.Engine {
+	case "", EngineH1, EngineNetHTTP:
+	default:
+		add("engine %q: want %q or %q", p.Engine, EngineH1, EngineNetHTTP)
 	}
 	switch p.ConnScope {
 	case "", ScopeShared, ScopeVU:

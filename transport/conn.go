@@ -134,7 +134,7 @@ type Conn struct {
 	// DialedAt is when the dial started.
 	DialedAt time.Time
 
-	pool *Pool
+	pool *Dialer
 
 	requests  atomic.Int64
 	state     atomic.Uint32 // stateInUse | stateClosed | stateReported
@@ -260,19 +260,27 @@ func (c *Conn) Read(b []byte) (int, error) {
 		if !c.InUse() {
 			// net/http's read loop waits on every idle connection; an EOF
 			// there is the server's idle timeout.
-			since := time.Duration(c.lastUse.Load())
-			if since == 0 {
-				since = c.pool.since(c.DialedAt)
-			}
-			idle := c.pool.now() - since
-			if c.idleClose.CompareAndSwap(0, int64(max(idle, 0))+1) {
-				c.SetCloseReason(CloseServerIdle)
-			}
+			c.NoteServerIdleClose()
 		} else {
 			c.SetCloseReason(CloseServer)
 		}
 	}
 	return n, err
+}
+
+// NoteServerIdleClose records that the server closed c while it sat idle,
+// and for how long it had been idle then.
+func (c *Conn) NoteServerIdleClose() {
+	since := time.Duration(c.lastUse.Load())
+	if since == 0 {
+		since = c.pool.since(c.DialedAt)
+	}
+	idle := c.pool.now() - since
+	if c.idleClose.CompareAndSwap(0, int64(max(idle, 0))+1) {
+		// Definite: it overrides a guess made while reading (an EOF on a
+		// connection that had just been handed a request).
+		c.reason.Store(int32(CloseServerIdle) + 1)
+	}
 }
 
 // Write writes to the TCP connection and counts the bytes.
@@ -297,7 +305,7 @@ func (c *Conn) Close() error {
 }
 
 // closeReason decides why c closed, given what was recorded before Close.
-func (c *Conn) closeReason(p *Pool) CloseReason {
+func (c *Conn) closeReason(p *Dialer) CloseReason {
 	// Without keep-alives every connection closes after its request, by
 	// the client's choice, whatever else was seen on the way.
 	if p.cfg.DisableKeepAlives && c.requests.Load() > 0 {

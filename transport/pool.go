@@ -28,11 +28,12 @@ type Observer interface {
 	PutIdleFailed(reason CloseReason)
 }
 
-// Pool is one tuned connection pool: a *http.Transport whose dialer counts,
-// times and labels every connection. Create it with [New]; it is safe for
-// concurrent use and must not be reconfigured after New returns.
-type Pool struct {
-	http     *http.Transport
+// Dialer makes the connections of a pool and keeps their accounts: it
+// resolves, connects and runs the TLS handshake itself, timing each phase,
+// wraps every connection in a counting [Conn], reports dials and closes to
+// an [Observer], and knows which connections are open. Both of faya's HTTP
+// engines dial through one. Create it with [NewDialer].
+type Dialer struct {
 	cfg      Config
 	obs      Observer
 	epoch    time.Time
@@ -45,18 +46,17 @@ type Pool struct {
 	open map[*Conn]struct{} // connections open now
 }
 
-// Option injects behaviour into a Pool (configuration lives in Config).
-type Option func(*Pool)
+// Option injects behaviour into a Dialer (configuration lives in Config).
+type Option func(*Dialer)
 
-// WithEpoch sets the start of the pool's clock ([Pool.Now]), so that
+// WithEpoch sets the start of the dialer's clock ([Dialer.Now]), so that
 // several pools, and the engine's schedule, share one clock. The default
-// is the time New is called.
-func WithEpoch(t time.Time) Option { return func(p *Pool) { p.epoch = t } }
+// is the time the Dialer is made.
+func WithEpoch(t time.Time) Option { return func(d *Dialer) { d.epoch = t } }
 
-// New builds a Pool from cfg (defaults applied) reporting to obs.
-// HTTP/2 is not negotiated: every connection is HTTP/1.1, so that the pool
-// limits mean what they say and each connection is one TCP stream.
-func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
+// NewDialer returns a Dialer for cfg (defaults applied) reporting to obs.
+// TLS connections offer only HTTP/1.1 (ALPN "http/1.1").
+func NewDialer(cfg Config, obs Observer, opts ...Option) (*Dialer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("transport config: %w", err)
 	}
@@ -64,7 +64,7 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 		return nil, errors.New("transport: nil Observer")
 	}
 	cfg = cfg.WithDefaults()
-	p := &Pool{
+	p := &Dialer{
 		cfg:      cfg,
 		obs:      obs,
 		open:     map[*Conn]struct{}{},
@@ -79,9 +79,31 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 	for _, o := range opts {
 		o(p)
 	}
+	return p, nil
+}
+
+// Pool is one tuned net/http connection pool: a *http.Transport whose
+// [Dialer] counts, times and labels every connection. Create it with [New];
+// it is safe for concurrent use and must not be reconfigured after New
+// returns.
+type Pool struct {
+	*Dialer
+	http *http.Transport
+}
+
+// New builds a Pool from cfg (defaults applied) reporting to obs.
+// HTTP/2 is not negotiated: every connection is HTTP/1.1, so that the pool
+// limits mean what they say and each connection is one TCP stream.
+func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
+	d, err := NewDialer(cfg, obs, opts...)
+	if err != nil {
+		return nil, err
+	}
+	cfg = d.cfg
+	p := &Pool{Dialer: d}
 	p.http = &http.Transport{
-		DialContext:           p.dial,
-		DialTLSContext:        p.dialTLS,
+		DialContext:           d.dial,
+		DialTLSContext:        d.dialTLS,
 		MaxConnsPerHost:       limit(cfg.MaxConnsPerHost, true),
 		MaxIdleConns:          limit(cfg.MaxIdleConns, true),
 		MaxIdleConnsPerHost:   limit(cfg.MaxIdleConnsPerHost, false),
@@ -96,27 +118,41 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 	return p, nil
 }
 
-// Config returns the pool's configuration with defaults applied.
-func (p *Pool) Config() Config { return p.cfg }
-
 // HTTP returns the pool's *http.Transport. Do not modify it.
 func (p *Pool) HTTP() *http.Transport { return p.http }
-
-// Now returns the time since the pool was created on the monotonic clock.
-// [Conn.Release] takes times on this clock.
-func (p *Pool) Now() time.Duration { return time.Since(p.epoch) }
-
-func (p *Pool) now() time.Duration              { return time.Since(p.epoch) }
-func (p *Pool) since(t time.Time) time.Duration { return t.Sub(p.epoch) }
 
 // Close closes the pool's idle connections and marks the connections
 // still open as ended by the run, for when they close later.
 func (p *Pool) Close() {
-	p.ending.Store(true)
+	p.Ending()
 	p.http.CloseIdleConnections()
 }
 
-func (p *Pool) closed(c *Conn) {
+// Config returns the dialer's configuration with defaults applied.
+func (p *Dialer) Config() Config { return p.cfg }
+
+// Now returns the time since the dialer's epoch on the monotonic clock.
+// [Conn.Release] takes times on this clock.
+func (p *Dialer) Now() time.Duration { return time.Since(p.epoch) }
+
+// Since returns t on the dialer's clock.
+func (p *Dialer) Since(t time.Time) time.Duration { return t.Sub(p.epoch) }
+
+func (p *Dialer) now() time.Duration              { return time.Since(p.epoch) }
+func (p *Dialer) since(t time.Time) time.Duration { return t.Sub(p.epoch) }
+
+// Ending marks the connections still open as ended by the run, for when
+// they close.
+func (p *Dialer) Ending() { p.ending.Store(true) }
+
+// PutIdleFailed records that c could not be kept idle after a request and
+// will be closed for reason r.
+func (p *Dialer) PutIdleFailed(c *Conn, r CloseReason) {
+	c.SetCloseReason(r)
+	p.obs.PutIdleFailed(r)
+}
+
+func (p *Dialer) closed(c *Conn) {
 	p.mu.Lock()
 	delete(p.open, c)
 	p.mu.Unlock()
@@ -124,7 +160,7 @@ func (p *Pool) closed(c *Conn) {
 	p.obs.ConnClosed(c, c.closeReason(p), rx, tx)
 }
 
-func (p *Pool) dialed(c *Conn) {
+func (p *Dialer) dialed(c *Conn) {
 	p.mu.Lock()
 	p.open[c] = struct{}{}
 	p.mu.Unlock()
@@ -134,7 +170,7 @@ func (p *Pool) dialed(c *Conn) {
 // Conns returns the connections open now and how many of them carry a
 // request (the rest are idle). Meant for once-a-second sampling: it visits
 // every open connection.
-func (p *Pool) Conns() (open, active int) {
+func (p *Dialer) Conns() (open, active int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for c := range p.open {
@@ -147,7 +183,7 @@ func (p *Pool) Conns() (open, active int) {
 
 // dial resolves addr and connects to the first address that answers,
 // timing the two phases separately.
-func (p *Pool) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+func (p *Dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := p.dialTCP(ctx, network, addr)
 	if err != nil {
 		return nil, err
@@ -156,7 +192,7 @@ func (p *Pool) dial(ctx context.Context, network, addr string) (net.Conn, error)
 	return c, nil
 }
 
-func (p *Pool) dialTCP(ctx context.Context, network, addr string) (*Conn, error) {
+func (p *Dialer) dialTCP(ctx context.Context, network, addr string) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	host, port, err := net.SplitHostPort(addr)
@@ -198,12 +234,34 @@ func (p *Pool) dialTCP(ctx context.Context, network, addr string) (*Conn, error)
 // dialTLS dials like dial, then runs the TLS handshake over the counted
 // connection, so that its bytes are wire bytes and its time is the
 // connection's TLS phase.
-func (p *Pool) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
+// Dial connects to addr (host:port), resolving the host, and for TLS runs
+// the handshake with serverName. It returns the counted TCP connection and
+// the connection to use: the same one, or the TLS session over it.
+func (p *Dialer) Dial(ctx context.Context, addr string, useTLS bool, serverName string) (*Conn, net.Conn, error) {
+	if !useTLS {
+		c, err := p.dial(ctx, "tcp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c.(*Conn), c, nil
+	}
+	tc, err := p.dialTLSName(ctx, "tcp", addr, serverName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ConnOf(tc), tc, nil
+}
+
+func (p *Dialer) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, _ := net.SplitHostPort(addr)
+	return p.dialTLSName(ctx, network, addr, host)
+}
+
+func (p *Dialer) dialTLSName(ctx context.Context, network, addr, host string) (net.Conn, error) {
 	c, err := p.dialTCP(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
-	host, _, _ := net.SplitHostPort(addr)
 	conf := p.tls.Clone()
 	conf.ServerName = host
 	hctx, cancel := context.WithTimeout(ctx, p.cfg.TLSHandshakeTimeout)

@@ -76,7 +76,7 @@ func (t *Timings) Reset() { *t = Timings{} }
 // hooks: net/http dials on behalf of the pool, detached from the request
 // that asked, and a request may be handed a connection another dial made.
 type Tracer struct {
-	pool  *Pool
+	pool  *Dialer
 	trace httptrace.ClientTrace
 
 	// Set on the request's goroutine (GetConn and GotConn run there).
@@ -102,7 +102,7 @@ type Tracer struct {
 
 // NewTracer returns a Tracer whose times are on p's clock.
 func NewTracer(p *Pool) *Tracer {
-	t := &Tracer{pool: p}
+	t := &Tracer{pool: p.Dialer}
 	t.trace = httptrace.ClientTrace{
 		GetConn:              t.onGetConn,
 		GotConn:              t.onGotConn,

@@ -196,6 +196,7 @@ func TestBadInput(t *testing.T) {
 		{"max vus closed", []string{"run", "--max-vus", "5", url}, "--max-vus is for the open model"},
 		{"pre above max", []string{"run", "-r", "10", "--pre-vus", "20", "--max-vus", "5", url}, "--pre-vus 20: must be from 0 to --max-vus (5)"},
 		{"negative grace", []string{"run", "--graceful-stop", "-1s", url}, "--graceful-stop -1s"},
+		{"bad engine", []string{"run", "--engine", "curl", url}, `--engine "curl": want h1 or net/http`},
 		{"doctor no URL", []string{"doctor"}, "doctor needs exactly one URL"},
 		{"doctor bad URL", []string{"doctor", "localhost:80"}, "has no scheme"},
 		{"doctor bad concurrency", []string{"doctor", "--max-concurrency", "0", url}, "--max-concurrency 0"},

@@ -57,6 +57,8 @@ type runOpts struct {
 	responseHeaderTimeout time.Duration
 	connScope             string
 
+	engine string
+
 	// output
 	jsonOut    string
 	cpuProfile string
@@ -155,6 +157,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", transport.DefaultDialTimeout, "DNS lookup plus TCP connect timeout")
 	fs.DurationVar(&o.tlsHandshakeTimeout, "tls-handshake-timeout", transport.DefaultTLSHandshakeTimeout, "TLS handshake timeout: http.Transport.TLSHandshakeTimeout")
 	fs.DurationVar(&o.responseHeaderTimeout, "response-header-timeout", 0, "wait for response headers after writing the request: http.Transport.ResponseHeaderTimeout (default: none beyond --timeout)")
+	fs.StringVar(&o.engine, "engine", engine.EngineH1, "HTTP engine: h1 (faya's own HTTP/1.1 engine, the fastest) or net/http (Go's client, as Go services use it); both measure the same")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
 	// output
@@ -205,6 +208,9 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	}
 	pool, perrs := o.pool(fs)
 	errs = append(errs, perrs...)
+	if o.engine != engine.EngineH1 && o.engine != engine.EngineNetHTTP {
+		bad("--engine %q: want h1 or net/http", o.engine)
+	}
 	scope := engine.ConnScope(o.connScope)
 	if scope != engine.ScopeShared && scope != engine.ScopeVU {
 		bad("--conn-scope %q: want shared or vu", o.connScope)
@@ -219,6 +225,7 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 			Executor: exec,
 			Steps:    []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body}},
 		}},
+		Engine:        o.engine,
 		Transport:     pool,
 		ConnScope:     scope,
 		Timeout:       o.timeout,
@@ -437,7 +444,7 @@ func metaOf(p engine.Plan) report.Meta {
 		Version:   Version,
 		URL:       redactURL(st.URL),
 		Method:    st.Method,
-		Engine:    "net/http",
+		Engine:    p.Engine,
 		Executor:  string(ex.Type),
 		VUs:       p.VUs(),
 		Requests:  ex.Iterations,

@@ -1,0 +1,269 @@
+package http1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/faya-load/faya/transport"
+)
+
+// Client sends one VU's requests through a Pool, one at a time. It is not
+// safe for concurrent use; give each VU its own.
+type Client struct {
+	pool *Pool
+	rd   *Reader
+
+	// Timeout bounds each request, redirects and body included.
+	Timeout time.Duration
+	// ResponseHeaderTimeout, when positive, bounds the wait for the
+	// response headers after the request was written.
+	ResponseHeaderTimeout time.Duration
+	// MaxBody caps the body bytes read per response (negative: no cap).
+	MaxBody int64
+	// MaxRedirects is how many redirects to follow (negative: none).
+	MaxRedirects int
+	// OnHeader, if set, sees every header of every final response.
+	OnHeader HeaderFunc
+
+	cur      atomic.Pointer[Conn] // the connection a request is on, for aborting
+	ctx      context.Context
+	stopWait func() bool
+	rhtArmed bool
+	deadline time.Time
+	conn     *Conn
+	location []byte // the last response's Location
+}
+
+// NewClient returns a client over p.
+func NewClient(p *Pool) *Client {
+	return &Client{pool: p, rd: NewReader(), Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
+}
+
+// Result is what one request measured: the same facts the net/http engine
+// reports.
+type Result struct {
+	Status  int
+	Timings transport.Timings
+	// Start and End are on the dialer's clock.
+	Start, End time.Duration
+	// Connections got: first use, or used before.
+	Fresh, Reused int
+	// WasIdle says the last connection came from the idle list, after
+	// IdleTime.
+	WasIdle  bool
+	IdleTime time.Duration
+	// Retries counts requests re-sent after a reused connection turned
+	// out closed before any answer; Redirects the redirects followed.
+	Retries, Redirects int
+	BytesSent          int64
+	BytesReceived      int64
+	BodyBytes          int64
+	Truncated          bool
+	CloseAnswer        bool
+	HTTP10             bool
+}
+
+// aLongTimeAgo is a deadline in the past: it makes blocked I/O return.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watch arranges for ctx's cancellation to abort the request in flight.
+func (cl *Client) watch(ctx context.Context) {
+	if ctx == cl.ctx {
+		return
+	}
+	if cl.stopWait != nil {
+		cl.stopWait()
+	}
+	cl.ctx = ctx
+	cl.stopWait = context.AfterFunc(ctx, func() {
+		if c := cl.cur.Load(); c != nil {
+			_ = c.nc.SetDeadline(aLongTimeAgo)
+		}
+	})
+}
+
+// Close stops watching the last context.
+func (cl *Client) Close() {
+	if cl.stopWait != nil {
+		cl.stopWait()
+	}
+}
+
+// Do sends req and reads the answer to its end, following redirects, and
+// fills res (which it resets). The error is the request's failure, nil
+// when a response was read whole.
+func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
+	*res = Result{}
+	cl.watch(ctx)
+	d := cl.pool.d
+	res.Start = d.Now()
+	cl.deadline = time.Now().Add(cl.Timeout)
+	r := req
+	for {
+		retry, err := cl.hop(ctx, r, res)
+		if retry {
+			continue
+		}
+		if err != nil {
+			res.End = d.Now()
+			if ctx.Err() != nil {
+				return fmt.Errorf("request canceled: %w", ctx.Err())
+			}
+			return err
+		}
+		loc := cl.location
+		if cl.MaxRedirects < 0 || res.Redirects >= cl.MaxRedirects || len(loc) == 0 {
+			return nil
+		}
+		next, err := r.redirect(res.Status, loc)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		res.Redirects++
+		r = next
+	}
+}
+
+// hop sends one request on one connection. retry says the request must
+// be sent again on another connection (a reused one turned out closed).
+func (cl *Client) hop(ctx context.Context, r *Request, res *Result) (retry bool, err error) {
+	d := cl.pool.d
+	t0 := d.Now()
+	c, src, err := cl.pool.get(ctx, r)
+	got := d.Now()
+	if err != nil {
+		res.Timings.Add(transport.Blocked, got-t0)
+		return false, err
+	}
+	tc := c.tc
+	if tc.Acquire() {
+		res.Fresh++
+	} else {
+		res.Reused++
+	}
+	wait := got - t0
+	res.WasIdle, res.IdleTime = false, 0
+	switch src {
+	case fromDial:
+		var dial time.Duration
+		if tc.DNS > 0 {
+			res.Timings.Add(transport.DNS, tc.DNS)
+			dial += tc.DNS
+		}
+		res.Timings.Add(transport.Connect, tc.Connect)
+		dial += tc.Connect
+		if tc.TLS > 0 {
+			res.Timings.Add(transport.TLS, tc.TLS)
+			dial += tc.TLS
+		}
+		wait = max(wait-dial, 0)
+	case fromIdle:
+		res.WasIdle, res.IdleTime = true, got-c.idleSince
+	}
+	res.Timings.Add(transport.Blocked, wait)
+
+	cl.cur.Store(c)
+	_ = c.nc.SetDeadline(cl.deadline)
+	if ctx.Err() != nil {
+		_ = c.nc.SetDeadline(aLongTimeAgo)
+	}
+	_, err = c.nc.Write(r.raw)
+	wrote := d.Now()
+	var resp Response
+	if err == nil {
+		if rht := cl.ResponseHeaderTimeout; rht > 0 {
+			if dl := time.Now().Add(rht); dl.Before(cl.deadline) {
+				_ = c.nc.SetReadDeadline(dl)
+				cl.rhtArmed, cl.conn = true, c
+			}
+		}
+		cl.rd.Reset(c.nc)
+		cl.rd.onHead = cl.headDone
+		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, cl.OnHeader, cl.MaxRedirects >= 0)
+		cl.rd.onHead = nil
+	}
+	end := d.Now()
+	cl.cur.Store(nil)
+	rx, tx := tc.TakeBytes()
+	res.BytesReceived += rx
+	res.BytesSent += tx
+
+	cl.location = nil
+	if err != nil {
+		nothing := !cl.rd.gotBytes()
+		if src != fromDial && nothing && r.idempotent && res.Retries == 0 && ctx.Err() == nil && isClosedConn(err) {
+			// The server closed this idle connection as we sent on it:
+			// send again on another, as net/http does.
+			res.Retries++
+			tc.NoteServerIdleClose()
+			cl.pool.put(c, false)
+			tc.Release(end)
+			return true, nil
+		}
+		if ctx.Err() != nil || isTimeout(err) {
+			tc.SetCloseReason(transport.CloseCanceled)
+		}
+		cl.pool.put(c, false)
+		tc.Release(end)
+		if ctx.Err() == nil && isTimeout(err) {
+			err = fmt.Errorf("timeout after %v: %w", cl.Timeout, err)
+		}
+		return false, err
+	}
+
+	cl.location = resp.Location
+	first := d.Since(resp.FirstByte)
+	res.Timings.Add(transport.Send, wrote-got)
+	res.Timings.Add(transport.Wait, first-wrote)
+	res.Timings.Add(transport.Receive, end-first)
+	res.Status = resp.Status
+	res.BodyBytes += resp.BodyBytes
+	res.Truncated = res.Truncated || resp.Truncated
+	res.CloseAnswer = resp.CloseAnswer
+	res.HTTP10 = resp.Minor == 0
+	res.End = end
+
+	reusable := !resp.Close && cl.rd.Buffered() == 0
+	switch {
+	case resp.Truncated:
+		tc.SetCloseReason(transport.CloseBodyNotDrained)
+	case resp.CloseAnswer && !cl.pool.cfg.DisableKeepAlives:
+		tc.SetCloseReason(transport.CloseServer)
+	case resp.Close && !cl.pool.cfg.DisableKeepAlives:
+		tc.SetCloseReason(transport.CloseServer) // a body delimited by the close
+	case !reusable:
+		tc.SetCloseReason(transport.CloseBroken) // bytes beyond the response
+	}
+	cl.pool.put(c, reusable)
+	tc.Release(end)
+	return false, nil
+}
+
+// headDone runs when the headers were read: the header timeout no longer
+// applies to the body.
+func (cl *Client) headDone() {
+	if cl.rhtArmed {
+		_ = cl.conn.nc.SetReadDeadline(cl.deadline)
+		cl.rhtArmed, cl.conn = false, nil
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isClosedConn reports an error that means the server had closed the
+// connection: EOF, a reset, a broken pipe.
+func isClosedConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

@@ -1,0 +1,337 @@
+package http1
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/faya-load/faya/transport"
+)
+
+// Pool holds the connections of one pool, per destination, with net/http's
+// knobs and accounts: at most MaxConnsPerHost connections per destination
+// (dialing, in use and idle; a request that finds the cap reached waits,
+// and that wait is its blocked phase), at most MaxIdleConnsPerHost and
+// MaxIdleConns idle ones (a connection returned to a full idle list is
+// closed, counted as too_many_idle_for_host or too_many_idle), idle
+// connections closed after IdleConnTimeout, keep-alives optional.
+//
+// Idle connections are reused last-in first-out, as net/http does. Unlike
+// net/http, a request dials only when it may (never a connection it will
+// not use), and idle connections are not read while idle: a sweeper looks
+// at them a few times a second, and a connection idle for a while is
+// checked before it is handed out, to find the ones the server closed.
+type Pool struct {
+	d   *transport.Dialer
+	cfg transport.Config
+
+	mu        sync.Mutex
+	hosts     map[string]*host
+	idleTotal int
+	closed    bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type host struct {
+	key     string
+	idle    []*Conn // last-in first-out
+	n       int     // connections open or being dialed
+	waiters []*waiter
+}
+
+// waiter is a request waiting for a connection: it is handed an idle one,
+// or nil, meaning it may dial.
+type waiter struct {
+	ch chan *Conn
+}
+
+// Conn is a pooled connection.
+type Conn struct {
+	tc        *transport.Conn // the counted TCP connection
+	nc        net.Conn        // what requests go through: tc, or TLS over it
+	h         *host
+	idleSince time.Duration // on the dialer's clock
+}
+
+// NewPool returns a pool dialing through d.
+func NewPool(d *transport.Dialer) *Pool {
+	p := &Pool{d: d, cfg: d.Config(), hosts: map[string]*host{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go p.sweep()
+	return p
+}
+
+// Dialer returns the pool's dialer.
+func (p *Pool) Dialer() *transport.Dialer { return p.d }
+
+// sweepEvery is how often the sweeper looks at idle connections: ten
+// times a second (or more often for a very short idle timeout). A look at
+// a connection idle that long is one non-blocking peek.
+func (p *Pool) sweepEvery() time.Duration {
+	return max(min(p.cfg.IdleConnTimeout/3, 100*time.Millisecond), time.Millisecond)
+}
+
+// source says where get found a connection.
+type source uint8
+
+const (
+	fromIdle    source = iota // the idle list
+	fromDial                  // dialed for this request
+	fromHandoff               // returned by another request while this one waited
+)
+
+// errPoolClosed is returned by get after Close.
+var errPoolClosed = errors.New("http1: pool closed")
+
+// get returns a connection to r's destination: an idle one, a new one, or
+// one freed while waiting, and says which.
+func (p *Pool) get(ctx context.Context, r *Request) (c *Conn, src source, err error) {
+	now := p.d.Now()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, 0, errPoolClosed
+	}
+	h := p.hosts[r.key]
+	if h == nil {
+		h = &host{key: r.key}
+		p.hosts[r.key] = h
+	}
+	for len(h.idle) > 0 {
+		c = h.idle[len(h.idle)-1]
+		h.idle = h.idle[:len(h.idle)-1]
+		p.idleTotal--
+		idle := now - c.idleSince
+		if idle >= p.cfg.IdleConnTimeout {
+			h.n--
+			p.wake(h)
+			p.mu.Unlock()
+			c.tc.SetCloseReason(transport.CloseIdleTimeout)
+			_ = c.nc.Close()
+			p.mu.Lock()
+			continue
+		}
+		if idle >= p.sweepEvery() {
+			// Idle long enough that the server may have closed it: look.
+			p.mu.Unlock()
+			if alive(c) {
+				return c, fromIdle, nil
+			}
+			c.tc.NoteServerIdleClose()
+			_ = c.nc.Close()
+			p.mu.Lock()
+			h.n--
+			p.wake(h)
+			continue
+		}
+		p.mu.Unlock()
+		return c, fromIdle, nil
+	}
+	if limit := p.cfg.MaxConnsPerHost; limit <= 0 || h.n < limit {
+		h.n++
+		p.mu.Unlock()
+		return p.dial(ctx, r, h)
+	}
+	w := &waiter{ch: make(chan *Conn, 1)}
+	h.waiters = append(h.waiters, w)
+	p.mu.Unlock()
+	select {
+	case c = <-w.ch:
+	case <-ctx.Done():
+		p.mu.Lock()
+		for i, x := range h.waiters {
+			if x == w {
+				h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
+				p.mu.Unlock()
+				return nil, 0, ctx.Err()
+			}
+		}
+		p.mu.Unlock()
+		// Handed something just now: give it back.
+		if c = <-w.ch; c != nil {
+			p.put(c, true)
+		} else {
+			p.mu.Lock()
+			h.n--
+			p.wake(h)
+			p.mu.Unlock()
+		}
+		return nil, 0, ctx.Err()
+	}
+	if c != nil {
+		return c, fromHandoff, nil
+	}
+	return p.dial(ctx, r, h) // a slot was freed for us
+}
+
+func (p *Pool) dial(ctx context.Context, r *Request, h *host) (*Conn, source, error) {
+	tc, nc, err := p.d.Dial(ctx, r.addr, r.tls, r.serverName)
+	if err != nil {
+		p.mu.Lock()
+		h.n--
+		p.wake(h)
+		p.mu.Unlock()
+		return nil, fromDial, err
+	}
+	return &Conn{tc: tc, nc: nc, h: h}, fromDial, nil
+}
+
+// Conns returns the connections open now and how many carry a request.
+func (p *Pool) Conns() (open, active int) { return p.d.Conns() }
+
+// wake gives a waiter the slot of a connection that closed: it may dial.
+// p.mu is held.
+func (p *Pool) wake(h *host) {
+	if len(h.waiters) == 0 {
+		return
+	}
+	w := h.waiters[0]
+	h.waiters = h.waiters[1:]
+	h.n++
+	w.ch <- nil
+}
+
+// put returns c after a request: to a waiter, to the idle list, or closed
+// when it cannot be reused or kept.
+func (p *Pool) put(c *Conn, reusable bool) {
+	h := c.h
+	p.mu.Lock()
+	if !reusable || p.cfg.DisableKeepAlives || p.closed {
+		h.n--
+		p.wake(h)
+		p.mu.Unlock()
+		_ = c.nc.Close()
+		return
+	}
+	if len(h.waiters) > 0 {
+		w := h.waiters[0]
+		h.waiters = h.waiters[1:]
+		p.mu.Unlock()
+		w.ch <- c
+		return
+	}
+	reason, full := transport.CloseReason(0), false
+	switch {
+	case limitReached(len(h.idle), p.cfg.MaxIdleConnsPerHost):
+		reason, full = transport.CloseTooManyIdleForHost, true
+	case limitReached(p.idleTotal, p.cfg.MaxIdleConns):
+		reason, full = transport.CloseTooManyIdle, true
+	}
+	if full {
+		h.n--
+		p.mu.Unlock()
+		p.d.PutIdleFailed(c.tc, reason)
+		_ = c.nc.Close()
+		return
+	}
+	c.idleSince = p.d.Now()
+	h.idle = append(h.idle, c)
+	p.idleTotal++
+	p.mu.Unlock()
+}
+
+func limitReached(n, limit int) bool { return limit > 0 && n >= limit }
+
+// Close closes the idle connections and stops the sweeper; connections
+// in use close when they are returned. The connections still open are
+// marked as ended by the run.
+func (p *Pool) Close() {
+	p.d.Ending()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	var idle []*Conn
+	for _, h := range p.hosts {
+		idle = append(idle, h.idle...)
+		h.n -= len(h.idle)
+		h.idle = nil
+	}
+	p.idleTotal = 0
+	p.mu.Unlock()
+	close(p.stop)
+	<-p.done
+	for _, c := range idle {
+		_ = c.nc.Close()
+	}
+}
+
+// sweep closes connections idle for IdleConnTimeout, and the ones the
+// server closed while they sat idle.
+func (p *Pool) sweep() {
+	defer close(p.done)
+	t := time.NewTicker(p.sweepEvery())
+	defer t.Stop()
+	var expired, suspect []*Conn
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		now := p.d.Now()
+		expired, suspect = expired[:0], suspect[:0]
+		p.mu.Lock()
+		for _, h := range p.hosts {
+			keep := h.idle[:0]
+			for _, c := range h.idle {
+				switch idle := now - c.idleSince; {
+				case idle >= p.cfg.IdleConnTimeout:
+					expired = append(expired, c)
+					h.n--
+					p.idleTotal--
+					continue
+				case idle >= p.sweepEvery():
+					suspect = append(suspect, c)
+				}
+				keep = append(keep, c)
+			}
+			clear(h.idle[len(keep):])
+			h.idle = keep
+			p.wakeAll(h)
+		}
+		p.mu.Unlock()
+		for _, c := range expired {
+			c.tc.SetCloseReason(transport.CloseIdleTimeout)
+			_ = c.nc.Close()
+		}
+		// Peek outside the lock; act only on connections still idle.
+		for _, c := range suspect {
+			if alive(c) || !p.removeIdle(c) {
+				continue
+			}
+			c.tc.NoteServerIdleClose()
+			_ = c.nc.Close()
+		}
+	}
+}
+
+// wakeAll lets waiters dial while there is room under the cap. p.mu is
+// held.
+func (p *Pool) wakeAll(h *host) {
+	for len(h.waiters) > 0 && (p.cfg.MaxConnsPerHost <= 0 || h.n < p.cfg.MaxConnsPerHost) {
+		p.wake(h)
+	}
+}
+
+// removeIdle takes c out of its idle list, if it is still there.
+func (p *Pool) removeIdle(c *Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := c.h
+	for i, x := range h.idle {
+		if x == c {
+			h.idle = append(h.idle[:i], h.idle[i+1:]...)
+			h.n--
+			p.idleTotal--
+			p.wakeAll(h)
+			return true
+		}
+	}
+	return false
+}

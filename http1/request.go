@@ -1,0 +1,139 @@
+package http1
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Request is a request prepared to be sent many times: where to connect,
+// and its bytes, serialized once.
+type Request struct {
+	Method string
+	URL    *url.URL
+
+	key        string // the pool's key for the connection's destination
+	addr       string // host:port to dial
+	tls        bool
+	serverName string
+	raw        []byte // request line, headers and body
+	head       bool
+	idempotent bool
+
+	header http.Header // kept to build redirected requests
+	body   []byte
+}
+
+// Prepare serializes a request. header may hold "Host" to set the Host
+// header; "Content-Length" and "Transfer-Encoding" are set by Prepare.
+// The header is written in a fixed order (sorted by name).
+func Prepare(method, rawURL string, header http.Header, body []byte) (*Request, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return prepare(method, u, header, body)
+}
+
+func prepare(method string, u *url.URL, header http.Header, body []byte) (*Request, error) {
+	if method == "" {
+		method = http.MethodGet
+	}
+	r := &Request{Method: method, URL: u, header: header, body: body, head: method == http.MethodHead}
+	switch strings.ToLower(u.Scheme) {
+	case "http":
+	case "https":
+		r.tls = true
+	default:
+		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return nil, errors.New("no host in URL")
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if r.tls {
+			port = "443"
+		}
+	}
+	r.addr = net.JoinHostPort(host, port)
+	r.serverName = host
+	r.key = strings.ToLower(u.Scheme) + "|" + r.addr
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		r.idempotent = true
+	}
+
+	hostHeader := u.Host
+	if h := header.Get("Host"); h != "" {
+		hostHeader = h
+	}
+	b := make([]byte, 0, 256+len(body))
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = append(b, u.RequestURI()...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, hostHeader...)
+	b = append(b, "\r\n"...)
+	names := make([]string, 0, len(header))
+	for name := range header {
+		switch http.CanonicalHeaderKey(name) {
+		case "Host", "Content-Length", "Transfer-Encoding":
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, v := range header[name] {
+			b = append(b, http.CanonicalHeaderKey(name)...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	if len(body) > 0 || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(body)), 10)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	b = append(b, body...)
+	r.raw = b
+	return r, nil
+}
+
+// redirect returns the request a redirect answer leads to, or nil when it
+// is not one to follow. 301, 302 and 303 turn into a GET without a body
+// (HEAD stays HEAD); 307 and 308 repeat the method and body.
+func (r *Request) redirect(status int, location []byte) (*Request, error) {
+	switch status {
+	case 301, 302, 303, 307, 308:
+	default:
+		return nil, nil
+	}
+	if len(location) == 0 {
+		return nil, nil
+	}
+	loc, err := r.URL.Parse(string(location))
+	if err != nil {
+		return nil, fmt.Errorf("redirect to %q: %w", location, err)
+	}
+	method, body := r.Method, r.body
+	if status <= 303 && method != http.MethodHead {
+		method, body = http.MethodGet, nil
+	}
+	header := r.header
+	if loc.Host != r.URL.Host && header.Get("Host") != "" {
+		header = header.Clone()
+		header.Del("Host")
+	}
+	return prepare(method, loc, header, body)
+}
