@@ -1,41 +1,43 @@
 #!/usr/bin/env bash
 # bench/compare.sh: faya against its peers on this machine.
 #
-#   bench/compare.sh          # both sections, about 8 minutes
-#   bench/compare.sh closed   # closed job: wrk, hey, bombardier, vegeta, faya; about 4 minutes
-#   bench/compare.sh rate     # open model: faya and vegeta at 1,000, 5,000 and 20,000 req/s; about 3 minutes
-#   REPS=1 N=50000 D=3s bench/compare.sh closed   # a quick look
-#   TOOLS="faya hey" bench/compare.sh closed      # a subset
+#   bench/compare.sh            # every section, about 25 minutes
+#   bench/compare.sh closed     # closed job on the Go target and nginx: wrk, hey, bombardier, vegeta,
+#                               # faya (h1 engine) and faya --engine net/http
+#   bench/compare.sh rate       # open model at 1,000, 5,000, 20,000 and 50,000 req/s: faya (both engines), vegeta
+#   bench/compare.sh memory     # peak RSS at c=1,000 and c=10,000, and after 1M vs 10M requests
+#   REPS=1 N=50000 D=3s bench/compare.sh closed        # a quick look
+#   TOOLS="faya hey" TARGETS=nginx bench/compare.sh closed
 #   RATES="5000" RD=5s bench/compare.sh rate
 #
-# Closed section:
-# The built-in target (faya target) runs pinned to CPU 1, each load tool
-# pinned to CPU 0 (so Go tools run with GOMAXPROCS=1). The job: 50
+# Targets: faya's built-in target (Go net/http; it saturates its core near
+# 60k req/s, so it cannot rank the fastest tools) and nginx (one worker,
+# config in bench/nginx/nginx.conf), each pinned to CPU 1. Each load tool is
+# pinned to CPU 0 (Go tools run with GOMAXPROCS=1). The closed job: 50
 # connections/VUs, 200,000 requests, or 10 s for the tools that have no
 # request count (wrk, vegeta). CPU is the tool's user+sys from
-# /usr/bin/time; requests and connections are what the target counted on a
-# separate admin port whose connections are not counted. Results go to
-# bench/results/<timestamp>/ and the table to stdout.
+# /usr/bin/time; requests and connections are what the target counted
+# (faya target on an admin port whose connections are not counted; nginx's
+# stub_status, less the status requests). Results go to
+# bench/results/<timestamp>/ and the tables to stdout.
 #
-# Rate section: each tool sends a constant arrival rate for 10 s (RD); the
-# achieved rate is the target's request count over that time. faya reports
-# latency from the intended start and its schedule lag; vegeta's latency is
-# from when a worker took the tick.
-#
-# It installs what is missing: wrk, hey and time from Debian (apt-get, as
-# root), vegeta v12.13.0 and bombardier v1.2.6 from the Go module proxy into
-# bench/.bin (Debian's "bombardier" package is a game, not the HTTP tool).
+# It installs what is missing: wrk, hey, nginx-light and time from Debian
+# (apt-get, as root), vegeta v12.13.0 and bombardier v1.2.6 from the Go
+# module proxy into bench/.bin (Debian's "bombardier" package is a game,
+# not the HTTP tool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECTIONS=${1:-all}
 REPS=${REPS:-3}
-RATES=${RATES:-"1000 5000 20000"}
-RD=${RD:-10s}
 N=${N:-200000}
 C=${C:-50}
 D=${D:-10s}
-TOOLS=${TOOLS:-"wrk hey bombardier vegeta faya"}
+TOOLS=${TOOLS:-"wrk hey bombardier vegeta faya faya-nethttp"}
+TARGETS=${TARGETS:-"go nginx"}
+RATES=${RATES:-"1000 5000 20000 50000"}
+RATE_TOOLS=${RATE_TOOLS:-"vegeta faya faya-nethttp"}
+RD=${RD:-10s}
 BIN=$PWD/bench/.bin
 OUT=$PWD/bench/results/$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$BIN" "$OUT"
@@ -43,6 +45,7 @@ mkdir -p "$BIN" "$OUT"
 need_apt=()
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v hey >/dev/null || need_apt+=(hey)
+command -v nginx >/dev/null || need_apt+=(nginx-light)
 [ -x /usr/bin/time ] || need_apt+=(time)
 command -v taskset >/dev/null || need_apt+=(util-linux)
 command -v curl >/dev/null || need_apt+=(curl)
@@ -53,33 +56,56 @@ fi
 [ -x "$BIN/vegeta" ] || GOBIN=$BIN go install github.com/tsenart/vegeta/v12@v12.13.0
 [ -x "$BIN/bombardier" ] || GOBIN=$BIN go install github.com/codesenberg/bombardier@v1.2.6
 go build -o "$BIN/faya" ./cmd/faya
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P=$(port)
-A=$(port)
-URL=http://127.0.0.1:$P/
-taskset -c 1 "$BIN/faya" target --addr "127.0.0.1:$P" --admin-addr "127.0.0.1:$A" 2>"$OUT/target.log" &
-TPID=$!
-trap 'kill $TPID 2>/dev/null' EXIT
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$A/stats" >/dev/null 2>&1 && break; sleep 0.05; done
+PIDS=()
+trap 'for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done' EXIT
 
-# warm up the target
-taskset -c 0 wrk -t1 -c"$C" -d2s "$URL" >/dev/null 2>&1 || true
+# The Go target.
+GP=$(port)
+GA=$(port)
+taskset -c 1 "$BIN/faya" target --addr "127.0.0.1:$GP" --admin-addr "127.0.0.1:$GA" 2>"$OUT/target.log" &
+PIDS+=($!)
+# nginx.
+NP=$(port)
+NS=$(port)
+NGX=$OUT/nginx
+mkdir -p "$NGX/tmp"
+sed -e "s/STATUS_PORT/$NS/; s/PORT/$NP/" bench/nginx/nginx.conf >"$NGX/nginx.conf"
+taskset -c 1 nginx -p "$NGX/" -c nginx.conf 2>"$NGX/error.log" &
+PIDS+=($!)
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$GA/stats" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:$NS/" >/dev/null 2>&1 && break
+  sleep 0.05
+done
 
-# measure TOOL REP DIR CMD...: runs CMD pinned to CPU 0 under /usr/bin/time
-# and appends "tool rep wall cpu rss requests conns" to DIR/runs.txt.
+url() { if [ "$1" = go ]; then echo "http://127.0.0.1:$GP/"; else echo "http://127.0.0.1:$NP/"; fi; }
+# stats TARGET: "requests conns" so far (nginx: less the status requests).
+stats() {
+  if [ "$1" = go ]; then
+    curl -fs "http://127.0.0.1:$GA/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["conns_new"])'
+  else
+    curl -fs "http://127.0.0.1:$NS/" | awk 'NR==3{print $3, $1}'
+  fi
+}
+reset() { if [ "$1" = go ]; then curl -fs "http://127.0.0.1:$GA/reset" >/dev/null; fi; }
+
+# measure TARGET TOOL REP FILE CMD: runs CMD pinned to CPU 0 under
+# /usr/bin/time and prints "tool rep wall cpu rss requests conns".
 measure() {
-  local tool=$1 rep=$2 d=$3
-  shift 3
-  curl -fs "http://127.0.0.1:$A/reset" >/dev/null
+  local target=$1 tool=$2 rep=$3 d=$4
+  shift 4
+  reset "$target"
+  local before after
+  before=$(stats "$target")
   echo "$*" >"$d.cmd"
-  echo "rep $rep: $*" >&2
-  eval taskset -c 0 /usr/bin/time -v -o "$d.time" timeout -k 5 120 "$*" >"$d.out" 2>&1 || echo "  $tool exited non-zero" >&2
-  local stats
-  stats=$(curl -fs "http://127.0.0.1:$A/stats")
-  python3 - "$tool" "$rep" "$d.time" "$stats" <<'PY'
-import json, re, sys
-tool, rep, tf, stats = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+  echo "[$target] rep $rep: $*" >&2
+  eval taskset -c 0 /usr/bin/time -v -o "$d.time" timeout -k 5 300 "$*" >"$d.out" 2>&1 || echo "  $tool exited non-zero" >&2
+  after=$(stats "$target")
+  python3 - "$tool" "$rep" "$d.time" "$before" "$after" "$target" <<'PY'
+import re, sys
+tool, rep, tf, before, after, target = sys.argv[1:7]
 t = open(tf).read()
 def f(label):
     m = re.search(re.escape(label) + r":\s*(\S+)", t)
@@ -88,60 +114,80 @@ w = f("Elapsed (wall clock) time (h:mm:ss or m:ss)")
 parts = [float(x) for x in w.split(":")]
 wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 cpu = float(f("User time (seconds)")) + float(f("System time (seconds)"))
-print(tool, rep, wall, cpu, f("Maximum resident set size (kbytes)"), stats["requests"], stats["conns_new"])
+b, a = [int(x) for x in before.split()], [int(x) for x in after.split()]
+if target == "go":
+    req, conns = a[0], a[1]
+else:  # nginx counts the status requests and connections too: one per reading
+    req, conns = a[0] - b[0] - 1, a[1] - b[1] - 1
+print(tool, rep, wall, cpu, f("Maximum resident set size (kbytes)"), req, conns)
 PY
 }
 
+closed_cmd() {
+  local tool=$1 u=$2
+  case $tool in
+    wrk) echo "wrk -t1 -c$C -d$D $u" ;;
+    hey) echo "hey -n $N -c $C $u" ;;
+    bombardier) echo "$BIN/bombardier -c $C -n $N -p r $u" ;;
+    vegeta) echo "sh -c 'echo GET $u | $BIN/vegeta attack -rate=0 -workers=$C -max-workers=$C -duration=$D > /dev/null'" ;;
+    faya) echo "$BIN/faya run -c $C -n $N $u" ;;
+    faya-nethttp) echo "$BIN/faya run --engine net/http -c $C -n $N $u" ;;
+  esac
+}
+
 closed() {
-  local out=$OUT/closed
-  mkdir -p "$out"
-  echo "tool rep wall cpu rss_kb requests conns" >"$out/runs.txt"
-  for rep in $(seq "$REPS"); do
-    for tool in $TOOLS; do
-      case $tool in
-        wrk) cmd="wrk -t1 -c$C -d$D $URL" ;;
-        hey) cmd="hey -n $N -c $C $URL" ;;
-        bombardier) cmd="$BIN/bombardier -c $C -n $N -p r $URL" ;;
-        vegeta) cmd="sh -c 'echo GET $URL | $BIN/vegeta attack -rate=0 -workers=$C -max-workers=$C -duration=$D > /dev/null'" ;;
-        faya) cmd="$BIN/faya run -c $C -n $N $URL" ;;
-      esac
-      measure "$tool" "$rep" "$out/$tool.$rep" "$cmd" >>"$out/runs.txt"
+  for target in $TARGETS; do
+    local out=$OUT/closed-$target u
+    u=$(url "$target")
+    mkdir -p "$out"
+    taskset -c 0 wrk -t1 -c"$C" -d2s "$u" >/dev/null 2>&1 || true # warm up
+    echo "tool rep wall cpu rss_kb requests conns" >"$out/runs.txt"
+    for rep in $(seq "$REPS"); do
+      for tool in $TOOLS; do
+        measure "$target" "$tool" "$rep" "$out/$tool.$rep" "$(closed_cmd "$tool" "$u")" >>"$out/runs.txt"
+      done
     done
-  done
-  echo
-  echo "Closed job: $C connections, $N requests (or $D)"
-  python3 - "$out/runs.txt" <<'PY' | tee "$out/summary.md"
+    echo
+    echo "Closed job, $target target: $C connections, $N requests (or $D)"
+    python3 - "$out/runs.txt" <<'PY' | tee "$out/summary.md"
 import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
 by = {}
 for tool, rep, wall, cpu, rss, req, conns in rows:
     by.setdefault(tool, []).append((float(wall), float(cpu), int(rss), int(req), int(conns)))
-print("| tool | reps | req/s (median) | CPU-s per 100k req | req per CPU-s | peak RSS MB | target conns |")
-print("|---|---|---|---|---|---|---|")
+wrk = None
+if "wrk" in by:
+    wrk = st.median(r[3] / r[1] for r in by["wrk"] if r[1])
+print("| tool | reps | req/s (median) | CPU-s per 100k req | req per CPU-s | vs wrk | peak RSS MB | target conns |")
+print("|---|---|---|---|---|---|---|---|")
 for tool, rs in by.items():
     rps = st.median(r[3] / r[0] for r in rs)
     cpu = st.median(r[1] / r[3] * 1e5 for r in rs if r[3])
     rss = st.median(r[2] for r in rs) / 1024
     conns = sorted(r[4] for r in rs)
     crange = f"{st.median(conns):.0f}" + (f" ({conns[0]}-{conns[-1]})" if conns[0] != conns[-1] else "")
-    print(f"| {tool} | {len(rs)} | {rps:,.0f} | {cpu:.2f} | {1e5 / cpu:,.0f} | {rss:.1f} | {crange} |")
+    ratio = f"{1e5 / cpu / wrk:.2f}" if wrk else "-"
+    print(f"| {tool} | {len(rs)} | {rps:,.0f} | {cpu:.2f} | {1e5 / cpu:,.0f} | {ratio} | {rss:.1f} | {crange} |")
 PY
+  done
 }
 
 rate() {
-  local out=$OUT/rate
+  local target=nginx out=$OUT/rate u
+  u=$(url "$target")
   mkdir -p "$out"
   echo "tool rate rep wall cpu rss_kb requests conns p99_ms lag_p99_ms dropped" >"$out/runs.txt"
   local secs=${RD%s}
   for rep in $(seq "$REPS"); do
     for r in $RATES; do
-      for tool in vegeta faya; do
+      for tool in $RATE_TOOLS; do
         d=$out/$tool.$r.$rep
         case $tool in
-          vegeta) cmd="sh -c 'echo GET $URL | $BIN/vegeta attack -rate=$r/s -duration=$RD -output $d.bin'" ;;
-          faya) cmd="$BIN/faya run -r $r -d $RD --json $d.json $URL" ;;
+          vegeta) cmd="sh -c 'echo GET $u | $BIN/vegeta attack -rate=$r/s -duration=$RD -output $d.bin'" ;;
+          faya) cmd="$BIN/faya run -r $r -d $RD --json $d.json $u" ;;
+          faya-nethttp) cmd="$BIN/faya run --engine net/http -r $r -d $RD --json $d.json $u" ;;
         esac
-        line=$(measure "$tool" "$rep" "$d" "$cmd")
+        line=$(measure "$target" "$tool" "$rep" "$d" "$cmd")
         if [ "$tool" = vegeta ]; then
           "$BIN/vegeta" report -type=json "$d.bin" >"$d.json"
           extra=$(python3 -c "import json; j=json.load(open('$d.json')); print(j['latencies']['99th']/1e6, '-', 0)")
@@ -154,7 +200,7 @@ rate() {
     done
   done
   echo
-  echo "Open model: constant arrival rate for $RD"
+  echo "Open model, $target target: constant arrival rate for $RD"
   python3 - "$out/runs.txt" "$secs" <<'PY' | tee "$out/summary.md"
 import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
@@ -175,10 +221,43 @@ for (rate, tool), rs in sorted(by.items()):
 PY
 }
 
+memory() {
+  local target=nginx out=$OUT/memory u
+  u=$(url "$target")
+  mkdir -p "$out"
+  echo "tool rep wall cpu rss_kb requests conns" >"$out/runs.txt"
+  for engine in h1 net/http; do
+    name=faya-${engine//\//}
+    for c in 1000 10000; do
+      measure "$target" "$name-c$c" 1 "$out/$name.c$c" "$BIN/faya run --engine $engine -c $c -n $((c * 50)) --json $out/$name.c$c.json $u" >>"$out/runs.txt"
+    done
+  done
+  for n in 1000000 10000000; do
+    measure "$target" "faya-h1-n$n" 1 "$out/faya.n$n" "$BIN/faya run -c $C -n $n $u" >>"$out/runs.txt"
+  done
+  echo
+  echo "Memory, $target target"
+  python3 - "$out" <<'PY' | tee "$out/summary.md"
+import json, os, sys
+out = sys.argv[1]
+rows = [l.split() for l in open(os.path.join(out, "runs.txt")).read().splitlines()[1:]]
+print("| run | requests the target saw | connections | peak RSS MB | errors |")
+print("|---|---|---|---|---|")
+for tool, rep, wall, cpu, rss, req, conns in rows:
+    errs = "-"
+    j = os.path.join(out, tool.replace("faya-h1-c", "faya-h1.c").replace("faya-nethttp-c", "faya-nethttp.c") + ".json")
+    if os.path.exists(j):
+        d = json.load(open(j))
+        errs = str(d["requests"]["errors"])
+    print(f"| {tool} | {int(req):,} | {conns} | {int(rss) / 1024:.1f} | {errs} |")
+PY
+}
+
 case $SECTIONS in
   closed) closed ;;
   rate) rate ;;
-  all) closed; rate ;;
-  *) echo "usage: bench/compare.sh [closed|rate|all]" >&2; exit 2 ;;
+  memory) memory ;;
+  all) closed; rate; memory ;;
+  *) echo "usage: bench/compare.sh [closed|rate|memory|all]" >&2; exit 2 ;;
 esac
 echo "raw records: $OUT" >&2

@@ -62,8 +62,9 @@ func (r *runner) newVU(id int) (*vu, error) {
 	return &vu{r: r, c: c, shard: r.rec.Shard(id)}, nil
 }
 
-// iterate runs one iteration: every step of the scenario, recorded.
-func (v *vu) iterate(ctx context.Context, intended time.Duration) {
+// iterate runs one iteration: every step of the scenario, recorded. It
+// returns when the iteration ended, on the run's clock.
+func (v *vu) iterate(ctx context.Context, intended time.Duration) (end time.Duration) {
 	g := &v.r.rec.VUs
 	g.Begin()
 	for step := range v.r.sc.Steps {
@@ -74,8 +75,10 @@ func (v *vu) iterate(ctx context.Context, intended time.Duration) {
 		}
 		v.shard.Record(&v.s, err)
 		intended = unscheduled
+		end = v.s.End
 	}
 	g.End()
+	return end
 }
 
 // run executes the scenario until its executor is done. stop (the run's
@@ -136,11 +139,13 @@ func (r *runner) runClosed(stop, reqCtx context.Context) error {
 			if err != nil {
 				return err
 			}
-			for stop.Err() == nil && r.now() < end {
+			// The end is checked against the clock read when the last
+			// iteration ended (no extra clock read per iteration).
+			for last := time.Duration(0); stop.Err() == nil && last < end; {
 				if ex.Iterations > 0 && tickets.Add(1) > ex.Iterations {
 					return nil
 				}
-				v.iterate(reqCtx, unscheduled)
+				last = v.iterate(reqCtx, unscheduled)
 			}
 			return nil
 		})

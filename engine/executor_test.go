@@ -42,6 +42,7 @@ func (f fakeClient) do(ctx context.Context, _ int, intended time.Duration, s *me
 		s.Err = metrics.Classify(err)
 	}
 	end := time.Since(f.e.epoch)
+	s.End = end
 	s.Latency, s.ServiceTime = end-start, end-start
 	if intended >= 0 {
 		s.Scheduled, s.Lag, s.Latency = true, start-intended, end-intended

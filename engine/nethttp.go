@@ -190,6 +190,7 @@ func clientClose(r *http.Request) bool {
 // from a request's start and end (on the run's clock) and its timings. Both
 // engines measure the same way through it.
 func fillTimes(s *metrics.Sample, start, end, intended time.Duration, tm *transport.Timings) {
+	s.End = end
 	s.Latency = end - start
 	blocked, _ := tm.Get(transport.Blocked)
 	s.ServiceTime = s.Latency - blocked

@@ -37,11 +37,14 @@ type Client struct {
 	deadline time.Time
 	conn     *Conn
 	location []byte // the last response's Location
+	headFn   func() // cl.headDone, bound once
 }
 
 // NewClient returns a client over p.
 func NewClient(p *Pool) *Client {
-	return &Client{pool: p, rd: NewReader(), Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
+	cl := &Client{pool: p, rd: NewReader(), Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
+	cl.headFn = cl.headDone
+	return cl
 }
 
 // Result is what one request measured: the same facts the net/http engine
@@ -101,11 +104,14 @@ func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
 	*res = Result{}
 	cl.watch(ctx)
 	d := cl.pool.d
-	res.Start = d.Now()
-	cl.deadline = time.Now().Add(cl.Timeout)
+	now := time.Now()
+	res.Start = d.Since(now)
+	cl.deadline = now.Add(cl.Timeout)
 	r := req
+	t0 := res.Start
 	for {
-		retry, err := cl.hop(ctx, r, res)
+		retry, err := cl.hop(ctx, r, res, t0)
+		t0 = -1
 		if retry {
 			continue
 		}
@@ -134,9 +140,11 @@ func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
 
 // hop sends one request on one connection. retry says the request must
 // be sent again on another connection (a reused one turned out closed).
-func (cl *Client) hop(ctx context.Context, r *Request, res *Result) (retry bool, err error) {
+func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Duration) (retry bool, err error) {
 	d := cl.pool.d
-	t0 := d.Now()
+	if t0 < 0 {
+		t0 = d.Now()
+	}
 	c, src, err := cl.pool.get(ctx, r)
 	got := d.Now()
 	if err != nil {
@@ -186,7 +194,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result) (retry bool,
 			}
 		}
 		cl.rd.Reset(c.nc)
-		cl.rd.onHead = cl.headDone
+		cl.rd.onHead = cl.headFn
 		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, cl.OnHeader, cl.MaxRedirects >= 0)
 		cl.rd.onHead = nil
 	}

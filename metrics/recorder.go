@@ -12,6 +12,8 @@ type Sample struct {
 	// Latency is the request's time from its intended start (open model)
 	// or its actual start (closed model).
 	Latency time.Duration
+	// End is when the request ended, on the run's clock.
+	End time.Duration
 	// ServiceTime is the request's time once it had a connection: Latency
 	// without the client-side queueing (schedule lag and the wait for a
 	// connection from the pool), so what the network and server took.

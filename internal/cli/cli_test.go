@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -412,5 +413,43 @@ func TestPreflightPortWarning(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "faya: warning: at 1000 new connections a second") || !strings.Contains(r.stderr, "ephemeral ports") {
 		t.Errorf("no preflight warning:\n%s", r.stderr)
+	}
+}
+
+// A subprocess whose open-file limit is below the concurrency is warned
+// before the run, and its failed connects are counted as local errors.
+func TestLowFileLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := os.Stat("/proc/self"); err != nil {
+		t.Skip("needs Linux")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("no prlimit")
+	}
+	bin := filepath.Join(t.TempDir(), "faya")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/faya").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	srv := testserver.Start(t)
+	cmd := exec.Command(prlimit, "--nofile=60:60", bin, "run", "-c", "100", "-n", "300", "--json", "-", srv.URL+"/slow?ms=50")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "the open-file limit is 60 (hard limit 60), below the 100 connections") {
+		t.Errorf("no warning:\n%s", stderr.String())
+	}
+	var rep struct {
+		Errors map[string]struct{ Count int64 } `json:"errors"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors["local"].Count == 0 {
+		t.Errorf("errors %+v: want EMFILE counted as local", rep.Errors)
 	}
 }

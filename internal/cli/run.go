@@ -500,6 +500,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, js
 		defer f.Close()
 		jsonW = f
 	}
+	checkFileLimit(e.stderr, plan.VUs())
 	watch := watchSockets(ctx, plan.Scenarios[0].Steps[0].URL)
 	watch.preflight(e.stderr, plan)
 	eng, err := engine.New(plan, engine.WithTimeWait(watch.count))

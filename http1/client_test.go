@@ -1,0 +1,120 @@
+package http1
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/transport"
+)
+
+// nopObserver ignores connection events.
+type nopObserver struct{}
+
+func (nopObserver) ConnDialed(*transport.Conn)                                      {}
+func (nopObserver) ConnClosed(*transport.Conn, transport.CloseReason, int64, int64) {}
+func (nopObserver) PutIdleFailed(transport.CloseReason)                             {}
+
+// cannedServer answers every request on a connection with the same bytes,
+// without allocating per request, so that allocations measured in the
+// client are the client's.
+func cannedServer(t testing.TB, answer string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { _ = l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				buf := make([]byte, 4096)
+				out := []byte(answer)
+				have := 0
+				for {
+					n, err := c.Read(buf[have:])
+					if err != nil {
+						return
+					}
+					have += n
+					for {
+						i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+						if i < 0 {
+							break
+						}
+						copy(buf, buf[i+4:have])
+						have -= i + 4
+						if _, err := c.Write(out); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + l.Addr().String() + "/"
+}
+
+func newTestClient(t testing.TB) (*Client, *Pool) {
+	d, err := transport.NewDialer(transport.Config{Concurrency: 1}, nopObserver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPool(d)
+	t.Cleanup(p.Close)
+	return NewClient(p), p
+}
+
+// One request on a kept-alive connection allocates nothing.
+func TestClientAllocs(t *testing.T) {
+	url := cannedServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	cl, _ := newTestClient(t)
+	req, err := Prepare("GET", url, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	ctx := context.Background()
+	if err := cl.Do(ctx, req, &res); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(500, func() {
+		if err := cl.Do(ctx, req, &res); err != nil || res.Status != 200 {
+			t.Fatal(err, res.Status)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("%v allocations per request, want 0", allocs)
+	}
+	if res.Reused != 1 || res.Fresh != 0 {
+		t.Errorf("res %+v", res)
+	}
+}
+
+func BenchmarkClientDo(b *testing.B) {
+	url := cannedServer(b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	cl, _ := newTestClient(b)
+	req, _ := Prepare("GET", url, nil, nil)
+	var res Result
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := cl.Do(ctx, req, &res); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = time.Second
+}

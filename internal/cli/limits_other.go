@@ -1,0 +1,7 @@
+//go:build !unix
+
+package cli
+
+import "io"
+
+func checkFileLimit(io.Writer, int) {}
