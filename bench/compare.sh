@@ -90,12 +90,30 @@ stats() {
   fi
 }
 reset() { if [ "$1" = go ]; then curl -fs "http://127.0.0.1:$GA/reset" >/dev/null; fi; }
+# settle TARGET: wait (at most 30 s) until the target has no client
+# connections left from the last run, so that a tool that overran the target
+# (vegeta at high rates keeps thousands of requests queued) does not slow the
+# next run down.
+settle() {
+  for _ in $(seq 300); do
+    local active
+    if [ "$1" = go ]; then
+      active=$(curl -fs "http://127.0.0.1:$GA/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["conns_active"])')
+    else
+      active=$(curl -fs "http://127.0.0.1:$NS/" | awk 'NR==1{print $3 - 1}')
+    fi
+    [ "${active:-0}" -le 0 ] && break
+    sleep 0.1
+  done
+  sleep 1
+}
 
 # measure TARGET TOOL REP FILE CMD: runs CMD pinned to CPU 0 under
 # /usr/bin/time and prints "tool rep wall cpu rss requests conns".
 measure() {
   local target=$1 tool=$2 rep=$3 d=$4
   shift 4
+  settle "$target"
   reset "$target"
   local before after
   before=$(stats "$target")

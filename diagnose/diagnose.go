@@ -68,8 +68,11 @@ type Sockets struct {
 	// Watched is set when the table could be read.
 	Watched bool
 	// TIME_WAIT sockets to the target: before the run, after it, and the
-	// most seen during it.
+	// most during it (estimated from the host-wide rise).
 	TimeWaitBefore, TimeWaitAfter, TimeWaitPeak int
+	// HostPeak is the most TIME_WAIT sockets on the whole host during the
+	// run.
+	HostPeak int
 	// PortLo and PortHi bound the ephemeral port range.
 	PortLo, PortHi int
 }
@@ -362,7 +365,7 @@ func (a *analysis) timeWait() {
 	ports := so.PortHi - so.PortLo + 1
 	peak := max(so.TimeWaitPeak, so.TimeWaitAfter)
 	share := float64(peak) / float64(ports)
-	ev := fmt.Sprintf("%d local sockets to the target were in TIME_WAIT after the run (%d before, at most %d during it): %.1f%% of the %d ephemeral ports (%d-%d). A socket stays in TIME_WAIT for 60 s after the side that closed first closed it, holding its port for this target.",
+	ev := fmt.Sprintf("%d local sockets to the target were in TIME_WAIT after the run (%d before, about %d at most during it): %.1f%% of the %d ephemeral ports (%d-%d). A socket stays in TIME_WAIT for 60 s after the side that closed first closed it, holding its port for this target.",
 		so.TimeWaitAfter, so.TimeWaitBefore, so.TimeWaitPeak, 100*share, ports, so.PortLo, so.PortHi)
 	switch {
 	case share > 5*TimeWaitShare:

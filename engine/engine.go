@@ -182,6 +182,7 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, co
 	last := start
 	flush := func(now time.Time) {
 		rec.Flush(iv)
+		runtime.Gosched()
 		res.Total.Merge(iv)
 		if iv.Requests == 0 && iv.Dialed == 0 && iv.Closed == 0 && now.Sub(last) < e.interval/2 {
 			return // the final flush right after a tick adds no point

@@ -51,12 +51,13 @@ func netHTTPClients(plan Plan, obs transport.Observer, epoch time.Time) (clientF
 
 // netHTTPClient sends one VU's requests through net/http, traced.
 type netHTTPClient struct {
-	pool    *transport.Pool
-	http    *http.Client
-	steps   []*http.Request // templates, one per step; never sent as they are
-	bodies  [][]byte
-	timeout time.Duration
-	maxBody int64
+	pool         *transport.Pool
+	rt           http.RoundTripper
+	maxRedirects int
+	steps        []*http.Request // templates, one per step; never sent as they are
+	bodies       [][]byte
+	timeout      time.Duration
+	maxBody      int64
 
 	base   context.Context // the request context the tracer was attached to
 	tracer *transport.Tracer
@@ -70,7 +71,8 @@ func newNetHTTPClient(plan Plan, sc *Scenario, p *transport.Pool) (*netHTTPClien
 		timeout: plan.Timeout,
 		maxBody: plan.MaxBody,
 	}
-	c.http = &http.Client{Transport: p.HTTP(), CheckRedirect: redirectPolicy(plan.MaxRedirects)}
+	c.rt = p.HTTP()
+	c.maxRedirects = plan.MaxRedirects
 	for i, st := range sc.Steps {
 		req, err := http.NewRequest(st.Method, st.URL, nil)
 		if err != nil {
@@ -95,16 +97,62 @@ func newNetHTTPClient(plan Plan, sc *Scenario, p *transport.Pool) (*netHTTPClien
 	return c, nil
 }
 
-func redirectPolicy(max int) func(*http.Request, []*http.Request) error {
-	return func(_ *http.Request, via []*http.Request) error {
-		if max < 0 {
-			return http.ErrUseLastResponse
+// roundTrip sends req through the Transport and follows redirects the
+// way the h1 engine does: 301, 302 and 303 become a GET without a body
+// (HEAD stays HEAD), 307 and 308 repeat the method and body, at most
+// maxRedirects of them; then the 3xx itself is the answer. It goes around
+// http.Client, whose per-request bookkeeping (a header copy per request
+// for redirects that rarely come, a slice of requests) costs CPU a load
+// generator does not need to spend.
+func (c *netHTTPClient) roundTrip(req *http.Request, body []byte) (*http.Response, *http.Request, error) {
+	for n := 0; ; n++ {
+		resp, err := c.rt.RoundTrip(req)
+		if err != nil || c.maxRedirects < 0 || n >= c.maxRedirects {
+			return resp, req, err
 		}
-		if len(via) > max {
-			return fmt.Errorf("stopped after %d redirects", max)
+		next, nextBody := redirectOf(req, resp, body)
+		if next == nil {
+			return resp, req, nil
 		}
-		return nil
+		// Read the redirect's body so its connection can be reused.
+		_, _ = discard.ReadFrom(io.LimitReader(resp.Body, 1<<16))
+		_ = resp.Body.Close()
+		req, body = next, nextBody
 	}
+}
+
+// redirectOf returns the request a redirect leads to, or nil.
+func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Request, []byte) {
+	switch resp.StatusCode {
+	case 301, 302, 303, 307, 308:
+	default:
+		return nil, nil
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil, nil
+	}
+	u, err := req.URL.Parse(loc)
+	if err != nil {
+		return nil, nil
+	}
+	method := req.Method
+	if resp.StatusCode <= 303 && method != http.MethodHead {
+		method, body = http.MethodGet, nil
+	}
+	var rd io.Reader
+	if len(body) > 0 {
+		rd = bytes.NewReader(body)
+	}
+	next, err := http.NewRequestWithContext(req.Context(), method, u.String(), rd)
+	if err != nil {
+		return nil, nil
+	}
+	next.Header = req.Header.Clone()
+	if u.Host == req.URL.Host {
+		next.Host = req.Host
+	}
+	return next, body
 }
 
 func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration, s *metrics.Sample) error {
@@ -121,8 +169,9 @@ func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration
 	if b := c.bodies[step]; len(b) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
-	resp, err := c.http.Do(req)
+	resp, last, err := c.roundTrip(req, c.bodies[step])
 	if err == nil {
+		req = last
 		s.Status = resp.StatusCode
 		s.HTTP10 = resp.ProtoMajor == 1 && resp.ProtoMinor == 0
 		if resp.Close && !clientClose(req) {

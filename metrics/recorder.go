@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,6 +186,9 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 		s.mu.Lock()
 		s.spare = full
 		s.mu.Unlock()
+		// Merging takes milliseconds; let the VUs and the scheduler run
+		// between shards, so that a busy single CPU does not stall.
+		runtime.Gosched()
 	}
 	r.connMu.Lock()
 	dst.Merge(&r.conns)

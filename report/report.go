@@ -89,6 +89,7 @@ type Sockets struct {
 	TimeWaitBefore int  `json:"time_wait_before"`
 	TimeWaitAfter  int  `json:"time_wait_after"`
 	TimeWaitPeak   int  `json:"time_wait_peak"`
+	HostPeak       int  `json:"host_time_wait_peak"`
 	PortLo         int  `json:"port_range_lo"`
 	PortHi         int  `json:"port_range_hi"`
 }

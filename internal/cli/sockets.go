@@ -20,12 +20,18 @@ const timeWaitLife = 60 * time.Second
 
 // socketWatch counts the local sockets to the target in TIME_WAIT, before,
 // during (once a second, from the engine's collector) and after the run.
+//
+// The per-target counts come from the full socket tables, read before and
+// after the run; during it, once a second, the host-wide count from the
+// kernel's summary (reading the full tables then could stall the run for
+// hundreds of milliseconds when tens of thousands of sockets exist).
 type socketWatch struct {
-	match  sockstat.Match
-	lo, hi int
-	before int
-	peak   atomic.Int64
-	ok     bool
+	match      sockstat.Match
+	lo, hi     int
+	before     int
+	hostBefore int
+	hostPeak   atomic.Int64
+	ok         bool
 }
 
 // watchSockets resolves the target's addresses and takes the first
@@ -68,41 +74,53 @@ func watchSockets(ctx context.Context, rawURL string) *socketWatch {
 	if err != nil {
 		return w
 	}
-	w.lo, w.hi, w.before, w.ok = lo, hi, c.TimeWait, true
-	w.peak.Store(int64(c.TimeWait))
+	host, err := sockstat.HostTimeWait()
+	if err != nil {
+		return w
+	}
+	w.lo, w.hi, w.before, w.hostBefore, w.ok = lo, hi, c.TimeWait, host, true
+	w.hostPeak.Store(int64(host))
 	return w
 }
 
-// count reads the TIME_WAIT sockets now (for the engine's time series).
+// count reads the host's TIME_WAIT sockets now (for the engine's time
+// series).
 func (w *socketWatch) count() (int64, bool) {
 	if !w.ok {
 		return 0, false
 	}
-	c, err := sockstat.Read(w.match)
+	h, err := sockstat.HostTimeWait()
 	if err != nil {
 		return 0, false
 	}
-	n := int64(c.TimeWait)
+	n := int64(h)
 	for {
-		p := w.peak.Load()
-		if n <= p || w.peak.CompareAndSwap(p, n) {
+		p := w.hostPeak.Load()
+		if n <= p || w.hostPeak.CompareAndSwap(p, n) {
 			break
 		}
 	}
 	return n, true
 }
 
-// result takes the last reading and returns all of them.
+// result takes the last readings and returns all of them. The peak for
+// the target is estimated as its count before plus the host-wide rise.
 func (w *socketWatch) result() diagnose.Sockets {
-	after, ok := w.count()
-	if !ok {
+	if !w.ok {
 		return diagnose.Sockets{}
 	}
+	c, err := sockstat.Read(w.match)
+	if err != nil {
+		return diagnose.Sockets{}
+	}
+	w.count()
+	rise := int(w.hostPeak.Load()) - w.hostBefore
 	return diagnose.Sockets{
 		Watched:        true,
 		TimeWaitBefore: w.before,
-		TimeWaitAfter:  int(after),
-		TimeWaitPeak:   int(w.peak.Load()),
+		TimeWaitAfter:  c.TimeWait,
+		TimeWaitPeak:   max(c.TimeWait, w.before+rise),
+		HostPeak:       int(w.hostPeak.Load()),
 		PortLo:         w.lo,
 		PortHi:         w.hi,
 	}

@@ -154,6 +154,37 @@ func parseAddr(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(a, uint16(port)), nil
 }
 
+// SummaryFile holds the kernel's socket summary.
+var SummaryFile = "/proc/net/sockstat"
+
+// HostTimeWait returns the number of TCP sockets in TIME_WAIT on the whole
+// host, from the kernel's summary: one short read, whatever the number of
+// sockets (reading the full tables with tens of thousands of sockets takes
+// the kernel hundreds of milliseconds, too long to do during a run).
+func HostTimeWait() (int, error) {
+	b, err := os.ReadFile(SummaryFile)
+	if err != nil {
+		return 0, err
+	}
+	return parseSummaryTW(string(b))
+}
+
+func parseSummaryTW(s string) (int, error) {
+	for line := range strings.SplitSeq(s, "\n") {
+		rest, ok := strings.CutPrefix(line, "TCP:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		for i := 0; i+1 < len(f); i += 2 {
+			if f[i] == "tw" {
+				return strconv.Atoi(f[i+1])
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s: no TCP tw count", SummaryFile)
+}
+
 // PortRangeFile holds the local ephemeral port range.
 var PortRangeFile = "/proc/sys/net/ipv4/ip_local_port_range"
 

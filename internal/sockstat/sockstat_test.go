@@ -114,3 +114,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSummaryTW(t *testing.T) {
+	n, err := parseSummaryTW("sockets: used 8\nTCP: inuse 1 orphan 0 tw 1001 alloc 1 mem 0\nUDP: inuse 0 mem 0\n")
+	if err != nil || n != 1001 {
+		t.Errorf("parseSummaryTW = %d, %v; want 1001", n, err)
+	}
+	if _, err := parseSummaryTW("nothing here"); err == nil {
+		t.Error("no error without a TCP line")
+	}
+	if _, err := os.Stat(SummaryFile); err == nil {
+		if _, err := HostTimeWait(); err != nil {
+			t.Errorf("HostTimeWait: %v", err)
+		}
+	}
+}
