@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 	"golang.org/x/sync/errgroup"
@@ -23,6 +24,8 @@ type Engine struct {
 	newClient clientFactory // nil: net/http
 	epoch     time.Time     // the run's clock, set when Run starts
 	fakeClock bool          // tests under testing/synctest: no timerfd
+	env       session.Env
+	compiled  []*cscenario
 }
 
 // Option injects behaviour into an Engine (configuration lives in the Plan).
@@ -58,7 +61,18 @@ func New(plan Plan, opts ...Option) (*Engine, error) {
 	for _, o := range opts {
 		o(e)
 	}
+	cs, err := compile(&e.plan, e.env)
+	if err != nil {
+		return nil, fmt.Errorf("invalid plan: %w", err)
+	}
+	e.compiled = cs
 	return e, nil
+}
+
+// WithEnv sets where {{ env "NAME" }} in templates looks (for example
+// os.LookupEnv). Without it, templates that read the environment fail.
+func WithEnv(lookup func(name string) (string, bool)) Option {
+	return func(e *Engine) { e.env = lookup }
 }
 
 // Plan returns the plan the engine runs, with defaults applied.
@@ -78,6 +92,8 @@ type Result struct {
 	// OpenAtEnd is the number of connections still open when the result
 	// was taken (normally 0: the pool is closed at the end).
 	OpenAtEnd int64
+	// Steps names the per-step stats of Total.Steps, index for index.
+	Steps []StepInfo
 	// Scheduling is how long iterations were started: the plan's length,
 	// or until the stop when the run was interrupted (for a run bounded
 	// only by an iteration count, Duration).
@@ -129,13 +145,36 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	stopWatch := context.AfterFunc(ctx, func() { stoppedAt.Store(int64(time.Since(epoch))) })
 	defer stopWatch()
 
+	// Register the steps in the plan's order, so the report lists them so.
+	steps := &stepTable{}
+	stepIdx := make([]int, 0)
+	for _, cs := range e.compiled {
+		for _, st := range append(append([]*cstep(nil), cs.setup...), cs.steps...) {
+			for len(stepIdx) <= st.seq {
+				stepIdx = append(stepIdx, 0)
+			}
+			stepIdx[st.seq] = steps.index(rec, cs.sc.Name, st.name, st.setup) + 1
+		}
+	}
+	cursors := map[string]*atomic.Int64{}
+	for _, ds := range plan.Data {
+		cursors[ds.Name] = new(atomic.Int64)
+	}
+
 	var g errgroup.Group
 	vu := 0
 	var length time.Duration
 	for i := range plan.Scenarios {
 		length = max(length, plan.Scenarios[i].Executor.length())
+		cs := e.compiled[i]
 		r := &runner{
 			sc:        &plan.Scenarios[i],
+			cs:        cs,
+			plan:      &plan,
+			stepIdx:   stepIdx,
+			cursors:   cursors,
+			scripted:  !cs.plain(&plan),
+			steps:     steps,
 			firstVU:   vu,
 			newClient: factory,
 			rec:       rec,
@@ -165,6 +204,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	close(stopCollector)
 	<-collectorDone
 	res.OpenAtEnd = rec.Open()
+	res.Steps = steps.all()
 	e.log.LogAttrs(ctx, slog.LevelInfo, "run end",
 		slog.Int64("requests", res.Total.Requests), slog.Duration("duration", res.Duration))
 	if err != nil {

@@ -3,11 +3,13 @@ package engine
 import (
 	"context"
 	"math"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"golang.org/x/sync/errgroup"
 )
@@ -15,13 +17,23 @@ import (
 // client sends requests for one VU. Each VU has its own, used by one
 // goroutine at a time.
 type client interface {
-	// do sends step's request, reads the response, and fills s (zeroed by
-	// the caller). intended is the iteration's intended start on the run's
-	// clock for the first step of an open-model iteration, and -1
-	// otherwise. do returns the request's error, which is also classified
-	// in s.Err; the error is data, not a reason to stop.
-	do(ctx context.Context, step int, intended time.Duration, s *metrics.Sample) error
+	// do sends r, reads the response, and fills s (zeroed by the caller,
+	// its step set). intended is the iteration's intended start on the
+	// run's clock for the first step of an open-model iteration, and -1
+	// otherwise. resp, when not nil, receives the status, headers, body
+	// (up to the body cap) and final URL, for extractions and checks. do
+	// returns the request's error, which is also classified in s.Err; the
+	// error is data, not a reason to stop.
+	do(ctx context.Context, r *request, intended time.Duration, s *metrics.Sample, resp *session.Response) error
+	// roundTripper returns a RoundTripper over the client for a Go
+	// scenario's VU: each request it carries is measured and recorded by
+	// rec (its step index from stepOf).
+	roundTripper(rec recordFunc) http.RoundTripper
 }
+
+// recordFunc records a Go scenario's request: ctx names its step, method
+// and path name it otherwise.
+type recordFunc func(ctx context.Context, method, path string, s *metrics.Sample, err error)
 
 // clientFactory returns the client for VU vu (0-based, unique in the run)
 // of scenario sc.
@@ -34,6 +46,12 @@ const unscheduled time.Duration = -1
 // runner runs one scenario's executor.
 type runner struct {
 	sc        *Scenario
+	cs        *cscenario
+	plan      *Plan
+	stepIdx   []int                    // by compiled step seq: the recorder's step index + 1
+	cursors   map[string]*atomic.Int64 // sequential data sources' shared cursors
+	scripted  bool                     // VUs keep a session (setup, templates, extractions, checks, data)
+	steps     *stepTable
 	firstVU   int // the scenario's VUs are firstVU, firstVU+1, ...
 	newClient clientFactory
 	rec       *metrics.Recorder
@@ -48,9 +66,16 @@ func (r *runner) now() time.Duration { return time.Since(r.epoch) }
 // vu is one virtual user of a scenario.
 type vu struct {
 	r     *runner
+	id    int // unique in the run, from 0
 	c     client
 	shard *metrics.Shard
 	s     metrics.Sample
+	sreq  request    // the plain path's request
+	sess  *vuSession // scripted scenarios
+
+	fn      *VU // Go scenarios
+	fnSetup bool
+	fnStop  bool
 }
 
 func (r *runner) newVU(id int) (*vu, error) {
@@ -59,26 +84,31 @@ func (r *runner) newVU(id int) (*vu, error) {
 		return nil, err
 	}
 	r.rec.VUs.Allocated(1)
-	return &vu{r: r, c: c, shard: r.rec.Shard(id)}, nil
+	v := &vu{r: r, id: id, c: c, shard: r.rec.Shard(id)}
+	switch {
+	case r.sc.Func != nil:
+		s := r.newSession(id)
+		v.fn = &VU{ID: id + 1, Vars: s.data.Vars(), Data: s.data.Rows()}
+		for i := range s.rows {
+			s.rows[i].take(id)
+		}
+		rt := c.roundTripper(v.recordFunc)
+		v.fn.client = &http.Client{Transport: rt, Jar: s.jar.CookieJar()}
+	case r.scripted:
+		v.sess = r.newSession(id)
+	}
+	return v, nil
 }
 
-// iterate runs one iteration: every step of the scenario, recorded. It
-// returns when the iteration ended, on the run's clock.
-func (v *vu) iterate(ctx context.Context, intended time.Duration) (end time.Duration) {
-	g := &v.r.rec.VUs
-	g.Begin()
-	for step := range v.r.sc.Steps {
-		v.s = metrics.Sample{First: step == 0}
-		err := v.c.do(ctx, step, intended, &v.s)
-		if intended >= 0 && v.s.Lag > v.r.lateAfter {
-			v.s.Late = true
-		}
-		v.shard.Record(&v.s, err)
-		intended = unscheduled
-		end = v.s.End
+// recordFunc records a request of a Go scenario under its step.
+func (v *vu) recordFunc(ctx context.Context, method, path string, s *metrics.Sample, err error) {
+	name, ok := stepOf(ctx)
+	if !ok || name == "" {
+		name = method + " " + path
 	}
-	g.End()
-	return end
+	s.Setup = !v.fnSetup // requests made in Setup run before fnSetup is set
+	s.Step = v.r.steps.index(v.r.rec, v.r.sc.Name, name, s.Setup) + 1
+	v.shard.Record(s, err)
 }
 
 // run executes the scenario until its executor is done. stop (the run's

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 )
 
@@ -24,7 +26,12 @@ type intents struct {
 	at []time.Duration
 }
 
-func (f fakeClient) do(ctx context.Context, _ int, intended time.Duration, s *metrics.Sample) error {
+func (f fakeClient) roundTripper(recordFunc) http.RoundTripper { return nil }
+
+func (f fakeClient) do(ctx context.Context, _ *request, intended time.Duration, s *metrics.Sample, out *session.Response) error {
+	if out != nil {
+		out.Status = 200
+	}
 	start := time.Since(f.e.epoch)
 	if intended >= 0 && f.seen != nil {
 		f.seen.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 	"golang.org/x/net/http/httpguts"
@@ -54,8 +55,7 @@ type netHTTPClient struct {
 	pool         *transport.Pool
 	rt           http.RoundTripper
 	maxRedirects int
-	steps        []*http.Request // templates, one per step; never sent as they are
-	bodies       [][]byte
+	static       []*http.Request // static steps' templates, by step seq; never sent as they are
 	timeout      time.Duration
 	maxBody      int64
 
@@ -63,50 +63,81 @@ type netHTTPClient struct {
 	tracer *transport.Tracer
 	traced context.Context
 	lr     io.LimitedReader // reused by drain
+	capBuf []byte
 }
 
-func newNetHTTPClient(plan Plan, sc *Scenario, p *transport.Pool) (*netHTTPClient, error) {
-	c := &netHTTPClient{
-		pool:    p,
-		timeout: plan.Timeout,
-		maxBody: plan.MaxBody,
+func newNetHTTPClient(plan Plan, _ *Scenario, p *transport.Pool) (*netHTTPClient, error) {
+	return &netHTTPClient{
+		pool:         p,
+		rt:           p.HTTP(),
+		maxRedirects: plan.MaxRedirects,
+		timeout:      plan.Timeout,
+		maxBody:      plan.MaxBody,
+	}, nil
+}
+
+// newRequest builds a request template (its context is set per request).
+func newRequest(method, rawURL string, header http.Header, body []byte) (*http.Request, error) {
+	req, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		return nil, err
 	}
-	c.rt = p.HTTP()
-	c.maxRedirects = plan.MaxRedirects
-	for i, st := range sc.Steps {
-		req, err := http.NewRequest(st.Method, st.URL, nil)
-		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", i+1, err)
-		}
-		req.Header = st.Header.Clone()
-		if req.Header == nil {
-			req.Header = http.Header{}
-		}
-		if h := req.Header.Get("Host"); h != "" {
-			req.Host = h
-			req.Header.Del("Host")
-		}
-		if len(st.Body) > 0 {
-			body := st.Body
-			req.ContentLength = int64(len(body))
-			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		}
-		c.steps = append(c.steps, req)
-		c.bodies = append(c.bodies, st.Body)
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
 	}
-	return c, nil
+	if h := req.Header.Get("Host"); h != "" {
+		req.Host = h
+		req.Header.Del("Host")
+	}
+	if len(body) > 0 {
+		req.ContentLength = int64(len(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return req, nil
+}
+
+// template returns the request template of r and its body.
+func (c *netHTTPClient) template(r *request) (*http.Request, []byte, error) {
+	st := r.step
+	if !st.static {
+		req, err := newRequest(r.method, r.url, r.header, r.body)
+		return req, r.body, err
+	}
+	for len(c.static) <= st.seq {
+		c.static = append(c.static, nil)
+	}
+	if t := c.static[st.seq]; t != nil {
+		return t, st.Body, nil
+	}
+	t, err := newRequest(st.Method, st.URL, st.Header, st.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.static[st.seq] = t
+	return t, st.Body, nil
 }
 
 // roundTrip sends req through the Transport and follows redirects the
 // way the h1 engine does: 301, 302 and 303 become a GET without a body
 // (HEAD stays HEAD), 307 and 308 repeat the method and body, at most
-// maxRedirects of them; then the 3xx itself is the answer. It goes around
+// maxRedirects of them; then the 3xx itself is the answer. A jar gives
+// each hop its cookies and keeps what each response sets. It goes around
 // http.Client, whose per-request bookkeeping (a header copy per request
 // for redirects that rarely come, a slice of requests) costs CPU a load
 // generator does not need to spend.
-func (c *netHTTPClient) roundTrip(req *http.Request, body []byte) (*http.Response, *http.Request, error) {
+func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.Jar) (*http.Response, *http.Request, error) {
 	for n := 0; ; n++ {
+		if jar != nil {
+			if ck := jar.CookieHeader(req.URL); ck != "" {
+				req.Header = req.Header.Clone()
+				req.Header.Set("Cookie", ck)
+			}
+		}
 		resp, err := c.rt.RoundTrip(req)
+		if err == nil && jar != nil {
+			jar.SetCookies(req.URL, resp.Cookies())
+		}
 		if err != nil || c.maxRedirects < 0 || n >= c.maxRedirects {
 			return resp, req, err
 		}
@@ -149,13 +180,18 @@ func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Requ
 		return nil, nil
 	}
 	next.Header = req.Header.Clone()
+	next.Header.Del("Cookie") // the jar sets the next hop's
 	if u.Host == req.URL.Host {
 		next.Host = req.Host
 	}
 	return next, body
 }
 
-func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration, s *metrics.Sample) error {
+func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Duration, s *metrics.Sample, out *session.Response) error {
+	tmpl, body, err := c.template(rq)
+	if err != nil {
+		return err
+	}
 	if c.tracer == nil || c.base != ctx {
 		c.tracer = transport.NewTracer(c.pool)
 		c.base = ctx
@@ -165,11 +201,12 @@ func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration
 	start := tr.Start()
 
 	rctx, cancel := context.WithTimeout(c.traced, c.timeout)
-	req := c.steps[step].WithContext(rctx)
-	if b := c.bodies[step]; len(b) > 0 {
-		req.Body = io.NopCloser(bytes.NewReader(b))
+	req := tmpl.WithContext(rctx)
+	if len(body) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	resp, last, err := c.roundTrip(req, c.bodies[step])
+	capture := out != nil && (rq.step.capture || rq.step.headers)
+	resp, last, err := c.roundTrip(req, body, rq.jar)
 	if err == nil {
 		req = last
 		s.Status = resp.StatusCode
@@ -180,7 +217,22 @@ func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration
 				conn.SetCloseReason(transport.CloseServer)
 			}
 		}
-		s.BodyBytes, s.Truncated, err = c.drain(resp.Body)
+		if out != nil {
+			out.Status, out.URL = resp.StatusCode, req.URL
+		}
+		if capture {
+			for name, vals := range resp.Header {
+				for _, v := range vals {
+					out.Header = append(out.Header, [2]string{name, v})
+				}
+			}
+			c.capBuf, err = c.capture(resp.Body, c.capBuf[:0])
+			s.BodyBytes = int64(len(c.capBuf))
+			out.Body = c.capBuf
+		}
+		var n int64
+		n, s.Truncated, err = c.drain(resp.Body, err)
+		s.BodyBytes += n
 		if s.Truncated {
 			if conn := tr.Conn(); conn != nil {
 				conn.SetCloseReason(transport.CloseBodyNotDrained)
@@ -209,10 +261,37 @@ func (c *netHTTPClient) do(ctx context.Context, step int, intended time.Duration
 	return err
 }
 
+// capture reads the body into buf, up to the capture limit (and the body
+// cap); drain reads the rest.
+func (c *netHTTPClient) capture(body io.Reader, buf []byte) ([]byte, error) {
+	limit := int64(captureLimit)
+	if c.maxBody >= 0 {
+		limit = min(limit, c.maxBody)
+	}
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		room := min(int64(cap(buf)-len(buf)), limit-int64(len(buf)))
+		n, err := body.Read(buf[len(buf) : len(buf)+int(room)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
 // drain reads body to EOF, up to the cap, counting bytes. A body longer
 // than the cap is cut: the rest is not read and the connection is not
-// reused.
-func (c *netHTTPClient) drain(body io.Reader) (n int64, truncated bool, err error) {
+// reused. An earlier error is returned as it is.
+func (c *netHTTPClient) drain(body io.Reader, prev error) (n int64, truncated bool, err error) {
+	if prev != nil {
+		return 0, false, prev
+	}
 	c.lr.R, c.lr.N = body, math.MaxInt64
 	if c.maxBody >= 0 {
 		c.lr.N = c.maxBody + 1 // one byte more tells a body at the cap from a longer one
@@ -227,6 +306,83 @@ func (c *netHTTPClient) drain(body io.Reader) (n int64, truncated bool, err erro
 
 // discard reads into io.Discard's pooled buffers: no buffer per VU.
 var discard = io.Discard.(io.ReaderFrom)
+
+// roundTripper returns a RoundTripper for a Go scenario's VU: each request
+// is traced with a tracer of its own and recorded when its body is read to
+// the end or closed.
+func (c *netHTTPClient) roundTripper(rec recordFunc) http.RoundTripper {
+	return &netHTTPRoundTripper{c: c, rec: rec}
+}
+
+type netHTTPRoundTripper struct {
+	c   *netHTTPClient
+	rec recordFunc
+}
+
+func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	tr := transport.NewTracer(t.c.pool)
+	start := tr.Start()
+	ctx := req.Context()
+	resp, err := t.c.rt.RoundTrip(req.WithContext(tr.Context(ctx)))
+	if err != nil {
+		end := t.c.pool.Now()
+		var s metrics.Sample
+		t.finish(&s, tr, start, end, err)
+		t.rec(ctx, req.Method, req.URL.Path, &s, err)
+		return nil, err
+	}
+	resp.Body = &measuredBody{ReadCloser: resp.Body, done: func(n int64, rerr error) {
+		end := t.c.pool.Now()
+		s := metrics.Sample{Status: resp.StatusCode, BodyBytes: n}
+		s.HTTP10 = resp.ProtoMajor == 1 && resp.ProtoMinor == 0
+		t.finish(&s, tr, start, end, rerr)
+		t.rec(ctx, req.Method, req.URL.Path, &s, rerr)
+	}}
+	return resp, nil
+}
+
+func (t *netHTTPRoundTripper) finish(s *metrics.Sample, tr *transport.Tracer, start, end time.Duration, err error) {
+	fillTimes(s, start, end, unscheduled, tr.Finish(end))
+	s.Fresh, s.Reused = tr.Uses()
+	s.WasIdle, s.IdleTime = tr.Idle()
+	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()
+	s.Err = metrics.Classify(err)
+	if err != nil {
+		s.Status = 0
+	}
+	s.BytesReceived, s.BytesSent = tr.Release(end)
+}
+
+// measuredBody calls done once, at the body's end or close.
+type measuredBody struct {
+	io.ReadCloser
+	n    int64
+	done func(n int64, err error)
+	once bool
+}
+
+func (b *measuredBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err != nil && !b.once {
+		b.once = true
+		var rerr error
+		if err != io.EOF {
+			rerr = err
+		}
+		b.done(b.n, rerr)
+	}
+	return n, err
+}
+
+func (b *measuredBody) Close() error {
+	err := b.ReadCloser.Close()
+	if !b.once {
+		b.once = true
+		b.done(b.n, nil)
+	}
+	return err
+}
 
 // clientClose reports whether the request itself asked to close the
 // connection, so that a "Connection: close" answer is not the server's

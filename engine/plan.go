@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +18,9 @@ import (
 type Plan struct {
 	// Scenarios run concurrently over the same connection pool.
 	Scenarios []Scenario `json:"scenarios"`
+
+	// Data are the data sources the steps' templates read.
+	Data []DataSource `json:"data,omitempty"`
 
 	// Engine is the HTTP client engine: EngineH1 (the default, faya's own
 	// HTTP/1.1 engine) or EngineNetHTTP (Go's net/http, what Go services
@@ -80,12 +84,29 @@ const (
 	ScopeVU     ConnScope = "vu"
 )
 
-// Scenario is one named workload: an executor and the steps each iteration
-// runs.
+// Scenario is one named workload: an executor, the steps each VU runs once
+// before its first iteration (Setup: the login), and the steps of each
+// iteration. A scenario written in Go sets Func instead of steps.
 type Scenario struct {
 	Name     string   `json:"name"`
 	Executor Executor `json:"executor"`
+	Setup    []Step   `json:"setup,omitempty"`
 	Steps    []Step   `json:"steps"`
+	// ResetCookies empties each VU's cookie jar before every iteration;
+	// by default the jar lives as long as the VU, as a browser's does.
+	ResetCookies bool `json:"reset_cookies,omitempty"`
+	// Func, when set, runs the scenario as Go code (Steps must be empty).
+	Func *Func `json:"-"`
+}
+
+// Func is a scenario written in Go. Setup runs once per VU before its first
+// iteration; Iteration runs each iteration. Every request made through
+// the VU's Client is traced and measured like a file-driven step. A
+// returned error counts as a failed check of the iteration; it does not
+// stop the VU.
+type Func struct {
+	Setup     func(ctx context.Context, vu *VU) error
+	Iteration func(ctx context.Context, vu *VU) error
 }
 
 // ExecutorType names how a scenario schedules iterations.
@@ -191,13 +212,81 @@ func (e Executor) PeakRate() Rate {
 // Open reports whether the executor is an open model.
 func (e Executor) Open() bool { return e.Type == ConstantRate || e.Type == RampingRate }
 
-// Step is one HTTP request.
+// Step is one HTTP request, with what to do with its response. URL,
+// header values, Body and the expected values of JSON checks may be
+// templates (see internal/session): {{ .vars.NAME }}, {{ .data.SOURCE.COL }},
+// {{ .vu }}, {{ .iter }}, {{ env "NAME" }}, {{ randInt 1 9 }}, {{ uuid }}.
 type Step struct {
+	// Name labels the step's own metrics; empty: "METHOD path".
+	Name   string      `json:"name,omitempty"`
 	Method string      `json:"method"`
 	URL    string      `json:"url"`
 	Header http.Header `json:"header,omitempty"`
 	Body   []byte      `json:"body,omitempty"`
+	// Think is the pause after the step: Min, or a uniform pick in
+	// [Min, Max].
+	Think Think `json:"think,omitzero"`
+	// Extract reads values of the response into the VU's variables.
+	Extract []Extract `json:"extract,omitempty"`
+	// Check asserts on the response; failed checks are counted per step.
+	Check Check `json:"check,omitzero"`
 }
+
+// Think is a pause.
+type Think struct {
+	Min time.Duration `json:"min,omitempty"`
+	Max time.Duration `json:"max,omitempty"`
+}
+
+// Extract reads one value of a response into a variable: exactly one of
+// JSON (a path: items.0.id, or $.items[0].id), Regex (its first group, or
+// the match, in the body), Header, Cookie (a cookie in the jar after the
+// response).
+type Extract struct {
+	Var    string `json:"var"`
+	JSON   string `json:"json,omitempty"`
+	Regex  string `json:"regex,omitempty"`
+	Header string `json:"header,omitempty"`
+	Cookie string `json:"cookie,omitempty"`
+}
+
+// Check asserts on a response.
+type Check struct {
+	Status       []int             `json:"status,omitempty"`
+	BodyContains []string          `json:"body_contains,omitempty"`
+	JSON         map[string]string `json:"json,omitempty"` // path -> expected value (a template)
+	// OnFailure: "continue" (the default: count it and go on),
+	// "abort-iteration" (skip the iteration's remaining steps), or
+	// "stop-vu" (the VU runs no more iterations).
+	OnFailure string `json:"on_failure,omitempty"`
+}
+
+// OnFailure values.
+const (
+	FailContinue       = "continue"
+	FailAbortIteration = "abort-iteration"
+	FailStopVU         = "stop-vu"
+)
+
+// DataSource is a table of rows VUs take values from, as
+// {{ .data.NAME.COLUMN }}.
+type DataSource struct {
+	Name    string     `json:"name"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	// Mode says how VUs take rows: "per-vu" (each VU keeps its own row,
+	// rows split across VUs: there must be a row per VU), "sequential"
+	// (each iteration takes the next row, round robin), "random" (a
+	// random row each iteration).
+	Mode string `json:"mode"`
+}
+
+// Data source modes.
+const (
+	DataPerVU      = "per-vu"
+	DataSequential = "sequential"
+	DataRandom     = "random"
+)
 
 // withDefaults returns p with zero values replaced by their defaults.
 func (p Plan) withDefaults() Plan {

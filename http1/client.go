@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,6 +30,12 @@ type Client struct {
 	MaxRedirects int
 	// OnHeader, if set, sees every header of every final response.
 	OnHeader HeaderFunc
+	// Jar, if set, gives each request its Cookie header and keeps the
+	// cookies responses set, hop by hop (redirects included).
+	Jar CookieJar
+	// Capture, if set, receives the final response's status, headers,
+	// body (up to Capture.BodyLimit) and URL.
+	Capture *Capture
 
 	cur      atomic.Pointer[Conn] // the connection a request is on, for aborting
 	ctx      context.Context
@@ -38,12 +45,48 @@ type Client struct {
 	conn     *Conn
 	location []byte // the last response's Location
 	headFn   func() // cl.headDone, bound once
+	hdrFn    HeaderFunc
+	wbuf     []byte   // a request with a Cookie header
+	cookies  [][]byte // Set-Cookie lines of the last response
+	ckBuf    []byte
+}
+
+// CookieJar is a VU's cookies, as the client needs them.
+type CookieJar interface {
+	CookieHeader(u *url.URL) string
+	SetCookieLines(u *url.URL, lines [][]byte)
+}
+
+// Capture is what a client keeps of a final response.
+type Capture struct {
+	Status    int
+	Header    [][2]string
+	Body      []byte
+	BodyLimit int64
+	URL       *url.URL
+}
+
+// onHeader keeps Set-Cookie lines for the jar and the headers for the
+// capture, then calls the user's OnHeader.
+func (cl *Client) onHeader(name, value []byte) {
+	if cl.Jar != nil && equalFold(name, "set-cookie") {
+		start := len(cl.ckBuf)
+		cl.ckBuf = append(cl.ckBuf, value...)
+		cl.cookies = append(cl.cookies, cl.ckBuf[start:len(cl.ckBuf):len(cl.ckBuf)])
+	}
+	if cl.Capture != nil {
+		cl.Capture.Header = append(cl.Capture.Header, [2]string{string(name), string(value)})
+	}
+	if cl.OnHeader != nil {
+		cl.OnHeader(name, value)
+	}
 }
 
 // NewClient returns a client over p.
 func NewClient(p *Pool) *Client {
 	cl := &Client{pool: p, rd: NewReader(), Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
 	cl.headFn = cl.headDone
+	cl.hdrFn = cl.onHeader
 	return cl
 }
 
@@ -183,7 +226,14 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	if ctx.Err() != nil {
 		_ = c.nc.SetDeadline(aLongTimeAgo)
 	}
-	_, err = c.nc.Write(r.raw)
+	out := r.raw
+	if cl.Jar != nil {
+		if ck := cl.Jar.CookieHeader(r.URL); ck != "" {
+			cl.wbuf = r.appendWith(cl.wbuf[:0], "Cookie", ck)
+			out = cl.wbuf
+		}
+	}
+	_, err = c.nc.Write(out)
 	wrote := d.Now()
 	var resp Response
 	if err == nil {
@@ -195,8 +245,24 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		}
 		cl.rd.Reset(c.nc)
 		cl.rd.onHead = cl.headFn
-		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, cl.OnHeader, cl.MaxRedirects >= 0)
-		cl.rd.onHead = nil
+		onHeader := cl.OnHeader
+		if cl.Jar != nil || cl.Capture != nil {
+			onHeader = cl.hdrFn
+			cl.cookies, cl.ckBuf = cl.cookies[:0], cl.ckBuf[:0]
+			if cl.Capture != nil {
+				cl.Capture.Header = cl.Capture.Header[:0]
+				cl.Capture.Body = cl.Capture.Body[:0]
+				cl.rd.capture, cl.rd.captureMax = &cl.Capture.Body, cl.Capture.BodyLimit
+			}
+		}
+		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, onHeader, cl.MaxRedirects >= 0)
+		cl.rd.onHead, cl.rd.capture = nil, nil
+		if err == nil && cl.Jar != nil && len(cl.cookies) > 0 {
+			cl.Jar.SetCookieLines(r.URL, cl.cookies)
+		}
+		if cl.Capture != nil {
+			cl.Capture.Status, cl.Capture.URL = resp.Status, r.URL
+		}
 	}
 	end := d.Now()
 	cl.cur.Store(nil)

@@ -58,6 +58,9 @@ type Reader struct {
 	maxBody        int64
 	loc            []byte
 	onHead         func() // called when the final response's headers were read
+	// capture, when not nil, receives the body, up to captureMax bytes.
+	capture    *[]byte
+	captureMax int64
 }
 
 // gotBytes reports whether the last ReadResponse read any byte.
@@ -293,6 +296,11 @@ func (rd *Reader) consume(resp *Response, n int64, exact bool) error {
 		take := int64(rd.w - rd.r)
 		if n > 0 {
 			take = min(take, n)
+		}
+		if rd.capture != nil {
+			if room := rd.captureMax - int64(len(*rd.capture)); room > 0 {
+				*rd.capture = append(*rd.capture, rd.buf[rd.r:rd.r+int(min(take, room))]...)
+			}
 		}
 		rd.r += int(take)
 		if n > 0 {

@@ -22,6 +22,7 @@ type Request struct {
 	tls        bool
 	serverName string
 	raw        []byte // request line, headers and body
+	headEnd    int    // where the blank line that ends the headers starts
 	head       bool
 	idempotent bool
 
@@ -104,10 +105,21 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 		b = strconv.AppendInt(b, int64(len(body)), 10)
 		b = append(b, "\r\n"...)
 	}
+	r.headEnd = len(b)
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
 	r.raw = b
 	return r, nil
+}
+
+// appendWith appends r's bytes with one more header to dst.
+func (r *Request) appendWith(dst []byte, name, value string) []byte {
+	dst = append(dst, r.raw[:r.headEnd]...)
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	dst = append(dst, "\r\n"...)
+	return append(dst, r.raw[r.headEnd:]...)
 }
 
 // redirect returns the request a redirect answer leads to, or nil when it

@@ -27,6 +27,13 @@ type Sample struct {
 	Late      bool
 	// First marks the first request of an iteration.
 	First bool
+	// Step is the recorder's index of the request's step plus one (0: no
+	// step stats). Setup marks a VU's setup request (its login), kept out
+	// of the run's totals.
+	Step  int
+	Setup bool
+	// Checks passed and failed on this response.
+	ChecksPassed, ChecksFailed int
 	// CloseAnswer: the response asked to close the connection; HTTP10: it
 	// was an HTTP/1.0 response.
 	CloseAnswer, HTTP10 bool
@@ -55,6 +62,10 @@ type Sample struct {
 // collects them.
 type Recorder struct {
 	shards []Shard
+
+	stepMu    sync.Mutex
+	stepNames []string
+	stepIndex map[string]int
 
 	// VUs counts VUs allocated and busy; executors update it.
 	VUs VUGauge
@@ -85,6 +96,30 @@ func NewRecorder(n int) *Recorder {
 		r.shards[i].spare = &Snapshot{}
 	}
 	return r
+}
+
+// StepIndex returns the index of the step named name, registering it the
+// first time; a Sample carries it plus one.
+func (r *Recorder) StepIndex(name string) int {
+	r.stepMu.Lock()
+	defer r.stepMu.Unlock()
+	if i, ok := r.stepIndex[name]; ok {
+		return i
+	}
+	if r.stepIndex == nil {
+		r.stepIndex = map[string]int{}
+	}
+	i := len(r.stepNames)
+	r.stepIndex[name] = i
+	r.stepNames = append(r.stepNames, name)
+	return i
+}
+
+// StepNames returns the registered step names, by index.
+func (r *Recorder) StepNames() []string {
+	r.stepMu.Lock()
+	defer r.stepMu.Unlock()
+	return append([]string(nil), r.stepNames...)
 }
 
 // Shard returns the shard for worker i (any non-negative integer).

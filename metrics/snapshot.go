@@ -111,6 +111,14 @@ type Snapshot struct {
 	// close", or HTTP/1.0 without keep-alive), and HTTP/1.0 responses.
 	CloseAnswers, HTTP10 int64
 
+	// Checks passed and failed, over the iterations' requests.
+	ChecksPassed, ChecksFailed int64
+	// Setup counts the setup requests (a VU's login), which are kept
+	// apart: they are in their steps' stats, not in the counts above.
+	Setup int64
+	// Steps are the stats per step, by the recorder's step index.
+	Steps []StepStats
+
 	hist [numMetrics]*hdrhistogram.Histogram
 }
 
@@ -135,8 +143,33 @@ func (s *Snapshot) record(m Metric, d time.Duration) {
 	_ = h.RecordValue(max(v, 0))
 }
 
-// Add records one sample.
+// Add records one sample. A setup sample (a VU's login) counts in its
+// step's stats and in the connection accounts (bytes, connections got),
+// not in the run's request counts and latencies.
 func (s *Snapshot) Add(x *Sample) {
+	if x.Step > 0 {
+		s.stepStats(x.Step - 1).add(x)
+	}
+	s.BytesSent += x.BytesSent
+	s.BytesReceived += x.BytesReceived
+	s.BodyBytes += x.BodyBytes
+	if x.CloseAnswer {
+		s.CloseAnswers++
+	}
+	if x.HTTP10 {
+		s.HTTP10++
+	}
+	s.ConnFresh += int64(x.Fresh)
+	s.ConnReused += int64(x.Reused)
+	s.Retries += int64(x.Retries)
+	s.Redirects += int64(x.Redirects)
+	if x.WasIdle {
+		s.record(IdleBeforeReuse, x.IdleTime)
+	}
+	if x.Setup {
+		s.Setup++
+		return
+	}
 	s.Requests++
 	switch {
 	case x.Err != ErrNone:
@@ -154,22 +187,11 @@ func (s *Snapshot) Add(x *Sample) {
 		}
 		s.Status[st]++
 	}
-	s.BytesSent += x.BytesSent
-	s.BytesReceived += x.BytesReceived
-	s.BodyBytes += x.BodyBytes
 	if x.Truncated {
 		s.Truncated++
 	}
-	if x.CloseAnswer {
-		s.CloseAnswers++
-	}
-	if x.HTTP10 {
-		s.HTTP10++
-	}
-	s.ConnFresh += int64(x.Fresh)
-	s.ConnReused += int64(x.Reused)
-	s.Retries += int64(x.Retries)
-	s.Redirects += int64(x.Redirects)
+	s.ChecksPassed += int64(x.ChecksPassed)
+	s.ChecksFailed += int64(x.ChecksFailed)
 	if x.First {
 		s.Iterations++
 	}
@@ -185,9 +207,6 @@ func (s *Snapshot) Add(x *Sample) {
 		if x.PhaseSet&(1<<i) != 0 {
 			s.record(Blocked+Metric(i), x.Phases[i])
 		}
-	}
-	if x.WasIdle {
-		s.record(IdleBeforeReuse, x.IdleTime)
 	}
 }
 
@@ -231,6 +250,12 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	s.VUsAllocated = max(s.VUsAllocated, o.VUsAllocated)
 	s.CloseAnswers += o.CloseAnswers
 	s.HTTP10 += o.HTTP10
+	s.ChecksPassed += o.ChecksPassed
+	s.ChecksFailed += o.ChecksFailed
+	s.Setup += o.Setup
+	for i := range o.Steps {
+		s.stepStats(i).merge(&o.Steps[i])
+	}
 	for i, h := range o.hist {
 		s.hist[i] = mergeHist(s.hist[i], h)
 	}
@@ -249,7 +274,7 @@ func mergeHist(dst, src *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 
 // Reset empties s, keeping its histograms' memory.
 func (s *Snapshot) Reset() {
-	hist := s.hist
+	hist, steps := s.hist, s.Steps
 	*s = Snapshot{}
 	for i, h := range hist {
 		if h != nil && h.TotalCount() > 0 {
@@ -257,6 +282,10 @@ func (s *Snapshot) Reset() {
 		}
 		s.hist[i] = h
 	}
+	for i := range steps {
+		steps[i].reset()
+	}
+	s.Steps = steps
 }
 
 // Clone returns a deep copy of s.

@@ -2,11 +2,17 @@ package target
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -35,23 +41,44 @@ type Stats struct {
 	ConnsMax int64 `json:"conns_max"`
 	// Requests counts load requests (every path but /stats and /reset).
 	Requests int64 `json:"requests"`
+	// Logins counts successful logins; Unauthorized the requests refused
+	// for want of a valid session.
+	Logins       int64 `json:"logins"`
+	Unauthorized int64 `json:"unauthorized"`
+	// Sessions maps each session's user to the requests made with it
+	// (login included).
+	Sessions map[string]int64 `json:"sessions,omitempty"`
 }
 
 // Target is the built-in target server. Its zero value is not usable; call
 // [New].
 type Target struct {
 	connsNew, connsClosed, active, maxActive, requests atomic.Int64
+	logins, unauthorized                               atomic.Int64
 
 	mux *http.ServeMux
+
+	mu       sync.Mutex
+	sessions map[string]*session // by session id
+}
+
+// session is one login's state.
+type session struct {
+	user     string
+	requests int64
 }
 
 // New returns a Target.
 func New() *Target {
-	t := &Target{mux: http.NewServeMux()}
+	t := &Target{mux: http.NewServeMux(), sessions: map[string]*session{}}
 	t.mux.HandleFunc("/bytes", t.bytes)
 	t.mux.HandleFunc("/slow", t.slow)
 	t.mux.HandleFunc("/status", t.status)
 	t.mux.HandleFunc("/close", t.close)
+	t.mux.HandleFunc("POST /login", t.login)
+	t.mux.HandleFunc("GET /me", t.me)
+	t.mux.HandleFunc("GET /items", t.items)
+	t.mux.HandleFunc("GET /items/{id}", t.item)
 	t.mux.HandleFunc("/stats", t.stats)
 	t.mux.HandleFunc("/reset", t.reset)
 	t.mux.HandleFunc("/", t.root)
@@ -90,17 +117,33 @@ func (t *Target) ConnState(_ net.Conn, s http.ConnState) {
 
 // Stats returns the counters.
 func (t *Target) Stats() Stats {
-	return Stats{
-		ConnsNew:    t.connsNew.Load(),
-		ConnsClosed: t.connsClosed.Load(),
-		ConnsActive: t.active.Load(),
-		ConnsMax:    t.maxActive.Load(),
-		Requests:    t.requests.Load(),
+	st := Stats{
+		ConnsNew:     t.connsNew.Load(),
+		ConnsClosed:  t.connsClosed.Load(),
+		ConnsActive:  t.active.Load(),
+		ConnsMax:     t.maxActive.Load(),
+		Requests:     t.requests.Load(),
+		Logins:       t.logins.Load(),
+		Unauthorized: t.unauthorized.Load(),
 	}
+	t.mu.Lock()
+	if len(t.sessions) > 0 {
+		st.Sessions = make(map[string]int64, len(t.sessions))
+		for _, s := range t.sessions {
+			st.Sessions[s.user] += s.requests
+		}
+	}
+	t.mu.Unlock()
+	return st
 }
 
 // Reset zeroes the counters (the open connections stay counted as active).
 func (t *Target) Reset() {
+	t.logins.Store(0)
+	t.unauthorized.Store(0)
+	t.mu.Lock()
+	t.sessions = map[string]*session{}
+	t.mu.Unlock()
 	t.connsNew.Store(0)
 	t.connsClosed.Store(0)
 	t.maxActive.Store(t.active.Load())
@@ -246,4 +289,110 @@ func (t *Target) reset(w http.ResponseWriter, r *http.Request) {
 	t.Reset()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("reset\n"))
+}
+
+// SessionCookie is the name of the cookie /login sets.
+const SessionCookie = "faya_session"
+
+// login accepts a user and a password, as a form (user=, password=) or as
+// JSON ({"user": ..., "password": ...}), and sets a session cookie. Any user
+// with a non-empty password is welcome; the password "wrong" is refused.
+func (t *Target) login(w http.ResponseWriter, r *http.Request) {
+	t.requests.Add(1)
+	var user, password string
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var in struct{ User, Password string }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil {
+			http.Error(w, "bad JSON: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		user, password = in.User, in.Password
+	} else {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		user, password = r.PostFormValue("user"), r.PostFormValue("password")
+	}
+	if user == "" || password == "" || password == "wrong" {
+		t.unauthorized.Add(1)
+		http.Error(w, "wrong user or password", http.StatusUnauthorized)
+		return
+	}
+	var raw [12]byte
+	_, _ = rand.Read(raw[:])
+	id := hex.EncodeToString(raw[:])
+	t.mu.Lock()
+	t.sessions[id] = &session{user: user, requests: 1}
+	t.mu.Unlock()
+	t.logins.Add(1)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true})
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"user":`+strconv.Quote(user)+`,"session":"`+id+`"}`+"\n")
+}
+
+// authorized returns the request's session, counting the request on it,
+// or answers 401.
+func (t *Target) authorized(w http.ResponseWriter, r *http.Request) (*session, bool) {
+	t.requests.Add(1)
+	c, err := r.Cookie(SessionCookie)
+	if err == nil {
+		t.mu.Lock()
+		s := t.sessions[c.Value]
+		if s != nil {
+			s.requests++
+		}
+		t.mu.Unlock()
+		if s != nil {
+			return s, true
+		}
+	}
+	t.unauthorized.Add(1)
+	http.Error(w, "log in first: POST /login", http.StatusUnauthorized)
+	return nil, false
+}
+
+// me answers the session's user.
+func (t *Target) me(w http.ResponseWriter, r *http.Request) {
+	s, ok := t.authorized(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"user":`+strconv.Quote(s.user)+`}`+"\n")
+}
+
+// NumItems is how many items /items lists.
+const NumItems = 20
+
+// items lists the items (for a logged-in session).
+func (t *Target) items(w http.ResponseWriter, r *http.Request) {
+	if _, ok := t.authorized(w, r); !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	var b strings.Builder
+	b.WriteString(`{"items":[`)
+	for i := 1; i <= NumItems; i++ {
+		if i > 1 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%d,"name":"item %d"}`, i, i)
+	}
+	b.WriteString("]}\n")
+	_, _ = io.WriteString(w, b.String())
+}
+
+// item answers one item by id (1..NumItems).
+func (t *Target) item(w http.ResponseWriter, r *http.Request) {
+	if _, ok := t.authorized(w, r); !ok {
+		return
+	}
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err != nil || id < 1 || id > NumItems {
+		http.Error(w, "no such item", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"id":%d,"name":"item %d","price":%d}`+"\n", id, id, 100*id)
 }

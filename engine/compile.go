@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faya-load/faya/internal/session"
+	"github.com/faya-load/faya/metrics"
+)
+
+// StepError is a problem with one step of a plan, located so that a
+// scenario file can point at the line.
+type StepError struct {
+	Scenario string
+	Setup    bool   // the step is a setup step
+	Index    int    // 0-based, among the setup steps or the steps
+	Field    string // "url", "header X", "body", "extract NAME", "check", ...
+	Err      error
+}
+
+func (e *StepError) Error() string {
+	list := "step"
+	if e.Setup {
+		list = "setup step"
+	}
+	return fmt.Sprintf("scenario %s: %s %d: %s: %v", e.Scenario, list, e.Index+1, e.Field, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// cscenario is a scenario compiled to run: its steps with templates
+// parsed, extractions and checks prepared.
+type cscenario struct {
+	sc    *Scenario
+	setup []*cstep
+	steps []*cstep
+}
+
+// cstep is a compiled step.
+type cstep struct {
+	Step
+	seq       int // position among all the plan's compiled steps (for per-client caches)
+	name      string
+	setup     bool
+	url       *session.Template
+	header    []cheader
+	body      *session.Template
+	static    bool // nothing to render: the request is prepared once
+	extract   []*session.Extract
+	check     session.Check
+	onFailure string
+	capture   bool // the response's body is needed
+	headers   bool // the response's headers are needed
+	key       string
+}
+
+type cheader struct {
+	name string
+	val  *session.Template
+}
+
+// compile compiles every scenario of p. env, when not nil, is where
+// {{ env }} looks; with a nil env, references to environment variables are
+// not checked. All problems are returned, joined.
+func compile(p *Plan, env session.Env) ([]*cscenario, error) {
+	var errs []error
+	sources := map[string]*DataSource{}
+	for i := range p.Data {
+		ds := &p.Data[i]
+		sources[ds.Name] = ds
+	}
+	seq := 0
+	var out []*cscenario
+	for i := range p.Scenarios {
+		sc := &p.Scenarios[i]
+		cs := &cscenario{sc: sc}
+		defined := map[string]bool{}
+		for j := range sc.Setup {
+			st, err := compileStep(sc, &sc.Setup[j], j, true, defined, sources, env)
+			errs = append(errs, err...)
+			if st != nil {
+				st.seq = seq
+				seq++
+				cs.setup = append(cs.setup, st)
+			}
+		}
+		for j := range sc.Steps {
+			st, err := compileStep(sc, &sc.Steps[j], j, false, defined, sources, env)
+			errs = append(errs, err...)
+			if st != nil {
+				st.seq = seq
+				seq++
+				cs.steps = append(cs.steps, st)
+			}
+		}
+		out = append(out, cs)
+	}
+	return out, errors.Join(errs...)
+}
+
+func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string]bool, sources map[string]*DataSource, env session.Env) (*cstep, []error) {
+	var errs []error
+	bad := func(field string, err error) {
+		errs = append(errs, &StepError{Scenario: sc.Name, Setup: setup, Index: idx, Field: field, Err: err})
+	}
+	c := &cstep{Step: *st, setup: setup, onFailure: st.Check.OnFailure}
+	if c.Method == "" {
+		c.Method = http.MethodGet
+	}
+	refs := func(field string, rs []session.Ref) {
+		for _, r := range rs {
+			switch r.Kind {
+			case "vars":
+				if !defined[r.Name] {
+					bad(field, fmt.Errorf("variable %q is not extracted before this step: extract it in a setup step or an earlier step", r.Name))
+				}
+			case "data":
+				ds := sources[r.Name]
+				switch {
+				case ds == nil:
+					bad(field, fmt.Errorf("data source %q is not defined", r.Name))
+				case !slices.Contains(ds.Columns, r.Field):
+					bad(field, fmt.Errorf("data source %q has no column %q (columns: %s)", r.Name, r.Field, strings.Join(ds.Columns, ", ")))
+				}
+			case "env":
+				if env != nil {
+					if _, ok := env(r.Name); !ok {
+						bad(field, fmt.Errorf("environment variable %s is not set: set it, or drop {{ env %q }}", r.Name, r.Name))
+					}
+				}
+			case "field":
+				bad(field, fmt.Errorf("{{ .%s }}: templates read .vars.NAME, .data.SOURCE.COLUMN, .vu and .iter", r.Name))
+			}
+		}
+	}
+	parse := func(field, src string) *session.Template {
+		t, rs, err := session.Parse(field, src, env)
+		if err != nil {
+			bad(field, err)
+			return nil
+		}
+		refs(field, rs)
+		return t
+	}
+	c.url = parse("url", st.URL)
+	if c.url != nil && c.url.Static() {
+		if err := ValidateURL(st.URL); err != nil {
+			bad("url", err)
+		}
+	} else if c.url != nil {
+		// A templated URL must at least start as one.
+		if err := ValidateURL(strings.SplitN(st.URL, "{{", 2)[0] + "x"); err != nil && !strings.HasPrefix(st.URL, "{{") {
+			bad("url", err)
+		}
+	}
+	names := make([]string, 0, len(st.Header))
+	for name := range st.Header {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, v := range st.Header[name] {
+			if t := parse("header "+name, v); t != nil {
+				c.header = append(c.header, cheader{name, t})
+			}
+		}
+	}
+	c.body = parse("body", string(st.Body))
+	c.static = c.url != nil && c.url.Static() && c.body != nil && c.body.Static()
+	for _, h := range c.header {
+		c.static = c.static && h.val.Static()
+	}
+	if err := st.Validate(); err != nil && c.static {
+		bad("request", err)
+	}
+	for _, e := range st.Extract {
+		x := &session.Extract{Var: e.Var, JSON: e.JSON, Regex: e.Regex, Header: e.Header, Cookie: e.Cookie}
+		if e.Var == "" {
+			bad("extract", errors.New("a variable name is needed (var)"))
+			continue
+		}
+		if err := x.Compile(); err != nil {
+			bad("extract "+e.Var, err)
+			continue
+		}
+		body, header := x.Needs()
+		c.capture = c.capture || body
+		c.headers = c.headers || header
+		c.extract = append(c.extract, x)
+	}
+	c.check = session.Check{Status: st.Check.Status, BodyContains: st.Check.BodyContains}
+	if len(st.Check.JSON) > 0 {
+		c.check.JSON = map[string]*session.Template{}
+		for p, want := range st.Check.JSON {
+			if t := parse("check json "+p, want); t != nil {
+				c.check.JSON[p] = t
+			}
+		}
+	}
+	if err := c.check.Compile(); err != nil {
+		bad("check", err)
+	}
+	c.capture = c.capture || c.check.Needs()
+	switch c.onFailure {
+	case "":
+		c.onFailure = FailContinue
+		if setup {
+			c.onFailure = FailStopVU // a VU that cannot log in stops
+		}
+	case FailContinue, FailAbortIteration, FailStopVU:
+	default:
+		bad("check on_failure", fmt.Errorf("%q: want %s, %s or %s", c.onFailure, FailContinue, FailAbortIteration, FailStopVU))
+	}
+	if st.Think.Min < 0 || st.Think.Max < 0 || (st.Think.Max > 0 && st.Think.Max < st.Think.Min) {
+		bad("think", fmt.Errorf("%v-%v: want a non-negative duration or a range MIN-MAX", st.Think.Min, st.Think.Max))
+	}
+	for _, e := range st.Extract {
+		defined[e.Var] = true
+	}
+	c.name = st.Name
+	if c.name == "" {
+		c.name = c.Method + " " + pathOf(st.URL)
+	}
+	c.key = sc.Name + "\x00" + c.name
+	if setup {
+		c.key = sc.Name + "\x00setup\x00" + c.name
+	}
+	return c, errs
+}
+
+// pathOf returns the path (and query) of a URL or URL template, for a
+// default step name.
+func pathOf(raw string) string {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			return rest[j:]
+		}
+		return "/"
+	}
+	return raw
+}
+
+// thinkTime picks a step's pause.
+func (c *cstep) thinkTime(pick func(time.Duration) time.Duration) time.Duration {
+	t := c.Think
+	if t.Max > t.Min {
+		return t.Min + pick(t.Max-t.Min+1)
+	}
+	return t.Min
+}
+
+// urlOf parses a rendered URL, for cookies and redirects.
+func urlOf(raw string) (*url.URL, error) { return url.Parse(raw) }
+
+// StepInfo names a step of the per-step metrics.
+type StepInfo struct {
+	Scenario string `json:"scenario"`
+	Name     string `json:"name"`
+	// Setup marks a VU's setup step (the login), measured apart from the
+	// iterations.
+	Setup bool `json:"setup,omitempty"`
+}
+
+// stepTable maps the recorder's step indexes to steps, for the report.
+type stepTable struct {
+	mu    sync.Mutex
+	infos []StepInfo
+}
+
+// index returns the recorder's index of a step, registering it.
+func (t *stepTable) index(rec *metrics.Recorder, scenario, name string, setup bool) int {
+	key := scenario + "\x00" + name
+	if setup {
+		key = scenario + "\x00setup\x00" + name
+	}
+	i := rec.StepIndex(key)
+	t.mu.Lock()
+	for len(t.infos) <= i {
+		t.infos = append(t.infos, StepInfo{})
+	}
+	t.infos[i] = StepInfo{Scenario: scenario, Name: name, Setup: setup}
+	t.mu.Unlock()
+	return i
+}
+
+func (t *stepTable) all() []StepInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]StepInfo(nil), t.infos...)
+}
+
+// plain reports whether a compiled scenario needs no session: one static
+// step without extractions, checks or think time, no setup, no data (the
+// command line's single URL). Such a VU keeps no cookie jar and renders
+// nothing.
+func (cs *cscenario) plain(p *Plan) bool {
+	if cs.sc.Func != nil || len(cs.setup) > 0 || len(cs.steps) != 1 || len(p.Data) > 0 || cs.sc.ResetCookies {
+		return false
+	}
+	st := cs.steps[0]
+	return st.static && len(st.extract) == 0 && st.check.Empty() && st.Think == (Think{})
+}

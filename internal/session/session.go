@@ -1,0 +1,468 @@
+// Package session is a VU's state across requests: its cookie jar (a
+// browser's session), its variables, and the templates, extractions and
+// checks that read and write them.
+//
+// Templates are Go text/template, parsed once when the plan is compiled
+// and executed per request against the VU's data:
+//
+//	{{ .vars.NAME }}        a variable extracted from an earlier response
+//	{{ .data.SOURCE.COL }}  the VU's current row of a data source
+//	{{ .vu }} {{ .iter }}   the VU's number (from 1) and its iteration (from 1)
+//	{{ env "NAME" }}        an environment variable
+//	{{ randInt 1 100 }}     a random integer in [1, 100]
+//	{{ uuid }}              a random UUID
+package session
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+	"text/template/parse"
+
+	"github.com/google/uuid"
+	"github.com/tidwall/gjson"
+	"golang.org/x/net/publicsuffix"
+)
+
+// Jar is a VU's cookie jar: net/http/cookiejar with the public suffix
+// list, as a browser keeps cookies. It costs nothing until a cookie is set.
+type Jar struct {
+	jar *cookiejar.Jar
+	any bool
+}
+
+// NewJar returns an empty jar.
+func NewJar() *Jar {
+	j, _ := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
+	return &Jar{jar: j}
+}
+
+// CookieJar returns the jar for an http.Client.
+func (j *Jar) CookieJar() http.CookieJar { return j }
+
+// Cookies implements http.CookieJar.
+func (j *Jar) Cookies(u *url.URL) []*http.Cookie {
+	if !j.any {
+		return nil
+	}
+	return j.jar.Cookies(u)
+}
+
+// SetCookies implements http.CookieJar.
+func (j *Jar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	if len(cookies) == 0 {
+		return
+	}
+	j.any = true
+	j.jar.SetCookies(u, cookies)
+}
+
+// CookieHeader returns the Cookie header value for a request to u, or "".
+func (j *Jar) CookieHeader(u *url.URL) string {
+	if !j.any {
+		return ""
+	}
+	cs := j.jar.Cookies(u)
+	switch len(cs) {
+	case 0:
+		return ""
+	case 1:
+		return cs[0].Name + "=" + cs[0].Value
+	}
+	var b strings.Builder
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(c.Name)
+		b.WriteByte('=')
+		b.WriteString(c.Value)
+	}
+	return b.String()
+}
+
+// SetCookieLines stores the cookies of Set-Cookie header lines from a
+// response to u; lines that do not parse are skipped, as browsers do.
+func (j *Jar) SetCookieLines(u *url.URL, lines [][]byte) {
+	var cs []*http.Cookie
+	for _, l := range lines {
+		c, err := http.ParseSetCookie(string(l))
+		if err == nil {
+			cs = append(cs, c)
+		}
+	}
+	j.SetCookies(u, cs)
+}
+
+// Get returns the value of the cookie name the jar would send to u.
+func (j *Jar) Get(u *url.URL, name string) (string, bool) {
+	for _, c := range j.Cookies(u) {
+		if c.Name == name {
+			return c.Value, true
+		}
+	}
+	return "", false
+}
+
+// Reset empties the jar (a new browser session).
+func (j *Jar) Reset() {
+	if j.any {
+		*j = *NewJar()
+	}
+}
+
+// Data is what templates see. Its maps are the VU's own and are updated
+// in place, so rendering allocates no map.
+type Data map[string]any
+
+// NewData returns the data of VU vu (numbered from 1).
+func NewData(vu int) Data {
+	return Data{"vars": map[string]string{}, "data": map[string]map[string]string{}, "vu": vu, "iter": int64(0)}
+}
+
+// Vars returns the VU's variables.
+func (d Data) Vars() map[string]string { return d["vars"].(map[string]string) }
+
+// Rows returns the VU's current data rows, by source.
+func (d Data) Rows() map[string]map[string]string {
+	return d["data"].(map[string]map[string]string)
+}
+
+// SetIter sets the iteration number.
+func (d Data) SetIter(n int64) { d["iter"] = n }
+
+// Template is a parsed template, or a constant string.
+type Template struct {
+	src    string
+	t      *template.Template // nil: src is constant
+	static bool
+}
+
+// Ref is a name a template reads: a variable, a data column, an
+// environment variable.
+type Ref struct {
+	Kind  string // "vars", "data", "env"
+	Name  string // the variable, the data source, the environment variable
+	Field string // the data column
+}
+
+// Env looks up environment variables for templates; nil reads nothing.
+type Env func(name string) (string, bool)
+
+// Parse parses src (a constant string when it holds no "{{"), with env
+// for the env function, and returns what it reads.
+func Parse(name, src string, env Env) (*Template, []Ref, error) {
+	if !strings.Contains(src, "{{") {
+		return &Template{src: src, static: true}, nil, nil
+	}
+	funcs := template.FuncMap{
+		"env": func(name string) (string, error) {
+			if env != nil {
+				if v, ok := env(name); ok {
+					return v, nil
+				}
+			}
+			return "", fmt.Errorf("environment variable %s is not set", name)
+		},
+		"randInt": func(lo, hi int) (int, error) {
+			if hi < lo {
+				return 0, fmt.Errorf("randInt %d %d: the second bound is below the first", lo, hi)
+			}
+			return lo + rand.IntN(hi-lo+1), nil
+		},
+		"uuid": func() string { return uuid.NewString() },
+	}
+	t, err := template.New(name).Funcs(funcs).Option("missingkey=zero").Parse(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	var refs []Ref
+	walk(t.Tree.Root, &refs)
+	return &Template{src: src, t: t}, refs, nil
+}
+
+// walk collects the fields and env calls a template reads.
+func walk(n parse.Node, refs *[]Ref) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Nodes {
+			walk(c, refs)
+		}
+	case *parse.ActionNode:
+		walk(n.Pipe, refs)
+	case *parse.PipeNode:
+		if n == nil {
+			return
+		}
+		for _, c := range n.Cmds {
+			walk(c, refs)
+		}
+	case *parse.CommandNode:
+		if len(n.Args) == 2 {
+			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "env" {
+				if s, ok := n.Args[1].(*parse.StringNode); ok {
+					*refs = append(*refs, Ref{Kind: "env", Name: s.Text})
+				}
+			}
+		}
+		for _, a := range n.Args {
+			walk(a, refs)
+		}
+	case *parse.FieldNode:
+		id := n.Ident
+		switch {
+		case len(id) >= 2 && id[0] == "vars":
+			*refs = append(*refs, Ref{Kind: "vars", Name: id[1]})
+		case len(id) >= 3 && id[0] == "data":
+			*refs = append(*refs, Ref{Kind: "data", Name: id[1], Field: id[2]})
+		case len(id) >= 1 && (id[0] == "vu" || id[0] == "iter"):
+		default:
+			*refs = append(*refs, Ref{Kind: "field", Name: strings.Join(id, ".")})
+		}
+	case *parse.IfNode:
+		walk(n.Pipe, refs)
+		walk(n.List, refs)
+		walk(n.ElseList, refs)
+	case *parse.RangeNode:
+		walk(n.Pipe, refs)
+		walk(n.List, refs)
+		walk(n.ElseList, refs)
+	case *parse.WithNode:
+		walk(n.Pipe, refs)
+		walk(n.List, refs)
+		walk(n.ElseList, refs)
+	}
+}
+
+// Static reports whether the template is a constant string.
+func (t *Template) Static() bool { return t == nil || t.static }
+
+// String returns the template's source.
+func (t *Template) String() string {
+	if t == nil {
+		return ""
+	}
+	return t.src
+}
+
+// Render executes the template into buf (reset first) and returns the
+// text.
+func (t *Template) Render(buf *bytes.Buffer, d Data) (string, error) {
+	if t.Static() {
+		return t.String(), nil
+	}
+	buf.Reset()
+	if err := t.t.Execute(buf, d); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
+
+// Response is what extractions and checks read of a response.
+type Response struct {
+	Status int
+	// Header holds the headers, in order (names as sent).
+	Header [][2]string
+	// Body holds the body, up to the capture limit.
+	Body []byte
+	// URL is the final URL, after redirects (for cookies).
+	URL *url.URL
+}
+
+// Reset empties r, keeping its storage.
+func (r *Response) Reset() {
+	r.Status, r.URL = 0, nil
+	r.Header = r.Header[:0]
+	r.Body = r.Body[:0]
+}
+
+// HeaderValue returns the first header named name (any case).
+func (r *Response) HeaderValue(name string) (string, bool) {
+	for _, h := range r.Header {
+		if strings.EqualFold(h[0], name) {
+			return h[1], true
+		}
+	}
+	return "", false
+}
+
+// Extract reads one value of a response into a variable.
+type Extract struct {
+	Var    string
+	JSON   string // a JSON path: items.0.id, or $.items[0].id
+	Regex  string // the first group (or the match) of a regular expression over the body
+	Header string // a response header
+	Cookie string // a cookie in the jar after the response
+	path   string
+	re     *regexp.Regexp
+}
+
+// Compile checks the extraction and prepares it.
+func (e *Extract) Compile() error {
+	n := 0
+	for _, s := range []string{e.JSON, e.Regex, e.Header, e.Cookie} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("extract %s: give exactly one of json, regex, header, cookie", e.Var)
+	}
+	if e.JSON != "" {
+		e.path = JSONPath(e.JSON)
+		if !validPath(e.path) {
+			return fmt.Errorf("extract %s: json %q is not a valid path (e.g. items.0.id or $.items[0].id)", e.Var, e.JSON)
+		}
+	}
+	if e.Regex != "" {
+		re, err := regexp.Compile(e.Regex)
+		if err != nil {
+			return fmt.Errorf("extract %s: regex %q: %w", e.Var, e.Regex, err)
+		}
+		e.re = re
+	}
+	return nil
+}
+
+// JSONPath turns $.a.b[0].c into gjson's a.b.0.c; a gjson path is kept.
+func JSONPath(p string) string {
+	p = strings.TrimPrefix(strings.TrimPrefix(p, "$"), ".")
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '[':
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+		case ']':
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Needs reports whether the extraction reads the body or the headers.
+func (e *Extract) Needs() (body, header bool) { return e.JSON != "" || e.Regex != "", e.Header != "" }
+
+// ErrNoMatch is an extraction that found nothing.
+var ErrNoMatch = errors.New("no match")
+
+// Apply reads the value from r (or the jar) into vars.
+func (e *Extract) Apply(r *Response, jar *Jar, vars map[string]string) error {
+	var v string
+	ok := false
+	switch {
+	case e.JSON != "":
+		res := gjson.GetBytes(r.Body, e.path)
+		v, ok = res.String(), res.Exists()
+	case e.re != nil:
+		if m := e.re.FindSubmatch(r.Body); m != nil {
+			v, ok = string(m[len(m)-1]), true
+			if len(m) == 1 {
+				v = string(m[0])
+			}
+		}
+	case e.Header != "":
+		v, ok = r.HeaderValue(e.Header)
+	case e.Cookie != "":
+		if r.URL != nil && jar != nil {
+			v, ok = jar.Get(r.URL, e.Cookie)
+		}
+	}
+	vars[e.Var] = v
+	if !ok {
+		return fmt.Errorf("extract %s: %w", e.Var, ErrNoMatch)
+	}
+	return nil
+}
+
+// Check is a step's checks on a response.
+type Check struct {
+	Status       []int
+	BodyContains []string
+	// JSON maps a JSON path to the value expected there (a template).
+	JSON  map[string]*Template
+	paths map[string]string
+}
+
+// Compile prepares the check.
+func (c *Check) Compile() error {
+	c.paths = map[string]string{}
+	for p := range c.JSON {
+		gp := JSONPath(p)
+		if !validPath(gp) {
+			return fmt.Errorf("check json %q is not a valid path", p)
+		}
+		c.paths[p] = gp
+	}
+	return nil
+}
+
+// Empty reports whether there is nothing to check.
+func (c *Check) Empty() bool {
+	return len(c.Status) == 0 && len(c.BodyContains) == 0 && len(c.JSON) == 0
+}
+
+// Needs reports whether the check reads the body.
+func (c *Check) Needs() bool { return len(c.BodyContains) > 0 || len(c.JSON) > 0 }
+
+// Apply runs the checks and counts them; failure describes the first that
+// failed.
+func (c *Check) Apply(r *Response, buf *bytes.Buffer, d Data) (passed, failed int, failure string) {
+	if len(c.Status) > 0 {
+		if containsInt(c.Status, r.Status) {
+			passed++
+		} else {
+			failed++
+			failure = fmt.Sprintf("status %d, want %v", r.Status, c.Status)
+		}
+	}
+	for _, s := range c.BodyContains {
+		if bytes.Contains(r.Body, []byte(s)) {
+			passed++
+		} else {
+			failed++
+			if failure == "" {
+				failure = fmt.Sprintf("body does not contain %q", s)
+			}
+		}
+	}
+	for p, want := range c.JSON {
+		w, err := want.Render(buf, d)
+		got := gjson.GetBytes(r.Body, c.paths[p])
+		if err == nil && got.Exists() && got.String() == w {
+			passed++
+		} else {
+			failed++
+			if failure == "" {
+				failure = fmt.Sprintf("json %s = %s, want %s", p, strconv.Quote(got.String()), strconv.Quote(w))
+			}
+		}
+	}
+	return passed, failed, failure
+}
+
+func containsInt(xs []int, v int) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// validPath accepts a non-empty path without spaces (gjson finds nothing
+// for anything else it does not understand).
+func validPath(p string) bool { return p != "" && !strings.ContainsAny(p, " \t\r\n") }

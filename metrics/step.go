@@ -1,0 +1,106 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// StepStats aggregates the requests of one step: counts, statuses, checks,
+// a latency histogram, and the phases' sums (means, not percentiles: a
+// histogram per phase per step would cost megabytes per step).
+type StepStats struct {
+	Requests   int64
+	OK         int64
+	HTTPErrors int64
+	Errors     int64
+	ErrCount   [NumErrClasses]int64
+	// Status counts responses by code; codes outside [0, MaxStatus) are
+	// counted under 0. Allocated on first use.
+	Status       map[int]int64
+	ChecksPassed int64
+	ChecksFailed int64
+	PhaseSum     [NumPhases]time.Duration
+	PhaseCount   [NumPhases]int64
+	latency      *hdrhistogram.Histogram
+}
+
+// Latency returns the step's latency histogram, or nil.
+func (t *StepStats) Latency() *hdrhistogram.Histogram { return t.latency }
+
+func (t *StepStats) add(x *Sample) {
+	t.Requests++
+	switch {
+	case x.Err != ErrNone:
+		t.Errors++
+		t.ErrCount[x.Err]++
+	case x.Status >= 400:
+		t.HTTPErrors++
+	default:
+		t.OK++
+	}
+	if x.Err == ErrNone || x.Status != 0 {
+		if t.Status == nil {
+			t.Status = map[int]int64{}
+		}
+		st := x.Status
+		if st < 0 || st >= MaxStatus {
+			st = 0
+		}
+		t.Status[st]++
+	}
+	t.ChecksPassed += int64(x.ChecksPassed)
+	t.ChecksFailed += int64(x.ChecksFailed)
+	for i := range NumPhases {
+		if x.PhaseSet&(1<<i) != 0 {
+			t.PhaseSum[i] += x.Phases[i]
+			t.PhaseCount[i]++
+		}
+	}
+	if t.latency == nil {
+		t.latency = newHist()
+	}
+	_ = t.latency.RecordValue(min(max(int64(x.Latency), 0), histHighest))
+}
+
+func (t *StepStats) merge(o *StepStats) {
+	t.Requests += o.Requests
+	t.OK += o.OK
+	t.HTTPErrors += o.HTTPErrors
+	t.Errors += o.Errors
+	for i, v := range o.ErrCount {
+		t.ErrCount[i] += v
+	}
+	for code, n := range o.Status {
+		if t.Status == nil {
+			t.Status = map[int]int64{}
+		}
+		t.Status[code] += n
+	}
+	t.ChecksPassed += o.ChecksPassed
+	t.ChecksFailed += o.ChecksFailed
+	for i := range t.PhaseSum {
+		t.PhaseSum[i] += o.PhaseSum[i]
+		t.PhaseCount[i] += o.PhaseCount[i]
+	}
+	t.latency = mergeHist(t.latency, o.latency)
+}
+
+func (t *StepStats) reset() {
+	h, st := t.latency, t.Status
+	*t = StepStats{}
+	if h != nil && h.TotalCount() > 0 {
+		h.Reset()
+	}
+	t.latency = h
+	clear(st)
+	t.Status = st
+}
+
+// stepStats returns the stats of step i, growing the list as needed.
+func (s *Snapshot) stepStats(i int) *StepStats {
+	for len(s.Steps) <= i {
+		s.Steps = append(s.Steps, StepStats{})
+	}
+	return &s.Steps[i]
+}
