@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,6 +52,8 @@ type cstep struct {
 	url       *session.Template
 	header    []cheader
 	body      *session.Template
+	query     []cparam
+	form      []cparam
 	static    bool // nothing to render: the request is prepared once
 	extract   []*session.Extract
 	check     session.Check
@@ -61,6 +64,11 @@ type cstep struct {
 }
 
 type cheader struct {
+	name string
+	val  *session.Template
+}
+
+type cparam struct {
 	name string
 	val  *session.Template
 }
@@ -172,9 +180,42 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 		}
 	}
 	c.body = parse("body", string(st.Body))
+	params := func(kind string, ps []Param) []cparam {
+		var out []cparam
+		for _, p := range ps {
+			if t := parse(kind+" "+p.Name, p.Value); t != nil {
+				out = append(out, cparam{p.Name, t})
+			}
+		}
+		return out
+	}
+	c.query = params("query", st.Query)
+	c.form = params("form", st.Form)
+	if len(st.Form) > 0 && len(st.Body) > 0 {
+		bad("body", errors.New("give a form or a body, not both"))
+	}
+	if len(st.Form) > 0 && st.Header.Get("Content-Type") == "" {
+		c.Header = st.Header.Clone()
+		if c.Header == nil {
+			c.Header = http.Header{}
+		}
+		c.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		c.header = append(c.header, cheader{"Content-Type", mustConst("application/x-www-form-urlencoded")})
+	}
 	c.static = c.url != nil && c.url.Static() && c.body != nil && c.body.Static()
 	for _, h := range c.header {
 		c.static = c.static && h.val.Static()
+	}
+	for _, p := range append(append([]cparam(nil), c.query...), c.form...) {
+		c.static = c.static && p.val.Static()
+	}
+	if c.static && (len(c.query) > 0 || len(c.form) > 0) {
+		// Constant parameters: encode them once.
+		c.URL = withQuery(st.URL, encodeParams(c.query, nil, nil))
+		if len(c.form) > 0 {
+			c.Body = []byte(encodeParams(c.form, nil, nil))
+		}
+		c.query, c.form = nil, nil
 	}
 	if err := st.Validate(); err != nil && c.static {
 		bad("request", err)
@@ -232,6 +273,41 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 		c.key = sc.Name + "\x00setup\x00" + c.name
 	}
 	return c, errs
+}
+
+// mustConst is a constant template.
+func mustConst(s string) *session.Template {
+	t, _, _ := session.Parse("const", s, nil)
+	return t
+}
+
+// encodeParams renders and URL-encodes parameters (constant ones when buf
+// is nil).
+func encodeParams(ps []cparam, buf *bytes.Buffer, d session.Data) string {
+	v := url.Values{}
+	for _, p := range ps {
+		val := p.val.String()
+		if buf != nil {
+			r, err := p.val.Render(buf, d)
+			if err != nil {
+				continue
+			}
+			val = r
+		}
+		v.Add(p.name, val)
+	}
+	return v.Encode()
+}
+
+// withQuery appends an encoded query to a URL.
+func withQuery(u, q string) string {
+	switch {
+	case q == "":
+		return u
+	case strings.Contains(u, "?"):
+		return u + "&" + q
+	}
+	return u + "?" + q
 }
 
 // pathOf returns the path (and query) of a URL or URL template, for a

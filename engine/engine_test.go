@@ -44,6 +44,13 @@ func closedOn(eng, url string, vus int, n int64) engine.Plan {
 	return p
 }
 
+// httptestServer serves h on loopback for the test and returns its URL.
+func httptestServer(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func run(t *testing.T, p engine.Plan) *engine.Result {
 	t.Helper()
 	e, err := engine.New(p)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -385,5 +387,64 @@ func TestArrivalsAt(t *testing.T) {
 	}
 	if got := s.at(59); got >= 4*time.Second || got < 3900*time.Millisecond {
 		t.Errorf("at(59) = %v, want just before 4s", got)
+	}
+}
+
+// Think time is a pause after each step, inside the iteration.
+func TestThinkTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := fakePlan(1, 3, 0)
+		p.Scenarios[0].Steps = []Step{
+			{URL: "http://127.0.0.1:1/a", Think: Think{Min: 100 * time.Millisecond}},
+			{URL: "http://127.0.0.1:1/b", Think: Think{Min: 50 * time.Millisecond, Max: 150 * time.Millisecond}},
+		}
+		res := runFake(t, t.Context(), p, 10*time.Millisecond)
+		if res.Total.Requests != 6 {
+			t.Fatalf("requests = %d, want 6", res.Total.Requests)
+		}
+		// Each iteration: 10 + 100 + 10 + [50, 150] ms.
+		if res.Duration < 3*170*time.Millisecond || res.Duration > 3*270*time.Millisecond {
+			t.Errorf("duration = %v, want 3 iterations of 170-270ms", res.Duration)
+		}
+		// Latency is the request's, not the pause's.
+		if max := time.Duration(res.Total.Hist(metrics.Latency).Max()); max > 11*time.Millisecond {
+			t.Errorf("latency max %v includes the think time", max)
+		}
+	})
+}
+
+func TestDataModes(t *testing.T) {
+	ds := &DataSource{Name: "d", Columns: []string{"c"}, Rows: [][]string{{"0"}, {"1"}, {"2"}}}
+	var cursor atomic.Int64
+	for _, tc := range []struct {
+		mode string
+		vu   int
+		want []string
+	}{
+		{DataPerVU, 1, []string{"1", "1", "1"}},
+		{DataPerVU, 4, []string{"1", "1", "1"}},
+		{DataSequential, 0, []string{"0", "1", "2", "0"}},
+	} {
+		ds.Mode = tc.mode
+		cursor.Store(0)
+		p := rowPick{ds: ds, row: map[string]string{}, next: &cursor}
+		var got []string
+		for range tc.want {
+			p.take(tc.vu)
+			got = append(got, p.row["c"])
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s vu %d: rows %v, want %v", tc.mode, tc.vu, got, tc.want)
+		}
+	}
+	ds.Mode = DataRandom
+	p := rowPick{ds: ds, row: map[string]string{}}
+	seen := map[string]bool{}
+	for range 200 {
+		p.take(0)
+		seen[p.row["c"]] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("random mode took %v of 3 rows in 200 picks", seen)
 	}
 }

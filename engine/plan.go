@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,6 +224,11 @@ type Step struct {
 	URL    string      `json:"url"`
 	Header http.Header `json:"header,omitempty"`
 	Body   []byte      `json:"body,omitempty"`
+	// Query parameters are added to the URL; Form parameters are the body
+	// (application/x-www-form-urlencoded, in place of Body). Values may be
+	// templates; they are encoded after rendering.
+	Query []Param `json:"query,omitempty"`
+	Form  []Param `json:"form,omitempty"`
 	// Think is the pause after the step: Min, or a uniform pick in
 	// [Min, Max].
 	Think Think `json:"think,omitzero"`
@@ -230,6 +236,12 @@ type Step struct {
 	Extract []Extract `json:"extract,omitempty"`
 	// Check asserts on the response; failed checks are counted per step.
 	Check Check `json:"check,omitzero"`
+}
+
+// Param is a query or form parameter.
+type Param struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Think is a pause.
@@ -321,12 +333,23 @@ func (p Plan) withDefaults() Plan {
 			p.Transport.Concurrency = p.VUs()
 		}
 	}
+	p.Scenarios = slices.Clone(p.Scenarios)
 	for i := range p.Scenarios {
-		for j := range p.Scenarios[i].Steps {
-			st := &p.Scenarios[i].Steps[j]
-			if st.Method == "" {
-				st.Method = http.MethodGet
+		sc := &p.Scenarios[i]
+		sc.Steps = slices.Clone(sc.Steps)
+		sc.Setup = slices.Clone(sc.Setup)
+		for _, list := range [][]Step{sc.Steps, sc.Setup} {
+			for j := range list {
+				if list[j].Method == "" {
+					list[j].Method = http.MethodGet
+				}
 			}
+		}
+	}
+	p.Data = slices.Clone(p.Data)
+	for i := range p.Data {
+		if p.Data[i].Mode == "" {
+			p.Data[i].Mode = DataSequential
 		}
 	}
 	return p
@@ -376,6 +399,36 @@ func (p Plan) Validate() error {
 		}
 		if err := s.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("scenario %s: %w", name, err))
+		}
+	}
+	seen := map[string]bool{}
+	for _, ds := range p.Data {
+		switch {
+		case ds.Name == "":
+			add("a data source needs a name")
+		case seen[ds.Name]:
+			add("data source %q is defined twice", ds.Name)
+		}
+		seen[ds.Name] = true
+		if len(ds.Columns) == 0 {
+			add("data source %q has no columns", ds.Name)
+		}
+		if len(ds.Rows) == 0 {
+			add("data source %q has no rows", ds.Name)
+		}
+		switch ds.Mode {
+		case "", DataPerVU, DataSequential, DataRandom:
+		default:
+			add("data source %q: mode %q: want %s, %s or %s", ds.Name, ds.Mode, DataPerVU, DataSequential, DataRandom)
+		}
+		if ds.Mode == DataPerVU && len(ds.Rows) > 0 && len(ds.Rows) < p.VUs() {
+			add("data source %q has %d rows for %d VUs: mode %s gives each VU a row of its own; add rows or use mode %s", ds.Name, len(ds.Rows), p.VUs(), DataPerVU, DataSequential)
+		}
+	}
+	if len(errs) == 0 {
+		q := p.withDefaults()
+		if _, err := compile(&q, nil); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -444,13 +497,13 @@ func (s Scenario) validate() error {
 	if e.length() > maxRunLength {
 		add("the executor runs %v, longer than the %v faya supports", e.length(), maxRunLength)
 	}
-	if len(s.Steps) == 0 {
+	switch {
+	case s.Func != nil && (len(s.Steps) > 0 || len(s.Setup) > 0):
+		add("a scenario written in Go (Func) has no steps")
+	case s.Func != nil && s.Func.Iteration == nil:
+		add("Func.Iteration is nil")
+	case s.Func == nil && len(s.Steps) == 0:
 		add("no steps")
-	}
-	for i, st := range s.Steps {
-		if err := st.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("step %d: %w", i+1, err))
-		}
 	}
 	return errors.Join(errs...)
 }

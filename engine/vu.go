@@ -142,6 +142,9 @@ func (v *vu) iterate(ctx context.Context, intended time.Duration) (end time.Dura
 	s := v.sess
 	if !s.setup {
 		s.setup = true
+		for i := range s.rows {
+			s.rows[i].take(v.id) // the setup's row; per-VU rows stay
+		}
 		for _, st := range v.r.cs.setup {
 			if !v.step(ctx, st, unscheduled, false) {
 				break
@@ -157,7 +160,7 @@ func (v *vu) iterate(ctx context.Context, intended time.Duration) (end time.Dura
 		s.jar.Reset()
 	}
 	for i := range s.rows {
-		if s.rows[i].ds.Mode != DataPerVU || s.iter == 1 {
+		if s.rows[i].ds.Mode != DataPerVU && s.iter > 1 {
 			s.rows[i].take(v.id)
 		}
 	}
@@ -253,6 +256,9 @@ func (v *vu) render(st *cstep, req *request) error {
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
+	if len(st.query) > 0 {
+		u = withQuery(u, encodeParams(st.query, &s.buf, s.data))
+	}
 	if err := ValidateURL(u); err != nil {
 		return err
 	}
@@ -266,6 +272,10 @@ func (v *vu) render(st *cstep, req *request) error {
 			}
 			req.header.Add(h.name, val)
 		}
+	}
+	if len(st.form) > 0 {
+		req.body = []byte(encodeParams(st.form, &s.buf, s.data))
+		return nil
 	}
 	b, err := st.body.Render(&s.buf, s.data)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/threshold"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -76,10 +77,46 @@ type Report struct {
 	Status      map[string]int64      `json:"status"`
 	Errors      map[string]ErrorClass `json:"errors"`
 	Sockets     Sockets               `json:"sockets"`
+	Checks      Checks                `json:"checks"`
+	Steps       []Step                `json:"steps"`
+	Thresholds  []threshold.Result    `json:"thresholds"`
 	Timeline    []Point               `json:"timeline"`
 	// Findings explain the connections and the schedule, most serious
 	// first; a clean run has one info finding that says so.
 	Findings []diagnose.Finding `json:"findings"`
+}
+
+// Checks counts the checks (and extractions) over the iterations'
+// responses; Rate is Passed / (Passed + Failed), 1 when there were none.
+type Checks struct {
+	Passed int64   `json:"passed"`
+	Failed int64   `json:"failed"`
+	Rate   float64 `json:"rate"`
+}
+
+// Step is one step's numbers. Setup steps (a VU's login) are measured
+// here and not in the run's totals.
+type Step struct {
+	Scenario     string           `json:"scenario"`
+	Name         string           `json:"name"`
+	Setup        bool             `json:"setup"`
+	Requests     int64            `json:"requests"`
+	OK           int64            `json:"ok"`
+	HTTPErrors   int64            `json:"http_errors"`
+	Errors       int64            `json:"errors"`
+	Status       map[string]int64 `json:"status"`
+	ChecksPassed int64            `json:"checks_passed"`
+	ChecksFailed int64            `json:"checks_failed"`
+	Latency      Dist             `json:"latency_ns"`
+	// PhasesMean are the means of the phases that happened, ns.
+	PhasesMean map[string]int64 `json:"phases_mean_ns"`
+}
+
+// StepName names a step of Run.Total.Steps.
+type StepName struct {
+	Scenario string
+	Name     string
+	Setup    bool
 }
 
 // Sockets are the kernel's TIME_WAIT sockets to the target, when they
@@ -105,6 +142,9 @@ type Requests struct {
 	Truncated  int64 `json:"truncated"`   // bodies cut at the body cap
 	// Interrupted counts requests canceled when the graceful stop ran out.
 	Interrupted int64 `json:"interrupted"`
+	// Setup counts the VUs' setup requests (their logins), kept out of
+	// the counts above and measured per step.
+	Setup int64 `json:"setup"`
 }
 
 // Schedule is how iterations were started. In the closed model every
@@ -219,6 +259,10 @@ type Run struct {
 	Scheduling time.Duration
 	// Sockets are the socket-table readings, when taken.
 	Sockets diagnose.Sockets
+	// Steps names Total.Steps, index for index.
+	Steps []StepName
+	// Thresholds are the evaluated thresholds.
+	Thresholds []threshold.Result
 }
 
 // DiagnoseConfig maps the run's description to what the findings need.
@@ -351,6 +395,38 @@ func Build(r Run) *Report {
 		})
 	}
 	rep.Findings = diagnose.Analyze(in)
+	rep.Checks = Checks{Passed: s.ChecksPassed, Failed: s.ChecksFailed, Rate: 1}
+	if n := s.ChecksPassed + s.ChecksFailed; n > 0 {
+		rep.Checks.Rate = float64(s.ChecksPassed) / float64(n)
+	}
+	rep.Requests.Setup = s.Setup
+	rep.Steps = []Step{}
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		var name StepName
+		if i < len(r.Steps) {
+			name = r.Steps[i]
+		}
+		out := Step{
+			Scenario: name.Scenario, Name: name.Name, Setup: name.Setup,
+			Requests: st.Requests, OK: st.OK, HTTPErrors: st.HTTPErrors, Errors: st.Errors,
+			Status: map[string]int64{}, ChecksPassed: st.ChecksPassed, ChecksFailed: st.ChecksFailed,
+			Latency: distOf(metrics.DistOf(st.Latency())), PhasesMean: map[string]int64{},
+		}
+		for code, n := range st.Status {
+			out.Status[strconv.Itoa(code)] = n
+		}
+		for p := range metrics.NumPhases {
+			if n := st.PhaseCount[p]; n > 0 {
+				out.PhasesMean[(metrics.Blocked + metrics.Metric(p)).String()] = int64(st.PhaseSum[p]) / n
+			}
+		}
+		rep.Steps = append(rep.Steps, out)
+	}
+	rep.Thresholds = r.Thresholds
+	if rep.Thresholds == nil {
+		rep.Thresholds = []threshold.Result{}
+	}
 	return rep
 }
 

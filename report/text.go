@@ -29,6 +29,8 @@ func Text(w io.Writer, r *Report) error {
 	tw.connections(r)
 	tw.status(r)
 	tw.errors(r)
+	tw.steps(r)
+	tw.thresholds(r)
 	tw.findings(r)
 	return tw.err
 }
@@ -88,6 +90,12 @@ func (t *textWriter) summary(r *Report) {
 	t.printf("  requests    %d  (ok %d, http errors %d, errors %d)\n", q.Total, q.OK, q.HTTPErrors, q.Errors)
 	if q.Retries > 0 || q.Redirects > 0 || q.Truncated > 0 {
 		t.printf("              retries %d, redirects %d, bodies cut at the cap %d\n", q.Retries, q.Redirects, q.Truncated)
+	}
+	if q.Setup > 0 {
+		t.printf("              setup requests %d (the VUs' logins: in the step table, not in these counts)\n", q.Setup)
+	}
+	if c := r.Checks; c.Passed+c.Failed > 0 {
+		t.printf("  checks      %.2f%% passed (%d passed, %d failed)\n", 100*c.Rate, c.Passed, c.Failed)
 	}
 	if q.Interrupted > 0 {
 		t.printf("              interrupted %d (canceled when --graceful-stop ran out)\n", q.Interrupted)
@@ -269,6 +277,55 @@ func (t *textWriter) errors(r *Report) {
 	for _, k := range sortedKeys(r.Errors) {
 		e := r.Errors[k]
 		t.printf("  %-9s %d  e.g. %s\n", k, e.Count, e.Example)
+	}
+	t.printf("\n")
+}
+
+func (t *textWriter) steps(r *Report) {
+	if len(r.Steps) == 0 {
+		return
+	}
+	scenarios := map[string]bool{}
+	for _, s := range r.Steps {
+		scenarios[s.Scenario] = true
+	}
+	t.printf("Steps\n")
+	t.table(func(w io.Writer) {
+		fmt.Fprintf(w, "  %-24s\trequests\terrors\tchecks failed\tp50\tp99\tmax\tmean wait\t\n", "step")
+		for _, s := range r.Steps {
+			name := s.Name
+			if len(scenarios) > 1 {
+				name = s.Scenario + ": " + name
+			}
+			if s.Setup {
+				name = "(setup) " + name
+			}
+			fmt.Fprintf(w, "  %-24s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", name, s.Requests, s.Errors+s.HTTPErrors, s.ChecksFailed,
+				Duration(s.Latency.P50), Duration(s.Latency.P99), Duration(s.Latency.Max), Duration(s.PhasesMean["wait"]))
+		}
+	})
+	t.printf("\n")
+}
+
+func (t *textWriter) thresholds(r *Report) {
+	if len(r.Thresholds) == 0 {
+		return
+	}
+	t.printf("Thresholds\n")
+	for _, th := range r.Thresholds {
+		mark := "PASS"
+		if !th.Pass {
+			mark = "FAIL"
+		}
+		scope := ""
+		if th.Step != "" {
+			scope = " (step " + th.Step + ")"
+		}
+		if th.Err != "" {
+			t.printf("  %s  %s%s: %s\n", mark, th.Threshold, scope, th.Err)
+			continue
+		}
+		t.printf("  %s  %s%s: %s\n", mark, th.Threshold, scope, th.Display)
 	}
 	t.printf("\n")
 }
