@@ -264,10 +264,7 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 	for _, e := range st.Extract {
 		defined[e.Var] = true
 	}
-	c.name = st.Name
-	if c.name == "" {
-		c.name = c.Method + " " + pathOf(st.URL)
-	}
+	c.name = st.Label()
 	c.key = sc.Name + "\x00" + c.name
 	if setup {
 		c.key = sc.Name + "\x00setup\x00" + c.name
@@ -312,6 +309,18 @@ func withQuery(u, q string) string {
 
 // pathOf returns the path (and query) of a URL or URL template, for a
 // default step name.
+// Label is the step's name in reports: its Name, or its method and path.
+func (s Step) Label() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	m := s.Method
+	if m == "" {
+		m = http.MethodGet
+	}
+	return m + " " + pathOf(s.URL)
+}
+
 func pathOf(raw string) string {
 	if i := strings.Index(raw, "://"); i >= 0 {
 		rest := raw[i+3:]

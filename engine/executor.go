@@ -169,9 +169,12 @@ func (r *runner) runClosed(stop, reqCtx context.Context) error {
 			if err != nil {
 				return err
 			}
+			if stop.Err() == nil {
+				v.prepare(reqCtx) // log in as the VU starts, like a user
+			}
 			// The end is checked against the clock read when the last
 			// iteration ended (no extra clock read per iteration).
-			for last := time.Duration(0); stop.Err() == nil && last < end; {
+			for last := time.Duration(0); stop.Err() == nil && last < end && !v.stopped(); {
 				if ex.Iterations > 0 && tickets.Add(1) > ex.Iterations {
 					return nil
 				}
@@ -234,6 +237,9 @@ func (r *runner) runRampingVUs(stop, reqCtx context.Context) error {
 						}
 					}
 					v.iterate(reqCtx, unscheduled)
+					if v.stopped() {
+						return nil
+					}
 					continue
 				}
 				next, ok := nextActive(id, now)
@@ -321,6 +327,11 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 			ready.Done()
 			for j := range jobs {
 				v.iterate(reqCtx, j.intended)
+				if v.stopped() {
+					// A stopped VU stays taken: later arrivals go to
+					// the others, or are dropped.
+					return nil
+				}
 				idle.push(jobs)
 			}
 			return nil

@@ -397,8 +397,10 @@ func (p Plan) Validate() error {
 		if name == "" {
 			name = fmt.Sprint(i)
 		}
-		if err := s.validate(); err != nil {
-			errs = append(errs, fmt.Errorf("scenario %s: %w", name, err))
+		if u, ok := s.validate().(interface{ Unwrap() []error }); ok {
+			for _, err := range u.Unwrap() {
+				errs = append(errs, fmt.Errorf("scenario %s: %w", name, err))
+			}
 		}
 	}
 	seen := map[string]bool{}

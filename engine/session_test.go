@@ -124,6 +124,24 @@ func testChecksAndFailures(t *testing.T, eng string) {
 	if s := res.Total; s.Requests != 10 || (len(s.Steps) > 1 && s.Steps[1].Requests != 0) || srv.Stats().Requests != 10 {
 		t.Errorf("abort-iteration: requests %d, server %d, steps %+v", s.Requests, srv.Stats().Requests, s.Steps)
 	}
+	// stop-vu: each VU makes its one failing request and stops; the run
+	// ends then, long before its hour, and no VU spins.
+	srv.Target.Reset()
+	p := plan(engine.FailStopVU)
+	p.Scenarios[0].Executor = engine.Executor{Type: engine.VUs, VUs: 2, Duration: time.Hour}
+	res = run(t, p)
+	if s := res.Total; s.Requests != 2 || s.ChecksFailed != 2 || srv.Stats().Requests != 2 || res.Interrupted {
+		t.Errorf("stop-vu, closed: requests %d, checks failed %d, server %d", s.Requests, s.ChecksFailed, srv.Stats().Requests)
+	}
+	// Open model: a stopped VU takes no more arrivals; with 3 VUs at most,
+	// 3 requests are made and the other arrivals are dropped.
+	srv.Target.Reset()
+	p = plan(engine.FailStopVU)
+	p.Scenarios[0].Executor = engine.Executor{Type: engine.ConstantRate, Rate: engine.Rate{Count: 200, Per: time.Second}, Duration: 100 * time.Millisecond, PreVUs: 1, MaxVUs: 3}
+	res = run(t, p)
+	if s := res.Total; s.Requests != 3 || srv.Stats().Requests != 3 || s.Dropped != 20-3 {
+		t.Errorf("stop-vu, open: requests %d, server %d, dropped %d (want 3, 3, 17)", s.Requests, srv.Stats().Requests, s.Dropped)
+	}
 }
 
 // Without a setup, each iteration logs in again; reset_cookies starts each
@@ -230,7 +248,7 @@ func testGoScenario(t *testing.T, eng string) {
 	res := run(t, p)
 	s, st := res.Total, srv.Stats()
 	if st.Logins != 4 || st.Unauthorized != 0 || len(st.Sessions) != 4 {
-		t.Fatalf("target: %d logins, %d refused, %d sessions", st.Logins, st.Unauthorized, len(st.Sessions))
+		t.Fatalf("target: %d logins, %d refused, %d sessions; errors %v (%v)", st.Logins, st.Unauthorized, len(st.Sessions), s.Errors, s.ErrExample)
 	}
 	if s.Requests != 40 || s.OK != 40 || s.Setup != 4 || s.ChecksFailed != 0 {
 		t.Errorf("requests %d ok %d setup %d checks failed %d (%v)", s.Requests, s.OK, s.Setup, s.ChecksFailed, s.ErrExample)
@@ -243,7 +261,11 @@ func testGoScenario(t *testing.T, eng string) {
 		t.Errorf("steps %v", names)
 	}
 	if h := s.Hist(metrics.Wait); h == nil || h.TotalCount() != 40 {
-		t.Errorf("the Go scenario's requests are not traced: %v", h)
+		n := int64(-1)
+		if h != nil {
+			n = h.TotalCount()
+		}
+		t.Errorf("the Go scenario's requests are not traced: %d waits measured, want 40", n)
 	}
 }
 

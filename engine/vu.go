@@ -114,6 +114,48 @@ func (r *runner) newSession(id int) *vuSession {
 	return s
 }
 
+// prepare runs the VU's setup (its login), once: closed-model VUs run it
+// when they start, open-model VUs before their first iteration.
+func (v *vu) prepare(ctx context.Context) {
+	if v.fn != nil {
+		if !v.fnSetup {
+			if f := v.r.sc.Func; f.Setup != nil {
+				if err := f.Setup(ctx, v.fn); err != nil {
+					v.fnFailed("setup", err, true)
+					v.fnStop = true
+				}
+			}
+			v.fnSetup = true // after: the setup's requests are marked so
+		}
+		return
+	}
+	s := v.sess
+	if s == nil || s.setup {
+		return
+	}
+	s.setup = true
+	for i := range s.rows {
+		s.rows[i].take(v.id) // the setup's row; per-VU rows stay
+	}
+	if len(v.r.cs.setup) == 0 {
+		return
+	}
+	g := &v.r.rec.VUs
+	g.Begin()
+	defer g.End()
+	for _, st := range v.r.cs.setup {
+		if !v.step(ctx, st, unscheduled, false) {
+			break
+		}
+	}
+}
+
+// stopped reports whether a step (or a Go scenario's setup) stopped the
+// VU: it runs no more iterations.
+func (v *vu) stopped() bool {
+	return v.fnStop || (v.sess != nil && v.sess.stop)
+}
+
 // iterate runs one iteration (the VU's setup first, the first time),
 // every step recorded. It returns when the iteration ended, on the run's
 // clock.
@@ -141,18 +183,10 @@ func (v *vu) iterate(ctx context.Context, intended time.Duration) (end time.Dura
 	}
 	s := v.sess
 	if !s.setup {
-		s.setup = true
-		for i := range s.rows {
-			s.rows[i].take(v.id) // the setup's row; per-VU rows stay
-		}
-		for _, st := range v.r.cs.setup {
-			if !v.step(ctx, st, unscheduled, false) {
-				break
-			}
-		}
-		if s.stop {
-			return v.r.now()
-		}
+		v.prepare(ctx)
+	}
+	if s.stop {
+		return v.r.now()
 	}
 	s.iter++
 	s.data.SetIter(s.iter)
@@ -300,15 +334,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // iterateFunc runs a Go scenario's iteration (its Setup first).
 func (v *vu) iterateFunc(ctx context.Context, _ time.Duration) time.Duration {
 	f := v.r.sc.Func
-	if !v.fnSetup {
-		if f.Setup != nil {
-			if err := f.Setup(ctx, v.fn); err != nil {
-				v.fnFailed("setup", err, true)
-				v.fnStop = true
-			}
-		}
-		v.fnSetup = true
-	}
+	v.prepare(ctx)
 	if v.fnStop || f.Iteration == nil {
 		return v.r.now()
 	}

@@ -317,18 +317,18 @@ func (e *Extract) Compile() error {
 		}
 	}
 	if n != 1 {
-		return fmt.Errorf("extract %s: give exactly one of json, regex, header, cookie", e.Var)
+		return errors.New("give exactly one of json, regex, header, cookie")
 	}
 	if e.JSON != "" {
 		e.path = JSONPath(e.JSON)
 		if !validPath(e.path) {
-			return fmt.Errorf("extract %s: json %q is not a valid path (e.g. items.0.id or $.items[0].id)", e.Var, e.JSON)
+			return fmt.Errorf("json %q is not a valid path (e.g. items.0.id or $.items[0].id)", e.JSON)
 		}
 	}
 	if e.Regex != "" {
 		re, err := regexp.Compile(e.Regex)
 		if err != nil {
-			return fmt.Errorf("extract %s: regex %q: %w", e.Var, e.Regex, err)
+			return fmt.Errorf("regex %q: %w", e.Regex, err)
 		}
 		e.re = re
 	}

@@ -1,0 +1,214 @@
+package scenario
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func TestParseExample(t *testing.T) {
+	f, err := Load("../examples/shop/shop.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.Plan
+	if len(p.Scenarios) != 2 {
+		t.Fatalf("scenarios = %d, want 2", len(p.Scenarios))
+	}
+	browse, buyers := p.Scenarios[0], p.Scenarios[1]
+	if browse.Name != "browse" || browse.Executor.Type != engine.VUs || browse.Executor.VUs != 50 || browse.Executor.Duration != 20*time.Second {
+		t.Errorf("browse executor = %+v", browse.Executor)
+	}
+	if len(browse.Setup) != 1 || len(browse.Steps) != 3 {
+		t.Fatalf("browse: %d setup steps, %d steps; want 1, 3", len(browse.Setup), len(browse.Steps))
+	}
+	login := browse.Setup[0]
+	if login.Method != "POST" || login.URL != "http://127.0.0.1:8080/login" || len(login.Form) != 2 {
+		t.Errorf("login step = %+v", login)
+	}
+	if got := login.Header.Get("Accept"); got != "application/json" {
+		t.Errorf("default header Accept = %q", got)
+	}
+	if x := browse.Steps[0].Extract; len(x) != 1 || x[0].Var != "first" || x[0].JSON != "$.items[0].id" {
+		t.Errorf("extract = %+v", x)
+	}
+	if th := browse.Steps[2].Think; th.Min != 50*time.Millisecond || th.Max != 150*time.Millisecond {
+		t.Errorf("think = %+v", th)
+	}
+	if buyers.Executor.Type != engine.ConstantRate || buyers.Executor.Rate.PerSecond() != 100 || buyers.Executor.MaxVUs < 10 {
+		t.Errorf("buyers executor = %+v", buyers.Executor)
+	}
+	if ct := buyers.Steps[0].Header.Get("Content-Type"); ct != "application/json" || buyers.Steps[0].Method != "POST" {
+		t.Errorf("json step: method %s, Content-Type %q", buyers.Steps[0].Method, ct)
+	}
+	if len(p.Data) != 1 || len(p.Data[0].Rows) != 100 || p.Data[0].Mode != engine.DataPerVU || strings.Join(p.Data[0].Columns, ",") != "user,password" {
+		t.Errorf("data = %d sources", len(p.Data))
+	}
+	if p.Transport.MaxConnsPerHost != -1 || p.Transport.MaxIdleConnsPerHost != 100 || p.Timeout != 10*time.Second {
+		t.Errorf("transport = %+v, timeout %v", p.Transport, p.Timeout)
+	}
+	if !f.Set["max_conns_per_host"] || !f.Set["timeout"] || f.Set["idle_conn_timeout"] {
+		t.Errorf("Set = %v", f.Set)
+	}
+	if len(f.Thresholds) != 4 || f.Thresholds[3].Step != "item" {
+		t.Errorf("thresholds = %+v", f.Thresholds)
+	}
+}
+
+// TestErrorsGolden: a file with several problems reports them all, in
+// line order, each with file:line.
+func TestErrorsGolden(t *testing.T) {
+	_, err := Load("testdata/bad.yaml", Options{})
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want Errors", err)
+	}
+	got := err.Error() + "\n"
+	golden := filepath.Join("testdata", "bad.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("errors:\n%s\nwant (go test -update to accept):\n%s", got, want)
+	}
+	if len(errs) < 8 {
+		t.Errorf("%d errors, want every problem of the file (at least 8)", len(errs))
+	}
+	for _, e := range errs {
+		if e.Line == 0 {
+			t.Errorf("error without a line: %v", e)
+		}
+	}
+}
+
+const head = "version: 1\nbase_url: http://127.0.0.1:8080\n"
+
+func TestErrors(t *testing.T) {
+	files := map[string]string{
+		"users.csv":   "user,password\na,b\nc,d\n",
+		"empty.csv":   "user,password\n",
+		"users.jsonl": "{\"user\":\"a\",\"n\":1}\n{\"user\":\"b\",\"n\":2}\n",
+		"body.bin":    "raw",
+	}
+	read := func(path string) ([]byte, error) {
+		if b, ok := files[filepath.Base(path)]; ok {
+			return []byte(b), nil
+		}
+		return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
+	}
+	env := func(name string) (string, bool) {
+		if name == "TOKEN" {
+			return "t", true
+		}
+		return "", false
+	}
+	steps := "scenarios:\n  s:\n    executor: vus\n    vus: 2\n    iterations: 4\n    steps:\n"
+	tests := []struct {
+		name, src string
+		want      string // "" for no error
+	}{
+		{"ok", head + steps + "      - url: /\n", ""},
+		{"no version", "scenarios:\n  s:\n    executor: vus\n    steps:\n      - url: http://x/\n", ":1: version is missing"},
+		{"future version", "version: 2\n" + steps[0:0] + "scenarios: {}\n", "version 2: this faya reads version 1"},
+		{"not yaml", "version: 1\n  - a: [\n", "not valid YAML"},
+		{"empty", "", "the file is empty"},
+		{"unknown top key", head + "scenario: {}\n", `:3: the file: unknown key "scenario"`},
+		{"unknown step key", head + steps + "      - url: /\n        methd: GET\n", `:10: step: unknown key "methd" (known: name, method`},
+		{"wrong type", head + steps + "      - url: [a, b]\n", ":9: step url: want a value, got a list"},
+		{"bad duration", head + "scenarios:\n  s:\n    executor: vus\n    duration: 10\n    steps:\n      - url: /\n", `:6: scenario s: duration: "10" is not a duration like 10s or 250ms: give a unit, e.g. 10s`},
+		{"bad think", head + steps + "      - url: /\n        think: 3-1s\n", `:10: step think "3-1s": "3" is not a duration`},
+		{"think backwards", head + steps + "      - url: /\n        think: 2s-1s\n", "the range ends before it starts"},
+		{"undefined variable", head + steps + "      - url: /items/{{ .vars.id }}\n", `:9: scenario s: step 1: url: variable "id" is not extracted before this step`},
+		{"variable from a later step", head + steps + "      - url: /a/{{ .vars.id }}\n      - url: /b\n        extract:\n          id: {json: $.id}\n", `:9: scenario s: step 1: url: variable "id"`},
+		{"extract then use", head + steps + "      - url: /a\n        extract:\n          id: {json: $.id}\n      - url: /b/{{ .vars.id }}\n", ""},
+		{"missing data file", head + "data:\n  users:\n    file: nope.csv\n" + steps + "      - url: /\n", `:5: data.users.file "nope.csv": cannot read`},
+		{"data file without rows", head + "data:\n  users:\n    file: empty.csv\n" + steps + "      - url: /\n", "needs a header row (the column names) and at least one row"},
+		{"unknown data column", head + "data:\n  users:\n    file: users.csv\n" + steps + "      - url: /{{ .data.users.name }}\n", `column "name"`},
+		{"unknown data source", head + steps + "      - url: /{{ .data.people.user }}\n", `data source "people"`},
+		{"jsonl data", head + "data:\n  users:\n    file: users.jsonl\n" + steps + "      - url: /{{ .data.users.user }}/{{ .data.users.n }}\n", ""},
+		{"per-vu too few rows", head + "data:\n  users:\n    file: users.csv\n    mode: per-vu\n" + strings.Replace(steps, "vus: 2", "vus: 3", 1) + "      - url: /\n", "has 2 rows for 3 VUs"},
+		{"bad data mode", head + "data:\n  users:\n    file: users.csv\n    mode: each\n" + steps + "      - url: /\n", `:6: data.users.mode "each": want per-vu, sequential or random`},
+		{"relative url without base", "version: 1\n" + steps + "      - url: /x\n", `url "/x" is relative: set base_url`},
+		{"two bodies", head + steps + "      - url: /\n        body: a\n        form: {a: b}\n", "give one body"},
+		{"body file", head + steps + "      - url: /\n        body_file: body.bin\n", ""},
+		{"missing body file", head + steps + "      - url: /\n        body_file: none.bin\n", `step body_file "none.bin": cannot read`},
+		{"env set", head + steps + "      - url: /\n        headers: {Authorization: 'Bearer {{ env \"TOKEN\" }}'}\n", ""},
+		{"env unset", head + steps + "      - url: /\n        headers: {Authorization: 'Bearer {{ env \"NOPE\" }}'}\n", "NOPE"},
+		{"bad executor", head + "scenarios:\n  s:\n    executor: users\n    steps:\n      - url: /\n", "scenario s"},
+		{"no executor", head + "scenarios:\n  s:\n    steps:\n      - url: /\n", "executor is missing"},
+		{"no steps", head + "scenarios:\n  s:\n    executor: vus\n", "steps are missing"},
+		{"bad rate", head + "scenarios:\n  s:\n    executor: rate\n    rate: fast\n    duration: 1s\n    steps:\n      - url: /\n", ":6: scenario s: rate"},
+		{"bad on_failure", head + steps + "      - url: /\n        check: {status: 200, on_failure: panic}\n", "on_failure"},
+		{"bad status", head + steps + "      - url: /\n        check: {status: ok}\n", `check status: "ok" is not a whole number`},
+		{"bad reset_cookies", head + "scenarios:\n  s:\n    executor: vus\n    reset_cookies: yes\n    steps:\n      - url: /\n", "each-iteration"},
+		{"bad threshold", head + steps + "      - url: /\nthresholds:\n  run:\n    - p99(latency) << 1s\n", ":12:"},
+		{"threshold on unknown step", head + steps + "      - url: /\n        name: home\nthresholds:\n  steps:\n    hom:\n      - p99(latency) < 1s\n", `no step is named "hom" (steps: home)`},
+		{"bad transport", head + "transport:\n  max_idle_conns_per_host: -3\n" + steps + "      - url: /\n", ":4: transport.max_idle_conns_per_host -3: must not be negative"},
+		{"unknown transport key", head + "transport:\n  max_conns: 3\n" + steps + "      - url: /\n", `unknown key "max_conns" (known: max_conns_per_host`},
+		{"bad engine", head + "engine: fasthttp\n" + steps + "      - url: /\n", `engine "fasthttp": want h1 or net/http`},
+		{"duplicate key", head + steps + "      - url: /\n        url: /b\n", `key "url" given twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("s.yaml", []byte(tt.src), Options{ReadFile: read, Env: env})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error:\n%v", err)
+				}
+				if len(f.Plan.Scenarios) == 0 {
+					t.Fatal("no scenarios")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%v\nwant it to contain %q", err, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "s.yaml") {
+				t.Errorf("error does not name the file: %v", err)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"../examples/shop/shop.yaml", "testdata/bad.yaml"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(head + "scenarios:\n  s:\n    executor: vus\n    steps:\n      - url: /{{ .vars.x }}\n"))
+	f.Add([]byte("version: 1\nscenarios: &a\n  s: *a\n"))
+	read := func(string) ([]byte, error) { return []byte("a,b\n1,2\n"), nil }
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, err := Parse("f.yaml", src, Options{ReadFile: read})
+		if err != nil {
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error is not Errors: %v", err)
+			}
+			return
+		}
+		if err := file.Plan.Validate(); err != nil {
+			t.Fatalf("Parse accepted a plan that does not validate: %v", err)
+		}
+	})
+}
