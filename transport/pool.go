@@ -102,8 +102,8 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 	cfg = d.cfg
 	p := &Pool{Dialer: d}
 	p.http = &http.Transport{
-		DialContext:           d.dial,
-		DialTLSContext:        d.dialTLS,
+		DialContext:           d.dialDetached,
+		DialTLSContext:        d.dialTLSDetached,
 		MaxConnsPerHost:       limit(cfg.MaxConnsPerHost, true),
 		MaxIdleConns:          limit(cfg.MaxIdleConns, true),
 		MaxIdleConnsPerHost:   limit(cfg.MaxIdleConnsPerHost, false),
@@ -184,7 +184,7 @@ func (p *Dialer) Conns() (open, active int) {
 // dial resolves addr and connects to the first address that answers,
 // timing the two phases separately.
 func (p *Dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := p.dialTCP(ctx, network, addr)
+	c, err := p.dialTCP(ctx, network, addr, false)
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +192,41 @@ func (p *Dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	return c, nil
 }
 
-func (p *Dialer) dialTCP(ctx context.Context, network, addr string) (*Conn, error) {
+// dialDetached is the http.Transport's dial. The Transport cancels the
+// dials it no longer waits for (CloseIdleConnections, at the run's end);
+// a connect the server had just accepted would then be closed uncounted,
+// and the count of connections dialed would miss one the server saw. So
+// the connect itself is not canceled (DialTimeout bounds it), and a
+// connection that completes after the Transport gave up is counted and
+// closed as unused.
+func (p *Dialer) dialDetached(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := p.dialTCP(ctx, network, addr, true)
+	if err != nil {
+		return nil, err
+	}
+	p.dialed(c)
+	if err := ctx.Err(); err != nil {
+		c.SetCloseReason(CloseUnused)
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (p *Dialer) dialTLSDetached(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, _ := net.SplitHostPort(addr)
+	return p.dialTLSName(ctx, network, addr, host, true)
+}
+
+func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
+	connectCtx := ctx
+	if detach {
+		var cancel context.CancelFunc
+		connectCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), p.cfg.DialTimeout)
+		defer cancel()
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -214,8 +246,8 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string) (*Conn, erro
 	connectStart := time.Now()
 	var nc net.Conn
 	for _, ip := range ips {
-		nc, err = p.net.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
-		if err == nil || ctx.Err() != nil {
+		nc, err = p.net.DialContext(connectCtx, network, net.JoinHostPort(ip.Unmap().String(), port))
+		if err == nil || connectCtx.Err() != nil || ctx.Err() != nil {
 			break
 		}
 	}
@@ -245,20 +277,15 @@ func (p *Dialer) Dial(ctx context.Context, addr string, useTLS bool, serverName 
 		}
 		return c.(*Conn), c, nil
 	}
-	tc, err := p.dialTLSName(ctx, "tcp", addr, serverName)
+	tc, err := p.dialTLSName(ctx, "tcp", addr, serverName, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	return ConnOf(tc), tc, nil
 }
 
-func (p *Dialer) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, _, _ := net.SplitHostPort(addr)
-	return p.dialTLSName(ctx, network, addr, host)
-}
-
-func (p *Dialer) dialTLSName(ctx context.Context, network, addr, host string) (net.Conn, error) {
-	c, err := p.dialTCP(ctx, network, addr)
+func (p *Dialer) dialTLSName(ctx context.Context, network, addr, host string, detach bool) (net.Conn, error) {
+	c, err := p.dialTCP(ctx, network, addr, detach)
 	if err != nil {
 		return nil, err
 	}
