@@ -165,7 +165,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	vu := 0
 	var length time.Duration
 	for i := range plan.Scenarios {
-		length = max(length, plan.Scenarios[i].Executor.length())
+		length = max(length, plan.Scenarios[i].Executor.Length())
 		cs := e.compiled[i]
 		r := &runner{
 			sc:        &plan.Scenarios[i],
@@ -184,7 +184,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 			precise:   !e.fakeClock,
 		}
 		g.Go(func() error { return r.run(ctx) })
-		vu += r.sc.Executor.maxVUs()
+		vu += r.sc.Executor.PeakVUs()
 	}
 	err := g.Wait()
 	res.Duration = time.Since(epoch)

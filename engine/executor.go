@@ -117,7 +117,7 @@ func (v *vu) recordFunc(ctx context.Context, method, path string, s *metrics.Sam
 func (r *runner) run(ctx context.Context) error {
 	ex := r.sc.Executor
 	stop := ctx
-	if d := ex.length(); d > 0 {
+	if d := ex.Length(); d > 0 {
 		var cancel context.CancelFunc
 		stop, cancel = context.WithDeadline(stop, r.epoch.Add(d))
 		defer cancel()
@@ -190,7 +190,7 @@ func (r *runner) runClosed(stop, reqCtx context.Context) error {
 // Checking the clock, not only the stop context, makes an iteration that
 // ends exactly at the end not start another.
 func (r *runner) end() time.Duration {
-	if d := r.sc.Executor.length(); d > 0 {
+	if d := r.sc.Executor.Length(); d > 0 {
 		return d
 	}
 	return math.MaxInt64
@@ -219,7 +219,7 @@ func (r *runner) runRampingVUs(stop, reqCtx context.Context) error {
 		return 0, false
 	}
 	var g errgroup.Group
-	for id := range r.sc.Executor.maxVUs() {
+	for id := range r.sc.Executor.PeakVUs() {
 		g.Go(func() error {
 			var v *vu
 			timer := time.NewTimer(time.Hour)

@@ -154,9 +154,9 @@ type Executor struct {
 	MaxVUs int `json:"max_vus,omitempty"`
 }
 
-// length is how long the executor schedules iterations; 0 when only an
+// Length is how long the executor schedules iterations; 0 when only an
 // iteration count bounds it.
-func (e Executor) length() time.Duration {
+func (e Executor) Length() time.Duration {
 	switch e.Type {
 	case RampingRate:
 		var d time.Duration
@@ -182,8 +182,8 @@ func (e Executor) rateStages() []RateStage {
 	return e.Stages
 }
 
-// maxVUs is the most VUs the executor can run at once.
-func (e Executor) maxVUs() int {
+// PeakVUs is the most VUs the executor can run at once.
+func (e Executor) PeakVUs() int {
 	switch e.Type {
 	case ConstantRate, RampingRate:
 		return e.MaxVUs
@@ -360,7 +360,7 @@ func (p Plan) withDefaults() Plan {
 func (p Plan) VUs() int {
 	n := 0
 	for _, s := range p.Scenarios {
-		n += s.Executor.maxVUs()
+		n += s.Executor.PeakVUs()
 	}
 	return n
 }
@@ -490,14 +490,14 @@ func (s Scenario) validate() error {
 				add("stage %d: VUs must not be negative", i+1)
 			}
 		}
-		if e.maxVUs() == 0 && len(e.VUStages) > 0 {
+		if e.PeakVUs() == 0 && len(e.VUStages) > 0 {
 			add("executor %q: every stage has 0 VUs, so nothing would be sent", e.Type)
 		}
 	default:
 		add("executor type %q: want one of %q, %q, %q, %q", e.Type, VUs, ConstantRate, RampingVUs, RampingRate)
 	}
-	if e.length() > maxRunLength {
-		add("the executor runs %v, longer than the %v faya supports", e.length(), maxRunLength)
+	if e.Length() > maxRunLength {
+		add("the executor runs %v, longer than the %v faya supports", e.Length(), maxRunLength)
 	}
 	switch {
 	case s.Func != nil && (len(s.Steps) > 0 || len(s.Setup) > 0):

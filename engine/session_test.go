@@ -119,6 +119,9 @@ func testChecksAndFailures(t *testing.T, eng string) {
 	if s.Requests != 20 || s.ChecksFailed != 10 || s.ChecksPassed != 10 || s.Steps[0].ChecksFailed != 10 || s.Steps[1].Requests != 10 {
 		t.Errorf("continue: requests %d, checks %d/%d, steps %+v", s.Requests, s.ChecksPassed, s.ChecksFailed, s.Steps)
 	}
+	if got := s.Steps[0].CheckFailure; got != "status 503, want [200]" {
+		t.Errorf("check failure = %q, want the status check's", got)
+	}
 	srv.Target.Reset()
 	res = run(t, plan(engine.FailAbortIteration))
 	if s := res.Total; s.Requests != 10 || (len(s.Steps) > 1 && s.Steps[1].Requests != 0) || srv.Stats().Requests != 10 {

@@ -225,6 +225,7 @@ func (v *vu) step(ctx context.Context, st *cstep, intended time.Duration, first 
 		if err := v.render(st, req); err != nil {
 			// A request that cannot be built is a failed check, not traffic.
 			v.s.ChecksFailed = 1
+			v.s.CheckFailure = err.Error()
 			v.s.Err = metrics.ErrOther
 			v.shard.Record(&v.s, fmt.Errorf("step %s: %w", st.name, err))
 			return v.failed(st)
@@ -244,20 +245,27 @@ func (v *vu) step(ctx context.Context, st *cstep, intended time.Duration, first 
 		if err != nil {
 			// No response: every check and extraction fails.
 			v.s.ChecksFailed = max(len(st.extract)+checkCount(&st.check), 1)
+			v.s.CheckFailure = "no response"
 			failed = true
 		} else {
 			vars := s.data.Vars()
 			for _, x := range st.extract {
-				if x.Apply(resp, s.jar, vars) == nil {
+				if xerr := x.Apply(resp, s.jar, vars); xerr == nil {
 					v.s.ChecksPassed++
 				} else {
 					v.s.ChecksFailed++
+					if !failed {
+						v.s.CheckFailure = xerr.Error()
+					}
 					failed = true
 				}
 			}
-			p, f, _ := st.check.Apply(resp, &s.buf, s.data)
+			p, f, why := st.check.Apply(resp, &s.buf, s.data)
 			v.s.ChecksPassed += p
 			v.s.ChecksFailed += f
+			if f > 0 && !failed {
+				v.s.CheckFailure = why
+			}
 			failed = failed || f > 0
 		}
 	}
@@ -348,6 +356,6 @@ func (v *vu) iterateFunc(ctx context.Context, _ time.Duration) time.Duration {
 // fnFailed counts a Go scenario's returned error as a failed check of a
 // step named for it.
 func (v *vu) fnFailed(what string, err error, setup bool) {
-	s := metrics.Sample{Step: v.r.steps.index(v.r.rec, v.r.sc.Name, what, setup) + 1, ChecksFailed: 1, Setup: setup, Err: metrics.ErrOther}
+	s := metrics.Sample{Step: v.r.steps.index(v.r.rec, v.r.sc.Name, what, setup) + 1, ChecksFailed: 1, CheckFailure: err.Error(), Setup: setup, Err: metrics.ErrOther}
 	v.shard.Record(&s, err)
 }

@@ -32,8 +32,10 @@ type Sample struct {
 	// of the run's totals.
 	Step  int
 	Setup bool
-	// Checks passed and failed on this response.
+	// Checks passed and failed on this response; CheckFailure says how
+	// the first one failed.
 	ChecksPassed, ChecksFailed int
+	CheckFailure               string
 	// CloseAnswer: the response asked to close the connection; HTTP10: it
 	// was an HTTP/1.0 response.
 	CloseAnswer, HTTP10 bool

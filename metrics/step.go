@@ -20,6 +20,8 @@ type StepStats struct {
 	Status       map[int]int64
 	ChecksPassed int64
 	ChecksFailed int64
+	// CheckFailure is how a check of the step failed, the first seen.
+	CheckFailure string
 	PhaseSum     [NumPhases]time.Duration
 	PhaseCount   [NumPhases]int64
 	latency      *hdrhistogram.Histogram
@@ -51,6 +53,9 @@ func (t *StepStats) add(x *Sample) {
 	}
 	t.ChecksPassed += int64(x.ChecksPassed)
 	t.ChecksFailed += int64(x.ChecksFailed)
+	if x.CheckFailure != "" && t.CheckFailure == "" {
+		t.CheckFailure = x.CheckFailure
+	}
 	for i := range NumPhases {
 		if x.PhaseSet&(1<<i) != 0 {
 			t.PhaseSum[i] += x.Phases[i]
@@ -79,6 +84,9 @@ func (t *StepStats) merge(o *StepStats) {
 	}
 	t.ChecksPassed += o.ChecksPassed
 	t.ChecksFailed += o.ChecksFailed
+	if t.CheckFailure == "" {
+		t.CheckFailure = o.CheckFailure
+	}
 	for i := range t.PhaseSum {
 		t.PhaseSum[i] += o.PhaseSum[i]
 		t.PhaseCount[i] += o.PhaseCount[i]

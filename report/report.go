@@ -40,6 +40,27 @@ type Meta struct {
 	GracefulStop  time.Duration `json:"graceful_stop_ns"`
 	LateThreshold time.Duration `json:"late_threshold_ns"`
 	MaxBody       int64         `json:"max_body"` // 0: no cap
+
+	// File is the scenario file run (faya run -f); Scenarios describe its
+	// scenarios, which ran at the same time. URL, Method and the executor
+	// fields above are then the first scenario's.
+	File      string         `json:"scenario_file,omitempty"`
+	Scenarios []ScenarioMeta `json:"scenarios,omitempty"`
+}
+
+// ScenarioMeta describes one scenario of a file.
+type ScenarioMeta struct {
+	Name       string        `json:"name"`
+	Executor   string        `json:"executor"`
+	VUs        int           `json:"vus"` // closed model: the (peak) VUs
+	Iterations int64         `json:"iterations,omitempty"`
+	Duration   time.Duration `json:"duration_ns,omitempty"`
+	Rate       string        `json:"rate,omitempty"`
+	Stages     string        `json:"stages,omitempty"`
+	PreVUs     int           `json:"pre_vus,omitempty"`
+	MaxVUs     int           `json:"max_vus,omitempty"`
+	SetupSteps int           `json:"setup_steps"`
+	Steps      int           `json:"steps"`
 }
 
 // Pool is the effective pool configuration (limits after defaults; 0 means
@@ -107,7 +128,9 @@ type Step struct {
 	Status       map[string]int64 `json:"status"`
 	ChecksPassed int64            `json:"checks_passed"`
 	ChecksFailed int64            `json:"checks_failed"`
-	Latency      Dist             `json:"latency_ns"`
+	// CheckFailure is how a check failed, the first seen.
+	CheckFailure string `json:"check_failure,omitempty"`
+	Latency      Dist   `json:"latency_ns"`
 	// PhasesMean are the means of the phases that happened, ns.
 	PhasesMean map[string]int64 `json:"phases_mean_ns"`
 }
@@ -410,7 +433,7 @@ func Build(r Run) *Report {
 		out := Step{
 			Scenario: name.Scenario, Name: name.Name, Setup: name.Setup,
 			Requests: st.Requests, OK: st.OK, HTTPErrors: st.HTTPErrors, Errors: st.Errors,
-			Status: map[string]int64{}, ChecksPassed: st.ChecksPassed, ChecksFailed: st.ChecksFailed,
+			Status: map[string]int64{}, ChecksPassed: st.ChecksPassed, ChecksFailed: st.ChecksFailed, CheckFailure: st.CheckFailure,
 			Latency: distOf(metrics.DistOf(st.Latency())), PhasesMean: map[string]int64{},
 		}
 		for code, n := range st.Status {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/threshold"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -117,6 +118,60 @@ func TestOpenModelGolden(t *testing.T) {
 	}
 	if rep.Lag.Count != 1800 || rep.ServiceTime.P99 >= rep.Latency.P99 {
 		t.Errorf("lag %+v, service %+v, latency %+v", rep.Lag, rep.ServiceTime, rep.Latency)
+	}
+}
+
+// scenarioFixture is a scenario file's run: a login per VU, two steps,
+// checks that fail, thresholds.
+func scenarioFixture() report.Run {
+	rec := metrics.NewRecorder(1)
+	sh := rec.Shard(0)
+	login, list, item := rec.StepIndex("browse\x00setup\x00login")+1, rec.StepIndex("browse\x00list")+1, rec.StepIndex("browse\x00item")+1
+	for range 10 {
+		sh.Record(&metrics.Sample{Step: login, Setup: true, Status: 200, Latency: 2 * time.Millisecond, ChecksPassed: 1, First: true}, nil)
+	}
+	for i := range 100 {
+		sh.Record(&metrics.Sample{Step: list, Status: 200, Latency: time.Duration(300+i) * time.Microsecond, ChecksPassed: 1, First: true}, nil)
+		s := &metrics.Sample{Step: item, Status: 200, Latency: time.Duration(200+i) * time.Microsecond, ChecksPassed: 1}
+		if i%20 == 0 {
+			s.Status, s.ChecksPassed, s.ChecksFailed, s.CheckFailure = 404, 0, 1, "status 404, want [200]"
+		}
+		sh.Record(s, nil)
+	}
+	total := rec.Flush(nil)
+	run := fixture()
+	run.Meta.File = "shop.yaml"
+	run.Meta.Scenarios = []report.ScenarioMeta{
+		{Name: "browse", Executor: "vus", VUs: 10, Iterations: 100, SetupSteps: 1, Steps: 2},
+		{Name: "buyers", Executor: "rate", Rate: "50", Duration: time.Minute, PreVUs: 2, MaxVUs: 10, Steps: 1},
+	}
+	run.Total = total
+	run.Timeline = []metrics.Point{metrics.PointOf(total, time.Second, time.Second)}
+	run.Steps = []report.StepName{{Scenario: "browse", Name: "login", Setup: true}, {Scenario: "browse", Name: "list"}, {Scenario: "browse", Name: "item"}}
+	var ths []threshold.Threshold
+	for _, src := range [][2]string{{"checks > 99%", ""}, {"p99(latency) < 300ms", ""}, {"p95(latency) < 1ms", "item"}} {
+		th, err := threshold.Parse(src[0], src[1])
+		if err != nil {
+			panic(err)
+		}
+		ths = append(ths, th)
+	}
+	run.Thresholds = threshold.Evaluate(ths, threshold.Input{Total: total, StepNames: []string{"login", "list", "item"}, Scheduling: time.Second})
+	return run
+}
+
+func TestScenarioGolden(t *testing.T) {
+	var buf bytes.Buffer
+	rep := report.Build(scenarioFixture())
+	if err := report.Text(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report-scenario.txt.golden", buf.Bytes())
+	if rep.Requests.Total != 200 || rep.Requests.Setup != 10 || rep.Checks.Failed != 5 || rep.Steps[2].CheckFailure != "status 404, want [200]" {
+		t.Errorf("requests %+v, checks %+v, steps %+v", rep.Requests, rep.Checks, rep.Steps)
+	}
+	if len(rep.Thresholds) != 3 || rep.Thresholds[0].Pass || !rep.Thresholds[1].Pass || !rep.Thresholds[2].Pass {
+		t.Errorf("thresholds %+v: want checks > 99%% to fail (95%%), the others to pass", rep.Thresholds)
 	}
 }
 

@@ -66,6 +66,18 @@ func (t *textWriter) header(r *Report) {
 	case m.Duration > 0:
 		bound = m.Duration.String()
 	}
+	if m.File != "" {
+		t.printf("faya %s: scenario file %s\n", m.Version, m.File)
+		for _, sc := range m.Scenarios {
+			t.printf("  %s: %s; %s\n", sc.Name, scenarioModel(sc), plural(sc.Steps, "step"))
+		}
+		t.printf("  %s engine, %s\n", m.Engine, scopeNames[m.ConnScope])
+		if r.Partial {
+			t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
+		}
+		t.printf("\n")
+		return
+	}
 	t.printf("faya %s: %s %s\n", m.Version, m.Method, m.URL)
 	switch m.Executor {
 	case "rate":
@@ -104,6 +116,41 @@ func (t *textWriter) summary(r *Report) {
 	t.printf("  throughput  %.1f req/s\n", r.Throughput)
 	t.printf("  bytes       sent %s, received %s (bodies %s)\n", ByteSize(r.Bytes.Sent), ByteSize(r.Bytes.Received), ByteSize(r.Bytes.Body))
 	t.printf("\n")
+}
+
+// scenarioModel describes a scenario's executor in a line.
+func scenarioModel(sc ScenarioMeta) string {
+	setup := ""
+	if sc.SetupSteps > 0 {
+		setup = fmt.Sprintf(", %s of setup per VU", plural(sc.SetupSteps, "step"))
+	}
+	switch sc.Executor {
+	case "rate":
+		rate := sc.Rate
+		if !strings.Contains(rate, "/") {
+			rate += "/s"
+		}
+		return fmt.Sprintf("open model, %s for %v, at most %d VUs%s", rate, sc.Duration, sc.MaxVUs, setup)
+	case "ramping-rate":
+		return fmt.Sprintf("open model, ramping rate %s (per second), at most %d VUs%s", sc.Stages, sc.MaxVUs, setup)
+	case "ramping-vus":
+		return fmt.Sprintf("closed model, ramping VUs %s%s", sc.Stages, setup)
+	}
+	bound := sc.Duration.String()
+	switch {
+	case sc.Iterations > 0 && sc.Duration > 0:
+		bound = fmt.Sprintf("%d iterations or %v", sc.Iterations, sc.Duration)
+	case sc.Iterations > 0:
+		bound = fmt.Sprintf("%d iterations", sc.Iterations)
+	}
+	return fmt.Sprintf("closed model, %d VUs, %s%s", sc.VUs, bound, setup)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 var scopeNames = map[string]string{"shared": "one shared pool", "vu": "one pool per VU"}
@@ -304,6 +351,11 @@ func (t *textWriter) steps(r *Report) {
 				Duration(s.Latency.P50), Duration(s.Latency.P99), Duration(s.Latency.Max), Duration(s.PhasesMean["wait"]))
 		}
 	})
+	for _, s := range r.Steps {
+		if s.CheckFailure != "" {
+			t.printf("  %s: %d checks failed, the first: %s\n", s.Name, s.ChecksFailed, s.CheckFailure)
+		}
+	}
 	t.printf("\n")
 }
 

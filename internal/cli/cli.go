@@ -16,6 +16,7 @@ const (
 	ExitOK          = 0   // the run completed
 	ExitFailed      = 1   // the run could not proceed
 	ExitUsage       = 2   // bad input, found before any traffic
+	ExitThresholds  = 99  // the run completed, and a threshold failed
 	ExitInterrupted = 130 // stopped by the first Ctrl-C; the report is partial
 )
 
@@ -103,7 +104,7 @@ and why a connection was not reused.`,
 		Version:       Version,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(e), newDoctorCmd(e), newDemoCmd(e), newTargetCmd(e))
+	root.AddCommand(newRunCmd(e), newValidateCmd(e), newDoctorCmd(e), newDemoCmd(e), newTargetCmd(e))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/threshold"
 	"github.com/faya-load/faya/transport"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -59,6 +60,10 @@ type runOpts struct {
 
 	engine string
 
+	// scenario file and pass/fail
+	file       string
+	thresholds []string
+
 	// output
 	jsonOut    string
 	cpuProfile string
@@ -70,7 +75,7 @@ const defaultDuration = 10 * time.Second
 func newRunCmd(e *env) *cobra.Command {
 	o := &runOpts{}
 	cmd := &cobra.Command{
-		Use:   "run [flags] URL",
+		Use:   "run [flags] URL | run -f FILE [flags]",
 		Short: "Send load to URL and report latency, phases and what the connection pool did",
 		Long: `Send load to URL.
 
@@ -86,21 +91,59 @@ iteration is dropped and counted, never delayed.
 
 Every response body is read to the end and every connection comes from one pool
 sized for the concurrency (or one pool per VU with --conn-scope vu), so
-connections are reused as they should be. The report counts them.`,
+connections are reused as they should be. The report counts them.
+
+With -f FILE, runs a scenario file (docs/scenarios.md): VUs that log in
+once, keep their cookies and walk steps, several scenarios at once. Flags
+given on the command line override the file: the load flags change every
+scenario's executor (-r or --vu-stages replace its model; -c, -n, -d,
+--max-vus change its parameters; -n counts iterations), the pool and request
+flags replace the file's transport and defaults, -H adds a header to every
+step.
+
+--threshold (repeatable) and the file's thresholds are checked after the
+run; if one fails, faya exits with code 99.`,
 		Example: `  faya run -c 50 -n 100000 http://127.0.0.1:8080/
   faya run -c 200 -d 30s --max-conns-per-host 100 -H 'Accept: application/json' URL
   faya run -c 50 -n 20000 --json out.json URL
   faya run -r 5000 -d 30s --max-vus 400 URL
   faya run --stages 10s:0-2000,30s:2000,10s:2000-0 URL
-  faya run --vu-stages 30s:0-200,60s:200 URL`,
+  faya run --vu-stages 30s:0-200,60s:200 URL
+  faya run -f shop.yaml
+  faya run -f shop.yaml -r 800 -d 1m
+  faya run -c 50 -d 30s --threshold 'p99(latency) < 300ms' --threshold 'error_rate < 1%' URL`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("run needs exactly one URL argument, got %d: faya run [flags] URL", len(args))
+			switch {
+			case o.file != "" && len(args) > 0:
+				return usagef("run -f %s takes no URL argument (got %q): the steps of the file name their URLs", o.file, args[0])
+			case o.file == "" && len(args) != 1:
+				return usagef("run needs exactly one URL argument, got %d: faya run [flags] URL, or faya run -f FILE", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, meta, err := o.plan(cmd.Flags(), args[0])
+			var (
+				plan engine.Plan
+				meta report.Meta
+				ths  []threshold.Threshold
+				err  error
+			)
+			if o.file != "" {
+				f, ferr := loadFile(o.file)
+				if ferr != nil {
+					return ferr
+				}
+				plan, meta, ths, err = o.filePlan(cmd.Flags(), f)
+			} else {
+				plan, meta, err = o.plan(cmd.Flags(), args[0])
+				if err == nil {
+					var terrs []error
+					ths, terrs = parseThresholds(o.thresholds)
+					if len(terrs) > 0 {
+						err = usageError{errors.Join(terrs...)}
+					}
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -115,7 +158,7 @@ connections are reused as they should be. The report counts them.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			return execute(cmd.Context(), e, plan, meta, o.jsonOut)
+			return execute(cmd.Context(), e, plan, meta, ths, o.jsonOut)
 		},
 	}
 	fs := cmd.Flags()
@@ -159,6 +202,10 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.responseHeaderTimeout, "response-header-timeout", 0, "wait for response headers after writing the request: http.Transport.ResponseHeaderTimeout (default: none beyond --timeout)")
 	fs.StringVar(&o.engine, "engine", engine.EngineH1, "HTTP engine: h1 (faya's own HTTP/1.1 engine, the fastest) or net/http (Go's client, as Go services use it); both measure the same")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
+
+	// scenario file and pass/fail
+	fs.StringVarP(&o.file, "file", "f", "", "run this scenario file (YAML, see docs/scenarios.md) instead of one URL; flags given override it")
+	fs.StringArrayVar(&o.thresholds, "threshold", nil, "pass/fail condition checked after the run, e.g. 'p99(latency) < 300ms', 'error_rate < 1%' (repeatable; a failure exits with code 99)")
 
 	// output
 	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file ('-': stdout, and the text report goes to stderr)")
@@ -487,7 +534,7 @@ func redactURL(raw string) string {
 
 // execute runs plan and writes the reports. It returns an exitError for
 // an interrupted run.
-func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, jsonOut string) error {
+func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, ths []threshold.Threshold, jsonOut string) error {
 	var jsonW io.Writer
 	textW := e.stdout
 	if jsonOut == "-" {
@@ -503,7 +550,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, js
 	checkFileLimit(e.stderr, plan.VUs())
 	watch := watchSockets(ctx, plan.Scenarios[0].Steps[0].URL)
 	watch.preflight(e.stderr, plan)
-	eng, err := engine.New(plan, engine.WithTimeWait(watch.count))
+	eng, err := engine.New(plan, engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv))
 	if err != nil {
 		return usageError{err}
 	}
@@ -511,8 +558,20 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, js
 	if err != nil && res == nil {
 		return err
 	}
+	steps := make([]report.StepName, len(res.Steps))
+	names := make([]string, len(res.Steps))
+	for i, s := range res.Steps {
+		steps[i] = report.StepName{Scenario: s.Scenario, Name: s.Name, Setup: s.Setup}
+		names[i] = s.Name
+	}
+	var results []threshold.Result
+	if len(ths) > 0 {
+		results = threshold.Evaluate(ths, threshold.Input{Total: res.Total, StepNames: names, Scheduling: res.Scheduling})
+	}
 	rep := report.Build(report.Run{
 		Meta:       meta,
+		Steps:      steps,
+		Thresholds: results,
 		Total:      res.Total,
 		Timeline:   res.Timeline,
 		Duration:   res.Duration,
@@ -539,6 +598,9 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, js
 	}
 	if res.Interrupted {
 		return exitError{ExitInterrupted}
+	}
+	if threshold.Failed(results) {
+		return exitError{ExitThresholds}
 	}
 	return nil
 }

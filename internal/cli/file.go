@@ -1,0 +1,275 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/scenario"
+	"github.com/faya-load/faya/threshold"
+	"github.com/spf13/pflag"
+)
+
+// loadFile reads and validates a scenario file, every problem as a usage
+// error (exit 2) with its file:line.
+func loadFile(path string) (*scenario.File, error) {
+	f, err := scenario.Load(path, scenario.Options{Env: os.LookupEnv})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return f, nil
+}
+
+// singleURLFlags apply to the one request of faya run URL and mean nothing
+// for a scenario file, whose steps say their own.
+var singleURLFlags = map[string]string{
+	"method":    "method",
+	"body":      "body (or json, form)",
+	"body-file": "body_file",
+}
+
+// filePlan is faya run -f FILE: the file's plan, with the flags given on
+// the command line overriding it.
+func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, report.Meta, []threshold.Threshold, error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
+	set := fs.Changed
+	plan := f.Plan
+
+	for flag, key := range singleURLFlags {
+		if set(flag) {
+			bad("--%s is for a single URL: with -f, set %s on the steps of %s", flag, key, f.Path)
+		}
+	}
+	header, herrs := parseHeaders(o.headers)
+	errs = append(errs, herrs...)
+	ua := f.UserAgent
+	if set("user-agent") || ua == "" {
+		ua = o.userAgent
+	}
+
+	// Load flags override every scenario's executor.
+	plan.Scenarios = append([]engine.Scenario(nil), plan.Scenarios...)
+	for i := range plan.Scenarios {
+		sc := &plan.Scenarios[i]
+		ex, eerrs := o.overrideExecutor(fs, sc.Name, sc.Executor)
+		errs = append(errs, eerrs...)
+		sc.Executor = ex
+		sc.Setup = withHeaders(sc.Setup, header, ua)
+		sc.Steps = withHeaders(sc.Steps, header, ua)
+	}
+
+	// Request and pool flags override the file's defaults and transport.
+	if set("timeout") {
+		if o.timeout <= 0 {
+			bad("--timeout %v: a request needs a timeout, e.g. --timeout 30s", o.timeout)
+		}
+		plan.Timeout = o.timeout
+	}
+	if set("max-body") {
+		plan.MaxBody = o.maxBody
+		if o.maxBody == 0 {
+			plan.MaxBody = -1
+		}
+	}
+	if set("max-redirects") {
+		plan.MaxRedirects = o.redirects
+		if o.redirects == 0 {
+			plan.MaxRedirects = -1
+		}
+	}
+	if set("graceful-stop") {
+		plan.GracefulStop = o.gracefulStop
+		if o.gracefulStop == 0 {
+			plan.GracefulStop = -1
+		}
+	}
+	if set("late-threshold") {
+		plan.LateThreshold = o.lateThreshold
+	}
+	if set("engine") || plan.Engine == "" {
+		plan.Engine = o.engine
+	}
+	if set("conn-scope") {
+		plan.ConnScope = engine.ConnScope(o.connScope)
+	}
+	pool, perrs := o.pool(fs)
+	errs = append(errs, perrs...)
+	t := &plan.Transport
+	for flag, apply := range map[string]func(){
+		"max-idle-conns":          func() { t.MaxIdleConns = pool.MaxIdleConns },
+		"max-idle-conns-per-host": func() { t.MaxIdleConnsPerHost = pool.MaxIdleConnsPerHost },
+		"max-conns-per-host":      func() { t.MaxConnsPerHost = pool.MaxConnsPerHost },
+		"idle-conn-timeout":       func() { t.IdleConnTimeout = pool.IdleConnTimeout },
+		"disable-keepalives":      func() { t.DisableKeepAlives = pool.DisableKeepAlives },
+		"dial-timeout":            func() { t.DialTimeout = pool.DialTimeout },
+		"tls-handshake-timeout":   func() { t.TLSHandshakeTimeout = pool.TLSHandshakeTimeout },
+		"response-header-timeout": func() { t.ResponseHeaderTimeout = pool.ResponseHeaderTimeout },
+		"insecure":                func() { t.InsecureSkipVerify = pool.InsecureSkipVerify },
+	} {
+		if set(flag) {
+			apply()
+		}
+	}
+	ths, terrs := parseThresholds(o.thresholds)
+	errs = append(errs, terrs...)
+	if len(errs) > 0 {
+		return engine.Plan{}, report.Meta{}, nil, usageError{errors.Join(errs...)}
+	}
+	if err := plan.Validate(); err != nil {
+		return engine.Plan{}, report.Meta{}, nil, usageError{fmt.Errorf("%s with the flags given: %w", f.Path, err)}
+	}
+	eng, err := engine.New(plan, engine.WithEnv(os.LookupEnv))
+	if err != nil {
+		return engine.Plan{}, report.Meta{}, nil, usageError{err}
+	}
+	meta := metaOf(eng.Plan())
+	meta.File, meta.Scenarios = f.Path, scenarioMetas(eng.Plan())
+	return plan, meta, append(append([]threshold.Threshold(nil), f.Thresholds...), ths...), nil
+}
+
+// withHeaders adds the -H headers (replacing the file's of the same name)
+// and the User-Agent to steps.
+func withHeaders(steps []engine.Step, h map[string][]string, ua string) []engine.Step {
+	if len(h) == 0 && ua == "" {
+		return steps
+	}
+	out := make([]engine.Step, len(steps))
+	for i, st := range steps {
+		st.Header = st.Header.Clone()
+		if st.Header == nil {
+			st.Header = map[string][]string{}
+		}
+		for k, v := range h {
+			st.Header[k] = v
+		}
+		if st.Header.Get("User-Agent") == "" && ua != "" {
+			st.Header.Set("User-Agent", ua)
+		}
+		out[i] = st
+	}
+	return out
+}
+
+// overrideExecutor applies the load flags to a scenario's executor: -r,
+// --stages or --vu-stages replace its model; -c, -n, -d, --max-vus and
+// --pre-vus change the parameters that its model has.
+func (o *runOpts) overrideExecutor(fs *pflag.FlagSet, name string, ex engine.Executor) (engine.Executor, []error) {
+	set := fs.Changed
+	if set("rate") || set("stages") || set("vu-stages") {
+		nex, errs := o.executor(fs)
+		if set("rate") && !set("duration") && ex.Duration > 0 {
+			nex.Duration = ex.Duration // -r 800 keeps the file's duration
+		}
+		return nex, errs
+	}
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
+	closed, open := ex.Type == engine.VUs, ex.Type == engine.ConstantRate
+	if set("concurrency") {
+		if closed {
+			ex.VUs = o.concurrency
+		} else {
+			bad("-c/--concurrency: scenario %s has executor %s, which has no fixed VUs (use --max-vus for the open model, --vu-stages to ramp)", name, ex.Type)
+		}
+	}
+	if set("requests") {
+		if closed {
+			ex.Iterations = o.requests
+			if !set("duration") {
+				ex.Duration = 0 // exactly -n iterations, however long
+			}
+		} else {
+			bad("-n/--requests: scenario %s has executor %s; its length is its duration or stages", name, ex.Type)
+		}
+	}
+	if set("duration") {
+		if closed || open {
+			ex.Duration = o.duration
+			if closed && !set("requests") {
+				ex.Iterations = 0
+			}
+		} else {
+			bad("-d/--duration: scenario %s has executor %s, whose stages set its length", name, ex.Type)
+		}
+	}
+	for _, flag := range []string{"max-vus", "pre-vus"} {
+		if set(flag) && !ex.Open() {
+			bad("--%s: scenario %s has executor %s (closed model)", flag, name, ex.Type)
+		}
+	}
+	if set("max-vus") && ex.Open() {
+		ex.MaxVUs = o.maxVUs
+		ex.PreVUs = min(ex.PreVUs, ex.MaxVUs)
+	}
+	if set("pre-vus") && ex.Open() {
+		ex.PreVUs = o.preVUs
+	}
+	return ex, errs
+}
+
+// parseThresholds parses the --threshold flags.
+func parseThresholds(raw []string) ([]threshold.Threshold, []error) {
+	var out []threshold.Threshold
+	var errs []error
+	for _, r := range raw {
+		t, err := threshold.Parse(r, "")
+		if err != nil {
+			errs = append(errs, usagef("--threshold %q: %v", r, err))
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, errs
+}
+
+// scenarioMetas describes a plan's scenarios for the report.
+func scenarioMetas(p engine.Plan) []report.ScenarioMeta {
+	out := make([]report.ScenarioMeta, 0, len(p.Scenarios))
+	for _, sc := range p.Scenarios {
+		ex := sc.Executor
+		m := report.ScenarioMeta{
+			Name: sc.Name, Executor: string(ex.Type), VUs: ex.VUs, Iterations: ex.Iterations, Duration: ex.Duration,
+			PreVUs: ex.PreVUs, MaxVUs: ex.MaxVUs, SetupSteps: len(sc.Setup), Steps: len(sc.Steps),
+		}
+		switch ex.Type {
+		case engine.ConstantRate:
+			m.Rate = ex.Rate.String()
+		case engine.RampingRate:
+			m.Stages = stagesString(ex.Stages)
+			m.Duration = ex.Length()
+		case engine.RampingVUs:
+			m.Stages = vuStagesString(ex.VUStages)
+			m.Duration = ex.Length()
+			m.VUs = ex.PeakVUs()
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func stagesString(st []engine.RateStage) string {
+	s := ""
+	for i, x := range st {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf("%v:%s-%s", x.Duration, trimRate(x.From), trimRate(x.To))
+	}
+	return s
+}
+
+func vuStagesString(st []engine.VUStage) string {
+	s := ""
+	for i, x := range st {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf("%v:%d-%d", x.Duration, x.From, x.To)
+	}
+	return s
+}
+
+func trimRate(r engine.Rate) string { return fmt.Sprintf("%g", r.PerSecond()) }
