@@ -1,27 +1,17 @@
-// Package session is a VU's state across requests: its cookie jar (a
-// browser's session), its variables, and the templates, extractions and
-// checks that read and write them.
-//
-// Templates are Go text/template, parsed once when the plan is compiled
-// and executed per request against the VU's data:
-//
-//	{{ .vars.NAME }}        a variable extracted from an earlier response
-//	{{ .data.SOURCE.COL }}  the VU's current row of a data source
-//	{{ .vu }} {{ .iter }}   the VU's number (from 1) and its iteration (from 1)
-//	{{ env "NAME" }}        an environment variable
-//	{{ randInt 1 100 }}     a random integer in [1, 100]
-//	{{ uuid }}              a random UUID
 package session
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -176,7 +166,13 @@ func Parse(name, src string, env Env) (*Template, []Ref, error) {
 			if hi < lo {
 				return 0, fmt.Errorf("randInt %d %d: the second bound is below the first", lo, hi)
 			}
-			return lo + rand.IntN(hi-lo+1), nil
+			// hi-lo+1 overflows int for the widest bounds: count in
+			// uint64 (lo plus the draw wraps back into [lo, hi]).
+			span := uint64(hi) - uint64(lo)
+			if span == math.MaxUint64 {
+				return int(rand.Uint64()), nil
+			}
+			return lo + int(rand.Uint64N(span+1)), nil
 		},
 		"uuid": func() string { return uuid.NewString() },
 	}
@@ -369,9 +365,9 @@ func (e *Extract) Apply(r *Response, jar *Jar, vars map[string]string) error {
 		v, ok = res.String(), res.Exists()
 	case e.re != nil:
 		if m := e.re.FindSubmatch(r.Body); m != nil {
-			v, ok = string(m[len(m)-1]), true
-			if len(m) == 1 {
-				v = string(m[0])
+			v, ok = string(m[0]), true
+			if len(m) > 1 {
+				v = string(m[1]) // the first group, not the last
 			}
 		}
 	case e.Header != "":
@@ -395,11 +391,13 @@ type Check struct {
 	// JSON maps a JSON path to the value expected there (a template).
 	JSON  map[string]*Template
 	paths map[string]string
+	order []string // the JSON paths, sorted: the first failure is stable
 }
 
 // Compile prepares the check.
 func (c *Check) Compile() error {
 	c.paths = map[string]string{}
+	c.order = slices.Sorted(maps.Keys(c.JSON))
 	for p := range c.JSON {
 		gp := JSONPath(p)
 		if !validPath(gp) {
@@ -439,8 +437,8 @@ func (c *Check) Apply(r *Response, buf *bytes.Buffer, d Data) (passed, failed in
 			}
 		}
 	}
-	for p, want := range c.JSON {
-		w, err := want.Render(buf, d)
+	for _, p := range c.order {
+		w, err := c.JSON[p].Render(buf, d)
 		got := gjson.GetBytes(r.Body, c.paths[p])
 		if err == nil && got.Exists() && got.String() == w {
 			passed++
