@@ -100,13 +100,17 @@ type Scenario struct {
 	Func *Func `json:"-"`
 }
 
-// Func is a scenario written in Go. Setup runs once per VU before its first
-// iteration; Iteration runs each iteration. Every request made through
-// the VU's Client is traced and measured like a file-driven step. A
-// returned error counts as a failed check of the iteration; it does not
-// stop the VU.
+// Func is a scenario written in Go. Every request made through the VU's
+// Client is traced and measured like a file-driven step.
 type Func struct {
-	Setup     func(ctx context.Context, vu *VU) error
+	// Setup runs once per VU: as it starts in the closed model, before
+	// its first iteration in the open model. Its requests are measured
+	// apart from the iterations'. A returned error is a failed check of
+	// a step named "setup" and stops the VU (a user who cannot log in
+	// does not browse).
+	Setup func(ctx context.Context, vu *VU) error
+	// Iteration runs each iteration. A returned error counts as a failed
+	// check of a step named "iteration"; the VU goes on.
 	Iteration func(ctx context.Context, vu *VU) error
 }
 
