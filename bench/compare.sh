@@ -6,6 +6,8 @@
 #                               # faya (h1 engine) and faya --engine net/http
 #   bench/compare.sh rate       # open model at 1,000, 5,000, 20,000 and 50,000 req/s: faya (both engines), vegeta
 #   bench/compare.sh memory     # peak RSS at c=1,000 and c=10,000, and after 1M vs 10M requests
+#   bench/compare.sh scenario   # CPU per request: a 3-step scenario with a login, an extraction and
+#                               # checks, against plain runs of the same three URLs (Go target)
 #   REPS=1 N=50000 D=3s bench/compare.sh closed        # a quick look
 #   TOOLS="faya hey" TARGETS=nginx bench/compare.sh closed
 #   RATES="5000" RD=5s bench/compare.sh rate
@@ -271,11 +273,83 @@ for tool, rep, wall, cpu, rss, req, conns in rows:
 PY
 }
 
+# scenario: the cost of sessions. The scenario: 50 VUs log in once (setup),
+# then each iteration lists the items and extracts the first id (JSON path),
+# opens that item (a templated URL) with a JSON check, and asks /me with a
+# status check. The plain runs: faya run -c 50 on each of the same three
+# URLs with the session cookie given by -H, a third of the requests each.
+# Compared: the tool's CPU per request the target counted.
+scenario() {
+  local out=$OUT/scenario iters=${SN:-60000} base="http://127.0.0.1:$GP"
+  mkdir -p "$out"
+  cat >"$out/shop.yaml" <<YAML
+version: 1
+base_url: $base
+scenarios:
+  shop:
+    executor: vus
+    vus: $C
+    iterations: $iters
+    setup:
+      - name: login
+        method: POST
+        url: /login
+        form: { user: "user{{ .vu }}", password: secret }
+    steps:
+      - name: list
+        url: /items
+        extract:
+          first: { json: "\$.items[0].id" }
+      - name: item
+        url: /items/{{ .vars.first }}
+        check:
+          json: { name: "item {{ .vars.first }}" }
+      - name: me
+        url: /me
+        check: { status: 200 }
+YAML
+  "$BIN/faya" validate "$out/shop.yaml" >&2
+  local cookie
+  cookie=$(curl -fs -o /dev/null -c - -d user=bench -d password=secret "$base/login" | awk '$6 == "faya_session" {print $7}')
+  echo "tool rep wall cpu rss requests conns" >"$out/runs.txt"
+  for rep in $(seq "$REPS"); do
+    measure go faya-scenario "$rep" "$out/scenario.$rep" "$BIN/faya run -f $out/shop.yaml" >>"$out/runs.txt"
+    for path in /items /items/1 /me; do
+      measure go "faya-plain$path" "$rep" "$out/plain$(echo "$path" | tr / _).$rep" \
+        "$BIN/faya run -c $C -n $iters -H 'Cookie: faya_session=$cookie' $base$path" >>"$out/runs.txt"
+    done
+  done
+  echo
+  echo "Scenario vs plain runs of the same URLs (CPU per request, faya on CPU 0)"
+  python3 - "$out" <<'PY' | tee "$out/summary.md"
+import os, statistics, sys
+out = sys.argv[1]
+rows = [l.split() for l in open(os.path.join(out, "runs.txt")).read().splitlines()[1:]]
+by = {}
+for tool, rep, wall, cpu, rss, req, conns in rows:
+    kind = "scenario" if tool == "faya-scenario" else "plain"
+    d = by.setdefault((kind, rep), [0.0, 0, 0.0])
+    d[0] += float(cpu); d[1] += int(req); d[2] += float(wall)
+print("| run | reps | requests per rep | CPU µs per request (median) | req/s (median) |")
+print("|---|---|---|---|---|")
+med = {}
+for kind in ("plain", "scenario"):
+    reps = [v for (k, _), v in by.items() if k == kind]
+    per = statistics.median(c / r * 1e6 for c, r, w in reps)
+    rps = statistics.median(r / w for c, r, w in reps)
+    med[kind] = per
+    print(f"| {kind} | {len(reps)} | {reps[0][1]:,} | {per:.1f} | {rps:,.0f} |")
+print()
+print(f"scenario / plain CPU per request: {med['scenario'] / med['plain']:.2f}x")
+PY
+}
+
 case $SECTIONS in
   closed) closed ;;
   rate) rate ;;
   memory) memory ;;
-  all) closed; rate; memory ;;
-  *) echo "usage: bench/compare.sh [closed|rate|memory|all]" >&2; exit 2 ;;
+  scenario) scenario ;;
+  all) closed; rate; memory; scenario ;;
+  *) echo "usage: bench/compare.sh [closed|rate|memory|scenario|all]" >&2; exit 2 ;;
 esac
 echo "raw records: $OUT" >&2

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/faya-load/faya/engine"
@@ -35,4 +36,43 @@ func BenchmarkEngine(b *testing.B) {
 			b.ReportMetric(float64(res.Total.Dialed), "dials")
 		})
 	}
+}
+
+// BenchmarkScenario is BenchmarkEngine for a session: one op is one
+// request of a 3-step iteration (list the items and extract an id, open
+// that item with a JSON check, /me with a status check) by 50 VUs that
+// logged in once. Compared with BenchmarkEngine/shared it shows what the
+// session costs: templates, the cookie jar, extraction and checks
+// (bench/compare.sh scenario measures the same in CPU per request).
+func BenchmarkScenario(b *testing.B) {
+	srv := testserver.Start(b)
+	iterations := max(int64(b.N)/3, 1)
+	p := engine.Plan{Scenarios: []engine.Scenario{{
+		Name:     "shop",
+		Executor: engine.Executor{Type: engine.VUs, VUs: 50, Iterations: iterations},
+		Setup: []engine.Step{{Name: "login", Method: "POST", URL: srv.URL + "/login",
+			Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+			Body:   []byte("user=user{{ .vu }}&password=secret")}},
+		Steps: []engine.Step{
+			{Name: "list", URL: srv.URL + "/items", Extract: []engine.Extract{{Var: "first", JSON: "$.items[0].id"}}},
+			{Name: "item", URL: srv.URL + "/items/{{ .vars.first }}", Check: engine.Check{JSON: map[string]string{"name": "item {{ .vars.first }}"}}},
+			{Name: "me", URL: srv.URL + "/me", Check: engine.Check{Status: []int{200}}},
+		},
+	}}}
+	e, err := engine.New(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := e.Run(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	s := res.Total
+	if s.Requests != 3*iterations || s.Errors+s.HTTPErrors != 0 || s.ChecksFailed != 0 {
+		b.Fatalf("requests %d (want %d), errors %d, http errors %d, checks failed %d", s.Requests, 3*iterations, s.Errors, s.HTTPErrors, s.ChecksFailed)
+	}
+	b.ReportMetric(float64(s.Requests)/b.Elapsed().Seconds(), "req/s")
 }
