@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ type Engine struct {
 	fakeClock bool          // tests under testing/synctest: no timerfd
 	env       session.Env
 	compiled  []*cscenario
+	proxies   *proxySet
 }
 
 // Option injects behaviour into an Engine (configuration lives in the Plan).
@@ -66,6 +68,9 @@ func New(plan Plan, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("invalid plan: %w", err)
 	}
 	e.compiled = cs
+	if e.proxies, err = newProxySet(e.plan.Proxy, os.Getenv); err != nil {
+		return nil, fmt.Errorf("invalid plan: %w", err)
+	}
 	return e, nil
 }
 
@@ -118,7 +123,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 		if plan.Engine == EngineNetHTTP {
 			newClients = netHTTPClients
 		}
-		factory, pools, err = newClients(plan, observer{rec}, epoch)
+		factory, pools, err = newClients(plan, e.proxies, observer{rec}, epoch)
 		if err != nil {
 			return nil, err
 		}
@@ -275,7 +280,12 @@ type pool interface {
 // observer forwards a pool's connection events to the recorder.
 type observer struct{ rec *metrics.Recorder }
 
-func (o observer) ConnDialed(*transport.Conn) { o.rec.ConnDialed() }
+func (o observer) ConnDialed(c *transport.Conn) {
+	o.rec.ConnDialed()
+	if c.ProxyIndex > 0 {
+		o.rec.ProxyDialed(c.ProxyIndex - 1)
+	}
+}
 
 func (o observer) ConnClosed(c *transport.Conn, r transport.CloseReason, received, sent int64) {
 	idle, idleClosed := c.ServerIdleClose()

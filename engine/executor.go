@@ -74,6 +74,7 @@ type vu struct {
 	sess  *vuSession // scripted scenarios
 
 	fn      *VU // Go scenarios
+	fnSess  *vuSession
 	fnSetup bool
 	fnStop  bool
 }
@@ -92,8 +93,16 @@ func (r *runner) newVU(id int) (*vu, error) {
 		for i := range s.rows {
 			s.rows[i].take(id)
 		}
+		v.fnSess = s
 		rt := c.roundTripper(v.recordFunc)
-		v.fn.client = &http.Client{Transport: rt, Jar: s.jar.CookieJar()}
+		maxRedirects := r.plan.MaxRedirects
+		v.fn.client = &http.Client{Transport: rt, Jar: s.jar.CookieJar(),
+			CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+				if len(via) > maxRedirects {
+					return http.ErrUseLastResponse // the 3xx is the answer
+				}
+				return nil
+			}}
 	case r.scripted:
 		v.sess = r.newSession(id)
 	}

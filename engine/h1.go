@@ -17,7 +17,7 @@ import (
 
 // h1Clients builds the http1 pools of a plan (one shared, or one per VU)
 // and a factory of clients over them.
-func h1Clients(plan Plan, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
+func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
 	newPool := func() (*http1.Pool, error) {
 		d, err := transport.NewDialer(plan.Transport, obs, transport.WithEpoch(epoch))
 		if err != nil {
@@ -56,7 +56,8 @@ func h1Clients(plan Plan, obs transport.Observer, epoch time.Time) (clientFactor
 		cl.ResponseHeaderTimeout = plan.Transport.ResponseHeaderTimeout
 		cl.MaxBody = plan.MaxBody
 		cl.MaxRedirects = plan.MaxRedirects
-		return &h1Client{cl: cl, closeConns: plan.Transport.DisableKeepAlives, maxBody: plan.MaxBody}, nil
+		return &h1Client{cl: cl, closeConns: plan.Transport.DisableKeepAlives, maxBody: plan.MaxBody,
+			proxies: proxies, proxy: proxies.forVU(vu)}, nil
 	}
 	return factory, pools, nil
 }
@@ -69,6 +70,8 @@ type h1Client struct {
 	capture    http1.Capture
 	closeConns bool
 	maxBody    int64
+	proxies    *proxySet        // nil: direct
+	proxy      *transport.Proxy // per-vu mode: this VU's
 }
 
 // captureLimit bounds the body kept for extractions and checks when the
@@ -125,6 +128,8 @@ func (c *h1Client) do(ctx context.Context, rq *request, intended time.Duration, 
 		}
 		c.cl.Capture = &c.capture
 	}
+	px := c.proxies.pick(c.proxy, req.URL)
+	c.cl.Proxy = px
 	err = c.cl.Do(ctx, req, &c.res)
 	r := &c.res
 	if out != nil {
@@ -135,7 +140,20 @@ func (c *h1Client) do(ctx context.Context, rq *request, intended time.Duration, 
 		}
 	}
 	fillFromResult(s, r, intended, err)
+	proxied(s, px)
 	return err
+}
+
+// proxied marks a sample that went through px; a 407 answer from an HTTP
+// proxy that forwards requests is the proxy's refusal, not the target's.
+func proxied(s *metrics.Sample, px *transport.Proxy) {
+	if px == nil {
+		return
+	}
+	s.Proxy = px.Index + 1
+	if s.Err == metrics.ErrNone && s.Status == http.StatusProxyAuthRequired {
+		s.Err = metrics.ErrProxyAuth
+	}
 }
 
 // fillFromResult fills a sample from what the http1 client measured.
@@ -199,9 +217,12 @@ func (t *h1RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.capture.BodyLimit = t.c.maxBody
 	}
 	cl.Capture = &t.capture
+	px := t.c.proxies.pick(t.c.proxy, req.URL)
+	cl.Proxy = px
 	err = cl.Do(req.Context(), pr, &t.res)
 	var s metrics.Sample
 	fillFromResult(&s, &t.res, unscheduled, err)
+	proxied(&s, px)
 	t.rec(req.Context(), req.Method, req.URL.Path, &s, err)
 	if err != nil {
 		return nil, err

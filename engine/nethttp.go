@@ -8,8 +8,10 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/faya-load/faya/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
@@ -17,43 +19,90 @@ import (
 )
 
 // netHTTPClients builds the pools of a plan and a factory of net/http
-// clients over them: one shared pool, or one per VU.
-func netHTTPClients(plan Plan, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
-	var shared *transport.Pool
-	var perVU []*transport.Pool
-	var pools []pool
+// clients over them: one shared set, or one per VU. A set has a pool per
+// proxy (net/http keys its pool by proxy too) and a direct one when some
+// requests go straight to their target.
+func netHTTPClients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
+	var all []pool
+	newSet := func(only *transport.Proxy) (*netPools, error) {
+		ps := &netPools{}
+		add := func(px *transport.Proxy) (*transport.Pool, error) {
+			opts := []transport.Option{transport.WithEpoch(epoch)}
+			if px != nil {
+				opts = append(opts, transport.WithProxy(px))
+			}
+			p, err := transport.New(plan.Transport, obs, opts...)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, p)
+			if ps.clock == nil {
+				ps.clock = p
+			}
+			return p, nil
+		}
+		var err error
+		if proxies == nil || proxies.env != nil {
+			if ps.direct, err = add(nil); err != nil {
+				return nil, err
+			}
+		}
+		for _, px := range proxies.proxies() {
+			if only != nil && px != only {
+				ps.via = append(ps.via, nil)
+				continue
+			}
+			p, err := add(px)
+			if err != nil {
+				return nil, err
+			}
+			ps.via = append(ps.via, p)
+		}
+		return ps, nil
+	}
+	var shared *netPools
+	var perVU []*netPools
 	if plan.ConnScope != ScopeVU {
-		p, err := transport.New(plan.Transport, obs, transport.WithEpoch(epoch))
+		ps, err := newSet(nil)
 		if err != nil {
 			return nil, nil, err
 		}
-		shared = p
-		pools = append(pools, p)
+		shared = ps
 	} else {
-		perVU = make([]*transport.Pool, plan.VUs())
+		perVU = make([]*netPools, plan.VUs())
 		for i := range perVU {
-			p, err := transport.New(plan.Transport, obs, transport.WithEpoch(epoch))
+			ps, err := newSet(proxies.forVU(i))
 			if err != nil {
 				return nil, nil, err
 			}
-			perVU[i] = p
-			pools = append(pools, p)
+			perVU[i] = ps
 		}
 	}
 	factory := func(sc *Scenario, vu int) (client, error) {
-		p := shared
-		if p == nil {
-			p = perVU[vu]
+		ps := shared
+		if ps == nil {
+			ps = perVU[vu]
 		}
-		return newNetHTTPClient(plan, sc, p)
+		return newNetHTTPClient(plan, ps, proxies, proxies.forVU(vu)), nil
 	}
-	return factory, pools, nil
+	return factory, all, nil
+}
+
+// netPools are the pools a net/http client sends through: direct, and
+// one per proxy (by proxy index).
+type netPools struct {
+	clock  *transport.Pool // any of them: they share the run's clock
+	direct *transport.Pool
+	via    []*transport.Pool
 }
 
 // netHTTPClient sends one VU's requests through net/http, traced.
 type netHTTPClient struct {
-	pool         *transport.Pool
-	rt           http.RoundTripper
+	pool         *transport.Pool // for the clock
+	pools        *netPools
+	proxies      *proxySet
+	proxy        *transport.Proxy // per-vu mode: this VU's
+	px           *transport.Proxy // the proxy of the request in flight
 	maxRedirects int
 	static       []*http.Request // static steps' templates, by step seq; never sent as they are
 	timeout      time.Duration
@@ -66,14 +115,25 @@ type netHTTPClient struct {
 	capBuf []byte
 }
 
-func newNetHTTPClient(plan Plan, _ *Scenario, p *transport.Pool) (*netHTTPClient, error) {
+func newNetHTTPClient(plan Plan, ps *netPools, proxies *proxySet, fixed *transport.Proxy) *netHTTPClient {
 	return &netHTTPClient{
-		pool:         p,
-		rt:           p.HTTP(),
+		pool:         ps.clock,
+		pools:        ps,
+		proxies:      proxies,
+		proxy:        fixed,
 		maxRedirects: plan.MaxRedirects,
 		timeout:      plan.Timeout,
 		maxBody:      plan.MaxBody,
-	}, nil
+	}
+}
+
+// transportFor returns the Transport for a request to u, and its proxy.
+func (c *netHTTPClient) transportFor(u *url.URL) (http.RoundTripper, *transport.Proxy) {
+	px := c.proxies.pick(c.proxy, u)
+	if px == nil {
+		return c.pools.direct.HTTP(), nil
+	}
+	return c.pools.via[px.Index].HTTP(), px
 }
 
 // newRequest builds a request template (its context is set per request).
@@ -134,7 +194,11 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 				req.Header.Set("Cookie", ck)
 			}
 		}
-		resp, err := c.rt.RoundTrip(req)
+		rt, px := c.transportFor(req.URL)
+		if n == 0 {
+			c.px = px
+		}
+		resp, err := rt.RoundTrip(req)
 		if err == nil && jar != nil {
 			jar.SetCookies(req.URL, resp.Cookies())
 		}
@@ -183,6 +247,10 @@ func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Requ
 	next.Header.Del("Cookie") // the jar sets the next hop's
 	if u.Host == req.URL.Host {
 		next.Host = req.Host
+	} else {
+		for _, h := range http1.CrossHostHeaders {
+			next.Header.Del(h)
+		}
 	}
 	return next, body
 }
@@ -255,6 +323,7 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 		conn.SetCloseReason(transport.CloseCanceled)
 	}
 	s.BytesReceived, s.BytesSent = tr.Release(end)
+	proxied(s, c.px)
 	if err != nil || !tr.Reusable() {
 		c.tracer = nil // a late hook of this request must not touch the next
 	}
@@ -323,11 +392,13 @@ func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 	tr := transport.NewTracer(t.c.pool)
 	start := tr.Start()
 	ctx := req.Context()
-	resp, err := t.c.rt.RoundTrip(req.WithContext(tr.Context(ctx)))
+	rt, px := t.c.transportFor(req.URL)
+	resp, err := rt.RoundTrip(req.WithContext(tr.Context(ctx)))
 	if err != nil {
 		end := t.c.pool.Now()
 		var s metrics.Sample
 		t.finish(&s, tr, start, end, err)
+		proxied(&s, px)
 		t.rec(ctx, req.Method, req.URL.Path, &s, err)
 		return nil, err
 	}
@@ -336,6 +407,7 @@ func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 		s := metrics.Sample{Status: resp.StatusCode, BodyBytes: n}
 		s.HTTP10 = resp.ProtoMajor == 1 && resp.ProtoMinor == 0
 		t.finish(&s, tr, start, end, rerr)
+		proxied(&s, px)
 		t.rec(ctx, req.Method, req.URL.Path, &s, rerr)
 	}}
 	return resp, nil

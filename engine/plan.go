@@ -58,6 +58,9 @@ type Plan struct {
 	// LateThreshold is the schedule lag above which an open-model
 	// iteration counts as late. 0 means DefaultLateThreshold.
 	LateThreshold time.Duration `json:"late_threshold,omitempty"`
+
+	// Proxy says which proxies requests go through (none by default).
+	Proxy ProxyPlan `json:"proxy,omitzero"`
 }
 
 // Plan defaults.
@@ -395,6 +398,13 @@ func (p Plan) Validate() error {
 	}
 	if err := p.Transport.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if !p.Proxy.FromEnv {
+		if _, err := newProxySet(p.Proxy, func(string) string { return "" }); err != nil {
+			errs = append(errs, err)
+		}
+	} else if len(p.Proxy.URLs) > 0 {
+		add("proxies from the environment and proxy URLs both given: use one")
 	}
 	for i, s := range p.Scenarios {
 		name := s.Name

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -317,5 +319,61 @@ func TestScenarioValidate(t *testing.T) {
 	}
 	if _, err := engine.New(p, engine.WithEnv(func(string) (string, bool) { return "t", true })); err != nil {
 		t.Errorf("env set: %v", err)
+	}
+}
+
+// A step whose template fails at run time sends nothing: it is a failed
+// check with the reason, not a request.
+func TestRenderFailureIsNotARequest(t *testing.T) { forEachEngine(t, testRenderFailureIsNotARequest) }
+
+func testRenderFailureIsNotARequest(t *testing.T, eng string) {
+	srv := testserver.Start(t)
+	p := engine.Plan{Engine: eng, Scenarios: []engine.Scenario{{
+		Name:     "bad",
+		Executor: engine.Executor{Type: engine.VUs, VUs: 2, Iterations: 6},
+		Steps: []engine.Step{
+			{Name: "broken", URL: srv.URL + "/items/{{ randInt 5 1 }}"},
+			{Name: "after", URL: srv.URL + "/"},
+		},
+	}}}
+	s := run(t, p).Total
+	if s.Requests != 6 || srv.Stats().Requests != 6 || s.Errors != 0 || s.ChecksFailed != 6 || s.Iterations != 6 {
+		t.Errorf("requests %d (server %d), errors %d, checks failed %d, iterations %d; want 6, 6, 0, 6, 6",
+			s.Requests, srv.Stats().Requests, s.Errors, s.ChecksFailed, s.Iterations)
+	}
+	if st := s.Steps[0]; st.Requests != 0 || st.ChecksFailed != 6 || !strings.Contains(st.CheckFailure, "randInt 5 1") {
+		t.Errorf("broken step: requests %d, checks failed %d, failure %q", st.Requests, st.ChecksFailed, st.CheckFailure)
+	}
+}
+
+// A redirect to another host does not carry the credentials on.
+func TestRedirectDropsCredentials(t *testing.T) { forEachEngine(t, testRedirectDropsCredentials) }
+
+func testRedirectDropsCredentials(t *testing.T, eng string) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	land := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got["auth="+r.Header.Get("Authorization")]++
+		mu.Unlock()
+	}))
+	defer land.Close()
+	from := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer secret" {
+			t.Errorf("the first hop lost its Authorization")
+		}
+		http.Redirect(w, r, land.URL+"/land", http.StatusFound)
+	}))
+	defer from.Close()
+	p := engine.Plan{Engine: eng, Scenarios: []engine.Scenario{{
+		Name:     "redirect",
+		Executor: engine.Executor{Type: engine.VUs, VUs: 1, Iterations: 3},
+		Steps:    []engine.Step{{URL: from.URL + "/go", Header: http.Header{"Authorization": {"Bearer secret"}}}},
+	}}}
+	s := run(t, p).Total
+	mu.Lock()
+	defer mu.Unlock()
+	if s.OK != 3 || s.Redirects != 3 || got["auth="] != 3 {
+		t.Errorf("ok %d, redirects %d, the other host saw %v; want 3, 3 and no Authorization", s.OK, s.Redirects, got)
 	}
 }

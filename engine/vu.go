@@ -31,7 +31,8 @@ type VU struct {
 // Client returns the VU's HTTP client: its cookie jar (the VU's session)
 // over the run's connection pool and engine. Every request made through
 // it is traced and measured, under the step name set with [WithStep] (by
-// default "METHOD /path"). It follows redirects (at most 10).
+// default "METHOD /path"). It follows redirects (at most the plan's
+// MaxRedirects), each hop measured as a request of its own.
 func (v *VU) Client() *http.Client { return v.client }
 
 type stepKey struct{}
@@ -147,6 +148,9 @@ func (v *vu) prepare(ctx context.Context) {
 		if !v.step(ctx, st, unscheduled, false) {
 			break
 		}
+		if d := st.thinkTime(v.pick); d > 0 && !sleepCtx(ctx, d) {
+			break
+		}
 	}
 }
 
@@ -226,8 +230,8 @@ func (v *vu) step(ctx context.Context, st *cstep, intended time.Duration, first 
 			// A request that cannot be built is a failed check, not traffic.
 			v.s.ChecksFailed = 1
 			v.s.CheckFailure = err.Error()
-			v.s.Err = metrics.ErrOther
-			v.shard.Record(&v.s, fmt.Errorf("step %s: %w", st.name, err))
+			v.s.NotSent = true
+			v.shard.Record(&v.s, nil)
 			return v.failed(st)
 		}
 	}
@@ -289,7 +293,13 @@ func (v *vu) failed(st *cstep) bool {
 	return true
 }
 
-func checkCount(c *session.Check) int { return len(c.Status) + len(c.BodyContains) + len(c.JSON) }
+func checkCount(c *session.Check) int {
+	n := len(c.BodyContains) + len(c.JSON)
+	if len(c.Status) > 0 {
+		n++ // a status in a set is one check
+	}
+	return n
+}
 
 // render builds a non-static step's request from its templates.
 func (v *vu) render(st *cstep, req *request) error {
@@ -347,6 +357,13 @@ func (v *vu) iterateFunc(ctx context.Context, _ time.Duration) time.Duration {
 		return v.r.now()
 	}
 	v.fn.Iteration++
+	if v.fn.Iteration > 1 {
+		for i := range v.fnSess.rows {
+			if v.fnSess.rows[i].ds.Mode != DataPerVU {
+				v.fnSess.rows[i].take(v.id) // the next row
+			}
+		}
+	}
 	if err := f.Iteration(ctx, v.fn); err != nil && !errors.Is(err, context.Canceled) {
 		v.fnFailed("iteration", err, false)
 	}
@@ -356,6 +373,6 @@ func (v *vu) iterateFunc(ctx context.Context, _ time.Duration) time.Duration {
 // fnFailed counts a Go scenario's returned error as a failed check of a
 // step named for it.
 func (v *vu) fnFailed(what string, err error, setup bool) {
-	s := metrics.Sample{Step: v.r.steps.index(v.r.rec, v.r.sc.Name, what, setup) + 1, ChecksFailed: 1, CheckFailure: err.Error(), Setup: setup, Err: metrics.ErrOther}
+	s := metrics.Sample{Step: v.r.steps.index(v.r.rec, v.r.sc.Name, what, setup) + 1, ChecksFailed: 1, CheckFailure: err.Error(), Setup: setup, NotSent: true}
 	v.shard.Record(&s, err)
 }

@@ -36,6 +36,9 @@ type Client struct {
 	// Capture, if set, receives the final response's status, headers,
 	// body (up to Capture.BodyLimit) and URL.
 	Capture *Capture
+	// Proxy, if set, is the proxy the next requests go through; its
+	// connections are pooled apart from direct ones and other proxies'.
+	Proxy *transport.Proxy
 
 	cur      atomic.Pointer[Conn] // the connection a request is on, for aborting
 	ctx      context.Context
@@ -188,7 +191,8 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	if t0 < 0 {
 		t0 = d.Now()
 	}
-	c, src, err := cl.pool.get(ctx, r)
+	rt := r.route(cl.Proxy)
+	c, src, err := cl.pool.get(ctx, r, rt)
 	got := d.Now()
 	if err != nil {
 		res.Timings.Add(transport.Blocked, got-t0)
@@ -211,6 +215,10 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		}
 		res.Timings.Add(transport.Connect, tc.Connect)
 		dial += tc.Connect
+		if tc.Proxy > 0 {
+			res.Timings.Add(transport.ProxyHandshake, tc.Proxy)
+			dial += tc.Proxy
+		}
 		if tc.TLS > 0 {
 			res.Timings.Add(transport.TLS, tc.TLS)
 			dial += tc.TLS
@@ -226,10 +234,10 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	if ctx.Err() != nil {
 		_ = c.nc.SetDeadline(aLongTimeAgo)
 	}
-	out := r.raw
+	out := rt.raw
 	if cl.Jar != nil {
 		if ck := cl.Jar.CookieHeader(r.URL); ck != "" {
-			cl.wbuf = r.appendWith(cl.wbuf[:0], "Cookie", ck)
+			cl.wbuf = rt.appendWith(cl.wbuf[:0], "Cookie", ck)
 			out = cl.wbuf
 		}
 	}

@@ -88,17 +88,17 @@ var errPoolClosed = errors.New("http1: pool closed")
 
 // get returns a connection to r's destination: an idle one, a new one, or
 // one freed while waiting, and says which.
-func (p *Pool) get(ctx context.Context, r *Request) (c *Conn, src source, err error) {
+func (p *Pool) get(ctx context.Context, r *Request, rt *route) (c *Conn, src source, err error) {
 	now := p.d.Now()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, 0, errPoolClosed
 	}
-	h := p.hosts[r.key]
+	h := p.hosts[rt.key]
 	if h == nil {
-		h = &host{key: r.key}
-		p.hosts[r.key] = h
+		h = &host{key: rt.key}
+		p.hosts[rt.key] = h
 	}
 	for len(h.idle) > 0 {
 		c = h.idle[len(h.idle)-1]
@@ -133,7 +133,7 @@ func (p *Pool) get(ctx context.Context, r *Request) (c *Conn, src source, err er
 	if limit := p.cfg.MaxConnsPerHost; limit <= 0 || h.n < limit {
 		h.n++
 		p.mu.Unlock()
-		return p.dial(ctx, r, h)
+		return p.dial(ctx, r, rt, h)
 	}
 	w := &waiter{ch: make(chan *Conn, 1)}
 	h.waiters = append(h.waiters, w)
@@ -164,11 +164,18 @@ func (p *Pool) get(ctx context.Context, r *Request) (c *Conn, src source, err er
 	if c != nil {
 		return c, fromHandoff, nil
 	}
-	return p.dial(ctx, r, h) // a slot was freed for us
+	return p.dial(ctx, r, rt, h) // a slot was freed for us
 }
 
-func (p *Pool) dial(ctx context.Context, r *Request, h *host) (*Conn, source, error) {
-	tc, nc, err := p.d.Dial(ctx, r.addr, r.tls, r.serverName)
+func (p *Pool) dial(ctx context.Context, r *Request, rt *route, h *host) (*Conn, source, error) {
+	var tc *transport.Conn
+	var nc net.Conn
+	var err error
+	if rt.px == nil {
+		tc, nc, err = p.d.Dial(ctx, r.addr, r.tls, r.serverName)
+	} else {
+		tc, nc, err = p.d.DialVia(ctx, rt.px, r.addr, r.tls, r.serverName, rt.forward)
+	}
 	if err != nil {
 		p.mu.Lock()
 		h.n--

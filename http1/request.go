@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/faya-load/faya/transport"
 )
 
 // Request is a request prepared to be sent many times: where to connect,
@@ -28,6 +30,54 @@ type Request struct {
 
 	header http.Header // kept to build redirected requests
 	body   []byte
+
+	direct route    // straight to the target
+	via    []*route // through proxies, made on first use
+}
+
+// route is how a request reaches its target: the pool key of its
+// connections, and the bytes to send (absolute-form, with the proxy's
+// credentials, when an HTTP proxy forwards it).
+type route struct {
+	px      *transport.Proxy
+	forward bool
+	key     string
+	raw     []byte
+	headEnd int
+}
+
+// route returns the request's route through px (nil: direct).
+func (r *Request) route(px *transport.Proxy) *route {
+	if px == nil {
+		return &r.direct
+	}
+	for _, rt := range r.via {
+		if rt.px == px {
+			return rt
+		}
+	}
+	rt := &route{px: px, forward: px.Forwards(r.tls), raw: r.raw, headEnd: r.headEnd}
+	rt.key = "proxy" + strconv.Itoa(px.Index) + "|" + r.key
+	if rt.forward {
+		// GET http://host/path HTTP/1.1, and the proxy's credentials.
+		target := r.URL.Scheme + "://" + r.URL.Host + r.URL.RequestURI()
+		line := strings.IndexByte(string(r.raw[:r.headEnd]), ' ')
+		rest := line + 1 + len(r.URL.RequestURI())
+		b := make([]byte, 0, len(r.raw)+len(target)+64)
+		b = append(b, r.raw[:line+1]...)
+		b = append(b, target...)
+		b = append(b, r.raw[rest:r.headEnd]...)
+		if a := px.Authorization(); a != "" {
+			b = append(b, "Proxy-Authorization: "...)
+			b = append(b, a...)
+			b = append(b, "\r\n"...)
+		}
+		rt.headEnd = len(b)
+		b = append(b, r.raw[r.headEnd:]...)
+		rt.raw = b
+	}
+	r.via = append(r.via, rt)
+	return rt
 }
 
 // Prepare serializes a request. header may hold "Host" to set the Host
@@ -109,17 +159,18 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
 	r.raw = b
+	r.direct = route{key: r.key, raw: r.raw, headEnd: r.headEnd}
 	return r, nil
 }
 
-// appendWith appends r's bytes with one more header to dst.
-func (r *Request) appendWith(dst []byte, name, value string) []byte {
-	dst = append(dst, r.raw[:r.headEnd]...)
+// appendWith appends the route's bytes with one more header to dst.
+func (rt *route) appendWith(dst []byte, name, value string) []byte {
+	dst = append(dst, rt.raw[:rt.headEnd]...)
 	dst = append(dst, name...)
 	dst = append(dst, ": "...)
 	dst = append(dst, value...)
 	dst = append(dst, "\r\n"...)
-	return append(dst, r.raw[r.headEnd:]...)
+	return append(dst, rt.raw[rt.headEnd:]...)
 }
 
 // redirect returns the request a redirect answer leads to, or nil when it
@@ -143,9 +194,17 @@ func (r *Request) redirect(status int, location []byte) (*Request, error) {
 		method, body = http.MethodGet, nil
 	}
 	header := r.header
-	if loc.Host != r.URL.Host && header.Get("Host") != "" {
+	if loc.Host != r.URL.Host {
 		header = header.Clone()
 		header.Del("Host")
+		for _, h := range CrossHostHeaders {
+			header.Del(h)
+		}
 	}
 	return prepare(method, loc, header, body)
 }
+
+// CrossHostHeaders are the request headers not sent on to another host
+// when following a redirect (credentials, as net/http's client does; the
+// cookie jar gives the next host its own cookies).
+var CrossHostHeaders = []string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization"}

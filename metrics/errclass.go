@@ -19,17 +19,21 @@ type ErrClass uint8
 
 // The error classes. ErrNone means the request got a response.
 const (
-	ErrNone     ErrClass = iota
-	ErrDNS               // name resolution failed
-	ErrRefused           // connection refused: nothing listens
-	ErrReset             // connection reset or broken pipe
-	ErrTimeout           // a timeout: dial, TLS, response headers or the whole request
-	ErrTLS               // TLS handshake or certificate failure
-	ErrEOF               // the server closed the connection before or within the response
-	ErrProtocol          // the response was not valid HTTP/1.x
-	ErrCanceled          // canceled by the run (a hard stop)
-	ErrLocal             // the generator ran out of a local resource (file descriptors, ports)
-	ErrOther             // anything else
+	ErrNone         ErrClass = iota
+	ErrDNS                   // name resolution failed
+	ErrRefused               // connection refused: nothing listens
+	ErrReset                 // connection reset or broken pipe
+	ErrTimeout               // a timeout: dial, TLS, response headers or the whole request
+	ErrTLS                   // TLS handshake or certificate failure
+	ErrEOF                   // the server closed the connection before or within the response
+	ErrProtocol              // the response was not valid HTTP/1.x
+	ErrCanceled              // canceled by the run (a hard stop)
+	ErrLocal                 // the generator ran out of a local resource (file descriptors, ports)
+	ErrOther                 // anything else
+	ErrProxyRefused          // the proxy could not be reached (refused, reset)
+	ErrProxyAuth             // the proxy refused the credentials (407, SOCKS5 authentication)
+	ErrProxyConnect          // an HTTP proxy rejected the CONNECT (its status in the message)
+	ErrProxySOCKS            // a SOCKS5 proxy answered a failure code
 
 	numErrClasses
 )
@@ -37,7 +41,8 @@ const (
 // NumErrClasses is the number of ErrClass values, ErrNone included.
 const NumErrClasses = int(numErrClasses)
 
-var errClassNames = [...]string{"none", "dns", "refused", "reset", "timeout", "tls", "eof", "protocol", "canceled", "local", "other"}
+var errClassNames = [...]string{"none", "dns", "refused", "reset", "timeout", "tls", "eof", "protocol", "canceled", "local", "other",
+	"proxy_refused", "proxy_auth", "proxy_connect", "proxy_socks"}
 
 // String returns the class's stable name, used as a JSON key.
 func (c ErrClass) String() string { return errClassNames[c] }
@@ -67,9 +72,12 @@ func Classify(err error) ErrClass {
 		invalid x509.CertificateInvalidError
 		netErr  net.Error
 	)
+	var classed interface{ ErrClass() ErrClass }
 	switch {
 	case errors.Is(err, context.Canceled):
 		return ErrCanceled
+	case errors.As(err, &classed):
+		return classed.ErrClass()
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsTimeout {
 			return ErrTimeout

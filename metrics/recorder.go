@@ -32,6 +32,12 @@ type Sample struct {
 	// of the run's totals.
 	Step  int
 	Setup bool
+	// Proxy is 1 + the index of the proxy the request went through (0:
+	// direct).
+	Proxy int
+	// NotSent marks a sample of a step that sent no request (its template
+	// failed, or a Go scenario returned an error): only its checks count.
+	NotSent bool
 	// Checks passed and failed on this response; CheckFailure says how
 	// the first one failed.
 	ChecksPassed, ChecksFailed int

@@ -16,6 +16,7 @@ const (
 	Blocked               // waiting for a connection from the pool
 	DNS
 	Connect
+	Proxy // the proxy's handshake (CONNECT, SOCKS5, TLS to an HTTPS proxy)
 	TLS
 	Send
 	Wait
@@ -40,7 +41,7 @@ const NumMetrics = int(numMetrics)
 // NumPhases is the number of request phases (Blocked through Receive).
 const NumPhases = int(Receive - Blocked + 1)
 
-var metricNames = [...]string{"latency", "blocked", "dns", "connect", "tls", "send", "wait", "receive",
+var metricNames = [...]string{"latency", "blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive",
 	"idle_before_reuse", "service_time", "schedule_lag", "conn_lifetime", "server_idle_close", "conn_requests", "server_close_requests"}
 
 // String returns the metric's stable name.
@@ -118,6 +119,8 @@ type Snapshot struct {
 	Setup int64
 	// Steps are the stats per step, by the recorder's step index.
 	Steps []StepStats
+	// Proxies are the stats per proxy, by the proxy's index in the run.
+	Proxies []ProxyStats
 
 	hist [numMetrics]*hdrhistogram.Histogram
 }
@@ -147,8 +150,25 @@ func (s *Snapshot) record(m Metric, d time.Duration) {
 // step's stats and in the connection accounts (bytes, connections got),
 // not in the run's request counts and latencies.
 func (s *Snapshot) Add(x *Sample) {
+	if x.NotSent {
+		// No request: only the failed checks count.
+		if x.Step > 0 {
+			s.stepStats(x.Step - 1).addChecks(x)
+		}
+		if !x.Setup {
+			s.ChecksPassed += int64(x.ChecksPassed)
+			s.ChecksFailed += int64(x.ChecksFailed)
+			if x.First {
+				s.Iterations++
+			}
+		}
+		return
+	}
 	if x.Step > 0 {
 		s.stepStats(x.Step - 1).add(x)
+	}
+	if x.Proxy > 0 {
+		s.proxyStats(x.Proxy - 1).add(x)
 	}
 	s.BytesSent += x.BytesSent
 	s.BytesReceived += x.BytesReceived
@@ -256,6 +276,9 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	for i := range o.Steps {
 		s.stepStats(i).merge(&o.Steps[i])
 	}
+	for i := range o.Proxies {
+		s.proxyStats(i).merge(&o.Proxies[i])
+	}
 	for i, h := range o.hist {
 		s.hist[i] = mergeHist(s.hist[i], h)
 	}
@@ -274,7 +297,7 @@ func mergeHist(dst, src *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 
 // Reset empties s, keeping its histograms' memory.
 func (s *Snapshot) Reset() {
-	hist, steps := s.hist, s.Steps
+	hist, steps, proxies := s.hist, s.Steps, s.Proxies
 	*s = Snapshot{}
 	for i, h := range hist {
 		if h != nil && h.TotalCount() > 0 {
@@ -286,6 +309,8 @@ func (s *Snapshot) Reset() {
 		steps[i].reset()
 	}
 	s.Steps = steps
+	clear(proxies)
+	s.Proxies = proxies
 }
 
 // Clone returns a deep copy of s.

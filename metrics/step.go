@@ -68,6 +68,15 @@ func (t *StepStats) add(x *Sample) {
 	_ = t.latency.RecordValue(min(max(int64(x.Latency), 0), histHighest))
 }
 
+// addChecks counts the checks of a sample that sent no request.
+func (t *StepStats) addChecks(x *Sample) {
+	t.ChecksPassed += int64(x.ChecksPassed)
+	t.ChecksFailed += int64(x.ChecksFailed)
+	if x.CheckFailure != "" && t.CheckFailure == "" {
+		t.CheckFailure = x.CheckFailure
+	}
+}
+
 func (t *StepStats) merge(o *StepStats) {
 	t.Requests += o.Requests
 	t.OK += o.OK

@@ -31,14 +31,15 @@ func fixture() report.Run {
 			WasIdle:       true,
 			IdleTime:      time.Duration(i) * time.Microsecond,
 		}
-		s.Phases[0], s.Phases[4], s.Phases[5], s.Phases[6] = time.Microsecond, 3*time.Microsecond, time.Duration(480+i)*time.Microsecond, 5*time.Microsecond
+		ph := func(m metrics.Metric) int { return int(m - metrics.Blocked) }
+		s.Phases[ph(metrics.Blocked)], s.Phases[ph(metrics.Send)], s.Phases[ph(metrics.Wait)], s.Phases[ph(metrics.Receive)] = time.Microsecond, 3*time.Microsecond, time.Duration(480+i)*time.Microsecond, 5*time.Microsecond
 		s.ServiceTime = s.Latency - s.Phases[0]
 		s.First = true
-		s.PhaseSet = 1 | 1<<4 | 1<<5 | 1<<6
+		s.PhaseSet = 1 | 1<<ph(metrics.Send) | 1<<ph(metrics.Wait) | 1<<ph(metrics.Receive)
 		if i < 4 {
 			s.Reused, s.Fresh, s.WasIdle = 0, 1, false
-			s.Phases[2] = 200 * time.Microsecond
-			s.PhaseSet |= 1 << 2
+			s.Phases[ph(metrics.Connect)] = 200 * time.Microsecond
+			s.PhaseSet |= 1 << ph(metrics.Connect)
 		}
 		if i%100 == 0 {
 			s.Status = 503

@@ -340,23 +340,30 @@ func (t *textWriter) steps(r *Report) {
 	t.table(func(w io.Writer) {
 		fmt.Fprintf(w, "  %-24s\trequests\terrors\tchecks failed\tp50\tp99\tmax\tmean wait\t\n", "step")
 		for _, s := range r.Steps {
-			name := s.Name
-			if len(scenarios) > 1 {
-				name = s.Scenario + ": " + name
-			}
-			if s.Setup {
-				name = "(setup) " + name
-			}
+			name := stepLabel(s, len(scenarios) > 1)
 			fmt.Fprintf(w, "  %-24s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", name, s.Requests, s.Errors+s.HTTPErrors, s.ChecksFailed,
 				Duration(s.Latency.P50), Duration(s.Latency.P99), Duration(s.Latency.Max), Duration(s.PhasesMean["wait"]))
 		}
 	})
 	for _, s := range r.Steps {
 		if s.CheckFailure != "" {
-			t.printf("  %s: %d checks failed, the first: %s\n", s.Name, s.ChecksFailed, s.CheckFailure)
+			t.printf("  %s: %d checks failed, the first: %s\n", stepLabel(s, len(scenarios) > 1), s.ChecksFailed, s.CheckFailure)
 		}
 	}
 	t.printf("\n")
+}
+
+// stepLabel names a step in the text report: "(setup) login", with its
+// scenario when the run had several.
+func stepLabel(s Step, withScenario bool) string {
+	name := s.Name
+	if withScenario {
+		name = s.Scenario + ": " + name
+	}
+	if s.Setup {
+		name = "(setup) " + name
+	}
+	return name
 }
 
 func (t *textWriter) thresholds(r *Report) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -170,7 +171,11 @@ func (p *parser) file(n *yaml.Node) {
 				plan.GracefulStop = -1
 			}
 		case "late_threshold":
+			n := len(d.errs)
 			plan.LateThreshold = d.duration(v, "late_threshold")
+			if plan.LateThreshold == 0 && len(d.errs) == n {
+				d.errf(v, "late_threshold 0: must be positive, e.g. 10ms")
+			}
 		case "data":
 			p.data(v)
 		case "scenarios":
@@ -208,15 +213,25 @@ func (p *parser) defaults(n *yaml.Node) {
 		case "headers":
 			p.headers = d.stringMap(v, "defaults.headers")
 		case "timeout":
+			n := len(d.errs)
 			plan.Timeout = d.duration(v, "defaults.timeout")
+			if plan.Timeout == 0 && len(d.errs) == n {
+				d.errf(v, "defaults.timeout 0: a request needs a timeout; give one, e.g. 30s")
+			}
 		case "max_redirects":
 			plan.MaxRedirects = d.integer(v, "defaults.max_redirects")
-			if plan.MaxRedirects == 0 {
+			switch {
+			case plan.MaxRedirects < 0:
+				d.errf(v, "defaults.max_redirects %d: must not be negative (0: do not follow)", plan.MaxRedirects)
+			case plan.MaxRedirects == 0:
 				plan.MaxRedirects = -1
 			}
 		case "max_body":
 			plan.MaxBody = int64(d.integer(v, "defaults.max_body"))
-			if plan.MaxBody == 0 {
+			switch {
+			case plan.MaxBody < 0:
+				d.errf(v, "defaults.max_body %d: must not be negative (0: no cap)", plan.MaxBody)
+			case plan.MaxBody == 0:
 				plan.MaxBody = -1
 			}
 		case "user_agent":
@@ -392,7 +407,9 @@ func (p *parser) scenario(name string, n *yaml.Node) {
 	ex := &sc.Executor
 	var setup, steps *yaml.Node
 	what := "scenario " + name
+	given := map[string]*yaml.Node{}
 	d.mapping(n, what, scenarioKeys, func(key string, k, v *yaml.Node) {
+		given[key] = k
 		w := what + ": " + key
 		switch key {
 		case "executor":
@@ -443,12 +460,20 @@ func (p *parser) scenario(name string, n *yaml.Node) {
 	if ex.Type == "" && n.Kind == yaml.MappingNode {
 		d.errf(n, "%s: executor is missing: one of vus, rate, ramping-vus, ramping-rate", what)
 	}
+	if takes, ok := executorKeys[ex.Type]; ok {
+		for _, key := range []string{"vus", "iterations", "duration", "rate", "stages", "vu_stages", "pre_vus", "max_vus"} {
+			if k := given[key]; k != nil && !slices.Contains(takes, key) {
+				d.errf(k, "%s: %s does not apply to executor %s (it takes %s)", what, key, ex.Type, strings.Join(takes, ", "))
+			}
+		}
+	}
 	if ex.Type == engine.ConstantRate || ex.Type == engine.RampingRate {
+		peak := ex.PeakRate().PerSecond()
 		if ex.MaxVUs == 0 {
 			ex.MaxVUs = defaultMaxVUs(*ex)
 		}
 		if ex.PreVUs == 0 {
-			ex.PreVUs = min(ex.MaxVUs, max(1, ex.MaxVUs/10))
+			ex.PreVUs = min(ex.MaxVUs, max(1, int(math.Ceil(peak*0.002))))
 		}
 	}
 	if setup != nil {
@@ -462,8 +487,16 @@ func (p *parser) scenario(name string, n *yaml.Node) {
 	p.f.Plan.Scenarios = append(p.f.Plan.Scenarios, sc)
 }
 
-// defaultMaxVUs is the peak rate x 20ms, at least 10, as on the command
-// line.
+// executorKeys are the keys each executor takes.
+var executorKeys = map[engine.ExecutorType][]string{
+	engine.VUs:          {"vus", "iterations", "duration"},
+	engine.ConstantRate: {"rate", "duration", "pre_vus", "max_vus"},
+	engine.RampingVUs:   {"vu_stages"},
+	engine.RampingRate:  {"stages", "pre_vus", "max_vus"},
+}
+
+// defaultMaxVUs is the peak rate x 20ms, at least 10, and the default
+// pre_vus the peak rate x 2ms, as on the command line.
 func defaultMaxVUs(ex engine.Executor) int {
 	return max(10, int(ex.PeakRate().PerSecond()*0.02+0.999))
 }

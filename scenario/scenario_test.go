@@ -160,6 +160,9 @@ func TestErrors(t *testing.T) {
 		{"bad transport", head + "transport:\n  max_idle_conns_per_host: -3\n" + steps + "      - url: /\n", ":4: transport.max_idle_conns_per_host -3: must not be negative"},
 		{"unknown transport key", head + "transport:\n  max_conns: 3\n" + steps + "      - url: /\n", `unknown key "max_conns" (known: max_conns_per_host`},
 		{"bad engine", head + "engine: fasthttp\n" + steps + "      - url: /\n", `engine "fasthttp": want h1 or net/http`},
+		{"key of another executor", head + "scenarios:\n  s:\n    executor: rate\n    rate: 10\n    duration: 1s\n    vus: 5\n    steps:\n      - url: /\n", ":8: scenario s: vus does not apply to executor rate (it takes rate, duration, pre_vus, max_vus)"},
+		{"timeout 0", head + "defaults:\n  timeout: 0s\n" + steps + "      - url: /\n", ":4: defaults.timeout 0: a request needs a timeout"},
+		{"negative max_body", head + "defaults:\n  max_body: -1\n" + steps + "      - url: /\n", "defaults.max_body -1: must not be negative"},
 		{"duplicate key", head + steps + "      - url: /\n        url: /b\n", `key "url" given twice`},
 	}
 	for _, tt := range tests {

@@ -6,7 +6,7 @@
 //
 //	AGGREGATE  p50, p90, p99.9 (any percentile), mean, min, max
 //	METRIC     latency, service_time, schedule_lag, blocked, dns, connect,
-//	           tls, send, wait, receive (a step has latency, and the phases'
+//	           proxy, tls, send, wait, receive (a step has latency, and the phases'
 //	           means)
 //	RATE       error_rate (requests without a response below 400, as a
 //	           share), checks (checks passed, as a share), rps (requests
@@ -43,7 +43,7 @@ type Threshold struct {
 
 var metricsByName = map[string]metrics.Metric{
 	"latency": metrics.Latency, "service_time": metrics.ServiceTime, "schedule_lag": metrics.ScheduleLag,
-	"blocked": metrics.Blocked, "dns": metrics.DNS, "connect": metrics.Connect, "tls": metrics.TLS,
+	"blocked": metrics.Blocked, "dns": metrics.DNS, "connect": metrics.Connect, "proxy": metrics.Proxy, "tls": metrics.TLS,
 	"send": metrics.Send, "wait": metrics.Wait, "receive": metrics.Receive,
 }
 
@@ -77,10 +77,10 @@ func Parse(expr, step string) (Threshold, error) {
 			return t, fmt.Errorf("threshold %q: %q: want pNN, mean, min or max", expr, agg)
 		}
 		if _, ok := metricsByName[m]; !ok {
-			return t, fmt.Errorf("threshold %q: unknown metric %q (known: latency, service_time, schedule_lag, blocked, dns, connect, tls, send, wait, receive)", expr, m)
+			return t, fmt.Errorf("threshold %q: unknown metric %q (known: latency, service_time, schedule_lag, blocked, dns, connect, proxy, tls, send, wait, receive)", expr, m)
 		}
-		if step != "" && m != "latency" && t.agg != "mean" {
-			return t, fmt.Errorf("threshold %q: a step keeps percentiles of latency only, and the means of its phases", expr)
+		if mm := metricsByName[m]; step != "" && m != "latency" && (t.agg != "mean" || mm < metrics.Blocked || mm > metrics.Receive) {
+			return t, fmt.Errorf("threshold %q: a step keeps the percentiles of its latency and the means of its phases (blocked ... receive) only", expr)
 		}
 		t.metric = m
 	} else {

@@ -12,7 +12,8 @@ func snapshot() *metrics.Snapshot {
 	var s metrics.Snapshot
 	for i := 1; i <= 1000; i++ {
 		x := &metrics.Sample{Latency: time.Duration(i) * time.Millisecond, Status: 200, Step: 1 + i%2, ChecksPassed: 1}
-		x.Phases[5], x.PhaseSet = time.Duration(i)*time.Microsecond, 1<<5 // wait
+		w := int(metrics.Wait - metrics.Blocked)
+		x.Phases[w], x.PhaseSet = time.Duration(i)*time.Microsecond, 1<<w
 		if i%100 == 0 {
 			x.Status = 500
 			x.ChecksPassed, x.ChecksFailed = 0, 1
@@ -67,7 +68,9 @@ func TestParseErrors(t *testing.T) {
 		{"p99(latency) < 5", "", "compare p99(latency) with a duration"},
 		{"error_rate < 5ms", "", "is not a duration; compare it with a number"},
 		{"goodness > 1", "", "want AGGREGATE(METRIC)"},
-		{"p99(wait) < 1s", "item", "a step keeps percentiles of latency only"},
+		{"p99(wait) < 1s", "item", "a step keeps the percentiles of its latency and the means of its phases"},
+		{"mean(service_time) < 1s", "item", "a step keeps the percentiles of its latency and the means of its phases"},
+		{"mean(schedule_lag) < 1s", "item", "a step keeps the percentiles of its latency and the means of its phases"},
 		{"rps > 5", "item", "rps is for the whole run"},
 	} {
 		_, err := Parse(tc.expr, tc.step)

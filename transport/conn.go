@@ -129,8 +129,12 @@ type Conn struct {
 	net.Conn // the TCP connection
 
 	// Phases of the dial, zero when they did not happen (DNS for an IP
-	// literal, TLS for plain HTTP).
-	DNS, Connect, TLS time.Duration
+	// literal, Proxy without a proxy, TLS for plain HTTP). Proxy is the
+	// proxy's handshake: TLS to an HTTPS proxy, CONNECT, SOCKS5.
+	DNS, Connect, Proxy, TLS time.Duration
+	// ProxyIndex is 1 + the index of the proxy the connection goes
+	// through ([Proxy.Index]), 0 for a direct connection.
+	ProxyIndex int
 	// DialedAt is when the dial started.
 	DialedAt time.Time
 
@@ -190,8 +194,17 @@ func ConnOf(c net.Conn) *Conn {
 		return c
 	case *tlsConn:
 		return c.c
+	case *layered:
+		return c.c
 	}
 	return nil
+}
+
+// layered is a connection over a pool's Conn: TLS to an HTTPS proxy, or
+// a tunnel with bytes buffered ahead.
+type layered struct {
+	net.Conn
+	c *Conn
 }
 
 // Acquire counts one more request carried by c and reports whether it is

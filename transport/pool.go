@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,7 @@ type Dialer struct {
 	resolver *net.Resolver
 	tls      *tls.Config
 	ending   atomic.Bool
+	proxy    *Proxy // WithProxy: the Pool's connections go through it
 
 	mu   sync.Mutex
 	open map[*Conn]struct{} // connections open now
@@ -48,6 +50,12 @@ type Dialer struct {
 
 // Option injects behaviour into a Dialer (configuration lives in Config).
 type Option func(*Dialer)
+
+// WithProxy makes the connections of a [Pool] go through px: requests to
+// http targets are forwarded by an HTTP(S) proxy (absolute-form, with its
+// credentials), the rest go through a tunnel (CONNECT or SOCKS5). Pools
+// are per proxy, as net/http keys its pool by proxy.
+func WithProxy(px *Proxy) Option { return func(d *Dialer) { d.proxy = px } }
 
 // WithEpoch sets the start of the dialer's clock ([Dialer.Now]), so that
 // several pools, and the engine's schedule, share one clock. The default
@@ -114,6 +122,28 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 		// A load generator measures what the server sends; it does not ask
 		// for gzip behind the user's back nor spend CPU inflating it.
 		DisableCompression: true,
+	}
+	if px := d.proxy; px != nil {
+		p.http.Proxy = func(req *http.Request) (*url.URL, error) {
+			if px.Forwards(req.URL.Scheme == "https") {
+				return px.URL(), nil
+			}
+			return nil, nil
+		}
+		p.http.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			// The proxy itself (forwarding), or a tunnel to an http target.
+			_, nc, err := d.dialVia(ctx, px, addr, false, "", addr == px.addr && px.Forwards(false), true)
+			return nc, err
+		}
+		p.http.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			if addr == px.addr && px.kind == ProxyHTTPS {
+				_, nc, err := d.dialVia(ctx, px, addr, false, "", true, true) // TLS to the proxy, forwarding
+				return nc, err
+			}
+			host, _, _ := net.SplitHostPort(addr)
+			_, nc, err := d.dialVia(ctx, px, addr, true, host, false, true)
+			return nc, err
+		}
 	}
 	return p, nil
 }

@@ -12,13 +12,16 @@ type Phase uint8
 
 // The phases of a request, in the order they happen. Blocked is the wait
 // for a connection from the pool (excluding a dial made for this request);
-// DNS, Connect and TLS happen only on a connection dialed for the request;
+// DNS, Connect, Proxy and TLS happen only on a connection dialed for the
+// request (Proxy: the proxy's own handshake, TLS to an HTTPS proxy, the
+// CONNECT round trip or the SOCKS5 negotiation);
 // Send is from having the connection to the request written; Wait is to the
 // first response byte; Receive is to the end of the body.
 const (
 	Blocked Phase = iota
 	DNS
 	Connect
+	ProxyHandshake // reported as "proxy"
 	TLS
 	Send
 	Wait
@@ -30,7 +33,7 @@ const (
 // NumPhases is the number of Phase values.
 const NumPhases = int(numPhases)
 
-var phaseNames = [...]string{"blocked", "dns", "connect", "tls", "send", "wait", "receive"}
+var phaseNames = [...]string{"blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive"}
 
 // String returns the phase's stable name, used in reports and JSON.
 func (p Phase) String() string { return phaseNames[p] }
@@ -209,6 +212,10 @@ func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 		}
 		t.timings.Add(Connect, c.Connect)
 		dial += c.Connect
+		if c.Proxy > 0 {
+			t.timings.Add(ProxyHandshake, c.Proxy)
+			dial += c.Proxy
+		}
 		if c.TLS > 0 {
 			t.timings.Add(TLS, c.TLS)
 			dial += c.TLS

@@ -68,6 +68,18 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		}
 		plan.Timeout = o.timeout
 	}
+	if o.maxBody < 0 {
+		bad("--max-body %d: must not be negative (0: no cap)", o.maxBody)
+	}
+	if o.redirects < 0 {
+		bad("--max-redirects %d: must not be negative (0: do not follow)", o.redirects)
+	}
+	if o.gracefulStop < 0 {
+		bad("--graceful-stop %v: must not be negative (0: cancel at once)", o.gracefulStop)
+	}
+	if set("late-threshold") && o.lateThreshold <= 0 {
+		bad("--late-threshold %v: must be positive", o.lateThreshold)
+	}
 	if set("max-body") {
 		plan.MaxBody = o.maxBody
 		if o.maxBody == 0 {
@@ -127,6 +139,9 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 	}
 	meta := metaOf(eng.Plan())
 	meta.File, meta.Scenarios = f.Path, scenarioMetas(eng.Plan())
+	if len(plan.Scenarios) > 1 {
+		meta.MaxVUs = eng.Plan().VUs() // the VUs of every scenario, for "allocated N of M"
+	}
 	return plan, meta, append(append([]threshold.Threshold(nil), f.Thresholds...), ths...), nil
 }
 
