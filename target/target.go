@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -48,6 +49,10 @@ type Stats struct {
 	// Sessions maps each session's user to the requests made with it
 	// (login included).
 	Sessions map[string]int64 `json:"sessions,omitempty"`
+	// Peers maps each client IP address (the request's remote address
+	// without the port) to the load requests it made, so that a test can
+	// tell clients, or the proxies in front of them, apart.
+	Peers map[string]int64 `json:"peers"`
 }
 
 // Target is the built-in target server. Its zero value is not usable; call
@@ -60,6 +65,22 @@ type Target struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session // by session id
+
+	// peers is an immutable map from client IP to its request counter,
+	// replaced (under peersMu) when a new IP shows up or on Reset, so that
+	// counting a known peer takes no lock; lastPeer is the newest peer in
+	// it (set and cleared under peersMu), found without parsing the remote
+	// address or hashing it.
+	peers    atomic.Pointer[map[string]*peer]
+	lastPeer atomic.Pointer[peer]
+	peersMu  sync.Mutex
+}
+
+// peer counts one client IP's requests, on a cache line of its own.
+type peer struct {
+	n  atomic.Int64
+	ip string
+	_  [40]byte
 }
 
 // session is one login's state.
@@ -71,6 +92,7 @@ type session struct {
 // New returns a Target.
 func New() *Target {
 	t := &Target{mux: http.NewServeMux(), sessions: map[string]*session{}}
+	t.peers.Store(&map[string]*peer{})
 	t.mux.HandleFunc("/bytes", t.bytes)
 	t.mux.HandleFunc("/slow", t.slow)
 	t.mux.HandleFunc("/status", t.status)
@@ -134,6 +156,11 @@ func (t *Target) Stats() Stats {
 		}
 	}
 	t.mu.Unlock()
+	peers := *t.peers.Load()
+	st.Peers = make(map[string]int64, len(peers))
+	for ip, p := range peers {
+		st.Peers[ip] = p.n.Load()
+	}
 	return st
 }
 
@@ -148,6 +175,47 @@ func (t *Target) Reset() {
 	t.connsClosed.Store(0)
 	t.maxActive.Store(t.active.Load())
 	t.requests.Store(0)
+	t.peersMu.Lock()
+	t.peers.Store(&map[string]*peer{})
+	t.lastPeer.Store(nil)
+	t.peersMu.Unlock()
+}
+
+// count counts a load request, in total and by the client's IP address.
+func (t *Target) count(r *http.Request) {
+	t.requests.Add(1)
+	addr := r.RemoteAddr
+	// Fast path: the newest peer (often the only one), for "ip:port"
+	// without parsing.
+	if p := t.lastPeer.Load(); p != nil && len(addr) > len(p.ip) && addr[len(p.ip)] == ':' && addr[:len(p.ip)] == p.ip {
+		p.n.Add(1)
+		return
+	}
+	ip := peerIP(addr)
+	p := (*t.peers.Load())[ip]
+	if p == nil {
+		t.peersMu.Lock()
+		old := *t.peers.Load()
+		if p = old[ip]; p == nil {
+			peers := make(map[string]*peer, len(old)+1)
+			maps.Copy(peers, old)
+			p = &peer{ip: ip}
+			peers[ip] = p
+			t.peers.Store(&peers)
+			t.lastPeer.Store(p)
+		}
+		t.peersMu.Unlock()
+	}
+	p.n.Add(1)
+}
+
+// peerIP returns the IP address in a request's RemoteAddr ("ip:port" or
+// "[ip]:port"), or the whole address when it has no port.
+func peerIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // Server returns an *http.Server serving t on addr with its connection
@@ -196,11 +264,11 @@ var textPlain = []string{"text/plain; charset=utf-8"}
 
 func (t *Target) root(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
-		t.requests.Add(1)
+		t.count(r)
 		http.NotFound(w, r)
 		return
 	}
-	t.requests.Add(1)
+	t.count(r)
 	writeBody(w)
 }
 
@@ -221,7 +289,7 @@ func queryInt(w http.ResponseWriter, r *http.Request, name string, def, lo, hi i
 
 // bytes answers n bytes (?n=, default 1024).
 func (t *Target) bytes(w http.ResponseWriter, r *http.Request) {
-	t.requests.Add(1)
+	t.count(r)
 	n, ok := queryInt(w, r, "n", 1024, 0, MaxBytes)
 	if !ok {
 		return
@@ -245,7 +313,7 @@ func (t *Target) bytes(w http.ResponseWriter, r *http.Request) {
 
 // slow answers the fixed body after ?ms= milliseconds (default 100).
 func (t *Target) slow(w http.ResponseWriter, r *http.Request) {
-	t.requests.Add(1)
+	t.count(r)
 	ms, ok := queryInt(w, r, "ms", 100, 0, MaxSlowMS)
 	if !ok {
 		return
@@ -261,7 +329,7 @@ func (t *Target) slow(w http.ResponseWriter, r *http.Request) {
 
 // status answers with status ?code= (default 200).
 func (t *Target) status(w http.ResponseWriter, r *http.Request) {
-	t.requests.Add(1)
+	t.count(r)
 	code, ok := queryInt(w, r, "code", 200, 200, 599)
 	if !ok {
 		return
@@ -274,7 +342,7 @@ func (t *Target) status(w http.ResponseWriter, r *http.Request) {
 // close answers with "Connection: close", so every request needs a new
 // connection.
 func (t *Target) close(w http.ResponseWriter, r *http.Request) {
-	t.requests.Add(1)
+	t.count(r)
 	w.Header()["Connection"] = []string{"close"}
 	writeBody(w)
 }
@@ -298,7 +366,7 @@ const SessionCookie = "faya_session"
 // JSON ({"user": ..., "password": ...}), and sets a session cookie. Any user
 // with a non-empty password is welcome; the password "wrong" is refused.
 func (t *Target) login(w http.ResponseWriter, r *http.Request) {
-	t.requests.Add(1)
+	t.count(r)
 	var user, password string
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		var in struct{ User, Password string }
@@ -334,7 +402,7 @@ func (t *Target) login(w http.ResponseWriter, r *http.Request) {
 // authorized returns the request's session, counting the request on it,
 // or answers 401.
 func (t *Target) authorized(w http.ResponseWriter, r *http.Request) (*session, bool) {
-	t.requests.Add(1)
+	t.count(r)
 	c, err := r.Cookie(SessionCookie)
 	if err == nil {
 		t.mu.Lock()
