@@ -80,6 +80,16 @@ func WithEnv(lookup func(name string) (string, bool)) Option {
 	return func(e *Engine) { e.env = lookup }
 }
 
+// Proxies returns the proxies the run may use, passwords redacted, in the
+// order of the per-proxy accounts (Snapshot.Proxies).
+func (e *Engine) Proxies() []string {
+	var out []string
+	for _, px := range e.proxies.proxies() {
+		out = append(out, px.String())
+	}
+	return out
+}
+
 // Plan returns the plan the engine runs, with defaults applied.
 func (e *Engine) Plan() Plan { return e.plan }
 

@@ -18,8 +18,18 @@ import (
 // h1Clients builds the http1 pools of a plan (one shared, or one per VU)
 // and a factory of clients over them.
 func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
+	cfg := plan.Transport
+	if n := len(proxies.proxies()); n > 0 && cfg.MaxIdleConns == 0 {
+		// One http1 pool holds the connections to every proxy (net/http
+		// has a pool per proxy): each route keeps its idle connections.
+		routes := n
+		if proxies.env != nil {
+			routes++ // and direct
+		}
+		cfg.MaxIdleConns = max(cfg.Concurrency, 1) * routes
+	}
 	newPool := func() (*http1.Pool, error) {
-		d, err := transport.NewDialer(plan.Transport, obs, transport.WithEpoch(epoch))
+		d, err := transport.NewDialer(cfg, obs, transport.WithEpoch(epoch))
 		if err != nil {
 			return nil, err
 		}

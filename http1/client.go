@@ -281,9 +281,10 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	cl.location = nil
 	if err != nil {
 		nothing := !cl.rd.gotBytes()
-		if src != fromDial && nothing && r.idempotent && res.Retries == 0 && ctx.Err() == nil && isClosedConn(err) {
+		if src != fromDial && nothing && r.idempotent && res.Retries < maxRetries && ctx.Err() == nil && isClosedConn(err) {
 			// The server closed this idle connection as we sent on it:
-			// send again on another, as net/http does.
+			// send again on another, as net/http does (each retry drops
+			// a dead connection; the last resort is a new one).
 			res.Retries++
 			tc.NoteServerIdleClose()
 			cl.pool.put(c, false)
@@ -328,6 +329,11 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	tc.Release(end)
 	return false, nil
 }
+
+// maxRetries bounds the retries of one request on pooled connections that
+// turn out closed (a server that closes every connection after its answer
+// without saying so leaves the idle list full of them).
+const maxRetries = 32
 
 // headDone runs when the headers were read: the header timeout no longer
 // applies to the body.

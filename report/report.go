@@ -46,6 +46,26 @@ type Meta struct {
 	// fields above are then the first scenario's.
 	File      string         `json:"scenario_file,omitempty"`
 	Scenarios []ScenarioMeta `json:"scenarios,omitempty"`
+
+	// Proxies are the proxies requests went through (passwords redacted),
+	// in the order of Report.Proxies; ProxyMode is how a request picked
+	// one; ProxyFromEnv says they came from HTTP_PROXY and HTTPS_PROXY.
+	Proxies      []string `json:"proxies,omitempty"`
+	ProxyMode    string   `json:"proxy_mode,omitempty"`
+	ProxyFromEnv bool     `json:"proxy_from_env,omitempty"`
+}
+
+// ProxyReport is one proxy's accounts.
+type ProxyReport struct {
+	URL      string `json:"url"` // password redacted
+	Requests int64  `json:"requests"`
+	Errors   int64  `json:"errors"`
+	Dialed   int64  `json:"dialed"`
+	Fresh    int64  `json:"fresh"`
+	Reused   int64  `json:"reused"`
+	// HandshakeMean is the mean proxy phase (TLS to the proxy, CONNECT,
+	// SOCKS5) of the requests that dialed; 0 when none had one.
+	HandshakeMean int64 `json:"handshake_mean_ns"`
 }
 
 // ScenarioMeta describes one scenario of a file.
@@ -101,7 +121,9 @@ type Report struct {
 	Checks      Checks                `json:"checks"`
 	Steps       []Step                `json:"steps"`
 	Thresholds  []threshold.Result    `json:"thresholds"`
-	Timeline    []Point               `json:"timeline"`
+	// Proxies are the accounts per proxy (absent without proxies).
+	Proxies  []ProxyReport `json:"proxies,omitempty"`
+	Timeline []Point       `json:"timeline"`
 	// Findings explain the connections and the schedule, most serious
 	// first; a clean run has one info finding that says so.
 	Findings []diagnose.Finding `json:"findings"`
@@ -449,6 +471,17 @@ func Build(r Run) *Report {
 	rep.Thresholds = r.Thresholds
 	if rep.Thresholds == nil {
 		rep.Thresholds = []threshold.Result{}
+	}
+	for i, url := range r.Meta.Proxies {
+		var ps metrics.ProxyStats
+		if i < len(s.Proxies) {
+			ps = s.Proxies[i]
+		}
+		pr := ProxyReport{URL: url, Requests: ps.Requests, Errors: ps.Errors, Dialed: ps.Dialed, Fresh: ps.Fresh, Reused: ps.Reused}
+		if ps.Handshakes > 0 {
+			pr.HandshakeMean = int64(ps.HandshakeSum) / ps.Handshakes
+		}
+		rep.Proxies = append(rep.Proxies, pr)
 	}
 	return rep
 }

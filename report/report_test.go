@@ -176,6 +176,44 @@ func TestScenarioGolden(t *testing.T) {
 	}
 }
 
+// A run through two proxies: the header names them (passwords
+// redacted), the Proxies section has each one's accounts.
+func TestProxyGolden(t *testing.T) {
+	rec := metrics.NewRecorder(1)
+	sh := rec.Shard(0)
+	hs := int(metrics.Proxy - metrics.Blocked)
+	for i := range 100 {
+		s := &metrics.Sample{Status: 200, Latency: time.Millisecond, Proxy: 1 + i%2, Reused: 1}
+		if i < 4 {
+			s.Reused, s.Fresh = 0, 1
+			s.Phases[hs], s.PhaseSet = time.Duration(300+i%2*100)*time.Microsecond, 1<<hs
+		}
+		sh.Record(s, nil)
+	}
+	sh.Record(&metrics.Sample{Latency: time.Millisecond, Proxy: 2, Err: metrics.ErrProxyAuth}, errExample("proxy socks5://u:xxxxx@127.0.0.1:1080: SOCKS5 authentication failed: the proxy refused the user and password"))
+	rec.ProxyDialed(0)
+	rec.ProxyDialed(0)
+	rec.ProxyDialed(1)
+	rec.ProxyDialed(1)
+	run := fixture()
+	run.Total = rec.Flush(nil)
+	run.Meta.Proxies = []string{"http://127.0.0.1:3128", "socks5://u:xxxxx@127.0.0.1:1080"}
+	run.Meta.ProxyMode = "round-robin"
+	rep := report.Build(run)
+	var buf bytes.Buffer
+	if err := report.Text(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report-proxy.txt.golden", buf.Bytes())
+	if len(rep.Proxies) != 2 || rep.Proxies[0].Requests != 50 || rep.Proxies[1].Requests != 51 || rep.Proxies[1].Errors != 1 ||
+		rep.Proxies[0].Dialed != 2 || rep.Proxies[0].HandshakeMean != 300_000 || rep.Proxies[1].HandshakeMean != 400_000 {
+		t.Errorf("proxies %+v", rep.Proxies)
+	}
+	if rep.Errors["proxy_auth"].Count != 1 {
+		t.Errorf("errors %+v, want one proxy_auth", rep.Errors)
+	}
+}
+
 type errExample string
 
 func (e errExample) Error() string { return string(e) }

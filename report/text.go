@@ -27,6 +27,7 @@ func Text(w io.Writer, r *Report) error {
 	tw.latency(r)
 	tw.phases(r)
 	tw.connections(r)
+	tw.proxies(r)
 	tw.status(r)
 	tw.errors(r)
 	tw.steps(r)
@@ -72,6 +73,7 @@ func (t *textWriter) header(r *Report) {
 			t.printf("  %s: %s; %s\n", sc.Name, scenarioModel(sc), plural(sc.Steps, "step"))
 		}
 		t.printf("  %s engine, %s\n", m.Engine, scopeNames[m.ConnScope])
+		t.proxyLine(m)
 		if r.Partial {
 			t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
 		}
@@ -90,6 +92,7 @@ func (t *textWriter) header(r *Report) {
 		t.printf("  closed model: %d VUs, %s", m.VUs, bound)
 	}
 	t.printf(", %s engine, %s\n", m.Engine, scopeNames[m.ConnScope])
+	t.proxyLine(m)
 	if r.Partial {
 		t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
 	}
@@ -351,6 +354,47 @@ func (t *textWriter) steps(r *Report) {
 		}
 	}
 	t.printf("\n")
+}
+
+// proxyLine says which proxies carried the traffic.
+func (t *textWriter) proxyLine(m Meta) {
+	from := ""
+	if m.ProxyFromEnv {
+		from = " (from HTTP_PROXY/HTTPS_PROXY; NO_PROXY and loopback targets go direct)"
+	}
+	switch len(m.Proxies) {
+	case 0:
+		if m.ProxyFromEnv {
+			t.printf("  no proxy: HTTP_PROXY and HTTPS_PROXY are not set\n")
+		}
+	case 1:
+		t.printf("  through proxy %s%s\n", m.Proxies[0], from)
+	default:
+		t.printf("  through %d proxies, %s%s\n", len(m.Proxies), m.ProxyMode, from)
+	}
+}
+
+// proxies prints the accounts per proxy.
+func (t *textWriter) proxies(r *Report) {
+	if len(r.Proxies) == 0 {
+		return
+	}
+	t.printf("Proxies\n")
+	width := len("proxy")
+	for _, p := range r.Proxies {
+		width = max(width, len(p.URL))
+	}
+	t.table(func(w io.Writer) {
+		fmt.Fprintf(w, "  %-*s\trequests\terrors\tdialed\treused\thandshake mean\t\n", width, "proxy")
+		for _, p := range r.Proxies {
+			hs := "-"
+			if p.HandshakeMean > 0 {
+				hs = Duration(p.HandshakeMean)
+			}
+			fmt.Fprintf(w, "  %-*s\t%d\t%d\t%d\t%d\t%s\t\n", width, p.URL, p.Requests, p.Errors, p.Dialed, p.Reused, hs)
+		}
+	})
+	t.printf("  (handshake: TLS to an https:// proxy, the CONNECT round trip or the SOCKS5 negotiation, per connection)\n\n")
 }
 
 // stepLabel names a step in the text report: "(setup) login", with its

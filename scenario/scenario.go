@@ -139,7 +139,7 @@ type parser struct {
 	dataLines map[string]int
 }
 
-var topKeys = []string{"version", "base_url", "engine", "defaults", "transport", "graceful_stop", "late_threshold", "data", "scenarios", "thresholds"}
+var topKeys = []string{"version", "base_url", "engine", "defaults", "transport", "proxy", "graceful_stop", "late_threshold", "data", "scenarios", "thresholds"}
 
 func (p *parser) file(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -165,6 +165,8 @@ func (p *parser) file(n *yaml.Node) {
 			p.defaults(v)
 		case "transport":
 			p.transport(v)
+		case "proxy":
+			p.proxy(v)
 		case "graceful_stop":
 			plan.GracefulStop = d.duration(v, "graceful_stop")
 			if plan.GracefulStop == 0 {
@@ -287,6 +289,82 @@ func (p *parser) transport(n *yaml.Node) {
 			}
 		}
 	})
+}
+
+// proxy reads proxy: a URL, or a mapping with urls (or url), file, mode,
+// ca and from_env, as the --proxy flags take them.
+func (p *parser) proxy(n *yaml.Node) {
+	d, pp := p.d, &p.f.Plan.Proxy
+	if n.Kind == yaml.ScalarNode {
+		raw := d.str(n, "proxy")
+		if _, err := transport.ParseProxy(raw, nil); err != nil {
+			d.errf(n, "proxy: %v", err)
+		}
+		pp.URLs = []string{raw}
+		return
+	}
+	var caNode *yaml.Node
+	d.mapping(n, "proxy", []string{"url", "urls", "file", "mode", "ca", "from_env"}, func(key string, _, v *yaml.Node) {
+		w := "proxy." + key
+		switch key {
+		case "url", "urls":
+			for _, raw := range d.list(v, w) {
+				if _, err := transport.ParseProxy(raw, nil); err != nil {
+					d.errf(v, "%s: %v", w, err)
+				}
+				pp.URLs = append(pp.URLs, raw)
+			}
+		case "file":
+			file := d.str(v, w)
+			b, err := p.o.ReadFile(p.rel(file))
+			if err != nil {
+				d.errf(v, "%s %q: cannot read %s: %v", w, file, p.rel(file), unwrapPath(err))
+				return
+			}
+			for i, line := range strings.Split(string(b), "\n") {
+				line = strings.TrimSpace(line)
+				if line == "" || strings.HasPrefix(line, "#") {
+					continue
+				}
+				if _, err := transport.ParseProxy(line, nil); err != nil {
+					d.errf(v, "%s %s:%d: %v", w, file, i+1, err)
+				}
+				pp.URLs = append(pp.URLs, line)
+			}
+		case "mode":
+			pp.Mode = d.str(v, w)
+			if pp.Mode != engine.ProxyPerVU && pp.Mode != engine.ProxyRoundRobin {
+				d.errf(v, "%s %q: want %s or %s", w, pp.Mode, engine.ProxyPerVU, engine.ProxyRoundRobin)
+			}
+		case "ca":
+			caNode = v
+		case "from_env":
+			pp.FromEnv = d.boolean(v, w)
+		}
+	})
+	if caNode != nil {
+		file := d.str(caNode, "proxy.ca")
+		b, err := p.o.ReadFile(p.rel(file))
+		switch {
+		case err != nil:
+			d.errf(caNode, "proxy.ca %q: cannot read %s: %v", file, p.rel(file), unwrapPath(err))
+		case !bytes.Contains(b, []byte("-----BEGIN CERTIFICATE-----")):
+			d.errf(caNode, "proxy.ca %q: not a PEM certificate (-----BEGIN CERTIFICATE-----)", file)
+		default:
+			pp.CAPEM = b
+		}
+	}
+	if pp.FromEnv && len(pp.URLs) > 0 {
+		d.errf(n, "proxy: from_env with urls or a file: use one")
+	}
+}
+
+// rel resolves a path relative to the scenario file.
+func (p *parser) rel(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(p.dir, path)
 }
 
 func (p *parser) data(n *yaml.Node) {

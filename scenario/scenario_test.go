@@ -163,6 +163,11 @@ func TestErrors(t *testing.T) {
 		{"key of another executor", head + "scenarios:\n  s:\n    executor: rate\n    rate: 10\n    duration: 1s\n    vus: 5\n    steps:\n      - url: /\n", ":8: scenario s: vus does not apply to executor rate (it takes rate, duration, pre_vus, max_vus)"},
 		{"timeout 0", head + "defaults:\n  timeout: 0s\n" + steps + "      - url: /\n", ":4: defaults.timeout 0: a request needs a timeout"},
 		{"negative max_body", head + "defaults:\n  max_body: -1\n" + steps + "      - url: /\n", "defaults.max_body -1: must not be negative"},
+		{"proxy", head + "proxy: socks5h://u:pw@127.0.0.1:1080\n" + steps + "      - url: /\n", ""},
+		{"proxy pool", head + "proxy:\n  urls: [http://127.0.0.1:3128, socks5://127.0.0.1:1080]\n  mode: round-robin\n" + steps + "      - url: /\n", ""},
+		{"proxy scheme", head + "proxy: ftp://u:secret@127.0.0.1:21\n" + steps + "      - url: /\n", `:3: proxy: "ftp://u:xxxxx@127.0.0.1:21": unknown proxy scheme "ftp"`},
+		{"proxy mode", head + "proxy:\n  url: http://127.0.0.1:3128\n  mode: sticky\n" + steps + "      - url: /\n", `:5: proxy.mode "sticky": want per-vu or round-robin`},
+		{"proxy ca not pem", head + "proxy:\n  url: https://127.0.0.1:3129\n  ca: body.bin\n" + steps + "      - url: /\n", `:5: proxy.ca "body.bin": not a PEM certificate`},
 		{"duplicate key", head + steps + "      - url: /\n        url: /b\n", `key "url" given twice`},
 	}
 	for _, tt := range tests {

@@ -51,6 +51,9 @@ type Proxy struct {
 // chain to (instead of the system's roots). Errors never show the
 // password.
 func ParseProxy(raw string, caPEM []byte) (*Proxy, error) {
+	if !strings.Contains(raw, "://") {
+		return nil, fmt.Errorf("%q has no scheme: write http://, https://, socks5:// or socks5h:// before the host", redactRaw("x://" + raw)[4:])
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
@@ -248,7 +251,9 @@ func (p *Dialer) handshake(ctx context.Context, c *Conn, px *Proxy, addr string,
 			return fail(err)
 		}
 	}
-	c.Proxy = time.Since(start)
+	if px.tls != nil || !forward {
+		c.Proxy = time.Since(start) // a forwarding plain HTTP proxy has no handshake
+	}
 	return nc, nil
 }
 

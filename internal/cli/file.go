@@ -125,6 +125,14 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 			apply()
 		}
 	}
+	for _, flag := range []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"} {
+		if set(flag) {
+			px, perrs := o.proxy.plan(fs)
+			errs = append(errs, perrs...)
+			plan.Proxy = px // the flags replace the file's proxy
+			break
+		}
+	}
 	ths, terrs := parseThresholds(o.thresholds)
 	errs = append(errs, terrs...)
 	if len(errs) > 0 {
@@ -138,6 +146,7 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		return engine.Plan{}, report.Meta{}, nil, usageError{err}
 	}
 	meta := metaOf(eng.Plan())
+	proxyMeta(&meta, eng)
 	meta.File, meta.Scenarios = f.Path, scenarioMetas(eng.Plan())
 	if len(plan.Scenarios) > 1 {
 		meta.MaxVUs = eng.Plan().VUs() // the VUs of every scenario, for "allocated N of M"

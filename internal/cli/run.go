@@ -60,6 +60,8 @@ type runOpts struct {
 
 	engine string
 
+	proxy proxyOpts
+
 	// scenario file and pass/fail
 	file       string
 	thresholds []string
@@ -203,6 +205,9 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.engine, "engine", engine.EngineH1, "HTTP engine: h1 (faya's own HTTP/1.1 engine, the fastest) or net/http (Go's client, as Go services use it); both measure the same")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
+	// proxies
+	o.proxy.bind(fs)
+
 	// scenario file and pass/fail
 	fs.StringVarP(&o.file, "file", "f", "", "run this scenario file (YAML, see docs/scenarios.md) instead of one URL; flags given override it")
 	fs.StringArrayVar(&o.thresholds, "threshold", nil, "pass/fail condition checked after the run, e.g. 'p99(latency) < 300ms', 'error_rate < 1%' (repeatable; a failure exits with code 99)")
@@ -262,11 +267,14 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	if scope != engine.ScopeShared && scope != engine.ScopeVU {
 		bad("--conn-scope %q: want shared or vu", o.connScope)
 	}
+	proxies, perrs2 := o.proxy.plan(fs)
+	errs = append(errs, perrs2...)
 	if len(errs) > 0 {
 		return engine.Plan{}, report.Meta{}, usageError{errors.Join(errs...)}
 	}
 
 	plan := engine.Plan{
+		Proxy: proxies,
 		Scenarios: []engine.Scenario{{
 			Name:     "default",
 			Executor: exec,
@@ -298,6 +306,7 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 		return engine.Plan{}, report.Meta{}, usageError{err}
 	}
 	meta := metaOf(eng.Plan())
+	proxyMeta(&meta, eng)
 	meta.Stages = o.stages
 	if o.vuStages != "" {
 		meta.Stages = o.vuStages
@@ -548,7 +557,11 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		jsonW = f
 	}
 	checkFileLimit(e.stderr, plan.VUs())
-	watch := watchSockets(ctx, plan.Scenarios[0].Steps[0].URL)
+	sockets := plan.Scenarios[0].Steps[0].URL
+	if len(plan.Proxy.URLs) > 0 {
+		sockets = plan.Proxy.URLs[0] // the connections go to the proxy
+	}
+	watch := watchSockets(ctx, sockets)
 	watch.preflight(e.stderr, plan)
 	eng, err := engine.New(plan, engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv))
 	if err != nil {

@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/transport"
+	"github.com/spf13/pflag"
+)
+
+// proxyOpts are the proxy flags of faya run.
+type proxyOpts struct {
+	urls    []string
+	file    string
+	mode    string
+	ca      string
+	fromEnv bool
+}
+
+func (o *proxyOpts) bind(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.urls, "proxy", nil, "send through this proxy: http://, https://, socks5:// (local DNS) or socks5h:// (DNS by the proxy), HOST:PORT, user:password@ if needed (repeatable: a pool)")
+	fs.StringVar(&o.file, "proxy-file", "", "read proxy URLs from this file, one per line (# comments), as a pool")
+	fs.StringVar(&o.mode, "proxy-mode", engine.ProxyPerVU, "with several proxies: per-vu (each VU sticks to one) or round-robin (each request the next)")
+	fs.StringVar(&o.ca, "proxy-ca", "", "PEM file of the CA certificates an https:// proxy's certificate must chain to")
+	fs.BoolVar(&o.fromEnv, "proxy-from-env", false, "take the proxy from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as Go programs do (loopback targets are not proxied); otherwise they are ignored")
+}
+
+// plan turns the proxy flags into a ProxyPlan, or usage errors naming the
+// flag; passwords are never shown.
+func (o *proxyOpts) plan(fs *pflag.FlagSet) (engine.ProxyPlan, []error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
+	p := engine.ProxyPlan{Mode: o.mode, FromEnv: o.fromEnv}
+	if o.mode != engine.ProxyPerVU && o.mode != engine.ProxyRoundRobin {
+		bad("--proxy-mode %q: want %s or %s", o.mode, engine.ProxyPerVU, engine.ProxyRoundRobin)
+	}
+	if o.ca != "" {
+		b, err := os.ReadFile(o.ca)
+		switch {
+		case err != nil:
+			bad("--proxy-ca: %v", err)
+		case !validPEM(b):
+			bad("--proxy-ca %s: not a PEM certificate (a file starting with -----BEGIN CERTIFICATE-----)", o.ca)
+		default:
+			p.CAPEM = b
+		}
+	}
+	type src struct{ where, raw string }
+	var list []src
+	for _, u := range o.urls {
+		list = append(list, src{"--proxy", u})
+	}
+	if o.file != "" {
+		b, err := os.ReadFile(o.file)
+		if err != nil {
+			bad("--proxy-file: %v", err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			list = append(list, src{fmt.Sprintf("--proxy-file %s:%d", o.file, n), line})
+		}
+		if err == nil && len(list) == len(o.urls) {
+			bad("--proxy-file %s: no proxy URL in it (one per line)", o.file)
+		}
+	}
+	if o.fromEnv && len(list) > 0 {
+		bad("--proxy-from-env with --proxy or --proxy-file: use one")
+	}
+	if !o.fromEnv && len(list) == 0 {
+		for _, f := range []string{"proxy-mode", "proxy-ca"} {
+			if fs.Changed(f) {
+				bad("--%s without a proxy: add --proxy URL, --proxy-file FILE or --proxy-from-env", f)
+			}
+		}
+	}
+	https := false
+	for _, s := range list {
+		px, err := transport.ParseProxy(s.raw, nil)
+		if err != nil {
+			bad("%s: %v", s.where, err)
+			continue
+		}
+		https = https || px.Kind() == transport.ProxyHTTPS
+		p.URLs = append(p.URLs, s.raw)
+	}
+	if p.CAPEM != nil && !https && !o.fromEnv && len(errs) == 0 {
+		bad("--proxy-ca applies to https:// proxies, and none is given")
+	}
+	if len(errs) > 0 {
+		return engine.ProxyPlan{}, errs
+	}
+	return p, nil
+}
+
+// validPEM reports whether b holds at least one PEM certificate.
+func validPEM(b []byte) bool {
+	for len(b) > 0 {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return false
+		}
+		if blk.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(blk.Bytes); err == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// proxyMeta tells the report which proxies the run uses.
+func proxyMeta(m *report.Meta, eng *engine.Engine) {
+	p := eng.Plan().Proxy
+	m.Proxies, m.ProxyFromEnv = eng.Proxies(), p.FromEnv
+	if len(m.Proxies) > 1 {
+		m.ProxyMode = p.Mode
+		if m.ProxyMode == "" {
+			m.ProxyMode = engine.ProxyPerVU
+		}
+	}
+}
