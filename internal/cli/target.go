@@ -22,7 +22,12 @@ Endpoints:
   GET /slow?ms=N   the fixed body after N milliseconds (default 100, at most 60000)
   GET /status?code=N  status N (200-599)
   GET /close       the fixed body with "Connection: close"
-  GET /stats       JSON counters: conns_new, conns_closed, conns_active, conns_max, requests
+  POST /login      form or JSON user and password: sets the faya_session cookie ("wrong" is refused)
+  GET /me          the session's user (401 without a session)
+  GET /items       20 items, JSON (401 without a session)
+  GET /items/{id}  one item, JSON (401 without a session)
+  GET /stats       JSON counters: conns_new, conns_closed, conns_active, conns_max, requests,
+                   logins, unauthorized, sessions (requests per user), peers (requests per client IP)
   GET /reset       zero the counters`,
 		Example: `  faya target --addr 127.0.0.1:8080`,
 		Args:    cobra.NoArgs,
