@@ -8,6 +8,8 @@
 #   bench/compare.sh memory     # peak RSS at c=1,000 and c=10,000, and after 1M vs 10M requests
 #   bench/compare.sh scenario   # CPU per request: a 3-step scenario with a login, an extraction and
 #                               # checks, against plain runs of the same three URLs (Go target)
+#   bench/compare.sh proxy      # CPU per request through tinyproxy (forwarding) and dante (SOCKS5)
+#                               # against direct, both engines (nginx target)
 #   REPS=1 N=50000 D=3s bench/compare.sh closed        # a quick look
 #   TOOLS="faya hey" TARGETS=nginx bench/compare.sh closed
 #   RATES="5000" RD=5s bench/compare.sh rate
@@ -344,12 +346,86 @@ print(f"scenario / plain CPU per request: {med['scenario'] / med['plain']:.2f}x"
 PY
 }
 
+# proxy: what going through a proxy costs the generator. tinyproxy and
+# dante (Debian's packages, as .ci/run installs them) run on CPU 1 with
+# nginx; faya on CPU 0 sends PN requests from C VUs to nginx directly,
+# through tinyproxy (absolute-form forwarding; tinyproxy closes each
+# connection after its answer, so every request dials) and through dante
+# (a SOCKS5 tunnel per connection, kept alive). Compared: faya's CPU per
+# request nginx counted, and the connections faya made.
+proxy() {
+  local out=$OUT/proxy n=${PN:-100000} u
+  mkdir -p "$out"
+  u=$(url nginx)
+  local tp=$(port) dp=$(port)
+  cat >"$out/tinyproxy.conf" <<CONF
+Port $tp
+Listen 127.0.0.1
+Allow 127.0.0.1
+Timeout 60
+MaxClients 1024
+LogFile "$out/tinyproxy.log"
+LogLevel Error
+CONF
+  taskset -c 1 "$(command -v tinyproxy || echo /usr/bin/tinyproxy)" -d -c "$out/tinyproxy.conf" 2>/dev/null &
+  PIDS+=($!)
+  cat >"$out/danted.conf" <<CONF
+logoutput: $out/danted.log
+internal: 127.0.0.1 port = $dp
+external: 127.0.0.1
+clientmethod: none
+socksmethod: none
+client pass {
+	from: 127.0.0.0/8 to: 0.0.0.0/0
+}
+socks pass {
+	from: 127.0.0.0/8 to: 127.0.0.0/8
+	command: connect
+}
+CONF
+  taskset -c 1 /usr/sbin/danted -f "$out/danted.conf" -N 1 2>/dev/null &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    (echo >/dev/tcp/127.0.0.1/$tp) 2>/dev/null && (echo >/dev/tcp/127.0.0.1/$dp) 2>/dev/null && break
+    sleep 0.05
+  done
+  echo "tool rep wall cpu rss requests conns" >"$out/runs.txt"
+  for rep in $(seq "$REPS"); do
+    for eng in h1 net/http; do
+      local e=${eng//\//}
+      measure nginx "$e-direct" "$rep" "$out/$e-direct.$rep" "$BIN/faya run --engine $eng -c $C -n $n --json $out/$e-direct.$rep.json $u" >>"$out/runs.txt"
+      measure nginx "$e-tinyproxy" "$rep" "$out/$e-tinyproxy.$rep" "$BIN/faya run --engine $eng -c $C -n $n --proxy http://127.0.0.1:$tp --json $out/$e-tinyproxy.$rep.json $u" >>"$out/runs.txt"
+      measure nginx "$e-dante" "$rep" "$out/$e-dante.$rep" "$BIN/faya run --engine $eng -c $C -n $n --proxy socks5://127.0.0.1:$dp --json $out/$e-dante.$rep.json $u" >>"$out/runs.txt"
+    done
+  done
+  echo
+  echo "Through proxies (nginx target; faya on CPU 0, nginx and the proxies on CPU 1)"
+  python3 - "$out" <<'PY' | tee "$out/summary.md"
+import json, os, statistics, sys
+out = sys.argv[1]
+rows = [l.split() for l in open(os.path.join(out, "runs.txt")).read().splitlines()[1:]]
+by = {}
+for tool, rep, wall, cpu, rss, req, conns in rows:
+    by.setdefault(tool, []).append((float(cpu), int(req), float(wall), rep))
+print("| run | reps | requests the target saw | faya CPU µs per request | req/s | connections faya made | errors | proxy phase mean |")
+print("|---|---|---|---|---|---|---|---|")
+for tool in sorted(by, key=lambda t: (t.split("-")[0], ["direct", "tinyproxy", "dante"].index(t.split("-", 1)[1]))):
+    v = by[tool]
+    per = statistics.median(c / max(r, 1) * 1e6 for c, r, w, _ in v)
+    rps = statistics.median(r / w for c, r, w, _ in v)
+    d = json.load(open(os.path.join(out, f"{tool}.{v[0][3]}.json")))
+    ph = d.get("phases_ns", {}).get("proxy", {}).get("mean", 0)
+    print(f"| {tool} | {len(v)} | {v[0][1]:,} | {per:.1f} | {rps:,.0f} | {d['connections']['dialed']:,} | {d['requests']['errors']} | {ph/1000:.0f} µs |")
+PY
+}
+
 case $SECTIONS in
   closed) closed ;;
   rate) rate ;;
   memory) memory ;;
   scenario) scenario ;;
-  all) closed; rate; memory; scenario ;;
-  *) echo "usage: bench/compare.sh [closed|rate|memory|scenario|all]" >&2; exit 2 ;;
+  proxy) proxy ;;
+  all) closed; rate; memory; scenario; proxy ;;
+  *) echo "usage: bench/compare.sh [closed|rate|memory|scenario|proxy|all]" >&2; exit 2 ;;
 esac
 echo "raw records: $OUT" >&2

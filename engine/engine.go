@@ -21,6 +21,7 @@ type Engine struct {
 	log       *slog.Logger
 	interval  time.Duration
 	observe   func(metrics.Point)
+	intervals func(Interval)
 	timeWait  func() (int64, bool)
 	newClient clientFactory // nil: net/http
 	epoch     time.Time     // the run's clock, set when Run starts
@@ -40,6 +41,27 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 // WithObserver calls f with each interval's summary as the run goes, from
 // the engine's collector goroutine (never from a request's path).
 func WithObserver(f func(metrics.Point)) Option { return func(e *Engine) { e.observe = f } }
+
+// Interval is what the engine's collector hands WithIntervals once per
+// interval: the interval's snapshot and summary, and the run's total so
+// far. Both snapshots are the engine's: valid only during the call, read
+// only (copy or encode what you keep).
+type Interval struct {
+	Snapshot *metrics.Snapshot
+	// Point summarises the interval for the time series; HasPoint is
+	// false for a final flush right after a tick, which adds none.
+	Point    metrics.Point
+	HasPoint bool
+	// Total is the run's cumulative snapshot, this interval included.
+	Total *metrics.Snapshot
+	// Final is set on the last call, at the end of the run.
+	Final bool
+}
+
+// WithIntervals calls f once per interval, and once more at the end, from
+// the engine's collector goroutine (never from a request's path): for live
+// views, saved results and metrics exporters.
+func WithIntervals(f func(Interval)) Option { return func(e *Engine) { e.intervals = f } }
 
 // WithTimeWait samples, once per interval, the number of local sockets to
 // the target in TIME_WAIT (f reports false when it cannot tell); the time
@@ -235,12 +257,16 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, co
 	defer t.Stop()
 	iv := &metrics.Snapshot{}
 	last := start
-	flush := func(now time.Time) {
+	flush := func(now time.Time, final bool) {
 		rec.Flush(iv)
 		runtime.Gosched()
 		res.Total.Merge(iv)
 		if iv.Requests == 0 && iv.Dialed == 0 && iv.Closed == 0 && now.Sub(last) < e.interval/2 {
-			return // the final flush right after a tick adds no point
+			// The final flush right after a tick adds no point.
+			if final && e.intervals != nil {
+				e.intervals(Interval{Snapshot: iv, Total: res.Total, Final: true})
+			}
+			return
 		}
 		p := metrics.PointOf(iv, now.Sub(start), now.Sub(last))
 		p.ConnsOpen, p.ConnsActive = conns()
@@ -255,13 +281,16 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, co
 		if e.observe != nil {
 			e.observe(p)
 		}
+		if e.intervals != nil {
+			e.intervals(Interval{Snapshot: iv, Point: p, HasPoint: true, Total: res.Total, Final: final})
+		}
 	}
 	for {
 		select {
 		case now := <-t.C:
-			flush(now)
+			flush(now, false)
 		case <-stop:
-			flush(time.Now())
+			flush(time.Now(), true)
 			return
 		}
 	}
