@@ -359,7 +359,7 @@ func (a *analysis) bodiesNotDrained() {
 
 func (a *analysis) timeWait() {
 	so := a.Sockets
-	if !so.Watched || so.PortHi < so.PortLo {
+	if !so.Watched || so.PortLo <= 0 || so.PortHi < so.PortLo { // the port range is needed
 		return
 	}
 	ports := so.PortHi - so.PortLo + 1

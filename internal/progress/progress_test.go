@@ -1,0 +1,119 @@
+package progress
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/diagnose"
+	"github.com/faya-load/faya/metrics"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name string, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n%q\nwant:\n%q", name, got, want)
+	}
+}
+
+// point is a canned second of a 50-VU run.
+func point(sec int) metrics.Point {
+	return metrics.Point{
+		T: time.Duration(sec) * time.Second, Requests: 48213, Errors: 12, Dialed: 0, RPS: 48213,
+		P50: 512 * time.Microsecond, P99: 2310 * time.Microsecond,
+		VUsBusy: 50, ConnsOpen: 50, ConnsActive: 48, TimeWait: 7,
+	}
+}
+
+func total(sec int) *metrics.Snapshot {
+	return &metrics.Snapshot{Requests: int64(sec) * 48213, OK: int64(sec) * 48201, Errors: int64(sec) * 12, Dialed: 50, ConnFresh: 50, ConnReused: int64(sec)*48213 - 50}
+}
+
+func cfg() diagnose.Config {
+	return diagnose.Config{Concurrency: 50, MaxConnsPerHost: 50, MaxIdleConnsPerHost: 50, MaxIdleConns: 50, IdleConnTimeout: 90 * time.Second}
+}
+
+// The terminal view: each frame replaces the last (cursor up, erase).
+func TestTerminalFrames(t *testing.T) {
+	var b bytes.Buffer
+	v := New(&b, Options{Terminal: true, Length: time.Minute, Config: cfg(), Width: 100})
+	for sec := 1; sec <= 3; sec++ {
+		v.Update(point(sec), total(sec))
+	}
+	v.Close()
+	golden(t, "terminal.golden", b.String())
+	if n := strings.Count(b.String(), "\x1b[4A\x1b[J"); n != 3 {
+		t.Errorf("%d frames erased, want 3 (two updates and the close)", n)
+	}
+}
+
+// Not a terminal: a plain line every 5 s, no escape codes.
+func TestPlainLines(t *testing.T) {
+	var b bytes.Buffer
+	v := New(&b, Options{Requests: 1_000_000, Config: cfg()})
+	for sec := 1; sec <= 12; sec++ {
+		v.Update(point(sec), total(sec))
+	}
+	v.Close()
+	golden(t, "plain.golden", b.String())
+	if strings.Contains(b.String(), "\x1b") || strings.Count(b.String(), "\n") != 2 {
+		t.Errorf("want two plain lines (at 5 s and 10 s), no escape codes:\n%s", b.String())
+	}
+}
+
+// A finding that becomes true during the run is printed once, when it
+// does; the first two seconds are left out.
+func TestLiveFindings(t *testing.T) {
+	var b bytes.Buffer
+	v := New(&b, Options{Length: time.Minute, Config: diagnose.Config{Concurrency: 50, MaxConnsPerHost: 50, MaxIdleConnsPerHost: 2, MaxIdleConns: 50, IdleConnTimeout: 90 * time.Second}})
+	churn := func(sec int) *metrics.Snapshot {
+		s := total(sec)
+		s.Dialed = int64(500 * sec)
+		s.ConnFresh = s.Dialed
+		s.ConnReused = s.Requests - s.Dialed
+		s.Closed = s.Dialed - 50
+		s.CloseReasons[3] = s.Closed // too_many_idle_for_host
+		s.PutIdleErrors[3] = s.Closed
+		return s
+	}
+	for sec := 1; sec <= 6; sec++ {
+		p := point(sec)
+		p.Dialed = 500
+		v.Update(p, churn(sec))
+	}
+	out := b.String()
+	if n := strings.Count(out, "idle pool is smaller than the concurrency"); n != 1 {
+		t.Fatalf("the idle-pool finding shown %d times, want once:\n%s", n, out)
+	}
+	if !strings.Contains(out, "faya: [warning at 0:02]") || !strings.Contains(out, "fix: --max-idle-conns-per-host 50") {
+		t.Errorf("want the warning at 0:02 with its fix:\n%s", out)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{clock(59500 * time.Millisecond), "1:00"}, {clock(3725 * time.Second), "1:02:05"},
+		{dur(0), "-"}, {dur(999), "999ns"}, {dur(1500), "1.5µs"}, {dur(2310 * time.Microsecond), "2.31ms"}, {dur(12 * time.Second), "12s"},
+		{count(0), "0"}, {count(1234567), "1,234,567"}, {count(-1234), "-1,234"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
