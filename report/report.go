@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/threshold"
@@ -107,6 +108,11 @@ type Report struct {
 	Duration      int64   `json:"duration_ns"`
 	Throughput    float64 `json:"throughput_rps"`
 
+	// LatencySpectrum is the latency at the percentiles of
+	// [SpectrumPercentiles], from the whole run's histogram; empty when no
+	// request completed.
+	LatencySpectrum []SpectrumPoint `json:"latency_spectrum"`
+
 	Requests    Requests              `json:"requests"`
 	Schedule    Schedule              `json:"schedule"`
 	Bytes       Bytes                 `json:"bytes"`
@@ -128,6 +134,16 @@ type Report struct {
 	// first; a clean run has one info finding that says so.
 	Findings []diagnose.Finding `json:"findings"`
 }
+
+// SpectrumPoint is the latency at one percentile.
+type SpectrumPoint struct {
+	Percentile float64 `json:"percentile"` // 0 to 100
+	Value      int64   `json:"value_ns"`
+}
+
+// SpectrumPercentiles are the percentiles of [Report.LatencySpectrum]: 0 is
+// the minimum, 100 the maximum.
+var SpectrumPercentiles = []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100}
 
 // Checks counts the checks (and extractions) over the iterations'
 // responses; Rate is Passed / (Passed + Failed), 1 when there were none.
@@ -367,6 +383,7 @@ func Build(r Run) *Report {
 		Status:      map[string]int64{},
 		Errors:      map[string]ErrorClass{},
 	}
+	rep.LatencySpectrum = spectrum(s.Hist(metrics.Latency))
 	if r.Duration > 0 {
 		rep.Throughput = float64(s.Requests) / r.Duration.Seconds()
 	}
@@ -489,6 +506,9 @@ func Build(r Run) *Report {
 // schedule derives the schedule section.
 func schedule(r Run, sf diagnose.Shortfall) Schedule {
 	s := r.Total
+	if s == nil {
+		s = &metrics.Snapshot{}
+	}
 	sc := Schedule{
 		Intended:   s.Intended,
 		Sent:       s.Sent,
@@ -511,6 +531,18 @@ func schedule(r Run, sf diagnose.Shortfall) Schedule {
 		sc.Reason += "; fix: " + sf.Fix
 	}
 	return sc
+}
+
+// spectrum is h's values at [SpectrumPercentiles]; empty when h is.
+func spectrum(h *hdrhistogram.Histogram) []SpectrumPoint {
+	out := []SpectrumPoint{}
+	if h == nil || h.TotalCount() == 0 {
+		return out
+	}
+	for _, p := range SpectrumPercentiles {
+		out = append(out, SpectrumPoint{Percentile: p, Value: metrics.Quantile(h, p/100)})
+	}
+	return out
 }
 
 func distOf(d metrics.Dist) Dist {

@@ -336,3 +336,12 @@ func TestShortfallAttribution(t *testing.T) {
 		})
 	}
 }
+
+// A run without a snapshot (nothing ran) still builds and prints.
+func TestBuildEmpty(t *testing.T) {
+	rep := report.Build(report.Run{Meta: report.Meta{URL: "http://127.0.0.1:1/", Method: "GET"}})
+	var buf bytes.Buffer
+	if err := report.Text(&buf, rep); err != nil || rep.Requests.Total != 0 || len(rep.LatencySpectrum) != 0 {
+		t.Errorf("empty run: %v, requests %d", err, rep.Requests.Total)
+	}
+}

@@ -228,7 +228,7 @@ func (t *textWriter) phases(r *Report) {
 	t.printf("\n")
 }
 
-var phaseOrder = []string{"blocked", "dns", "connect", "tls", "send", "wait", "receive"}
+var phaseOrder = []string{"blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive"}
 
 func (t *textWriter) connections(r *Report) {
 	c := r.Connections

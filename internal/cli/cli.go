@@ -104,7 +104,7 @@ and why a connection was not reused.`,
 		Version:       Version,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(e), newValidateCmd(e), newDoctorCmd(e), newDemoCmd(e), newTargetCmd(e))
+	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newDoctorCmd(e), newDemoCmd(e), newTargetCmd(e))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

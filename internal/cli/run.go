@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -67,7 +65,7 @@ type runOpts struct {
 	thresholds []string
 
 	// output
-	jsonOut    string
+	outputs    outputs
 	cpuProfile string
 }
 
@@ -160,7 +158,7 @@ run; if one fails, faya exits with code 99.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			return execute(cmd.Context(), e, plan, meta, ths, o.jsonOut)
+			return execute(cmd.Context(), e, plan, meta, ths, o.outputs)
 		},
 	}
 	fs := cmd.Flags()
@@ -213,7 +211,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.thresholds, "threshold", nil, "pass/fail condition checked after the run, e.g. 'p99(latency) < 300ms', 'error_rate < 1%' (repeatable; a failure exits with code 99)")
 
 	// output
-	fs.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file ('-': stdout, and the text report goes to stderr)")
+	o.outputs.bind(fs)
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for developers)")
 	_ = fs.MarkHidden("cpuprofile")
 }
@@ -539,81 +537,4 @@ func redactURL(raw string) string {
 		return raw
 	}
 	return u.Redacted()
-}
-
-// execute runs plan and writes the reports. It returns an exitError for
-// an interrupted run.
-func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, ths []threshold.Threshold, jsonOut string) error {
-	var jsonW io.Writer
-	textW := e.stdout
-	if jsonOut == "-" {
-		jsonW, textW = e.stdout, e.stderr
-	} else if jsonOut != "" {
-		f, err := os.Create(jsonOut)
-		if err != nil {
-			return usagef("--json: %v", err)
-		}
-		defer f.Close()
-		jsonW = f
-	}
-	checkFileLimit(e.stderr, plan.VUs())
-	sockets := plan.Scenarios[0].Steps[0].URL
-	if len(plan.Proxy.URLs) > 0 {
-		sockets = plan.Proxy.URLs[0] // the connections go to the proxy
-	}
-	watch := watchSockets(ctx, sockets)
-	watch.preflight(e.stderr, plan)
-	eng, err := engine.New(plan, engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv))
-	if err != nil {
-		return usageError{err}
-	}
-	res, err := eng.Run(ctx)
-	if err != nil && res == nil {
-		return err
-	}
-	steps := make([]report.StepName, len(res.Steps))
-	names := make([]string, len(res.Steps))
-	for i, s := range res.Steps {
-		steps[i] = report.StepName{Scenario: s.Scenario, Name: s.Name, Setup: s.Setup}
-		names[i] = s.Name
-	}
-	var results []threshold.Result
-	if len(ths) > 0 {
-		results = threshold.Evaluate(ths, threshold.Input{Total: res.Total, StepNames: names, Scheduling: res.Scheduling})
-	}
-	rep := report.Build(report.Run{
-		Meta:       meta,
-		Steps:      steps,
-		Thresholds: results,
-		Total:      res.Total,
-		Timeline:   res.Timeline,
-		Duration:   res.Duration,
-		Partial:    res.Interrupted,
-		OpenAtEnd:  res.OpenAtEnd,
-		Scheduling: res.Scheduling,
-		Sockets:    watch.result(),
-	})
-	if werr := report.Text(textW, rep); werr != nil {
-		return fmt.Errorf("write report: %w", werr)
-	}
-	if jsonW != nil {
-		if werr := report.JSON(jsonW, rep); werr != nil {
-			return fmt.Errorf("write JSON report: %w", werr)
-		}
-		if f, ok := jsonW.(*os.File); ok && f != os.Stdout {
-			if cerr := f.Close(); cerr != nil {
-				return fmt.Errorf("write JSON report: %w", cerr)
-			}
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if res.Interrupted {
-		return exitError{ExitInterrupted}
-	}
-	if threshold.Failed(results) {
-		return exitError{ExitThresholds}
-	}
-	return nil
 }

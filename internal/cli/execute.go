@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/exporter"
+	"github.com/faya-load/faya/internal/progress"
+	"github.com/faya-load/faya/internal/runfile"
+	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/threshold"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// outputs are where a run's results go besides the text report.
+type outputs struct {
+	json    string // --json: a file, or "-" for stdout
+	html    string // --html
+	out     string // --out: the saved run
+	quiet   bool   // --quiet: no live view
+	metrics string // --metrics-addr
+}
+
+func (o *outputs) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&o.json, "json", "", "also write the report as JSON to this file ('-': stdout, and the text report goes to stderr)")
+	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (charts, no network needed) to this file")
+	fs.StringVar(&o.out, "out", "", "save the whole run (every second's snapshot, the findings) to this file, for faya report")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no live view on stderr (the report is still printed)")
+	fs.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics (faya_*) at http://ADDR/metrics during the run; HOST:PORT, loopback when the host is left out (:9464)")
+}
+
+// metricsAddr is the address to serve metrics on: loopback unless the
+// address names a host.
+func metricsAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", usagef("--metrics-addr %q: want HOST:PORT or :PORT, e.g. 127.0.0.1:9464", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// sinks are the opened outputs of a run.
+type sinks struct {
+	text, json io.Writer
+	files      []*os.File
+	html       *os.File
+	saved      *runfile.Writer
+}
+
+// open creates the output files before any traffic, so that a path that
+// cannot be written is a usage error (exit 2).
+func (o *outputs) open(e *env, meta report.Meta) (*sinks, error) {
+	s := &sinks{text: e.stdout}
+	create := func(flag, path string) (*os.File, error) {
+		f, err := os.Create(path)
+		if err != nil {
+			s.close()
+			return nil, usagef("%s: %v", flag, err)
+		}
+		s.files = append(s.files, f)
+		return f, nil
+	}
+	switch o.json {
+	case "":
+	case "-":
+		s.json, s.text = e.stdout, e.stderr
+	default:
+		f, err := create("--json", o.json)
+		if err != nil {
+			return nil, err
+		}
+		s.json = f
+	}
+	if o.html != "" {
+		f, err := create("--html", o.html)
+		if err != nil {
+			return nil, err
+		}
+		s.html = f
+	}
+	if o.out != "" {
+		w, err := runfile.Create(o.out, meta)
+		if err != nil {
+			s.close()
+			return nil, usagef("--out: %v", err)
+		}
+		s.saved = w
+	}
+	return s, nil
+}
+
+// close closes the files (after an error; write errors are reported by
+// finish).
+func (s *sinks) close() {
+	for _, f := range s.files {
+		_ = f.Close()
+	}
+	if s.saved != nil {
+		_ = s.saved.Close(report.Run{}, nil)
+	}
+}
+
+// finish writes the reports of a run and closes the files.
+func (s *sinks) finish(run report.Run, rep *report.Report) error {
+	var errs []error
+	if err := report.Text(s.text, rep); err != nil {
+		errs = append(errs, fmt.Errorf("write report: %w", err))
+	}
+	if s.json != nil {
+		if err := report.JSON(s.json, rep); err != nil {
+			errs = append(errs, fmt.Errorf("write JSON report: %w", err))
+		}
+	}
+	if s.html != nil {
+		if err := report.HTML(s.html, rep); err != nil {
+			errs = append(errs, fmt.Errorf("write HTML report: %w", err))
+		}
+	}
+	if s.saved != nil {
+		if err := s.saved.Close(run, rep.Findings); err != nil {
+			errs = append(errs, fmt.Errorf("save the run: %w", err))
+		}
+	}
+	for _, f := range s.files {
+		if err := f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", f.Name(), err))
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// execute runs plan and writes the reports. It returns an exitError for
+// an interrupted run or a failed threshold.
+func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, ths []threshold.Threshold, o outputs) error {
+	out, err := o.open(e, meta)
+	if err != nil {
+		return err
+	}
+	checkFileLimit(e.stderr, plan.VUs())
+	sockets := plan.Scenarios[0].Steps[0].URL
+	if len(plan.Proxy.URLs) > 0 {
+		sockets = plan.Proxy.URLs[0] // the connections go to the proxy
+	}
+	watch := watchSockets(ctx, sockets)
+	watch.preflight(e.stderr, plan)
+
+	var view *progress.View
+	if !o.quiet {
+		po := progress.Options{Terminal: isTerminal(e.stderr), Config: meta.DiagnoseConfig()}
+		for _, sc := range plan.Scenarios {
+			po.Length = max(po.Length, sc.Executor.Length())
+		}
+		if len(plan.Scenarios) == 1 && po.Length == 0 {
+			po.Requests = plan.Scenarios[0].Executor.Iterations
+		}
+		if so := watch.result(); so.PortHi > 0 {
+			po.PortLo, po.PortHi = so.PortLo, so.PortHi
+		}
+		if po.Terminal {
+			if w, _, err := term.GetSize(int(e.stderr.(*os.File).Fd())); err == nil {
+				po.Width = w
+			}
+		}
+		view = progress.New(e.stderr, po)
+	}
+	var exp *exporter.Exporter
+	if o.metrics != "" {
+		addr, err := metricsAddr(o.metrics)
+		if err != nil {
+			out.close()
+			return err
+		}
+		exp = exporter.New()
+		mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		bound, stopped, err := exp.Serve(mctx, addr)
+		if err != nil {
+			stop()
+			out.close()
+			return usagef("--metrics-addr %s: %v", o.metrics, err)
+		}
+		defer func() {
+			stop()
+			<-stopped
+		}()
+		fmt.Fprintf(e.stderr, "faya: Prometheus metrics on http://%s/metrics\n", bound)
+	}
+	onInterval := func(iv engine.Interval) {
+		if exp != nil {
+			exp.Update(iv.Total, iv.Point)
+		}
+		if view != nil && iv.HasPoint {
+			view.Update(iv.Point, iv.Total)
+		}
+		if out.saved != nil {
+			out.saved.Interval(iv.Point, iv.HasPoint, iv.Snapshot)
+		}
+	}
+	eng, err := engine.New(plan, engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv), engine.WithIntervals(onInterval))
+	if err != nil {
+		out.close()
+		return usageError{err}
+	}
+	res, err := eng.Run(ctx)
+	if view != nil {
+		view.Close()
+	}
+	if err != nil && res == nil {
+		out.close()
+		return err
+	}
+	steps := make([]report.StepName, len(res.Steps))
+	names := make([]string, len(res.Steps))
+	for i, s := range res.Steps {
+		steps[i] = report.StepName{Scenario: s.Scenario, Name: s.Name, Setup: s.Setup}
+		names[i] = s.Name
+	}
+	var results []threshold.Result
+	if len(ths) > 0 {
+		results = threshold.Evaluate(ths, threshold.Input{Total: res.Total, StepNames: names, Scheduling: res.Scheduling})
+	}
+	run := report.Run{
+		Meta:       meta,
+		Steps:      steps,
+		Thresholds: results,
+		Total:      res.Total,
+		Timeline:   res.Timeline,
+		Duration:   res.Duration,
+		Partial:    res.Interrupted,
+		OpenAtEnd:  res.OpenAtEnd,
+		Scheduling: res.Scheduling,
+		Sockets:    watch.result(),
+	}
+	if werr := out.finish(run, report.Build(run)); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	if res.Interrupted {
+		return exitError{ExitInterrupted}
+	}
+	if threshold.Failed(results) {
+		return exitError{ExitThresholds}
+	}
+	return nil
+}

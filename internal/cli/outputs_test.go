@@ -1,0 +1,88 @@
+package cli_test
+
+import (
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faya-load/faya/internal/cli"
+	"github.com/faya-load/faya/internal/testserver"
+)
+
+// faya report rebuilds from a saved run exactly the reports the run
+// printed: text and JSON, byte for byte.
+func TestOutAndReport(t *testing.T) {
+	srv := testserver.Start(t)
+	dir := t.TempDir()
+	saved, js, html := filepath.Join(dir, "run.faya"), filepath.Join(dir, "a.json"), filepath.Join(dir, "a.html")
+	r := faya(t.Context(), "run", "-c", "10", "-n", "3000", "--out", saved, "--json", js, "--html", html, srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	js2 := filepath.Join(dir, "b.json")
+	again := faya(t.Context(), "report", saved, "--json", js2)
+	if again.code != cli.ExitOK {
+		t.Fatalf("faya report: exit %d\n%s", again.code, again.stderr)
+	}
+	if again.stdout != r.stdout {
+		t.Errorf("faya report's text differs from the run's:\n%s\nwant:\n%s", again.stdout, r.stdout)
+	}
+	a, _ := os.ReadFile(js)
+	b, _ := os.ReadFile(js2)
+	if len(a) == 0 || string(a) != string(b) {
+		t.Errorf("faya report's JSON differs from the run's (%d and %d bytes)", len(a), len(b))
+	}
+	h, _ := os.ReadFile(html)
+	if !strings.Contains(string(h), "<svg") || !strings.Contains(string(h), srv.URL) {
+		t.Errorf("the HTML report lacks its charts or the URL (%d bytes)", len(h))
+	}
+	// JSON to stdout: the text goes to stderr, the live view never mixes in.
+	r = faya(t.Context(), "report", saved, "--json", "-")
+	if r.code != cli.ExitOK || !strings.HasPrefix(r.stdout, "{") || !strings.Contains(r.stderr, "Summary") {
+		t.Errorf("faya report --json -: exit %d, stdout starts %.20q", r.code, r.stdout)
+	}
+}
+
+func TestReportBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.faya")
+	_ = os.WriteFile(junk, []byte("hello"), 0o644)
+	newer := filepath.Join(dir, "newer.faya")
+	f, _ := os.Create(newer)
+	w := gzip.NewWriter(f)
+	_, _ = w.Write([]byte(`{"format":"faya-run","version":9,"faya_version":"9.0.0","meta":{}}` + "\n"))
+	_ = w.Close()
+	_ = f.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", junk}, junk + ": not a faya run file (faya run --out writes them)"},
+		{[]string{"report", newer}, "format version 9 (written by faya 9.0.0); this faya reads version 1"},
+		{[]string{"report", filepath.Join(dir, "none.faya")}, "no such file or directory"},
+		{[]string{"report"}, "report needs exactly one saved run"},
+		{[]string{"run", "-n", "1", "--out", filepath.Join(dir, "no/such/dir/x.faya"), "http://127.0.0.1:1/"}, "--out: open"},
+		{[]string{"run", "-n", "1", "--html", filepath.Join(dir, "no/such/dir/x.html"), "http://127.0.0.1:1/"}, "--html: open"},
+		{[]string{"run", "-n", "1", "--metrics-addr", "9464", "http://127.0.0.1:1/"}, `--metrics-addr "9464": want HOST:PORT or :PORT`},
+	} {
+		r := faya(t.Context(), tc.args...)
+		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("faya %s: exit %d\n%s\nwant exit 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// --metrics-addr serves during the run (internal/exporter tests what it
+// serves); --quiet leaves stderr without the live view.
+func TestMetricsAddrAndQuiet(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "-c", "2", "-n", "50", "--metrics-addr", "127.0.0.1:0", "--quiet", srv.URL+"/")
+	if r.code != cli.ExitOK || !strings.Contains(r.stderr, "faya: Prometheus metrics on http://127.0.0.1:") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "req/s") {
+		t.Errorf("--quiet printed the live view:\n%s", r.stderr)
+	}
+}
