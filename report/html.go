@@ -206,28 +206,6 @@ const (
 	colorPink   = "#db2777"
 )
 
-// modelText describes a single URL's run model, as the text header does.
-func modelText(m Meta) string {
-	switch m.Executor {
-	case "rate":
-		return fmt.Sprintf("open model: %s/s for %v, %d VUs pre-allocated, at most %d", m.Rate, m.Duration, m.PreVUs, m.MaxVUs)
-	case "ramping-rate":
-		return fmt.Sprintf("open model, ramping rate %s (per second), %d VUs pre-allocated, at most %d", m.Stages, m.PreVUs, m.MaxVUs)
-	case "ramping-vus":
-		return fmt.Sprintf("closed model, ramping VUs %s, at most %d", m.Stages, m.VUs)
-	}
-	bound := "until stopped"
-	switch {
-	case m.Requests > 0 && m.Duration > 0:
-		bound = fmt.Sprintf("%d requests or %v", m.Requests, m.Duration)
-	case m.Requests > 0:
-		bound = fmt.Sprintf("%d requests", m.Requests)
-	case m.Duration > 0:
-		bound = m.Duration.String()
-	}
-	return fmt.Sprintf("closed model: %d VUs, %s", m.VUs, bound)
-}
-
 func stepsText(sc ScenarioMeta) string {
 	s := plural(sc.Steps, "step")
 	if sc.SetupSteps > 0 {
@@ -611,78 +589,68 @@ func lineChart(name, title, note string, xs []float64, ss []lineSeries, ya yAxis
 	return c
 }
 
-// timeline returns the points' times in seconds and each interval's
-// length in seconds.
-func timeline(r *Report) (xs, dts []float64) {
+// timeline returns the points' times in seconds.
+func timeline(r *Report) []float64 {
+	xs := make([]float64, len(r.Timeline))
+	for i, p := range r.Timeline {
+		xs[i] = float64(p.T) / 1e9
+	}
+	return xs
+}
+
+// perPoint returns one value per point of the timeline; dt is the length of
+// the point's interval in seconds, for rates.
+func perPoint(r *Report, value func(p Point, dt float64) float64) []float64 {
+	ys := make([]float64, len(r.Timeline))
 	prev := int64(0)
-	for _, p := range r.Timeline {
-		xs = append(xs, float64(p.T)/1e9)
+	for i, p := range r.Timeline {
 		dt := float64(p.T-prev) / 1e9
 		if dt <= 0 {
 			dt = 1
 		}
-		dts = append(dts, dt)
+		ys[i] = value(p, dt)
 		prev = p.T
 	}
-	return xs, dts
+	return ys
 }
 
+func rps(p Point, _ float64) float64 { return p.RPS }
+
 func throughputChart(r *Report) *chart {
-	xs, dts := timeline(r)
-	var rps, eps []float64
-	for i, p := range r.Timeline {
-		rps = append(rps, p.RPS)
-		eps = append(eps, float64(p.Errors)/dts[i])
-	}
+	eps := perPoint(r, func(p Point, dt float64) float64 { return float64(p.Errors) / dt })
 	return lineChart("throughput", "Requests and errors per second",
 		"Requests that ended in each interval; errors are http errors (status ≥ 400) and failed requests.",
-		xs, []lineSeries{{Name: "requests/s", Color: colorBlue, Ys: rps}, {Name: "errors/s", Color: colorRed, Ys: eps}},
+		timeline(r), []lineSeries{{Name: "requests/s", Color: colorBlue, Ys: perPoint(r, rps)}, {Name: "errors/s", Color: colorRed, Ys: eps}},
 		yAxis{Format: fmtCount})
 }
 
 func latencyChart(r *Report) *chart {
-	xs, _ := timeline(r)
-	var p50, p99 []float64
-	for _, p := range r.Timeline {
-		p50 = append(p50, float64(p.P50))
-		p99 = append(p99, float64(p.P99))
-	}
+	p50 := perPoint(r, func(p Point, _ float64) float64 { return float64(p.P50) })
+	p99 := perPoint(r, func(p Point, _ float64) float64 { return float64(p.P99) })
 	note := "The latency of the requests that ended in each interval."
 	if r.Run.Open {
 		note += " Open model: from the intended start, so a wait on the generator's side counts."
 	}
 	return lineChart("latency", "Latency over time", note,
-		xs, []lineSeries{{Name: "p50", Color: colorBlue, Ys: p50}, {Name: "p99", Color: colorAmber, Ys: p99}},
+		timeline(r), []lineSeries{{Name: "p50", Color: colorBlue, Ys: p50}, {Name: "p99", Color: colorAmber, Ys: p99}},
 		yAxis{Format: fmtDurTick})
 }
 
 func dialChart(r *Report) *chart {
-	xs, dts := timeline(r)
-	var rps, dps []float64
-	for i, p := range r.Timeline {
-		rps = append(rps, p.RPS)
-		dps = append(dps, float64(p.Dialed)/dts[i])
-	}
+	dps := perPoint(r, func(p Point, dt float64) float64 { return float64(p.Dialed) / dt })
 	return lineChart("dials", "New connections vs requests per second",
 		"Log scale. With keep-alive working, new connections stay near zero after the start, orders of magnitude below requests; the two lines close together mean connections are not reused.",
-		xs, []lineSeries{{Name: "requests/s", Color: colorBlue, Ys: rps}, {Name: "new connections/s", Color: colorPink, Ys: dps}},
+		timeline(r), []lineSeries{{Name: "requests/s", Color: colorBlue, Ys: perPoint(r, rps)}, {Name: "new connections/s", Color: colorPink, Ys: dps}},
 		yAxis{Format: fmtCount, Log: true})
 }
 
 func openChart(r *Report) *chart {
-	xs, _ := timeline(r)
-	var open, active, idle []float64
-	for _, p := range r.Timeline {
-		open = append(open, float64(p.ConnsOpen))
-		active = append(active, float64(p.ConnsActive))
-		idle = append(idle, float64(p.ConnsIdle))
-	}
 	return lineChart("connections", "Open connections",
 		"At the end of each interval: open = carrying a request (active) + idle in the pool.",
-		xs, []lineSeries{
-			{Name: "open", Color: colorTeal, Ys: open, Width: 3},
-			{Name: "active", Color: colorBlue, Ys: active},
-			{Name: "idle", Color: colorGray, Ys: idle, Dash: true},
+		timeline(r), []lineSeries{
+			{Name: "open", Color: colorTeal, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.ConnsOpen) }), Width: 3},
+			{Name: "active", Color: colorBlue, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.ConnsActive) })},
+			{Name: "idle", Color: colorGray, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.ConnsIdle) }), Dash: true},
 		}, yAxis{Format: fmtCount, Integer: true})
 }
 

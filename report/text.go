@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // JSON writes r as an indented JSON document.
@@ -58,45 +59,47 @@ func (t *textWriter) table(write func(w io.Writer)) {
 
 func (t *textWriter) header(r *Report) {
 	m := r.Run
-	bound := ""
-	switch {
-	case m.Requests > 0 && m.Duration > 0:
-		bound = fmt.Sprintf("%d requests or %v", m.Requests, m.Duration)
-	case m.Requests > 0:
-		bound = fmt.Sprintf("%d requests", m.Requests)
-	case m.Duration > 0:
-		bound = m.Duration.String()
-	}
 	if m.File != "" {
 		t.printf("faya %s: scenario file %s\n", m.Version, m.File)
 		for _, sc := range m.Scenarios {
 			t.printf("  %s: %s; %s\n", sc.Name, scenarioModel(sc), plural(sc.Steps, "step"))
 		}
 		t.printf("  %s engine, %s\n", m.Engine, scopeNames[m.ConnScope])
-		t.proxyLine(m)
-		if r.Partial {
-			t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
-		}
-		t.printf("\n")
-		return
+	} else {
+		t.printf("faya %s: %s %s\n", m.Version, m.Method, m.URL)
+		t.printf("  %s, %s engine, %s\n", modelText(m), m.Engine, scopeNames[m.ConnScope])
 	}
-	t.printf("faya %s: %s %s\n", m.Version, m.Method, m.URL)
-	switch m.Executor {
-	case "rate":
-		t.printf("  open model: %s/s for %v, VUs %d pre-allocated, at most %d", m.Rate, m.Duration, m.PreVUs, m.MaxVUs)
-	case "ramping-rate":
-		t.printf("  open model, ramping rate %s (per second), VUs %d pre-allocated, at most %d", m.Stages, m.PreVUs, m.MaxVUs)
-	case "ramping-vus":
-		t.printf("  closed model, ramping VUs %s, at most %d", m.Stages, m.VUs)
-	default:
-		t.printf("  closed model: %d VUs, %s", m.VUs, bound)
-	}
-	t.printf(", %s engine, %s\n", m.Engine, scopeNames[m.ConnScope])
 	t.proxyLine(m)
 	if r.Partial {
 		t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
 	}
 	t.printf("\n")
+}
+
+// modelText describes a single URL's run model.
+func modelText(m Meta) string {
+	switch m.Executor {
+	case "rate":
+		return fmt.Sprintf("open model: %s/s for %v, %d VUs pre-allocated, at most %d", m.Rate, m.Duration, m.PreVUs, m.MaxVUs)
+	case "ramping-rate":
+		return fmt.Sprintf("open model, ramping rate %s (per second), %d VUs pre-allocated, at most %d", m.Stages, m.PreVUs, m.MaxVUs)
+	case "ramping-vus":
+		return fmt.Sprintf("closed model, ramping VUs %s, at most %d", m.Stages, m.VUs)
+	}
+	return fmt.Sprintf("closed model: %d VUs, %s", m.VUs, bound(m.Requests, "requests", m.Duration))
+}
+
+// bound says what ends a closed-model run: n of what, a duration, either.
+func bound(n int64, what string, d time.Duration) string {
+	switch {
+	case n > 0 && d > 0:
+		return fmt.Sprintf("%d %s or %v", n, what, d)
+	case n > 0:
+		return fmt.Sprintf("%d %s", n, what)
+	case d > 0:
+		return d.String()
+	}
+	return "until stopped"
 }
 
 func (t *textWriter) summary(r *Report) {
@@ -139,14 +142,7 @@ func scenarioModel(sc ScenarioMeta) string {
 	case "ramping-vus":
 		return fmt.Sprintf("closed model, ramping VUs %s%s", sc.Stages, setup)
 	}
-	bound := sc.Duration.String()
-	switch {
-	case sc.Iterations > 0 && sc.Duration > 0:
-		bound = fmt.Sprintf("%d iterations or %v", sc.Iterations, sc.Duration)
-	case sc.Iterations > 0:
-		bound = fmt.Sprintf("%d iterations", sc.Iterations)
-	}
-	return fmt.Sprintf("closed model, %d VUs, %s%s", sc.VUs, bound, setup)
+	return fmt.Sprintf("closed model, %d VUs, %s%s", sc.VUs, bound(sc.Iterations, "iterations", sc.Duration), setup)
 }
 
 func plural(n int, what string) string {

@@ -321,15 +321,11 @@ func (p *parser) proxy(n *yaml.Node) {
 				d.errf(v, "%s %q: cannot read %s: %v", w, file, p.rel(file), unwrapPath(err))
 				return
 			}
-			for i, line := range strings.Split(string(b), "\n") {
-				line = strings.TrimSpace(line)
-				if line == "" || strings.HasPrefix(line, "#") {
-					continue
+			for _, l := range transport.ProxyLines(b) {
+				if _, err := transport.ParseProxy(l.URL, nil); err != nil {
+					d.errf(v, "%s %s:%d: %v", w, file, l.Line, err)
 				}
-				if _, err := transport.ParseProxy(line, nil); err != nil {
-					d.errf(v, "%s %s:%d: %v", w, file, i+1, err)
-				}
-				pp.URLs = append(pp.URLs, line)
+				pp.URLs = append(pp.URLs, l.URL)
 			}
 		case "mode":
 			pp.Mode = d.str(v, w)
@@ -348,9 +344,10 @@ func (p *parser) proxy(n *yaml.Node) {
 		switch {
 		case err != nil:
 			d.errf(caNode, "proxy.ca %q: cannot read %s: %v", file, p.rel(file), unwrapPath(err))
-		case !bytes.Contains(b, []byte("-----BEGIN CERTIFICATE-----")):
-			d.errf(caNode, "proxy.ca %q: not a PEM certificate (-----BEGIN CERTIFICATE-----)", file)
 		default:
+			if _, err := transport.CAPool(b); err != nil {
+				d.errf(caNode, "proxy.ca %q: %v", file, err)
+			}
 			pp.CAPEM = b
 		}
 	}

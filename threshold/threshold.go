@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/faya-load/faya/metrics"
 )
 
@@ -208,16 +209,7 @@ func (t Threshold) measure(in Input) (float64, error) {
 		if h == nil || h.TotalCount() == 0 {
 			return 0, fmt.Errorf("%s was not measured", t.metric)
 		}
-		switch t.agg {
-		case "p":
-			return float64(metrics.Quantile(h, t.pct)), nil
-		case "mean":
-			return h.Mean(), nil
-		case "min":
-			return float64(h.Min()), nil
-		default:
-			return float64(h.Max()), nil
-		}
+		return t.aggregate(h), nil
 	}
 	switch t.metric {
 	case "error_rate":
@@ -256,17 +248,7 @@ func (t Threshold) measureStep(in Input) (float64, error) {
 			}
 			return float64(st.PhaseSum[i]) / float64(st.PhaseCount[i]), nil
 		}
-		h := st.Latency()
-		switch t.agg {
-		case "p":
-			return float64(metrics.Quantile(h, t.pct)), nil
-		case "mean":
-			return h.Mean(), nil
-		case "min":
-			return float64(h.Min()), nil
-		default:
-			return float64(h.Max()), nil
-		}
+		return t.aggregate(st.Latency()), nil
 	}
 	switch t.metric {
 	case "error_rate":
@@ -276,6 +258,19 @@ func (t Threshold) measureStep(in Input) (float64, error) {
 	default: // requests
 		return float64(st.Requests), nil
 	}
+}
+
+// aggregate applies the threshold's aggregate (pNN, mean, min, max) to h.
+func (t Threshold) aggregate(h *hdrhistogram.Histogram) float64 {
+	switch t.agg {
+	case "p":
+		return float64(metrics.Quantile(h, t.pct))
+	case "mean":
+		return h.Mean()
+	case "min":
+		return float64(h.Min())
+	}
+	return float64(h.Max())
 }
 
 func ratio(n, d int64) (float64, error) {

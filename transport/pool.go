@@ -319,19 +319,5 @@ func (p *Dialer) dialTLSName(ctx context.Context, network, addr, host string, de
 	if err != nil {
 		return nil, err
 	}
-	conf := p.tls.Clone()
-	conf.ServerName = host
-	hctx, cancel := context.WithTimeout(ctx, p.cfg.TLSHandshakeTimeout)
-	defer cancel()
-	start := time.Now()
-	tc := tls.Client(c, conf)
-	if err := tc.HandshakeContext(hctx); err != nil {
-		c.SetCloseReason(CloseOther)
-		p.dialed(c) // the server accepted a TCP connection
-		_ = c.Close()
-		return nil, err
-	}
-	c.TLS = time.Since(start)
-	p.dialed(c)
-	return &tlsConn{Conn: tc, c: c}, nil
+	return p.tlsOver(ctx, c, c, host)
 }

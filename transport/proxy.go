@@ -95,14 +95,42 @@ func ParseProxy(raw string, caPEM []byte) (*Proxy, error) {
 	if p.kind == ProxyHTTPS {
 		p.tls = &tls.Config{ServerName: host, NextProtos: []string{"http/1.1"}}
 		if len(caPEM) > 0 {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(caPEM) {
-				return nil, errors.New("the proxy CA holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+			pool, err := CAPool(caPEM)
+			if err != nil {
+				return nil, fmt.Errorf("the proxy CA: %w", err)
 			}
 			p.tls.RootCAs = pool
 		}
 	}
 	return p, nil
+}
+
+// CAPool parses the PEM certificates an HTTPS proxy's certificate must
+// chain to.
+func CAPool(pem []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("not a PEM certificate: no PEM certificate block found (expected a file starting with -----BEGIN CERTIFICATE-----)")
+	}
+	return pool, nil
+}
+
+// ProxyLine is one proxy URL of a proxy file and its line number.
+type ProxyLine struct {
+	Line int
+	URL  string
+}
+
+// ProxyLines returns the proxy URLs of a proxy file: one per line, blank
+// lines and lines starting with # left out.
+func ProxyLines(data []byte) []ProxyLine {
+	var out []ProxyLine
+	for i, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, ProxyLine{Line: i + 1, URL: line})
+		}
+	}
+	return out
 }
 
 var defaultProxyPort = map[string]string{ProxyHTTP: "3128", ProxyHTTPS: "3129", ProxySOCKS5: "1080", ProxySOCKS5H: "1080"}
@@ -257,8 +285,9 @@ func (p *Dialer) handshake(ctx context.Context, c *Conn, px *Proxy, addr string,
 	return nc, nil
 }
 
-// tlsOver runs the TLS handshake with the target over a tunnel, counting
-// the connection as dialed either way.
+// tlsOver runs the TLS handshake with the target over nc (c itself, or a
+// tunnel through a proxy over c), counting c as dialed either way: the
+// server (or the proxy) accepted a TCP connection.
 func (p *Dialer) tlsOver(ctx context.Context, c *Conn, nc net.Conn, serverName string) (net.Conn, error) {
 	conf := p.tls.Clone()
 	conf.ServerName = serverName

@@ -62,51 +62,9 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 	}
 
 	// Request and pool flags override the file's defaults and transport.
-	if set("timeout") {
-		if o.timeout <= 0 {
-			bad("--timeout %v: a request needs a timeout, e.g. --timeout 30s", o.timeout)
-		}
-		plan.Timeout = o.timeout
-	}
-	if o.maxBody < 0 {
-		bad("--max-body %d: must not be negative (0: no cap)", o.maxBody)
-	}
-	if o.redirects < 0 {
-		bad("--max-redirects %d: must not be negative (0: do not follow)", o.redirects)
-	}
-	if o.gracefulStop < 0 {
-		bad("--graceful-stop %v: must not be negative (0: cancel at once)", o.gracefulStop)
-	}
-	if set("late-threshold") && o.lateThreshold <= 0 {
-		bad("--late-threshold %v: must be positive", o.lateThreshold)
-	}
-	if set("max-body") {
-		plan.MaxBody = o.maxBody
-		if o.maxBody == 0 {
-			plan.MaxBody = -1
-		}
-	}
-	if set("max-redirects") {
-		plan.MaxRedirects = o.redirects
-		if o.redirects == 0 {
-			plan.MaxRedirects = -1
-		}
-	}
-	if set("graceful-stop") {
-		plan.GracefulStop = o.gracefulStop
-		if o.gracefulStop == 0 {
-			plan.GracefulStop = -1
-		}
-	}
-	if set("late-threshold") {
-		plan.LateThreshold = o.lateThreshold
-	}
-	if set("engine") || plan.Engine == "" {
-		plan.Engine = o.engine
-	}
-	if set("conn-scope") {
-		plan.ConnScope = engine.ConnScope(o.connScope)
-	}
+	errs = append(errs, o.applyRun(&plan, func(flag string) bool {
+		return set(flag) || flag == "engine" && plan.Engine == ""
+	})...)
 	pool, perrs := o.pool(fs)
 	errs = append(errs, perrs...)
 	t := &plan.Transport

@@ -1,13 +1,8 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/report"
@@ -46,9 +41,10 @@ func (o *proxyOpts) plan(fs *pflag.FlagSet) (engine.ProxyPlan, []error) {
 		switch {
 		case err != nil:
 			bad("--proxy-ca: %v", err)
-		case !validPEM(b):
-			bad("--proxy-ca %s: not a PEM certificate (a file starting with -----BEGIN CERTIFICATE-----)", o.ca)
 		default:
+			if _, err := transport.CAPool(b); err != nil {
+				bad("--proxy-ca %s: %v", o.ca, err)
+			}
 			p.CAPEM = b
 		}
 	}
@@ -62,13 +58,8 @@ func (o *proxyOpts) plan(fs *pflag.FlagSet) (engine.ProxyPlan, []error) {
 		if err != nil {
 			bad("--proxy-file: %v", err)
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			list = append(list, src{fmt.Sprintf("--proxy-file %s:%d", o.file, n), line})
+		for _, l := range transport.ProxyLines(b) {
+			list = append(list, src{fmt.Sprintf("--proxy-file %s:%d", o.file, l.Line), l.URL})
 		}
 		if err == nil && len(list) == len(o.urls) {
 			bad("--proxy-file %s: no proxy URL in it (one per line)", o.file)
@@ -101,23 +92,6 @@ func (o *proxyOpts) plan(fs *pflag.FlagSet) (engine.ProxyPlan, []error) {
 		return engine.ProxyPlan{}, errs
 	}
 	return p, nil
-}
-
-// validPEM reports whether b holds at least one PEM certificate.
-func validPEM(b []byte) bool {
-	for len(b) > 0 {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return false
-		}
-		if blk.Type == "CERTIFICATE" {
-			if _, err := x509.ParseCertificate(blk.Bytes); err == nil {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // proxyMeta tells the report which proxies the run uses.

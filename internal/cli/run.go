@@ -231,21 +231,12 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 		bad("-m/--method %q: not a valid HTTP method token, e.g. GET or POST", o.method)
 	}
 	for name, d := range map[string]time.Duration{
-		"--timeout": o.timeout, "--idle-conn-timeout": o.idleConnTimeout, "--dial-timeout": o.dialTimeout,
+		"--idle-conn-timeout": o.idleConnTimeout, "--dial-timeout": o.dialTimeout,
 		"--tls-handshake-timeout": o.tlsHandshakeTimeout, "--response-header-timeout": o.responseHeaderTimeout,
 	} {
 		if d < 0 {
 			bad("%s %v: must not be negative", name, d)
 		}
-	}
-	if o.timeout == 0 {
-		bad("--timeout 0: a request needs a timeout; give one, e.g. --timeout 30s")
-	}
-	if o.maxBody < 0 {
-		bad("--max-body %d: must not be negative (0: no cap)", o.maxBody)
-	}
-	if o.redirects < 0 {
-		bad("--max-redirects %d: must not be negative (0: do not follow)", o.redirects)
 	}
 	header, herrs := parseHeaders(o.headers)
 	errs = append(errs, herrs...)
@@ -258,19 +249,8 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	}
 	pool, perrs := o.pool(fs)
 	errs = append(errs, perrs...)
-	if o.engine != engine.EngineH1 && o.engine != engine.EngineNetHTTP {
-		bad("--engine %q: want h1 or net/http", o.engine)
-	}
-	scope := engine.ConnScope(o.connScope)
-	if scope != engine.ScopeShared && scope != engine.ScopeVU {
-		bad("--conn-scope %q: want shared or vu", o.connScope)
-	}
 	proxies, perrs2 := o.proxy.plan(fs)
 	errs = append(errs, perrs2...)
-	if len(errs) > 0 {
-		return engine.Plan{}, report.Meta{}, usageError{errors.Join(errs...)}
-	}
-
 	plan := engine.Plan{
 		Proxy: proxies,
 		Scenarios: []engine.Scenario{{
@@ -278,23 +258,11 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 			Executor: exec,
 			Steps:    []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body}},
 		}},
-		Engine:        o.engine,
-		Transport:     pool,
-		ConnScope:     scope,
-		Timeout:       o.timeout,
-		MaxBody:       o.maxBody,
-		GracefulStop:  o.gracefulStop,
-		LateThreshold: o.lateThreshold,
+		Transport: pool,
 	}
-	if o.gracefulStop == 0 {
-		plan.GracefulStop = -1 // cancel at once
-	}
-	if o.maxBody == 0 {
-		plan.MaxBody = -1
-	}
-	plan.MaxRedirects = o.redirects
-	if o.redirects == 0 {
-		plan.MaxRedirects = -1
+	errs = append(errs, o.applyRun(&plan, func(string) bool { return true })...)
+	if len(errs) > 0 {
+		return engine.Plan{}, report.Meta{}, usageError{errors.Join(errs...)}
 	}
 	if err := plan.Validate(); err != nil {
 		return engine.Plan{}, report.Meta{}, usageError{err}
@@ -312,6 +280,67 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	return plan, meta, nil
 }
 
+// applyRun checks the request and run settings of the flags and sets on
+// plan those that apply says to: every one for a single URL, the ones given
+// for a scenario file (which keeps its own values for the rest). The
+// engine's "none" is negative where the flags' is 0.
+func (o *runOpts) applyRun(plan *engine.Plan, apply func(flag string) bool) []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
+	none := func(v int64) int64 {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	if apply("timeout") {
+		switch {
+		case o.timeout < 0:
+			bad("--timeout %v: must not be negative", o.timeout)
+		case o.timeout == 0:
+			bad("--timeout 0: a request needs a timeout; give one, e.g. --timeout 30s")
+		}
+		plan.Timeout = o.timeout
+	}
+	if apply("max-body") {
+		if o.maxBody < 0 {
+			bad("--max-body %d: must not be negative (0: no cap)", o.maxBody)
+		}
+		plan.MaxBody = none(o.maxBody)
+	}
+	if apply("max-redirects") {
+		if o.redirects < 0 {
+			bad("--max-redirects %d: must not be negative (0: do not follow)", o.redirects)
+		}
+		plan.MaxRedirects = int(none(int64(o.redirects)))
+	}
+	if apply("graceful-stop") {
+		if o.gracefulStop < 0 {
+			bad("--graceful-stop %v: must not be negative (0: cancel at once)", o.gracefulStop)
+		}
+		plan.GracefulStop = time.Duration(none(int64(o.gracefulStop)))
+	}
+	if apply("late-threshold") {
+		if o.lateThreshold <= 0 {
+			bad("--late-threshold %v: must be positive", o.lateThreshold)
+		}
+		plan.LateThreshold = o.lateThreshold
+	}
+	if apply("engine") {
+		if o.engine != engine.EngineH1 && o.engine != engine.EngineNetHTTP {
+			bad("--engine %q: want h1 or net/http", o.engine)
+		}
+		plan.Engine = o.engine
+	}
+	if apply("conn-scope") {
+		plan.ConnScope = engine.ConnScope(o.connScope)
+		if plan.ConnScope != engine.ScopeShared && plan.ConnScope != engine.ScopeVU {
+			bad("--conn-scope %q: want shared or vu", o.connScope)
+		}
+	}
+	return errs
+}
+
 // executor maps the load flags to an executor: closed (-c, -n, -d), ramping
 // VUs (--vu-stages), constant rate (-r) or ramping rate (--stages), and
 // rejects combinations that mean nothing.
@@ -327,12 +356,6 @@ func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
 	}
 	if o.duration < 0 {
 		bad("-d/--duration %v: must not be negative", o.duration)
-	}
-	if o.gracefulStop < 0 {
-		bad("--graceful-stop %v: must not be negative (0: cancel at once)", o.gracefulStop)
-	}
-	if o.lateThreshold <= 0 {
-		bad("--late-threshold %v: must be positive", o.lateThreshold)
 	}
 	models := 0
 	for _, f := range []string{"rate", "stages", "vu-stages"} {
