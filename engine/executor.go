@@ -233,8 +233,8 @@ func (r *runner) runRampingVUs(stop, reqCtx context.Context) error {
 			var v *vu
 			timer := time.NewTimer(time.Hour)
 			defer timer.Stop()
+			now := r.now()
 			for stop.Err() == nil {
-				now := r.now()
 				if now >= end {
 					return nil
 				}
@@ -245,7 +245,14 @@ func (r *runner) runRampingVUs(stop, reqCtx context.Context) error {
 							return err
 						}
 					}
-					v.iterate(reqCtx, unscheduled)
+					// The iteration's end is the time now: no second clock
+					// reading per request (a clock that did not move on is
+					// read again).
+					if e := v.iterate(reqCtx, unscheduled); e > now {
+						now = e
+					} else {
+						now = r.now()
+					}
 					if v.stopped() {
 						return nil
 					}
@@ -260,6 +267,7 @@ func (r *runner) runRampingVUs(stop, reqCtx context.Context) error {
 				case <-timer.C:
 				case <-stop.Done():
 				}
+				now = r.now()
 			}
 			return nil
 		})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"sync/atomic"
 	"syscall"
@@ -44,10 +45,13 @@ type Client struct {
 	ctx      context.Context
 	stopWait func() bool
 	rhtArmed bool
-	deadline time.Time
+	deadline time.Time     // the request's deadline, as set on its connection
+	due      time.Duration // when the request times out, on the dialer's clock
 	conn     *Conn
 	location []byte // the last response's Location
 	headFn   func() // cl.headDone, bound once
+	wroteFn  func() // sets wrote, bound once
+	wrote    time.Duration
 	hdrFn    HeaderFunc
 	wbuf     []byte   // a request with a Cookie header
 	cookies  [][]byte // Set-Cookie lines of the last response
@@ -89,6 +93,8 @@ func (cl *Client) onHeader(name, value []byte) {
 func NewClient(p *Pool) *Client {
 	cl := &Client{pool: p, rd: NewReader(), Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
 	cl.headFn = cl.headDone
+	cl.wroteFn = func() { cl.wrote = p.d.Now() }
+	cl.rd.now = func() time.Time { return p.d.At(p.d.Now()) } // one clock reading, not time.Now's two
 	cl.hdrFn = cl.onHeader
 	return cl
 }
@@ -131,6 +137,7 @@ func (cl *Client) watch(ctx context.Context) {
 	cl.ctx = ctx
 	cl.stopWait = context.AfterFunc(ctx, func() {
 		if c := cl.cur.Load(); c != nil {
+			c.armed.Store(0)
 			_ = c.nc.SetDeadline(aLongTimeAgo)
 		}
 	})
@@ -150,9 +157,8 @@ func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
 	*res = Result{}
 	cl.watch(ctx)
 	d := cl.pool.d
-	now := time.Now()
-	res.Start = d.Since(now)
-	cl.deadline = now.Add(cl.Timeout)
+	res.Start = d.Now()
+	cl.due = res.Start + cl.Timeout
 	r := req
 	t0 := res.Start
 	for {
@@ -192,7 +198,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		t0 = d.Now()
 	}
 	rt := r.route(cl.Proxy)
-	c, src, err := cl.pool.get(ctx, r, rt)
+	c, src, err := cl.pool.get(ctx, r, rt, t0)
 	got := d.Now()
 	if err != nil {
 		res.Timings.Add(transport.Blocked, got-t0)
@@ -230,8 +236,9 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	res.Timings.Add(transport.Blocked, wait)
 
 	cl.cur.Store(c)
-	_ = c.nc.SetDeadline(cl.deadline)
+	cl.arm(c)
 	if ctx.Err() != nil {
+		c.armed.Store(0)
 		_ = c.nc.SetDeadline(aLongTimeAgo)
 	}
 	out := rt.raw
@@ -241,8 +248,17 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 			out = cl.wbuf
 		}
 	}
-	_, err = c.nc.Write(out)
-	wrote := d.Now()
+	got0 := 0 // answer bytes read with the write
+	if c.nc == net.Conn(tc) && cl.ResponseHeaderTimeout <= 0 {
+		// A plain connection: write and read in one poller wait.
+		if got0, err = tc.Exchange(out, cl.wroteFn, cl.rd.buf); err != nil {
+			cl.wrote = d.Now()
+		}
+	} else {
+		_, err = c.nc.Write(out)
+		cl.wrote = d.Now()
+	}
+	wrote := cl.wrote
 	var resp Response
 	if err == nil {
 		if rht := cl.ResponseHeaderTimeout; rht > 0 {
@@ -252,6 +268,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 			}
 		}
 		cl.rd.Reset(c.nc)
+		cl.rd.w = got0
 		cl.rd.onHead = cl.headFn
 		onHeader := cl.OnHeader
 		if cl.Jar != nil || cl.Capture != nil {
@@ -287,14 +304,14 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 			// a dead connection; the last resort is a new one).
 			res.Retries++
 			tc.NoteServerIdleClose()
-			cl.pool.put(c, false)
+			cl.pool.put(c, false, end)
 			tc.Release(end)
 			return true, nil
 		}
 		if ctx.Err() != nil || isTimeout(err) {
 			tc.SetCloseReason(transport.CloseCanceled)
 		}
-		cl.pool.put(c, false)
+		cl.pool.put(c, false, end)
 		tc.Release(end)
 		if ctx.Err() == nil && isTimeout(err) {
 			err = fmt.Errorf("timeout after %v: %w", cl.Timeout, err)
@@ -325,7 +342,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	case !reusable:
 		tc.SetCloseReason(transport.CloseBroken) // bytes beyond the response
 	}
-	cl.pool.put(c, reusable)
+	cl.pool.put(c, reusable, end)
 	tc.Release(end)
 	return false, nil
 }
@@ -334,6 +351,27 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 // turn out closed (a server that closes every connection after its answer
 // without saying so leaves the idle list full of them).
 const maxRetries = 32
+
+// arm sets c's deadline for the request due at cl.due. Setting a socket
+// deadline reads the clock twice and moves a runtime timer, so a deadline
+// already set by an earlier request is kept while it falls between the due
+// time and deadlineSlack after it: the timeout fires at most that late,
+// never early.
+func (cl *Client) arm(c *Conn) {
+	a := time.Duration(c.armed.Load())
+	if a < cl.due || a > cl.due+deadlineSlack(cl.Timeout) {
+		a = cl.due + deadlineSlack(cl.Timeout)
+		c.armed.Store(int64(a))
+		_ = c.nc.SetDeadline(cl.pool.d.At(a))
+	}
+	cl.deadline = cl.pool.d.At(a)
+}
+
+// deadlineSlack is how late a request's timeout may fire: 1/64 of it, at
+// most 100 ms.
+func deadlineSlack(timeout time.Duration) time.Duration {
+	return min(timeout/64, 100*time.Millisecond)
+}
 
 // headDone runs when the headers were read: the header timeout no longer
 // applies to the body.

@@ -118,3 +118,67 @@ func BenchmarkClientDo(b *testing.B) {
 	}
 	_ = time.Second
 }
+
+// TestDeadlineKeptOrMoved: a request keeps the deadline an earlier request
+// set on the connection only when it fits its own timeout: a client with a
+// short timeout on a connection armed for a long one still times out on
+// time, and a later deadline replaces one that passed.
+func TestDeadlineKeptOrMoved(t *testing.T) {
+	// The server answers the first two requests on a connection and
+	// never the third.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { _ = l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		for i := 0; ; i++ {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			if i < 2 {
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+			}
+		}
+	}()
+	d, err := transport.NewDialer(transport.Config{Concurrency: 1}, nopObserver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPool(d)
+	t.Cleanup(p.Close)
+	long, short := NewClient(p), NewClient(p)
+	long.Timeout, short.Timeout = time.Minute, 100*time.Millisecond
+	req, err := Prepare("GET", "http://"+l.Addr().String()+"/", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	ctx := context.Background()
+	if err := long.Do(ctx, req, &res); err != nil {
+		t.Fatal(err)
+	}
+	// The connection is armed for a minute: too late for short, which
+	// must move the deadline back.
+	if err := short.Do(ctx, req, &res); err != nil || res.Reused != 1 {
+		t.Fatalf("second request: %v, reused %d", err, res.Reused)
+	}
+	start := time.Now()
+	err = short.Do(ctx, req, &res)
+	took := time.Since(start)
+	if err == nil || !isTimeout(err) {
+		t.Fatalf("third request: %v, want a timeout", err)
+	}
+	if took < short.Timeout || took > short.Timeout+deadlineSlack(short.Timeout)+time.Second {
+		t.Errorf("timed out after %v, want %v (+ at most %v of slack)", took, short.Timeout, deadlineSlack(short.Timeout))
+	}
+}

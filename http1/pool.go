@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faya-load/faya/transport"
@@ -55,6 +56,9 @@ type Conn struct {
 	nc        net.Conn        // what requests go through: tc, or TLS over it
 	h         *host
 	idleSince time.Duration // on the dialer's clock
+	// armed is the deadline set on nc (dialer's clock), 0 when none is
+	// known: a request keeps a deadline an earlier one set if it fits.
+	armed atomic.Int64
 }
 
 // NewPool returns a pool dialing through d.
@@ -87,9 +91,9 @@ const (
 var errPoolClosed = errors.New("http1: pool closed")
 
 // get returns a connection to r's destination: an idle one, a new one, or
-// one freed while waiting, and says which.
-func (p *Pool) get(ctx context.Context, r *Request, rt *route) (c *Conn, src source, err error) {
-	now := p.d.Now()
+// one freed while waiting, and says which. now is the time on the
+// dialer's clock.
+func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration) (c *Conn, src source, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -152,7 +156,7 @@ func (p *Pool) get(ctx context.Context, r *Request, rt *route) (c *Conn, src sou
 		p.mu.Unlock()
 		// Handed something just now: give it back.
 		if c = <-w.ch; c != nil {
-			p.put(c, true)
+			p.put(c, true, p.d.Now())
 		} else {
 			p.mu.Lock()
 			h.n--
@@ -202,8 +206,8 @@ func (p *Pool) wake(h *host) {
 }
 
 // put returns c after a request: to a waiter, to the idle list, or closed
-// when it cannot be reused or kept.
-func (p *Pool) put(c *Conn, reusable bool) {
+// when it cannot be reused or kept. now is the time on the dialer's clock.
+func (p *Pool) put(c *Conn, reusable bool, now time.Duration) {
 	h := c.h
 	p.mu.Lock()
 	if !reusable || p.cfg.DisableKeepAlives || p.closed {
@@ -234,7 +238,7 @@ func (p *Pool) put(c *Conn, reusable bool) {
 		_ = c.nc.Close()
 		return
 	}
-	c.idleSince = p.d.Now()
+	c.idleSince = now
 	h.idle = append(h.idle, c)
 	p.idleTotal++
 	p.mu.Unlock()

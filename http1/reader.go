@@ -55,6 +55,7 @@ type Reader struct {
 	// MaxHeaderBytes bounds the status line and headers of one response.
 	MaxHeaderBytes int
 	first          time.Time
+	now            func() time.Time // the clock FirstByte is read from
 	maxBody        int64
 	loc            []byte
 	onHead         func() // called when the final response's headers were read
@@ -74,7 +75,7 @@ const initialBuf = 4 << 10
 // NewReader returns a Reader with a small buffer that grows, for a large
 // header block, up to MaxHeaderBytes.
 func NewReader() *Reader {
-	return &Reader{buf: make([]byte, initialBuf), MaxHeaderBytes: DefaultMaxHeaderBytes}
+	return &Reader{buf: make([]byte, initialBuf), MaxHeaderBytes: DefaultMaxHeaderBytes, now: time.Now}
 }
 
 // Reset points the reader at src with nothing buffered.
@@ -110,7 +111,7 @@ func (rd *Reader) fill(limit int) error {
 	n, err := rd.src.Read(rd.buf[rd.w:])
 	if n > 0 {
 		if rd.first.IsZero() {
-			rd.first = time.Now()
+			rd.first = rd.now()
 		}
 		rd.w += n
 		return nil
@@ -152,7 +153,7 @@ func (rd *Reader) ReadResponse(head bool, maxBody int64, onHeader HeaderFunc, ke
 	rd.first = time.Time{}
 	rd.maxBody = maxBody
 	if rd.r < rd.w {
-		rd.first = time.Now() // bytes were already here
+		rd.first = rd.now() // bytes were already here
 	}
 	var resp Response
 	for {
@@ -333,7 +334,7 @@ func (rd *Reader) fillBody() error {
 	n, err := rd.src.Read(rd.buf)
 	if n > 0 {
 		if rd.first.IsZero() {
-			rd.first = time.Now()
+			rd.first = rd.now()
 		}
 		rd.w = n
 		return nil

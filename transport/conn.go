@@ -150,6 +150,8 @@ type Conn struct {
 	reason    atomic.Int32 // CloseReason+1 once known before Close; 0: not known
 	closedAt  atomic.Int64 // lifetime at close (ns)
 	closeOnce sync.Once
+	x         *exchanger // Exchange's state: used by one request at a time
+	pending   error      // a read error Exchange met, for the next Read
 }
 
 // Conn states. A connection closed while it carries a request is reported
@@ -267,7 +269,13 @@ func (c *Conn) SetCloseReason(r CloseReason) {
 // Read reads from the TCP connection and counts the bytes. An EOF or a
 // reset means the server closed the connection.
 func (c *Conn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
+	var n int
+	var err error
+	if c.pending != nil {
+		err, c.pending = c.pending, nil
+	} else {
+		n, err = c.Conn.Read(b)
+	}
 	c.rx.Add(int64(n))
 	if err != nil && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
 		if !c.InUse() {

@@ -1,0 +1,120 @@
+package transport
+
+import (
+	"net"
+	"os"
+	"syscall"
+)
+
+// exchanger writes a request and reads the first bytes of its answer in
+// one wait of the runtime's network poller, so that no read finds the
+// socket empty.
+//
+// A goroutine that writes a request and then reads the answer makes two
+// read calls on a kept-alive connection: the first finds the socket empty
+// (the server has not answered yet) and parks the goroutine until the
+// poller sees the answer; the second reads it. That empty read is a third
+// of a load generator's system calls. Go's poller forgets a readiness
+// before each read wait starts, so the write must come after that point
+// and before the goroutine parks: inside the callback of
+// [syscall.RawConn.Read], whose first call does the write and reports "not
+// done", which parks the goroutine until the socket is readable; the
+// second call reads.
+type exchanger struct {
+	rc      syscall.RawConn
+	fn      func(fd uintptr) bool // x.step, bound once
+	req     []byte
+	resp    []byte
+	wn, rn  int
+	werr    error
+	rerr    error
+	calls   int
+	written func()
+}
+
+func (x *exchanger) step(fd uintptr) bool {
+	x.calls++
+	if x.calls == 1 {
+		n, err := ignoringEINTR(func() (int, error) { return sysWrite(fd, x.req) })
+		x.wn = max(n, 0)
+		if err != nil && err != syscall.EAGAIN {
+			x.werr = err
+		}
+		if x.wn < len(x.req) || x.werr != nil {
+			return true // not all written: Exchange finishes with a plain Write
+		}
+		if x.written != nil {
+			x.written()
+		}
+		return false // wait until readable
+	}
+	n, err := ignoringEINTR(func() (int, error) { return sysRead(fd, x.resp) })
+	switch {
+	case err == syscall.EAGAIN:
+		return false // woken with nothing to read: wait again
+	case err != nil:
+		x.rerr = err
+	default:
+		x.rn = n // 0: the server closed; the reader's Read sees it too
+	}
+	return true
+}
+
+func ignoringEINTR(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
+}
+
+// Exchange writes req and, on a plain TCP connection, reads the first
+// bytes of the answer into resp, without a read that finds the socket
+// empty. It returns how many bytes it read into resp: 0 when it read
+// nothing (not a plain TCP connection, the server closed, a deadline
+// passed), which the next Read then reports. written, if not nil, is called
+// as soon as all of req went to the kernel. The error is the write's; a
+// read error is returned by the next Read, as if that Read had met it.
+func (c *Conn) Exchange(req []byte, written func(), resp []byte) (int, error) {
+	if c.x == nil {
+		c.x = &exchanger{}
+		if tcp, ok := c.Conn.(*net.TCPConn); ok {
+			if rc, err := tcp.SyscallConn(); err == nil {
+				c.x.rc = rc
+				c.x.fn = c.x.step
+			}
+		}
+	}
+	x := c.x
+	if x.rc != nil && len(resp) > 0 {
+		x.req, x.resp, x.wn, x.rn, x.werr, x.rerr, x.calls, x.written = req, resp, 0, 0, nil, nil, 0, written
+		_ = x.rc.Read(x.fn)
+		wn, rn, werr, rerr := x.wn, x.rn, x.werr, x.rerr
+		x.req, x.resp, x.written = nil, nil, nil
+		c.tx.Add(int64(wn))
+		if werr != nil {
+			return 0, c.opError("write", werr)
+		}
+		if wn == len(req) {
+			if rerr != nil {
+				c.pending = c.opError("read", rerr)
+			}
+			c.rx.Add(int64(rn))
+			return rn, nil
+		}
+		// Not all of req went out (a full socket buffer), or the wait
+		// failed before the write (a deadline already passed): Write
+		// finishes, or reports the error.
+		req = req[wn:]
+	}
+	_, err := c.Write(req)
+	if err == nil && written != nil {
+		written()
+	}
+	return 0, err
+}
+
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError(op, err)}
+}
