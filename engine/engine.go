@@ -260,7 +260,7 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, co
 	flush := func(now time.Time, final bool) {
 		rec.Flush(iv)
 		runtime.Gosched()
-		res.Total.Merge(iv)
+		res.Total.MergeYield(iv, runtime.Gosched)
 		if iv.Requests == 0 && iv.Dialed == 0 && iv.Closed == 0 && now.Sub(last) < e.interval/2 {
 			// The final flush right after a tick adds no point.
 			if final && e.intervals != nil {

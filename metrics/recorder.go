@@ -217,21 +217,25 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 	if dst == nil {
 		dst = &Snapshot{}
 	}
-	dst.Reset()
+	dst.ResetYield(runtime.Gosched)
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
 		full := s.cur
 		s.cur = s.spare
 		s.mu.Unlock()
-		dst.Merge(full)
-		full.Reset()
+		if i == 0 {
+			// dst is empty: taking the shard's snapshot whole is the
+			// merge, without walking its histograms (with one CPU, the
+			// only shard: no merge at all).
+			*dst, *full = *full, *dst
+		} else {
+			dst.MergeYield(full, runtime.Gosched)
+		}
+		full.ResetYield(runtime.Gosched)
 		s.mu.Lock()
 		s.spare = full
 		s.mu.Unlock()
-		// Merging takes milliseconds; let the VUs and the scheduler run
-		// between shards, so that a busy single CPU does not stall.
-		runtime.Gosched()
 	}
 	r.connMu.Lock()
 	dst.Merge(&r.conns)
