@@ -4,6 +4,7 @@
 #   bench/compare.sh            # every section, about 25 minutes
 #   bench/compare.sh closed     # closed job on the Go target and nginx: wrk, hey, bombardier, vegeta,
 #                               # faya (h1 engine) and faya --engine net/http
+#   bench/compare.sh stalls     # how long the VM takes CPU 0 away when CPU 1 is busy
 #   bench/compare.sh rate       # open model at 1,000, 5,000, 20,000 and 50,000 req/s: faya (both engines), vegeta
 #   bench/compare.sh memory     # peak RSS at c=1,000 and c=10,000, and after 1M vs 10M requests
 #   bench/compare.sh scenario   # CPU per request: a 3-step scenario with a login, an extraction and
@@ -12,6 +13,7 @@
 #                               # against direct, both engines (nginx target)
 #   REPS=1 N=50000 D=3s bench/compare.sh closed        # a quick look
 #   TOOLS="faya hey" TARGETS=nginx bench/compare.sh closed
+#   SAME_D=1 REPS=7 TOOLS="wrk faya" TARGETS=nginx bench/compare.sh closed  # every tool for D
 #   RATES="5000" RD=5s bench/compare.sh rate
 #
 # Targets: faya's built-in target (Go net/http; it saturates its core near
@@ -145,15 +147,18 @@ print(tool, rep, wall, cpu, f("Maximum resident set size (kbytes)"), req, conns)
 PY
 }
 
+# SAME_D=1: every tool runs for D (wrk and vegeta always do), so that all
+# runs of a rep sample the VM over the same length of time.
 closed_cmd() {
-  local tool=$1 u=$2
+  local tool=$1 u=$2 n="-n $N"
+  [ "${SAME_D:-0}" = 1 ] && n="-d $D"
   case $tool in
     wrk) echo "wrk -t1 -c$C -d$D $u" ;;
-    hey) echo "hey -n $N -c $C $u" ;;
-    bombardier) echo "$BIN/bombardier -c $C -n $N -p r $u" ;;
+    hey) if [ "${SAME_D:-0}" = 1 ]; then echo "hey -z $D -c $C $u"; else echo "hey -n $N -c $C $u"; fi ;;
+    bombardier) echo "$BIN/bombardier -c $C $n -p r $u" ;;
     vegeta) echo "sh -c 'echo GET $u | $BIN/vegeta attack -rate=0 -workers=$C -max-workers=$C -duration=$D > /dev/null'" ;;
-    faya) echo "$BIN/faya run -c $C -n $N $u" ;;
-    faya-nethttp) echo "$BIN/faya run --engine net/http -c $C -n $N $u" ;;
+    faya) echo "$BIN/faya run -c $C $n $u" ;;
+    faya-nethttp) echo "$BIN/faya run --engine net/http -c $C $n $u" ;;
   esac
 }
 
@@ -180,8 +185,14 @@ for tool, rep, wall, cpu, rss, req, conns in rows:
 wrk = None
 if "wrk" in by:
     wrk = st.median(r[3] / r[1] for r in by["wrk"] if r[1])
-print("| tool | reps | req/s (median) | CPU-s per 100k req | req per CPU-s | vs wrk | peak RSS MB | target conns |")
-print("|---|---|---|---|---|---|---|---|")
+# vs wrk in the same rep (the runs next to each other), then the median
+# over reps: the VM's speed drifts over minutes, less within a rep.
+pair = {}
+for tool, rs in by.items():
+    if wrk and tool != "wrk":
+        pair[tool] = st.median((t[3] / t[1]) / (w[3] / w[1]) for t, w in zip(rs, by["wrk"]) if t[1] and w[1])
+print("| tool | reps | req/s (median) | CPU-s per 100k req | req per CPU-s | vs wrk | vs wrk, same rep (median) | peak RSS MB | target conns |")
+print("|---|---|---|---|---|---|---|---|---|")
 for tool, rs in by.items():
     rps = st.median(r[3] / r[0] for r in rs)
     cpu = st.median(r[1] / r[3] * 1e5 for r in rs if r[3])
@@ -189,7 +200,8 @@ for tool, rs in by.items():
     conns = sorted(r[4] for r in rs)
     crange = f"{st.median(conns):.0f}" + (f" ({conns[0]}-{conns[-1]})" if conns[0] != conns[-1] else "")
     ratio = f"{1e5 / cpu / wrk:.2f}" if wrk else "-"
-    print(f"| {tool} | {len(rs)} | {rps:,.0f} | {cpu:.2f} | {1e5 / cpu:,.0f} | {ratio} | {rss:.1f} | {crange} |")
+    pr = f"{pair[tool]:.2f}" if tool in pair else "-"
+    print(f"| {tool} | {len(rs)} | {rps:,.0f} | {cpu:.2f} | {1e5 / cpu:,.0f} | {ratio} | {pr} | {rss:.1f} | {crange} |")
 PY
   done
 }
@@ -198,7 +210,7 @@ rate() {
   local target=nginx out=$OUT/rate u
   u=$(url "$target")
   mkdir -p "$out"
-  echo "tool rate rep wall cpu rss_kb requests conns p99_ms lag_p99_ms dropped" >"$out/runs.txt"
+  echo "tool rate rep wall cpu rss_kb requests conns p99_ms lag_p99_ms dropped sec_lag_p99_ms" >"$out/runs.txt"
   local secs=${RD%s}
   for rep in $(seq "$REPS"); do
     for r in $RATES; do
@@ -212,9 +224,10 @@ rate() {
         line=$(measure "$target" "$tool" "$rep" "$d" "$cmd")
         if [ "$tool" = vegeta ]; then
           "$BIN/vegeta" report -type=json "$d.bin" >"$d.json"
-          extra=$(python3 -c "import json; j=json.load(open('$d.json')); print(j['latencies']['99th']/1e6, '-', 0)")
+          extra=$(python3 -c "import json; j=json.load(open('$d.json')); print(j['latencies']['99th']/1e6, '-', 0, '-')")
         else
-          extra=$(python3 -c "import json; j=json.load(open('$d.json')); print(j['latency_ns']['p99']/1e6, j['schedule_lag_ns']['p99']/1e6, j['schedule']['dropped'])")
+          # also the median over the whole seconds of each second's lag p99
+          extra=$(python3 -c "import json, statistics as st; j=json.load(open('$d.json')); s=[p['lag_p99_ns']/1e6 for p in j['timeline'][:int('$secs')]]; print(j['latency_ns']['p99']/1e6, j['schedule_lag_ns']['p99']/1e6, j['schedule']['dropped'], round(st.median(s), 3) if s else '-')")
         fi
         set -- $line
         echo "$1 $r $2 $3 $4 $5 $6 $7 $extra" >>"$out/runs.txt"
@@ -228,10 +241,10 @@ import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
 secs = float(sys.argv[2])
 by = {}
-for tool, rate, rep, wall, cpu, rss, req, conns, p99, lag, dropped in rows:
-    by.setdefault((int(rate), tool), []).append((float(cpu), int(req), int(conns), float(p99), lag, int(dropped)))
-print("| target req/s | tool | reps | achieved req/s (median) | of target | p99 latency ms | schedule lag p99 ms | dropped | target conns | CPU-s per 100k req |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+for tool, rate, rep, wall, cpu, rss, req, conns, p99, lag, dropped, *sec in rows:
+    by.setdefault((int(rate), tool), []).append((float(cpu), int(req), int(conns), float(p99), lag, int(dropped), sec[0] if sec else "-"))
+print("| target req/s | tool | reps | achieved req/s (median) | of target | p99 latency ms | schedule lag p99 ms | lag p99 of a second (median) | dropped | target conns | CPU-s per 100k req |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for (rate, tool), rs in sorted(by.items()):
     ach = st.median(r[1] / secs for r in rs)
     p99 = st.median(r[3] for r in rs)
@@ -239,7 +252,8 @@ for (rate, tool), rs in sorted(by.items()):
     conns = sorted(r[2] for r in rs)
     crange = f"{st.median(conns):.0f}" + (f" ({conns[0]}-{conns[-1]})" if conns[0] != conns[-1] else "")
     cpu = st.median(r[0] / r[1] * 1e5 for r in rs if r[1])
-    print(f"| {rate:,} | {tool} | {len(rs)} | {ach:,.0f} | {100 * ach / rate:.2f}% | {p99:.2f} | {lag} | {st.median(r[5] for r in rs):.0f} | {crange} | {cpu:.2f} |")
+    secl = "-" if rs[0][6] == "-" else f"{st.median(float(r[6]) for r in rs):.3f}"
+    print(f"| {rate:,} | {tool} | {len(rs)} | {ach:,.0f} | {100 * ach / rate:.2f}% | {p99:.2f} | {lag} | {secl} | {st.median(r[5] for r in rs):.0f} | {crange} | {cpu:.2f} |")
 PY
 }
 
@@ -419,13 +433,34 @@ for tool in sorted(by, key=lambda t: (t.split("-")[0], ["direct", "tinyproxy", "
 PY
 }
 
+# stalls: how long CPU 0 is taken from a program that only reads the
+# clock, with CPU 1 idle, spinning, and running nginx under wrk. In a VM
+# whose two CPUs share the host's time, a busy CPU 1 costs CPU 0 stalls of
+# milliseconds: a floor under the open model's schedule lag.
+stalls() {
+  local out=$OUT/stalls u
+  u=$(url nginx)
+  mkdir -p "$out"
+  go build -o "$BIN/stalls" ./bench/stalls
+  echo "CPU 1 idle:       $(taskset -c 0 "$BIN/stalls" -d 5s)" | tee "$out/summary.txt"
+  timeout 6 taskset -c 1 sh -c 'while :; do :; done' &
+  sleep 0.5
+  echo "CPU 1 spinning:   $(taskset -c 0 "$BIN/stalls" -d 5s)" | tee -a "$out/summary.txt"
+  wait
+  taskset -c 1 wrk -t1 -c50 -d6s "$u" >/dev/null 2>&1 &
+  sleep 0.5
+  echo "CPU 1 nginx+wrk:  $(taskset -c 0 "$BIN/stalls" -d 5s)" | tee -a "$out/summary.txt"
+  wait
+}
+
 case $SECTIONS in
   closed) closed ;;
+  stalls) stalls ;;
   rate) rate ;;
   memory) memory ;;
   scenario) scenario ;;
   proxy) proxy ;;
   all) closed; rate; memory; scenario; proxy ;;
-  *) echo "usage: bench/compare.sh [closed|rate|memory|scenario|proxy|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/compare.sh [closed|rate|memory|scenario|proxy|stalls|all]" >&2; exit 2 ;;
 esac
 echo "raw records: $OUT" >&2
