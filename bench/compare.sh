@@ -443,14 +443,17 @@ stalls() {
   mkdir -p "$out"
   go build -o "$BIN/stalls" ./bench/stalls
   echo "CPU 1 idle:       $(taskset -c 0 "$BIN/stalls" -d 5s)" | tee "$out/summary.txt"
+  local bg
   timeout 6 taskset -c 1 sh -c 'while :; do :; done' &
+  bg=$!
   sleep 0.5
   echo "CPU 1 spinning:   $(taskset -c 0 "$BIN/stalls" -d 5s)" | tee -a "$out/summary.txt"
-  wait
+  wait "$bg" || true
   taskset -c 1 wrk -t1 -c50 -d6s "$u" >/dev/null 2>&1 &
+  bg=$!
   sleep 0.5
   echo "CPU 1 nginx+wrk:  $(taskset -c 0 "$BIN/stalls" -d 5s)" | tee -a "$out/summary.txt"
-  wait
+  wait "$bg" || true
 }
 
 case $SECTIONS in

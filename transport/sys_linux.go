@@ -1,3 +1,5 @@
+//go:build linux && !race
+
 package transport
 
 import (
@@ -8,7 +10,10 @@ import (
 // On Linux, Exchange uses sendto and recvfrom without addresses rather
 // than write and read: they go to the socket directly, without the file
 // layer's position lock and iterator set-up that write and read pass
-// through.
+// through. Not under the race detector: syscall.Read and Write tell it
+// that I/O orders the goroutines on either side (a server's handler and
+// the client that read its answer), which raw system calls do not; race
+// builds use sys_unix.go.
 
 func sysWrite(fd uintptr, b []byte) (int, error) {
 	if len(b) == 0 {
