@@ -310,16 +310,46 @@ func (q *idleVUs) pop() (chan job, bool) {
 	return c, true
 }
 
-// runArrivals runs an arrival-rate executor: one scheduler owns time and
-// hands each iteration, at its intended start, to a free VU. VUs are
+// cursor is the next iteration of an open-model schedule not yet taken.
+// The scheduler and the VUs take iterations from it, each exactly once.
+type cursor struct {
+	sched *arrivals
+	next  atomic.Int64
+}
+
+// take returns the next iteration and its intended start if that start
+// is not after now.
+func (c *cursor) take(now time.Duration) (time.Duration, bool) {
+	for {
+		i := c.next.Load()
+		if i >= c.sched.total {
+			return 0, false
+		}
+		t := c.sched.at(i)
+		if t > now {
+			return 0, false
+		}
+		if c.next.CompareAndSwap(i, i+1) {
+			return t, true
+		}
+	}
+}
+
+// runArrivals runs an arrival-rate executor. A scheduler owns time: it
+// wakes when iterations are due and hands each to a free VU. VUs are
 // pre-allocated and grow up to MaxVUs; when none is free and none can be
-// added, the iteration is dropped and counted, never delayed.
+// added, the iteration is dropped and counted, never delayed. A VU that
+// ends an iteration while others are due takes the next one itself, so
+// that the schedule does not wait for the scheduler's turn on a busy CPU
+// (behind hundreds of VUs made runnable at once, it waited tens of
+// milliseconds).
 func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 	ex := r.sc.Executor
 	sched, err := newArrivals(ex.rateStages())
 	if err != nil {
 		return err
 	}
+	cur := &cursor{sched: sched}
 	var idle idleVUs
 	var all []chan job
 	var g errgroup.Group
@@ -343,7 +373,15 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 			}
 			ready.Done()
 			for j := range jobs {
-				v.iterate(reqCtx, j.intended)
+				end := v.iterate(reqCtx, j.intended)
+				for !v.stopped() && stop.Err() == nil {
+					t, ok := cur.take(end)
+					if !ok {
+						break
+					}
+					r.rec.Sched.Sent()
+					end = v.iterate(reqCtx, t)
+				}
 				if v.stopped() {
 					// A stopped VU stays taken: later arrivals go to
 					// the others, or are dropped.
@@ -361,12 +399,16 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 
 	sl := newSleeper(r.precise)
 	defer sl.close()
-	for i := range sched.total {
-		t := sched.at(i)
-		if d := t - r.now(); d > 0 {
+	for {
+		i := cur.next.Load()
+		if i >= sched.total {
+			break
+		}
+		if d := sched.at(i) - r.now(); d > 0 {
 			// Wake on a grid of scheduleQuantum: arrivals closer together
 			// than that are started on one wake-up (each measured from its
 			// own intended start), which saves most of the cost of waking.
+			t := sched.at(i)
 			wake := (t + scheduleQuantum - 1) / scheduleQuantum * scheduleQuantum
 			if !sl.sleep(wake-r.now(), stop.Done()) {
 				break
@@ -375,15 +417,22 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 		if stop.Err() != nil {
 			break
 		}
-		j := job{intended: t}
-		if c, ok := idle.pop(); ok {
-			c <- j
-			r.rec.Sched.Sent()
-		} else if len(all) < ex.MaxVUs {
-			startVU(&j)
-			r.rec.Sched.Sent()
-		} else {
-			r.rec.Sched.Dropped()
+		now := r.now()
+		for {
+			t, ok := cur.take(now)
+			if !ok {
+				break
+			}
+			j := job{intended: t}
+			if c, ok := idle.pop(); ok {
+				c <- j
+				r.rec.Sched.Sent()
+			} else if len(all) < ex.MaxVUs {
+				startVU(&j)
+				r.rec.Sched.Sent()
+			} else {
+				r.rec.Sched.Dropped()
+			}
 		}
 	}
 	for _, c := range all {

@@ -448,3 +448,52 @@ func TestDataModes(t *testing.T) {
 		t.Errorf("random mode took %v of 3 rows in 200 picks", seen)
 	}
 }
+
+// TestCursorTake: the scheduler and the VUs take iterations from one
+// cursor; taken concurrently, every iteration is taken exactly once, none
+// before its intended start.
+func TestCursorTake(t *testing.T) {
+	st, _ := ParseRateStages("1s:1000,1s:1000-3000")
+	s, err := newArrivals(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cursor{sched: s}
+	if _, ok := c.take(-1); ok {
+		t.Fatal("took an iteration before its start")
+	}
+	if at, ok := c.take(0); !ok || at != 0 {
+		t.Fatalf("take(0) = %v, %v; want the first iteration at 0", at, ok)
+	}
+	var mu sync.Mutex
+	var got []time.Duration
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			// Each goroutine's clock moves on in its own steps.
+			for now := time.Duration(g) * time.Millisecond; ; now += 7 * time.Millisecond {
+				at, ok := c.take(now)
+				if ok && at > now {
+					t.Errorf("took an iteration intended at %v at %v", at, now)
+				}
+				if !ok && c.next.Load() >= s.total {
+					return
+				}
+				if ok {
+					mu.Lock()
+					got = append(got, at)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	want := make([]time.Duration, 0, s.total)
+	for i := int64(1); i < s.total; i++ {
+		want = append(want, s.at(i))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("took %d iterations, want %d, each once (%d in the schedule)", len(got), len(want), s.total)
+	}
+}
