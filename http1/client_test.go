@@ -18,10 +18,9 @@ func (nopObserver) ConnDialed(*transport.Conn)                                  
 func (nopObserver) ConnClosed(*transport.Conn, transport.CloseReason, int64, int64) {}
 func (nopObserver) PutIdleFailed(transport.CloseReason)                             {}
 
-// cannedServer answers every request on a connection with the same bytes,
-// without allocating per request, so that allocations measured in the
-// client are the client's.
-func cannedServer(t testing.TB, answer string) string {
+// serveConns accepts loopback connections until the test ends and runs
+// serve on each; it returns the listener's address.
+func serveConns(t testing.TB, serve func(c net.Conn)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,31 +40,41 @@ func cannedServer(t testing.TB, answer string) string {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				buf := make([]byte, 4096)
-				out := []byte(answer)
-				have := 0
-				for {
-					n, err := c.Read(buf[have:])
-					if err != nil {
-						return
-					}
-					have += n
-					for {
-						i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						copy(buf, buf[i+4:have])
-						have -= i + 4
-						if _, err := c.Write(out); err != nil {
-							return
-						}
-					}
-				}
+				serve(c)
 			}()
 		}
 	}()
-	return "http://" + l.Addr().String() + "/"
+	return l.Addr().String()
+}
+
+// cannedServer answers every request on a connection with the same bytes,
+// without allocating per request, so that allocations measured in the
+// client are the client's.
+func cannedServer(t testing.TB, answer string) string {
+	t.Helper()
+	return "http://" + serveConns(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		out := []byte(answer)
+		have := 0
+		for {
+			n, err := c.Read(buf[have:])
+			if err != nil {
+				return
+			}
+			have += n
+			for {
+				i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+				if i < 0 {
+					break
+				}
+				copy(buf, buf[i+4:have])
+				have -= i + 4
+				if _, err := c.Write(out); err != nil {
+					return
+				}
+			}
+		}
+	}) + "/"
 }
 
 func newTestClient(t testing.TB) (*Client, *Pool) {
@@ -126,20 +135,7 @@ func BenchmarkClientDo(b *testing.B) {
 func TestDeadlineKeptOrMoved(t *testing.T) {
 	// The server answers the first two requests on a connection and
 	// never the third.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { _ = l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := serveConns(t, func(c net.Conn) {
 		buf := make([]byte, 4096)
 		for i := 0; ; i++ {
 			if _, err := c.Read(buf); err != nil {
@@ -149,7 +145,7 @@ func TestDeadlineKeptOrMoved(t *testing.T) {
 				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
 			}
 		}
-	}()
+	})
 	d, err := transport.NewDialer(transport.Config{Concurrency: 1}, nopObserver{})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +154,7 @@ func TestDeadlineKeptOrMoved(t *testing.T) {
 	t.Cleanup(p.Close)
 	long, short := NewClient(p), NewClient(p)
 	long.Timeout, short.Timeout = time.Minute, 100*time.Millisecond
-	req, err := Prepare("GET", "http://"+l.Addr().String()+"/", nil, nil)
+	req, err := Prepare("GET", "http://"+addr+"/", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

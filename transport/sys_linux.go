@@ -15,22 +15,15 @@ import (
 // the client that read its answer), which raw system calls do not; race
 // builds use sys_unix.go.
 
-func sysWrite(fd uintptr, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, e := syscall.Syscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
-	if e != 0 {
-		return int(n), e
-	}
-	return int(n), nil
-}
+func sysWrite(fd uintptr, b []byte) (int, error) { return sockIO(syscall.SYS_SENDTO, fd, b) }
+func sysRead(fd uintptr, b []byte) (int, error)  { return sockIO(syscall.SYS_RECVFROM, fd, b) }
 
-func sysRead(fd uintptr, b []byte) (int, error) {
+// sockIO makes a sendto or recvfrom call on b with no flags and no address.
+func sockIO(trap, fd uintptr, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	n, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+	n, _, e := syscall.Syscall6(trap, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
 	if e != 0 {
 		return int(n), e
 	}
