@@ -15,6 +15,7 @@
 #   TOOLS="faya hey" TARGETS=nginx bench/compare.sh closed
 #   SAME_D=1 REPS=7 TOOLS="wrk faya" TARGETS=nginx bench/compare.sh closed  # every tool for D
 #   RATES="5000" RD=5s bench/compare.sh rate
+#   RATES=50000 RATE_TOOLS=faya RATE_FLAGS="--max-conns-per-host 100" bench/compare.sh rate
 #
 # Targets: faya's built-in target (Go net/http; it saturates its core near
 # 60k req/s, so it cannot rank the fastest tools) and nginx (one worker,
@@ -218,8 +219,8 @@ rate() {
         d=$out/$tool.$r.$rep
         case $tool in
           vegeta) cmd="sh -c 'echo GET $u | $BIN/vegeta attack -rate=$r/s -duration=$RD -output $d.bin'" ;;
-          faya) cmd="$BIN/faya run -r $r -d $RD --json $d.json $u" ;;
-          faya-nethttp) cmd="$BIN/faya run --engine net/http -r $r -d $RD --json $d.json $u" ;;
+          faya) cmd="$BIN/faya run -r $r -d $RD ${RATE_FLAGS:-} --json $d.json $u" ;;
+          faya-nethttp) cmd="$BIN/faya run --engine net/http -r $r -d $RD ${RATE_FLAGS:-} --json $d.json $u" ;;
         esac
         line=$(measure "$target" "$tool" "$rep" "$d" "$cmd")
         if [ "$tool" = vegeta ]; then
