@@ -13,5 +13,9 @@
 // connection the request got (first use or reuse, idle time), plus
 // net/http's silent retries and the idle-put refusals (PutIdleConn errors).
 //
+// [Conn.Exchange] writes a request and reads the first bytes of its answer
+// in one wait of Go's network poller, without the read that would find the
+// socket empty: the h1 engine's one read per request.
+//
 // transport knows nothing of the metrics package: it returns values.
 package transport
