@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -455,5 +456,35 @@ func testRequestShape(t *testing.T, eng string) {
 		if g != want {
 			t.Errorf("server saw %+v, want %+v", g, want)
 		}
+	}
+}
+
+// A timeout among answered requests on one VU: the requests before and
+// after it are answered (a VU's timer and context are reused from request
+// to request, and renewed after a timeout), and the timed-out one is
+// counted as a timeout after the timeout, not before.
+func TestTimeoutBetweenAnswers(t *testing.T) { forEachEngine(t, testTimeoutBetweenAnswers) }
+
+func testTimeoutBetweenAnswers(t *testing.T, eng string) {
+	var n atomic.Int64
+	url := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%3 == 2 { // the 2nd and 5th requests get no answer in time
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	p := closedOn(eng, url+"/", 1, 6)
+	p.Timeout = 150 * time.Millisecond
+	s := run(t, p).Total
+	if s.Requests != 6 || s.OK != 4 || s.ErrCount[metrics.ErrTimeout] != 2 {
+		t.Fatalf("requests %d, ok %d, timeouts %d (errors by class %v, examples %q); want 6, 4, 2",
+			s.Requests, s.OK, s.ErrCount[metrics.ErrTimeout], s.ErrCount, s.ErrExample)
+	}
+	if max := time.Duration(s.Hist(metrics.Latency).Max()); max < p.Timeout || max > p.Timeout+time.Second {
+		t.Errorf("the longest request took %v, want about the timeout %v", max, p.Timeout)
 	}
 }

@@ -113,6 +113,68 @@ type netHTTPClient struct {
 	traced context.Context
 	lr     io.LimitedReader // reused by drain
 	capBuf []byte
+
+	// The requests' context, reused from request to request while no
+	// timeout fired and the tracer stays: traced, with a cancel a timer
+	// (reset per request) fires after the timeout. A context and a timer
+	// per request cost allocations and the parent's children map; this
+	// costs a timer reset.
+	rctx    context.Context
+	rcancel context.CancelCauseFunc
+	rtimer  *time.Timer
+	rtraced context.Context // the traced context rctx derives from
+	sent    []*http.Request // static steps' templates with rctx, by step seq
+}
+
+// errTimedOut is the cause of a request context canceled by its timer.
+var errTimedOut = errors.New("request timeout")
+
+// requestContext returns the context for the next request, its timer
+// started.
+func (c *netHTTPClient) requestContext() context.Context {
+	if c.rctx == nil || c.rtraced != c.traced {
+		if c.rcancel != nil {
+			c.rtimer.Stop()
+			c.rcancel(context.Canceled)
+		}
+		c.rctx, c.rcancel = context.WithCancelCause(c.traced)
+		c.rtraced = c.traced
+		clear(c.sent)
+		cancel := c.rcancel
+		c.rtimer = time.AfterFunc(time.Hour, func() { cancel(errTimedOut) })
+	}
+	c.rtimer.Reset(c.timeout)
+	return c.rctx
+}
+
+// requestDone stops the timer; when it had fired, the context is done
+// and the next request gets a new one. It reports whether the timeout
+// fired.
+func (c *netHTTPClient) requestDone() (timedOut bool) {
+	if c.rtimer.Stop() {
+		return false
+	}
+	timedOut = context.Cause(c.rctx) == errTimedOut
+	c.rctx = nil
+	return timedOut
+}
+
+// withContext returns tmpl with the request context: for a static step
+// without a jar, one copy per VU, reused.
+func (c *netHTTPClient) withContext(tmpl *http.Request, rq *request, ctx context.Context) *http.Request {
+	st := rq.step
+	if !st.static || rq.jar != nil {
+		return tmpl.WithContext(ctx)
+	}
+	for len(c.sent) <= st.seq {
+		c.sent = append(c.sent, nil)
+	}
+	if r := c.sent[st.seq]; r != nil {
+		return r
+	}
+	r := tmpl.WithContext(ctx)
+	c.sent[st.seq] = r
+	return r
 }
 
 func newNetHTTPClient(plan Plan, ps *netPools, proxies *proxySet, fixed *transport.Proxy) *netHTTPClient {
@@ -268,8 +330,8 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	tr := c.tracer
 	start := tr.Start()
 
-	rctx, cancel := context.WithTimeout(c.traced, c.timeout)
-	req := tmpl.WithContext(rctx)
+	rctx := c.requestContext()
+	req := c.withContext(tmpl, rq, rctx)
 	if len(body) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
@@ -309,10 +371,9 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 		_ = resp.Body.Close()
 	}
 	end := c.pool.Now()
-	if err != nil && ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("timeout after %v: %w", c.timeout, err)
+	if c.requestDone() && err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("timeout after %v: %w", c.timeout, context.DeadlineExceeded)
 	}
-	cancel()
 
 	fillTimes(s, start, end, intended, tr.Finish(end))
 	s.Fresh, s.Reused = tr.Uses()
