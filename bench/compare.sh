@@ -14,6 +14,7 @@
 #   REPS=1 N=50000 D=3s bench/compare.sh closed        # a quick look
 #   TOOLS="faya hey" TARGETS=nginx bench/compare.sh closed
 #   SAME_D=1 REPS=7 TOOLS="wrk faya" TARGETS=nginx bench/compare.sh closed  # every tool for D
+#   TOOLS="wrk faya faya-p8" ...                     # faya-p8: faya with --pipeline 8
 #   RATES="5000" RD=5s bench/compare.sh rate
 #   RATES=50000 RATE_TOOLS=faya RATE_FLAGS="--max-conns-per-host 100" bench/compare.sh rate
 #
@@ -160,6 +161,7 @@ closed_cmd() {
     vegeta) echo "sh -c 'echo GET $u | $BIN/vegeta attack -rate=0 -workers=$C -max-workers=$C -duration=$D > /dev/null'" ;;
     faya) echo "$BIN/faya run -c $C $n $u" ;;
     faya-nethttp) echo "$BIN/faya run --engine net/http -c $C $n $u" ;;
+    faya-p8) echo "$BIN/faya run -c $C $n --pipeline 8 $u" ;;
   esac
 }
 

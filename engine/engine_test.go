@@ -488,3 +488,52 @@ func testTimeoutBetweenAnswers(t *testing.T, eng string) {
 		t.Errorf("the longest request took %v, want about the timeout %v", max, p.Timeout)
 	}
 }
+
+// Pipelining: each VU writes its requests in batches on one connection;
+// the target sees every request once, on one connection per VU, and each
+// request is recorded with its own answer.
+func TestPipeline(t *testing.T) {
+	srv := testserver.Start(t)
+	p := closedOn(engine.EngineH1, srv.URL+"/", 2, 102)
+	p.Pipeline = 8
+	s := run(t, p).Total
+	st := srv.Stats()
+	if s.Requests != 102 || s.OK != 102 || st.Requests != 102 {
+		t.Fatalf("requests %d, ok %d, target saw %d; want 102 each (errors %v)", s.Requests, s.OK, st.Requests, s.ErrExample)
+	}
+	if s.Dialed != 2 || st.ConnsNew != 2 {
+		t.Errorf("dialed %d, target accepted %d connections; want one per VU", s.Dialed, st.ConnsNew)
+	}
+	if s.ConnFresh != 2 || s.ConnReused != 100 || s.Hist(metrics.Latency).TotalCount() != 102 {
+		t.Errorf("fresh %d reused %d, latencies %d; want 2, 100, 102", s.ConnFresh, s.ConnReused, s.Hist(metrics.Latency).TotalCount())
+	}
+}
+
+// Plans that cannot pipeline are refused before the run, with the reason.
+func TestPipelineRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*engine.Plan)
+		want string
+	}{
+		{"net/http", func(p *engine.Plan) { p.Engine = engine.EngineNetHTTP }, "net/http does not pipeline"},
+		{"open model", func(p *engine.Plan) {
+			p.Scenarios[0].Executor = engine.Executor{Type: engine.ConstantRate, Rate: engine.Rate{Count: 10, Per: time.Second}, Duration: time.Second, PreVUs: 1, MaxVUs: 2}
+		}, "only the closed model"},
+		{"post", func(p *engine.Plan) {
+			p.Scenarios[0].Steps[0].Method, p.Scenarios[0].Steps[0].Body = "POST", []byte("x")
+		}, "only GET and HEAD"},
+		{"no keep-alive", func(p *engine.Plan) { p.Transport.DisableKeepAlives = true }, "needs keep-alives"},
+		{"too deep", func(p *engine.Plan) { p.Pipeline = engine.MaxPipeline + 1 }, "want 1 (off) to 1024"},
+		{"two steps", func(p *engine.Plan) { p.Scenarios[0].Steps = append(p.Scenarios[0].Steps, p.Scenarios[0].Steps[0]) }, "only one static step"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := closed("http://127.0.0.1:1/", 1, 10)
+			p.Pipeline = 4
+			tc.edit(&p)
+			if err := p.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/faya-load/faya/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"golang.org/x/sync/errgroup"
@@ -77,6 +78,9 @@ type vu struct {
 	fnSess  *vuSession
 	fnSetup bool
 	fnStop  bool
+
+	pres  []http1.Result // pipelined requests' results (Plan.Pipeline)
+	perrs []error
 }
 
 func (r *runner) newVU(id int) (*vu, error) {
@@ -183,11 +187,21 @@ func (r *runner) runClosed(stop, reqCtx context.Context) error {
 			}
 			// The end is checked against the clock read when the last
 			// iteration ended (no extra clock read per iteration).
+			batch := int64(max(r.plan.Pipeline, 1))
 			for last := time.Duration(0); stop.Err() == nil && last < end && !v.stopped(); {
-				if ex.Iterations > 0 && tickets.Add(1) > ex.Iterations {
-					return nil
+				n := batch
+				if ex.Iterations > 0 {
+					k := tickets.Add(batch)
+					if k-batch >= ex.Iterations {
+						return nil
+					}
+					n = min(batch, ex.Iterations-(k-batch))
 				}
-				last = v.iterate(reqCtx, unscheduled)
+				if batch > 1 {
+					last = v.iteratePipeline(reqCtx, int(n))
+				} else {
+					last = v.iterate(reqCtx, unscheduled)
+				}
 			}
 			return nil
 		})

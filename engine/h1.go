@@ -167,6 +167,20 @@ func proxied(s *metrics.Sample, px *transport.Proxy) {
 }
 
 // fillFromResult fills a sample from what the http1 client measured.
+// doPipeline sends len(res) requests of rq's step pipelined on one
+// connection (see http1.Client.DoPipeline).
+func (c *h1Client) doPipeline(ctx context.Context, rq *request, res []http1.Result, errs []error) {
+	req, err := c.prepare(rq)
+	if err != nil {
+		for k := range res {
+			res[k], errs[k] = http1.Result{}, err
+		}
+		return
+	}
+	c.cl.Jar, c.cl.Capture, c.cl.Proxy = nil, nil, nil
+	c.cl.DoPipeline(ctx, req, res, errs)
+}
+
 func fillFromResult(s *metrics.Sample, r *http1.Result, intended time.Duration, err error) {
 	fillTimes(s, r.Start, r.End, intended, &r.Timings)
 	s.Err = metrics.Classify(err)

@@ -61,7 +61,16 @@ type Plan struct {
 
 	// Proxy says which proxies requests go through (none by default).
 	Proxy ProxyPlan `json:"proxy,omitzero"`
+
+	// Pipeline, above 1, is HTTP/1.1 pipelining: each VU writes that many
+	// requests on its connection before it reads their answers, in order.
+	// Only for the h1 engine, a closed-model scenario of one static GET or
+	// HEAD step, direct connections with keep-alives. 0 and 1 mean off.
+	Pipeline int `json:"pipeline,omitempty"`
 }
+
+// MaxPipeline bounds Plan.Pipeline.
+const MaxPipeline = 1024
 
 // Plan defaults.
 const (
@@ -441,13 +450,58 @@ func (p Plan) Validate() error {
 			add("data source %q has %d rows for %d VUs: mode %s gives each VU a row of its own; add rows or use mode %s", ds.Name, len(ds.Rows), p.VUs(), DataPerVU, DataSequential)
 		}
 	}
+	if p.Pipeline < 0 || p.Pipeline > MaxPipeline {
+		add("pipeline %d: want 1 (off) to %d requests in flight per connection", p.Pipeline, MaxPipeline)
+	}
 	if len(errs) == 0 {
 		q := p.withDefaults()
-		if _, err := compile(&q, nil); err != nil {
+		cs, err := compile(&q, nil)
+		if err != nil {
 			errs = append(errs, err)
+		} else if p.Pipeline > 1 {
+			errs = append(errs, p.pipelineErrors(cs)...)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// pipelineErrors says why the plan cannot pipeline, if it cannot.
+func (p Plan) pipelineErrors(cs []*cscenario) []error {
+	var errs []error
+	add := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("pipeline %d: "+format, append([]any{p.Pipeline}, a...)...))
+	}
+	if p.Engine == EngineNetHTTP {
+		add("net/http does not pipeline; use the h1 engine")
+	}
+	if len(p.Proxy.URLs) > 0 || p.Proxy.FromEnv {
+		add("not through proxies")
+	}
+	if p.Transport.DisableKeepAlives {
+		add("needs keep-alives")
+	}
+	for i, c := range cs {
+		name := c.sc.Name
+		if name == "" {
+			name = fmt.Sprint(i)
+		}
+		if c.sc.Executor.Type != VUs {
+			add("scenario %s: only the closed model with a fixed number of VUs (-c), not %q", name, c.sc.Executor.Type)
+		}
+		if !c.plain(&p) {
+			add("scenario %s: only one static step without setup, data, extraction, checks or think time", name)
+			continue
+		}
+		switch m := c.steps[0].Method; m {
+		case "", http.MethodGet, http.MethodHead:
+		default:
+			add("scenario %s: only GET and HEAD (idempotent, no body) are pipelined, not %s", name, m)
+		}
+		if len(c.steps[0].Body) > 0 {
+			add("scenario %s: a request with a body is not pipelined", name)
+		}
+	}
+	return errs
 }
 
 func (s Scenario) validate() error {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/faya-load/faya/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 )
@@ -347,6 +348,31 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// iteratePipeline sends n requests of the plan's one step pipelined on
+// one connection (Plan.Pipeline) and records each as an iteration. It
+// returns when the last ended, on the run's clock.
+func (v *vu) iteratePipeline(ctx context.Context, n int) time.Duration {
+	g := &v.r.rec.VUs
+	g.Begin()
+	defer g.End()
+	st := v.r.cs.steps[0]
+	hc := v.c.(*h1Client) // Plan.Validate allows pipelining on h1 only
+	if cap(v.pres) < n {
+		v.pres, v.perrs = make([]http1.Result, n), make([]error, n)
+	}
+	res, errs := v.pres[:n], v.perrs[:n]
+	v.sreq.step = st
+	hc.doPipeline(ctx, &v.sreq, res, errs)
+	end := time.Duration(0)
+	for k := range res {
+		v.s = metrics.Sample{First: true, Step: v.r.stepIdx[st.seq]}
+		fillFromResult(&v.s, &res[k], unscheduled, errs[k])
+		v.shard.Record(&v.s, errs[k])
+		end = max(end, v.s.End)
+	}
+	return end
 }
 
 // iterateFunc runs a Go scenario's iteration (its Setup first).

@@ -53,6 +53,8 @@ type Client struct {
 	wroteFn  func() // sets wrote, bound once
 	wrote    time.Duration
 	hdrFn    HeaderFunc
+	pbuf     []byte // a pipelined batch: copies of praw
+	praw     []byte
 	wbuf     []byte   // a request with a Cookie header
 	cookies  [][]byte // Set-Cookie lines of the last response
 	ckBuf    []byte

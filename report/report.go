@@ -18,10 +18,13 @@ const SchemaVersion = 1
 // Meta describes the run a report is about: what was asked, not what was
 // measured. Secrets must be redacted before they reach it.
 type Meta struct {
-	Version   string        `json:"-"` // the report's top-level faya_version
-	URL       string        `json:"url"`
-	Method    string        `json:"method"`
-	Engine    string        `json:"engine"`
+	Version string `json:"-"` // the report's top-level faya_version
+	URL     string `json:"url"`
+	Method  string `json:"method"`
+	Engine  string `json:"engine"`
+	// Pipeline, above 1, is the requests each VU wrote on its connection
+	// before it read their answers (HTTP/1.1 pipelining).
+	Pipeline  int           `json:"pipeline,omitempty"`
 	Executor  string        `json:"executor"`
 	VUs       int           `json:"vus"`
 	Requests  int64         `json:"requests,omitempty"`    // planned; 0: bounded by Duration

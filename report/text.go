@@ -64,10 +64,10 @@ func (t *textWriter) header(r *Report) {
 		for _, sc := range m.Scenarios {
 			t.printf("  %s: %s; %s\n", sc.Name, scenarioModel(sc), plural(sc.Steps, "step"))
 		}
-		t.printf("  %s engine, %s\n", m.Engine, scopeNames[m.ConnScope])
+		t.printf("  %s engine%s, %s\n", m.Engine, pipelineText(m.Pipeline), scopeNames[m.ConnScope])
 	} else {
 		t.printf("faya %s: %s %s\n", m.Version, m.Method, m.URL)
-		t.printf("  %s, %s engine, %s\n", modelText(m), m.Engine, scopeNames[m.ConnScope])
+		t.printf("  %s, %s engine%s, %s\n", modelText(m), m.Engine, pipelineText(m.Pipeline), scopeNames[m.ConnScope])
 	}
 	t.proxyLine(m)
 	if r.Partial {
@@ -477,4 +477,12 @@ func ByteSize(n int64) string {
 	default:
 		return sig3(f/1e9) + " GB"
 	}
+}
+
+// pipelineText describes HTTP/1.1 pipelining for the header, if on.
+func pipelineText(n int) string {
+	if n <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" pipelining %d requests per connection", n)
 }

@@ -209,6 +209,10 @@ type layered struct {
 	c *Conn
 }
 
+// AddRequests counts n more requests carried by c, besides the one
+// Acquire counted: pipelined requests written with it.
+func (c *Conn) AddRequests(n int64) { c.requests.Add(n) }
+
 // Acquire counts one more request carried by c and reports whether it is
 // the connection's first.
 func (c *Conn) Acquire() (first bool) {

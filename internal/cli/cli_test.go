@@ -72,7 +72,8 @@ type jsonReport struct {
 	} `json:"connections"`
 	Status map[string]int64 `json:"status"`
 	Run    struct {
-		Pool struct {
+		Pipeline int `json:"pipeline"`
+		Pool     struct {
 			MaxConnsPerHost     int `json:"max_conns_per_host"`
 			MaxIdleConnsPerHost int `json:"max_idle_conns_per_host"`
 		} `json:"pool"`
@@ -122,6 +123,25 @@ func TestRunJSON(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "Connections") {
 		t.Errorf("the text report still goes to stdout with --json FILE:\n%s", r.stdout)
+	}
+}
+
+// --pipeline: the target sees every request once, on one connection per
+// VU, and the report says pipelining was on.
+func TestRunPipeline(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "-c", "3", "-n", "100", "--pipeline", "8", "--json", "-", srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := readJSON(t, []byte(r.stdout))
+	st := srv.Stats()
+	if rep.Requests.Total != 100 || rep.Requests.OK != 100 || st.Requests != 100 || st.ConnsNew != 3 || rep.Run.Pipeline != 8 {
+		t.Errorf("requests %d (ok %d), target saw %d on %d connections, run.pipeline %d; want 100, 100 on 3, 8",
+			rep.Requests.Total, rep.Requests.OK, st.Requests, st.ConnsNew, rep.Run.Pipeline)
+	}
+	if !strings.Contains(r.stderr, "pipelining 8 requests per connection") {
+		t.Errorf("the text report does not say pipelining is on:\n%s", r.stderr)
 	}
 }
 
@@ -198,6 +218,10 @@ func TestBadInput(t *testing.T) {
 		{"pre above max", []string{"run", "-r", "10", "--pre-vus", "20", "--max-vus", "5", url}, "--pre-vus 20: must be from 0 to --max-vus (5)"},
 		{"negative grace", []string{"run", "--graceful-stop", "-1s", url}, "--graceful-stop -1s"},
 		{"bad engine", []string{"run", "--engine", "curl", url}, `--engine "curl": want h1 or net/http`},
+		{"zero pipeline", []string{"run", "--pipeline", "0", url}, "--pipeline 0: want 1 (off) or more"},
+		{"pipeline net/http", []string{"run", "--pipeline", "4", "--engine", "net/http", url}, "net/http does not pipeline; use the h1 engine"},
+		{"pipeline open", []string{"run", "--pipeline", "4", "-r", "100", url}, "only the closed model"},
+		{"pipeline post", []string{"run", "--pipeline", "4", "-m", "POST", "--body", "x", url}, "only GET and HEAD"},
 		{"doctor no URL", []string{"doctor"}, "doctor needs exactly one URL"},
 		{"doctor bad URL", []string{"doctor", "localhost:80"}, "has no scheme"},
 		{"doctor bad concurrency", []string{"doctor", "--max-concurrency", "0", url}, "--max-concurrency 0"},

@@ -44,6 +44,7 @@ type runOpts struct {
 	userAgent string
 	maxBody   int64
 	redirects int
+	pipeline  int
 
 	// pool
 	maxIdleConns          int
@@ -190,6 +191,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.userAgent, "user-agent", "faya/"+Version, "User-Agent header")
 	fs.Int64Var(&o.maxBody, "max-body", engine.DefaultMaxBody, "read at most this many bytes of each response body; a longer body is cut and its connection closed (0: no cap)")
 	fs.IntVar(&o.redirects, "max-redirects", engine.DefaultMaxRedirects, "redirects to follow per request (0: none, the 3xx is the answer)")
+	fs.IntVar(&o.pipeline, "pipeline", 1, "HTTP/1.1 pipelining: requests each VU writes on its connection before it reads their answers (h1 engine, -c with one GET or HEAD URL; 1: off)")
 
 	// pool
 	fs.IntVar(&o.maxIdleConns, "max-idle-conns", 0, "idle connections kept across all hosts: http.Transport.MaxIdleConns (default: the concurrency; 0: no limit)")
@@ -325,6 +327,12 @@ func (o *runOpts) applyRun(plan *engine.Plan, apply func(flag string) bool) []er
 			bad("--late-threshold %v: must be positive", o.lateThreshold)
 		}
 		plan.LateThreshold = o.lateThreshold
+	}
+	if apply("pipeline") {
+		if o.pipeline < 1 {
+			bad("--pipeline %d: want 1 (off) or more requests in flight per connection", o.pipeline)
+		}
+		plan.Pipeline = o.pipeline
 	}
 	if apply("engine") {
 		if o.engine != engine.EngineH1 && o.engine != engine.EngineNetHTTP {
@@ -522,6 +530,7 @@ func metaOf(p engine.Plan) report.Meta {
 		URL:       redactURL(st.URL),
 		Method:    st.Method,
 		Engine:    p.Engine,
+		Pipeline:  p.Pipeline,
 		Executor:  string(ex.Type),
 		VUs:       p.VUs(),
 		Requests:  ex.Iterations,

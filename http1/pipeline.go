@@ -1,0 +1,196 @@
+package http1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/faya-load/faya/transport"
+)
+
+// errUnanswered is the failure of a pipelined request its connection
+// closed before answering, when no retry is left.
+var errUnanswered = errors.New("http1: the connection closed before answering a pipelined request")
+
+// DoPipeline sends len(res) copies of req on one connection without
+// waiting for their answers (HTTP/1.1 pipelining), then reads the answers
+// in order. res[k] and errs[k] are request k's measurements and failure
+// (nil: answered whole). Each request's latency runs from the batch's
+// start to the end of its own answer; its wait from the end of the answer
+// before it (or of the write) to its first byte.
+//
+// When the server closes the connection before answering them all (it
+// had closed it while idle, or closes after its Nth request, as nginx
+// does at keepalive_requests), the unanswered requests are sent again on
+// another connection and counted as retries. req must be idempotent (GET
+// or HEAD); redirects are not followed.
+func (cl *Client) DoPipeline(ctx context.Context, req *Request, res []Result, errs []error) {
+	cl.watch(ctx)
+	d := cl.pool.d
+	start := d.Now()
+	cl.due = start + cl.Timeout
+	for k := range res {
+		res[k] = Result{Start: start}
+		errs[k] = nil
+	}
+	done, retries := 0, 0
+	for {
+		done += cl.pipelineOnce(ctx, req, res[done:], errs[done:])
+		if done == len(res) {
+			return
+		}
+		// The connection closed before answering the rest: send them
+		// again on another.
+		if retries++; retries > maxRetries || ctx.Err() != nil {
+			for k := done; k < len(res); k++ {
+				res[k].End, errs[k] = d.Now(), errUnanswered
+			}
+			return
+		}
+		for k := done; k < len(res); k++ {
+			res[k].Retries++
+		}
+	}
+}
+
+// pipelineOnce writes the requests of res on one connection and reads
+// their answers. It returns how many ended (answered, or failed for
+// good); the rest must go again on another connection.
+func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, errs []error) int {
+	d := cl.pool.d
+	t0 := d.Now()
+	rt := req.route(nil)
+	c, src, err := cl.pool.get(ctx, req, rt, t0)
+	got := d.Now()
+	if err != nil {
+		for k := range res {
+			res[k].Timings.Add(transport.Blocked, got-t0)
+			res[k].End, errs[k] = got, err
+		}
+		return len(res)
+	}
+	tc := c.tc
+	first := tc.Acquire()
+	tc.AddRequests(int64(len(res) - 1))
+	var dial time.Duration
+	if src == fromDial {
+		for _, ph := range []struct {
+			p transport.Phase
+			d time.Duration
+		}{{transport.DNS, tc.DNS}, {transport.Connect, tc.Connect}, {transport.TLS, tc.TLS}} {
+			if ph.d > 0 {
+				res[0].Timings.Add(ph.p, ph.d)
+				dial += ph.d
+			}
+		}
+	}
+	for k := range res {
+		res[k].Timings.Add(transport.Blocked, max(got-t0-dial, 0))
+		if k == 0 && first {
+			res[k].Fresh++
+		} else {
+			res[k].Reused++
+		}
+	}
+	if src == fromIdle {
+		res[0].WasIdle, res[0].IdleTime = true, got-c.idleSince
+	}
+
+	cl.cur.Store(c)
+	cl.arm(c)
+	if ctx.Err() != nil {
+		c.armed.Store(0)
+		_ = c.nc.SetDeadline(aLongTimeAgo)
+	}
+	_, err = c.nc.Write(cl.batch(rt.raw, len(res)))
+	wrote := d.Now()
+	cl.rd.Reset(c.nc)
+	prev := wrote
+	// The outcome: answered counts the answers read whole; after them,
+	// either the rest go again (resend: the server closed, or said it
+	// would), or they fail with failed.
+	answered, closing, resend := 0, false, false
+	var failed error
+	if err != nil {
+		if isClosedConn(err) && src != fromDial && ctx.Err() == nil {
+			tc.NoteServerIdleClose()
+			resend = true
+		} else {
+			failed = err
+		}
+	}
+	for k := 0; k < len(res) && err == nil; k++ {
+		var resp Response
+		resp, err = cl.rd.ReadResponse(req.head, cl.MaxBody, nil, false)
+		end := d.Now()
+		r := &res[k]
+		rx, tx := tc.TakeBytes()
+		r.BytesReceived += rx
+		r.BytesSent += tx
+		if err != nil {
+			if !cl.rd.gotBytes() && isClosedConn(err) && ctx.Err() == nil {
+				if k == 0 && src != fromDial {
+					tc.NoteServerIdleClose()
+				}
+				resend = true // closed before this answer
+			} else {
+				failed = err
+			}
+			break
+		}
+		first := d.Since(resp.FirstByte)
+		r.Timings.Add(transport.Send, wrote-got)
+		r.Timings.Add(transport.Wait, max(first-prev, 0))
+		r.Timings.Add(transport.Receive, end-first)
+		r.Status, r.BodyBytes, r.Truncated = resp.Status, resp.BodyBytes, resp.Truncated
+		r.CloseAnswer, r.HTTP10, r.End = resp.CloseAnswer, resp.Minor == 0, end
+		prev = end
+		answered = k + 1
+		if resp.Truncated {
+			tc.SetCloseReason(transport.CloseBodyNotDrained)
+			closing = true
+		} else if resp.Close {
+			tc.SetCloseReason(transport.CloseServer)
+			closing = true
+		}
+		if closing {
+			resend = answered < len(res)
+			break
+		}
+	}
+	end := d.Now()
+	cl.cur.Store(nil)
+	reusable := failed == nil && !resend && !closing && cl.rd.Buffered() == 0
+	switch {
+	case failed != nil:
+		if ctx.Err() != nil || isTimeout(failed) {
+			tc.SetCloseReason(transport.CloseCanceled)
+		}
+		if ctx.Err() == nil && isTimeout(failed) {
+			failed = fmt.Errorf("timeout after %v: %w", cl.Timeout, failed)
+		}
+		for k := answered; k < len(res); k++ {
+			res[k].End, errs[k] = end, failed
+		}
+		answered = len(res)
+	case !reusable && !resend && !closing:
+		tc.SetCloseReason(transport.CloseBroken) // bytes beyond the answers
+	}
+	cl.pool.put(c, reusable, end)
+	tc.Release(end)
+	return answered
+}
+
+// batch returns n copies of raw, kept for the next batch of the same
+// request.
+func (cl *Client) batch(raw []byte, n int) []byte {
+	if len(cl.pbuf) != n*len(raw) || cl.praw == nil || &cl.praw[0] != &raw[0] {
+		cl.pbuf = cl.pbuf[:0]
+		for range n {
+			cl.pbuf = append(cl.pbuf, raw...)
+		}
+		cl.praw = raw
+	}
+	return cl.pbuf
+}
