@@ -524,6 +524,7 @@ func TestPipelineRefused(t *testing.T) {
 			p.Scenarios[0].Steps[0].Method, p.Scenarios[0].Steps[0].Body = "POST", []byte("x")
 		}, "only GET and HEAD"},
 		{"no keep-alive", func(p *engine.Plan) { p.Transport.DisableKeepAlives = true }, "needs keep-alives"},
+		{"header timeout", func(p *engine.Plan) { p.Transport.ResponseHeaderTimeout = time.Second }, "response-header timeout does not apply"},
 		{"too deep", func(p *engine.Plan) { p.Pipeline = engine.MaxPipeline + 1 }, "want 1 (off) to 1024"},
 		{"two steps", func(p *engine.Plan) { p.Scenarios[0].Steps = append(p.Scenarios[0].Steps, p.Scenarios[0].Steps[0]) }, "only one static step"},
 	} {

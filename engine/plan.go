@@ -480,6 +480,9 @@ func (p Plan) pipelineErrors(cs []*cscenario) []error {
 	if p.Transport.DisableKeepAlives {
 		add("needs keep-alives")
 	}
+	if p.Transport.ResponseHeaderTimeout > 0 {
+		add("a response-header timeout does not apply to pipelined answers; drop it (the whole-request timeout applies)")
+	}
 	for i, c := range cs {
 		name := c.sc.Name
 		if name == "" {
