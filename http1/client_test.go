@@ -47,33 +47,42 @@ func serveConns(t testing.TB, serve func(c net.Conn)) string {
 	return l.Addr().String()
 }
 
+// answerEach reads requests (bodiless, each ending at its blank line) from
+// c, however many arrive in one read, and writes answer(k)'s bytes for the
+// k-th; it stops when answer says so, or the connection ends.
+func answerEach(c net.Conn, answer func(k int) (out []byte, last bool)) {
+	buf := make([]byte, 64<<10)
+	have := 0
+	for k := 0; ; {
+		n, err := c.Read(buf[have:])
+		if err != nil {
+			return
+		}
+		have += n
+		for {
+			i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+			if i < 0 {
+				break
+			}
+			copy(buf, buf[i+4:have])
+			have -= i + 4
+			out, last := answer(k)
+			k++
+			if _, err := c.Write(out); err != nil || last {
+				return
+			}
+		}
+	}
+}
+
 // cannedServer answers every request on a connection with the same bytes,
 // without allocating per request, so that allocations measured in the
 // client are the client's.
 func cannedServer(t testing.TB, answer string) string {
 	t.Helper()
+	out := []byte(answer)
 	return "http://" + serveConns(t, func(c net.Conn) {
-		buf := make([]byte, 4096)
-		out := []byte(answer)
-		have := 0
-		for {
-			n, err := c.Read(buf[have:])
-			if err != nil {
-				return
-			}
-			have += n
-			for {
-				i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
-				if i < 0 {
-					break
-				}
-				copy(buf, buf[i+4:have])
-				have -= i + 4
-				if _, err := c.Write(out); err != nil {
-					return
-				}
-			}
-		}
+		answerEach(c, func(int) ([]byte, bool) { return out, false })
 	}) + "/"
 }
 

@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"sync/atomic"
@@ -14,34 +13,17 @@ import (
 // does at keepalive_requests). It counts connections and requests.
 func pipeServer(t *testing.T, closeAfter int) (url string, conns, reqs *atomic.Int64) {
 	conns, reqs = new(atomic.Int64), new(atomic.Int64)
+	ok := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	closing := []byte("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
 	addr := serveConns(t, func(c net.Conn) {
 		conns.Add(1)
-		buf := make([]byte, 64<<10)
-		have, served := 0, 0
-		for {
-			n, err := c.Read(buf[have:])
-			if err != nil {
-				return
+		answerEach(c, func(k int) ([]byte, bool) {
+			reqs.Add(1)
+			if closeAfter > 0 && k+1 == closeAfter {
+				return closing, true
 			}
-			have += n
-			for {
-				i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
-				if i < 0 {
-					break
-				}
-				copy(buf, buf[i+4:have])
-				have -= i + 4
-				reqs.Add(1)
-				served++
-				if closeAfter > 0 && served == closeAfter {
-					_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"))
-					return
-				}
-				if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")); err != nil {
-					return
-				}
-			}
-		}
+			return ok, false
+		})
 	})
 	return "http://" + addr + "/", conns, reqs
 }
