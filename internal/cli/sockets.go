@@ -19,7 +19,8 @@ import (
 const timeWaitLife = 60 * time.Second
 
 // socketWatch counts the local sockets to the target in TIME_WAIT, before,
-// during (once a second, from the engine's collector) and after the run.
+// during (once a second, from the engine's collector: an estimate, see
+// timeWaitToTarget) and after the run.
 //
 // The per-target counts come from the full socket tables, read before and
 // after the run; during it, once a second, the host-wide count from the
@@ -100,7 +101,15 @@ func (w *socketWatch) count() (int64, bool) {
 			break
 		}
 	}
-	return n, true
+	return timeWaitToTarget(w.before, w.hostBefore, h), true
+}
+
+// timeWaitToTarget estimates the TIME_WAIT sockets to the target from the
+// host-wide count: those to it before the run plus the host's rise since.
+// Sockets other programs left before the run are not the target's (they
+// only expire during it), and the target cannot have more than the host.
+func timeWaitToTarget(before, hostBefore, hostNow int) int64 {
+	return int64(min(before+max(hostNow-hostBefore, 0), hostNow))
 }
 
 // result takes the last readings and returns all of them. The peak for
