@@ -18,17 +18,7 @@ func BenchmarkEngine(b *testing.B) {
 			srv := testserver.Start(b)
 			p := closed(srv.URL+"/", 50, int64(b.N))
 			p.ConnScope = scope
-			e, err := engine.New(p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			res, err := e.Run(b.Context())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
+			res := benchRun(b, p)
 			if res.Total.Requests != int64(b.N) || res.Total.Errors != 0 {
 				b.Fatalf("requests %d errors %d, want %d and 0", res.Total.Requests, res.Total.Errors, b.N)
 			}
@@ -59,6 +49,17 @@ func BenchmarkScenario(b *testing.B) {
 			{Name: "me", URL: srv.URL + "/me", Check: engine.Check{Status: []int{200}}},
 		},
 	}}}
+	s := benchRun(b, p).Total
+	if s.Requests != 3*iterations || s.Errors+s.HTTPErrors != 0 || s.ChecksFailed != 0 {
+		b.Fatalf("requests %d (want %d), errors %d, http errors %d, checks failed %d", s.Requests, 3*iterations, s.Errors, s.HTTPErrors, s.ChecksFailed)
+	}
+	b.ReportMetric(float64(s.Requests)/b.Elapsed().Seconds(), "req/s")
+}
+
+// benchRun runs p with the benchmark's timer and allocation count on the
+// run alone.
+func benchRun(b *testing.B, p engine.Plan) *engine.Result {
+	b.Helper()
 	e, err := engine.New(p)
 	if err != nil {
 		b.Fatal(err)
@@ -70,9 +71,5 @@ func BenchmarkScenario(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	s := res.Total
-	if s.Requests != 3*iterations || s.Errors+s.HTTPErrors != 0 || s.ChecksFailed != 0 {
-		b.Fatalf("requests %d (want %d), errors %d, http errors %d, checks failed %d", s.Requests, 3*iterations, s.Errors, s.HTTPErrors, s.ChecksFailed)
-	}
-	b.ReportMetric(float64(s.Requests)/b.Elapsed().Seconds(), "req/s")
+	return res
 }

@@ -418,20 +418,20 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 		if i >= sched.total {
 			break
 		}
-		if d := sched.at(i) - r.now(); d > 0 {
+		now := r.now()
+		if t := sched.at(i); t > now {
 			// Wake on a grid of scheduleQuantum: arrivals closer together
 			// than that are started on one wake-up (each measured from its
 			// own intended start), which saves most of the cost of waking.
-			t := sched.at(i)
 			wake := (t + scheduleQuantum - 1) / scheduleQuantum * scheduleQuantum
-			if !sl.sleep(wake-r.now(), stop.Done()) {
+			if !sl.sleep(wake-now, stop.Done()) {
 				break
 			}
+			now = r.now()
 		}
 		if stop.Err() != nil {
 			break
 		}
-		now := r.now()
 		for {
 			t, ok := cur.take(now)
 			if !ok {

@@ -216,22 +216,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	res.WasIdle, res.IdleTime = false, 0
 	switch src {
 	case fromDial:
-		var dial time.Duration
-		if tc.DNS > 0 {
-			res.Timings.Add(transport.DNS, tc.DNS)
-			dial += tc.DNS
-		}
-		res.Timings.Add(transport.Connect, tc.Connect)
-		dial += tc.Connect
-		if tc.Proxy > 0 {
-			res.Timings.Add(transport.ProxyHandshake, tc.Proxy)
-			dial += tc.Proxy
-		}
-		if tc.TLS > 0 {
-			res.Timings.Add(transport.TLS, tc.TLS)
-			dial += tc.TLS
-		}
-		wait = max(wait-dial, 0)
+		wait = max(wait-tc.AddDialPhases(&res.Timings), 0)
 	case fromIdle:
 		res.WasIdle, res.IdleTime = true, got-c.idleSince
 	}

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -17,35 +17,6 @@ type nopObserver struct{}
 func (nopObserver) ConnDialed(*transport.Conn)                                      {}
 func (nopObserver) ConnClosed(*transport.Conn, transport.CloseReason, int64, int64) {}
 func (nopObserver) PutIdleFailed(transport.CloseReason)                             {}
-
-// serveConns accepts loopback connections until the test ends and runs
-// serve on each; it returns the listener's address.
-func serveConns(t testing.TB, serve func(c net.Conn)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { _ = l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
 
 // answerEach reads requests (bodiless, each ending at its blank line) from
 // c, however many arrive in one read, and writes answer(k)'s bytes for the
@@ -81,9 +52,10 @@ func answerEach(c net.Conn, answer func(k int) (out []byte, last bool)) {
 func cannedServer(t testing.TB, answer string) string {
 	t.Helper()
 	out := []byte(answer)
-	return "http://" + serveConns(t, func(c net.Conn) {
+	return testserver.Raw(t, func(c net.Conn) {
+		defer c.Close()
 		answerEach(c, func(int) ([]byte, bool) { return out, false })
-	}) + "/"
+	})
 }
 
 func newTestClient(t testing.TB) (*Client, *Pool) {
@@ -144,7 +116,8 @@ func BenchmarkClientDo(b *testing.B) {
 func TestDeadlineKeptOrMoved(t *testing.T) {
 	// The server answers the first two requests on a connection and
 	// never the third.
-	addr := serveConns(t, func(c net.Conn) {
+	url := testserver.Raw(t, func(c net.Conn) {
+		defer c.Close()
 		buf := make([]byte, 4096)
 		for i := 0; ; i++ {
 			if _, err := c.Read(buf); err != nil {
@@ -163,7 +136,7 @@ func TestDeadlineKeptOrMoved(t *testing.T) {
 	t.Cleanup(p.Close)
 	long, short := NewClient(p), NewClient(p)
 	long.Timeout, short.Timeout = time.Minute, 100*time.Millisecond
-	req, err := Prepare("GET", "http://"+addr+"/", nil, nil)
+	req, err := Prepare("GET", url, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,23 +71,15 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 		return len(res)
 	}
 	tc := c.tc
-	first := tc.Acquire()
+	fresh := tc.Acquire()
 	tc.AddRequests(int64(len(res) - 1))
 	var dial time.Duration
 	if src == fromDial {
-		for _, ph := range []struct {
-			p transport.Phase
-			d time.Duration
-		}{{transport.DNS, tc.DNS}, {transport.Connect, tc.Connect}, {transport.TLS, tc.TLS}} {
-			if ph.d > 0 {
-				res[0].Timings.Add(ph.p, ph.d)
-				dial += ph.d
-			}
-		}
+		dial = tc.AddDialPhases(&res[0].Timings)
 	}
 	for k := range res {
 		res[k].Timings.Add(transport.Blocked, max(got-t0-dial, 0))
-		if k == 0 && first {
+		if k == 0 && fresh {
 			res[k].Fresh++
 		} else {
 			res[k].Reused++

@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+
+	"github.com/faya-load/faya/internal/testserver"
 )
 
 // pipeServer answers every request of a connection in order, however many
@@ -15,7 +17,8 @@ func pipeServer(t *testing.T, closeAfter int) (url string, conns, reqs *atomic.I
 	conns, reqs = new(atomic.Int64), new(atomic.Int64)
 	ok := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	closing := []byte("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
-	addr := serveConns(t, func(c net.Conn) {
+	url = testserver.Raw(t, func(c net.Conn) {
+		defer c.Close()
 		conns.Add(1)
 		answerEach(c, func(k int) ([]byte, bool) {
 			reqs.Add(1)
@@ -25,7 +28,7 @@ func pipeServer(t *testing.T, closeAfter int) (url string, conns, reqs *atomic.I
 			return ok, false
 		})
 	})
-	return "http://" + addr + "/", conns, reqs
+	return url, conns, reqs
 }
 
 func TestPipeline(t *testing.T) {

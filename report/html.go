@@ -257,10 +257,7 @@ func configRows(m Meta) []kv {
 	if m.Pool.Insecure {
 		out = append(out, kv{"TLS", "certificates not verified (--insecure)"})
 	}
-	from := ""
-	if m.ProxyFromEnv {
-		from = " (from HTTP_PROXY/HTTPS_PROXY; NO_PROXY and loopback targets go direct)"
-	}
+	from := proxyFromEnv(m)
 	switch len(m.Proxies) {
 	case 0:
 		if m.ProxyFromEnv {
@@ -797,14 +794,7 @@ func phasesChart(r *Report) *chart {
 		}
 		xmax = max(xmax, float64(sum), float64(row.Latency))
 	}
-	xt := niceTicks(xmax, 5, false)
-	xtop := xt[len(xt)-1]
-	X := func(v float64) float64 { return left + (right-left)*v/xtop }
-	for _, v := range xt {
-		c.Grid = append(c.Grid, seg{X(v), top - 4, X(v), bottom})
-		c.Texts = append(c.Texts, label{X: X(v), Y: bottom + 17, Text: fmtDurTick(v), Anchor: "middle"})
-	}
-	c.Axes = append(c.Axes, seg{left, bottom, right, bottom}, seg{left, top - 4, left, bottom})
+	X := barAxis(c, top, bottom, left, right, xmax, false, fmtDurTick)
 	for i, row := range rows {
 		y := top + float64(i)*(rowH+gap)
 		c.Texts = append(c.Texts, label{X: left - 8, Y: y + rowH/2 + 4, Text: row.Label, Anchor: "end", Class: "strong"})
@@ -828,6 +818,21 @@ func phasesChart(r *Report) *chart {
 			Text: "Σ " + Duration(sum), Anchor: "start"})
 	}
 	return c
+}
+
+// barAxis draws a horizontal bar chart's value axis, from 0 to a round
+// value at or above xmax, with its grid lines and the two axes, and returns
+// the x of a value.
+func barAxis(c *chart, top, bottom, left, right, xmax float64, integer bool, format func(float64) string) func(float64) float64 {
+	xt := niceTicks(xmax, 5, integer)
+	xtop := xt[len(xt)-1]
+	X := func(v float64) float64 { return left + (right-left)*v/xtop }
+	for _, v := range xt {
+		c.Grid = append(c.Grid, seg{X(v), top - 4, X(v), bottom})
+		c.Texts = append(c.Texts, label{X: X(v), Y: bottom + 17, Text: format(v), Anchor: "middle"})
+	}
+	c.Axes = append(c.Axes, seg{left, bottom, right, bottom}, seg{left, top - 4, left, bottom})
+	return X
 }
 
 // shareText is n/of as a percentage with two significant digits or so:
@@ -881,14 +886,7 @@ func statusChart(r *Report) *chart {
 	for _, k := range codes {
 		xmax = max(xmax, float64(r.Status[k]))
 	}
-	xt := niceTicks(xmax, 5, true)
-	xtop := xt[len(xt)-1]
-	X := func(v float64) float64 { return left + (right-left)*v/xtop }
-	for _, v := range xt {
-		c.Grid = append(c.Grid, seg{X(v), top - 4, X(v), bottom})
-		c.Texts = append(c.Texts, label{X: X(v), Y: bottom + 17, Text: fmtCount(v), Anchor: "middle"})
-	}
-	c.Axes = append(c.Axes, seg{left, bottom, right, bottom}, seg{left, top - 4, left, bottom})
+	X := barAxis(c, top, bottom, left, right, xmax, true, fmtCount)
 	for i, k := range codes {
 		n := r.Status[k]
 		code, _ := strconv.Atoi(k)

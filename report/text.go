@@ -352,12 +352,18 @@ func (t *textWriter) steps(r *Report) {
 	t.printf("\n")
 }
 
+// proxyFromEnv notes, for a run whose proxies come from the environment,
+// where they come from and what goes direct.
+func proxyFromEnv(m Meta) string {
+	if !m.ProxyFromEnv {
+		return ""
+	}
+	return " (from HTTP_PROXY/HTTPS_PROXY; NO_PROXY and loopback targets go direct)"
+}
+
 // proxyLine says which proxies carried the traffic.
 func (t *textWriter) proxyLine(m Meta) {
-	from := ""
-	if m.ProxyFromEnv {
-		from = " (from HTTP_PROXY/HTTPS_PROXY; NO_PROXY and loopback targets go direct)"
-	}
+	from := proxyFromEnv(m)
 	switch len(m.Proxies) {
 	case 0:
 		if m.ProxyFromEnv {

@@ -209,6 +209,24 @@ type layered struct {
 	c *Conn
 }
 
+// AddDialPhases adds the phases of c's dial that happened (DNS, connect,
+// the proxy handshake, TLS) to t and returns their sum: the part of a
+// request's wait for a connection spent dialing it.
+func (c *Conn) AddDialPhases(t *Timings) time.Duration {
+	t.Add(Connect, c.Connect)
+	dial := c.Connect
+	for _, ph := range [...]struct {
+		p Phase
+		d time.Duration
+	}{{DNS, c.DNS}, {ProxyHandshake, c.Proxy}, {TLS, c.TLS}} {
+		if ph.d > 0 {
+			t.Add(ph.p, ph.d)
+			dial += ph.d
+		}
+	}
+	return dial
+}
+
 // AddRequests counts n more requests carried by c, besides the one
 // Acquire counted: pipelined requests written with it.
 func (c *Conn) AddRequests(n int64) { c.requests.Add(n) }

@@ -6,38 +6,31 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/transport"
 )
 
-// exchangeServer accepts one connection and runs serve on it.
+// exchangeServer serves the connection it returns with serve.
 func exchangeServer(t *testing.T, serve func(c *net.TCPConn)) *transport.Conn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	u, err := url.Parse(testserver.Raw(t, func(c net.Conn) {
+		defer c.Close()
+		serve(c.(*net.TCPConn))
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ln.Close() })
-	done := make(chan struct{})
-	t.Cleanup(func() { <-done })
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer func() { _ = c.Close() }()
-		serve(c.(*net.TCPConn))
-	}()
 	d, err := transport.NewDialer(transport.Config{Concurrency: 1}, newRecorder())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, _, err := d.Dial(context.Background(), ln.Addr().String(), false, "")
+	tc, _, err := d.Dial(context.Background(), u.Host, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +96,8 @@ func TestExchangeLargeRequest(t *testing.T) {
 	if n == 0 {
 		n, err = io.ReadAtLeast(tc, buf, 2)
 	}
-	if err != nil || string(buf[:n]) != "ok" || <-got != len(req) {
-		t.Errorf("answer %q (%v); the server got %d of %d bytes", buf[:n], err, <-got, len(req))
+	if sent := <-got; err != nil || string(buf[:n]) != "ok" || sent != len(req) {
+		t.Errorf("answer %q (%v); the server got %d of %d bytes", buf[:n], err, sent, len(req))
 	}
 	if _, tx := tc.TakeBytes(); tx != int64(len(req)) {
 		t.Errorf("counted tx %d, want %d", tx, len(req))

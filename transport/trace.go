@@ -205,24 +205,9 @@ func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 	// wait was for a pool slot. A connection that sat idle first was
 	// dialed for someone else.
 	if t.fresh && !info.WasIdle {
-		var dial time.Duration
-		if c.DNS > 0 {
-			t.timings.Add(DNS, c.DNS)
-			dial += c.DNS
-		}
-		t.timings.Add(Connect, c.Connect)
-		dial += c.Connect
-		if c.Proxy > 0 {
-			t.timings.Add(ProxyHandshake, c.Proxy)
-			dial += c.Proxy
-		}
-		if c.TLS > 0 {
-			t.timings.Add(TLS, c.TLS)
-			dial += c.TLS
-		}
 		// The dial may have started before this request asked (it was
 		// started for a request that then got another connection).
-		wait = max(wait-dial, 0)
+		wait = max(wait-c.AddDialPhases(&t.timings), 0)
 	}
 	t.timings.Add(Blocked, wait)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/report"
@@ -233,25 +234,22 @@ func scenarioMetas(p engine.Plan) []report.ScenarioMeta {
 }
 
 func stagesString(st []engine.RateStage) string {
-	s := ""
-	for i, x := range st {
-		if i > 0 {
-			s += ","
-		}
-		s += fmt.Sprintf("%v:%s-%s", x.Duration, trimRate(x.From), trimRate(x.To))
-	}
-	return s
+	return joinStages(st, func(x engine.RateStage) string {
+		return fmt.Sprintf("%v:%s-%s", x.Duration, trimRate(x.From), trimRate(x.To))
+	})
 }
 
 func vuStagesString(st []engine.VUStage) string {
-	s := ""
+	return joinStages(st, func(x engine.VUStage) string { return fmt.Sprintf("%v:%d-%d", x.Duration, x.From, x.To) })
+}
+
+// joinStages writes stages as the flags take them, comma-separated.
+func joinStages[S any](st []S, one func(S) string) string {
+	parts := make([]string, len(st))
 	for i, x := range st {
-		if i > 0 {
-			s += ","
-		}
-		s += fmt.Sprintf("%v:%d-%d", x.Duration, x.From, x.To)
+		parts[i] = one(x)
 	}
-	return s
+	return strings.Join(parts, ",")
 }
 
 func trimRate(r engine.Rate) string { return fmt.Sprintf("%g", r.PerSecond()) }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/net/proxy"
+
+	"github.com/faya-load/faya/internal/testserver"
 )
 
 // target is a local HTTP or HTTPS server that records what it saw.
@@ -125,16 +127,7 @@ func socksClient(t *testing.T, p *Proxy, roots *x509.CertPool) *http.Client {
 }
 
 func socksClientAuth(t *testing.T, p *Proxy, auth *proxy.Auth, roots *x509.CertPool) *http.Client {
-	d, err := proxy.SOCKS5("tcp", p.Addr, auth, proxy.Direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &http.Transport{
-		DialContext:     d.(proxy.ContextDialer).DialContext,
-		TLSClientConfig: &tls.Config{RootCAs: roots},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	return testserver.SOCKS5Client(t, p.Addr, auth, roots)
 }
 
 func roots(t *testing.T, p *Proxy, targets ...*target) *x509.CertPool {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
@@ -24,7 +25,27 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/proxy"
 )
+
+// SOCKS5Client returns an http.Client that dials through the SOCKS5 proxy
+// at addr (host:port) with auth, if not nil, and trusts roots for TLS (nil:
+// the system's), for tests that check a proxy with a client other than
+// faya's.
+func SOCKS5Client(t testing.TB, addr string, auth *proxy.Auth, roots *x509.CertPool) *http.Client {
+	t.Helper()
+	d, err := proxy.SOCKS5("tcp", addr, auth, proxy.Direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{
+		DialContext:     d.(proxy.ContextDialer).DialContext,
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
 
 // ProxyOptions configure a test proxy.
 type ProxyOptions struct {

@@ -75,17 +75,7 @@ func trust(certs ...*x509.Certificate) *x509.CertPool {
 
 // socksClient is an http.Client dialing through the SOCKS5 proxy p.
 func socksClient(t *testing.T, p *testserver.Proxy, auth *proxy.Auth, roots *x509.CertPool) *http.Client {
-	t.Helper()
-	d, err := proxy.SOCKS5("tcp", strings.TrimPrefix(p.URL, "socks5://"), auth, proxy.Direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &http.Transport{
-		DialContext:     d.(proxy.ContextDialer).DialContext,
-		TLSClientConfig: &tls.Config{RootCAs: roots},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return testserver.SOCKS5Client(t, strings.TrimPrefix(p.URL, "socks5://"), auth, roots)
 }
 
 // do sends req and returns the status and the body, read to EOF.
