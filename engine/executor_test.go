@@ -497,3 +497,36 @@ func TestCursorTake(t *testing.T) {
 		t.Errorf("took %d iterations, want %d, each once (%d in the schedule)", len(got), len(want), s.total)
 	}
 }
+
+// Open-model VUs send through patient http1 clients (their dials are paced
+// when every connection is busy: http1.TestPatientDials); closed-model VUs
+// dial at once, one connection each.
+func TestOpenModelClientsArePatient(t *testing.T) {
+	ps, err := newProxySet(ProxyPlan{}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := Scenario{Executor: Executor{Type: ConstantRate, Rate: RatePerSecond(100), Duration: time.Second, MaxVUs: 1}}
+	closed := Scenario{Executor: Executor{Type: VUs, VUs: 1, Iterations: 1}}
+	factory, pools, err := h1Clients(Plan{}, ps, observer{metrics.NewRecorder(1)}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	for _, tc := range []struct {
+		sc   Scenario
+		want bool
+	}{{open, true}, {closed, false}} {
+		c, err := factory(&tc.sc, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.(*h1Client).cl.Patient; got != tc.want {
+			t.Errorf("%s: patient = %v, want %v", tc.sc.Executor.Type, got, tc.want)
+		}
+	}
+}

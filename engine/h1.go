@@ -66,6 +66,7 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.
 		cl.ResponseHeaderTimeout = plan.Transport.ResponseHeaderTimeout
 		cl.MaxBody = plan.MaxBody
 		cl.MaxRedirects = plan.MaxRedirects
+		cl.Patient = sc.Executor.Open()
 		return &h1Client{cl: cl, closeConns: plan.Transport.DisableKeepAlives, maxBody: plan.MaxBody,
 			proxies: proxies, proxy: proxies.forVU(vu)}, nil
 	}

@@ -40,6 +40,14 @@ type Client struct {
 	// Proxy, if set, is the proxy the next requests go through; its
 	// connections are pooled apart from direct ones and other proxies'.
 	Proxy *transport.Proxy
+	// Patient makes a request that finds no idle connection dial only
+	// while few dials to its destination are in flight (two, plus one per
+	// 250 µs of the quickest dial there so far); otherwise it waits for a
+	// connection to be returned or for its turn to dial, and the wait is
+	// its blocked phase. Open-model VUs are patient, because their number
+	// follows the arrivals: impatient, a burst of arrivals that finds
+	// every connection busy dials one connection each.
+	Patient bool
 
 	cur      atomic.Pointer[Conn] // the connection a request is on, for aborting
 	ctx      context.Context
@@ -200,7 +208,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		t0 = d.Now()
 	}
 	rt := r.route(cl.Proxy)
-	c, src, err := cl.pool.get(ctx, r, rt, t0)
+	c, src, err := cl.pool.get(ctx, r, rt, t0, cl.Patient)
 	got := d.Now()
 	if err != nil {
 		res.Timings.Add(transport.Blocked, got-t0)

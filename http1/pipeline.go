@@ -61,7 +61,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 	d := cl.pool.d
 	t0 := d.Now()
 	rt := req.route(nil)
-	c, src, err := cl.pool.get(ctx, req, rt, t0)
+	c, src, err := cl.pool.get(ctx, req, rt, t0, false)
 	got := d.Now()
 	if err != nil {
 		for k := range res {

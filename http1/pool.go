@@ -24,6 +24,9 @@ import (
 // not use), and idle connections are not read while idle: a sweeper looks
 // at them a few times a second, and a connection idle for a while is
 // checked before it is handed out, to find the ones the server closed.
+// Patient requests (Client.Patient) also wait while a few dials to their
+// destination are in flight, and take a returned connection if one comes
+// first.
 type Pool struct {
 	d   *transport.Dialer
 	cfg transport.Config
@@ -42,12 +45,16 @@ type host struct {
 	idle    []*Conn // last-in first-out
 	n       int     // connections open or being dialed
 	waiters []*waiter
+
+	dialing int           // of n, the ones being dialed
+	minDial time.Duration // the quickest dial so far
 }
 
 // waiter is a request waiting for a connection: it is handed an idle one,
 // or nil, meaning it may dial.
 type waiter struct {
-	ch chan *Conn
+	ch      chan *Conn
+	patient bool
 }
 
 // Conn is a pooled connection.
@@ -92,8 +99,10 @@ var errPoolClosed = errors.New("http1: pool closed")
 
 // get returns a connection to r's destination: an idle one, a new one, or
 // one freed while waiting, and says which. now is the time on the
-// dialer's clock.
-func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration) (c *Conn, src source, err error) {
+// dialer's clock. A patient request (Client.Patient) dials only while
+// few dials to the destination are in flight (see patientDials); else it
+// waits for a returned connection or its turn to dial.
+func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration, patient bool) (c *Conn, src source, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -134,24 +143,22 @@ func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration
 		p.mu.Unlock()
 		return c, fromIdle, nil
 	}
-	if limit := p.cfg.MaxConnsPerHost; limit <= 0 || h.n < limit {
+	if p.mayDial(h, patient) {
 		h.n++
+		h.dialing++
 		p.mu.Unlock()
 		return p.dial(ctx, r, rt, h)
 	}
-	w := &waiter{ch: make(chan *Conn, 1)}
+	w := &waiter{ch: make(chan *Conn, 1), patient: patient}
 	h.waiters = append(h.waiters, w)
 	p.mu.Unlock()
 	select {
 	case c = <-w.ch:
 	case <-ctx.Done():
 		p.mu.Lock()
-		for i, x := range h.waiters {
-			if x == w {
-				h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
-				p.mu.Unlock()
-				return nil, 0, ctx.Err()
-			}
+		if h.remove(w) {
+			p.mu.Unlock()
+			return nil, 0, ctx.Err()
 		}
 		p.mu.Unlock()
 		// Handed something just now: give it back.
@@ -160,7 +167,8 @@ func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration
 		} else {
 			p.mu.Lock()
 			h.n--
-			p.wake(h)
+			h.dialing--
+			p.wakeAll(h)
 			p.mu.Unlock()
 		}
 		return nil, 0, ctx.Err()
@@ -171,7 +179,42 @@ func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration
 	return p.dial(ctx, r, rt, h) // a slot was freed for us
 }
 
+// remove takes w off the waiters, if it is still there. p.mu is held.
+func (h *host) remove(w *waiter) bool {
+	for i, x := range h.waiters {
+		if x == w {
+			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// patientDials is how many dials to one destination patient requests may
+// have in flight: 2, plus one per dialTimePerDial of the quickest dial
+// seen (200 for a 50 ms dial), so that a target far away still gets
+// hundreds of connections within a second. Unbounded, a burst of
+// open-model arrivals that finds every connection busy dials one each; on
+// a generator whose CPU is the bottleneck those dials queue behind each
+// other and behind the answers, which are then read late, so the next
+// arrivals find every connection busy too (at 50,000/s on one core:
+// ~1,000 dials in the first second and starts 40-60 ms late).
+func (h *host) patientDials() int {
+	return 2 + int(h.minDial/dialTimePerDial)
+}
+
+// dialTimePerDial is the dial time that earns patient requests one more
+// dial in flight (a variable for tests).
+var dialTimePerDial = 250 * time.Microsecond
+
+// mayDial says whether a request to h may dial now. p.mu is held.
+func (p *Pool) mayDial(h *host, patient bool) bool {
+	return !limitReached(h.n, p.cfg.MaxConnsPerHost) && (!patient || h.dialing < h.patientDials())
+}
+
+// dial dials a connection for h in a slot counted in h.n and h.dialing.
 func (p *Pool) dial(ctx context.Context, r *Request, rt *route, h *host) (*Conn, source, error) {
+	start := p.d.Now()
 	var tc *transport.Conn
 	var nc net.Conn
 	var err error
@@ -180,11 +223,17 @@ func (p *Pool) dial(ctx context.Context, r *Request, rt *route, h *host) (*Conn,
 	} else {
 		tc, nc, err = p.d.DialVia(ctx, rt.px, r.addr, r.tls, r.serverName, rt.forward)
 	}
+	took := p.d.Now() - start
+	p.mu.Lock()
+	h.dialing--
 	if err != nil {
-		p.mu.Lock()
 		h.n--
-		p.wake(h)
-		p.mu.Unlock()
+	} else if h.minDial == 0 || took < h.minDial {
+		h.minDial = took
+	}
+	p.wakeAll(h)
+	p.mu.Unlock()
+	if err != nil {
 		return nil, fromDial, err
 	}
 	return &Conn{tc: tc, nc: nc, h: h}, fromDial, nil
@@ -195,14 +244,16 @@ func (p *Pool) Conns() (open, active int) { return p.d.Conns() }
 
 // wake gives a waiter the slot of a connection that closed: it may dial.
 // p.mu is held.
-func (p *Pool) wake(h *host) {
-	if len(h.waiters) == 0 {
-		return
+func (p *Pool) wake(h *host) bool {
+	if len(h.waiters) == 0 || !p.mayDial(h, h.waiters[0].patient) {
+		return false
 	}
 	w := h.waiters[0]
 	h.waiters = h.waiters[1:]
 	h.n++
+	h.dialing++
 	w.ch <- nil
+	return true
 }
 
 // put returns c after a request: to a waiter, to the idle list, or closed
@@ -325,8 +376,7 @@ func (p *Pool) sweep() {
 // wakeAll lets waiters dial while there is room under the cap. p.mu is
 // held.
 func (p *Pool) wakeAll(h *host) {
-	for len(h.waiters) > 0 && (p.cfg.MaxConnsPerHost <= 0 || h.n < p.cfg.MaxConnsPerHost) {
-		p.wake(h)
+	for p.wake(h) {
 	}
 }
 

@@ -8,6 +8,7 @@ package testserver
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log"
@@ -29,19 +30,54 @@ type Server struct {
 }
 
 // Start serves the built-in target over HTTP.
-func Start(t testing.TB) *Server { return start(t, false) }
+func Start(t testing.TB) *Server { return start(t, false, nil) }
 
 // StartTLS serves the built-in target over HTTPS with httptest's
 // self-signed certificate (unknown to a client that does not trust it).
-func StartTLS(t testing.TB) *Server { return start(t, true) }
+func StartTLS(t testing.TB) *Server { return start(t, true, nil) }
 
-func start(t testing.TB, tls bool) *Server {
+// Handshakes counts a server's TLS handshakes in progress.
+type Handshakes struct {
+	mu        sync.Mutex
+	now, peak int
+}
+
+// Peak returns the most handshakes that were in progress at once.
+func (h *Handshakes) Peak() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.peak
+}
+
+func (h *Handshakes) add(d int) {
+	h.mu.Lock()
+	h.now += d
+	h.peak = max(h.peak, h.now)
+	h.mu.Unlock()
+}
+
+// StartSlowTLS is StartTLS with handshakes that take at least delay each
+// (the server waits that long before it answers a ClientHello): dials
+// that are slow for a reason outside the client, as to a distant target.
+func StartSlowTLS(t testing.TB, delay time.Duration) (*Server, *Handshakes) {
+	hs := &Handshakes{}
+	cfg := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		hs.add(1)
+		defer hs.add(-1)
+		time.Sleep(delay)
+		return nil, nil
+	}}
+	return start(t, true, cfg), hs
+}
+
+func start(t testing.TB, useTLS bool, cfg *tls.Config) *Server {
 	t.Helper()
 	tg := target.New()
 	srv := httptest.NewUnstartedServer(tg)
 	srv.Config.ConnState = tg.ConnState
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS handshake failures are expected in tests
-	if tls {
+	srv.TLS = cfg
+	if useTLS {
 		srv.StartTLS()
 	} else {
 		srv.Start()

@@ -1,0 +1,93 @@
+package http1
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/internal/testserver"
+	"github.com/faya-load/faya/transport"
+)
+
+// Twenty requests at once on a cold pool, to a server whose TLS handshakes
+// take 50 ms. Impatient requests (the closed model's) dial one connection
+// each. Patient ones (the open model's) keep at most two dials in flight
+// while the quickest dial seen is short, and take the connections the
+// first requests return: two dials, then two more for the two requests
+// woken when those ended, and no more. With the real allowance (one more
+// dial in flight per 250 µs of the quickest dial), 50 ms dials are those
+// of a distant server: once the first ended, the waiting requests dial.
+func TestPatientDials(t *testing.T) {
+	defer func(d time.Duration) { dialTimePerDial = d }(dialTimePerDial)
+	for _, tc := range []struct {
+		name                   string
+		patient                bool
+		perDial                time.Duration
+		minConns, maxConns     int64
+		minInFlight, maxInFlit int
+	}{
+		{"impatient", false, time.Hour, 20, 20, 3, 20},
+		{"patient", true, time.Hour, 2, 4, 1, 2},
+		{"patient, distant", true, dialTimePerDial, 20, 20, 3, 18},
+	} {
+		dialTimePerDial = tc.perDial
+		srv, hs := testserver.StartSlowTLS(t, 50*time.Millisecond)
+		d, err := transport.NewDialer(transport.Config{Concurrency: 20, InsecureSkipVerify: true}, nopObserver{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := NewPool(d)
+		req, err := Prepare("GET", srv.URL+"/", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for range 20 {
+			cl := NewClient(p)
+			cl.Timeout = 10 * time.Second
+			cl.Patient = tc.patient
+			wg.Go(func() {
+				var res Result
+				if err := cl.Do(context.Background(), req, &res); err != nil || res.Status != 200 {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		p.Close()
+		close(errs)
+		for err := range errs {
+			t.Errorf("%s: request failed: %v", tc.name, err)
+		}
+		st := srv.Stats()
+		if st.Requests != 20 || st.ConnsNew < tc.minConns || st.ConnsNew > tc.maxConns {
+			t.Errorf("%s: the server saw %d requests on %d connections, want 20 on %d-%d",
+				tc.name, st.Requests, st.ConnsNew, tc.minConns, tc.maxConns)
+		}
+		if peak := hs.Peak(); peak < tc.minInFlight || peak > tc.maxInFlit {
+			t.Errorf("%s: %d handshakes at once, want %d-%d", tc.name, peak, tc.minInFlight, tc.maxInFlit)
+		}
+	}
+}
+
+// Patient requests may have more dials in flight to a destination whose
+// quickest dial is slow, so that a distant target still gets its
+// connections quickly.
+func TestPatientDialsGrowWithDialTime(t *testing.T) {
+	for _, tc := range []struct {
+		minDial time.Duration
+		want    int
+	}{
+		{0, 2},
+		{100 * time.Microsecond, 2},
+		{time.Millisecond, 6},
+		{50 * time.Millisecond, 202},
+	} {
+		h := &host{minDial: tc.minDial}
+		if got := h.patientDials(); got != tc.want {
+			t.Errorf("quickest dial %v: %d dials in flight, want %d", tc.minDial, got, tc.want)
+		}
+	}
+}
