@@ -216,15 +216,11 @@ func walk(n parse.Node, refs *[]Ref) {
 			walk(a, refs)
 		}
 	case *parse.FieldNode:
-		id := n.Ident
-		switch {
-		case len(id) >= 2 && id[0] == "vars":
-			*refs = append(*refs, Ref{Kind: "vars", Name: id[1]})
-		case len(id) >= 3 && id[0] == "data":
-			*refs = append(*refs, Ref{Kind: "data", Name: id[1], Field: id[2]})
-		case len(id) >= 1 && (id[0] == "vu" || id[0] == "iter"):
-		default:
-			*refs = append(*refs, Ref{Kind: "field", Name: strings.Join(id, ".")})
+		fieldRef(n.Ident, refs)
+	case *parse.VariableNode:
+		// $ is the data the template was given, wherever dot is.
+		if len(n.Ident) > 1 && n.Ident[0] == "$" {
+			fieldRef(n.Ident[1:], refs)
 		}
 	case *parse.IfNode:
 		walk(n.Pipe, refs)
@@ -238,6 +234,20 @@ func walk(n parse.Node, refs *[]Ref) {
 		walk(n.Pipe, refs)
 		walk(n.List, refs)
 		walk(n.ElseList, refs)
+	}
+}
+
+// fieldRef adds the reference of a field chain of the template's data
+// (.vars.token is vars, token).
+func fieldRef(id []string, refs *[]Ref) {
+	switch {
+	case len(id) >= 2 && id[0] == "vars":
+		*refs = append(*refs, Ref{Kind: "vars", Name: id[1]})
+	case len(id) >= 3 && id[0] == "data":
+		*refs = append(*refs, Ref{Kind: "data", Name: id[1], Field: id[2]})
+	case len(id) >= 1 && (id[0] == "vu" || id[0] == "iter"):
+	default:
+		*refs = append(*refs, Ref{Kind: "field", Name: strings.Join(id, ".")})
 	}
 }
 

@@ -434,6 +434,12 @@ func TestParseRefs(t *testing.T) {
 		{`{{ .data.src }}`, []Ref{{Kind: "field", Name: "data.src"}}},
 		{`{{ .foo.bar }}`, []Ref{{Kind: "field", Name: "foo.bar"}}},
 		{`{{/* a comment */}}`, nil},
+		// $ is the top-level data, also inside with and range.
+		{`{{ $.vars.token }}`, []Ref{{Kind: "vars", Name: "token"}}},
+		{`{{ with .vars.w }}{{ $.data.d.f }}{{ end }}`, []Ref{{Kind: "vars", Name: "w"}, {Kind: "data", Name: "d", Field: "f"}}},
+		{`{{ $.vu }}`, nil},
+		{`{{ $.nope }}`, []Ref{{Kind: "field", Name: "nope"}}},
+		{`{{ $x := .vars.a }}{{ $x }}`, []Ref{{Kind: "vars", Name: "a"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
