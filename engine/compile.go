@@ -179,7 +179,31 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 			}
 		}
 	}
-	c.body = parse("body", string(st.Body))
+	if st.JSON != nil {
+		t, rs, err := session.ParseJSON("json", st.JSON, env)
+		if err != nil {
+			bad("json", err)
+		} else {
+			refs("json", rs)
+			c.body = t
+			if t.Static() {
+				c.Body = []byte(t.String())
+			}
+		}
+		if len(st.Body) > 0 || len(st.Form) > 0 {
+			bad("json", errors.New("give one body: json, form or body"))
+		}
+		if st.Header.Get("Content-Type") == "" {
+			c.Header = st.Header.Clone()
+			if c.Header == nil {
+				c.Header = http.Header{}
+			}
+			c.Header.Set("Content-Type", "application/json")
+			c.header = append(c.header, cheader{"Content-Type", mustConst("application/json")})
+		}
+	} else {
+		c.body = parse("body", string(st.Body))
+	}
 	params := func(kind string, ps []Param) []cparam {
 		var out []cparam
 		for _, p := range ps {

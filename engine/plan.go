@@ -240,6 +240,12 @@ type Step struct {
 	URL    string      `json:"url"`
 	Header http.Header `json:"header,omitempty"`
 	Body   []byte      `json:"body,omitempty"`
+	// JSON, in place of Body, is a JSON body given as a value of maps,
+	// lists, strings, numbers, booleans and nulls (as encoding/json takes
+	// them; Content-Type application/json unless the step sets one). A
+	// string in it may be a template: its rendered text is sent as a
+	// JSON string, escaped.
+	JSON any `json:"json,omitempty"`
 	// Query parameters are added to the URL; Form parameters are the body
 	// (application/x-www-form-urlencoded, in place of Body). Values may be
 	// templates; they are encoded after rendering.
@@ -500,7 +506,7 @@ func (p Plan) pipelineErrors(cs []*cscenario) []error {
 		default:
 			add("scenario %s: only GET and HEAD (idempotent, no body) are pipelined, not %s", name, m)
 		}
-		if len(c.steps[0].Body) > 0 {
+		if len(c.steps[0].Body) > 0 || c.steps[0].JSON != nil {
 			add("scenario %s: a request with a body is not pipelined", name)
 		}
 	}

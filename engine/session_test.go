@@ -377,3 +377,34 @@ func testRedirectDropsCredentials(t *testing.T, eng string) {
 		t.Errorf("ok %d, redirects %d, the other host saw %v; want 3, 3 and no Authorization", s.OK, s.Redirects, got)
 	}
 }
+
+// A JSON body's templated strings are escaped: users whose names hold a
+// quote, a backslash and a newline log in with valid JSON, and /me gives
+// each name back as it was. No Content-Type is given: the step's JSON sets
+// application/json.
+func TestJSONBodyEscapes(t *testing.T) { forEachEngine(t, testJSONBodyEscapes) }
+
+func testJSONBodyEscapes(t *testing.T, eng string) {
+	srv := testserver.Start(t)
+	ds := engine.DataSource{Name: "users", Columns: []string{"user"}, Mode: engine.DataPerVU}
+	for i := range 3 {
+		ds.Rows = append(ds.Rows, []string{fmt.Sprintf("o\"brien\\%d\n", i)})
+	}
+	p := engine.Plan{Engine: eng, Data: []engine.DataSource{ds}, Scenarios: []engine.Scenario{{
+		Name:     "json",
+		Executor: engine.Executor{Type: engine.VUs, VUs: 3, Iterations: 9},
+		Setup: []engine.Step{{Name: "login", Method: "POST", URL: srv.URL + "/login",
+			JSON:  map[string]any{"user": "{{ .data.users.user }}", "password": "x", "tags": []any{"a", 1}},
+			Check: engine.Check{Status: []int{200}}}},
+		Steps: []engine.Step{{Name: "me", URL: srv.URL + "/me",
+			Check: engine.Check{Status: []int{200}, JSON: map[string]string{"user": "{{ .data.users.user }}"}}}},
+	}}}
+	s := run(t, p).Total
+	if st := srv.Stats(); st.Logins != 3 {
+		t.Errorf("target: %d logins, want 3", st.Logins)
+	}
+	// Each iteration's two checks on /me (setup checks are counted apart).
+	if s.ChecksFailed != 0 || s.ChecksPassed != 9*2 {
+		t.Errorf("checks %d passed %d failed, want 18 passed", s.ChecksPassed, s.ChecksFailed)
+	}
+}

@@ -645,14 +645,11 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 				d.errf(v, "step json: %v", err)
 				return
 			}
-			var b bytes.Buffer
-			enc := json.NewEncoder(&b)
-			enc.SetEscapeHTML(false)
-			if err := enc.Encode(jsonable(val)); err != nil {
+			st.JSON = jsonable(val)
+			if _, err := json.Marshal(st.JSON); err != nil {
 				d.errf(v, "step json: %v", err)
 				return
 			}
-			st.Body = bytes.TrimRight(b.Bytes(), "\n")
 			if st.Header.Get("Content-Type") == "" {
 				st.Header.Set("Content-Type", "application/json")
 			}
@@ -714,6 +711,7 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 	})
 	if len(bodies) > 1 {
 		d.errf(n, "step: %s: give one body (body, json, form or body_file)", strings.Join(bodies, ", "))
+		st.JSON = nil // reported here, not again by the plan
 	}
 	if st.URL == "" && n.Kind == yaml.MappingNode {
 		d.errf(n, "step: url is missing")

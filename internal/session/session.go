@@ -2,6 +2,8 @@ package session
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -134,6 +136,14 @@ type Template struct {
 	src    string
 	t      *template.Template // nil: src is constant
 	static bool
+	json   *jsonBody // a JSON body with templated strings (ParseJSON)
+}
+
+// jsonBody is a JSON text cut at its templated strings: text[0], the
+// first string rendered and quoted, text[1], and so on.
+type jsonBody struct {
+	text    []string
+	strings []*Template
 }
 
 // Ref is a name a template reads: a variable, a data column, an
@@ -183,6 +193,109 @@ func Parse(name, src string, env Env) (*Template, []Ref, error) {
 	var refs []Ref
 	walk(t.Tree.Root, &refs)
 	return &Template{src: src, t: t}, refs, nil
+}
+
+// ParseJSON parses a JSON body given as a value of maps, lists, strings,
+// numbers, booleans and nulls (as encoding/json takes them). Each string
+// holding "{{" is a template, parsed as written; its rendered text is sent
+// as a JSON string, escaped, so a quote or a backslash in a variable cannot
+// break the body. It returns what the templates read.
+func ParseJSON(name string, v any, env Env) (*Template, []Ref, error) {
+	var strs []*Template
+	var refs []Ref
+	var firstErr error
+	var mark func(v any) any
+	mark = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			if !strings.Contains(x, "{{") {
+				return x
+			}
+			t, rs, err := Parse(name, x, env)
+			if err != nil {
+				firstErr = cmp.Or(firstErr, err)
+				return x
+			}
+			refs = append(refs, rs...)
+			strs = append(strs, t)
+			return jsonSlot(len(strs) - 1)
+		case map[string]any:
+			m := make(map[string]any, len(x))
+			for k, e := range x {
+				m[k] = mark(e)
+			}
+			return m
+		case []any:
+			l := make([]any, len(x))
+			for i, e := range x {
+				l[i] = mark(e)
+			}
+			return l
+		}
+		return v
+	}
+	marked := mark(v)
+	if firstErr != nil {
+		return nil, nil, firstErr
+	}
+	src, err := encodeJSON(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(strs) == 0 {
+		return &Template{src: src, static: true}, nil, nil
+	}
+	out, err := encodeJSON(marked)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// Cut the text at the slots, in the order encoding/json wrote them
+	// (map keys sorted).
+	j := &jsonBody{}
+	for {
+		i := strings.Index(out, slotPrefix)
+		if i < 0 {
+			break
+		}
+		end := strings.Index(out[i:], slotSuffix)
+		n, err := -1, error(nil)
+		if end > len(slotPrefix) {
+			n, err = strconv.Atoi(out[i+len(slotPrefix) : i+end])
+		}
+		if err != nil || n < 0 || n >= len(strs) {
+			return nil, nil, fmt.Errorf("%s: a string looks like faya's own marker %q", name, slotPrefix)
+		}
+		j.text = append(j.text, out[:i])
+		j.strings = append(j.strings, strs[n])
+		out = out[i+end+len(slotSuffix):]
+	}
+	j.text = append(j.text, out)
+	if len(j.strings) != len(strs) {
+		return nil, nil, fmt.Errorf("%s: a string looks like faya's own marker %q", name, slotPrefix)
+	}
+	return &Template{src: src, json: j}, refs, nil
+}
+
+// jsonSlot stands for the n-th templated string of a JSON body while it
+// is encoded.
+type jsonSlot int
+
+const slotPrefix, slotSuffix = `"\u0000faya-slot-`, `\u0000"`
+
+// MarshalJSON writes the slot's marker.
+func (s jsonSlot) MarshalJSON() ([]byte, error) {
+	return []byte(slotPrefix + strconv.Itoa(int(s)) + slotSuffix), nil
+}
+
+// encodeJSON encodes v as a body: no HTML escaping, no newline.
+func encodeJSON(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 // walk collects the fields and env calls a template reads.
@@ -269,6 +382,24 @@ func (t *Template) Render(buf *bytes.Buffer, d Data) (string, error) {
 		return t.String(), nil
 	}
 	buf.Reset()
+	if j := t.json; j != nil {
+		var one bytes.Buffer
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		for i, st := range j.strings {
+			buf.WriteString(j.text[i])
+			one.Reset()
+			if err := st.t.Execute(&one, d); err != nil {
+				return "", err
+			}
+			if err := enc.Encode(one.String()); err != nil {
+				return "", err
+			}
+			buf.Truncate(buf.Len() - 1) // Encode's newline
+		}
+		buf.WriteString(j.text[len(j.strings)])
+		return buf.String(), nil
+	}
 	if err := t.t.Execute(buf, d); err != nil {
 		return "", err
 	}

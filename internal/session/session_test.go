@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -1350,6 +1351,110 @@ func FuzzSetCookieLines(f *testing.F) {
 		j.Reset()
 		if h := j.CookieHeader(u); h != "" {
 			t.Fatalf("CookieHeader after Reset = %q", h)
+		}
+	})
+}
+
+// A JSON body's templated strings are parsed as written (double quotes in
+// a template's arguments are fine) and their rendered text is sent as a
+// JSON string, escaped: a quote, a backslash or a newline in a variable
+// keeps the body valid JSON.
+func TestParseJSON(t *testing.T) {
+	env := mapEnv(map[string]string{"TOKEN": `t"o\k`})
+	body := map[string]any{
+		"user":  "{{ .vars.u }}",
+		"token": `Bearer {{ env "TOKEN" }}`,
+		"n":     3,
+		"ok":    true,
+		"none":  nil,
+		"list":  []any{"plain", "{{ .vu }}", 1.5},
+		"inner": map[string]any{"k": "pre {{ .data.s.c }} post", "<&>": "<&>"},
+	}
+	tp, refs, err := ParseJSON("json", body, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.Static() {
+		t.Fatal("a body with templates is static")
+	}
+	wantRefs := []Ref{{Kind: "data", Name: "s", Field: "c"}, {Kind: "env", Name: "TOKEN"}, {Kind: "vars", Name: "u"}}
+	slices.SortFunc(refs, func(a, b Ref) int { return strings.Compare(a.Kind, b.Kind) })
+	if !slices.Equal(refs, wantRefs) {
+		t.Errorf("refs = %v, want %v", refs, wantRefs)
+	}
+	d := NewData(7)
+	d.Vars()["u"] = "a\"b\\c\nd</script>"
+	d.Rows()["s"] = map[string]string{"c": `{"x":1}`}
+	got, err := tp.Render(&bytes.Buffer{}, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"inner":{"<&>":"<&>","k":"pre {\"x\":1} post"},"list":["plain","7",1.5],"n":3,"none":null,"ok":true,` +
+		`"token":"Bearer t\"o\\k","user":"a\"b\\c\nd</script>"}`
+	if got != want {
+		t.Errorf("rendered\n%s\nwant\n%s", got, want)
+	}
+	var back map[string]any
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if back["user"] != d.Vars()["u"] {
+		t.Errorf("user = %q, want the variable as it was", back["user"])
+	}
+}
+
+func TestParseJSONStaticAndErrors(t *testing.T) {
+	tp, refs, err := ParseJSON("json", map[string]any{"a": "x", "b": []any{1, "y"}}, nil)
+	if err != nil || !tp.Static() || refs != nil || tp.String() != `{"a":"x","b":[1,"y"]}` {
+		t.Errorf("static body: %v %v %q %v", tp.Static(), refs, tp.String(), err)
+	}
+	for _, tc := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"template syntax", map[string]any{"a": "{{ .vars.x "}, "unclosed action"},
+		{"marker", map[string]any{"a": "{{ .vu }}", "b": "\x00faya-slot-0\x00"}, "faya's own marker"},
+		{"not JSON", map[string]any{"a": make(chan int)}, "unsupported type"},
+	} {
+		if _, _, err := ParseJSON("json", tc.v, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one that says %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// Whatever a variable holds, a JSON body stays valid JSON and carries it
+// unchanged.
+func FuzzJSONBody(f *testing.F) {
+	for _, s := range []string{"", "plain", `"`, `\`, "\n", "\x00", "\u2028", "<&>", `{"x":1}`, "\xff\xfe", "\x00faya-slot-0\x00"} {
+		f.Add(s)
+	}
+	tp, _, err := ParseJSON("json", map[string]any{"a": "{{ .vars.x }}", "b": []any{"[{{ .vars.x }}]"}}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, x string) {
+		d := NewData(1)
+		d.Vars()["x"] = x
+		got, err := tp.Render(&bytes.Buffer{}, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back struct {
+			A string
+			B []string
+		}
+		if err := json.Unmarshal([]byte(got), &back); err != nil {
+			t.Fatalf("%q: not JSON: %v", got, err)
+		}
+		// Invalid UTF-8 comes back as encoding/json makes it valid.
+		var want string
+		enc, _ := json.Marshal(x)
+		if err := json.Unmarshal(enc, &want); err != nil {
+			t.Fatal(err)
+		}
+		if back.A != want || len(back.B) != 1 || back.B[0] != "["+want+"]" {
+			t.Errorf("%q came back as %q, %q", x, back.A, back.B)
 		}
 	})
 }
