@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/exporter"
@@ -19,11 +20,12 @@ import (
 
 // outputs are where a run's results go besides the text report.
 type outputs struct {
-	json    string // --json: a file, or "-" for stdout
-	html    string // --html
-	out     string // --out: the saved run
-	quiet   bool   // --quiet: no live view
-	metrics string // --metrics-addr
+	json    string        // --json: a file, or "-" for stdout
+	html    string        // --html
+	out     string        // --out: the saved run
+	quiet   bool          // --quiet: no live view
+	metrics string        // --metrics-addr
+	linger  time.Duration // --metrics-linger
 }
 
 func (o *outputs) bind(fs *pflag.FlagSet) {
@@ -32,6 +34,7 @@ func (o *outputs) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.out, "out", "", "save the whole run (every second's snapshot, the findings) to this file, for faya report")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no live view on stderr (the report is still printed)")
 	fs.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics (faya_*) at http://ADDR/metrics during the run; HOST:PORT, loopback when the host is left out (:9464)")
+	fs.DurationVar(&o.linger, "metrics-linger", 0, "with --metrics-addr: keep serving the final metrics this long after the report (e.g. 30s, two scrape intervals), or until Ctrl-C")
 }
 
 // metricsAddr is the address to serve metrics on: loopback unless the
@@ -181,6 +184,13 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		view = progress.New(e.stderr, po)
 	}
 	var exp *exporter.Exporter
+	if o.linger < 0 || o.linger > 0 && o.metrics == "" {
+		out.close()
+		if o.linger < 0 {
+			return usagef("--metrics-linger %v: want a duration of 0 or more, e.g. 30s", o.linger)
+		}
+		return usagef("--metrics-linger needs --metrics-addr: there is nothing to serve without it")
+	}
 	if o.metrics != "" {
 		addr, err := metricsAddr(o.metrics)
 		if err != nil {
@@ -196,6 +206,17 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 			return usagef("--metrics-addr %s: %v", o.metrics, err)
 		}
 		defer func() {
+			if o.linger > 0 && ctx.Err() == nil {
+				// The report is out; let the scrapers take the final
+				// figures.
+				fmt.Fprintf(e.stderr, "faya: serving the final metrics on http://%s/metrics for %v (Ctrl-C ends it)\n", bound, o.linger)
+				t := time.NewTimer(o.linger)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+				}
+				t.Stop()
+			}
 			stop()
 			<-stopped
 		}()

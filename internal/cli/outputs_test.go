@@ -1,11 +1,18 @@
 package cli_test
 
 import (
+	"bytes"
 	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/faya-load/faya/internal/cli"
 	"github.com/faya-load/faya/internal/testserver"
@@ -66,6 +73,8 @@ func TestReportBadFiles(t *testing.T) {
 		{[]string{"run", "-n", "1", "--out", filepath.Join(dir, "no/such/dir/x.faya"), "http://127.0.0.1:1/"}, "--out: open"},
 		{[]string{"run", "-n", "1", "--html", filepath.Join(dir, "no/such/dir/x.html"), "http://127.0.0.1:1/"}, "--html: open"},
 		{[]string{"run", "-n", "1", "--metrics-addr", "9464", "http://127.0.0.1:1/"}, `--metrics-addr "9464": want HOST:PORT or :PORT`},
+		{[]string{"run", "-n", "1", "--metrics-linger", "30s", "http://127.0.0.1:1/"}, "--metrics-linger needs --metrics-addr"},
+		{[]string{"run", "-n", "1", "--metrics-addr", ":0", "--metrics-linger", "-1s", "http://127.0.0.1:1/"}, "--metrics-linger -1s: want a duration of 0 or more"},
 	} {
 		r := faya(t.Context(), tc.args...)
 		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, tc.want) {
@@ -84,5 +93,72 @@ func TestMetricsAddrAndQuiet(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "req/s") {
 		t.Errorf("--quiet printed the live view:\n%s", r.stderr)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a test may read while Main writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// --metrics-linger keeps the final figures up after the report: a scrape
+// then sees every request of the run, and Ctrl-C (the context) ends the
+// wait at once.
+func TestMetricsLinger(t *testing.T) {
+	srv := testserver.Start(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- cli.Main(ctx, []string{"run", "-c", "2", "-n", "50", "--metrics-addr", "127.0.0.1:0", "--metrics-linger", "1h", "--quiet", srv.URL + "/"},
+			strings.NewReader(""), &stdout, &stderr)
+	}()
+	lingering := regexp.MustCompile(`serving the final metrics on (http://\S+/metrics) for 1h0m0s`)
+	var url []string
+	for i := 0; i < 1000 && url == nil; i++ {
+		select {
+		case c := <-code:
+			t.Fatalf("faya ended (exit %d) without lingering:\n%s", c, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		url = lingering.FindStringSubmatch(stderr.String())
+	}
+	if url == nil {
+		t.Fatalf("no linger message after 10s:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "Summary") {
+		t.Errorf("lingering before the report was printed:\n%s", stdout.String())
+	}
+	resp, err := http.Get(url[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !strings.Contains(string(body), `faya_requests_total{status="200"} 50`) {
+		t.Errorf("the final scrape lacks the run's 50 requests:\n%s", body)
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != cli.ExitOK {
+			t.Errorf("exit %d after Ctrl-C while lingering, want 0:\n%s", c, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ctrl-C did not end the linger")
 	}
 }
