@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,7 @@ type host struct {
 
 	dialing int           // of n, the ones being dialed
 	minDial time.Duration // the quickest dial so far
+	closing bool          // the last connection returned was closed, not kept
 }
 
 // waiter is a request waiting for a connection: it is handed an idle one,
@@ -103,6 +105,8 @@ var errPoolClosed = errors.New("http1: pool closed")
 // few dials to the destination are in flight (see patientDials); else it
 // waits for a returned connection or its turn to dial.
 func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration, patient bool) (c *Conn, src source, err error) {
+	front := false // a patient waiter woken for nothing waits again first in line
+again:
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -150,10 +154,18 @@ func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration
 		return p.dial(ctx, r, rt, h)
 	}
 	w := &waiter{ch: make(chan *Conn, 1), patient: patient}
-	h.waiters = append(h.waiters, w)
+	if front {
+		h.waiters = slices.Insert(h.waiters, 0, w)
+	} else {
+		h.waiters = append(h.waiters, w)
+	}
 	p.mu.Unlock()
 	select {
 	case c = <-w.ch:
+		if c == retry {
+			front = true
+			goto again
+		}
 	case <-ctx.Done():
 		p.mu.Lock()
 		if h.remove(w) {
@@ -162,14 +174,19 @@ func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration
 		}
 		p.mu.Unlock()
 		// Handed something just now: give it back.
-		if c = <-w.ch; c != nil {
-			p.put(c, true, p.d.Now())
-		} else {
+		switch c = <-w.ch; c {
+		case retry:
+			p.mu.Lock()
+			p.signal(h) // for the next waiter
+			p.mu.Unlock()
+		case nil:
 			p.mu.Lock()
 			h.n--
 			h.dialing--
 			p.wakeAll(h)
 			p.mu.Unlock()
+		default:
+			p.put(c, true, p.d.Now())
 		}
 		return nil, 0, ctx.Err()
 	}
@@ -177,6 +194,28 @@ func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration
 		return c, fromHandoff, nil
 	}
 	return p.dial(ctx, r, rt, h) // a slot was freed for us
+}
+
+// retry is what a patient waiter is sent to look at the idle list again.
+var retry = new(Conn)
+
+// signal wakes the first waiter to take an idle connection, if there is
+// one: a patient waiter is sent retry, another is handed the connection.
+// p.mu is held.
+func (p *Pool) signal(h *host) {
+	if len(h.waiters) == 0 || len(h.idle) == 0 {
+		return
+	}
+	w := h.waiters[0]
+	h.waiters = h.waiters[1:]
+	if w.patient {
+		w.ch <- retry
+		return
+	}
+	c := h.idle[len(h.idle)-1]
+	h.idle = h.idle[:len(h.idle)-1]
+	p.idleTotal--
+	w.ch <- c
 }
 
 // remove takes w off the waiters, if it is still there. p.mu is held.
@@ -207,9 +246,12 @@ func (h *host) patientDials() int {
 // dial in flight (a variable for tests).
 var dialTimePerDial = 250 * time.Microsecond
 
-// mayDial says whether a request to h may dial now. p.mu is held.
+// mayDial says whether a request to h may dial now. A patient one waits
+// for a returned connection only while connections are being returned:
+// not when the last one was closed after its request (keep-alives off, or
+// a server that closes), since none would come back. p.mu is held.
 func (p *Pool) mayDial(h *host, patient bool) bool {
-	return !limitReached(h.n, p.cfg.MaxConnsPerHost) && (!patient || h.dialing < h.patientDials())
+	return !limitReached(h.n, p.cfg.MaxConnsPerHost) && (!patient || h.closing || h.dialing < h.patientDials())
 }
 
 // dial dials a connection for h in a slot counted in h.n and h.dialing.
@@ -261,6 +303,7 @@ func (p *Pool) wake(h *host) bool {
 func (p *Pool) put(c *Conn, reusable bool, now time.Duration) {
 	h := c.h
 	p.mu.Lock()
+	h.closing = !reusable || p.cfg.DisableKeepAlives
 	if !reusable || p.cfg.DisableKeepAlives || p.closed {
 		h.n--
 		p.wake(h)
@@ -268,11 +311,26 @@ func (p *Pool) put(c *Conn, reusable bool, now time.Duration) {
 		_ = c.nc.Close()
 		return
 	}
-	if len(h.waiters) > 0 {
+	if len(h.waiters) > 0 && !h.waiters[0].patient {
 		w := h.waiters[0]
 		h.waiters = h.waiters[1:]
 		p.mu.Unlock()
 		w.ch <- c
+		return
+	}
+	if len(h.waiters) > 0 {
+		// A patient waiter is woken to look at the idle list, where the
+		// connection goes: whoever runs first takes it. Handed to the
+		// waiter, it would sit unused until the waiter's goroutine ran,
+		// behind every runnable one when the CPU is short, while the
+		// goroutine that returned it, running, found none for its next
+		// request (measured: every request's wait grew by the length of
+		// the run queue).
+		c.idleSince = now
+		h.idle = append(h.idle, c)
+		p.idleTotal++
+		p.signal(h)
+		p.mu.Unlock()
 		return
 	}
 	reason, full := transport.CloseReason(0), false

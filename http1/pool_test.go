@@ -18,18 +18,22 @@ import (
 // woken when those ended, and no more. With the real allowance (one more
 // dial in flight per 250 µs of the quickest dial), 50 ms dials are those
 // of a distant server: once the first ended, the waiting requests dial.
+// So do they when the server closes each connection after its answer
+// (none comes back to wait for).
 func TestPatientDials(t *testing.T) {
 	defer func(d time.Duration) { dialTimePerDial = d }(dialTimePerDial)
 	for _, tc := range []struct {
 		name                   string
+		path                   string
 		patient                bool
 		perDial                time.Duration
 		minConns, maxConns     int64
 		minInFlight, maxInFlit int
 	}{
-		{"impatient", false, time.Hour, 20, 20, 3, 20},
-		{"patient", true, time.Hour, 2, 4, 1, 2},
-		{"patient, distant", true, dialTimePerDial, 20, 20, 3, 18},
+		{"impatient", "/", false, time.Hour, 20, 20, 3, 20},
+		{"patient", "/", true, time.Hour, 2, 4, 1, 2},
+		{"patient, distant", "/", true, dialTimePerDial, 20, 20, 3, 18},
+		{"patient, the server closes", "/close", true, time.Hour, 20, 20, 3, 18},
 	} {
 		dialTimePerDial = tc.perDial
 		srv, hs := testserver.StartSlowTLS(t, 50*time.Millisecond)
@@ -38,7 +42,7 @@ func TestPatientDials(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := NewPool(d)
-		req, err := Prepare("GET", srv.URL+"/", nil, nil)
+		req, err := Prepare("GET", srv.URL+tc.path, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,6 +92,52 @@ func TestPatientDialsGrowWithDialTime(t *testing.T) {
 		h := &host{minDial: tc.minDial}
 		if got := h.patientDials(); got != tc.want {
 			t.Errorf("quickest dial %v: %d dials in flight, want %d", tc.minDial, got, tc.want)
+		}
+	}
+}
+
+// A connection returned while a patient request waits goes to the idle
+// list, and the waiter is told to look there: whoever runs first takes it
+// (a request of the goroutine that returned it, say). A waiting impatient
+// request is handed the connection itself.
+func TestReturnedConnToPatientWaiter(t *testing.T) {
+	d, err := transport.NewDialer(transport.Config{Concurrency: 4}, nopObserver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPool(d)
+	defer p.Close()
+	req, err := Prepare("GET", "http://127.0.0.1:1/", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := req.route(nil)
+	for _, patient := range []bool{true, false} {
+		// One connection in use and two dials in flight: a patient
+		// request may not dial.
+		h := &host{key: rt.key, n: 3, dialing: 2}
+		c := &Conn{h: h}
+		w := &waiter{ch: make(chan *Conn, 1), patient: patient}
+		p.mu.Lock()
+		p.hosts[rt.key] = h
+		h.waiters = []*waiter{w}
+		p.mu.Unlock()
+
+		p.put(c, true, d.Now())
+		got := <-w.ch
+		p.mu.Lock()
+		idle := len(h.idle)
+		p.mu.Unlock()
+		if patient {
+			if got != retry || idle != 1 {
+				t.Fatalf("patient waiter: sent %p (retry is %p), %d idle; want retry and the connection idle", got, retry, idle)
+			}
+			c2, src, err := p.get(t.Context(), req, rt, d.Now(), true)
+			if err != nil || c2 != c || src != fromIdle {
+				t.Errorf("the next request got %p from %d (%v), want the returned connection from the idle list", c2, src, err)
+			}
+		} else if got != c || idle != 0 {
+			t.Errorf("impatient waiter: handed %p, %d idle; want the connection itself", got, idle)
 		}
 	}
 }
