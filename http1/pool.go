@@ -27,7 +27,8 @@ import (
 // checked before it is handed out, to find the ones the server closed.
 // Patient requests (Client.Patient) also wait while a few dials to their
 // destination are in flight, and take a returned connection if one comes
-// first.
+// first: it goes to the idle list, and the first patient waiter is woken to
+// look there.
 type Pool struct {
 	d   *transport.Dialer
 	cfg transport.Config
