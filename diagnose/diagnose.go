@@ -86,6 +86,10 @@ type Input struct {
 	Duration   time.Duration
 	Scheduling time.Duration
 	Sockets    Sockets
+	// GeneratorBusy is the share of its CPUs (GOMAXPROCS) the generator
+	// used during the run, 0 when unknown.
+	GeneratorBusy float64
+	CPUs          int
 }
 
 // TimeWaitShare is the share of the ephemeral port range above which the
@@ -455,6 +459,19 @@ type Shortfall struct {
 	Fix       string
 }
 
+// GeneratorBusy is the share of its CPUs above which a generator that
+// dropped iterations with VUs to spare is named as the limit.
+const GeneratorBusy = 0.9
+
+// busy says how busy the generator was: "93% of its 1 CPU".
+func busy(in Input) string {
+	cpus := "CPUs"
+	if in.CPUs == 1 {
+		cpus = "CPU"
+	}
+	return fmt.Sprintf("%.0f%% of its %d %s", 100*in.GeneratorBusy, in.CPUs, cpus)
+}
+
 // RateShortfall says which resource ran out when an open-model run fell
 // short of its rate: the VUs (all MaxVUs busy), the pool (VUs waiting for a
 // connection because MaxConnsPerHost is below MaxVUs), or the generator
@@ -486,6 +503,13 @@ func RateShortfall(in Input) Shortfall {
 			return sf
 		}
 		need := int64(math.Ceil(sf.Target * lat.Mean.Seconds()))
+		if in.GeneratorBusy >= GeneratorBusy && need*4 <= int64(maxVUs) {
+			sf.LimitedBy = "generator"
+			sf.Reason = fmt.Sprintf("%d iterations dropped when all %d VUs were busy at once, though at the mean latency %s the rate needs about %d: the generator used %s, so iterations started late (schedule lag p99 %s) and piled up",
+				s.Dropped, maxVUs, dur(lat.Mean), need, busy(in), dur(lag.P99))
+			sf.Fix = "give the generator more CPU (more cores for faya, or another machine), or lower the rate; more VUs would not help"
+			return sf
+		}
 		sf.LimitedBy = "vus"
 		sf.Reason = fmt.Sprintf("%d iterations dropped: all %d VUs (--max-vus) were busy; at the mean latency %s the target rate needs about %d VUs at once (rate x latency)",
 			s.Dropped, maxVUs, dur(lat.Mean), need)
@@ -494,6 +518,9 @@ func RateShortfall(in Input) Shortfall {
 		sf.LimitedBy = "generator"
 		sf.Reason = fmt.Sprintf("the generator started iterations late: schedule lag p99 %s, %d late (over %s); its CPU is busy",
 			dur(lag.P99), s.Late, in.Config.LateThreshold)
+		if in.GeneratorBusy > 0 {
+			sf.Reason += fmt.Sprintf(" (it used %s)", busy(in))
+		}
 		sf.Fix = "give the generator more CPU (or another machine), or lower the rate"
 	}
 	return sf

@@ -135,6 +135,12 @@ type Result struct {
 	// or until the stop when the run was interrupted (for a run bounded
 	// only by an iteration count, Duration).
 	Scheduling time.Duration
+	// CPU is the CPU time (user and system) the process used during the
+	// run, 0 where it cannot be read; CPUs is GOMAXPROCS. A generator
+	// busy near CPUs x Duration was itself a limit: its requests started,
+	// or their answers were read, late.
+	CPU  time.Duration
+	CPUs int
 }
 
 // Run executes the plan. Canceling ctx stops the run gracefully: no new
@@ -145,6 +151,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	plan := e.plan
 	rec := metrics.NewRecorder(min(runtime.GOMAXPROCS(0), 8))
 	epoch := time.Now()
+	cpu0, cpuOK := processCPU()
 	e.epoch = epoch
 
 	factory := e.newClient
@@ -225,6 +232,9 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	}
 	err := g.Wait()
 	res.Duration = time.Since(epoch)
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		res.CPU, res.CPUs = cpu1-cpu0, runtime.GOMAXPROCS(0)
+	}
 	res.Interrupted = ctx.Err() != nil
 	res.Scheduling = length
 	if length == 0 {

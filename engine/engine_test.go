@@ -538,3 +538,15 @@ func TestPipelineRefused(t *testing.T) {
 		})
 	}
 }
+
+// A run measures the CPU the process used, where it can.
+func TestResultCPU(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		t.Skip("no getrusage")
+	}
+	srv := testserver.Start(t)
+	res := run(t, closed(srv.URL+"/", 2, 2000))
+	if res.CPU <= 0 || res.CPU > 2*res.Duration*time.Duration(res.CPUs) || res.CPUs != runtime.GOMAXPROCS(0) {
+		t.Errorf("CPU %v on %d CPUs over %v, want some CPU, on GOMAXPROCS (%d)", res.CPU, res.CPUs, res.Duration, runtime.GOMAXPROCS(0))
+	}
+}

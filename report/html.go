@@ -311,6 +311,10 @@ func cards(r *Report) []card {
 		Note: fmt.Sprintf("reused %s of requests · max open %d", pct(cn.Reused, cn.Fresh+cn.Reused), cn.MaxOpen)})
 	out = append(out, card{Label: "received", Value: ByteSize(r.Bytes.Received),
 		Note: "sent " + ByteSize(r.Bytes.Sent) + " · bodies " + ByteSize(r.Bytes.Body)})
+	if g := r.Generator; g != nil {
+		out = append(out, card{Label: "generator busy", Value: strconv.FormatFloat(100*g.Busy, 'f', 0, 64) + "%",
+			Note: fmt.Sprintf("CPU %s on %s", Duration(g.CPU), plural(g.CPUs, "CPU"))})
+	}
 	if ch := r.Checks; ch.Passed+ch.Failed > 0 {
 		c := card{Label: "checks passed", Value: strconv.FormatFloat(100*ch.Rate, 'f', 2, 64) + "%",
 			Note: fmt.Sprintf("%d passed · %d failed", ch.Passed, ch.Failed), Class: "good"}

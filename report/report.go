@@ -136,6 +136,17 @@ type Report struct {
 	// Findings explain the connections and the schedule, most serious
 	// first; a clean run has one info finding that says so.
 	Findings []diagnose.Finding `json:"findings"`
+	// Generator is the CPU faya used (absent where it cannot be read).
+	Generator *Generator `json:"generator,omitempty"`
+}
+
+// Generator is the CPU the generator's process used during the run.
+type Generator struct {
+	CPU  int64 `json:"cpu_ns"` // user and system time
+	CPUs int   `json:"cpus"`   // GOMAXPROCS
+	// Busy is CPU / (duration x CPUs): near 1, the generator was itself
+	// a limit (requests started, or answers were read, late).
+	Busy float64 `json:"busy"`
 }
 
 // SpectrumPoint is the latency at one percentile.
@@ -321,6 +332,10 @@ type Run struct {
 	OpenAtEnd int64
 	// Scheduling is how long iterations were started (engine.Result).
 	Scheduling time.Duration
+	// CPU and CPUs are the process's CPU time during the run and
+	// GOMAXPROCS (engine.Result; CPU 0 when unknown).
+	CPU  time.Duration
+	CPUs int
 	// Sockets are the socket-table readings, when taken.
 	Sockets diagnose.Sockets
 	// Steps names Total.Steps, index for index.
@@ -438,6 +453,10 @@ func Build(r Run) *Report {
 			rep.Errors[metrics.ErrClass(i).String()] = ErrorClass{Count: n, Example: s.ErrExample[i]}
 		}
 	}
+	if r.CPU > 0 && r.CPUs > 0 && r.Duration > 0 {
+		rep.Generator = &Generator{CPU: int64(r.CPU), CPUs: r.CPUs,
+			Busy: r.CPU.Seconds() / (r.Duration.Seconds() * float64(r.CPUs))}
+	}
 	in := diagnose.Input{
 		Config:     r.Meta.DiagnoseConfig(),
 		Total:      s,
@@ -445,6 +464,9 @@ func Build(r Run) *Report {
 		Duration:   r.Duration,
 		Scheduling: r.Scheduling,
 		Sockets:    r.Sockets,
+	}
+	if g := rep.Generator; g != nil {
+		in.GeneratorBusy, in.CPUs = g.Busy, g.CPUs
 	}
 	rep.Schedule = schedule(r, diagnose.RateShortfall(in))
 	rep.Sockets = Sockets(r.Sockets)

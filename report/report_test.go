@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,7 +297,7 @@ func TestFormat(t *testing.T) {
 }
 
 func TestShortfallAttribution(t *testing.T) {
-	build := func(blocked, lag time.Duration, late, dropped int, pool int) report.Schedule {
+	build := func(blocked, lag time.Duration, late, dropped, pool, vus int, busy float64) report.Schedule {
 		rec := metrics.NewRecorder(1)
 		for i := range 1000 {
 			rec.Sched.Sent()
@@ -311,24 +312,39 @@ func TestShortfallAttribution(t *testing.T) {
 		run := openFixture()
 		run.Total = rec.Flush(nil)
 		run.Meta.Pool.MaxConnsPerHost = pool
+		if vus > 0 {
+			run.Meta.VUs = vus
+		}
+		if busy > 0 {
+			run.Duration, run.CPUs = time.Second, 1
+			run.CPU = time.Duration(busy * float64(time.Second))
+		}
 		return report.Build(run).Schedule
 	}
 	for _, tc := range []struct {
 		name                string
 		blocked, lag        time.Duration
 		late, dropped, pool int
-		want                string
+		vus                 int     // --max-vus (0: the fixture's 20)
+		busy                float64 // the generator's CPU share (0: unknown)
+		want, says          string
 	}{
-		{"on schedule", time.Microsecond, 50 * time.Microsecond, 0, 0, 20, ""},
-		{"vus", time.Microsecond, 50 * time.Microsecond, 0, 100, 20, "vus"},
-		{"pool", 20 * time.Millisecond, 50 * time.Microsecond, 0, 100, 5, "pool"},
-		{"pool at max-vus is the VUs", 20 * time.Millisecond, 50 * time.Microsecond, 0, 100, 20, "vus"},
-		{"generator", time.Microsecond, 30 * time.Millisecond, 200, 0, 20, "generator"},
+		{"on schedule", time.Microsecond, 50 * time.Microsecond, 0, 0, 20, 0, 0, "", ""},
+		{"vus", time.Microsecond, 50 * time.Microsecond, 0, 100, 20, 0, 0, "vus", ""},
+		{"pool", 20 * time.Millisecond, 50 * time.Microsecond, 0, 100, 5, 0, 0, "pool", ""},
+		{"pool at max-vus is the VUs", 20 * time.Millisecond, 50 * time.Microsecond, 0, 100, 20, 0, 0, "vus", ""},
+		{"generator", time.Microsecond, 30 * time.Millisecond, 200, 0, 20, 0, 0, "generator", ""},
+		{"generator, busy", time.Microsecond, 30 * time.Millisecond, 200, 0, 20, 0, 0.97, "generator", "busy (it used 97% of its 1 CPU)"},
+		// Drops with VUs to spare at the mean latency (20 needed, 200
+		// allowed): the busy generator, not the VUs.
+		{"drops, generator busy", time.Microsecond, 2 * time.Millisecond, 0, 100, 200, 200, 0.97, "generator", "the generator used 97% of its 1 CPU"},
+		{"drops, generator not busy", time.Microsecond, 2 * time.Millisecond, 0, 100, 200, 200, 0.4, "vus", "all 200 VUs"},
+		{"drops, busy, VUs short", time.Microsecond, 2 * time.Millisecond, 0, 100, 20, 0, 0.97, "vus", "all 20 VUs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := build(tc.blocked, tc.lag, tc.late, tc.dropped, tc.pool)
-			if s.LimitedBy != tc.want {
-				t.Errorf("limited_by = %q (%s), want %q", s.LimitedBy, s.Reason, tc.want)
+			s := build(tc.blocked, tc.lag, tc.late, tc.dropped, tc.pool, tc.vus, tc.busy)
+			if s.LimitedBy != tc.want || !strings.Contains(s.Reason, tc.says) {
+				t.Errorf("limited_by = %q (%s), want %q saying %q", s.LimitedBy, s.Reason, tc.want, tc.says)
 			}
 			if tc.want != "" && s.Reason == "" {
 				t.Error("no reason given")
@@ -343,5 +359,35 @@ func TestBuildEmpty(t *testing.T) {
 	var buf bytes.Buffer
 	if err := report.Text(&buf, rep); err != nil || rep.Requests.Total != 0 || len(rep.LatencySpectrum) != 0 {
 		t.Errorf("empty run: %v, requests %d", err, rep.Requests.Total)
+	}
+}
+
+// The generator's CPU is reported when the run measured it: in the JSON
+// and in the summary, as a share of its CPUs.
+func TestGeneratorCPU(t *testing.T) {
+	run := fixture()
+	if rep := report.Build(run); rep.Generator != nil {
+		t.Fatalf("generator %+v without a measurement", rep.Generator)
+	}
+	run.Duration, run.CPU, run.CPUs = time.Second, 500*time.Millisecond, 2
+	rep := report.Build(run)
+	if g := rep.Generator; g == nil || g.CPU != int64(500*time.Millisecond) || g.CPUs != 2 || g.Busy != 0.25 {
+		t.Fatalf("generator %+v, want 500ms of 2 CPUs over 1s: 0.25 busy", g)
+	}
+	var buf bytes.Buffer
+	if err := report.Text(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  generator   CPU 500ms on 2 CPUs: 25% busy\n"; !strings.Contains(buf.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, buf.String())
+	}
+	buf.Reset()
+	if err := report.HTML(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"generator busy", "25%", "CPU 500ms on 2 CPUs"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("HTML lacks %q", want)
+		}
 	}
 }

@@ -120,6 +120,9 @@ func (t *textWriter) summary(r *Report) {
 	}
 	t.printf("  duration    %s\n", Duration(r.Duration))
 	t.printf("  throughput  %.1f req/s\n", r.Throughput)
+	if g := r.Generator; g != nil {
+		t.printf("  generator   CPU %s on %s: %.0f%% busy\n", Duration(g.CPU), plural(g.CPUs, "CPU"), 100*g.Busy)
+	}
 	t.printf("  bytes       sent %s, received %s (bodies %s)\n", ByteSize(r.Bytes.Sent), ByteSize(r.Bytes.Received), ByteSize(r.Bytes.Body))
 	t.printf("\n")
 }

@@ -45,6 +45,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	if strings.Contains(r.stdout, "generator   CPU") {
+		t.Errorf("the demo reports the CPU of a process that also runs the target:\n%s", r.stdout)
+	}
 	dialed := regexp.MustCompile(`dialed\s+(\d+)`).FindStringSubmatch(r.stdout)
 	total := regexp.MustCompile(`requests\s+(\d+)`).FindStringSubmatch(r.stdout)
 	server := regexp.MustCompile(`target counted (\d+) connections and (\d+) requests`).FindStringSubmatch(r.stdout)

@@ -63,7 +63,7 @@ func demo(ctx context.Context, e *env, concurrency int, duration time.Duration) 
 	if err != nil {
 		return err
 	}
-	runErr := execute(ctx, e, plan, meta, nil, outputs{})
+	runErr := execute(ctx, e, plan, meta, nil, outputs{inProcess: true})
 	st := tg.Stats()
 	fmt.Fprintf(e.stdout, "The target counted %d connections and %d requests (compare: connections dialed, requests total).\n",
 		st.ConnsNew, st.Requests)

@@ -26,6 +26,9 @@ type outputs struct {
 	quiet   bool          // --quiet: no live view
 	metrics string        // --metrics-addr
 	linger  time.Duration // --metrics-linger
+	// inProcess says the target runs in faya's process (the demo): the
+	// process's CPU is not the generator's alone, so it is not reported.
+	inProcess bool
 }
 
 func (o *outputs) bind(fs *pflag.FlagSet) {
@@ -256,6 +259,9 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 	if len(ths) > 0 {
 		results = threshold.Evaluate(ths, threshold.Input{Total: res.Total, StepNames: names, Scheduling: res.Scheduling})
 	}
+	if o.inProcess {
+		res.CPU = 0
+	}
 	run := report.Run{
 		Meta:       meta,
 		Steps:      steps,
@@ -266,6 +272,8 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		Partial:    res.Interrupted,
 		OpenAtEnd:  res.OpenAtEnd,
 		Scheduling: res.Scheduling,
+		CPU:        res.CPU,
+		CPUs:       res.CPUs,
 		Sockets:    watch.result(),
 	}
 	if werr := out.finish(run, report.Build(run)); werr != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,9 @@ func TestOutAndReport(t *testing.T) {
 	}
 	if again.stdout != r.stdout {
 		t.Errorf("faya report's text differs from the run's:\n%s\nwant:\n%s", again.stdout, r.stdout)
+	}
+	if runtime.GOOS == "linux" && !strings.Contains(r.stdout, "  generator   CPU ") {
+		t.Errorf("the report lacks the generator's CPU:\n%s", r.stdout)
 	}
 	a, _ := os.ReadFile(js)
 	b, _ := os.ReadFile(js2)
