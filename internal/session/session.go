@@ -197,9 +197,10 @@ func Parse(name, src string, env Env) (*Template, []Ref, error) {
 
 // ParseJSON parses a JSON body given as a value of maps, lists, strings,
 // numbers, booleans and nulls (as encoding/json takes them). Each string
-// holding "{{" is a template, parsed as written; its rendered text is sent
-// as a JSON string, escaped, so a quote or a backslash in a variable cannot
-// break the body. It returns what the templates read.
+// holding "{{" (a value or an object's key) is a template, parsed as
+// written; its rendered text is sent as a JSON string, escaped, so a quote
+// or a backslash in a variable cannot break the body. It returns what the
+// templates read.
 func ParseJSON(name string, v any, env Env) (*Template, []Ref, error) {
 	var strs []*Template
 	var refs []Ref
@@ -222,6 +223,12 @@ func ParseJSON(name string, v any, env Env) (*Template, []Ref, error) {
 		case map[string]any:
 			m := make(map[string]any, len(x))
 			for k, e := range x {
+				if strings.Contains(k, "{{") {
+					// A key encodes to the same marker as a slot.
+					if slot, ok := mark(k).(jsonSlot); ok {
+						k = "\x00faya-slot-" + strconv.Itoa(int(slot)) + "\x00"
+					}
+				}
 				m[k] = mark(e)
 			}
 			return m

@@ -1362,13 +1362,14 @@ func FuzzSetCookieLines(f *testing.F) {
 func TestParseJSON(t *testing.T) {
 	env := mapEnv(map[string]string{"TOKEN": `t"o\k`})
 	body := map[string]any{
-		"user":  "{{ .vars.u }}",
-		"token": `Bearer {{ env "TOKEN" }}`,
-		"n":     3,
-		"ok":    true,
-		"none":  nil,
-		"list":  []any{"plain", "{{ .vu }}", 1.5},
-		"inner": map[string]any{"k": "pre {{ .data.s.c }} post", "<&>": "<&>"},
+		"user":              "{{ .vars.u }}",
+		"token":             `Bearer {{ env "TOKEN" }}`,
+		"n":                 3,
+		"ok":                true,
+		"none":              nil,
+		"list":              []any{"plain", "{{ .vu }}", 1.5},
+		"inner":             map[string]any{"k": "pre {{ .data.s.c }} post", "<&>": "<&>"},
+		"{{ .vars.u }}-key": "v",
 	}
 	tp, refs, err := ParseJSON("json", body, env)
 	if err != nil {
@@ -1377,7 +1378,7 @@ func TestParseJSON(t *testing.T) {
 	if tp.Static() {
 		t.Fatal("a body with templates is static")
 	}
-	wantRefs := []Ref{{Kind: "data", Name: "s", Field: "c"}, {Kind: "env", Name: "TOKEN"}, {Kind: "vars", Name: "u"}}
+	wantRefs := []Ref{{Kind: "data", Name: "s", Field: "c"}, {Kind: "env", Name: "TOKEN"}, {Kind: "vars", Name: "u"}, {Kind: "vars", Name: "u"}}
 	slices.SortFunc(refs, func(a, b Ref) int { return strings.Compare(a.Kind, b.Kind) })
 	if !slices.Equal(refs, wantRefs) {
 		t.Errorf("refs = %v, want %v", refs, wantRefs)
@@ -1389,7 +1390,7 @@ func TestParseJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"inner":{"<&>":"<&>","k":"pre {\"x\":1} post"},"list":["plain","7",1.5],"n":3,"none":null,"ok":true,` +
+	want := `{"a\"b\\c\nd</script>-key":"v","inner":{"<&>":"<&>","k":"pre {\"x\":1} post"},"list":["plain","7",1.5],"n":3,"none":null,"ok":true,` +
 		`"token":"Bearer t\"o\\k","user":"a\"b\\c\nd</script>"}`
 	if got != want {
 		t.Errorf("rendered\n%s\nwant\n%s", got, want)
