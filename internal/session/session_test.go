@@ -1459,3 +1459,35 @@ func FuzzJSONBody(f *testing.F) {
 		}
 	})
 }
+
+// Whatever strings a JSON body holds (templates or not, as keys or
+// values), ParseJSON does not panic, and a body that renders is valid JSON.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range [][2]string{
+		{"k", "v"}, {"{{ .vu }}", "{{ .iter }}"}, {"k", "{{ .vars.x "}, {"{{", "}}"},
+		{"\x00faya-slot-0\x00", "{{ .vu }}"}, {"k", "\x00faya-slot-7\x00"}, {"{{ env \"X\" }}", `{{ printf "%q" .vu }}`},
+		{"k", "{{ randInt 9 1 }}"}, {"\xff", "{{ .vars.x }}\xfe"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	env := mapEnv(map[string]string{"X": `"\`})
+	f.Fuzz(func(t *testing.T, key, val string) {
+		body := map[string]any{key: val, "list": []any{val, 1, nil}, "m": map[string]any{val: key}}
+		tp, _, err := ParseJSON("json", body, env)
+		if err != nil {
+			if tp != nil {
+				t.Fatalf("a template with error %v", err)
+			}
+			return
+		}
+		d := NewData(3)
+		d.Vars()["x"] = val
+		out, err := tp.Render(&bytes.Buffer{}, d)
+		if err != nil {
+			return // a template that fails when run (randInt 9 1)
+		}
+		if !json.Valid([]byte(out)) {
+			t.Fatalf("%q, %q rendered as invalid JSON: %q", key, val, out)
+		}
+	})
+}
