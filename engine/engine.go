@@ -56,6 +56,10 @@ type Interval struct {
 	Total *metrics.Snapshot
 	// Final is set on the last call, at the end of the run.
 	Final bool
+	// Busy is the share of its CPUs (CPUs: GOMAXPROCS) the process has
+	// used since the run started, 0 where it cannot be read.
+	Busy float64
+	CPUs int
 }
 
 // WithIntervals calls f once per interval, and once more at the end, from
@@ -267,6 +271,15 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, co
 	defer t.Stop()
 	iv := &metrics.Snapshot{}
 	last := start
+	cpu0, cpuOK := processCPU()
+	cpus := runtime.GOMAXPROCS(0)
+	busy := func(now time.Time) float64 {
+		cpu1, ok := processCPU()
+		if !ok || !cpuOK || !now.After(start) {
+			return 0
+		}
+		return (cpu1 - cpu0).Seconds() / (now.Sub(start).Seconds() * float64(cpus))
+	}
 	flush := func(now time.Time, final bool) {
 		rec.Flush(iv)
 		runtime.Gosched()
@@ -274,7 +287,7 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, co
 		if iv.Requests == 0 && iv.Dialed == 0 && iv.Closed == 0 && now.Sub(last) < e.interval/2 {
 			// The final flush right after a tick adds no point.
 			if final && e.intervals != nil {
-				e.intervals(Interval{Snapshot: iv, Total: res.Total, Final: true})
+				e.intervals(Interval{Snapshot: iv, Total: res.Total, Final: true, Busy: busy(now), CPUs: cpus})
 			}
 			return
 		}
@@ -292,7 +305,7 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, co
 			e.observe(p)
 		}
 		if e.intervals != nil {
-			e.intervals(Interval{Snapshot: iv, Point: p, HasPoint: true, Total: res.Total, Final: final})
+			e.intervals(Interval{Snapshot: iv, Point: p, HasPoint: true, Total: res.Total, Final: final, Busy: busy(now), CPUs: cpus})
 		}
 	}
 	for {

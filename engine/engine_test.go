@@ -545,8 +545,20 @@ func TestResultCPU(t *testing.T) {
 		t.Skip("no getrusage")
 	}
 	srv := testserver.Start(t)
-	res := run(t, closed(srv.URL+"/", 2, 2000))
+	var last engine.Interval
+	e, err := engine.New(closed(srv.URL+"/", 2, 2000), engine.WithIntervals(func(iv engine.Interval) { last = iv }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.CPU <= 0 || res.CPU > 2*res.Duration*time.Duration(res.CPUs) || res.CPUs != runtime.GOMAXPROCS(0) {
 		t.Errorf("CPU %v on %d CPUs over %v, want some CPU, on GOMAXPROCS (%d)", res.CPU, res.CPUs, res.Duration, runtime.GOMAXPROCS(0))
+	}
+	// The intervals carry the share so far, for the live view.
+	if !last.Final || last.Busy <= 0 || last.Busy > 2 || last.CPUs != res.CPUs {
+		t.Errorf("last interval: final %v, busy %v on %d CPUs", last.Final, last.Busy, last.CPUs)
 	}
 }

@@ -230,6 +230,9 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 			exp.Update(iv.Total, iv.Point)
 		}
 		if view != nil && iv.HasPoint {
+			if !o.inProcess {
+				view.Generator(iv.Busy, iv.CPUs)
+			}
 			view.Update(iv.Point, iv.Total)
 		}
 		if out.saved != nil {

@@ -43,6 +43,8 @@ type View struct {
 	timeline  []metrics.Point // recent points, for the findings' time series
 	twPeak    int64
 	closed    bool
+	busy      float64 // the generator's CPU share so far (0: unknown)
+	cpus      int
 }
 
 // New returns a view writing to w.
@@ -54,6 +56,15 @@ func New(w io.Writer, o Options) *View {
 		o.Width = 80
 	}
 	return &View{w: w, o: o, warned: map[string]bool{}}
+}
+
+// Generator sets how busy the generator's CPUs (cpus of them) have been
+// so far, as a share, for the live findings; call it before Update. 0
+// means unknown.
+func (v *View) Generator(busy float64, cpus int) {
+	v.mu.Lock()
+	v.busy, v.cpus = busy, cpus
+	v.mu.Unlock()
 }
 
 // Update shows one interval: p summarises it; total is the run so far.
@@ -113,7 +124,8 @@ func (v *View) findings(p metrics.Point, total *metrics.Snapshot) []string {
 	if p.T < 2*time.Second {
 		return nil
 	}
-	in := diagnose.Input{Config: v.o.Config, Total: total, Timeline: v.timeline, Duration: p.T, Scheduling: p.T}
+	in := diagnose.Input{Config: v.o.Config, Total: total, Timeline: v.timeline, Duration: p.T, Scheduling: p.T,
+		GeneratorBusy: v.busy, CPUs: v.cpus}
 	if p.TimeWait >= 0 && v.o.PortHi > v.o.PortLo {
 		v.twPeak = max(v.twPeak, p.TimeWait)
 		in.Sockets = diagnose.Sockets{Watched: true, TimeWaitAfter: int(p.TimeWait), TimeWaitPeak: int(v.twPeak), PortLo: v.o.PortLo, PortHi: v.o.PortHi}

@@ -117,3 +117,31 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// Iterations dropped with VUs to spare while the generator's CPU is busy:
+// the live finding names the generator, as the final report does, not
+// the VUs.
+func TestLiveShortfallNamesTheGenerator(t *testing.T) {
+	for _, tc := range []struct {
+		busy float64
+		want string
+	}{{0.97, "limited by the generator"}, {0, "limited by the VUs"}} {
+		rec := metrics.NewRecorder(1)
+		for range 1000 {
+			rec.Sched.Sent()
+			rec.Shard(0).Record(&metrics.Sample{Latency: time.Millisecond, ServiceTime: time.Millisecond,
+				Scheduled: true, Lag: 2 * time.Millisecond, First: true, Status: 200}, nil)
+		}
+		for range 100 {
+			rec.Sched.Dropped()
+		}
+		total := rec.Flush(nil)
+		var b bytes.Buffer
+		v := New(&b, Options{Length: time.Minute, Config: diagnose.Config{Open: true, Concurrency: 200, MaxConnsPerHost: 200}})
+		v.Generator(tc.busy, 1)
+		v.Update(metrics.Point{T: 3 * time.Second, Requests: 1000, Intended: 1100, Dropped: 100}, total)
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("generator %.0f%% busy: want %q live:\n%s", 100*tc.busy, tc.want, b.String())
+		}
+	}
+}
