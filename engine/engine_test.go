@@ -490,8 +490,9 @@ func testTimeoutBetweenAnswers(t *testing.T, eng string) {
 }
 
 // Pipelining: each VU writes its requests in batches on one connection;
-// the target sees every request once, on one connection per VU, and each
-// request is recorded with its own answer.
+// the target sees every request once, on at most one connection per VU (a
+// VU that starts after another returned its connection takes that one),
+// and each request is recorded with its own answer.
 func TestPipeline(t *testing.T) {
 	srv := testserver.Start(t)
 	p := closedOn(engine.EngineH1, srv.URL+"/", 2, 102)
@@ -501,11 +502,11 @@ func TestPipeline(t *testing.T) {
 	if s.Requests != 102 || s.OK != 102 || st.Requests != 102 {
 		t.Fatalf("requests %d, ok %d, target saw %d; want 102 each (errors %v)", s.Requests, s.OK, st.Requests, s.ErrExample)
 	}
-	if s.Dialed != 2 || st.ConnsNew != 2 {
-		t.Errorf("dialed %d, target accepted %d connections; want one per VU", s.Dialed, st.ConnsNew)
+	if s.Dialed < 1 || s.Dialed > 2 || st.ConnsNew != s.Dialed {
+		t.Errorf("dialed %d, target accepted %d connections; want the same, at most one per VU", s.Dialed, st.ConnsNew)
 	}
-	if s.ConnFresh != 2 || s.ConnReused != 100 || s.Hist(metrics.Latency).TotalCount() != 102 {
-		t.Errorf("fresh %d reused %d, latencies %d; want 2, 100, 102", s.ConnFresh, s.ConnReused, s.Hist(metrics.Latency).TotalCount())
+	if s.ConnFresh != s.Dialed || s.ConnReused != 102-s.Dialed || s.Hist(metrics.Latency).TotalCount() != 102 {
+		t.Errorf("fresh %d reused %d, latencies %d; want %d, %d, 102", s.ConnFresh, s.ConnReused, s.Hist(metrics.Latency).TotalCount(), s.Dialed, 102-s.Dialed)
 	}
 }
 
