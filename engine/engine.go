@@ -155,7 +155,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	plan := e.plan
 	rec := metrics.NewRecorder(min(runtime.GOMAXPROCS(0), 8))
 	epoch := time.Now()
-	cpu0, cpuOK := processCPU()
+	cpu := newCPUMeter()
 	e.epoch = epoch
 
 	factory := e.newClient
@@ -186,7 +186,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	}
 	go func() {
 		defer close(collectorDone)
-		e.collect(rec, res, epoch, conns, stopCollector)
+		e.collect(rec, res, epoch, cpu, conns, stopCollector)
 	}()
 
 	var stoppedAt atomic.Int64
@@ -236,8 +236,8 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	}
 	err := g.Wait()
 	res.Duration = time.Since(epoch)
-	if cpu1, ok := processCPU(); ok && cpuOK {
-		res.CPU, res.CPUs = cpu1-cpu0, runtime.GOMAXPROCS(0)
+	if used, ok := cpu.used(); ok {
+		res.CPU, res.CPUs = used, runtime.GOMAXPROCS(0)
 	}
 	res.Interrupted = ctx.Err() != nil
 	res.Scheduling = length
@@ -266,19 +266,18 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 
 // collect flushes the recorder once per interval into the run's total and
 // time series, and once more when stop closes.
-func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, conns func() (int64, int64), stop <-chan struct{}) {
+func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, cpu cpuMeter, conns func() (int64, int64), stop <-chan struct{}) {
 	t := time.NewTicker(e.interval)
 	defer t.Stop()
 	iv := &metrics.Snapshot{}
 	last := start
-	cpu0, cpuOK := processCPU()
 	cpus := runtime.GOMAXPROCS(0)
 	busy := func(now time.Time) float64 {
-		cpu1, ok := processCPU()
-		if !ok || !cpuOK || !now.After(start) {
+		used, ok := cpu.used()
+		if !ok || !now.After(start) {
 			return 0
 		}
-		return (cpu1 - cpu0).Seconds() / (now.Sub(start).Seconds() * float64(cpus))
+		return used.Seconds() / (now.Sub(start).Seconds() * float64(cpus))
 	}
 	flush := func(now time.Time, final bool) {
 		rec.Flush(iv)

@@ -1170,17 +1170,11 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; text-align: cen
 </div>
 {{- if .TimeCharts}}
 
-<h2 id="over-time">Over time</h2>
-<div class="charts">
-{{- range .TimeCharts}}{{template "chart" .}}{{end}}
-</div>
+<h2 id="over-time">Over time</h2>{{template "charts" .TimeCharts}}
 {{- end}}
 
 <h2 id="latency">Latency</h2>
-{{- if .LatencyCharts}}
-<div class="charts">
-{{- range .LatencyCharts}}{{template "chart" .}}{{end}}
-</div>
+{{- if .LatencyCharts}}{{template "charts" .LatencyCharts}}
 {{- end}}
 {{- if .LatencyRows}}
 <div class="stack">
@@ -1213,12 +1207,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; text-align: cen
 {{- if .Schedule}}
 
 <h2 id="schedule">Schedule</h2>
-<div class="card">
-<dl class="kv">
-{{- range .Schedule}}
-<dt>{{.K}}</dt><dd>{{.V}}</dd>
-{{- end}}
-</dl>
+<div class="card">{{template "kv" .Schedule}}
 {{- if .Shortfall}}
 <p class="banner bad">{{.Shortfall}}</p>
 {{- end}}
@@ -1226,18 +1215,10 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; text-align: cen
 {{- end}}
 
 <h2 id="connections">Connections</h2>
-{{- if .ConnCharts}}
-<div class="charts">
-{{- range .ConnCharts}}{{template "chart" .}}{{end}}
-</div>
+{{- if .ConnCharts}}{{template "charts" .ConnCharts}}
 {{- end}}
 <div class="stack">
-<div class="card">
-<dl class="kv">
-{{- range .Conn}}
-<dt>{{.K}}</dt><dd>{{.V}}</dd>
-{{- end}}
-</dl>
+<div class="card">{{template "kv" .Conn}}
 </div>
 </div>
 {{- if or .Status .Errors}}
@@ -1297,7 +1278,15 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; text-align: cen
 </main>
 </body>
 </html>
-{{define "chart"}}
+{{define "charts"}}
+<div class="charts">
+{{- range .}}{{template "chart" .}}{{end}}
+</div>{{end}}{{define "kv"}}
+<dl class="kv">
+{{- range .}}
+<dt>{{.K}}</dt><dd>{{.V}}</dd>
+{{- end}}
+</dl>{{end}}{{define "chart"}}
 <figure class="card">
 <figcaption><h3>{{.Title}}</h3><p>{{.Note}}</p></figcaption>
 <svg class="chart" data-chart="{{.Name}}" viewBox="0 0 {{f .W}} {{f .H}}" width="{{f .W}}" height="{{f .H}}" role="img" aria-label="{{.Title}}">

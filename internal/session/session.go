@@ -219,17 +219,11 @@ func ParseJSON(name string, v any, env Env) (*Template, []Ref, error) {
 			}
 			refs = append(refs, rs...)
 			strs = append(strs, t)
-			return jsonSlot(len(strs) - 1)
+			return slotMark + strconv.Itoa(len(strs)-1) + slotEnd
 		case map[string]any:
 			m := make(map[string]any, len(x))
 			for k, e := range x {
-				if strings.Contains(k, "{{") {
-					// A key encodes to the same marker as a slot.
-					if slot, ok := mark(k).(jsonSlot); ok {
-						k = "\x00faya-slot-" + strconv.Itoa(int(slot)) + "\x00"
-					}
-				}
-				m[k] = mark(e)
+				m[mark(k).(string)] = mark(e)
 			}
 			return m
 		case []any:
@@ -283,16 +277,13 @@ func ParseJSON(name string, v any, env Env) (*Template, []Ref, error) {
 	return &Template{src: src, json: j}, refs, nil
 }
 
-// jsonSlot stands for the n-th templated string of a JSON body while it
-// is encoded.
-type jsonSlot int
-
-const slotPrefix, slotSuffix = `"\u0000faya-slot-`, `\u0000"`
-
-// MarshalJSON writes the slot's marker.
-func (s jsonSlot) MarshalJSON() ([]byte, error) {
-	return []byte(slotPrefix + strconv.Itoa(int(s)) + slotSuffix), nil
-}
+// The n-th templated string of a JSON body (a value or a key) stands in
+// as slotMark n slotEnd while the body is encoded, which encoding/json
+// writes as slotPrefix n slotSuffix.
+const (
+	slotMark, slotEnd      = "\x00faya-slot-", "\x00"
+	slotPrefix, slotSuffix = `"\u0000faya-slot-`, `\u0000"`
+)
 
 // encodeJSON encodes v as a body: no HTML escaping, no newline.
 func encodeJSON(v any) (string, error) {
@@ -390,16 +381,19 @@ func (t *Template) Render(buf *bytes.Buffer, d Data) (string, error) {
 	}
 	buf.Reset()
 	if j := t.json; j != nil {
-		var one bytes.Buffer
 		enc := json.NewEncoder(buf)
 		enc.SetEscapeHTML(false)
 		for i, st := range j.strings {
 			buf.WriteString(j.text[i])
-			one.Reset()
-			if err := st.t.Execute(&one, d); err != nil {
+			// Render at the end of buf, then replace it with its quoted
+			// form.
+			at := buf.Len()
+			if err := st.t.Execute(buf, d); err != nil {
 				return "", err
 			}
-			if err := enc.Encode(one.String()); err != nil {
+			s := string(buf.Bytes()[at:])
+			buf.Truncate(at)
+			if err := enc.Encode(s); err != nil {
 				return "", err
 			}
 			buf.Truncate(buf.Len() - 1) // Encode's newline
