@@ -145,6 +145,11 @@ type Result struct {
 	// or their answers were read, late.
 	CPU  time.Duration
 	CPUs int
+	// RunDelay is how long the process's threads waited for a CPU while
+	// runnable during the run (Linux's schedstat), 0 where it cannot be
+	// read. Long waits with little CPU used mean the generator was
+	// starved by other processes, not busy.
+	RunDelay time.Duration
 }
 
 // Run executes the plan. Canceling ctx stops the run gracefully: no new
@@ -238,6 +243,9 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	res.Duration = time.Since(epoch)
 	if used, ok := cpu.used(); ok {
 		res.CPU, res.CPUs = used, runtime.GOMAXPROCS(0)
+	}
+	if d, ok := cpu.waited(); ok {
+		res.RunDelay = d
 	}
 	res.Interrupted = ctx.Err() != nil
 	res.Scheduling = length

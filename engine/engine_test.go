@@ -85,6 +85,14 @@ func checkAccounting(t *testing.T, s *metrics.Snapshot, srv *testserver.Server) 
 	}
 }
 
+// replaced is the connections that net/http closed after an answer read
+// whole because its writer goroutine had not reported the request written
+// within 50 ms (write_late): on a loaded machine a goroutine can wait that
+// long for a CPU. A later request dials a replacement. So "c VUs hold at
+// most c connections" is a promise about connections open at once; over a
+// run the server counts these replacements too, each one named.
+func replaced(s *metrics.Snapshot) int64 { return s.CloseReasons[transport.CloseWriteLate] }
+
 func TestReuse(t *testing.T) { forEachEngine(t, testReuse) }
 
 func testReuse(t *testing.T, eng string) {
@@ -96,8 +104,9 @@ func testReuse(t *testing.T, eng string) {
 	if s.Requests != n || s.OK != n {
 		t.Errorf("requests = %d, ok = %d, want %d", s.Requests, s.OK, n)
 	}
-	if st := srv.Stats(); st.ConnsNew > c {
-		t.Errorf("server saw %d connections for %d VUs, want at most %d", st.ConnsNew, c, c)
+	if st := srv.Stats(); st.ConnsMax > c || st.ConnsNew > c+replaced(s) {
+		t.Errorf("server saw %d connections (%d at once) for %d VUs, want at most %d at once and %d in all (%d replaced after write_late)",
+			st.ConnsNew, st.ConnsMax, c, c, c+replaced(s), replaced(s))
 	}
 	if s.ConnFresh+s.ConnReused != n {
 		t.Errorf("fresh %d + reused %d = %d, want %d (every request got a connection)", s.ConnFresh, s.ConnReused, s.ConnFresh+s.ConnReused, n)
@@ -108,8 +117,8 @@ func testReuse(t *testing.T, eng string) {
 	if got := s.Hist(metrics.ConnRequests).TotalCount(); got != s.Dialed {
 		t.Errorf("requests-per-connection has %d connections, dialed %d", got, s.Dialed)
 	}
-	if s.CloseReasons[transport.CloseRunEnd] != s.Dialed {
-		t.Errorf("closed at run end = %d, want all %d", s.CloseReasons[transport.CloseRunEnd], s.Dialed)
+	if s.CloseReasons[transport.CloseRunEnd]+replaced(s) != s.Dialed {
+		t.Errorf("closed at run end = %d, write_late %d, want all %d (close reasons %v)", s.CloseReasons[transport.CloseRunEnd], replaced(s), s.Dialed, s.CloseReasons)
 	}
 	if s.Status[200] != n {
 		t.Errorf("status 200 = %d, want %d", s.Status[200], n)
@@ -206,8 +215,8 @@ func testMaxConnsPerHostBlocks(t *testing.T, eng string) {
 	p.Transport.MaxConnsPerHost = 5
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
-	if s.Dialed != 5 || srv.Stats().ConnsMax > 5 {
-		t.Errorf("dialed %d, server saw up to %d open; want exactly the cap, 5", s.Dialed, srv.Stats().ConnsMax)
+	if s.Dialed != 5+replaced(s) || srv.Stats().ConnsMax > 5 {
+		t.Errorf("dialed %d, server saw up to %d open; want exactly the cap, 5 (and %d replaced after write_late)", s.Dialed, srv.Stats().ConnsMax, replaced(s))
 	}
 	// 20 VUs on 5 connections: at any time 15 wait, each about three
 	// 20 ms requests long.
@@ -257,11 +266,11 @@ func testConnScopeVU(t *testing.T, eng string) {
 	p.ConnScope = engine.ScopeVU
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
-	if s.Dialed != c {
-		t.Errorf("dialed = %d, want one per VU: %d", s.Dialed, c)
+	if s.Dialed != c+replaced(s) {
+		t.Errorf("dialed = %d, want one per VU: %d (and %d replaced after write_late)", s.Dialed, c, replaced(s))
 	}
-	if s.ConnReused != n-c {
-		t.Errorf("reused = %d, want %d", s.ConnReused, n-c)
+	if s.ConnReused != n-s.Dialed {
+		t.Errorf("reused = %d, want %d", s.ConnReused, n-s.Dialed)
 	}
 }
 

@@ -189,7 +189,7 @@ func fillFromResult(s *metrics.Sample, r *http1.Result, intended time.Duration, 
 		s.Status = r.Status
 	}
 	s.BodyBytes, s.Truncated = r.BodyBytes, r.Truncated
-	s.CloseAnswer, s.HTTP10 = r.CloseAnswer, r.HTTP10
+	s.CloseAnswers, s.HTTP10 = r.CloseAnswers, r.HTTP10
 	s.Fresh, s.Reused = r.Fresh, r.Reused
 	s.WasIdle, s.IdleTime = r.WasIdle, r.IdleTime
 	s.Retries, s.Redirects = r.Retries, r.Redirects

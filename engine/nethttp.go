@@ -248,7 +248,11 @@ func (c *netHTTPClient) template(r *request) (*http.Request, []byte, error) {
 // http.Client, whose per-request bookkeeping (a header copy per request
 // for redirects that rarely come, a slice of requests) costs CPU a load
 // generator does not need to spend.
-func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.Jar) (*http.Response, *http.Request, error) {
+//
+// Each hop's answer is accounted in s as the h1 engine does it: a hop
+// that asks to close counts as a close answer and closes its connection
+// for reason server, and its body bytes count as body received.
+func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.Jar, s *metrics.Sample) (*http.Response, *http.Request, error) {
 	for n := 0; ; n++ {
 		if jar != nil {
 			if ck := jar.CookieHeader(req.URL); ck != "" {
@@ -261,8 +265,11 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 			c.px = px
 		}
 		resp, err := rt.RoundTrip(req)
-		if err == nil && jar != nil {
-			jar.SetCookies(req.URL, resp.Cookies())
+		if err == nil {
+			c.answered(s, req, resp)
+			if jar != nil {
+				jar.SetCookies(req.URL, resp.Cookies())
+			}
 		}
 		if err != nil || c.maxRedirects < 0 || n >= c.maxRedirects {
 			return resp, req, err
@@ -272,9 +279,24 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 			return resp, req, nil
 		}
 		// Read the redirect's body so its connection can be reused.
-		_, _ = discard.ReadFrom(io.LimitReader(resp.Body, 1<<16))
+		n, _ := discard.ReadFrom(io.LimitReader(resp.Body, 1<<16))
+		s.BodyBytes += n
 		_ = resp.Body.Close()
 		req, body = next, nextBody
+	}
+}
+
+// answered accounts for one hop's answer: HTTP/1.0, and a request to
+// close the connection (then closed for reason server).
+func (c *netHTTPClient) answered(s *metrics.Sample, req *http.Request, resp *http.Response) {
+	if resp.ProtoMajor == 1 && resp.ProtoMinor == 0 {
+		s.HTTP10++
+	}
+	if resp.Close && !clientClose(req) {
+		s.CloseAnswers++
+		if conn := c.tracer.Conn(); conn != nil {
+			conn.SetCloseReason(transport.CloseServer)
+		}
 	}
 }
 
@@ -336,17 +358,10 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	capture := out != nil && (rq.step.capture || rq.step.headers)
-	resp, last, err := c.roundTrip(req, body, rq.jar)
+	resp, last, err := c.roundTrip(req, body, rq.jar, s)
 	if err == nil {
 		req = last
 		s.Status = resp.StatusCode
-		s.HTTP10 = resp.ProtoMajor == 1 && resp.ProtoMinor == 0
-		if resp.Close && !clientClose(req) {
-			s.CloseAnswer = true
-			if conn := tr.Conn(); conn != nil {
-				conn.SetCloseReason(transport.CloseServer)
-			}
-		}
 		if out != nil {
 			out.Status, out.URL = resp.StatusCode, req.URL
 		}
@@ -357,15 +372,18 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 				}
 			}
 			c.capBuf, err = c.capture(resp.Body, c.capBuf[:0])
-			s.BodyBytes = int64(len(c.capBuf))
+			s.BodyBytes += int64(len(c.capBuf))
 			out.Body = c.capBuf
 		}
 		var n int64
 		n, s.Truncated, err = c.drain(resp.Body, err)
 		s.BodyBytes += n
-		if s.Truncated {
-			if conn := tr.Conn(); conn != nil {
+		if conn := tr.Conn(); conn != nil {
+			switch {
+			case s.Truncated:
 				conn.SetCloseReason(transport.CloseBodyNotDrained)
+			case err == nil:
+				conn.NoteAnswered()
 			}
 		}
 		_ = resp.Body.Close()
@@ -463,10 +481,21 @@ func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 		t.rec(ctx, req.Method, req.URL.Path, &s, err)
 		return nil, err
 	}
-	resp.Body = &measuredBody{ReadCloser: resp.Body, done: func(n int64, rerr error) {
+	resp.Body = &measuredBody{ReadCloser: resp.Body, done: func(n int64, eof bool, rerr error) {
 		end := t.c.pool.Now()
+		if c := tr.Conn(); c != nil && eof {
+			c.NoteAnswered()
+		}
 		s := metrics.Sample{Status: resp.StatusCode, BodyBytes: n}
-		s.HTTP10 = resp.ProtoMajor == 1 && resp.ProtoMinor == 0
+		if resp.ProtoMajor == 1 && resp.ProtoMinor == 0 {
+			s.HTTP10 = 1
+		}
+		if resp.Close && !clientClose(req) {
+			s.CloseAnswers = 1
+			if c := tr.Conn(); c != nil {
+				c.SetCloseReason(transport.CloseServer)
+			}
+		}
 		t.finish(&s, tr, start, end, rerr)
 		proxied(&s, px)
 		t.rec(ctx, req.Method, req.URL.Path, &s, rerr)
@@ -490,7 +519,7 @@ func (t *netHTTPRoundTripper) finish(s *metrics.Sample, tr *transport.Tracer, st
 type measuredBody struct {
 	io.ReadCloser
 	n    int64
-	done func(n int64, err error)
+	done func(n int64, eof bool, err error)
 	once bool
 }
 
@@ -503,7 +532,7 @@ func (b *measuredBody) Read(p []byte) (int, error) {
 		if err != io.EOF {
 			rerr = err
 		}
-		b.done(b.n, rerr)
+		b.done(b.n, err == io.EOF, rerr)
 	}
 	return n, err
 }
@@ -512,7 +541,7 @@ func (b *measuredBody) Close() error {
 	err := b.ReadCloser.Close()
 	if !b.once {
 		b.once = true
-		b.done(b.n, nil)
+		b.done(b.n, false, nil)
 	}
 	return err
 }

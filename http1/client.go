@@ -129,8 +129,10 @@ type Result struct {
 	BytesReceived      int64
 	BodyBytes          int64
 	Truncated          bool
-	CloseAnswer        bool
-	HTTP10             bool
+	// CloseAnswers and HTTP10 count the hops' answers that asked to close
+	// the connection, and those that were HTTP/1.0.
+	CloseAnswers int32
+	HTTP10       int32
 }
 
 // aLongTimeAgo is a deadline in the past: it makes blocked I/O return.
@@ -322,8 +324,8 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	res.Status = resp.Status
 	res.BodyBytes += resp.BodyBytes
 	res.Truncated = res.Truncated || resp.Truncated
-	res.CloseAnswer = resp.CloseAnswer
-	res.HTTP10 = resp.Minor == 0
+	res.CloseAnswers += b2i(resp.CloseAnswer)
+	res.HTTP10 += b2i(resp.Minor == 0)
 	res.End = end
 
 	reusable := !resp.Close && cl.rd.Buffered() == 0
@@ -340,6 +342,13 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	cl.pool.put(c, reusable, end)
 	tc.Release(end)
 	return false, nil
+}
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // maxRetries bounds the retries of one request on pooled connections that

@@ -42,9 +42,10 @@ type Sample struct {
 	// the first one failed.
 	ChecksPassed, ChecksFailed int
 	CheckFailure               string
-	// CloseAnswer: the response asked to close the connection; HTTP10: it
-	// was an HTTP/1.0 response.
-	CloseAnswer, HTTP10 bool
+	// CloseAnswers counts the answers of the request's hops (redirects
+	// included) that asked to close the connection; HTTP10 those that
+	// were HTTP/1.0 responses.
+	CloseAnswers, HTTP10 int32
 
 	Phases   [NumPhases]time.Duration // indexed by Metric - Blocked
 	PhaseSet uint16                   // bit i: Phases[i] happened

@@ -127,7 +127,7 @@ type Snapshot struct {
 
 // NumCloseReasons mirrors transport.NumCloseReasons so metrics need not
 // import transport; the engine checks they agree.
-const NumCloseReasons = 13
+const NumCloseReasons = 14
 
 // Hist returns the histogram of m, or nil when nothing was recorded.
 func (s *Snapshot) Hist(m Metric) *hdrhistogram.Histogram { return s.hist[m] }
@@ -173,12 +173,8 @@ func (s *Snapshot) Add(x *Sample) {
 	s.BytesSent += x.BytesSent
 	s.BytesReceived += x.BytesReceived
 	s.BodyBytes += x.BodyBytes
-	if x.CloseAnswer {
-		s.CloseAnswers++
-	}
-	if x.HTTP10 {
-		s.HTTP10++
-	}
+	s.CloseAnswers += int64(x.CloseAnswers)
+	s.HTTP10 += int64(x.HTTP10)
 	s.ConnFresh += int64(x.Fresh)
 	s.ConnReused += int64(x.Reused)
 	s.Retries += int64(x.Retries)

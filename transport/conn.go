@@ -58,6 +58,14 @@ const (
 	// CloseOther: any other reason (a TLS failure after connect, a write
 	// error, net/http's internal errors).
 	CloseOther
+	// CloseWriteLate: net/http closed it after a request whose answer was
+	// read whole, because its writer goroutine had not reported the
+	// request written within 50 ms of the answer (its
+	// maxWriteWaitBeforeConnReuse, golang/go#7569). Either the server
+	// answered before it read the whole request, or the generator's
+	// goroutines were starved of CPU. Only the net/http engine has it: h1
+	// finishes its write before it reads.
+	CloseWriteLate
 
 	numCloseReasons
 )
@@ -79,6 +87,7 @@ var closeReasonNames = [...]string{
 	CloseBodyNotDrained:     "body_not_drained",
 	CloseUnused:             "unused",
 	CloseOther:              "other",
+	CloseWriteLate:          "write_late",
 }
 
 // String returns the reason's stable name, used as a JSON key.
@@ -148,6 +157,7 @@ type Conn struct {
 	seenTx    atomic.Int64
 	lastUse   atomic.Int64 // monotonic ns (Pool clock) when the last request released it
 	reason    atomic.Int32 // CloseReason+1 once known before Close; 0: not known
+	answered  atomic.Bool  // the last request's answer was read whole (NoteAnswered)
 	closedAt  atomic.Int64 // lifetime at close (ns)
 	closeOnce sync.Once
 	x         *exchanger // Exchange's state: used by one request at a time
@@ -234,9 +244,16 @@ func (c *Conn) AddRequests(n int64) { c.requests.Add(n) }
 // Acquire counts one more request carried by c and reports whether it is
 // the connection's first.
 func (c *Conn) Acquire() (first bool) {
+	c.answered.Store(false)
 	c.update(func(s uint32) uint32 { return s | stateInUse })
 	return c.requests.Add(1) == 1
 }
+
+// NoteAnswered records that the request on c got its whole answer (the
+// body read to its end) without an error. Call it before [Conn.Release].
+// A connection closed after such a request for no reason the engine saw
+// is put down to net/http's wait for its writer ([CloseWriteLate]).
+func (c *Conn) NoteAnswered() { c.answered.Store(true) }
 
 // Requests is the number of requests c has carried so far.
 func (c *Conn) Requests() int64 { return c.requests.Load() }
@@ -311,14 +328,32 @@ func (c *Conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// QuickClose is how soon after its last request's end a connection the
+// server closed counts as closed after that request (without saying so:
+// no "Connection: close"), not for sitting idle: no keep-alive timeout is
+// this short, and a server that closes after each answer is seen this
+// soon, or sooner, on the next request.
+const QuickClose = 50 * time.Millisecond
+
 // NoteServerIdleClose records that the server closed c while it sat idle,
-// and for how long it had been idle then.
+// and for how long it had been idle then. A close seen within
+// [QuickClose] of the last request's end is the server closing after
+// that request ([CloseServer]). At the run's end nothing is noted: the
+// run closed its connections itself, and what a server answers to that
+// (a TLS close_notify, an EOF) is not its idle timeout.
 func (c *Conn) NoteServerIdleClose() {
+	if c.pool.ending.Load() {
+		return
+	}
 	since := time.Duration(c.lastUse.Load())
 	if since == 0 {
 		since = c.pool.since(c.DialedAt)
 	}
 	idle := c.pool.now() - since
+	if idle < QuickClose && c.requests.Load() > 0 {
+		c.reason.Store(int32(CloseServer) + 1)
+		return
+	}
 	if c.idleClose.CompareAndSwap(0, int64(max(idle, 0))+1) {
 		// Definite: it overrides a guess made while reading (an EOF on a
 		// connection that had just been handed a request).
@@ -371,6 +406,14 @@ func (c *Conn) closeReason(p *Dialer) CloseReason {
 	}
 	if c.requests.Load() == 0 {
 		return CloseUnused
+	}
+	// net/http closes a connection without a hook after an answer read
+	// whole in one case only: its writer had not reported the request
+	// written 50 ms after the answer (persistConn.wroteRequest). Its other
+	// silent closes leave a reason: an EOF seen by Read, a canceled
+	// request, a PutIdleConn error, the run's end, the idle timer.
+	if c.answered.Load() {
+		return CloseWriteLate
 	}
 	return CloseOther
 }

@@ -1,0 +1,118 @@
+package engine_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/transport"
+)
+
+// earlyAnswerServer answers each request as soon as its head is read, then
+// waits hold before it reads the body, so that a large request body is still
+// being written when the answer arrives (golang/go#7569). Its small receive
+// buffer keeps the client's write blocked for the wait. It counts the
+// connections it accepted.
+func earlyAnswerServer(t *testing.T, hold time.Duration) (url string, accepted *atomic.Int64) {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted = new(atomic.Int64)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+						return
+					}
+					select {
+					case <-time.After(hold):
+					case <-done:
+						return
+					}
+					if _, err := io.Copy(io.Discard, req.Body); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		close(done)
+		_ = l.Close()
+		wg.Wait()
+	})
+	return "http://" + l.Addr().String() + "/", accepted
+}
+
+// TestWriteLate: a server that answers before it has read the request. h1
+// finishes its write, then reads the answer, and keeps the connection;
+// net/http reads the answer while its writer is still blocked, waits 50 ms
+// for it, then closes the connection: the close reason says so
+// (write_late), never "other".
+func TestWriteLate(t *testing.T) { forEachEngine(t, testWriteLate) }
+
+func testWriteLate(t *testing.T, eng string) {
+	url, accepted := earlyAnswerServer(t, 500*time.Millisecond)
+	const n = 3
+	p := closedOn(eng, url, 1, n)
+	p.Scenarios[0].Steps[0].Method = http.MethodPost
+	p.Scenarios[0].Steps[0].Body = make([]byte, 8<<20) // beyond what the socket buffers hold
+	s := run(t, p).Total
+	if s.Requests != n || s.OK != n || s.Status[200] != n {
+		t.Fatalf("requests %d, ok %d, 200s %d, want %d: the answers were whole (errors %v)", s.Requests, s.OK, s.Status[200], n, s.ErrCount)
+	}
+	if got := accepted.Load(); got != s.Dialed {
+		t.Errorf("dialed %d, the server accepted %d", s.Dialed, got)
+	}
+	if other := s.CloseReasons[transport.CloseOther]; other != 0 {
+		t.Errorf("closed for reason other: %d, want 0 (close reasons %v)", other, s.CloseReasons)
+	}
+	late := s.CloseReasons[transport.CloseWriteLate]
+	switch eng {
+	case engine.EngineH1:
+		if s.Dialed != 1 || late != 0 {
+			t.Errorf("h1: dialed %d, write_late %d: want one connection, reused", s.Dialed, late)
+		}
+	case engine.EngineNetHTTP:
+		// Each request's connection is closed 50 ms after its answer; the
+		// last one may be closed by the run's end first.
+		if s.Dialed != n || late < n-1 {
+			t.Errorf("net/http: dialed %d, write_late %d: want %d connections, at least %d closed write_late (close reasons %v)",
+				s.Dialed, late, n, n-1, s.CloseReasons)
+		}
+	}
+}
