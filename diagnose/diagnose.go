@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"time"
@@ -47,6 +46,9 @@ type Finding struct {
 // Config is what the run was configured to do, as far as the findings
 // need it. Pool limits are the effective ones; 0 means no limit.
 type Config struct {
+	// Engine is the HTTP engine that ran ("h1", "net/http"): findings
+	// name what it did.
+	Engine string
 	// Concurrency is the number of VUs (closed model) or the most VUs
 	// (open model): the requests that can be in flight at once.
 	Concurrency int
@@ -90,6 +92,11 @@ type Input struct {
 	// used during the run, 0 when unknown.
 	GeneratorBusy float64
 	CPUs          int
+	// RunDelay is how long the generator's threads waited for a CPU while
+	// runnable during the run (summed over its threads, from the kernel's
+	// schedstat), -1 when unknown. A generator that waited long without
+	// being busy was starved by others on the machine.
+	RunDelay time.Duration
 }
 
 // TimeWaitShare is the share of the ephemeral port range above which the
@@ -104,20 +111,26 @@ func Analyze(in Input) []Finding {
 		in.Total = &metrics.Snapshot{}
 	}
 	a := analysis{Input: in, s: in.Total}
-	a.poolTooSmall()
-	a.unboundedConns()
-	a.poolWait()
-	a.keepAlivesDisabled()
-	a.serverCloses()
-	a.serverIdleCloses()
-	a.silentRetries()
-	a.bodiesNotDrained()
-	a.timeWait()
+	a.failures()
+	a.httpErrors()
 	a.localErrors()
-	a.rateShortfall()
-	if !a.serious() {
-		a.clean()
+	a.timeWait()
+	if !a.failed() {
+		// On a run that mostly failed, the pool and the schedule saw
+		// too little to be judged.
+		a.poolTooSmall()
+		a.unboundedConns()
+		a.poolWait()
+		a.keepAlivesDisabled()
+		a.serverCloses()
+		a.serverIdleCloses()
+		a.silentRetries()
+		a.writeLate()
+		a.bodiesNotDrained()
+		a.rateShortfall()
+		a.closedStall()
 	}
+	a.clean()
 	sort.SliceStable(a.out, func(i, j int) bool { return a.out[i].Severity.rank() > a.out[j].Severity.rank() })
 	return a.out
 }
@@ -129,15 +142,6 @@ type analysis struct {
 }
 
 func (a *analysis) add(f Finding) { a.out = append(a.out, f) }
-
-func (a *analysis) serious() bool {
-	for _, f := range a.out {
-		if f.Severity != Info {
-			return true
-		}
-	}
-	return false
-}
 
 // concurrency is the requests that could be in flight at once: the VUs,
 // or more when more were seen busy.
@@ -156,18 +160,27 @@ func (a *analysis) minConns() int64 {
 // churn is the connections dialed beyond the fewest possible.
 func (a *analysis) churn() int64 { return max(a.s.Dialed-a.minConns(), 0) }
 
-func (a *analysis) reason(name string) int64 { return a.s.CloseReasons[reasonIndex(name)] }
+func (a *analysis) reason(r transport.CloseReason) int64 { return a.s.CloseReasons[r] }
 
-func (a *analysis) putIdle(name string) int64 { return a.s.PutIdleErrors[reasonIndex(name)] }
+func (a *analysis) putIdle(r transport.CloseReason) int64 { return a.s.PutIdleErrors[r] }
+
+// engineName names the engine that ran, for the findings' evidence.
+func (a *analysis) engineName() string {
+	if a.Config.Engine == "net/http" {
+		return "net/http"
+	}
+	return "faya's h1 engine"
+}
 
 func (a *analysis) poolTooSmall() {
 	c := a.concurrency()
 	for _, k := range []struct {
-		reason, flag, field string
-		limit               int
+		reason      transport.CloseReason
+		flag, field string
+		limit       int
 	}{
-		{"too_many_idle_for_host", "--max-idle-conns-per-host", "MaxIdleConnsPerHost", a.Config.MaxIdleConnsPerHost},
-		{"too_many_idle", "--max-idle-conns", "MaxIdleConns", a.Config.MaxIdleConns},
+		{transport.CloseTooManyIdleForHost, "--max-idle-conns-per-host", "MaxIdleConnsPerHost", a.Config.MaxIdleConnsPerHost},
+		{transport.CloseTooManyIdle, "--max-idle-conns", "MaxIdleConns", a.Config.MaxIdleConns},
 	} {
 		n := a.putIdle(k.reason)
 		if n == 0 {
@@ -262,7 +275,7 @@ func (a *analysis) keepAlivesDisabled() {
 }
 
 func (a *analysis) serverCloses() {
-	byServer := a.reason("server")
+	byServer := a.reason(transport.CloseServer)
 	answers := a.s.CloseAnswers
 	if byServer == 0 && answers == 0 || a.Config.DisableKeepAlives {
 		return
@@ -302,30 +315,70 @@ func (a *analysis) serverCloses() {
 	a.add(Finding{ID: "server-closes", Severity: sev, Title: title, Evidence: evidence, Fix: fix})
 }
 
+// MinIdleObservations is how many idle closes by the server a finding
+// needs before it names the server's keep-alive timeout.
+const MinIdleObservations = 3
+
+// MinIdleTimeout is the shortest client idle timeout a finding
+// recommends: below it a client reconnects between requests as often as
+// the server's short timeout makes it.
+const MinIdleTimeout = time.Second
+
+// serverTimeout estimates the server's keep-alive timeout from the idle
+// closes it made: the shortest idle time after which it closed one. ok is
+// false with fewer than MinIdleObservations of them.
+func (a *analysis) serverTimeout() (d time.Duration, ok bool) {
+	idle := metrics.DistOf(a.s.Hist(metrics.ServerIdleClose))
+	return idle.Min, idle.Count >= MinIdleObservations
+}
+
+// idleFix is the client setting that keeps clear of a server keep-alive
+// timeout of server, or "" when none should be recommended.
+func idleFix(server time.Duration) string {
+	suggest := roundDown(server * 8 / 10)
+	if suggest < MinIdleTimeout {
+		return ""
+	}
+	return fmt.Sprintf("--idle-conn-timeout %s (in Go: http.Transport.IdleConnTimeout = %s)", suggest, goDuration(suggest))
+}
+
 func (a *analysis) serverIdleCloses() {
 	idle := metrics.DistOf(a.s.Hist(metrics.ServerIdleClose))
 	if idle.Count == 0 {
 		return
 	}
-	// The server's keep-alive timeout is about the shortest idle time
-	// after which it closed a connection.
-	server := idle.Min
-	suggest := roundDown(server * 8 / 10)
-	ev := fmt.Sprintf("The server closed %d idle connections; they had been idle %s at the least and %s at the median, while the client keeps idle connections for %s (IdleConnTimeout).",
-		idle.Count, dur(idle.Min), dur(idle.P50), a.Config.IdleConnTimeout)
+	ev := fmt.Sprintf("The server closed %s while they sat idle in the pool; they had been idle %s at the least and %s at the median, while the client keeps idle connections for %s (IdleConnTimeout).",
+		plural(idle.Count, "connection"), dur(idle.Min), dur(idle.P50), a.Config.IdleConnTimeout)
 	if a.s.Retries > 0 {
-		ev += fmt.Sprintf(" %d requests were sent on such a connection and silently retried by net/http.", a.s.Retries)
+		ev += fmt.Sprintf(" %d requests were sent on such a connection and re-sent by %s.", a.s.Retries, a.engineName())
+	}
+	server, enough := a.serverTimeout()
+	if !enough {
+		a.add(Finding{
+			ID:       "server-idle-timeout",
+			Severity: Info,
+			Title:    fmt.Sprintf("The server closed %s that sat idle", plural(idle.Count, "connection")),
+			Evidence: ev + fmt.Sprintf(" %s too few to tell the server's keep-alive timeout.", plural(idle.Count, "close is")),
+			Fix:      "nothing yet; a longer run shows whether the server's keep-alive timeout is shorter than the client's",
+		})
+		return
 	}
 	sev := Info
 	if a.Config.IdleConnTimeout > server {
 		sev = Warning
+	}
+	fix := idleFix(server)
+	if fix == "" {
+		fix = fmt.Sprintf("raise the server's keep-alive timeout (e.g. nginx keepalive_timeout, Apache KeepAliveTimeout) well above %s: a timeout this short makes every client reconnect after a pause; a client idle timeout below it would close connections as often", dur(server))
+	} else {
+		fix += ", below the server's, so the client closes first and never sends on a connection the server is closing"
 	}
 	a.add(Finding{
 		ID:       "server-idle-timeout",
 		Severity: sev,
 		Title:    fmt.Sprintf("The server closes idle connections after about %s, before the client does", dur(server)),
 		Evidence: ev,
-		Fix:      fmt.Sprintf("--idle-conn-timeout %s, below the server's (in Go: http.Transport.IdleConnTimeout = %s), so the client closes first and never sends on a connection the server is closing", suggest, goDuration(suggest)),
+		Fix:      fix,
 	})
 }
 
@@ -333,21 +386,67 @@ func (a *analysis) silentRetries() {
 	if a.s.Retries == 0 {
 		return
 	}
-	fix := "--idle-conn-timeout below the server's keep-alive timeout, so that the client drops idle connections before the server does"
-	if idle := metrics.DistOf(a.s.Hist(metrics.ServerIdleClose)); idle.Count > 0 {
-		fix = fmt.Sprintf("--idle-conn-timeout %s, below the %s after which the server closed idle connections", roundDown(idle.Min*8/10), dur(idle.Min))
+	fix := "keep the client's idle timeout below the server's keep-alive timeout, so that the client drops idle connections before the server does"
+	if server, ok := a.serverTimeout(); ok {
+		if f := idleFix(server); f != "" {
+			fix = fmt.Sprintf("%s, below the %s after which the server closed idle connections", f, dur(server))
+		}
+	}
+	if a.silentCloses() > 0 {
+		fix = "make the server (or the proxy in front of it) keep connections alive, or answer with \"Connection: close\" when it will close: it closes connections after its answer without saying so, and a client finds out only when it sends the next request"
 	}
 	a.add(Finding{
 		ID:       "silent-retries",
 		Severity: Warning,
-		Title:    fmt.Sprintf("net/http silently re-sent %d requests", a.s.Retries),
-		Evidence: fmt.Sprintf("%d requests were written on a pooled connection that turned out closed by the server, and net/http re-sent them on another connection (a second GotConn for the same request). Each counts once in this report; the server may have seen two.", a.s.Retries),
+		Title:    fmt.Sprintf("%s silently re-sent %d requests", a.engineName(), a.s.Retries),
+		Evidence: fmt.Sprintf("%d requests were written on a pooled connection that turned out closed by the server, and %s re-sent them on another connection. Each counts once in this report; the server may have seen two.", a.s.Retries, a.engineName()),
 		Fix:      fix,
 	})
 }
 
+// silentCloses is the connections the server closed after a request
+// without saying so (no "Connection: close"): closed by the server beyond
+// those its answers announced.
+func (a *analysis) silentCloses() int64 {
+	by := a.reason(transport.CloseServer)
+	return by - min(a.s.CloseAnswers, by)
+}
+
+// writeLate reports connections net/http dropped because its writer had
+// not confirmed the write 50 ms after the answer.
+func (a *analysis) writeLate() {
+	n := a.reason(transport.CloseWriteLate)
+	if n == 0 {
+		return
+	}
+	ev := fmt.Sprintf("net/http closed %s right after a request whose answer was read whole, because its writer goroutine had not reported the request written 50 ms after the answer (net/http then drops the connection: golang/go#7569); a later request dialed a replacement for each.", plural(n, "connection"))
+	var causes []string
+	if a.RunDelay > 0 && a.Duration > 0 {
+		causes = append(causes, fmt.Sprintf("the generator's threads waited %s in all for a CPU during the %s run (run delay from the kernel's schedstat), so a goroutine could wait that long", dur(a.RunDelay), dur(a.Duration)))
+	}
+	if a.s.Requests > 0 {
+		if per := a.s.BytesSent / a.s.Requests; per >= 64<<10 {
+			causes = append(causes, fmt.Sprintf("the requests carry about %d kB each, so a server that answers before it has read the whole request body causes it", per>>10))
+		}
+	}
+	if len(causes) > 0 {
+		ev += " Likely cause: " + strings.Join(causes, "; or ") + "."
+	}
+	sev := Info
+	if a.s.Dialed > 0 && float64(n) > 0.05*float64(a.s.Dialed) {
+		sev = Warning
+	}
+	a.add(Finding{
+		ID:       "write-late",
+		Severity: sev,
+		Title:    fmt.Sprintf("net/http closed %s after their answers: its writer was late", plural(n, "connection")),
+		Evidence: ev,
+		Fix:      "give the generator CPUs of its own (fewer processes beside it, taskset); a server that answers uploads early is not the client's to fix. The h1 engine (--engine h1) finishes each write before it reads the answer and keeps such connections",
+	})
+}
+
 func (a *analysis) bodiesNotDrained() {
-	n := a.reason("body_not_drained")
+	n := a.reason(transport.CloseBodyNotDrained)
 	if n == 0 && a.s.Truncated == 0 {
 		return
 	}
@@ -404,40 +503,50 @@ func (a *analysis) localErrors() {
 	})
 }
 
-func (a *analysis) rateShortfall() {
-	sf := RateShortfall(a.Input)
-	if sf.LimitedBy == "" {
-		return
-	}
-	sev := Warning
-	if sf.Achieved < 0.9*sf.Target {
-		sev = Error
-	}
-	a.add(Finding{
-		ID:       "rate-shortfall",
-		Severity: sev,
-		Title:    fmt.Sprintf("The achieved rate fell short of the target (%.1f/s of %.1f/s): limited by the %s", sf.Achieved, sf.Target, limitedByName[sf.LimitedBy]),
-		Evidence: sf.Reason,
-		Fix:      sf.Fix,
-	})
-}
-
-var limitedByName = map[string]string{"vus": "VUs", "pool": "connection pool", "generator": "generator's CPU"}
-
+// clean says a run had nothing to change: no other finding, few errors,
+// and connections reused about as much as the concurrency allows. Its
+// evidence is computed from the run.
 func (a *analysis) clean() {
 	s := a.s
-	if s.Requests == 0 {
+	if s.Requests == 0 || len(a.out) > 0 || a.errorShare() > 0.01 {
 		return
 	}
-	msg := fmt.Sprintf("%d requests over %s, every connection reused; nothing to change", s.Requests, plural(s.Dialed, "connection"))
-	if s.Dialed > int64(a.concurrency()) {
-		msg = fmt.Sprintf("%d requests over %s; nothing to change", s.Requests, plural(s.Dialed, "connection"))
+	least := a.minConns()
+	perConn := metrics.DistOf(s.Hist(metrics.ConnRequests))
+	if s.Requests < 2*least {
+		a.add(Finding{
+			ID:       "too-short",
+			Severity: Info,
+			Title:    fmt.Sprintf("%d requests over %s: too few to judge connection reuse", s.Requests, plural(s.Dialed, "connection")),
+			Evidence: fmt.Sprintf("%d concurrent requests need %d connections, and %d requests are fewer than two for each.", a.concurrency(), least, s.Requests),
+			Fix:      fmt.Sprintf("send more requests (-n %d or more, or -d) to see the pool at work", 10*least),
+		})
+		return
+	}
+	if s.Dialed > least+max(1, least/20) {
+		return // churn without another finding to explain it: no all-clear
+	}
+	msg := fmt.Sprintf("%d requests over %s; nothing to change", s.Requests, plural(s.Dialed, "connection"))
+	if perConn.Count > 0 && perConn.Min >= 2 && s.Dialed <= int64(a.concurrency()) {
+		msg = fmt.Sprintf("%d requests over %s, every connection reused; nothing to change", s.Requests, plural(s.Dialed, "connection"))
+	}
+	best := 100 * (1 - float64(least)/float64(s.Requests))
+	early := int64(0)
+	for r, n := range s.CloseReasons {
+		if transport.CloseReason(r) != transport.CloseRunEnd && transport.CloseReason(r) != transport.CloseUnused {
+			early += n
+		}
+	}
+	closes := "no connection closed before the run's end"
+	if early > 0 {
+		closes = fmt.Sprintf("%s closed before the run's end", plural(early, "connection"))
 	}
 	a.add(Finding{
 		ID:       "clean",
 		Severity: Info,
 		Title:    msg,
-		Evidence: fmt.Sprintf("reuse ratio %.2f%%; no idle-put refusals, no server closes, no retries", reuse(s)),
+		Evidence: fmt.Sprintf("reuse ratio %.2f%% (the most %d concurrent requests allow is %.2f%%); %s of %d requests failed or got an error status; %s; no idle-put refusals, no retries",
+			reuse(s), a.concurrency(), best, pct(a.errorShare()), s.Requests, closes),
 	})
 }
 
@@ -446,84 +555,6 @@ func reuse(s *metrics.Snapshot) float64 {
 		return 100 * float64(s.ConnReused) / float64(used)
 	}
 	return 0
-}
-
-// Shortfall explains an open-model run that started fewer iterations than
-// its schedule asked for, or started them late.
-type Shortfall struct {
-	Target, Achieved float64 // iterations per second
-	// LimitedBy is "vus", "pool", "generator", or empty when the schedule
-	// was kept.
-	LimitedBy string
-	Reason    string // the evidence
-	Fix       string
-}
-
-// GeneratorBusy is the share of its CPUs above which a generator that
-// dropped iterations with VUs to spare is named as the limit.
-const GeneratorBusy = 0.9
-
-// busy says how busy the generator was: "93% of its 1 CPU".
-func busy(in Input) string {
-	cpus := "CPUs"
-	if in.CPUs == 1 {
-		cpus = "CPU"
-	}
-	return fmt.Sprintf("%.0f%% of its %d %s", 100*in.GeneratorBusy, in.CPUs, cpus)
-}
-
-// RateShortfall says which resource ran out when an open-model run fell
-// short of its rate: the VUs (all MaxVUs busy), the pool (VUs waiting for a
-// connection because MaxConnsPerHost is below MaxVUs), or the generator
-// (iterations started late).
-func RateShortfall(in Input) Shortfall {
-	s := in.Total
-	var sf Shortfall
-	if s == nil || !in.Config.Open || in.Scheduling <= 0 {
-		return sf
-	}
-	sec := in.Scheduling.Seconds()
-	sf.Target, sf.Achieved = float64(s.Intended)/sec, float64(s.Sent)/sec
-	lat := metrics.DistOf(s.Hist(metrics.Latency))
-	lag := metrics.DistOf(s.Hist(metrics.ScheduleLag))
-	lateShare := 0.0
-	if s.Sent > 0 {
-		lateShare = float64(s.Late) / float64(s.Sent)
-	}
-	maxVUs := in.Config.Concurrency
-	switch {
-	case s.Dropped > 0:
-		blocked := metrics.DistOf(s.Hist(metrics.Blocked))
-		pool := in.Config.MaxConnsPerHost
-		if blocked.Count > 0 && lat.Mean > 0 && float64(blocked.Mean) > 0.3*float64(lat.Mean) && pool > 0 && pool < maxVUs {
-			sf.LimitedBy = "pool"
-			sf.Reason = fmt.Sprintf("%d iterations dropped: the VUs were waiting for a connection (blocked mean %s of latency mean %s); --max-conns-per-host %d is below --max-vus %d",
-				s.Dropped, dur(blocked.Mean), dur(lat.Mean), pool, maxVUs)
-			sf.Fix = fmt.Sprintf("--max-conns-per-host %d (as many as --max-vus)", maxVUs)
-			return sf
-		}
-		need := int64(math.Ceil(sf.Target * lat.Mean.Seconds()))
-		if in.GeneratorBusy >= GeneratorBusy && need*4 <= int64(maxVUs) {
-			sf.LimitedBy = "generator"
-			sf.Reason = fmt.Sprintf("%d iterations dropped when all %d VUs were busy at once, though at the mean latency %s the rate needs about %d: the generator used %s, so iterations started late (schedule lag p99 %s) and piled up",
-				s.Dropped, maxVUs, dur(lat.Mean), need, busy(in), dur(lag.P99))
-			sf.Fix = "give the generator more CPU (more cores for faya, or another machine), or lower the rate; more VUs would not help"
-			return sf
-		}
-		sf.LimitedBy = "vus"
-		sf.Reason = fmt.Sprintf("%d iterations dropped: all %d VUs (--max-vus) were busy; at the mean latency %s the target rate needs about %d VUs at once (rate x latency)",
-			s.Dropped, maxVUs, dur(lat.Mean), need)
-		sf.Fix = fmt.Sprintf("--max-vus %d or more; if the latency grows with the rate, the target is slower than this rate", max(need*2, int64(maxVUs)+1))
-	case lateShare > 0.01 || in.Config.LateThreshold > 0 && lag.P99 > in.Config.LateThreshold:
-		sf.LimitedBy = "generator"
-		sf.Reason = fmt.Sprintf("the generator started iterations late: schedule lag p99 %s, %d late (over %s); its CPU is busy",
-			dur(lag.P99), s.Late, in.Config.LateThreshold)
-		if in.GeneratorBusy > 0 {
-			sf.Reason += fmt.Sprintf(" (it used %s)", busy(in))
-		}
-		sf.Fix = "give the generator more CPU (or another machine), or lower the rate"
-	}
-	return sf
 }
 
 func dur(d time.Duration) string {
@@ -561,12 +592,4 @@ func goDuration(d time.Duration) string {
 		return fmt.Sprintf("%d * time.Millisecond", d/time.Millisecond)
 	}
 	return fmt.Sprintf("%d * time.Microsecond", d/time.Microsecond)
-}
-
-func reasonIndex(name string) int {
-	r, ok := transport.CloseReasonByName(name)
-	if !ok {
-		panic("diagnose: unknown close reason " + name)
-	}
-	return int(r)
 }

@@ -147,6 +147,10 @@ type Generator struct {
 	// Busy is CPU / (duration x CPUs): near 1, the generator was itself
 	// a limit (requests started, or answers were read, late).
 	Busy float64 `json:"busy"`
+	// RunDelay is how long its threads waited for a CPU while runnable
+	// (Linux's schedstat; absent where unknown): long waits while not
+	// busy mean others on the machine starved it.
+	RunDelay int64 `json:"run_delay_ns,omitempty"`
 }
 
 // SpectrumPoint is the latency at one percentile.
@@ -336,6 +340,9 @@ type Run struct {
 	// GOMAXPROCS (engine.Result; CPU 0 when unknown).
 	CPU  time.Duration
 	CPUs int
+	// RunDelay is the threads' wait for a CPU (engine.Result; 0 when
+	// unknown).
+	RunDelay time.Duration
 	// Sockets are the socket-table readings, when taken.
 	Sockets diagnose.Sockets
 	// Steps names Total.Steps, index for index.
@@ -347,6 +354,7 @@ type Run struct {
 // DiagnoseConfig maps the run's description to what the findings need.
 func (m Meta) DiagnoseConfig() diagnose.Config {
 	return diagnose.Config{
+		Engine:              m.Engine,
 		Concurrency:         m.VUs,
 		Open:                m.Open,
 		PerVUPools:          m.ConnScope == "vu",
@@ -455,7 +463,8 @@ func Build(r Run) *Report {
 	}
 	if r.CPU > 0 && r.CPUs > 0 && r.Duration > 0 {
 		rep.Generator = &Generator{CPU: int64(r.CPU), CPUs: r.CPUs,
-			Busy: r.CPU.Seconds() / (r.Duration.Seconds() * float64(r.CPUs))}
+			Busy:     r.CPU.Seconds() / (r.Duration.Seconds() * float64(r.CPUs)),
+			RunDelay: int64(r.RunDelay)}
 	}
 	in := diagnose.Input{
 		Config:     r.Meta.DiagnoseConfig(),
@@ -466,7 +475,7 @@ func Build(r Run) *Report {
 		Sockets:    r.Sockets,
 	}
 	if g := rep.Generator; g != nil {
-		in.GeneratorBusy, in.CPUs = g.Busy, g.CPUs
+		in.GeneratorBusy, in.CPUs, in.RunDelay = g.Busy, g.CPUs, r.RunDelay
 	}
 	rep.Schedule = schedule(r, diagnose.RateShortfall(in))
 	rep.Sockets = Sockets(r.Sockets)

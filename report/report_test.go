@@ -340,6 +340,10 @@ func TestShortfallAttribution(t *testing.T) {
 		{"drops, generator busy", time.Microsecond, 2 * time.Millisecond, 0, 100, 200, 200, 0.97, "generator", "the generator used 97% of its 1 CPU"},
 		{"drops, generator not busy", time.Microsecond, 2 * time.Millisecond, 0, 100, 200, 200, 0.4, "vus", "all 200 VUs"},
 		{"drops, busy, VUs short", time.Microsecond, 2 * time.Millisecond, 0, 100, 20, 0, 0.97, "vus", "all 20 VUs"},
+		// Late by 400 ms with the CPU 10% busy: the machine kept the
+		// generator from running; neither its CPU nor the VUs.
+		{"late, starved", time.Microsecond, 400 * time.Millisecond, 200, 0, 20, 0, 0.1, "starved", "was not busy (it used 10% of its 1 CPU), yet its schedule ran up to 400"},
+		{"drops, starved", time.Microsecond, 400 * time.Millisecond, 0, 100, 20, 0, 0.1, "starved", "100 iterations dropped: the generator was not busy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := build(tc.blocked, tc.lag, tc.late, tc.dropped, tc.pool, tc.vus, tc.busy)

@@ -263,7 +263,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		results = threshold.Evaluate(ths, threshold.Input{Total: res.Total, StepNames: names, Scheduling: res.Scheduling})
 	}
 	if o.inProcess {
-		res.CPU = 0
+		res.CPU, res.RunDelay = 0, 0
 	}
 	run := report.Run{
 		Meta:       meta,
@@ -277,6 +277,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		Scheduling: res.Scheduling,
 		CPU:        res.CPU,
 		CPUs:       res.CPUs,
+		RunDelay:   res.RunDelay,
 		Sockets:    watch.result(),
 	}
 	if werr := out.finish(run, report.Build(run)); werr != nil {

@@ -50,6 +50,7 @@ type end struct {
 	Scheduling int64              `json:"scheduling_ns"`
 	CPU        int64              `json:"cpu_ns,omitempty"`
 	CPUs       int                `json:"cpus,omitempty"`
+	RunDelay   int64              `json:"run_delay_ns,omitempty"`
 	Sockets    diagnose.Sockets   `json:"sockets"`
 	Steps      []report.StepName  `json:"steps"`
 	Thresholds []threshold.Result `json:"thresholds"`
@@ -107,7 +108,7 @@ func (w *Writer) Close(run report.Run, findings []diagnose.Finding) error {
 		w.err = w.enc.Encode(line{End: &end{
 			Total: run.Total, Timeline: run.Timeline, Duration: int64(run.Duration), Partial: run.Partial,
 			OpenAtEnd: run.OpenAtEnd, Scheduling: int64(run.Scheduling), Sockets: run.Sockets,
-			CPU: int64(run.CPU), CPUs: run.CPUs,
+			CPU: int64(run.CPU), CPUs: run.CPUs, RunDelay: int64(run.RunDelay),
 			Steps: run.Steps, Thresholds: run.Thresholds, Findings: findings,
 		}})
 	}
@@ -187,7 +188,7 @@ func read(r io.Reader) (*Run, error) {
 			out.Run.Total, out.Run.Timeline = e.Total, e.Timeline
 			out.Run.Duration, out.Run.Partial, out.Run.OpenAtEnd = time.Duration(e.Duration), e.Partial, e.OpenAtEnd
 			out.Run.Scheduling, out.Run.Sockets = time.Duration(e.Scheduling), e.Sockets
-			out.Run.CPU, out.Run.CPUs = time.Duration(e.CPU), e.CPUs
+			out.Run.CPU, out.Run.CPUs, out.Run.RunDelay = time.Duration(e.CPU), e.CPUs, time.Duration(e.RunDelay)
 			out.Run.Steps, out.Run.Thresholds = e.Steps, e.Thresholds
 			out.Findings = e.Findings
 			return out, nil
