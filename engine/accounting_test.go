@@ -116,3 +116,38 @@ func testWriteLate(t *testing.T, eng string) {
 		}
 	}
 }
+
+// TestRedirectHopAccounting: a hop that answers "Connection: close" is a
+// close answer, and its connection closes for reason server, on both
+// engines; hops' body bytes count as body received on both.
+func TestRedirectHopAccounting(t *testing.T) { forEachEngine(t, testRedirectHopAccounting) }
+
+func testRedirectHopAccounting(t *testing.T, eng string) {
+	url := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hop" {
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Location", "/final")
+			w.WriteHeader(http.StatusFound)
+			_, _ = io.WriteString(w, "moved") // 5 bytes
+			return
+		}
+		_, _ = io.WriteString(w, "final body") // 10 bytes
+	}))
+	const n = 20
+	s := run(t, closedOn(eng, url+"/hop", 1, n)).Total
+	if s.Requests != n || s.Status[200] != n || s.Redirects != n {
+		t.Fatalf("requests %d, 200s %d, redirects %d, want %d each (errors %v)", s.Requests, s.Status[200], s.Redirects, n, s.ErrExample)
+	}
+	if s.CloseAnswers != n {
+		t.Errorf("close answers %d, want %d (one per redirect hop)", s.CloseAnswers, n)
+	}
+	if got := s.CloseReasons[transport.CloseServer]; got != n {
+		t.Errorf("closed by the server %d, want %d (close reasons %v)", got, n, s.CloseReasons)
+	}
+	if other := s.CloseReasons[transport.CloseOther]; other != 0 {
+		t.Errorf("closed for reason other: %d (close reasons %v)", other, s.CloseReasons)
+	}
+	if want := int64(n * (5 + 10)); s.BodyBytes != want {
+		t.Errorf("body bytes %d, want %d (hops' bodies included)", s.BodyBytes, want)
+	}
+}
