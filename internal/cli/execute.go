@@ -160,11 +160,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		return err
 	}
 	checkFileLimit(e.stderr, plan.VUs())
-	sockets := plan.Scenarios[0].Steps[0].URL
-	if len(plan.Proxy.URLs) > 0 {
-		sockets = plan.Proxy.URLs[0] // the connections go to the proxy
-	}
-	watch := watchSockets(ctx, sockets)
+	watch := watchSockets(ctx, socketTargets(plan))
 	watch.preflight(e.stderr, plan)
 
 	var view *progress.View

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,62 +19,80 @@ import (
 // timeWaitLife is how long Linux keeps a socket in TIME_WAIT.
 const timeWaitLife = 60 * time.Second
 
-// socketWatch counts the local sockets to the target in TIME_WAIT, before,
-// during (once a second, from the engine's collector: an estimate, see
-// timeWaitToTarget) and after the run.
+// socketWatch counts the local sockets in TIME_WAIT whose remote end is
+// the target (or a proxy the run goes through), before, during (once a
+// second, from the engine's collector) and after the run.
 //
-// The per-target counts come from the full socket tables, read before and
-// after the run; during it, once a second, the host-wide count from the
-// kernel's summary (reading the full tables then could stall the run for
-// hundreds of milliseconds when tens of thousands of sockets exist).
+// The counts come from the kernel's socket diagnostics (netlink), which
+// send only the sockets in the states asked for: cheap enough for a
+// reading every second. Where they cannot be read, the full tables are
+// read before and after the run, and the count during it is estimated
+// from the host-wide rise (reading the full tables then could stall the
+// run for hundreds of milliseconds when tens of thousands of sockets
+// exist).
 type socketWatch struct {
 	match      sockstat.Match
 	lo, hi     int
 	before     int
 	hostBefore int
 	hostPeak   atomic.Int64
+	peak       atomic.Int64 // the most TIME_WAIT sockets to the targets seen
+	diag       bool         // the kernel's socket diagnostics answer
 	ok         bool
 }
 
-// watchSockets resolves the target's addresses and takes the first
-// reading. Where the socket tables cannot be read, the watch is off.
-func watchSockets(ctx context.Context, rawURL string) *socketWatch {
-	w := &socketWatch{}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return w
-	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	p, err := netip.ParseAddrPort(net.JoinHostPort("0.0.0.0", port))
-	if err != nil {
-		return w
-	}
-	var ips []netip.Addr
-	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
-		ips = []netip.Addr{ip}
-	} else {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		ips, _ = net.DefaultResolver.LookupNetIP(rctx, "ip", u.Hostname())
-		cancel()
-	}
-	if len(ips) == 0 {
-		return w
-	}
+// targetAddrs resolves the host:port of each URL (http and https, a proxy
+// URL alike).
+func targetAddrs(ctx context.Context, rawURLs []string) []netip.AddrPort {
 	var addrs []netip.AddrPort
-	for _, ip := range ips {
-		addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), p.Port()))
+	for _, raw := range rawURLs {
+		u, err := url.Parse(raw)
+		if err != nil || u.Hostname() == "" {
+			continue
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
+		}
+		p, err := netip.ParseAddrPort(net.JoinHostPort("0.0.0.0", port))
+		if err != nil {
+			continue
+		}
+		var ips []netip.Addr
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+			ips = []netip.Addr{ip}
+		} else {
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			ips, _ = net.DefaultResolver.LookupNetIP(rctx, "ip", u.Hostname())
+			cancel()
+		}
+		for _, ip := range ips {
+			addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), p.Port()))
+		}
+	}
+	return addrs
+}
+
+// watchSockets resolves the targets' addresses (the URLs the run sends
+// to, and its proxies) and takes the first reading. Where the socket
+// tables cannot be read, the watch is off.
+func watchSockets(ctx context.Context, targets []string) *socketWatch {
+	w := &socketWatch{}
+	addrs := targetAddrs(ctx, targets)
+	if len(addrs) == 0 {
+		return w
 	}
 	w.match = sockstat.ToRemote(addrs...)
 	lo, hi, err := sockstat.PortRange()
 	if err != nil {
 		return w
 	}
-	c, err := sockstat.Read(w.match)
-	if err != nil {
-		return w
+	c, err := sockstat.Diag(w.match)
+	w.diag = err == nil
+	if !w.diag {
+		if c, err = sockstat.Read(w.match); err != nil {
+			return w
+		}
 	}
 	host, err := sockstat.HostTimeWait()
 	if err != nil {
@@ -81,54 +100,76 @@ func watchSockets(ctx context.Context, rawURL string) *socketWatch {
 	}
 	w.lo, w.hi, w.before, w.hostBefore, w.ok = lo, hi, c.TimeWait, host, true
 	w.hostPeak.Store(int64(host))
+	w.peak.Store(int64(c.TimeWait))
 	return w
 }
 
-// count reads the host's TIME_WAIT sockets now (for the engine's time
-// series).
+// raise sets a to n if n is larger.
+func raise(a *atomic.Int64, n int64) {
+	for {
+		p := a.Load()
+		if n <= p || a.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+// count reads the TIME_WAIT sockets to the targets now (for the engine's
+// time series).
 func (w *socketWatch) count() (int64, bool) {
 	if !w.ok {
 		return 0, false
 	}
 	h, err := sockstat.HostTimeWait()
+	if err == nil {
+		raise(&w.hostPeak, int64(h))
+	}
+	if w.diag {
+		c, err := sockstat.Diag(w.match)
+		if err == nil {
+			raise(&w.peak, int64(c.TimeWait))
+			return int64(c.TimeWait), true
+		}
+	}
 	if err != nil {
 		return 0, false
 	}
-	n := int64(h)
-	for {
-		p := w.hostPeak.Load()
-		if n <= p || w.hostPeak.CompareAndSwap(p, n) {
-			break
-		}
-	}
-	return timeWaitToTarget(w.before, w.hostBefore, h), true
+	n := timeWaitToTarget(w.before, w.hostBefore, h)
+	raise(&w.peak, n)
+	return n, true
 }
 
 // timeWaitToTarget estimates the TIME_WAIT sockets to the target from the
 // host-wide count: those to it before the run plus the host's rise since.
 // Sockets other programs left before the run are not the target's (they
 // only expire during it), and the target cannot have more than the host.
+// Only where the kernel's socket diagnostics cannot be read.
 func timeWaitToTarget(before, hostBefore, hostNow int) int64 {
 	return int64(min(before+max(hostNow-hostBefore, 0), hostNow))
 }
 
-// result takes the last readings and returns all of them. The peak for
-// the target is estimated as its count before plus the host-wide rise.
+// result takes the last readings and returns all of them.
 func (w *socketWatch) result() diagnose.Sockets {
 	if !w.ok {
 		return diagnose.Sockets{}
 	}
-	c, err := sockstat.Read(w.match)
-	if err != nil {
-		return diagnose.Sockets{}
+	var c sockstat.Counts
+	var err error
+	if w.diag {
+		c, err = sockstat.Diag(w.match)
+	}
+	if !w.diag || err != nil {
+		if c, err = sockstat.Read(w.match); err != nil {
+			return diagnose.Sockets{}
+		}
 	}
 	w.count()
-	rise := int(w.hostPeak.Load()) - w.hostBefore
+	raise(&w.peak, int64(c.TimeWait))
 	return diagnose.Sockets{
 		Watched:        true,
 		TimeWaitBefore: w.before,
 		TimeWaitAfter:  c.TimeWait,
-		TimeWaitPeak:   max(c.TimeWait, w.before+rise),
+		TimeWaitPeak:   int(w.peak.Load()),
 		HostPeak:       int(w.hostPeak.Load()),
 		PortLo:         w.lo,
 		PortHi:         w.hi,
@@ -160,4 +201,31 @@ func (w *socketWatch) preflight(stderr io.Writer, plan engine.Plan) {
 		fmt.Fprintf(stderr, "faya: warning: at %.0f new connections a second (--disable-keepalives), sockets left in TIME_WAIT for %v would need %.0f ephemeral ports; this machine has %d (%d-%d), so connects may fail with \"cannot assign requested address\" after about %v. Keep connections alive, lower the rate, or widen net.ipv4.ip_local_port_range.\n",
 			rate, timeWaitLife, inUse, ports, w.lo, w.hi, after)
 	}
+}
+
+// socketTargets are the URLs a plan's connections go to: its steps' (those
+// without a template in their host) and its proxies'.
+func socketTargets(plan engine.Plan) []string {
+	var urls []string
+	seen := map[string]bool{}
+	add := func(raw string) {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || strings.Contains(u.Host, "{{") || seen[u.Host] {
+			return
+		}
+		seen[u.Host] = true
+		urls = append(urls, raw)
+	}
+	for _, sc := range plan.Scenarios {
+		for _, st := range sc.Steps {
+			add(st.URL)
+		}
+		for _, st := range sc.Setup {
+			add(st.URL)
+		}
+	}
+	for _, px := range plan.Proxy.URLs {
+		add(px)
+	}
+	return urls
 }

@@ -1,0 +1,69 @@
+package sockstat
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// Diag agrees with the tables on live sockets: 4 connections this test
+// opens and keeps (ESTABLISHED), and 5 it closes first (TIME_WAIT on its
+// side), to a listener of its own; other sockets do not count.
+func TestDiagLive(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				// Wait for the client's close, then close: the client
+				// closed first, so its socket goes to TIME_WAIT.
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, _ = c.Read(make([]byte, 1))
+				_ = c.Close()
+			}()
+		}
+	}()
+	to := netip.MustParseAddrPort(l.Addr().String())
+	for i := range 9 {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 4 {
+			defer c.Close()
+			continue
+		}
+		_ = c.Close()
+	}
+	m := ToRemote(to)
+	var got Counts
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got, err = Diag(m); err != nil {
+			t.Fatal(err)
+		}
+		if got.TimeWait == 5 {
+			break
+		}
+	}
+	if got.Established != 4 || got.TimeWait != 5 {
+		t.Fatalf("Diag: %+v, want 4 established and 5 in TIME_WAIT", got)
+	}
+	tables, err := Read(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tables.Established != got.Established || tables.TimeWait != got.TimeWait {
+		t.Errorf("tables %+v, Diag %+v: want the same counts", tables, got)
+	}
+	if c, err := Diag(ToRemote(netip.MustParseAddrPort("127.0.0.1:1"))); err != nil || c.Total != 0 {
+		t.Errorf("Diag to a port nothing uses: %+v, %v", c, err)
+	}
+}
