@@ -92,6 +92,8 @@ type Input struct {
 	// used during the run, 0 when unknown.
 	GeneratorBusy float64
 	CPUs          int
+	// StepSetup marks the setup steps among Total.Steps, index for index.
+	StepSetup []bool
 	// RunDelay is how long the generator's threads waited for a CPU while
 	// runnable during the run (summed over its threads, from the kernel's
 	// schedstat), -1 when unknown. A generator that waited long without
@@ -113,6 +115,8 @@ func Analyze(in Input) []Finding {
 	a := analysis{Input: in, s: in.Total}
 	a.failures()
 	a.httpErrors()
+	a.setupFailed()
+	a.vusStopped()
 	a.localErrors()
 	a.timeWait()
 	if !a.failed() {
@@ -353,6 +357,19 @@ func (a *analysis) serverIdleCloses() {
 		ev += fmt.Sprintf(" %d requests were sent on such a connection and re-sent by %s.", a.s.Retries, a.engineName())
 	}
 	server, enough := a.serverTimeout()
+	if enough && idle.P90 > 2*idle.Min+time.Second {
+		// A keep-alive timeout closes connections after one idle time
+		// (seen a little later by a client that looks now and then);
+		// closes spread this wide are something else.
+		a.add(Finding{
+			ID:       "server-idle-timeout",
+			Severity: Info,
+			Title:    fmt.Sprintf("The server closed %s that sat idle for %s to %s: not one keep-alive timeout", plural(idle.Count, "connection"), dur(idle.Min), dur(idle.Max)),
+			Evidence: ev + " Idle times this spread out do not come from a keep-alive timeout: the server closed them for another reason (a restart or a reload, or a limit on its idle connections).",
+			Fix:      "check the server's log for a restart or a reload at the time; no client setting follows from these closes",
+		})
+		return
+	}
 	if !enough {
 		a.add(Finding{
 			ID:       "server-idle-timeout",

@@ -207,3 +207,75 @@ func (a *analysis) httpErrors() {
 	}
 	a.add(f)
 }
+
+// setupFailed reports failed setup requests (the VUs' logins): the VUs
+// then ran logged out, and their requests measure another user.
+func (a *analysis) setupFailed() {
+	s := a.s
+	if s.Setup == 0 || s.SetupFailed == 0 {
+		return
+	}
+	statuses := map[int]int64{}
+	var classes [metrics.NumErrClasses]int64
+	first := ""
+	for i := range s.Steps {
+		if i >= len(a.StepSetup) || !a.StepSetup[i] {
+			continue
+		}
+		st := &s.Steps[i]
+		for code, n := range st.Status {
+			statuses[code] += n
+		}
+		for c, n := range st.ErrCount {
+			classes[c] += n
+		}
+		if first == "" {
+			first = st.CheckFailure
+		}
+	}
+	var parts []string
+	var codes []int
+	for code := range statuses {
+		codes = append(codes, code)
+	}
+	sort.Ints(codes)
+	for _, code := range codes {
+		parts = append(parts, fmt.Sprintf("status %d: %d", code, statuses[code]))
+	}
+	for c, n := range classes {
+		if n > 0 && c > 0 {
+			parts = append(parts, fmt.Sprintf("no response (%s): %d", metrics.ErrClass(c), n))
+		}
+	}
+	ev := fmt.Sprintf("%d of %d setup requests failed (a status of 400 or more, no response, or a failed check): %s.", s.SetupFailed, s.Setup, strings.Join(parts, ", "))
+	if first != "" {
+		ev += fmt.Sprintf(" The first failed check: %q.", first)
+	}
+	ev += " VUs whose setup failed ran their iterations without what it should have given them (a session, a token): their requests measure another user."
+	f := Finding{
+		ID:       "setup-failed",
+		Severity: Warning,
+		Title:    fmt.Sprintf("%d of %d setup requests (the VUs' logins) failed", s.SetupFailed, s.Setup),
+		Evidence: ev,
+		Fix:      "check the setup steps against the server (URL, credentials in the data, the form or JSON body, the status they check); on_failure: stop-vu stops a VU whose login fails instead of letting it run logged out",
+	}
+	if 2*s.SetupFailed > s.Setup {
+		f.Severity = Error
+	}
+	a.add(f)
+}
+
+// vusStopped reports VUs stopped by a failed step (on_failure: stop-vu).
+func (a *analysis) vusStopped() {
+	s := a.s
+	if s.VUsStopped == 0 {
+		return
+	}
+	a.add(Finding{
+		ID:       "vus-stopped",
+		Severity: Warning,
+		Title:    fmt.Sprintf("%s stopped before the end (on_failure: stop-vu)", plural(s.VUsStopped, "VU")),
+		Evidence: fmt.Sprintf("%d of the %d VUs allocated stopped after a failed step and ran no more iterations: the rest of the run had fewer users than planned.", s.VUsStopped, s.VUsAllocated),
+		Fix:      "see the failed checks in the step table and fix what fails; on_failure: continue keeps the VUs going",
+	})
+}

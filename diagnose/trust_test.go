@@ -187,15 +187,25 @@ func testRunEndTLSNotServerIdle(t *testing.T, eng string) {
 }
 
 // idleCloses is a snapshot of a run in which the server closed n idle
-// connections, each after idle.
+// connections, each after idle; n < 0: 20 closes spread from 50 ms to
+// 20 s.
 func idleCloses(n int, idle time.Duration) *metrics.Snapshot {
 	rec := metrics.NewRecorder(1)
 	for range 1000 {
 		rec.Shard(0).Record(&metrics.Sample{Latency: time.Millisecond, Status: 200, Reused: 1}, nil)
 	}
+	var idles []time.Duration
 	for range n {
+		idles = append(idles, idle)
+	}
+	if n < 0 {
+		for i := range 20 {
+			idles = append(idles, 50*time.Millisecond+time.Duration(i)*time.Second)
+		}
+	}
+	for _, d := range idles {
 		rec.ConnDialed()
-		rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseServerIdle), Requests: 10, IdleClosed: true, IdleFor: idle})
+		rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseServerIdle), Requests: 10, IdleClosed: true, IdleFor: d})
 	}
 	return rec.Flush(nil)
 }
@@ -216,6 +226,9 @@ func TestIdleTimeoutRecommendation(t *testing.T) {
 		{"5 s, seen 5 times", 5, 5 * time.Second, diagnose.Warning, "--idle-conn-timeout 3.9s (in Go: http.Transport.IdleConnTimeout = 3900 * time.Millisecond)", ""},
 		{"5 s, seen twice", 2, 5 * time.Second, diagnose.Info, "too few to tell", "--idle-conn-timeout"},
 		{"300 ms, seen 5 times", 5, 300 * time.Millisecond, diagnose.Warning, "raise the server's keep-alive timeout", "--idle-conn-timeout"},
+		// Closes spread from 50 ms to 20 s (a restart closed every idle
+		// connection at once) name no timeout.
+		{"spread", -1, 0, diagnose.Info, "not one keep-alive timeout", "--idle-conn-timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: idleCloses(tc.n, tc.idle)})
@@ -268,7 +281,7 @@ func testClosedModelStall(t *testing.T, eng string) {
 	}))
 	p := engine.Plan{Scenarios: []engine.Scenario{{
 		Name:     "stall",
-		Executor: engine.Executor{Type: engine.VUs, VUs: 4, Duration: 3500 * time.Millisecond},
+		Executor: engine.Executor{Type: engine.VUs, VUs: 4, Duration: 4500 * time.Millisecond},
 		Steps:    []engine.Step{{URL: url + "/"}},
 	}}}
 	fs, s := diagnoseRun(t, eng, p)

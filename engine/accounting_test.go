@@ -3,9 +3,11 @@ package engine_test
 import (
 	"bufio"
 	"context"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/testserver"
+	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -149,5 +153,45 @@ func testRedirectHopAccounting(t *testing.T, eng string) {
 	}
 	if want := int64(n * (5 + 10)); s.BodyBytes != want {
 		t.Errorf("body bytes %d, want %d (hops' bodies included)", s.BodyBytes, want)
+	}
+}
+
+// TestCACert: with the server's CA given (--cacert), its certificate is
+// verified and accepted; without it, every request fails with class tls.
+func TestCACert(t *testing.T) { forEachEngine(t, testCACert) }
+
+func testCACert(t *testing.T, eng string) {
+	srv := testserver.StartTLS(t)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	p := closedOn(eng, srv.URL+"/", 2, 20)
+	p.Transport.RootCAsPEM = ca
+	if s := run(t, p).Total; s.OK != 20 {
+		t.Errorf("with the CA: ok %d of 20 (errors %v)", s.OK, s.ErrExample)
+	}
+	p.Transport.RootCAsPEM = nil
+	if s := run(t, p).Total; s.ErrCount[metrics.ErrTLS] != 20 {
+		t.Errorf("without the CA: tls errors %d, want 20 (classes %v)", s.ErrCount[metrics.ErrTLS], s.ErrCount)
+	}
+	p.Transport.RootCAsPEM = []byte("not a certificate")
+	if _, err := engine.New(p); err == nil || !strings.Contains(err.Error(), "PEM") {
+		t.Errorf("a CA that is not PEM: %v, want an error that says so", err)
+	}
+}
+
+// TestConnectUserAgent: the CONNECT that opens a tunnel through an HTTP
+// proxy carries the run's User-Agent, on both engines.
+func TestConnectUserAgent(t *testing.T) { forEachEngine(t, testConnectUserAgent) }
+
+func testConnectUserAgent(t *testing.T, eng string) {
+	srv := testserver.StartTLS(t)
+	px := testserver.StartHTTPProxy(t, testserver.ProxyOptions{})
+	p := via(eng, srv.URL+"/", 3, 30, px.URL)
+	p.Scenarios[0].Steps[0].Header = http.Header{"User-Agent": {"faya-test/1.0"}}
+	s := run(t, p).Total
+	if s.OK != 30 {
+		t.Fatalf("ok %d of 30 (errors %v)", s.OK, s.ErrExample)
+	}
+	if got := px.ConnectAgents(); got["faya-test/1.0"] != s.Dialed || len(got) != 1 {
+		t.Errorf("CONNECTs by User-Agent %v, want all %d with faya-test/1.0", got, s.Dialed)
 	}
 }

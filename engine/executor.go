@@ -329,7 +329,13 @@ func (q *idleVUs) pop() (chan job, bool) {
 type cursor struct {
 	sched *arrivals
 	next  atomic.Int64
+	// offset is when the schedule starts on the run's clock: after the
+	// pre-allocated VUs' setup (their logins), 0 without one.
+	offset time.Duration
 }
+
+// at is the intended start of iteration i on the run's clock.
+func (c *cursor) at(i int64) time.Duration { return c.offset + c.sched.at(i) }
 
 // take returns the next iteration and its intended start if that start
 // is not after now.
@@ -339,7 +345,7 @@ func (c *cursor) take(now time.Duration) (time.Duration, bool) {
 		if i >= c.sched.total {
 			return 0, false
 		}
-		t := c.sched.at(i)
+		t := c.at(i)
 		if t > now {
 			return 0, false
 		}
@@ -352,7 +358,13 @@ func (c *cursor) take(now time.Duration) (time.Duration, bool) {
 // runArrivals runs an arrival-rate executor. A scheduler owns time: it
 // wakes when iterations are due and hands each to a free VU. VUs are
 // pre-allocated and grow up to MaxVUs; when none is free and none can be
-// added, the iteration is dropped and counted, never delayed. A VU that
+// added, the iteration is dropped and counted, never delayed.
+//
+// VUs with a setup (a login) run it before they take arrivals, measured
+// as setup: the pre-allocated ones before the schedule starts (it starts
+// when they are done), and VUs added later before they join the free
+// ones, while the arrival that found none free is dropped. A login is
+// then never part of an iteration's lag or latency. A VU that
 // ends an iteration while others are due takes the next one itself, so
 // that the schedule does not wait for the scheduler's turn on a busy CPU
 // (behind hundreds of VUs made runnable at once, it waited tens of
@@ -368,6 +380,8 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 	var all []chan job
 	var g errgroup.Group
 	var ready sync.WaitGroup
+	setup := r.hasSetup()
+	var preparing atomic.Int64 // VUs added during the run, in their setup
 	startVU := func(first *job) {
 		id := r.firstVU + len(all)
 		jobs := make(chan job, 1)
@@ -383,9 +397,13 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 				return err
 			}
 			if first == nil {
+				v.prepare(reqCtx)
 				idle.push(jobs)
 			}
 			ready.Done()
+			if first == nil && setup {
+				preparing.Add(-1)
+			}
 			for j := range jobs {
 				end := v.iterate(reqCtx, j.intended)
 				for !v.stopped() && stop.Err() == nil {
@@ -407,9 +425,13 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 		})
 	}
 	for range min(ex.PreVUs, ex.MaxVUs) {
+		preparing.Add(b2i(setup))
 		startVU(nil)
 	}
-	ready.Wait() // the pre-allocated VUs are free before the first arrival
+	ready.Wait() // the pre-allocated VUs are free (set up) before the first arrival
+	if setup {
+		cur.offset = r.now()
+	}
 
 	sl := newSleeper(r.precise)
 	defer sl.close()
@@ -419,7 +441,7 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 			break
 		}
 		now := r.now()
-		if t := sched.at(i); t > now {
+		if t := cur.at(i); t > now {
 			// Wake on a grid of scheduleQuantum: arrivals closer together
 			// than that are started on one wake-up (each measured from its
 			// own intended start), which saves most of the cost of waking.
@@ -438,13 +460,20 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 				break
 			}
 			j := job{intended: t}
-			if c, ok := idle.pop(); ok {
+			switch c, ok := idle.pop(); {
+			case ok:
 				c <- j
 				r.rec.Sched.Sent()
-			} else if len(all) < ex.MaxVUs {
+			case len(all) < ex.MaxVUs && !setup:
 				startVU(&j)
 				r.rec.Sched.Sent()
-			} else {
+			case len(all) < ex.MaxVUs && preparing.Load() < int64(max(4, len(all)/4)):
+				// A new VU sets up before it takes arrivals: this one is
+				// dropped, as when every VU is busy.
+				preparing.Add(1)
+				startVU(nil)
+				r.rec.Sched.Dropped()
+			default:
 				r.rec.Sched.Dropped()
 			}
 		}
@@ -453,4 +482,17 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 		close(c)
 	}
 	return g.Wait()
+}
+
+// hasSetup reports whether the scenario's VUs run a setup (a login)
+// before their first iteration.
+func (r *runner) hasSetup() bool {
+	return len(r.cs.setup) > 0 || r.sc.Func != nil && r.sc.Func.Setup != nil
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

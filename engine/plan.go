@@ -355,6 +355,20 @@ func (p Plan) withDefaults() Plan {
 			p.Transport.Concurrency = p.VUs()
 		}
 	}
+	if p.Transport.UserAgent == "" {
+		// CONNECT requests carry the run's User-Agent: the first step's.
+		for _, sc := range p.Scenarios {
+			for _, st := range slices.Concat(sc.Setup, sc.Steps) {
+				if ua := st.Header.Get("User-Agent"); ua != "" && !strings.Contains(ua, "{{") {
+					p.Transport.UserAgent = ua
+					break
+				}
+			}
+			if p.Transport.UserAgent != "" {
+				break
+			}
+		}
+	}
 	p.Scenarios = slices.Clone(p.Scenarios)
 	for i := range p.Scenarios {
 		sc := &p.Scenarios[i]

@@ -41,13 +41,15 @@ func checkProxied(t *testing.T, s *metrics.Snapshot, srv *testserver.Server, px 
 		t.Errorf("the proxy accepted %d connections, faya dialed %d", got, s.Dialed)
 	}
 	count := func(m metrics.Metric) int64 { return histCount(s, m) }
-	// The proxy phase is charged with the dial's other phases: to the
-	// request a connection was dialed for (net/http may park a connection
-	// dialed for a request that got another one: no dial phases then).
+	// The dial's phases are charged to each connection's first request:
+	// once per connection that carried a request, on both engines.
 	phases, connects := count(metrics.Proxy), count(metrics.Connect)
+	if connects != p.Fresh {
+		t.Errorf("connect measured %d times, want once per connection first used (%d)", connects, p.Fresh)
+	}
 	switch {
-	case handshake && (phases != connects || p.Handshakes != connects || phases < 1):
-		t.Errorf("proxy phase measured %d times (%d in the proxy's accounts), want once per dial charged to a request (%d)", phases, p.Handshakes, connects)
+	case handshake && (phases != p.Fresh || p.Handshakes != p.Fresh || phases < 1):
+		t.Errorf("proxy phase measured %d times (%d in the proxy's accounts), want once per connection first used (%d)", phases, p.Handshakes, p.Fresh)
 	case !handshake && phases != 0:
 		t.Errorf("a proxy phase was measured (%d) without a handshake", phases)
 	}
@@ -116,6 +118,15 @@ func testSOCKS5Proxy(t *testing.T, eng string) {
 			checkProxied(t, res.Total, tc.target, px, 400, 8, true)
 			if st := px.Stats(); st.Connects != res.Total.Dialed {
 				t.Errorf("SOCKS5 CONNECTs %d, connections %d", st.Connects, res.Total.Dialed)
+			}
+			// socks5: faya looks the name up, once per connection; socks5h:
+			// the proxy does, so faya has no DNS phase.
+			want := res.Total.Proxies[0].Fresh
+			if tc.scheme == "socks5h" {
+				want = 0
+			}
+			if got := histCount(res.Total, metrics.DNS); got != want {
+				t.Errorf("%s: dns phase measured %d times, want %d", tc.scheme, got, want)
 			}
 		})
 	}

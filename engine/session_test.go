@@ -81,9 +81,10 @@ func testSessionsPerVU(t *testing.T, eng string) {
 	if s.Requests != 1500 || s.OK != 1500 || s.Setup != 100 || s.Iterations != 500 {
 		t.Errorf("requests %d ok %d setup %d iterations %d", s.Requests, s.OK, s.Setup, s.Iterations)
 	}
-	// me: 2 checks, items: 1 extraction, item: 3 checks; login: 1 check.
-	if s.ChecksFailed != 0 || s.ChecksPassed != 500*6 {
-		t.Errorf("checks passed %d failed %d, want %d and 0", s.ChecksPassed, s.ChecksFailed, 500*6)
+	// me: 2 checks, items: 1 extraction, item: 3 checks; login: 1 check
+	// (setup checks count too).
+	if s.ChecksFailed != 0 || s.ChecksPassed != 500*6+100 || s.SetupFailed != 0 {
+		t.Errorf("checks passed %d failed %d, setup failed %d; want %d, 0 and 0", s.ChecksPassed, s.ChecksFailed, s.SetupFailed, 500*6+100)
 	}
 	want := map[string]int64{"login": 100, "me": 500, "items": 500, "item": 500}
 	if len(res.Steps) != 4 {
@@ -403,8 +404,8 @@ func testJSONBodyEscapes(t *testing.T, eng string) {
 	if st := srv.Stats(); st.Logins != 3 {
 		t.Errorf("target: %d logins, want 3", st.Logins)
 	}
-	// Each iteration's two checks on /me (setup checks are counted apart).
-	if s.ChecksFailed != 0 || s.ChecksPassed != 9*2 {
-		t.Errorf("checks %d passed %d failed, want 18 passed", s.ChecksPassed, s.ChecksFailed)
+	// Each iteration's two checks on /me, and each VU's login check.
+	if s.ChecksFailed != 0 || s.ChecksPassed != 9*2+3 {
+		t.Errorf("checks %d passed %d failed, want 21 passed", s.ChecksPassed, s.ChecksFailed)
 	}
 }

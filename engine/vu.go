@@ -125,6 +125,7 @@ func (v *vu) prepare(ctx context.Context) {
 				if err := f.Setup(ctx, v.fn); err != nil {
 					v.fnFailed("setup", err, true)
 					v.fnStop = true
+					v.r.rec.VUs.Stopped()
 				}
 			}
 			v.fnSetup = true // after: the setup's requests are marked so
@@ -165,6 +166,9 @@ func (v *vu) stopped() bool {
 // every step recorded. It returns when the iteration ended, on the run's
 // clock.
 func (v *vu) iterate(ctx context.Context, intended time.Duration) (end time.Duration) {
+	// The setup runs first, apart: a VU logging in is busy once, in its
+	// setup, not in an iteration too.
+	v.prepare(ctx)
 	g := &v.r.rec.VUs
 	g.Begin()
 	defer g.End()
@@ -187,9 +191,6 @@ func (v *vu) iterate(ctx context.Context, intended time.Duration) (end time.Dura
 		return end
 	}
 	s := v.sess
-	if !s.setup {
-		v.prepare(ctx)
-	}
 	if s.stop {
 		return v.r.now()
 	}
@@ -288,6 +289,9 @@ func (v *vu) failed(st *cstep) bool {
 	case FailAbortIteration:
 		return false
 	case FailStopVU:
+		if !v.sess.stop {
+			v.r.rec.VUs.Stopped()
+		}
 		v.sess.stop = true
 		return false
 	}
@@ -378,7 +382,6 @@ func (v *vu) iteratePipeline(ctx context.Context, n int) time.Duration {
 // iterateFunc runs a Go scenario's iteration (its Setup first).
 func (v *vu) iterateFunc(ctx context.Context, _ time.Duration) time.Duration {
 	f := v.r.sc.Func
-	v.prepare(ctx)
 	if v.fnStop || f.Iteration == nil {
 		return v.r.now()
 	}

@@ -245,6 +245,7 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 	r.openPeak = r.open
 	r.connMu.Unlock()
 	dst.VUsBusyMax, dst.VUsAllocated = r.VUs.take()
+	dst.VUsStopped += r.VUs.stopped.Swap(0)
 	dst.Sent, dst.Dropped = r.Sched.sent.Swap(0), r.Sched.dropped.Swap(0)
 	dst.Intended = dst.Sent + dst.Dropped
 	return dst
@@ -253,8 +254,12 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 // VUGauge counts VUs: allocated, and busy in an iteration. Begin and End
 // are two atomic operations; the peak is updated only when it rises.
 type VUGauge struct {
-	busy, peak, allocated atomic.Int64
+	busy, peak, allocated, stopped atomic.Int64
 }
+
+// Stopped counts a VU that stopped before the run's end (on_failure:
+// stop_vu).
+func (g *VUGauge) Stopped() { g.stopped.Add(1) }
 
 // Begin marks a VU starting an iteration.
 func (g *VUGauge) Begin() {

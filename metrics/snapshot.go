@@ -115,8 +115,15 @@ type Snapshot struct {
 	// Checks passed and failed, over the iterations' requests.
 	ChecksPassed, ChecksFailed int64
 	// Setup counts the setup requests (a VU's login), which are kept
-	// apart: they are in their steps' stats, not in the counts above.
-	Setup int64
+	// apart: they are in their steps' stats, not in the counts above
+	// (their checks are in ChecksPassed and ChecksFailed). SetupFailed
+	// counts those that failed: no response, a status of 400 or more, or
+	// a failed check.
+	Setup, SetupFailed int64
+	// VUsStopped counts the VUs that stopped before the run's end because
+	// a step failed with on_failure: stop_vu (or a Go scenario's Setup
+	// failed).
+	VUsStopped int64
 	// Steps are the stats per step, by the recorder's step index.
 	Steps []StepStats
 	// Proxies are the stats per proxy, by the proxy's index in the run.
@@ -155,12 +162,13 @@ func (s *Snapshot) Add(x *Sample) {
 		if x.Step > 0 {
 			s.stepStats(x.Step - 1).addChecks(x)
 		}
-		if !x.Setup {
-			s.ChecksPassed += int64(x.ChecksPassed)
-			s.ChecksFailed += int64(x.ChecksFailed)
-			if x.First {
-				s.Iterations++
-			}
+		s.ChecksPassed += int64(x.ChecksPassed)
+		s.ChecksFailed += int64(x.ChecksFailed)
+		switch {
+		case x.Setup && x.ChecksFailed > 0:
+			s.SetupFailed++
+		case !x.Setup && x.First:
+			s.Iterations++
 		}
 		return
 	}
@@ -184,6 +192,11 @@ func (s *Snapshot) Add(x *Sample) {
 	}
 	if x.Setup {
 		s.Setup++
+		if x.Err != ErrNone || x.Status >= 400 || x.ChecksFailed > 0 {
+			s.SetupFailed++
+		}
+		s.ChecksPassed += int64(x.ChecksPassed)
+		s.ChecksFailed += int64(x.ChecksFailed)
 		return
 	}
 	s.Requests++
@@ -275,6 +288,8 @@ func (s *Snapshot) MergeYield(o *Snapshot, between func()) {
 	s.ChecksPassed += o.ChecksPassed
 	s.ChecksFailed += o.ChecksFailed
 	s.Setup += o.Setup
+	s.SetupFailed += o.SetupFailed
+	s.VUsStopped += o.VUsStopped
 	for i := range o.Steps {
 		s.stepStats(i).merge(&o.Steps[i])
 		if between != nil && o.Steps[i].latency != nil {

@@ -224,6 +224,16 @@ type Requests struct {
 	// Setup counts the VUs' setup requests (their logins), kept out of
 	// the counts above and measured per step.
 	Setup int64 `json:"setup"`
+	// SetupFailed counts the setup requests that failed: no response, a
+	// status of 400 or more, or a failed check; SetupStatus and
+	// SetupErrors break the setup requests down by status and by error
+	// class (absent without setup).
+	SetupFailed int64            `json:"setup_failed"`
+	SetupStatus map[string]int64 `json:"setup_status,omitempty"`
+	SetupErrors map[string]int64 `json:"setup_errors,omitempty"`
+	// VUsStopped counts the VUs stopped before the end by a failed step
+	// with on_failure: stop-vu.
+	VUsStopped int64 `json:"vus_stopped"`
 }
 
 // Schedule is how iterations were started. In the closed model every
@@ -474,6 +484,9 @@ func Build(r Run) *Report {
 		Scheduling: r.Scheduling,
 		Sockets:    r.Sockets,
 	}
+	for _, st := range r.Steps {
+		in.StepSetup = append(in.StepSetup, st.Setup)
+	}
 	if g := rep.Generator; g != nil {
 		in.GeneratorBusy, in.CPUs, in.RunDelay = g.Busy, g.CPUs, r.RunDelay
 	}
@@ -495,7 +508,27 @@ func Build(r Run) *Report {
 	if n := s.ChecksPassed + s.ChecksFailed; n > 0 {
 		rep.Checks.Rate = float64(s.ChecksPassed) / float64(n)
 	}
-	rep.Requests.Setup = s.Setup
+	rep.Requests.Setup, rep.Requests.SetupFailed, rep.Requests.VUsStopped = s.Setup, s.SetupFailed, s.VUsStopped
+	for i := range s.Steps {
+		if i >= len(r.Steps) || !r.Steps[i].Setup {
+			continue
+		}
+		st := &s.Steps[i]
+		for code, n := range st.Status {
+			if rep.Requests.SetupStatus == nil {
+				rep.Requests.SetupStatus = map[string]int64{}
+			}
+			rep.Requests.SetupStatus[strconv.Itoa(code)] += n
+		}
+		for c, n := range st.ErrCount {
+			if n > 0 && c > 0 {
+				if rep.Requests.SetupErrors == nil {
+					rep.Requests.SetupErrors = map[string]int64{}
+				}
+				rep.Requests.SetupErrors[metrics.ErrClass(c).String()] += n
+			}
+		}
+	}
 	rep.Steps = []Step{}
 	for i := range s.Steps {
 		st := &s.Steps[i]

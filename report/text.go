@@ -110,7 +110,14 @@ func (t *textWriter) summary(r *Report) {
 		t.printf("              retries %d, redirects %d, bodies cut at the cap %d\n", q.Retries, q.Redirects, q.Truncated)
 	}
 	if q.Setup > 0 {
-		t.printf("              setup requests %d (the VUs' logins: in the step table, not in these counts)\n", q.Setup)
+		t.printf("              setup requests %d (the VUs' logins: in the step table, not in these counts)", q.Setup)
+		if q.SetupFailed > 0 {
+			t.printf(", FAILED %d:%s", q.SetupFailed, setupBreakdown(q))
+		}
+		t.printf("\n")
+	}
+	if q.VUsStopped > 0 {
+		t.printf("              VUs stopped %d (a step failed with on_failure: stop-vu)\n", q.VUsStopped)
 	}
 	if c := r.Checks; c.Passed+c.Failed > 0 {
 		t.printf("  checks      %.2f%% passed (%d passed, %d failed)\n", 100*c.Rate, c.Passed, c.Failed)
@@ -125,6 +132,34 @@ func (t *textWriter) summary(r *Report) {
 	}
 	t.printf("  bytes       sent %s, received %s (bodies %s)\n", ByteSize(r.Bytes.Sent), ByteSize(r.Bytes.Received), ByteSize(r.Bytes.Body))
 	t.printf("\n")
+}
+
+// setupBreakdown lists the setup requests by status and error class:
+// " status 401 10, 200 40; errors refused 2".
+func setupBreakdown(q Requests) string {
+	var b strings.Builder
+	if len(q.SetupStatus) > 0 {
+		b.WriteString(" status")
+		for i, k := range sortedKeys(q.SetupStatus) {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, " %s %d", k, q.SetupStatus[k])
+		}
+	}
+	if len(q.SetupErrors) > 0 {
+		if b.Len() > 0 {
+			b.WriteString(";")
+		}
+		b.WriteString(" errors")
+		for i, k := range sortedKeys(q.SetupErrors) {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, " %s %d", k, q.SetupErrors[k])
+		}
+	}
+	return b.String()
 }
 
 // scenarioModel describes a scenario's executor in a line.

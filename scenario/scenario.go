@@ -245,7 +245,7 @@ func (p *parser) defaults(n *yaml.Node) {
 // TransportKeys are the transport settings, named as the flags are (with
 // underscores).
 var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "max_idle_conns", "idle_conn_timeout",
-	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "insecure", "conn_scope"}
+	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "insecure", "cacert", "conn_scope"}
 
 func (p *parser) transport(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -282,6 +282,18 @@ func (p *parser) transport(n *yaml.Node) {
 			t.ResponseHeaderTimeout = d.duration(v, what)
 		case "insecure":
 			t.InsecureSkipVerify = d.boolean(v, what)
+		case "cacert":
+			file := d.str(v, what)
+			b, err := p.o.ReadFile(p.rel(file))
+			switch {
+			case err != nil:
+				d.errf(v, "%s %q: cannot read %s: %v", what, file, p.rel(file), unwrapPath(err))
+			default:
+				if _, err := transport.CAPool(b); err != nil {
+					d.errf(v, "%s %q: %v", what, file, err)
+				}
+				t.RootCAsPEM = b
+			}
 		case "conn_scope":
 			plan.ConnScope = engine.ConnScope(d.str(v, what))
 			if plan.ConnScope != engine.ScopeShared && plan.ConnScope != engine.ScopeVU {

@@ -57,6 +57,16 @@ type Config struct {
 
 	// InsecureSkipVerify disables verification of the server's certificate.
 	InsecureSkipVerify bool `json:"insecure,omitempty"`
+
+	// RootCAsPEM holds the certificates (PEM) the server's certificate
+	// must chain to, instead of the system's roots (--cacert). Empty: the
+	// system's.
+	RootCAsPEM []byte `json:"ca_pem,omitempty"`
+
+	// UserAgent is sent on the CONNECT requests that open tunnels through
+	// an HTTP proxy, so that the proxy's log ties each tunnel to the run.
+	// Empty: none.
+	UserAgent string `json:"user_agent,omitempty"`
 }
 
 // Defaults used when a Config field is zero.
@@ -107,6 +117,11 @@ func (c Config) Validate() error {
 	neg("dial timeout", c.DialTimeout)
 	neg("TLS handshake timeout", c.TLSHandshakeTimeout)
 	neg("response header timeout", c.ResponseHeaderTimeout)
+	if len(c.RootCAsPEM) > 0 {
+		if _, err := CAPool(c.RootCAsPEM); err != nil {
+			errs = append(errs, fmt.Errorf("CA certificates: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -84,6 +84,13 @@ func NewDialer(cfg Config, obs Observer, opts ...Option) (*Dialer, error) {
 			NextProtos:         []string{"http/1.1"},
 		},
 	}
+	if len(cfg.RootCAsPEM) > 0 {
+		roots, err := CAPool(cfg.RootCAsPEM)
+		if err != nil {
+			return nil, fmt.Errorf("transport config: CA certificates: %w", err)
+		}
+		p.tls.RootCAs = roots
+	}
 	for _, o := range opts {
 		o(p)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/metrics"
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/proxy"
 )
 
@@ -271,16 +272,18 @@ func (p *Dialer) handshake(ctx context.Context, c *Conn, px *Proxy, addr string,
 		var err error
 		switch px.kind {
 		case ProxyHTTP, ProxyHTTPS:
-			nc, err = connectTunnel(ctx, nc, px, addr, p.cfg.DialTimeout)
+			nc, err = connectTunnel(ctx, nc, px, addr, p.cfg.DialTimeout, p.cfg.UserAgent)
 		default:
-			nc, err = p.socksTunnel(ctx, nc, px, addr)
+			nc, err = p.socksTunnel(ctx, c, nc, px, addr)
 		}
 		if err != nil {
 			return fail(err)
 		}
 	}
 	if px.tls != nil || !forward {
-		c.Proxy = time.Since(start) // a forwarding plain HTTP proxy has no handshake
+		// A forwarding plain HTTP proxy has no handshake; a socks5 lookup
+		// of the target's name is the DNS phase, not the proxy's.
+		c.Proxy = max(time.Since(start)-c.DNS, 0)
 	}
 	return nc, nil
 }
@@ -306,8 +309,9 @@ func (p *Dialer) tlsOver(ctx context.Context, c *Conn, nc net.Conn, serverName s
 	return &tlsConn{Conn: tc, c: c}, nil
 }
 
-// connectTunnel asks an HTTP proxy for a tunnel to addr.
-func connectTunnel(ctx context.Context, nc net.Conn, px *Proxy, addr string, timeout time.Duration) (net.Conn, error) {
+// connectTunnel asks an HTTP proxy for a tunnel to addr, with the run's
+// User-Agent (ua) when there is one.
+func connectTunnel(ctx context.Context, nc net.Conn, px *Proxy, addr string, timeout time.Duration, ua string) (net.Conn, error) {
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -317,6 +321,9 @@ func connectTunnel(ctx context.Context, nc net.Conn, px *Proxy, addr string, tim
 	defer stop()
 	var b strings.Builder
 	b.WriteString("CONNECT " + addr + " HTTP/1.1\r\nHost: " + addr + "\r\n")
+	if ua != "" && httpguts.ValidHeaderFieldValue(ua) {
+		b.WriteString("User-Agent: " + ua + "\r\n")
+	}
 	if px.auth != "" {
 		b.WriteString("Proxy-Authorization: " + px.auth + "\r\n")
 	}
@@ -367,14 +374,17 @@ func (o oneConn) DialContext(context.Context, string, string) (net.Conn, error) 
 	return o.c, nil
 }
 
-// socksTunnel runs the SOCKS5 negotiation for addr over nc. With socks5
-// the target's name is resolved here (the DNS phase is then part of the
-// proxy phase); with socks5h the proxy resolves it.
-func (p *Dialer) socksTunnel(ctx context.Context, nc net.Conn, px *Proxy, addr string) (net.Conn, error) {
+// socksTunnel runs the SOCKS5 negotiation for addr over c (nc: the
+// connection to talk over). With socks5 the target's name is resolved
+// here: the lookup is c's DNS phase, apart from the proxy phase; with
+// socks5h the proxy resolves it.
+func (p *Dialer) socksTunnel(ctx context.Context, c *Conn, nc net.Conn, px *Proxy, addr string) (net.Conn, error) {
 	if px.kind == ProxySOCKS5 {
 		host, port, err := net.SplitHostPort(addr)
 		if err == nil && net.ParseIP(host) == nil {
+			start := time.Now()
 			ips, err := p.resolver.LookupNetIP(ctx, "ip", host)
+			c.DNS = max(time.Since(start), 1)
 			if err != nil {
 				return nil, err
 			}

@@ -200,14 +200,19 @@ func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 		t.uses[1]++
 	}
 	wait := now - t.getConn
-	// A connection dialed for this request (first use, handed over
-	// straight from the dial) carries its dial phases; the rest of the
-	// wait was for a pool slot. A connection that sat idle first was
-	// dialed for someone else.
-	if t.fresh && !info.WasIdle {
-		// The dial may have started before this request asked (it was
-		// started for a request that then got another connection).
-		wait = max(wait-c.AddDialPhases(&t.timings), 0)
+	// A connection's dial phases are charged to its first request, so
+	// that they are counted once per connection that carried a request,
+	// as on the h1 engine. Handed over straight from the dial, the dial
+	// was (part of) this request's wait; the rest was for a pool slot.
+	// A connection that sat idle first was dialed for a request that got
+	// another one (net/http's dial race): its first request did not wait
+	// for the dial.
+	if t.fresh {
+		dial := c.AddDialPhases(&t.timings)
+		if !info.WasIdle {
+			// The dial may have started before this request asked.
+			wait = max(wait-dial, 0)
+		}
 	}
 	t.timings.Add(Blocked, wait)
 }

@@ -79,6 +79,7 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		"tls-handshake-timeout":   func() { t.TLSHandshakeTimeout = pool.TLSHandshakeTimeout },
 		"response-header-timeout": func() { t.ResponseHeaderTimeout = pool.ResponseHeaderTimeout },
 		"insecure":                func() { t.InsecureSkipVerify = pool.InsecureSkipVerify },
+		"cacert":                  func() { t.RootCAsPEM = pool.RootCAsPEM },
 	} {
 		if set(flag) {
 			apply()

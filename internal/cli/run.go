@@ -41,6 +41,7 @@ type runOpts struct {
 	bodyFile  string
 	timeout   time.Duration
 	insecure  bool
+	cacert    string
 	userAgent string
 	maxBody   int64
 	redirects int
@@ -188,6 +189,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.bodyFile, "body-file", "", "read the request body from this file")
 	fs.DurationVar(&o.timeout, "timeout", engine.DefaultTimeout, "whole-request timeout, body included")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
+	fs.StringVar(&o.cacert, "cacert", "", "PEM file of the CA certificates the server's certificate must chain to (instead of the system's)")
 	fs.StringVar(&o.userAgent, "user-agent", "faya/"+Version, "User-Agent header")
 	fs.Int64Var(&o.maxBody, "max-body", engine.DefaultMaxBody, "read at most this many bytes of each response body; a longer body is cut and its connection closed (0: no cap)")
 	fs.IntVar(&o.redirects, "max-redirects", engine.DefaultMaxRedirects, "redirects to follow per request (0: none, the 3xx is the answer)")
@@ -477,7 +479,26 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 		TLSHandshakeTimeout:   o.tlsHandshakeTimeout,
 		ResponseHeaderTimeout: o.responseHeaderTimeout,
 		InsecureSkipVerify:    o.insecure,
+		RootCAsPEM:            o.rootCAs(&errs),
 	}, errs
+}
+
+// rootCAs reads --cacert, adding a usage error to errs when it is not a
+// readable PEM file of certificates.
+func (o *runOpts) rootCAs(errs *[]error) []byte {
+	if o.cacert == "" {
+		return nil
+	}
+	b, err := os.ReadFile(o.cacert)
+	if err != nil {
+		*errs = append(*errs, usagef("--cacert: %v", err))
+		return nil
+	}
+	if _, err := transport.CAPool(b); err != nil {
+		*errs = append(*errs, usagef("--cacert %s: %v", o.cacert, err))
+		return nil
+	}
+	return b
 }
 
 func (o *runOpts) readBody() ([]byte, error) {

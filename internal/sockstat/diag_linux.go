@@ -107,4 +107,3 @@ func countDiag(d []byte, m Match, c *Counts) {
 		c.TimeWait++
 	}
 }
-

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -82,6 +83,14 @@ type ProxyStats struct {
 	Rejected int64
 }
 
+// ConnectAgents counts the CONNECT requests the proxy got by their
+// User-Agent ("" for none).
+func (p *Proxy) ConnectAgents() map[string]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.agents)
+}
+
 // Proxy is a running test proxy on a loopback port: an HTTP proxy
 // (CONNECT tunnels and absolute-form forwarding) or a SOCKS5 proxy.
 type Proxy struct {
@@ -97,6 +106,7 @@ type Proxy struct {
 	conns, connects, forwards, authFailures, rejected atomic.Int64
 
 	mu     sync.Mutex
+	agents map[string]int64 // CONNECTs by User-Agent
 	closed bool
 	open   map[net.Conn]struct{} // hijacked, tunneled and SOCKS connections
 	wg     sync.WaitGroup        // goroutines serving them
@@ -290,6 +300,12 @@ func StartHTTPProxy(t testing.TB, o ProxyOptions) *Proxy {
 // connect serves an authorized CONNECT request: it dials the target,
 // answers 200 and tunnels, or answers RejectConnect or 502.
 func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	if p.agents == nil {
+		p.agents = map[string]int64{}
+	}
+	p.agents[r.UserAgent()]++
+	p.mu.Unlock()
 	if code := p.opts.RejectConnect; code != 0 {
 		p.rejected.Add(1)
 		http.Error(w, "CONNECT rejected", code)
