@@ -75,6 +75,11 @@ type Options struct {
 	ReadFile func(path string) ([]byte, error)
 	// Env looks up {{ env "NAME" }}; nil leaves them unchecked.
 	Env session.Env
+	// Adjust, if set, changes the compiled plan before it is validated:
+	// the command line's flags (-c, -n, -r, ...), so that the plan that is
+	// validated is the one that runs. It is not called on a file with
+	// errors of its own.
+	Adjust func(*engine.Plan)
 }
 
 // Load reads, parses and validates the scenario file at path.
@@ -114,6 +119,9 @@ func Parse(path string, src []byte, o Options) (*File, error) {
 	p := &parser{d: d, f: f, o: o, dir: filepath.Dir(path), bad: map[string]bool{}}
 	p.file(root.Content[0])
 	if len(d.errs) == 0 {
+		if o.Adjust != nil {
+			o.Adjust(&f.Plan)
+		}
 		p.validate()
 	} else {
 		p.templates()
@@ -437,6 +445,9 @@ func unwrapPath(err error) error {
 }
 
 func readCSV(b []byte) ([]string, [][]string, error) {
+	// A byte-order mark (spreadsheets write one) is not part of the first
+	// column's name.
+	b = bytes.TrimPrefix(b, []byte("\ufeff"))
 	r := csv.NewReader(bytes.NewReader(b))
 	r.TrimLeadingSpace = true
 	recs, err := r.ReadAll()

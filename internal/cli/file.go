@@ -14,13 +14,31 @@ import (
 )
 
 // loadFile reads and validates a scenario file, every problem as a usage
-// error (exit 2) with its file:line.
-func loadFile(path string) (*scenario.File, error) {
-	f, err := scenario.Load(path, scenario.Options{Env: os.LookupEnv})
+// error (exit 2) with its file:line. adjust, if not nil, applies the
+// command line's flags to the plan before it is validated.
+func loadFile(path string, adjust func(*engine.Plan)) (*scenario.File, error) {
+	f, err := scenario.Load(path, scenario.Options{Env: os.LookupEnv, Adjust: adjust})
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return f, nil
+}
+
+// adjustFile returns what loadFile applies to a scenario file's plan
+// before validating it: the load flags' executor overrides, so that -c
+// can lower a file's VUs to its data rows and -n can give a closed
+// model its missing iteration count. Their errors are reported by
+// filePlan, which applies them again.
+func (o *runOpts) adjustFile(fs *pflag.FlagSet) func(*engine.Plan) {
+	return func(p *engine.Plan) {
+		p.Scenarios = append([]engine.Scenario(nil), p.Scenarios...)
+		for i := range p.Scenarios {
+			sc := &p.Scenarios[i]
+			if ex, errs := o.overrideExecutor(fs, sc.Name, sc.Executor); len(errs) == 0 {
+				sc.Executor = ex
+			}
+		}
+	}
 }
 
 // singleURLFlags apply to the one request of faya run URL and mean nothing

@@ -131,7 +131,7 @@ run; if one fails, faya exits with code 99.`,
 				err  error
 			)
 			if o.file != "" {
-				f, ferr := loadFile(o.file)
+				f, ferr := loadFile(o.file, o.adjustFile(cmd.Flags()))
 				if ferr != nil {
 					return ferr
 				}

@@ -22,7 +22,7 @@ hint; the exit code is 2 if there is any, 0 if the file is good.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := loadFile(args[0])
+			f, err := loadFile(args[0], nil)
 			if err != nil {
 				return err
 			}
