@@ -118,6 +118,14 @@ func TestHealthyRunIsClean(t *testing.T) { forEachEngine(t, testHealthyRunIsClea
 func testHealthyRunIsClean(t *testing.T, eng string) {
 	srv := testserver.Start(t)
 	fs, s := diagnoseRun(t, eng, closedPlan(srv.URL+"/", 20, 5000))
+	if s.CloseReasons[transport.CloseWriteLate] > 0 {
+		// A loaded machine starved net/http's writer: that finding, true
+		// on this run's evidence, replaces the all-clear.
+		if len(fs) != 1 || fs[0].ID != "write-late" {
+			t.Fatalf("findings %s, want write-late alone", dump(fs))
+		}
+		return
+	}
 	if len(fs) != 1 || fs[0].ID != "clean" || fs[0].Severity != diagnose.Info {
 		t.Fatalf("findings %s, want one clean info", dump(fs))
 	}

