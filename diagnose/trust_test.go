@@ -77,6 +77,12 @@ func testFailedRuns(t *testing.T, eng string) {
 				t.Errorf("severity %s, want error", f.Severity)
 			}
 			mention(t, f, append([]string{"The run failed", "10 of 10 requests failed"}, tc.says...)...)
+			if n := s.CloseReasons[transport.CloseOther]; n != 0 {
+				t.Errorf("closed for reason other: %d (close reasons %v)", n, s.CloseReasons)
+			}
+			if tc.class == metrics.ErrTLS && s.CloseReasons[transport.CloseHandshakeFailed] != s.Dialed {
+				t.Errorf("TLS failed on %d connections: close reasons %v, want each handshake_failed", s.Dialed, s.CloseReasons)
+			}
 			noFinding(t, fs, "clean", "unbounded-connections", "idle-pool-too-small", "server-closes", "rate-shortfall")
 		})
 	}

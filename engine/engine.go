@@ -259,6 +259,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	for _, p := range pools {
 		p.Close()
 	}
+	waitDials(pools, plan.Transport.WithDefaults().DialTimeout)
 	waitClosed(rec)
 	close(stopCollector)
 	<-collectorDone
@@ -329,6 +330,19 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, cp
 // waitClosed gives connections that are closing (a "Connection: close"
 // answer being torn down by net/http's read loop) a moment to report it,
 // so that the counts add up. It waits at most 500 ms.
+// waitDials waits, at most max (and 3 s), for the pools' dials in flight to
+// end: a dial the server accepted is counted even when it completes after
+// the last request (net/http dials for requests that then got another
+// connection), so that faya's count equals the server's.
+func waitDials(pools []pool, max time.Duration) {
+	deadline := time.Now().Add(min(max, 3*time.Second))
+	for _, p := range pools {
+		for p.Dialing() > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
 func waitClosed(rec *metrics.Recorder) {
 	for range 500 {
 		if rec.Open() <= 0 {
@@ -344,6 +358,8 @@ type pool interface {
 	Close()
 	// Conns returns the connections open now and how many carry a request.
 	Conns() (open, active int)
+	// Dialing is the number of dials in flight.
+	Dialing() int64
 }
 
 // observer forwards a pool's connection events to the recorder.

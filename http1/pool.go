@@ -285,6 +285,9 @@ func (p *Pool) dial(ctx context.Context, r *Request, rt *route, h *host) (*Conn,
 // Conns returns the connections open now and how many carry a request.
 func (p *Pool) Conns() (open, active int) { return p.d.Conns() }
 
+// Dialing is the number of dials in flight (see [transport.Dialer.Dialing]).
+func (p *Pool) Dialing() int64 { return p.d.Dialing() }
+
 // wake gives a waiter the slot of a connection that closed: it may dial.
 // p.mu is held.
 func (p *Pool) wake(h *host) bool {

@@ -134,7 +134,7 @@ type Snapshot struct {
 
 // NumCloseReasons mirrors transport.NumCloseReasons so metrics need not
 // import transport; the engine checks they agree.
-const NumCloseReasons = 14
+const NumCloseReasons = 15
 
 // Hist returns the histogram of m, or nil when nothing was recorded.
 func (s *Snapshot) Hist(m Metric) *hdrhistogram.Histogram { return s.hist[m] }

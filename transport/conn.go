@@ -55,8 +55,8 @@ const (
 	// meanwhile (net/http's dial race), then not kept: it never carried a
 	// request.
 	CloseUnused
-	// CloseOther: any other reason (a TLS failure after connect, a write
-	// error, net/http's internal errors).
+	// CloseOther: any other reason (a write error, net/http's internal
+	// errors).
 	CloseOther
 	// CloseWriteLate: net/http closed it after a request whose answer was
 	// read whole, because its writer goroutine had not reported the
@@ -66,6 +66,10 @@ const (
 	// goroutines were starved of CPU. Only the net/http engine has it: h1
 	// finishes its write before it reads.
 	CloseWriteLate
+	// CloseHandshakeFailed: the TLS handshake, or a proxy's (CONNECT,
+	// SOCKS5, TLS to an HTTPS proxy), failed after the TCP connect; the
+	// request failed with that error's class.
+	CloseHandshakeFailed
 
 	numCloseReasons
 )
@@ -88,6 +92,7 @@ var closeReasonNames = [...]string{
 	CloseUnused:             "unused",
 	CloseOther:              "other",
 	CloseWriteLate:          "write_late",
+	CloseHandshakeFailed:    "handshake_failed",
 }
 
 // String returns the reason's stable name, used as a JSON key.

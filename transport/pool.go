@@ -42,7 +42,8 @@ type Dialer struct {
 	resolver *net.Resolver
 	tls      *tls.Config
 	ending   atomic.Bool
-	proxy    *Proxy // WithProxy: the Pool's connections go through it
+	dialing  atomic.Int64 // dials started and not yet counted (dialed) or failed
+	proxy    *Proxy       // WithProxy: the Pool's connections go through it
 
 	mu   sync.Mutex
 	open map[*Conn]struct{} // connections open now
@@ -201,7 +202,13 @@ func (p *Dialer) closed(c *Conn) {
 	p.obs.ConnClosed(c, c.closeReason(p), rx, tx)
 }
 
+// Dialing is the number of dials started and not yet ended: neither
+// counted as a connection nor failed. At a run's end, the connections
+// they make are still counted: wait for none before the last snapshot.
+func (p *Dialer) Dialing() int64 { return p.dialing.Load() }
+
 func (p *Dialer) dialed(c *Conn) {
+	p.dialing.Add(-1)
 	p.mu.Lock()
 	p.open[c] = struct{}{}
 	p.mu.Unlock()
@@ -272,6 +279,14 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 	if err != nil {
 		return nil, err
 	}
+	// Until the connection is counted (dialed), or the dial fails here.
+	p.dialing.Add(1)
+	ok := false
+	defer func() {
+		if !ok {
+			p.dialing.Add(-1)
+		}
+	}()
 	start := time.Now()
 	var dns time.Duration
 	var ips []netip.Addr
@@ -295,6 +310,7 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 	if err != nil {
 		return nil, err
 	}
+	ok = true
 	return &Conn{
 		Conn:     nc,
 		DNS:      dns,

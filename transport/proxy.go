@@ -253,7 +253,7 @@ func (p *Dialer) handshake(ctx context.Context, c *Conn, px *Proxy, addr string,
 	var nc net.Conn = c
 	fail := func(err error) (net.Conn, error) {
 		c.Proxy = time.Since(start)
-		c.SetCloseReason(CloseOther)
+		c.SetCloseReason(handshakeFailed(ctx))
 		p.dialed(c) // the proxy accepted a TCP connection
 		_ = c.Close()
 		return nil, err
@@ -299,7 +299,7 @@ func (p *Dialer) tlsOver(ctx context.Context, c *Conn, nc net.Conn, serverName s
 	start := time.Now()
 	tc := tls.Client(nc, conf)
 	if err := tc.HandshakeContext(hctx); err != nil {
-		c.SetCloseReason(CloseOther)
+		c.SetCloseReason(handshakeFailed(ctx))
 		p.dialed(c)
 		_ = c.Close()
 		return nil, err
@@ -307,6 +307,16 @@ func (p *Dialer) tlsOver(ctx context.Context, c *Conn, nc net.Conn, serverName s
 	c.TLS = time.Since(start)
 	p.dialed(c)
 	return &tlsConn{Conn: tc, c: c}, nil
+}
+
+// handshakeFailed is why a connection whose handshake failed is closed:
+// unused when the dial was given up (the request that asked for it got
+// another connection, or the run ended), else the failure.
+func handshakeFailed(ctx context.Context) CloseReason {
+	if ctx.Err() != nil {
+		return CloseUnused
+	}
+	return CloseHandshakeFailed
 }
 
 // connectTunnel asks an HTTP proxy for a tunnel to addr, with the run's

@@ -139,8 +139,10 @@ func TestRunPipeline(t *testing.T) {
 	}
 	rep := readJSON(t, []byte(r.stdout))
 	st := srv.Stats()
-	if rep.Requests.Total != 100 || rep.Requests.OK != 100 || st.Requests != 100 || st.ConnsNew != 3 || rep.Run.Pipeline != 8 {
-		t.Errorf("requests %d (ok %d), target saw %d on %d connections, run.pipeline %d; want 100, 100 on 3, 8",
+	// At most one connection per VU: a VU that starts after another has
+	// returned its connection takes that one (a loaded machine).
+	if rep.Requests.Total != 100 || rep.Requests.OK != 100 || st.Requests != 100 || st.ConnsNew < 1 || st.ConnsNew > 3 || rep.Run.Pipeline != 8 {
+		t.Errorf("requests %d (ok %d), target saw %d on %d connections, run.pipeline %d; want 100, 100 on at most 3, 8",
 			rep.Requests.Total, rep.Requests.OK, st.Requests, st.ConnsNew, rep.Run.Pipeline)
 	}
 	if !strings.Contains(r.stderr, "pipelining 8 requests per connection") {
