@@ -295,6 +295,10 @@ type Check struct {
 	OnFailure string `json:"on_failure,omitempty"`
 }
 
+// Has reports whether the check asserts anything (a status, a body
+// substring or a JSON value).
+func (c Check) Has() bool { return len(c.Status)+len(c.BodyContains)+len(c.JSON) > 0 }
+
 // OnFailure values.
 const (
 	FailContinue       = "continue"

@@ -822,13 +822,31 @@ func (p *parser) validate() {
 	for _, e := range flatten(err) {
 		p.place(e)
 	}
-	// A threshold on a step nobody runs is a typo.
-	names := map[string]bool{}
+	// A threshold on a step nobody runs is a typo; one on checks where
+	// there are none could only fail with "no data", after the run.
+	names, checked, anyChecks := map[string]bool{}, map[string]bool{}, false
 	for _, sc := range plan.Scenarios {
 		for _, list := range [][]engine.Step{sc.Setup, sc.Steps} {
 			for _, st := range list {
 				names[st.Label()] = true
+				if st.Check.Has() {
+					checked[st.Label()], anyChecks = true, true
+				}
 			}
+		}
+	}
+	for _, t := range p.f.Thresholds {
+		if t.Metric() != "checks" {
+			continue
+		}
+		line := p.f.lines["threshold "+t.Step+" "+t.Source]
+		switch {
+		case t.Step == "" && !anyChecks:
+			p.d.errs = append(p.d.errs, &Error{File: p.f.Path, Line: line,
+				Msg: fmt.Sprintf("thresholds.run: %q: no step of the file has checks: add check: to a step, or drop it", t.Source)})
+		case t.Step != "" && names[t.Step] && !checked[t.Step]:
+			p.d.errs = append(p.d.errs, &Error{File: p.f.Path, Line: line,
+				Msg: fmt.Sprintf("thresholds.steps.%s: %q: the step has no checks: add check: to it, or drop it", t.Step, t.Source)})
 		}
 	}
 	for _, t := range p.f.Thresholds {

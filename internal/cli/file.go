@@ -44,6 +44,7 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 			bad("--%s is for a single URL: with -f, set %s on the steps of %s", flag, key, f.Path)
 		}
 	}
+	errs = append(errs, o.checkLoad(fs)...)
 	header, herrs := parseHeaders(o.headers)
 	errs = append(errs, herrs...)
 	ua := f.UserAgent
@@ -94,6 +95,7 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 	}
 	ths, terrs := parseThresholds(o.thresholds)
 	errs = append(errs, terrs...)
+	errs = append(errs, uncheckable(ths, plan)...)
 	if len(errs) > 0 {
 		return engine.Plan{}, report.Meta{}, nil, usageError{errors.Join(errs...)}
 	}
@@ -177,6 +179,10 @@ func (o *runOpts) overrideExecutor(fs *pflag.FlagSet, name string, ex engine.Exe
 		} else {
 			bad("-d/--duration: scenario %s has executor %s, whose stages set its length", name, ex.Type)
 		}
+	}
+	if closed && ex.Iterations > 0 && int64(ex.VUs) > ex.Iterations && (set("concurrency") || set("requests")) {
+		o.note("scenario %s: %d VUs is more than its %d iterations: running %d VUs, one iteration each", name, ex.VUs, ex.Iterations, ex.Iterations)
+		ex.VUs = int(ex.Iterations)
 	}
 	for _, flag := range []string{"max-vus", "pre-vus"} {
 		if set(flag) && !ex.Open() {

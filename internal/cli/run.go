@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +48,7 @@ type runOpts struct {
 	maxBody   int64
 	redirects int
 	pipeline  int
+	template  bool
 
 	// pool
 	maxIdleConns          int
@@ -68,6 +72,10 @@ type runOpts struct {
 	// output
 	outputs    outputs
 	cpuProfile string
+
+	// notes are said once on stderr before the run: what faya made of an
+	// input that meant something else to another tool.
+	notes []string
 }
 
 // defaultDuration is how long a run lasts when neither -n nor -d is given.
@@ -140,6 +148,7 @@ run; if one fails, faya exits with code 99.`,
 				if err == nil {
 					var terrs []error
 					ths, terrs = parseThresholds(o.thresholds)
+					terrs = append(terrs, uncheckable(ths, plan)...)
 					if len(terrs) > 0 {
 						err = usageError{errors.Join(terrs...)}
 					}
@@ -147,6 +156,12 @@ run; if one fails, faya exits with code 99.`,
 			}
 			if err != nil {
 				return err
+			}
+			if err := o.sameFiles(); err != nil {
+				return err
+			}
+			for _, n := range o.notes {
+				fmt.Fprintf(e.stderr, "faya: %s\n", n)
 			}
 			if o.cpuProfile != "" {
 				f, err := os.Create(o.cpuProfile)
@@ -191,6 +206,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.userAgent, "user-agent", "faya/"+Version, "User-Agent header")
 	fs.Int64Var(&o.maxBody, "max-body", engine.DefaultMaxBody, "read at most this many bytes of each response body; a longer body is cut and its connection closed (0: no cap)")
 	fs.IntVar(&o.redirects, "max-redirects", engine.DefaultMaxRedirects, "redirects to follow per request (0: none, the 3xx is the answer)")
+	fs.BoolVar(&o.template, "template", false, "render the URL, the -H values and the body as templates ({{ randInt 1 20 }}, {{ uuid }}, {{ env \"NAME\" }}, {{ .vu }}, {{ .iter }}); without it they are sent as written")
 	fs.IntVar(&o.pipeline, "pipeline", 1, "HTTP/1.1 pipelining: requests each VU writes on its connection before it reads their answers (h1 engine, -c with one GET or HEAD URL; 1: off)")
 
 	// pool
@@ -224,13 +240,19 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
 
-	if err := engine.ValidateURL(rawURL); err != nil {
+	if err := o.checkURL(rawURL); err != nil {
+		errs = append(errs, err)
+	} else if err := engine.ValidateURL(rawURL); err != nil {
 		bad("%v", err)
 	}
+	errs = append(errs, o.checkLoad(fs)...)
 	exec, eerrs := o.executor(fs)
 	errs = append(errs, eerrs...)
 	if !httpguts.ValidHeaderFieldName(o.method) {
 		bad("-m/--method %q: not a valid HTTP method token, e.g. GET or POST", o.method)
+	} else if m := strings.ToUpper(o.method); m != o.method && standardMethods[m] {
+		o.notes = append(o.notes, fmt.Sprintf("-m %s: sending %s (HTTP methods are case-sensitive; the standard ones are upper case)", o.method, m))
+		o.method = m
 	}
 	for name, d := range map[string]time.Duration{
 		"--idle-conn-timeout": o.idleConnTimeout, "--dial-timeout": o.dialTimeout,
@@ -242,6 +264,13 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	}
 	header, herrs := parseHeaders(o.headers)
 	errs = append(errs, herrs...)
+	if !o.template {
+		for _, h := range o.headers {
+			if strings.Contains(h, "{{") {
+				bad("-H %q has a template ({{ ... }}): add --template to render it; without it a header is sent as written", h)
+			}
+		}
+	}
 	if header.Get("User-Agent") == "" && o.userAgent != "" {
 		header.Set("User-Agent", o.userAgent)
 	}
@@ -447,7 +476,138 @@ func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
 	if o.requests == 0 && duration == 0 {
 		duration = defaultDuration
 	}
-	return engine.Executor{Type: engine.VUs, VUs: o.concurrency, Iterations: o.requests, Duration: duration}, errs
+	vus := o.concurrency
+	if o.requests > 0 && int64(vus) > o.requests {
+		// As many VUs as requests: the others would have nothing to send.
+		vus = int(o.requests)
+		if set("concurrency") {
+			o.note("-c %d is more than -n %d: running %d VUs, one request each", o.concurrency, o.requests, vus)
+		}
+	}
+	return engine.Executor{Type: engine.VUs, VUs: vus, Iterations: o.requests, Duration: duration}, errs
+}
+
+// note adds a note said once before the run (the same note once).
+func (o *runOpts) note(format string, a ...any) {
+	n := fmt.Sprintf(format, a...)
+	if !slices.Contains(o.notes, n) {
+		o.notes = append(o.notes, n)
+	}
+}
+
+// checkLoad refuses load flags given a value that would mean "unbounded"
+// or "nothing": -n 0 and -d 0.
+func (o *runOpts) checkLoad(fs *pflag.FlagSet) []error {
+	var errs []error
+	if fs.Changed("requests") && o.requests == 0 {
+		errs = append(errs, usagef("-n/--requests 0: give a positive number of requests, or leave -n out to run for -d/--duration"))
+	}
+	if fs.Changed("duration") && o.duration == 0 {
+		errs = append(errs, usagef("-d/--duration 0s: give a positive duration, e.g. -d 30s, or leave -d out (%v, or until -n requests)", defaultDuration))
+	}
+	return errs
+}
+
+// standardMethods are the methods of RFC 9110 and PATCH, which servers
+// match in upper case.
+var standardMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true,
+}
+
+// checkURL refuses what a single URL cannot mean as written: a template
+// without --template (it would be sent literally, URL-encoded), a space
+// (not allowed in a URL).
+func (o *runOpts) checkURL(raw string) error {
+	literal := raw
+	if o.template {
+		literal = templateActions.ReplaceAllString(raw, "")
+	} else if strings.Contains(raw, "{{") {
+		return usagef("URL %q has a template ({{ ... }}): add --template to render it; without it the URL is sent as written", raw)
+	}
+	if strings.ContainsAny(literal, " \t") {
+		return usagef("URL %q has a space: write it as %%20 (%s)", raw, strings.NewReplacer(" ", "%20", "\t", "%09").Replace(raw))
+	}
+	return nil
+}
+
+// templateActions are the {{ ... }} of a template.
+var templateActions = regexp.MustCompile(`{{.*?}}`)
+
+// sameFiles refuses two outputs naming one file: one would overwrite the
+// other.
+func (o *runOpts) sameFiles() error {
+	type out struct{ flag, path string }
+	var outs []out
+	for _, x := range []out{{"--json", o.outputs.json}, {"--html", o.outputs.html}, {"--out", o.outputs.out}, {"--cpuprofile", o.cpuProfile}} {
+		if x.path != "" && x.path != "-" {
+			outs = append(outs, x)
+		}
+	}
+	for i, a := range outs {
+		for _, b := range outs[i+1:] {
+			if samePath(a.path, b.path) {
+				p, _ := filepath.Abs(a.path)
+				return usagef("%s and %s both name %s: give each its own file (one would overwrite the other)", a.flag, b.flag, p)
+			}
+		}
+	}
+	return nil
+}
+
+// samePath reports whether two paths name one file: the same path once
+// cleaned and made absolute, or (for files that exist) the same file.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	if err1 == nil && err2 == nil && aa == bb {
+		return true
+	}
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// uncheckable refuses thresholds on checks when the plan has none to
+// count: such a threshold could only fail with "no data", after the run.
+func uncheckable(ths []threshold.Threshold, plan engine.Plan) []error {
+	has, steps := checked(plan)
+	var errs []error
+	for _, t := range ths {
+		if t.Metric() != "checks" {
+			continue
+		}
+		switch {
+		case t.Step == "" && !has:
+			if len(plan.Scenarios) == 1 && len(plan.Scenarios[0].Steps) == 1 && len(plan.Scenarios[0].Setup) == 0 {
+				errs = append(errs, usagef("--threshold %q: this run has no checks (a single URL has none; checks are set on a scenario file's steps, see docs/scenarios.md): drop it, or use e.g. 'error_rate < 1%%'", t.Source))
+			} else {
+				errs = append(errs, usagef("--threshold %q: this run has no checks (no step has check:): add check: to a step, or drop it", t.Source))
+			}
+		case t.Step != "" && !steps[t.Step]:
+			errs = append(errs, usagef("--threshold %q on step %s: the step has no checks: add check: to it, or drop it", t.Source, t.Step))
+		}
+	}
+	return errs
+}
+
+// checked reports whether any step of the plan has checks, and which
+// steps (by label) do. A scenario written in Go counts its errors as
+// failed checks.
+func checked(plan engine.Plan) (bool, map[string]bool) {
+	has, steps := false, map[string]bool{}
+	for _, sc := range plan.Scenarios {
+		has = has || sc.Func != nil
+		for _, list := range [][]engine.Step{sc.Setup, sc.Steps} {
+			for _, st := range list {
+				if st.Check.Has() {
+					has = true
+					steps[st.Label()] = true
+				}
+			}
+		}
+	}
+	return has, steps
 }
 
 // pool maps the pool flags to a transport.Config. A limit flag left unset
