@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,32 @@ func TestParseStages(t *testing.T) {
 	}
 }
 
+// A single target ramps from the previous stage's end (0 at the start),
+// as k6's --stage does; FROM-TO gives both ends.
+func TestStagesSingleTarget(t *testing.T) {
+	vs, err := ParseVUStages("30s:20,1m:20,10s:5,5s:8-8,5s:0")
+	want := []VUStage{{30 * time.Second, 0, 20}, {time.Minute, 20, 20}, {10 * time.Second, 20, 5}, {5 * time.Second, 8, 8}, {5 * time.Second, 8, 0}}
+	if err != nil || !slices.Equal(vs, want) {
+		t.Errorf("ParseVUStages = %v, %v; want %v", vs, err, want)
+	}
+	rs, err := ParseRateStages("10s:100,10s:100,5s:50-200,5s:0.5")
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("ParseRateStages = %v, %v", rs, err)
+	}
+	for i, w := range [][2]float64{{0, 100}, {100, 100}, {50, 200}, {200, 0.5}} {
+		if rs[i].From.PerSecond() != w[0] || rs[i].To.PerSecond() != w[1] {
+			t.Errorf("rate stage %d = %v-%v, want %v-%v", i+1, rs[i].From, rs[i].To, w[0], w[1])
+		}
+	}
+	// 0 to 100/s over 10s, then 100/s for 10s: 500 + 1000 iterations.
+	a, err := newArrivals(rs[:2])
+	if err != nil || a.total != 1500 {
+		t.Errorf("arrivals of 10s:100,10s:100: %d (%v), want 1500", a.total, err)
+	}
+}
+
 func TestVUSchedule(t *testing.T) {
-	st, _ := ParseVUStages("1s:0-4,1s:4,1s:4-2,1s:5")
+	st, _ := ParseVUStages("1s:0-4,1s:4,1s:4-2,1s:5-5")
 	got, end := vuSchedule(st)
 	want := []vuChange{{0, 0}, {250 * time.Millisecond, 1}, {500 * time.Millisecond, 2}, {750 * time.Millisecond, 3},
 		{time.Second, 4}, {2500 * time.Millisecond, 3}, {3 * time.Second, 5}}
