@@ -117,11 +117,15 @@ run; if one fails, faya exits with code 99.`,
   faya run -c 50 -n 20000 --json out.json URL
   faya run -r 5000 -d 30s --max-vus 400 URL
   faya run --stages 10s:0-2000,30s:2000,10s:2000-0 URL
-  faya run --vu-stages 30s:0-200,60s:200 URL
+  faya run --vu-stages 30s:200,60s:200 URL
   faya run -f shop.yaml
   faya run -f shop.yaml -r 800 -d 1m
   faya run -c 50 -d 30s --threshold 'p99(latency) < 300ms' --threshold 'error_rate < 1%' URL`,
+		SuggestFor: []string{"attack", "load", "bench", "hit"},
 		Args: func(cmd *cobra.Command, args []string) error {
+			if err := quietRate(cmd.Flags(), args); err != nil {
+				return err
+			}
 			switch {
 			case o.file != "" && len(args) > 0:
 				return usagef("run -f %s takes no URL argument (got %q): the steps of the file name their URLs", o.file, args[0])
@@ -189,8 +193,8 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.Int64VarP(&o.requests, "requests", "n", 0, "send exactly this many requests in total (default: bounded by --duration)")
 	fs.DurationVarP(&o.duration, "duration", "d", 0, "stop sending new requests after this long; in-flight requests finish (default: 10s when -n is not given)")
 	fs.StringVarP(&o.rate, "rate", "r", "", "open model: start requests at this arrival rate, per second (5000, 0.5) or COUNT/DURATION (30/1m)")
-	fs.StringVar(&o.stages, "stages", "", "open model, ramping rate: DURATION:FROM-TO[,DURATION:RATE...], rates per second, e.g. 10s:0-2000,30s:2000,10s:2000-0")
-	fs.StringVar(&o.vuStages, "vu-stages", "", "closed model, ramping VUs: DURATION:FROM-TO[,DURATION:VUS...], e.g. 30s:0-200,60s:200")
+	fs.StringVar(&o.stages, "stages", "", "open model, ramping rate: DURATION:FROM-TO[,DURATION:TARGET...], rates per second, e.g. 10s:0-2000,30s:2000,10s:2000-0; a TARGET ramps from the previous stage's end (0 at the start)")
+	fs.StringVar(&o.vuStages, "vu-stages", "", "closed model, ramping VUs: DURATION:FROM-TO[,DURATION:TARGET...], e.g. 30s:200,60s:200 (0 to 200, then 200: a TARGET ramps from the previous stage's end, as k6's --stage)")
 	fs.IntVar(&o.maxVUs, "max-vus", 0, "open model: most VUs (requests in flight) at once; also the default pool limits (default: the peak rate x 20ms, at least 10)")
 	fs.IntVar(&o.preVUs, "pre-vus", 0, "open model: VUs allocated before the start (default: the peak rate x 2ms, at least 1, at most --max-vus)")
 	fs.DurationVar(&o.gracefulStop, "graceful-stop", engine.DefaultGracefulStop, "at the end (or the first Ctrl-C), requests in flight get this long, then are canceled and counted as interrupted")
