@@ -202,6 +202,8 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 			c.Header.Set("Content-Type", "application/json")
 			c.header = append(c.header, cheader{"Content-Type", mustConst("application/json")})
 		}
+	} else if st.RawBody {
+		c.body = session.Const(string(st.Body))
 	} else {
 		c.body = parse("body", string(st.Body))
 	}
@@ -331,10 +333,7 @@ func userAuth(raw string) string {
 }
 
 // mustConst is a constant template.
-func mustConst(s string) *session.Template {
-	t, _, _ := session.Parse("const", s, nil)
-	return t
-}
+func mustConst(s string) *session.Template { return session.Const(s) }
 
 // encodeParams renders and URL-encodes parameters (constant ones when buf
 // is nil).

@@ -230,8 +230,8 @@ func (e Executor) PeakRate() Rate {
 func (e Executor) Open() bool { return e.Type == ConstantRate || e.Type == RampingRate }
 
 // Step is one HTTP request, with what to do with its response. URL,
-// header values, Body and the expected values of JSON checks may be
-// templates (see internal/session): {{ .vars.NAME }}, {{ .data.SOURCE.COL }},
+// header values, Body (unless RawBody) and the expected values of JSON
+// checks may be templates (see internal/session): {{ .vars.NAME }}, {{ .data.SOURCE.COL }},
 // {{ .vu }}, {{ .iter }}, {{ env "NAME" }}, {{ randInt 1 9 }}, {{ uuid }}.
 type Step struct {
 	// Name labels the step's own metrics; empty: "METHOD path".
@@ -240,6 +240,9 @@ type Step struct {
 	URL    string      `json:"url"`
 	Header http.Header `json:"header,omitempty"`
 	Body   []byte      `json:"body,omitempty"`
+	// RawBody sends Body as given, not as a template: the command line's
+	// body, a binary upload.
+	RawBody bool `json:"raw_body,omitempty"`
 	// JSON, in place of Body, is a JSON body given as a value of maps,
 	// lists, strings, numbers, booleans and nulls (as encoding/json takes
 	// them; Content-Type application/json unless the step sets one). A

@@ -75,6 +75,9 @@ type Options struct {
 	ReadFile func(path string) ([]byte, error)
 	// Env looks up {{ env "NAME" }}; nil leaves them unchecked.
 	Env session.Env
+	// BaseURL, when set, replaces the file's base_url (faya run
+	// --base-url).
+	BaseURL string
 }
 
 // Load reads, parses and validates the scenario file at path.
@@ -152,9 +155,8 @@ func (p *parser) file(n *yaml.Node) {
 				d.errf(v, "version %d: this faya reads version %d", ver, Version)
 			}
 		case "base_url":
-			p.base = strings.TrimRight(d.str(v, "base_url"), "/")
-			if err := engine.ValidateURL(p.base + "/"); err != nil {
-				d.errf(v, "base_url: %v", err)
+			if p.o.BaseURL == "" {
+				p.base = p.baseURL(v, d.str(v, "base_url"))
 			}
 		case "engine":
 			plan.Engine = d.str(v, "engine")
@@ -189,6 +191,9 @@ func (p *parser) file(n *yaml.Node) {
 	if !p.version {
 		d.errf(n, "version is missing: start the file with version: %d", Version)
 	}
+	if p.o.BaseURL != "" {
+		p.base = p.baseURL(nil, p.o.BaseURL)
+	}
 	if scenarios == nil {
 		d.errf(n, "scenarios are missing: add scenarios: with at least one named scenario and its steps")
 	} else {
@@ -202,6 +207,57 @@ func (p *parser) file(n *yaml.Node) {
 	}
 	if thresholds != nil {
 		p.thresholds(thresholds)
+	}
+}
+
+// baseURL checks a base URL (n: the base_url key, nil for Options.BaseURL)
+// and returns it without a trailing slash. {{ env "NAME" }} in it is
+// rendered here when Options.Env is given, so that the steps' URLs are
+// constants; without Env it stays a template for the engine to render.
+func (p *parser) baseURL(n *yaml.Node, raw string) string {
+	what := "base_url"
+	if n == nil {
+		what = "the base URL (--base-url)"
+	}
+	if strings.Contains(raw, "{{") {
+		t, refs, err := session.Parse("base_url", raw, p.o.Env)
+		if err != nil {
+			p.d.errf(n, "%s: %v", what, err)
+			return ""
+		}
+		for _, r := range refs {
+			if r.Kind != "env" {
+				p.d.errf(n, "%s %q: only {{ env \"NAME\" }} can be used here (VU variables and data differ from step to step)", what, raw)
+				return ""
+			}
+		}
+		if p.o.Env == nil {
+			return strings.TrimRight(raw, "/")
+		}
+		var buf bytes.Buffer
+		out, err := t.Render(&buf, session.NewData(0))
+		if err != nil {
+			p.d.errf(n, "%s %q: %v", what, raw, unwrapExec(err))
+			return ""
+		}
+		raw = out
+	}
+	base := strings.TrimRight(raw, "/")
+	if err := engine.ValidateURL(base + "/"); err != nil {
+		p.d.errf(n, "%s: %v", what, err)
+	}
+	return base
+}
+
+// unwrapExec returns the innermost error of a template's execution (the
+// function's own message, without the template's position).
+func unwrapExec(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
 	}
 }
 
@@ -576,7 +632,7 @@ func defaultMaxVUs(ex engine.Executor) int {
 	return max(10, int(ex.PeakRate().PerSecond()*0.02+0.999))
 }
 
-var stepKeys = []string{"name", "method", "url", "headers", "query", "body", "json", "form", "body_file", "think", "extract", "check"}
+var stepKeys = []string{"name", "method", "url", "headers", "query", "body", "json", "form", "body_file", "body_file_raw", "think", "extract", "check"}
 
 func (p *parser) steps(scenario, list string, n *yaml.Node) []engine.Step {
 	d := p.d
@@ -619,7 +675,7 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 			u := d.str(v, w)
 			if !strings.Contains(u, "://") && !strings.HasPrefix(u, "{{") {
 				if p.base == "" {
-					d.errf(v, "url %q is relative: set base_url at the top of the file, or write the whole URL", u)
+					d.errf(v, "url %q is relative: set base_url at the top of the file (or give --base-url), or write the whole URL", u)
 				}
 				if !strings.HasPrefix(u, "/") {
 					u = "/" + u
@@ -658,7 +714,7 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 			for _, f := range d.stringMap(v, "step form") {
 				st.Form = append(st.Form, engine.Param{Name: f[0], Value: f[1]})
 			}
-		case "body_file":
+		case "body_file", "body_file_raw":
 			bodies = append(bodies, key)
 			file := d.str(v, w)
 			path := file
@@ -667,10 +723,10 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 			}
 			b, err := p.o.ReadFile(path)
 			if err != nil {
-				d.errf(v, "step body_file %q: cannot read %s: %v", file, path, unwrapPath(err))
+				d.errf(v, "step %s %q: cannot read %s: %v", key, file, path, unwrapPath(err))
 				return
 			}
-			st.Body = b
+			st.Body, st.RawBody = b, key == "body_file_raw"
 		case "think":
 			st.Think = p.think(v)
 		case "extract":
@@ -710,7 +766,7 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 		}
 	})
 	if len(bodies) > 1 {
-		d.errf(n, "step: %s: give one body (body, json, form or body_file)", strings.Join(bodies, ", "))
+		d.errf(n, "step: %s: give one body (body, json, form, body_file or body_file_raw)", strings.Join(bodies, ", "))
 		st.JSON = nil // reported here, not again by the plan
 	}
 	if st.URL == "" && n.Kind == yaml.MappingNode {

@@ -146,6 +146,12 @@ func TestErrors(t *testing.T) {
 		{"two bodies", head + steps + "      - url: /\n        body: a\n        form: {a: b}\n", "give one body"},
 		{"body file", head + steps + "      - url: /\n        body_file: body.bin\n", ""},
 		{"missing body file", head + steps + "      - url: /\n        body_file: none.bin\n", `step body_file "none.bin": cannot read`},
+		{"raw body file", head + steps + "      - url: /\n        body_file_raw: body.bin\n", ""},
+		{"missing raw body file", head + steps + "      - url: /\n        body_file_raw: none.bin\n", `:10: step body_file_raw "none.bin": cannot read`},
+		{"raw body and body", head + steps + "      - url: /\n        body_file_raw: body.bin\n        body: x\n", "give one body (body, json, form, body_file or body_file_raw)"},
+		{"base_url from env", "version: 1\nbase_url: '{{ env \"TOKEN\" }}'\n" + steps + "      - url: /\n", `base_url: URL "t/" has no scheme`},
+		{"base_url env unset", "version: 1\nbase_url: '{{ env \"NOPE\" }}'\n" + steps + "      - url: /\n", `:2: base_url "{{ env \"NOPE\" }}": environment variable NOPE is not set`},
+		{"base_url with a variable", "version: 1\nbase_url: 'http://{{ .vars.host }}'\n" + steps + "      - url: /\n", `:2: base_url "http://{{ .vars.host }}": only {{ env "NAME" }} can be used here`},
 		{"env set", head + steps + "      - url: /\n        headers: {Authorization: 'Bearer {{ env \"TOKEN\" }}'}\n", ""},
 		{"env unset", head + steps + "      - url: /\n        headers: {Authorization: 'Bearer {{ env \"NOPE\" }}'}\n", "NOPE"},
 		{"bad executor", head + "scenarios:\n  s:\n    executor: users\n    steps:\n      - url: /\n", "scenario s"},
@@ -222,4 +228,48 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a plan that does not validate: %v", err)
 		}
 	})
+}
+
+// body_file_raw is sent as given; base_url reads the environment (rendered
+// at parse when Options.Env is set, left to the engine when not), and
+// Options.BaseURL replaces it.
+func TestRawBodyAndBaseURL(t *testing.T) {
+	read := func(string) ([]byte, error) { return []byte("{{ not a template \x00"), nil }
+	env := func(name string) (string, bool) { return "http://127.0.0.1:9", name == "BASE" }
+	src := "version: 1\nbase_url: '{{ env \"BASE\" }}/api/'\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n" +
+		"      - url: /up\n        body_file_raw: up.bin\n      - url: /tpl\n        body_file: up.bin\n"
+	f, err := Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env})
+	if err == nil {
+		t.Fatalf("a body_file that is not a template parsed")
+	}
+	src = strings.Replace(src, "        body_file: up.bin\n", "", 1)
+	f, err = Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := f.Plan.Scenarios[0].Steps[0]
+	if up.URL != "http://127.0.0.1:9/api/up" || !up.RawBody || string(up.Body) != "{{ not a template \x00" || up.Method != "POST" {
+		t.Errorf("step %+v: want the env rendered in the URL, the raw body, POST", up)
+	}
+	if f.Plan.Scenarios[0].Steps[1].RawBody {
+		t.Errorf("a step without body_file_raw has RawBody")
+	}
+	f, err = Parse("s.yaml", []byte(src), Options{ReadFile: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := f.Plan.Scenarios[0].Steps[0].URL; u != `{{ env "BASE" }}/api/up` {
+		t.Errorf("without Env: url %q, want the template kept for the engine", u)
+	}
+	f, err = Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env, BaseURL: "https://example.test:8443/v2/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := f.Plan.Scenarios[0].Steps[1].URL; u != "https://example.test:8443/v2/tpl" {
+		t.Errorf("with BaseURL: url %q, want https://example.test:8443/v2/tpl", u)
+	}
+	_, err = Parse("s.yaml", []byte("version: 1\n"+src[strings.Index(src, "scenarios"):]), Options{ReadFile: read, BaseURL: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Errorf("relative URLs with BaseURL and no base_url: %v", err)
+	}
 }

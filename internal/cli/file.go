@@ -15,8 +15,13 @@ import (
 
 // loadFile reads and validates a scenario file, every problem as a usage
 // error (exit 2) with its file:line.
-func loadFile(path string) (*scenario.File, error) {
-	f, err := scenario.Load(path, scenario.Options{Env: os.LookupEnv})
+func loadFile(path, baseURL string) (*scenario.File, error) {
+	if baseURL != "" {
+		if err := engine.ValidateURL(baseURL); err != nil {
+			return nil, usagef("--base-url %q: %v", baseURL, err)
+		}
+	}
+	f, err := scenario.Load(path, scenario.Options{Env: os.LookupEnv, BaseURL: baseURL})
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -28,7 +33,7 @@ func loadFile(path string) (*scenario.File, error) {
 var singleURLFlags = map[string]string{
 	"method":    "method",
 	"body":      "body (or json, form)",
-	"body-file": "body_file",
+	"body-file": "body_file (or body_file_raw, sent as given)",
 }
 
 // filePlan is faya run -f FILE: the file's plan, with the flags given on
@@ -43,6 +48,9 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		if set(flag) {
 			bad("--%s is for a single URL: with -f, set %s on the steps of %s", flag, key, f.Path)
 		}
+	}
+	if set("template") {
+		bad("--template is for a single URL: the steps of %s are templates already (body_file_raw sends a file as given)", f.Path)
 	}
 	errs = append(errs, o.checkLoad(fs)...)
 	header, herrs := parseHeaders(o.headers)

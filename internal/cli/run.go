@@ -67,6 +67,7 @@ type runOpts struct {
 
 	// scenario file and pass/fail
 	file       string
+	baseURL    string
 	thresholds []string
 
 	// output
@@ -142,7 +143,7 @@ run; if one fails, faya exits with code 99.`,
 				err  error
 			)
 			if o.file != "" {
-				f, ferr := loadFile(o.file)
+				f, ferr := loadFile(o.file, o.baseURL)
 				if ferr != nil {
 					return ferr
 				}
@@ -203,8 +204,8 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	// request
 	fs.StringVarP(&o.method, "method", "m", http.MethodGet, "HTTP method")
 	fs.StringArrayVarP(&o.headers, "header", "H", nil, "request header 'Name: value' (repeatable; 'Host: name' sets the Host)")
-	fs.StringVar(&o.body, "body", "", "request body")
-	fs.StringVar(&o.bodyFile, "body-file", "", "read the request body from this file")
+	fs.StringVar(&o.body, "body", "", "request body, sent as given (a template with --template)")
+	fs.StringVar(&o.bodyFile, "body-file", "", "read the request body from this file, sent as given: a binary upload works (a template with --template)")
 	fs.DurationVar(&o.timeout, "timeout", engine.DefaultTimeout, "whole-request timeout, body included")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&o.userAgent, "user-agent", "faya/"+Version, "User-Agent header")
@@ -230,6 +231,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 
 	// scenario file and pass/fail
 	fs.StringVarP(&o.file, "file", "f", "", "run this scenario file (YAML, see docs/scenarios.md) instead of one URL; flags given override it")
+	fs.StringVar(&o.baseURL, "base-url", "", "with -f: replace the file's base_url (the start of its relative URLs), as Locust's --host")
 	fs.StringArrayVar(&o.thresholds, "threshold", nil, "pass/fail condition checked after the run, e.g. 'p99(latency) < 300ms', 'error_rate < 1%' (repeatable; a failure exits with code 99)")
 
 	// output
@@ -246,8 +248,13 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 
 	if err := o.checkURL(rawURL); err != nil {
 		errs = append(errs, err)
-	} else if err := engine.ValidateURL(rawURL); err != nil {
-		bad("%v", err)
+	} else if !strings.Contains(rawURL, "{{") { // a template is checked as one by the engine
+		if err := engine.ValidateURL(rawURL); err != nil {
+			bad("%v", err)
+		}
+	}
+	if fs.Changed("base-url") {
+		bad("--base-url is for a scenario file (-f): it replaces the file's base_url; a single URL is given whole")
 	}
 	errs = append(errs, o.checkLoad(fs)...)
 	exec, eerrs := o.executor(fs)
@@ -291,7 +298,7 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 		Scenarios: []engine.Scenario{{
 			Name:     "default",
 			Executor: exec,
-			Steps:    []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body}},
+			Steps:    []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body, RawBody: !o.template}},
 		}},
 		Transport: pool,
 	}
@@ -302,7 +309,7 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	if err := plan.Validate(); err != nil {
 		return engine.Plan{}, report.Meta{}, usageError{err}
 	}
-	eng, err := engine.New(plan)
+	eng, err := engine.New(plan, engine.WithEnv(os.LookupEnv))
 	if err != nil {
 		return engine.Plan{}, report.Meta{}, usageError{err}
 	}
