@@ -161,3 +161,44 @@ func FuzzParseRateStages(f *testing.F) {
 		}
 	})
 }
+
+// The open model's default VU bound is the peak rate times the timeout
+// (exact, rounded up), at least 10, at most what DefaultVUMemory holds.
+func TestDefaultMaxVUs(t *testing.T) {
+	for _, tc := range []struct {
+		rate    string
+		timeout time.Duration
+		engine  string
+		want    int
+	}{
+		{"100", 30 * time.Second, EngineH1, 3000},
+		{"100", 0, "", 3000}, // the default timeout, the default engine
+		{"0.5", 30 * time.Second, EngineH1, 15},
+		{"0.1", 30 * time.Second, EngineH1, 10},
+		{"1/3s", 30 * time.Second, EngineH1, 10},
+		{"7", 1500 * time.Millisecond, EngineH1, 11},
+		{"333.333333333", 30 * time.Second, EngineH1, 10000},
+		{"5000", 30 * time.Second, EngineH1, DefaultVUMemory / (20 << 10)},
+		{"5000", 30 * time.Second, EngineNetHTTP, DefaultVUMemory / (64 << 10)},
+		{"1000000000", time.Hour, EngineH1, 13107},
+	} {
+		r, err := ParseRate(tc.rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DefaultMaxVUs(r, tc.timeout, tc.engine); got != tc.want {
+			t.Errorf("DefaultMaxVUs(%s/s, %v, %q) = %d, want %d", tc.rate, tc.timeout, tc.engine, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		rate      string
+		max, want int
+	}{
+		{"100", 3000, 1}, {"5000", 3000, 10}, {"1000000", 100, 100}, {"0.1", 10, 1},
+	} {
+		r, _ := ParseRate(tc.rate)
+		if got := DefaultPreVUs(r, tc.max); got != tc.want {
+			t.Errorf("DefaultPreVUs(%s/s, %d) = %d, want %d", tc.rate, tc.max, got, tc.want)
+		}
+	}
+}

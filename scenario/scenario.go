@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,6 +63,10 @@ type File struct {
 	Set map[string]bool
 	// UserAgent is defaults.user_agent ("" when not given).
 	UserAgent string
+	// DerivedMaxVUs holds the open-model scenarios without max_vus, whose
+	// bound is engine.DefaultMaxVUs of their peak rate and the file's
+	// timeout and engine.
+	DerivedMaxVUs map[string]bool
 
 	lines map[string]int // where things were written
 }
@@ -95,7 +98,7 @@ func Parse(path string, src []byte, o Options) (*File, error) {
 	if o.ReadFile == nil {
 		o.ReadFile = os.ReadFile
 	}
-	f := &File{Path: path, Set: map[string]bool{}, lines: map[string]int{}}
+	f := &File{Path: path, Set: map[string]bool{}, DerivedMaxVUs: map[string]bool{}, lines: map[string]int{}}
 	d := &decoder{file: path}
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
@@ -201,6 +204,7 @@ func (p *parser) file(n *yaml.Node) {
 			p.f.lines["scenario "+name] = k.Line
 			p.scenario(name, v)
 		})
+		plan.FitPerVU(p.f.DerivedMaxVUs)
 		if len(plan.Scenarios) == 0 && scenarios.Kind == yaml.MappingNode {
 			d.errf(scenarios, "scenarios: none given")
 		}
@@ -599,12 +603,12 @@ func (p *parser) scenario(name string, n *yaml.Node) {
 		}
 	}
 	if ex.Type == engine.ConstantRate || ex.Type == engine.RampingRate {
-		peak := ex.PeakRate().PerSecond()
 		if ex.MaxVUs == 0 {
-			ex.MaxVUs = defaultMaxVUs(*ex)
+			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), p.f.Plan.Timeout, p.f.Plan.Engine)
+			p.f.DerivedMaxVUs[name] = true
 		}
 		if ex.PreVUs == 0 {
-			ex.PreVUs = min(ex.MaxVUs, max(1, int(math.Ceil(peak*0.002))))
+			ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
 		}
 	}
 	if setup != nil {
@@ -624,12 +628,6 @@ var executorKeys = map[engine.ExecutorType][]string{
 	engine.ConstantRate: {"rate", "duration", "pre_vus", "max_vus"},
 	engine.RampingVUs:   {"vu_stages"},
 	engine.RampingRate:  {"stages", "pre_vus", "max_vus"},
-}
-
-// defaultMaxVUs is the peak rate x 20ms, at least 10, and the default
-// pre_vus the peak rate x 2ms, as on the command line.
-func defaultMaxVUs(ex engine.Executor) int {
-	return max(10, int(ex.PeakRate().PerSecond()*0.02+0.999))
 }
 
 var stepKeys = []string{"name", "method", "url", "headers", "query", "body", "json", "form", "body_file", "body_file_raw", "think", "extract", "check"}

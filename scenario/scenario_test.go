@@ -273,3 +273,21 @@ func TestRawBodyAndBaseURL(t *testing.T) {
 		t.Errorf("relative URLs with BaseURL and no base_url: %v", err)
 	}
 }
+
+// A rate scenario without max_vus gets the engine's default for its rate
+// and the file's timeout.
+func TestDefaultMaxVUsFromFile(t *testing.T) {
+	src := head + "defaults:\n  timeout: 5s\nscenarios:\n  s:\n    executor: rate\n    rate: 100\n    duration: 1s\n    steps:\n      - url: /\n" +
+		"  r:\n    executor: ramping-rate\n    stages: [1s:40, 1s:40]\n    max_vus: 7\n    steps:\n      - url: /\n"
+	f, err := Parse("s.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, r := f.Plan.Scenarios[0].Executor, f.Plan.Scenarios[1].Executor
+	if s.MaxVUs != 500 || s.PreVUs != 1 || !f.DerivedMaxVUs["s"] {
+		t.Errorf("rate 100/s, timeout 5s: max_vus %d pre_vus %d (derived %v), want 500, 1, derived", s.MaxVUs, s.PreVUs, f.DerivedMaxVUs)
+	}
+	if r.MaxVUs != 7 || f.DerivedMaxVUs["r"] {
+		t.Errorf("max_vus 7 given: %d (derived %v)", r.MaxVUs, f.DerivedMaxVUs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/report"
@@ -60,15 +61,43 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		ua = o.userAgent
 	}
 
-	// Load flags override every scenario's executor.
+	// Load flags override every scenario's executor. The open model's
+	// default VU bound follows the timeout and the engine the run will
+	// have.
+	timeout, engineName := plan.Timeout, plan.Engine
+	if set("timeout") {
+		timeout = o.timeout
+	}
+	if set("engine") {
+		engineName = o.engine
+	}
 	plan.Scenarios = append([]engine.Scenario(nil), plan.Scenarios...)
+	derived := map[string]bool{}
 	for i := range plan.Scenarios {
 		sc := &plan.Scenarios[i]
-		ex, eerrs := o.overrideExecutor(fs, sc.Name, sc.Executor)
+		ex, eerrs := o.overrideExecutor(fs, sc.Name, sc.Executor, timeout, engineName)
+		if ex.Open() && !set("max-vus") && (f.DerivedMaxVUs[sc.Name] || set("rate") || set("stages")) {
+			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), timeout, engineName)
+			ex.PreVUs = min(ex.PreVUs, ex.MaxVUs)
+			if set("rate") || set("stages") {
+				ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
+			}
+			derived[sc.Name] = true
+		}
 		errs = append(errs, eerrs...)
 		sc.Executor = ex
 		sc.Setup = withHeaders(sc.Setup, header, ua)
 		sc.Steps = withHeaders(sc.Steps, header, ua)
+	}
+	source, rows := plan.FitPerVU(derived)
+	for _, sc := range plan.Scenarios {
+		if derived[sc.Name] {
+			fit := ""
+			if sc.Executor.MaxVUs < engine.DefaultMaxVUs(sc.Executor.PeakRate(), timeout, engineName) {
+				fit = fmt.Sprintf("the %d rows of per-vu data source %s", rows, source)
+			}
+			o.note("scenario %s: max_vus %s", sc.Name, maxVUsNote(sc.Executor, timeout, engineName, fit))
+		}
 	}
 
 	// Request and pool flags override the file's defaults and transport.
@@ -149,10 +178,10 @@ func withHeaders(steps []engine.Step, h map[string][]string, ua string) []engine
 // overrideExecutor applies the load flags to a scenario's executor: -r,
 // --stages or --vu-stages replace its model; -c, -n, -d, --max-vus and
 // --pre-vus change the parameters that its model has.
-func (o *runOpts) overrideExecutor(fs *pflag.FlagSet, name string, ex engine.Executor) (engine.Executor, []error) {
+func (o *runOpts) overrideExecutor(fs *pflag.FlagSet, name string, ex engine.Executor, timeout time.Duration, eng string) (engine.Executor, []error) {
 	set := fs.Changed
 	if set("rate") || set("stages") || set("vu-stages") {
-		nex, errs := o.executor(fs)
+		nex, errs := o.executor(fs, timeout, eng)
 		if set("rate") && !set("duration") && ex.Duration > 0 {
 			nex.Duration = ex.Duration // -r 800 keeps the file's duration
 		}

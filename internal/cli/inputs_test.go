@@ -163,3 +163,26 @@ func TestURLUserInfo(t *testing.T) {
 		})
 	}
 }
+
+// The open model's default --max-vus lets a first run against a slow
+// endpoint keep its schedule: 100/s against 300 ms answers needs 30 VUs,
+// and the default (the rate x the 30 s timeout) is 3000; the start says
+// so with a memory estimate.
+func TestDefaultMaxVUsSlowTarget(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "-r", "100", "-d", "1s", "--json", "-", srv.URL+"/slow?ms=300")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep scheduleJSON
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Run.MaxVUs != 3000 || rep.Schedule.Intended != 100 || rep.Schedule.Dropped != 0 || rep.Schedule.Sent != 100 || srv.Stats().Requests != 100 {
+		t.Errorf("max_vus %d, schedule %+v, server saw %d; want 3000 VUs and all 100 sent, none dropped",
+			rep.Run.MaxVUs, rep.Schedule, srv.Stats().Requests)
+	}
+	if !strings.Contains(r.stderr, "faya: --max-vus 3000 (the default: the peak rate 100/s x the 30s timeout); 3000 busy VUs with their connections take about 59 MiB") {
+		t.Errorf("stderr does not state the default and its memory:\n%s", r.stderr)
+	}
+}

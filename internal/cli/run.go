@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -196,7 +195,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.rate, "rate", "r", "", "open model: start requests at this arrival rate, per second (5000, 0.5) or COUNT/DURATION (30/1m)")
 	fs.StringVar(&o.stages, "stages", "", "open model, ramping rate: DURATION:FROM-TO[,DURATION:TARGET...], rates per second, e.g. 10s:0-2000,30s:2000,10s:2000-0; a TARGET ramps from the previous stage's end (0 at the start)")
 	fs.StringVar(&o.vuStages, "vu-stages", "", "closed model, ramping VUs: DURATION:FROM-TO[,DURATION:TARGET...], e.g. 30s:200,60s:200 (0 to 200, then 200: a TARGET ramps from the previous stage's end, as k6's --stage)")
-	fs.IntVar(&o.maxVUs, "max-vus", 0, "open model: most VUs (requests in flight) at once; also the default pool limits (default: the peak rate x 20ms, at least 10)")
+	fs.IntVar(&o.maxVUs, "max-vus", 0, "open model: most VUs (requests in flight) at once; also the default pool limits (default: the peak rate x --timeout, at least 10, at most 256 MiB of VUs; printed before the run)")
 	fs.IntVar(&o.preVUs, "pre-vus", 0, "open model: VUs allocated before the start (default: the peak rate x 2ms, at least 1, at most --max-vus)")
 	fs.DurationVar(&o.gracefulStop, "graceful-stop", engine.DefaultGracefulStop, "at the end (or the first Ctrl-C), requests in flight get this long, then are canceled and counted as interrupted")
 	fs.DurationVar(&o.lateThreshold, "late-threshold", engine.DefaultLateThreshold, "open model: an iteration that starts more than this after its intended start counts as late")
@@ -257,7 +256,7 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 		bad("--base-url is for a scenario file (-f): it replaces the file's base_url; a single URL is given whole")
 	}
 	errs = append(errs, o.checkLoad(fs)...)
-	exec, eerrs := o.executor(fs)
+	exec, eerrs := o.executor(fs, o.timeout, o.engine)
 	errs = append(errs, eerrs...)
 	if !httpguts.ValidHeaderFieldName(o.method) {
 		bad("-m/--method %q: not a valid HTTP method token, e.g. GET or POST", o.method)
@@ -391,8 +390,9 @@ func (o *runOpts) applyRun(plan *engine.Plan, apply func(flag string) bool) []er
 
 // executor maps the load flags to an executor: closed (-c, -n, -d), ramping
 // VUs (--vu-stages), constant rate (-r) or ramping rate (--stages), and
-// rejects combinations that mean nothing.
-func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
+// rejects combinations that mean nothing. The open model's default
+// --max-vus follows the request timeout and the engine.
+func (o *runOpts) executor(fs *pflag.FlagSet, timeout time.Duration, eng string) (engine.Executor, []error) {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
 	set := fs.Changed
@@ -467,16 +467,18 @@ func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
 			}
 			ex.Type, ex.Stages = engine.RampingRate, st
 		}
-		peak := ex.PeakRate().PerSecond()
 		ex.MaxVUs = o.maxVUs
 		if !set("max-vus") {
-			ex.MaxVUs = max(10, int(math.Ceil(peak*0.02)))
+			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), timeout, eng)
+			if o.file == "" {
+				o.note("--max-vus %s", maxVUsNote(ex, timeout, eng, ""))
+			}
 		} else if o.maxVUs < 1 {
 			bad("--max-vus %d: must be at least 1", o.maxVUs)
 		}
 		ex.PreVUs = o.preVUs
 		if !set("pre-vus") {
-			ex.PreVUs = min(ex.MaxVUs, max(1, int(math.Ceil(peak*0.002))))
+			ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
 		} else if o.preVUs < 0 || o.preVUs > ex.MaxVUs {
 			bad("--pre-vus %d: must be from 0 to --max-vus (%d)", o.preVUs, ex.MaxVUs)
 		}
@@ -496,6 +498,26 @@ func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
 		}
 	}
 	return engine.Executor{Type: engine.VUs, VUs: vus, Iterations: o.requests, Duration: duration}, errs
+}
+
+// maxVUsNote says how the open model's default VU bound was derived (fit:
+// what lowered it below the engine's default, if anything), and the
+// memory the VUs may take.
+func maxVUsNote(ex engine.Executor, timeout time.Duration, eng, fit string) string {
+	if timeout <= 0 {
+		timeout = engine.DefaultTimeout
+	}
+	why := fmt.Sprintf("the peak rate %s/s x the %v timeout", ex.PeakRate(), timeout)
+	switch {
+	case fit != "":
+		why += ", bounded by " + fit
+	case ex.MaxVUs == engine.MaxDefaultVUs(eng):
+		why += fmt.Sprintf(", bounded at %d MiB of VUs", engine.DefaultVUMemory>>20)
+	case ex.MaxVUs == engine.MinDefaultMaxVUs:
+		why += fmt.Sprintf(", at least %d", engine.MinDefaultMaxVUs)
+	}
+	mib := (int64(ex.MaxVUs)*engine.VUMemory(eng) + 1<<19) >> 20
+	return fmt.Sprintf("%d (the default: %s); %d busy VUs with their connections take about %d MiB", ex.MaxVUs, why, ex.MaxVUs, mib)
 }
 
 // note adds a note said once before the run (the same note once).
