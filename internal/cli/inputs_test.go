@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -184,5 +185,57 @@ func TestDefaultMaxVUsSlowTarget(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "faya: --max-vus 3000 (the default: the peak rate 100/s x the 30s timeout); 3000 busy VUs with their connections take about 59 MiB") {
 		t.Errorf("stderr does not state the default and its memory:\n%s", r.stderr)
+	}
+}
+
+// In a scenario file the default max_vus follows the file's timeout, or
+// --timeout, and is lowered to fit a per-vu data source.
+func TestDefaultMaxVUsFile(t *testing.T) {
+	srv := testserver.Start(t)
+	dir := t.TempDir()
+	var rows strings.Builder
+	rows.WriteString("user\n")
+	for i := range 30 {
+		rows.WriteString("u" + strconv.Itoa(i) + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users.csv"), []byte(rows.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "f.yaml")
+	src := "version: 1\nbase_url: " + srv.URL + "\ndefaults:\n  timeout: 5s\ndata:\n  users: {file: users.csv, mode: per-vu}\nscenarios:\n" +
+		"  a:\n    executor: vus\n    vus: 10\n    iterations: 10\n    steps:\n      - url: /?u={{ .data.users.user }}\n" +
+		"  b:\n    executor: rate\n    rate: 100\n    duration: 200ms\n    steps:\n      - url: /\n"
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		max  int
+		note string
+	}{
+		{nil, 20, "faya: scenario b: max_vus 20 (the default: the peak rate 100/s x the 5s timeout, bounded by the 30 rows of per-vu data source users); 20 busy VUs"},
+		{[]string{"--timeout", "150ms"}, 15, "faya: scenario b: max_vus 15 (the default: the peak rate 100/s x the 150ms timeout); 15 busy VUs"},
+	} {
+		r := faya(t.Context(), append([]string{"run", "-f", file, "--json", "-"}, tc.args...)...)
+		if r.code != cli.ExitOK {
+			t.Fatalf("%v: exit %d: %s", tc.args, r.code, r.stderr)
+		}
+		var rep struct {
+			Run struct {
+				Scenarios []struct {
+					Name   string
+					MaxVUs int `json:"max_vus"`
+				} `json:"scenarios"`
+			} `json:"run"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Run.Scenarios) != 2 || rep.Run.Scenarios[1].MaxVUs != tc.max {
+			t.Errorf("%v: scenarios %+v, want b with max_vus %d", tc.args, rep.Run.Scenarios, tc.max)
+		}
+		if !strings.Contains(r.stderr, tc.note) {
+			t.Errorf("%v: stderr lacks %q:\n%s", tc.args, tc.note, r.stderr)
+		}
 	}
 }
