@@ -228,6 +228,7 @@ func TestBadInput(t *testing.T) {
 		{"doctor no URL", []string{"doctor"}, "doctor needs exactly one URL"},
 		{"doctor bad URL", []string{"doctor", "localhost:80"}, "has no scheme"},
 		{"doctor bad concurrency", []string{"doctor", "--max-concurrency", "0", url}, "--max-concurrency 0"},
+		{"doctor bad repeats", []string{"doctor", "--repeats", "0", url}, "--repeats 0: must be from 1 to 20"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := faya(t.Context(), tc.args...)
@@ -386,7 +387,7 @@ func TestDoctor(t *testing.T) {
 	if r.code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"up to 4 short runs", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
+	for _, want := range []string{"up to 8 short runs", "each step run 3 times", "share this machine's", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, r.stdout)
 		}
