@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -87,5 +88,51 @@ func TestStagesRampFromPrevious(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &full); err != nil || full.Run.Stages != "1s:100,1s:200" {
 		t.Errorf("run.stages %q, want the stages as given", full.Run.Stages)
+	}
+}
+
+// faya run --help groups its flags as the README's tables do, each flag
+// once, in the README's order.
+func TestRunHelpGroups(t *testing.T) {
+	r := faya(t.Context(), "run", "--help")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	out := r.stdout
+	groups := []struct{ title, first, last string }{
+		{"Load flags:", "--concurrency", "--late-threshold"},
+		{"Request flags:", "--method", "--engine"},
+		{"Pool flags", "--max-conns-per-host", "--conn-scope"},
+		{"Proxy flags:", "--proxy ", "--proxy-from-env"},
+		{"Scenario file and pass/fail flags:", "--file", "--threshold"},
+		{"Output flags:", "--json", "--quiet"},
+	}
+	at := 0
+	for k, g := range groups {
+		i := strings.Index(out[at:], g.title)
+		if i < 0 {
+			t.Fatalf("help lacks %q after offset %d:\n%s", g.title, at, out)
+		}
+		at += i
+		seg := out[at:]
+		if k+1 < len(groups) {
+			if end := strings.Index(seg, groups[k+1].title); end >= 0 {
+				seg = seg[:end]
+			}
+		}
+		for _, f := range []string{g.first, g.last} {
+			if !strings.Contains(seg, f) {
+				t.Errorf("%s is not under %q:\n%s", f, g.title, seg)
+			}
+		}
+	}
+	for _, f := range []string{"template", "base-url", "max-vus", "pipeline", "metrics-linger", "proxy-mode", "help"} {
+		def := regexp.MustCompile(`(?m)^\s+(-\w, )?--` + f + `[ \[]`)
+		if n := len(def.FindAllString(out, -1)); n != 1 {
+			t.Errorf("--%s is listed %d times in the help, want once:\n%s", f, n, out)
+		}
+	}
+	if strings.Contains(out, "--cpuprofile") {
+		t.Errorf("the hidden --cpuprofile is in the help")
 	}
 }

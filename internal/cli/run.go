@@ -184,7 +184,66 @@ run; if one fails, faya exits with code 99.`,
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	o.bind(fs)
+	cmd.SetUsageFunc(groupedUsage(runFlagGroups))
 	return cmd
+}
+
+// flagGroup is a titled group of flags in a command's help.
+type flagGroup struct {
+	title string
+	flags []string
+}
+
+// runFlagGroups are faya run's flags as the README's tables group them.
+var runFlagGroups = []flagGroup{
+	{"Load flags", []string{"concurrency", "requests", "duration", "rate", "stages", "vu-stages", "max-vus", "pre-vus", "graceful-stop", "late-threshold"}},
+	{"Request flags", []string{"method", "header", "body", "body-file", "template", "timeout", "insecure", "user-agent", "max-body", "max-redirects", "pipeline", "engine"}},
+	{"Pool flags (each sets the http.Transport field of the same name)", []string{"max-conns-per-host", "max-idle-conns-per-host", "max-idle-conns", "idle-conn-timeout",
+		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "conn-scope"}},
+	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
+	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
+	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
+}
+
+// groupedUsage writes a command's usage with its flags in groups; flags in
+// no group (--help) come last.
+func groupedUsage(groups []flagGroup) func(*cobra.Command) error {
+	return func(c *cobra.Command) error {
+		w := c.OutOrStderr()
+		fmt.Fprintf(w, "Usage:\n  %s\n", c.UseLine())
+		if c.HasExample() {
+			fmt.Fprintf(w, "\nExamples:\n%s\n", c.Example)
+		}
+		seen := map[string]bool{}
+		section := func(title string, flags []*pflag.Flag) {
+			fs := pflag.NewFlagSet(title, pflag.ContinueOnError)
+			fs.SortFlags = false
+			for _, f := range flags {
+				fs.AddFlag(f)
+				seen[f.Name] = true
+			}
+			if fs.HasAvailableFlags() {
+				fmt.Fprintf(w, "\n%s:\n%s", title, fs.FlagUsagesWrapped(110))
+			}
+		}
+		for _, g := range groups {
+			var flags []*pflag.Flag
+			for _, name := range g.flags {
+				if f := c.Flags().Lookup(name); f != nil {
+					flags = append(flags, f)
+				}
+			}
+			section(g.title, flags)
+		}
+		var rest []*pflag.Flag
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if !seen[f.Name] {
+				rest = append(rest, f)
+			}
+		})
+		section("Other flags", rest)
+		return nil
+	}
 }
 
 func (o *runOpts) bind(fs *pflag.FlagSet) {
