@@ -239,3 +239,26 @@ func TestDefaultMaxVUsFile(t *testing.T) {
 		}
 	}
 }
+
+// faya report refuses an output naming the saved run it reads (or another
+// output), so the run is not overwritten.
+func TestReportSameFile(t *testing.T) {
+	srv := testserver.Start(t)
+	saved := filepath.Join(t.TempDir(), "run.faya")
+	if r := faya(t.Context(), "run", "-c", "2", "-n", "20", "-q", "--out", saved, srv.URL+"/"); r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"report", saved, "--json", saved},
+		{"report", saved, "--html", filepath.Join(filepath.Dir(saved), ".", "run.faya")},
+		{"report", saved, "--json", saved + ".x", "--html", saved + ".x"},
+	} {
+		r := faya(t.Context(), args...)
+		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "both name") {
+			t.Errorf("%v: exit %d, stderr %q; want %d, both name", args, r.code, r.stderr, cli.ExitUsage)
+		}
+	}
+	if r := faya(t.Context(), "report", saved); r.code != cli.ExitOK || !strings.Contains(r.stdout, "Summary") {
+		t.Errorf("the saved run no longer reads back: exit %d, %s", r.code, r.stderr)
+	}
+}

@@ -629,9 +629,18 @@ var templateActions = regexp.MustCompile(`{{.*?}}`)
 // sameFiles refuses two outputs naming one file: one would overwrite the
 // other.
 func (o *runOpts) sameFiles() error {
-	type out struct{ flag, path string }
-	var outs []out
-	for _, x := range []out{{"--json", o.outputs.json}, {"--html", o.outputs.html}, {"--out", o.outputs.out}, {"--cpuprofile", o.cpuProfile}} {
+	return distinctFiles(namedFile{"--json", o.outputs.json}, namedFile{"--html", o.outputs.html},
+		namedFile{"--out", o.outputs.out}, namedFile{"--cpuprofile", o.cpuProfile})
+}
+
+// namedFile is a path and the flag (or argument) that gave it.
+type namedFile struct{ flag, path string }
+
+// distinctFiles refuses two of files naming one file ("" and "-", stdout,
+// are none).
+func distinctFiles(files ...namedFile) error {
+	var outs []namedFile
+	for _, x := range files {
 		if x.path != "" && x.path != "-" {
 			outs = append(outs, x)
 		}
