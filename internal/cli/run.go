@@ -575,8 +575,12 @@ func maxVUsNote(ex engine.Executor, timeout time.Duration, eng, fit string) stri
 	case ex.MaxVUs == engine.MinDefaultMaxVUs:
 		why += fmt.Sprintf(", at least %d", engine.MinDefaultMaxVUs)
 	}
-	mib := (int64(ex.MaxVUs)*engine.VUMemory(eng) + 1<<19) >> 20
-	return fmt.Sprintf("%d (the default: %s); %d busy VUs with their connections take about %d MiB", ex.MaxVUs, why, ex.MaxVUs, mib)
+	mem := int64(ex.MaxVUs) * engine.VUMemory(eng)
+	size := fmt.Sprintf("%d MiB", (mem+1<<19)>>20)
+	if mem < 1<<20 {
+		size = fmt.Sprintf("%d KiB", (mem+1<<9)>>10)
+	}
+	return fmt.Sprintf("%d (the default: %s); %d busy VUs with their connections take about %s", ex.MaxVUs, why, ex.MaxVUs, size)
 }
 
 // note adds a note said once before the run (the same note once).
