@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -201,6 +202,8 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 			c.Header.Set("Content-Type", "application/json")
 			c.header = append(c.header, cheader{"Content-Type", mustConst("application/json")})
 		}
+	} else if st.RawBody {
+		c.body = session.Const(string(st.Body))
 	} else {
 		c.body = parse("body", string(st.Body))
 	}
@@ -225,6 +228,16 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 		}
 		c.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		c.header = append(c.header, cheader{"Content-Type", mustConst("application/x-www-form-urlencoded")})
+	}
+	if auth := userAuth(st.URL); auth != "" && st.Header.Get("Authorization") == "" {
+		// The URL's user info is Basic authorization, as curl and Go's
+		// http.Client send it; a header given wins.
+		c.Header = c.Header.Clone()
+		if c.Header == nil {
+			c.Header = http.Header{}
+		}
+		c.Header.Set("Authorization", auth)
+		c.header = append(c.header, cheader{"Authorization", mustConst(auth)})
 	}
 	c.static = c.url != nil && c.url.Static() && c.body != nil && c.body.Static()
 	for _, h := range c.header {
@@ -296,11 +309,31 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 	return c, errs
 }
 
-// mustConst is a constant template.
-func mustConst(s string) *session.Template {
-	t, _, _ := session.Parse("const", s, nil)
-	return t
+// userAuth returns the Basic Authorization header of a URL's user info,
+// "" when it has none. Of a templated URL, only user info written before
+// its first {{ is seen.
+func userAuth(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	if !strings.Contains(authority, "@") || strings.Contains(authority, "{{") {
+		return ""
+	}
+	u, err := url.Parse(raw[:len(raw)-len(rest)] + authority)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	pw, _ := u.User.Password()
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw))
 }
+
+// mustConst is a constant template.
+func mustConst(s string) *session.Template { return session.Const(s) }
 
 // encodeParams renders and URL-encodes parameters (constant ones when buf
 // is nil).

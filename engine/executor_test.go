@@ -244,11 +244,14 @@ func TestRampingRateStagesExact(t *testing.T) {
 		want   int64
 	}{
 		{"10s:0-2000,30s:2000,10s:2000-0", 10_000 + 60_000 + 10_000},
-		{"3s:7", 21},
-		{"3s:0.5", 2},
-		{"1s:0-3", 2},       // 1.5 arrivals: iterations 0 and 1
-		{"2s:1-2,1s:0", 3},  // 3 arrivals in the ramp, none in the pause
-		{"1s:0,1s:0-10", 5}, // nothing for 1 s, then a ramp of 5 arrivals
+		{"3s:7-7", 21},
+		{"3s:0.5-0.5", 2},
+		{"1s:0-3", 2},            // 1.5 arrivals: iterations 0 and 1
+		{"2s:1-2,1s:0-0", 3},     // 3 arrivals in the ramp, none in the pause
+		{"1s:0,1s:0-10", 5},      // nothing for 1 s, then a ramp of 5 arrivals
+		{"3s:7", 11},             // a single target ramps from 0: 10.5 arrivals
+		{"2s:1-2,1s:0", 4},       // 3 in the first ramp, 1 in the ramp from 2 to 0
+		{"1s:10,2s:10,1s:0", 30}, // 5 in the ramp up, 20 held, 5 in the ramp down
 	} {
 		t.Run(tc.stages, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -369,7 +372,7 @@ func TestGracefulStop(t *testing.T) {
 
 func TestArrivalsAt(t *testing.T) {
 	// A pure check of the schedule's arithmetic, across stage boundaries.
-	st, _ := ParseRateStages("2s:10,2s:10-30,1s:0")
+	st, _ := ParseRateStages("2s:10-10,2s:10-30,1s:0-0")
 	s, err := newArrivals(st)
 	if err != nil {
 		t.Fatal(err)
@@ -453,7 +456,7 @@ func TestDataModes(t *testing.T) {
 // cursor; taken concurrently, every iteration is taken exactly once, none
 // before its intended start.
 func TestCursorTake(t *testing.T) {
-	st, _ := ParseRateStages("1s:1000,1s:1000-3000")
+	st, _ := ParseRateStages("1s:1000-1000,1s:1000-3000")
 	s, err := newArrivals(st)
 	if err != nil {
 		t.Fatal(err)

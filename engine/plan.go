@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,6 +83,99 @@ const (
 	DefaultGracefulStop  = 10 * time.Second
 	DefaultLateThreshold = 10 * time.Millisecond
 )
+
+// The open model's default VU bounds, in one place for the command line
+// and scenario files.
+const (
+	// MinDefaultMaxVUs is the least DefaultMaxVUs gives.
+	MinDefaultMaxVUs = 10
+	// DefaultVUMemory bounds the memory DefaultMaxVUs lets the VUs take,
+	// at VUMemory each.
+	DefaultVUMemory = 256 << 20
+)
+
+// DefaultMaxVUs is the open model's bound on VUs when none is given: the
+// peak rate times the request timeout (0: DefaultTimeout), rounded up.
+// That is what the rate needs when every request takes the whole timeout,
+// so a first run against a slow target keeps its schedule instead of
+// dropping arrivals; VUs start only as they are needed, and an arrival
+// that finds them all busy is still dropped and counted. It is at least
+// MinDefaultMaxVUs, and at most DefaultVUMemory / VUMemory(engine).
+func DefaultMaxVUs(peak Rate, timeout time.Duration, engine string) int {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return int(max(min(arrivalsIn(peak, timeout), int64(MaxDefaultVUs(engine))), MinDefaultMaxVUs))
+}
+
+// arrivalsIn is the arrivals at rate r in d, rounded up, exactly (at most
+// math.MaxInt64).
+func arrivalsIn(r Rate, d time.Duration) int64 {
+	if r.Count <= 0 || r.Per <= 0 || d <= 0 {
+		return 0
+	}
+	q, rem := new(big.Int).QuoRem(new(big.Int).Mul(big.NewInt(r.Count), big.NewInt(int64(d))), big.NewInt(int64(r.Per)), new(big.Int))
+	if rem.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	if !q.IsInt64() {
+		return math.MaxInt64
+	}
+	return q.Int64()
+}
+
+// FitPerVU lowers the MaxVUs of the open-model scenarios that derived
+// names (their bound is a default, not the user's), so that the plan's
+// VUs fit the rows of its smallest per-vu data source, which gives every
+// VU a row of its own; never below 1. It returns that source and its rows
+// ("", 0 when the plan has none).
+func (p *Plan) FitPerVU(derived map[string]bool) (string, int) {
+	source, rows := "", 0
+	for _, ds := range p.Data {
+		if ds.Mode == DataPerVU && len(ds.Rows) > 0 && (rows == 0 || len(ds.Rows) < rows) {
+			source, rows = ds.Name, len(ds.Rows)
+		}
+	}
+	if rows == 0 {
+		return "", 0
+	}
+	over := p.VUs() - rows
+	for i := range p.Scenarios {
+		ex := &p.Scenarios[i].Executor
+		if over <= 0 {
+			break
+		}
+		if !derived[p.Scenarios[i].Name] || !ex.Open() {
+			continue
+		}
+		cut := min(over, ex.MaxVUs-1)
+		ex.MaxVUs -= cut
+		ex.PreVUs = min(ex.PreVUs, ex.MaxVUs)
+		over -= cut
+	}
+	return source, rows
+}
+
+// MaxDefaultVUs is the most VUs DefaultMaxVUs gives for an engine.
+func MaxDefaultVUs(engine string) int { return int(DefaultVUMemory / VUMemory(engine)) }
+
+// DefaultPreVUs is the open model's VUs allocated before the start when
+// none are given: the peak rate times 2ms, rounded up, at least 1, at most
+// maxVUs.
+func DefaultPreVUs(peak Rate, maxVUs int) int {
+	return int(min(int64(maxVUs), max(1, arrivalsIn(peak, 2*time.Millisecond))))
+}
+
+// VUMemory estimates the memory one busy VU takes with its connection, by
+// engine: a goroutine, its buffers, the connection's (measured at 10,000
+// VUs against nginx: about 18 KiB on h1, 56 KiB on net/http, with its two
+// goroutines and bufio buffers per connection; docs/performance.md).
+func VUMemory(engine string) int64 {
+	if engine == EngineNetHTTP {
+		return 64 << 10
+	}
+	return 20 << 10
+}
 
 // Engines.
 const (
@@ -230,8 +325,8 @@ func (e Executor) PeakRate() Rate {
 func (e Executor) Open() bool { return e.Type == ConstantRate || e.Type == RampingRate }
 
 // Step is one HTTP request, with what to do with its response. URL,
-// header values, Body and the expected values of JSON checks may be
-// templates (see internal/session): {{ .vars.NAME }}, {{ .data.SOURCE.COL }},
+// header values, Body (unless RawBody) and the expected values of JSON
+// checks may be templates (see internal/session): {{ .vars.NAME }}, {{ .data.SOURCE.COL }},
 // {{ .vu }}, {{ .iter }}, {{ env "NAME" }}, {{ randInt 1 9 }}, {{ uuid }}.
 type Step struct {
 	// Name labels the step's own metrics; empty: "METHOD path".
@@ -240,6 +335,9 @@ type Step struct {
 	URL    string      `json:"url"`
 	Header http.Header `json:"header,omitempty"`
 	Body   []byte      `json:"body,omitempty"`
+	// RawBody sends Body as given, not as a template: the command line's
+	// body, a binary upload.
+	RawBody bool `json:"raw_body,omitempty"`
 	// JSON, in place of Body, is a JSON body given as a value of maps,
 	// lists, strings, numbers, booleans and nulls (as encoding/json takes
 	// them; Content-Type application/json unless the step sets one). A
@@ -294,6 +392,10 @@ type Check struct {
 	// "stop-vu" (the VU runs no more iterations).
 	OnFailure string `json:"on_failure,omitempty"`
 }
+
+// Has reports whether the check asserts anything (a status, a body
+// substring or a JSON value).
+func (c Check) Has() bool { return len(c.Status)+len(c.BodyContains)+len(c.JSON) > 0 }
 
 // OnFailure values.
 const (

@@ -143,53 +143,76 @@ type VUStage struct {
 	To       int           `json:"to"`
 }
 
-// ParseRateStages parses DURATION:FROM-TO[,DURATION:RATE...], e.g.
-// "10s:0-2000,30s:2000,10s:2000-0".
+// ParseRateStages parses DURATION:FROM-TO[,DURATION:TARGET...], e.g.
+// "10s:0-2000,30s:2000,10s:2000-0". A stage with a single TARGET ramps
+// from the previous stage's end (0 at the start) to TARGET, as k6's
+// stages do: "10s:2000" is "10s:0-2000" first, a hold after a stage that
+// ends at 2000.
 func ParseRateStages(s string) ([]RateStage, error) {
 	var out []RateStage
+	prev := Rate{Count: 0, Per: time.Second}
 	err := parseStages(s, "0.5-200 or 100", func(d time.Duration, from, to string) error {
-		f, err := ParseRate(from)
-		if err != nil {
-			return err
+		f := prev
+		if from != "" {
+			var err error
+			if f, err = ParseRate(from); err != nil {
+				return err
+			}
 		}
 		t, err := ParseRate(to)
 		if err != nil {
 			return err
 		}
 		out = append(out, RateStage{Duration: d, From: f, To: t})
+		prev = t
 		return nil
 	})
 	return out, err
 }
 
-// ParseVUStages parses DURATION:FROM-TO[,DURATION:VUS...], e.g.
-// "30s:0-200,60s:200".
+// ParseVUStages parses DURATION:FROM-TO[,DURATION:TARGET...], e.g.
+// "30s:0-200,60s:200". A stage with a single TARGET ramps from the
+// previous stage's end (0 at the start), as k6's --stage 30s:20 does.
 func ParseVUStages(s string) ([]VUStage, error) {
 	var out []VUStage
-	err := parseStages(s, "0-200 or 50", func(d time.Duration, from, to string) error {
-		f, err := strconv.Atoi(from)
-		if err != nil || f < 0 {
-			return fmt.Errorf("%q is not a number of VUs (a non-negative integer)", from)
+	prev := 0
+	vus := func(v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a number of VUs (a non-negative integer)", v)
 		}
-		t, err := strconv.Atoi(to)
-		if err != nil || t < 0 {
-			return fmt.Errorf("%q is not a number of VUs (a non-negative integer)", to)
+		return n, nil
+	}
+	err := parseStages(s, "0-200 or 50", func(d time.Duration, from, to string) error {
+		f := prev
+		if from != "" {
+			var err error
+			if f, err = vus(from); err != nil {
+				return err
+			}
+		}
+		t, err := vus(to)
+		if err != nil {
+			return err
 		}
 		out = append(out, VUStage{Duration: d, From: f, To: t})
+		prev = t
 		return nil
 	})
 	return out, err
 }
 
+// parseStages splits stages and calls add with each one's duration and
+// ends; from is "" for a stage with a single target.
 func parseStages(s, example string, add func(d time.Duration, from, to string) error) error {
 	if strings.TrimSpace(s) == "" {
-		return fmt.Errorf("no stages: write DURATION:FROM-TO[,DURATION:VALUE...], e.g. 10s:%s", example)
+		return fmt.Errorf("no stages: write DURATION:FROM-TO[,DURATION:TARGET...], e.g. 10s:%s", example)
 	}
 	for i, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		ds, spec, ok := strings.Cut(item, ":")
 		if !ok {
-			return fmt.Errorf("stage %d %q: want DURATION:FROM-TO or DURATION:VALUE, e.g. 10s:%s", i+1, item, example)
+			return fmt.Errorf("stage %d %q: want DURATION:FROM-TO or DURATION:TARGET, e.g. 10s:%s", i+1, item, example)
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(ds))
 		if err != nil || d <= 0 {
@@ -197,7 +220,9 @@ func parseStages(s, example string, add func(d time.Duration, from, to string) e
 		}
 		from, to, ramp := strings.Cut(spec, "-")
 		if !ramp {
-			to = from
+			from, to = "", from
+		} else if strings.TrimSpace(from) == "" {
+			return fmt.Errorf("stage %d %q: %q is not a value: write FROM-TO, e.g. 10s:%s", i+1, item, spec, example)
 		}
 		if err := add(d, strings.TrimSpace(from), strings.TrimSpace(to)); err != nil {
 			return fmt.Errorf("stage %d %q: %w", i+1, item, err)

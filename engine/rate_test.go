@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,32 @@ func TestParseStages(t *testing.T) {
 	}
 }
 
+// A single target ramps from the previous stage's end (0 at the start),
+// as k6's --stage does; FROM-TO gives both ends.
+func TestStagesSingleTarget(t *testing.T) {
+	vs, err := ParseVUStages("30s:20,1m:20,10s:5,5s:8-8,5s:0")
+	want := []VUStage{{30 * time.Second, 0, 20}, {time.Minute, 20, 20}, {10 * time.Second, 20, 5}, {5 * time.Second, 8, 8}, {5 * time.Second, 8, 0}}
+	if err != nil || !slices.Equal(vs, want) {
+		t.Errorf("ParseVUStages = %v, %v; want %v", vs, err, want)
+	}
+	rs, err := ParseRateStages("10s:100,10s:100,5s:50-200,5s:0.5")
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("ParseRateStages = %v, %v", rs, err)
+	}
+	for i, w := range [][2]float64{{0, 100}, {100, 100}, {50, 200}, {200, 0.5}} {
+		if rs[i].From.PerSecond() != w[0] || rs[i].To.PerSecond() != w[1] {
+			t.Errorf("rate stage %d = %v-%v, want %v-%v", i+1, rs[i].From, rs[i].To, w[0], w[1])
+		}
+	}
+	// 0 to 100/s over 10s, then 100/s for 10s: 500 + 1000 iterations.
+	a, err := newArrivals(rs[:2])
+	if err != nil || a.total != 1500 {
+		t.Errorf("arrivals of 10s:100,10s:100: %d (%v), want 1500", a.total, err)
+	}
+}
+
 func TestVUSchedule(t *testing.T) {
-	st, _ := ParseVUStages("1s:0-4,1s:4,1s:4-2,1s:5")
+	st, _ := ParseVUStages("1s:0-4,1s:4,1s:4-2,1s:5-5")
 	got, end := vuSchedule(st)
 	want := []vuChange{{0, 0}, {250 * time.Millisecond, 1}, {500 * time.Millisecond, 2}, {750 * time.Millisecond, 3},
 		{time.Second, 4}, {2500 * time.Millisecond, 3}, {3 * time.Second, 5}}
@@ -135,4 +160,45 @@ func FuzzParseRateStages(f *testing.F) {
 			prev = at
 		}
 	})
+}
+
+// The open model's default VU bound is the peak rate times the timeout
+// (exact, rounded up), at least 10, at most what DefaultVUMemory holds.
+func TestDefaultMaxVUs(t *testing.T) {
+	for _, tc := range []struct {
+		rate    string
+		timeout time.Duration
+		engine  string
+		want    int
+	}{
+		{"100", 30 * time.Second, EngineH1, 3000},
+		{"100", 0, "", 3000}, // the default timeout, the default engine
+		{"0.5", 30 * time.Second, EngineH1, 15},
+		{"0.1", 30 * time.Second, EngineH1, 10},
+		{"1/3s", 30 * time.Second, EngineH1, 10},
+		{"7", 1500 * time.Millisecond, EngineH1, 11},
+		{"333.333333333", 30 * time.Second, EngineH1, 10000},
+		{"5000", 30 * time.Second, EngineH1, DefaultVUMemory / (20 << 10)},
+		{"5000", 30 * time.Second, EngineNetHTTP, DefaultVUMemory / (64 << 10)},
+		{"1000000000", time.Hour, EngineH1, 13107},
+	} {
+		r, err := ParseRate(tc.rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DefaultMaxVUs(r, tc.timeout, tc.engine); got != tc.want {
+			t.Errorf("DefaultMaxVUs(%s/s, %v, %q) = %d, want %d", tc.rate, tc.timeout, tc.engine, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		rate      string
+		max, want int
+	}{
+		{"100", 3000, 1}, {"5000", 3000, 10}, {"1000000", 100, 100}, {"0.1", 10, 1},
+	} {
+		r, _ := ParseRate(tc.rate)
+		if got := DefaultPreVUs(r, tc.max); got != tc.want {
+			t.Errorf("DefaultPreVUs(%s/s, %d) = %d, want %d", tc.rate, tc.max, got, tc.want)
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,6 +63,10 @@ type File struct {
 	Set map[string]bool
 	// UserAgent is defaults.user_agent ("" when not given).
 	UserAgent string
+	// DerivedMaxVUs holds the open-model scenarios without max_vus, whose
+	// bound is engine.DefaultMaxVUs of their peak rate and the file's
+	// timeout and engine.
+	DerivedMaxVUs map[string]bool
 
 	lines map[string]int // where things were written
 }
@@ -75,6 +78,9 @@ type Options struct {
 	ReadFile func(path string) ([]byte, error)
 	// Env looks up {{ env "NAME" }}; nil leaves them unchecked.
 	Env session.Env
+	// BaseURL, when set, replaces the file's base_url (faya run
+	// --base-url).
+	BaseURL string
 	// Adjust, if set, changes the compiled plan before it is validated:
 	// the command line's flags (-c, -n, -r, ...), so that the plan that is
 	// validated is the one that runs. It is not called on a file with
@@ -97,7 +103,7 @@ func Parse(path string, src []byte, o Options) (*File, error) {
 	if o.ReadFile == nil {
 		o.ReadFile = os.ReadFile
 	}
-	f := &File{Path: path, Set: map[string]bool{}, lines: map[string]int{}}
+	f := &File{Path: path, Set: map[string]bool{}, DerivedMaxVUs: map[string]bool{}, lines: map[string]int{}}
 	d := &decoder{file: path}
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
@@ -160,9 +166,8 @@ func (p *parser) file(n *yaml.Node) {
 				d.errf(v, "version %d: this faya reads version %d", ver, Version)
 			}
 		case "base_url":
-			p.base = strings.TrimRight(d.str(v, "base_url"), "/")
-			if err := engine.ValidateURL(p.base + "/"); err != nil {
-				d.errf(v, "base_url: %v", err)
+			if p.o.BaseURL == "" {
+				p.base = p.baseURL(v, d.str(v, "base_url"))
 			}
 		case "engine":
 			plan.Engine = d.str(v, "engine")
@@ -197,6 +202,9 @@ func (p *parser) file(n *yaml.Node) {
 	if !p.version {
 		d.errf(n, "version is missing: start the file with version: %d", Version)
 	}
+	if p.o.BaseURL != "" {
+		p.base = p.baseURL(nil, p.o.BaseURL)
+	}
 	if scenarios == nil {
 		d.errf(n, "scenarios are missing: add scenarios: with at least one named scenario and its steps")
 	} else {
@@ -204,12 +212,64 @@ func (p *parser) file(n *yaml.Node) {
 			p.f.lines["scenario "+name] = k.Line
 			p.scenario(name, v)
 		})
+		plan.FitPerVU(p.f.DerivedMaxVUs)
 		if len(plan.Scenarios) == 0 && scenarios.Kind == yaml.MappingNode {
 			d.errf(scenarios, "scenarios: none given")
 		}
 	}
 	if thresholds != nil {
 		p.thresholds(thresholds)
+	}
+}
+
+// baseURL checks a base URL (n: the base_url key, nil for Options.BaseURL)
+// and returns it without a trailing slash. {{ env "NAME" }} in it is
+// rendered here when Options.Env is given, so that the steps' URLs are
+// constants; without Env it stays a template for the engine to render.
+func (p *parser) baseURL(n *yaml.Node, raw string) string {
+	what := "base_url"
+	if n == nil {
+		what = "the base URL (--base-url)"
+	}
+	if strings.Contains(raw, "{{") {
+		t, refs, err := session.Parse("base_url", raw, p.o.Env)
+		if err != nil {
+			p.d.errf(n, "%s: %v", what, err)
+			return ""
+		}
+		for _, r := range refs {
+			if r.Kind != "env" {
+				p.d.errf(n, "%s %q: only {{ env \"NAME\" }} can be used here (VU variables and data differ from step to step)", what, raw)
+				return ""
+			}
+		}
+		if p.o.Env == nil {
+			return strings.TrimRight(raw, "/")
+		}
+		var buf bytes.Buffer
+		out, err := t.Render(&buf, session.NewData(0))
+		if err != nil {
+			p.d.errf(n, "%s %q: %v", what, raw, unwrapExec(err))
+			return ""
+		}
+		raw = out
+	}
+	base := strings.TrimRight(raw, "/")
+	if err := engine.ValidateURL(base + "/"); err != nil {
+		p.d.errf(n, "%s: %v", what, err)
+	}
+	return base
+}
+
+// unwrapExec returns the innermost error of a template's execution (the
+// function's own message, without the template's position).
+func unwrapExec(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
 	}
 }
 
@@ -566,12 +626,12 @@ func (p *parser) scenario(name string, n *yaml.Node) {
 		}
 	}
 	if ex.Type == engine.ConstantRate || ex.Type == engine.RampingRate {
-		peak := ex.PeakRate().PerSecond()
 		if ex.MaxVUs == 0 {
-			ex.MaxVUs = defaultMaxVUs(*ex)
+			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), p.f.Plan.Timeout, p.f.Plan.Engine)
+			p.f.DerivedMaxVUs[name] = true
 		}
 		if ex.PreVUs == 0 {
-			ex.PreVUs = min(ex.MaxVUs, max(1, int(math.Ceil(peak*0.002))))
+			ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
 		}
 	}
 	if setup != nil {
@@ -593,13 +653,7 @@ var executorKeys = map[engine.ExecutorType][]string{
 	engine.RampingRate:  {"stages", "pre_vus", "max_vus"},
 }
 
-// defaultMaxVUs is the peak rate x 20ms, at least 10, and the default
-// pre_vus the peak rate x 2ms, as on the command line.
-func defaultMaxVUs(ex engine.Executor) int {
-	return max(10, int(ex.PeakRate().PerSecond()*0.02+0.999))
-}
-
-var stepKeys = []string{"name", "method", "url", "headers", "query", "body", "json", "form", "body_file", "think", "extract", "check"}
+var stepKeys = []string{"name", "method", "url", "headers", "query", "body", "json", "form", "body_file", "body_file_raw", "think", "extract", "check"}
 
 func (p *parser) steps(scenario, list string, n *yaml.Node) []engine.Step {
 	d := p.d
@@ -642,7 +696,7 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 			u := d.str(v, w)
 			if !strings.Contains(u, "://") && !strings.HasPrefix(u, "{{") {
 				if p.base == "" {
-					d.errf(v, "url %q is relative: set base_url at the top of the file, or write the whole URL", u)
+					d.errf(v, "url %q is relative: set base_url at the top of the file (or give --base-url), or write the whole URL", u)
 				}
 				if !strings.HasPrefix(u, "/") {
 					u = "/" + u
@@ -681,7 +735,7 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 			for _, f := range d.stringMap(v, "step form") {
 				st.Form = append(st.Form, engine.Param{Name: f[0], Value: f[1]})
 			}
-		case "body_file":
+		case "body_file", "body_file_raw":
 			bodies = append(bodies, key)
 			file := d.str(v, w)
 			path := file
@@ -690,10 +744,10 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 			}
 			b, err := p.o.ReadFile(path)
 			if err != nil {
-				d.errf(v, "step body_file %q: cannot read %s: %v", file, path, unwrapPath(err))
+				d.errf(v, "step %s %q: cannot read %s: %v", key, file, path, unwrapPath(err))
 				return
 			}
-			st.Body = b
+			st.Body, st.RawBody = b, key == "body_file_raw"
 		case "think":
 			st.Think = p.think(v)
 		case "extract":
@@ -733,7 +787,7 @@ func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 		}
 	})
 	if len(bodies) > 1 {
-		d.errf(n, "step: %s: give one body (body, json, form or body_file)", strings.Join(bodies, ", "))
+		d.errf(n, "step: %s: give one body (body, json, form, body_file or body_file_raw)", strings.Join(bodies, ", "))
 		st.JSON = nil // reported here, not again by the plan
 	}
 	if st.URL == "" && n.Kind == yaml.MappingNode {
@@ -845,13 +899,31 @@ func (p *parser) validate() {
 	for _, e := range flatten(err) {
 		p.place(e)
 	}
-	// A threshold on a step nobody runs is a typo.
-	names := map[string]bool{}
+	// A threshold on a step nobody runs is a typo; one on checks where
+	// there are none could only fail with "no data", after the run.
+	names, checked, anyChecks := map[string]bool{}, map[string]bool{}, false
 	for _, sc := range plan.Scenarios {
 		for _, list := range [][]engine.Step{sc.Setup, sc.Steps} {
 			for _, st := range list {
 				names[st.Label()] = true
+				if st.Check.Has() {
+					checked[st.Label()], anyChecks = true, true
+				}
 			}
+		}
+	}
+	for _, t := range p.f.Thresholds {
+		if t.Metric() != "checks" {
+			continue
+		}
+		line := p.f.lines["threshold "+t.Step+" "+t.Source]
+		switch {
+		case t.Step == "" && !anyChecks:
+			p.d.errs = append(p.d.errs, &Error{File: p.f.Path, Line: line,
+				Msg: fmt.Sprintf("thresholds.run: %q: no step of the file has checks: add check: to a step, or drop it", t.Source)})
+		case t.Step != "" && names[t.Step] && !checked[t.Step]:
+			p.d.errs = append(p.d.errs, &Error{File: p.f.Path, Line: line,
+				Msg: fmt.Sprintf("thresholds.steps.%s: %q: the step has no checks: add check: to it, or drop it", t.Step, t.Source)})
 		}
 	}
 	for _, t := range p.f.Thresholds {

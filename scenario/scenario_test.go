@@ -146,6 +146,12 @@ func TestErrors(t *testing.T) {
 		{"two bodies", head + steps + "      - url: /\n        body: a\n        form: {a: b}\n", "give one body"},
 		{"body file", head + steps + "      - url: /\n        body_file: body.bin\n", ""},
 		{"missing body file", head + steps + "      - url: /\n        body_file: none.bin\n", `step body_file "none.bin": cannot read`},
+		{"raw body file", head + steps + "      - url: /\n        body_file_raw: body.bin\n", ""},
+		{"missing raw body file", head + steps + "      - url: /\n        body_file_raw: none.bin\n", `:10: step body_file_raw "none.bin": cannot read`},
+		{"raw body and body", head + steps + "      - url: /\n        body_file_raw: body.bin\n        body: x\n", "give one body (body, json, form, body_file or body_file_raw)"},
+		{"base_url from env", "version: 1\nbase_url: '{{ env \"TOKEN\" }}'\n" + steps + "      - url: /\n", `base_url: URL "t/" has no scheme`},
+		{"base_url env unset", "version: 1\nbase_url: '{{ env \"NOPE\" }}'\n" + steps + "      - url: /\n", `:2: base_url "{{ env \"NOPE\" }}": environment variable NOPE is not set`},
+		{"base_url with a variable", "version: 1\nbase_url: 'http://{{ .vars.host }}'\n" + steps + "      - url: /\n", `:2: base_url "http://{{ .vars.host }}": only {{ env "NAME" }} can be used here`},
 		{"env set", head + steps + "      - url: /\n        headers: {Authorization: 'Bearer {{ env \"TOKEN\" }}'}\n", ""},
 		{"env unset", head + steps + "      - url: /\n        headers: {Authorization: 'Bearer {{ env \"NOPE\" }}'}\n", "NOPE"},
 		{"bad executor", head + "scenarios:\n  s:\n    executor: users\n    steps:\n      - url: /\n", "scenario s"},
@@ -157,6 +163,9 @@ func TestErrors(t *testing.T) {
 		{"bad reset_cookies", head + "scenarios:\n  s:\n    executor: vus\n    reset_cookies: yes\n    steps:\n      - url: /\n", "each-iteration"},
 		{"bad threshold", head + steps + "      - url: /\nthresholds:\n  run:\n    - p99(latency) << 1s\n", ":12:"},
 		{"threshold on unknown step", head + steps + "      - url: /\n        name: home\nthresholds:\n  steps:\n    hom:\n      - p99(latency) < 1s\n", `no step is named "hom" (steps: home)`},
+		{"checks threshold without checks", head + steps + "      - url: /\nthresholds:\n  run:\n    - checks > 99%\n", `:12: thresholds.run: "checks > 99%": no step of the file has checks`},
+		{"checks threshold on a step without checks", head + steps + "      - url: /\n        name: home\n      - url: /b\n        check: {status: 200}\nthresholds:\n  steps:\n    home:\n      - checks > 99%\n", `:16: thresholds.steps.home: "checks > 99%": the step has no checks`},
+		{"checks threshold with checks", head + steps + "      - url: /\n        check: {status: 200}\nthresholds:\n  run:\n    - checks > 99%\n", ""},
 		{"bad transport", head + "transport:\n  max_idle_conns_per_host: -3\n" + steps + "      - url: /\n", ":4: transport.max_idle_conns_per_host -3: must not be negative"},
 		{"unknown transport key", head + "transport:\n  max_conns: 3\n" + steps + "      - url: /\n", `unknown key "max_conns" (known: max_conns_per_host`},
 		{"bad engine", head + "engine: fasthttp\n" + steps + "      - url: /\n", `engine "fasthttp": want h1 or net/http`},
@@ -219,4 +228,66 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a plan that does not validate: %v", err)
 		}
 	})
+}
+
+// body_file_raw is sent as given; base_url reads the environment (rendered
+// at parse when Options.Env is set, left to the engine when not), and
+// Options.BaseURL replaces it.
+func TestRawBodyAndBaseURL(t *testing.T) {
+	read := func(string) ([]byte, error) { return []byte("{{ not a template \x00"), nil }
+	env := func(name string) (string, bool) { return "http://127.0.0.1:9", name == "BASE" }
+	src := "version: 1\nbase_url: '{{ env \"BASE\" }}/api/'\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n" +
+		"      - url: /up\n        body_file_raw: up.bin\n      - url: /tpl\n        body_file: up.bin\n"
+	f, err := Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env})
+	if err == nil {
+		t.Fatalf("a body_file that is not a template parsed")
+	}
+	src = strings.Replace(src, "        body_file: up.bin\n", "", 1)
+	f, err = Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := f.Plan.Scenarios[0].Steps[0]
+	if up.URL != "http://127.0.0.1:9/api/up" || !up.RawBody || string(up.Body) != "{{ not a template \x00" || up.Method != "POST" {
+		t.Errorf("step %+v: want the env rendered in the URL, the raw body, POST", up)
+	}
+	if f.Plan.Scenarios[0].Steps[1].RawBody {
+		t.Errorf("a step without body_file_raw has RawBody")
+	}
+	f, err = Parse("s.yaml", []byte(src), Options{ReadFile: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := f.Plan.Scenarios[0].Steps[0].URL; u != `{{ env "BASE" }}/api/up` {
+		t.Errorf("without Env: url %q, want the template kept for the engine", u)
+	}
+	f, err = Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env, BaseURL: "https://example.test:8443/v2/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := f.Plan.Scenarios[0].Steps[1].URL; u != "https://example.test:8443/v2/tpl" {
+		t.Errorf("with BaseURL: url %q, want https://example.test:8443/v2/tpl", u)
+	}
+	_, err = Parse("s.yaml", []byte("version: 1\n"+src[strings.Index(src, "scenarios"):]), Options{ReadFile: read, BaseURL: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Errorf("relative URLs with BaseURL and no base_url: %v", err)
+	}
+}
+
+// A rate scenario without max_vus gets the engine's default for its rate
+// and the file's timeout.
+func TestDefaultMaxVUsFromFile(t *testing.T) {
+	src := head + "defaults:\n  timeout: 5s\nscenarios:\n  s:\n    executor: rate\n    rate: 100\n    duration: 1s\n    steps:\n      - url: /\n" +
+		"  r:\n    executor: ramping-rate\n    stages: [1s:40, 1s:40]\n    max_vus: 7\n    steps:\n      - url: /\n"
+	f, err := Parse("s.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, r := f.Plan.Scenarios[0].Executor, f.Plan.Scenarios[1].Executor
+	if s.MaxVUs != 500 || s.PreVUs != 1 || !f.DerivedMaxVUs["s"] {
+		t.Errorf("rate 100/s, timeout 5s: max_vus %d pre_vus %d (derived %v), want 500, 1, derived", s.MaxVUs, s.PreVUs, f.DerivedMaxVUs)
+	}
+	if r.MaxVUs != 7 || f.DerivedMaxVUs["r"] {
+		t.Errorf("max_vus 7 given: %d (derived %v)", r.MaxVUs, f.DerivedMaxVUs)
+	}
 }

@@ -42,6 +42,10 @@ type Threshold struct {
 	isDur  bool
 }
 
+// Metric is what the threshold measures: a metric ("latency", "dns", ...)
+// or a rate ("error_rate", "checks", "rps", "requests", "dropped").
+func (t Threshold) Metric() string { return t.metric }
+
 var metricsByName = map[string]metrics.Metric{
 	"latency": metrics.Latency, "service_time": metrics.ServiceTime, "schedule_lag": metrics.ScheduleLag,
 	"blocked": metrics.Blocked, "dns": metrics.DNS, "connect": metrics.Connect, "proxy": metrics.Proxy, "tls": metrics.TLS,

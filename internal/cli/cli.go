@@ -57,6 +57,11 @@ type env struct {
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(e)
+	if cmd, rest, err := root.Find(args); err == nil && cmd != root {
+		if err := singleDash(cmd, rest); err != nil {
+			return usage(stderr, err)
+		}
+	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -71,14 +76,21 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
-		for line := range strings.SplitSeq(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "faya: %s\n", line)
-		}
-		fmt.Fprintf(stderr, "Run 'faya --help' or 'faya COMMAND --help' for usage.\n")
-		return ExitUsage
+		return usage(stderr, err)
 	}
 	fmt.Fprintf(stderr, "faya: %v\n", err)
 	return ExitFailed
+}
+
+// usage prints a usage error, a line at a time, and returns ExitUsage.
+func usage(stderr io.Writer, err error) int {
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		if line != "" {
+			fmt.Fprintf(stderr, "faya: %s\n", line)
+		}
+	}
+	fmt.Fprintf(stderr, "Run 'faya --help' or 'faya COMMAND --help' for usage.\n")
+	return ExitUsage
 }
 
 // isCobraUsage recognises the argument errors cobra makes itself.
@@ -103,7 +115,7 @@ and why a connection was not reused.`,
 		SilenceErrors: true,
 		Version:       Version,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newDoctorCmd(e), newDemoCmd(e), newTargetCmd(e))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root

@@ -139,10 +139,10 @@ func TestRunPipeline(t *testing.T) {
 	}
 	rep := readJSON(t, []byte(r.stdout))
 	st := srv.Stats()
-	// At most one connection per VU: a VU that starts after another has
-	// returned its connection takes that one (a loaded machine).
+	// At most one connection per VU; a VU that starts after the others
+	// took every request (a loaded machine) dials none.
 	if rep.Requests.Total != 100 || rep.Requests.OK != 100 || st.Requests != 100 || st.ConnsNew < 1 || st.ConnsNew > 3 || rep.Run.Pipeline != 8 {
-		t.Errorf("requests %d (ok %d), target saw %d on %d connections, run.pipeline %d; want 100, 100 on at most 3, 8",
+		t.Errorf("requests %d (ok %d), target saw %d on %d connections, run.pipeline %d; want 100, 100 on 1 to 3, 8",
 			rep.Requests.Total, rep.Requests.OK, st.Requests, st.ConnsNew, rep.Run.Pipeline)
 	}
 	if !strings.Contains(r.stderr, "pipelining 8 requests per connection") {
@@ -230,6 +230,7 @@ func TestBadInput(t *testing.T) {
 		{"doctor no URL", []string{"doctor"}, "doctor needs exactly one URL"},
 		{"doctor bad URL", []string{"doctor", "localhost:80"}, "has no scheme"},
 		{"doctor bad concurrency", []string{"doctor", "--max-concurrency", "0", url}, "--max-concurrency 0"},
+		{"doctor bad repeats", []string{"doctor", "--repeats", "0", url}, "--repeats 0: must be from 1 to 20"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := faya(t.Context(), tc.args...)
@@ -377,9 +378,7 @@ func TestStagesAndVUStages(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	// 4 VUs at 20 ms for about 750 ms: about 40 requests on a quiet
-	// machine; a loaded one sends fewer, never fewer than one per VU.
-	if rep.Run.Open || rep.Schedule.VUsBusyMax != 4 || rep.Schedule.Sent != srv.Stats().Requests || rep.Schedule.Sent < 4 {
+	if rep.Run.Open || rep.Schedule.VUsBusyMax != 4 || rep.Schedule.Sent != srv.Stats().Requests || rep.Schedule.Sent < 4 { // at least one request per VU: how many more depends on the machine
 		t.Errorf("ramping VUs: %+v, server saw %d requests", rep, srv.Stats().Requests)
 	}
 }
@@ -390,7 +389,7 @@ func TestDoctor(t *testing.T) {
 	if r.code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"up to 4 short runs", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
+	for _, want := range []string{"up to 8 short runs", "each step run 3 times", "share this machine's", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, r.stdout)
 		}

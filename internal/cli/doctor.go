@@ -21,9 +21,12 @@ func newDoctorCmd(e *env) *cobra.Command {
 		Long: `Probe URL with a bounded sequence of short runs, stated before they start:
 does the server keep connections alive (and over which HTTP version), how many
 requests it allows per connection, after how long it closes an idle connection,
-and at what concurrency its throughput stops growing. Then print the findings
-and a recommended pool, as faya flags and as a Go http.Transport literal to
-paste into a service.`,
+and up to what concurrency its throughput stays at its best (each step of the
+ladder is run several times, and it stops only on errors or a drop beyond the
+steps' own spread). Then print the findings and a recommended pool, as faya
+flags and as a Go http.Transport literal to paste into a service. When the
+target runs on faya's machine, or faya's CPU was busy, the recommendation is a
+lower bound, and the report says so.`,
 		Example: `  faya doctor http://127.0.0.1:8080/
   faya doctor --max-concurrency 64 --idle-wait 5s -H 'Authorization: Bearer ...' URL`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -42,6 +45,9 @@ paste into a service.`,
 			}
 			if o.MaxConcurrency < 1 || o.MaxConcurrency > 4096 {
 				return usagef("--max-concurrency %d: must be from 1 to 4096", o.MaxConcurrency)
+			}
+			if o.Repeats < 1 || o.Repeats > 20 {
+				return usagef("--repeats %d: must be from 1 to 20", o.Repeats)
 			}
 			for name, d := range map[string]time.Duration{"--idle-wait": o.IdleWait, "--step-time": o.StepTime, "--timeout": o.Timeout} {
 				if d <= 0 {
@@ -69,7 +75,8 @@ paste into a service.`,
 	fs.BoolVar(&insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.IntVar(&o.MaxConcurrency, "max-concurrency", 256, "the top of the saturation probe's doubling ladder")
 	fs.DurationVar(&o.IdleWait, "idle-wait", 15*time.Second, "how long to hold an idle connection waiting for the server to close it")
-	fs.DurationVar(&o.StepTime, "step-time", time.Second, "length of each saturation step")
+	fs.DurationVar(&o.StepTime, "step-time", 500*time.Millisecond, "length of each run of a saturation step")
+	fs.IntVar(&o.Repeats, "repeats", 3, "runs of each saturation step: the ladder stops only on a drop beyond the steps' own spread")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "per-request timeout")
 	return cmd
 }

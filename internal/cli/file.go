@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/report"
@@ -16,8 +17,13 @@ import (
 // loadFile reads and validates a scenario file, every problem as a usage
 // error (exit 2) with its file:line. adjust, if not nil, applies the
 // command line's flags to the plan before it is validated.
-func loadFile(path string, adjust func(*engine.Plan)) (*scenario.File, error) {
-	f, err := scenario.Load(path, scenario.Options{Env: os.LookupEnv, Adjust: adjust})
+func loadFile(path, baseURL string, adjust func(*engine.Plan)) (*scenario.File, error) {
+	if baseURL != "" {
+		if err := engine.ValidateURL(baseURL); err != nil {
+			return nil, usagef("--base-url %q: %v", baseURL, err)
+		}
+	}
+	f, err := scenario.Load(path, scenario.Options{Env: os.LookupEnv, BaseURL: baseURL, Adjust: adjust})
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -31,10 +37,20 @@ func loadFile(path string, adjust func(*engine.Plan)) (*scenario.File, error) {
 // filePlan, which applies them again.
 func (o *runOpts) adjustFile(fs *pflag.FlagSet) func(*engine.Plan) {
 	return func(p *engine.Plan) {
+		if len(o.checkLoad(fs)) > 0 {
+			return // filePlan refuses the flags themselves
+		}
+		timeout, engineName := p.Timeout, p.Engine
+		if fs.Changed("timeout") {
+			timeout = o.timeout
+		}
+		if fs.Changed("engine") {
+			engineName = o.engine
+		}
 		p.Scenarios = append([]engine.Scenario(nil), p.Scenarios...)
 		for i := range p.Scenarios {
 			sc := &p.Scenarios[i]
-			if ex, errs := o.overrideExecutor(fs, sc.Name, sc.Executor); len(errs) == 0 {
+			if ex, errs := o.overrideExecutor(fs, sc.Name, sc.Executor, timeout, engineName); len(errs) == 0 {
 				sc.Executor = ex
 			}
 		}
@@ -46,7 +62,7 @@ func (o *runOpts) adjustFile(fs *pflag.FlagSet) func(*engine.Plan) {
 var singleURLFlags = map[string]string{
 	"method":    "method",
 	"body":      "body (or json, form)",
-	"body-file": "body_file",
+	"body-file": "body_file (or body_file_raw, sent as given)",
 }
 
 // filePlan is faya run -f FILE: the file's plan, with the flags given on
@@ -62,6 +78,10 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 			bad("--%s is for a single URL: with -f, set %s on the steps of %s", flag, key, f.Path)
 		}
 	}
+	if set("template") {
+		bad("--template is for a single URL: the steps of %s are templates already (body_file_raw sends a file as given)", f.Path)
+	}
+	errs = append(errs, o.checkLoad(fs)...)
 	header, herrs := parseHeaders(o.headers)
 	errs = append(errs, herrs...)
 	ua := f.UserAgent
@@ -69,15 +89,43 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		ua = o.userAgent
 	}
 
-	// Load flags override every scenario's executor.
+	// Load flags override every scenario's executor. The open model's
+	// default VU bound follows the timeout and the engine the run will
+	// have.
+	timeout, engineName := plan.Timeout, plan.Engine
+	if set("timeout") {
+		timeout = o.timeout
+	}
+	if set("engine") {
+		engineName = o.engine
+	}
 	plan.Scenarios = append([]engine.Scenario(nil), plan.Scenarios...)
+	derived := map[string]bool{}
 	for i := range plan.Scenarios {
 		sc := &plan.Scenarios[i]
-		ex, eerrs := o.overrideExecutor(fs, sc.Name, sc.Executor)
+		ex, eerrs := o.overrideExecutor(fs, sc.Name, sc.Executor, timeout, engineName)
+		if ex.Open() && !set("max-vus") && (f.DerivedMaxVUs[sc.Name] || set("rate") || set("stages")) {
+			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), timeout, engineName)
+			ex.PreVUs = min(ex.PreVUs, ex.MaxVUs)
+			if set("rate") || set("stages") {
+				ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
+			}
+			derived[sc.Name] = true
+		}
 		errs = append(errs, eerrs...)
 		sc.Executor = ex
 		sc.Setup = withHeaders(sc.Setup, header, ua)
 		sc.Steps = withHeaders(sc.Steps, header, ua)
+	}
+	source, rows := plan.FitPerVU(derived)
+	for _, sc := range plan.Scenarios {
+		if derived[sc.Name] {
+			fit := ""
+			if sc.Executor.MaxVUs < engine.DefaultMaxVUs(sc.Executor.PeakRate(), timeout, engineName) {
+				fit = fmt.Sprintf("the %d rows of per-vu data source %s", rows, source)
+			}
+			o.note("scenario %s: max_vus %s", sc.Name, maxVUsNote(sc.Executor, timeout, engineName, fit))
+		}
 	}
 
 	// Request and pool flags override the file's defaults and transport.
@@ -113,6 +161,7 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 	}
 	ths, terrs := parseThresholds(o.thresholds)
 	errs = append(errs, terrs...)
+	errs = append(errs, uncheckable(ths, plan)...)
 	if len(errs) > 0 {
 		return engine.Plan{}, report.Meta{}, nil, usageError{errors.Join(errs...)}
 	}
@@ -158,10 +207,10 @@ func withHeaders(steps []engine.Step, h map[string][]string, ua string) []engine
 // overrideExecutor applies the load flags to a scenario's executor: -r,
 // --stages or --vu-stages replace its model; -c, -n, -d, --max-vus and
 // --pre-vus change the parameters that its model has.
-func (o *runOpts) overrideExecutor(fs *pflag.FlagSet, name string, ex engine.Executor) (engine.Executor, []error) {
+func (o *runOpts) overrideExecutor(fs *pflag.FlagSet, name string, ex engine.Executor, timeout time.Duration, eng string) (engine.Executor, []error) {
 	set := fs.Changed
 	if set("rate") || set("stages") || set("vu-stages") {
-		nex, errs := o.executor(fs)
+		nex, errs := o.executor(fs, timeout, eng)
 		if set("rate") && !set("duration") && ex.Duration > 0 {
 			nex.Duration = ex.Duration // -r 800 keeps the file's duration
 		}
@@ -196,6 +245,10 @@ func (o *runOpts) overrideExecutor(fs *pflag.FlagSet, name string, ex engine.Exe
 		} else {
 			bad("-d/--duration: scenario %s has executor %s, whose stages set its length", name, ex.Type)
 		}
+	}
+	if closed && ex.Iterations > 0 && int64(ex.VUs) > ex.Iterations && (set("concurrency") || set("requests")) {
+		o.note("scenario %s: %d VUs is more than its %d iterations: running %d VUs, one iteration each", name, ex.VUs, ex.Iterations, ex.Iterations)
+		ex.VUs = int(ex.Iterations)
 	}
 	for _, flag := range []string{"max-vus", "pre-vus"} {
 		if set(flag) && !ex.Open() {

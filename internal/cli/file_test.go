@@ -187,6 +187,8 @@ func TestRunFileBadInput(t *testing.T) {
 	}{
 		{[]string{"run", "-f", file, srv.URL}, "takes no URL argument"},
 		{[]string{"run", "-f", file, "-m", "POST"}, "--method is for a single URL"},
+		{[]string{"run", "-f", file, "--template"}, "--template is for a single URL: the steps of " + file + " are templates already"},
+		{[]string{"run", "-f", file, "-n", "0"}, "-n/--requests 0: give a positive number"},
 		{[]string{"run", "-f", file, "--max-vus", "5"}, "--max-vus: scenario browse has executor vus"},
 		{[]string{"run", "-f", file, "--threshold", "p99(latency) < fast"}, `--threshold "p99(latency) < fast"`},
 		{[]string{"run", "-f", filepath.Join(t.TempDir(), "none.yaml")}, "cannot read the scenario file"},

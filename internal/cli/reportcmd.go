@@ -26,6 +26,9 @@ as the run printed; --json and --html write those reports too.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := distinctFiles(namedFile{"the saved run", args[0]}, namedFile{"--json", o.json}, namedFile{"--html", o.html}); err != nil {
+				return err
+			}
 			r, err := runfile.Read(args[0])
 			if err != nil {
 				var pe *os.PathError

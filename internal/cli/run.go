@@ -3,11 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +48,7 @@ type runOpts struct {
 	maxBody   int64
 	redirects int
 	pipeline  int
+	template  bool
 
 	// pool
 	maxIdleConns          int
@@ -64,11 +67,16 @@ type runOpts struct {
 
 	// scenario file and pass/fail
 	file       string
+	baseURL    string
 	thresholds []string
 
 	// output
 	outputs    outputs
 	cpuProfile string
+
+	// notes are said once on stderr before the run: what faya made of an
+	// input that meant something else to another tool.
+	notes []string
 }
 
 // defaultDuration is how long a run lasts when neither -n nor -d is given.
@@ -110,11 +118,15 @@ run; if one fails, faya exits with code 99.`,
   faya run -c 50 -n 20000 --json out.json URL
   faya run -r 5000 -d 30s --max-vus 400 URL
   faya run --stages 10s:0-2000,30s:2000,10s:2000-0 URL
-  faya run --vu-stages 30s:0-200,60s:200 URL
+  faya run --vu-stages 30s:200,60s:200 URL
   faya run -f shop.yaml
   faya run -f shop.yaml -r 800 -d 1m
   faya run -c 50 -d 30s --threshold 'p99(latency) < 300ms' --threshold 'error_rate < 1%' URL`,
+		SuggestFor: []string{"attack", "load", "bench", "hit"},
 		Args: func(cmd *cobra.Command, args []string) error {
+			if err := quietRate(cmd.Flags(), args); err != nil {
+				return err
+			}
 			switch {
 			case o.file != "" && len(args) > 0:
 				return usagef("run -f %s takes no URL argument (got %q): the steps of the file name their URLs", o.file, args[0])
@@ -131,7 +143,7 @@ run; if one fails, faya exits with code 99.`,
 				err  error
 			)
 			if o.file != "" {
-				f, ferr := loadFile(o.file, o.adjustFile(cmd.Flags()))
+				f, ferr := loadFile(o.file, o.baseURL, o.adjustFile(cmd.Flags()))
 				if ferr != nil {
 					return ferr
 				}
@@ -141,6 +153,7 @@ run; if one fails, faya exits with code 99.`,
 				if err == nil {
 					var terrs []error
 					ths, terrs = parseThresholds(o.thresholds)
+					terrs = append(terrs, uncheckable(ths, plan)...)
 					if len(terrs) > 0 {
 						err = usageError{errors.Join(terrs...)}
 					}
@@ -148,6 +161,12 @@ run; if one fails, faya exits with code 99.`,
 			}
 			if err != nil {
 				return err
+			}
+			if err := o.sameFiles(); err != nil {
+				return err
+			}
+			for _, n := range o.notes {
+				fmt.Fprintf(e.stderr, "faya: %s\n", n)
 			}
 			if o.cpuProfile != "" {
 				f, err := os.Create(o.cpuProfile)
@@ -166,7 +185,66 @@ run; if one fails, faya exits with code 99.`,
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	o.bind(fs)
+	cmd.SetUsageFunc(groupedUsage(runFlagGroups))
 	return cmd
+}
+
+// flagGroup is a titled group of flags in a command's help.
+type flagGroup struct {
+	title string
+	flags []string
+}
+
+// runFlagGroups are faya run's flags as the README's tables group them.
+var runFlagGroups = []flagGroup{
+	{"Load flags", []string{"concurrency", "requests", "duration", "rate", "stages", "vu-stages", "max-vus", "pre-vus", "graceful-stop", "late-threshold"}},
+	{"Request flags", []string{"method", "header", "body", "body-file", "template", "timeout", "insecure", "user-agent", "max-body", "max-redirects", "pipeline", "engine"}},
+	{"Pool flags (each sets the http.Transport field of the same name)", []string{"max-conns-per-host", "max-idle-conns-per-host", "max-idle-conns", "idle-conn-timeout",
+		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "conn-scope"}},
+	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
+	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
+	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
+}
+
+// groupedUsage writes a command's usage with its flags in groups; flags in
+// no group (--help) come last.
+func groupedUsage(groups []flagGroup) func(*cobra.Command) error {
+	return func(c *cobra.Command) error {
+		w := c.OutOrStderr()
+		fmt.Fprintf(w, "Usage:\n  %s\n", c.UseLine())
+		if c.HasExample() {
+			fmt.Fprintf(w, "\nExamples:\n%s\n", c.Example)
+		}
+		seen := map[string]bool{}
+		section := func(title string, flags []*pflag.Flag) {
+			fs := pflag.NewFlagSet(title, pflag.ContinueOnError)
+			fs.SortFlags = false
+			for _, f := range flags {
+				fs.AddFlag(f)
+				seen[f.Name] = true
+			}
+			if fs.HasAvailableFlags() {
+				fmt.Fprintf(w, "\n%s:\n%s", title, fs.FlagUsagesWrapped(110))
+			}
+		}
+		for _, g := range groups {
+			var flags []*pflag.Flag
+			for _, name := range g.flags {
+				if f := c.Flags().Lookup(name); f != nil {
+					flags = append(flags, f)
+				}
+			}
+			section(g.title, flags)
+		}
+		var rest []*pflag.Flag
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if !seen[f.Name] {
+				rest = append(rest, f)
+			}
+		})
+		section("Other flags", rest)
+		return nil
+	}
 }
 
 func (o *runOpts) bind(fs *pflag.FlagSet) {
@@ -175,9 +253,9 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.Int64VarP(&o.requests, "requests", "n", 0, "send exactly this many requests in total (default: bounded by --duration)")
 	fs.DurationVarP(&o.duration, "duration", "d", 0, "stop sending new requests after this long; in-flight requests finish (default: 10s when -n is not given)")
 	fs.StringVarP(&o.rate, "rate", "r", "", "open model: start requests at this arrival rate, per second (5000, 0.5) or COUNT/DURATION (30/1m)")
-	fs.StringVar(&o.stages, "stages", "", "open model, ramping rate: DURATION:FROM-TO[,DURATION:RATE...], rates per second, e.g. 10s:0-2000,30s:2000,10s:2000-0")
-	fs.StringVar(&o.vuStages, "vu-stages", "", "closed model, ramping VUs: DURATION:FROM-TO[,DURATION:VUS...], e.g. 30s:0-200,60s:200")
-	fs.IntVar(&o.maxVUs, "max-vus", 0, "open model: most VUs (requests in flight) at once; also the default pool limits (default: the peak rate x 20ms, at least 10)")
+	fs.StringVar(&o.stages, "stages", "", "open model, ramping rate: DURATION:FROM-TO[,DURATION:TARGET...], rates per second, e.g. 10s:0-2000,30s:2000,10s:2000-0; a TARGET ramps from the previous stage's end (0 at the start)")
+	fs.StringVar(&o.vuStages, "vu-stages", "", "closed model, ramping VUs: DURATION:FROM-TO[,DURATION:TARGET...], e.g. 30s:200,60s:200 (0 to 200, then 200: a TARGET ramps from the previous stage's end, as k6's --stage)")
+	fs.IntVar(&o.maxVUs, "max-vus", 0, "open model: most VUs (requests in flight) at once; also the default pool limits (default: the peak rate x --timeout, at least 10, at most 256 MiB of VUs; printed before the run)")
 	fs.IntVar(&o.preVUs, "pre-vus", 0, "open model: VUs allocated before the start (default: the peak rate x 2ms, at least 1, at most --max-vus)")
 	fs.DurationVar(&o.gracefulStop, "graceful-stop", engine.DefaultGracefulStop, "at the end (or the first Ctrl-C), requests in flight get this long, then are canceled and counted as interrupted")
 	fs.DurationVar(&o.lateThreshold, "late-threshold", engine.DefaultLateThreshold, "open model: an iteration that starts more than this after its intended start counts as late")
@@ -185,14 +263,15 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	// request
 	fs.StringVarP(&o.method, "method", "m", http.MethodGet, "HTTP method")
 	fs.StringArrayVarP(&o.headers, "header", "H", nil, "request header 'Name: value' (repeatable; 'Host: name' sets the Host)")
-	fs.StringVar(&o.body, "body", "", "request body")
-	fs.StringVar(&o.bodyFile, "body-file", "", "read the request body from this file")
+	fs.StringVar(&o.body, "body", "", "request body, sent as given (a template with --template)")
+	fs.StringVar(&o.bodyFile, "body-file", "", "read the request body from this file, sent as given: a binary upload works (a template with --template)")
 	fs.DurationVar(&o.timeout, "timeout", engine.DefaultTimeout, "whole-request timeout, body included")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&o.cacert, "cacert", "", "PEM file of the CA certificates the server's certificate must chain to (instead of the system's)")
 	fs.StringVar(&o.userAgent, "user-agent", "faya/"+Version, "User-Agent header")
 	fs.Int64Var(&o.maxBody, "max-body", engine.DefaultMaxBody, "read at most this many bytes of each response body; a longer body is cut and its connection closed (0: no cap)")
 	fs.IntVar(&o.redirects, "max-redirects", engine.DefaultMaxRedirects, "redirects to follow per request (0: none, the 3xx is the answer)")
+	fs.BoolVar(&o.template, "template", false, "render the URL, the -H values and the body as templates ({{ randInt 1 20 }}, {{ uuid }}, {{ env \"NAME\" }}, {{ .vu }}, {{ .iter }}); without it they are sent as written")
 	fs.IntVar(&o.pipeline, "pipeline", 1, "HTTP/1.1 pipelining: requests each VU writes on its connection before it reads their answers (h1 engine, -c with one GET or HEAD URL; 1: off)")
 
 	// pool
@@ -212,6 +291,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 
 	// scenario file and pass/fail
 	fs.StringVarP(&o.file, "file", "f", "", "run this scenario file (YAML, see docs/scenarios.md) instead of one URL; flags given override it")
+	fs.StringVar(&o.baseURL, "base-url", "", "with -f: replace the file's base_url (the start of its relative URLs), as Locust's --host")
 	fs.StringArrayVar(&o.thresholds, "threshold", nil, "pass/fail condition checked after the run, e.g. 'p99(latency) < 300ms', 'error_rate < 1%' (repeatable; a failure exits with code 99)")
 
 	// output
@@ -226,13 +306,24 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
 
-	if err := engine.ValidateURL(rawURL); err != nil {
-		bad("%v", err)
+	if err := o.checkURL(rawURL); err != nil {
+		errs = append(errs, err)
+	} else if !strings.Contains(rawURL, "{{") { // a template is checked as one by the engine
+		if err := engine.ValidateURL(rawURL); err != nil {
+			bad("%v", err)
+		}
 	}
-	exec, eerrs := o.executor(fs)
+	if fs.Changed("base-url") {
+		bad("--base-url is for a scenario file (-f): it replaces the file's base_url; a single URL is given whole")
+	}
+	errs = append(errs, o.checkLoad(fs)...)
+	exec, eerrs := o.executor(fs, o.timeout, o.engine)
 	errs = append(errs, eerrs...)
 	if !httpguts.ValidHeaderFieldName(o.method) {
 		bad("-m/--method %q: not a valid HTTP method token, e.g. GET or POST", o.method)
+	} else if m := strings.ToUpper(o.method); m != o.method && standardMethods[m] {
+		o.notes = append(o.notes, fmt.Sprintf("-m %s: sending %s (HTTP methods are case-sensitive; the standard ones are upper case)", o.method, m))
+		o.method = m
 	}
 	for name, d := range map[string]time.Duration{
 		"--idle-conn-timeout": o.idleConnTimeout, "--dial-timeout": o.dialTimeout,
@@ -244,6 +335,13 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	}
 	header, herrs := parseHeaders(o.headers)
 	errs = append(errs, herrs...)
+	if !o.template {
+		for _, h := range o.headers {
+			if strings.Contains(h, "{{") {
+				bad("-H %q has a template ({{ ... }}): add --template to render it; without it a header is sent as written", h)
+			}
+		}
+	}
 	if header.Get("User-Agent") == "" && o.userAgent != "" {
 		header.Set("User-Agent", o.userAgent)
 	}
@@ -260,7 +358,7 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 		Scenarios: []engine.Scenario{{
 			Name:     "default",
 			Executor: exec,
-			Steps:    []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body}},
+			Steps:    []engine.Step{{Method: o.method, URL: rawURL, Header: header, Body: body, RawBody: !o.template}},
 		}},
 		Transport: pool,
 	}
@@ -271,7 +369,7 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	if err := plan.Validate(); err != nil {
 		return engine.Plan{}, report.Meta{}, usageError{err}
 	}
-	eng, err := engine.New(plan)
+	eng, err := engine.New(plan, engine.WithEnv(os.LookupEnv))
 	if err != nil {
 		return engine.Plan{}, report.Meta{}, usageError{err}
 	}
@@ -353,8 +451,9 @@ func (o *runOpts) applyRun(plan *engine.Plan, apply func(flag string) bool) []er
 
 // executor maps the load flags to an executor: closed (-c, -n, -d), ramping
 // VUs (--vu-stages), constant rate (-r) or ramping rate (--stages), and
-// rejects combinations that mean nothing.
-func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
+// rejects combinations that mean nothing. The open model's default
+// --max-vus follows the request timeout and the engine.
+func (o *runOpts) executor(fs *pflag.FlagSet, timeout time.Duration, eng string) (engine.Executor, []error) {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
 	set := fs.Changed
@@ -429,16 +528,18 @@ func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
 			}
 			ex.Type, ex.Stages = engine.RampingRate, st
 		}
-		peak := ex.PeakRate().PerSecond()
 		ex.MaxVUs = o.maxVUs
 		if !set("max-vus") {
-			ex.MaxVUs = max(10, int(math.Ceil(peak*0.02)))
+			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), timeout, eng)
+			if o.file == "" {
+				o.note("--max-vus %s", maxVUsNote(ex, timeout, eng, ""))
+			}
 		} else if o.maxVUs < 1 {
 			bad("--max-vus %d: must be at least 1", o.maxVUs)
 		}
 		ex.PreVUs = o.preVUs
 		if !set("pre-vus") {
-			ex.PreVUs = min(ex.MaxVUs, max(1, int(math.Ceil(peak*0.002))))
+			ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
 		} else if o.preVUs < 0 || o.preVUs > ex.MaxVUs {
 			bad("--pre-vus %d: must be from 0 to --max-vus (%d)", o.preVUs, ex.MaxVUs)
 		}
@@ -449,7 +550,171 @@ func (o *runOpts) executor(fs *pflag.FlagSet) (engine.Executor, []error) {
 	if o.requests == 0 && duration == 0 {
 		duration = defaultDuration
 	}
-	return engine.Executor{Type: engine.VUs, VUs: o.concurrency, Iterations: o.requests, Duration: duration}, errs
+	vus := o.concurrency
+	if o.requests > 0 && int64(vus) > o.requests {
+		// As many VUs as requests: the others would have nothing to send.
+		vus = int(o.requests)
+		if set("concurrency") {
+			o.note("-c %d is more than -n %d: running %d VUs, one request each", o.concurrency, o.requests, vus)
+		}
+	}
+	return engine.Executor{Type: engine.VUs, VUs: vus, Iterations: o.requests, Duration: duration}, errs
+}
+
+// maxVUsNote says how the open model's default VU bound was derived (fit:
+// what lowered it below the engine's default, if anything), and the
+// memory the VUs may take.
+func maxVUsNote(ex engine.Executor, timeout time.Duration, eng, fit string) string {
+	if timeout <= 0 {
+		timeout = engine.DefaultTimeout
+	}
+	why := fmt.Sprintf("the peak rate %s/s x the %v timeout", ex.PeakRate(), timeout)
+	switch {
+	case fit != "":
+		why += ", bounded by " + fit
+	case ex.MaxVUs == engine.MaxDefaultVUs(eng):
+		why += fmt.Sprintf(", bounded at %d MiB of VUs", engine.DefaultVUMemory>>20)
+	case ex.MaxVUs == engine.MinDefaultMaxVUs:
+		why += fmt.Sprintf(", at least %d", engine.MinDefaultMaxVUs)
+	}
+	mem := int64(ex.MaxVUs) * engine.VUMemory(eng)
+	size := fmt.Sprintf("%d MiB", (mem+1<<19)>>20)
+	if mem < 1<<20 {
+		size = fmt.Sprintf("%d KiB", (mem+1<<9)>>10)
+	}
+	return fmt.Sprintf("%d (the default: %s); %d busy VUs with their connections take about %s", ex.MaxVUs, why, ex.MaxVUs, size)
+}
+
+// note adds a note said once before the run (the same note once).
+func (o *runOpts) note(format string, a ...any) {
+	n := fmt.Sprintf(format, a...)
+	if !slices.Contains(o.notes, n) {
+		o.notes = append(o.notes, n)
+	}
+}
+
+// checkLoad refuses load flags given a value that would mean "unbounded"
+// or "nothing": -n 0 and -d 0.
+func (o *runOpts) checkLoad(fs *pflag.FlagSet) []error {
+	var errs []error
+	if fs.Changed("requests") && o.requests == 0 {
+		errs = append(errs, usagef("-n/--requests 0: give a positive number of requests, or leave -n out to run for -d/--duration"))
+	}
+	if fs.Changed("duration") && o.duration == 0 {
+		errs = append(errs, usagef("-d/--duration 0s: give a positive duration, e.g. -d 30s, or leave -d out (%v, or until -n requests)", defaultDuration))
+	}
+	return errs
+}
+
+// standardMethods are the methods of RFC 9110 and PATCH, which servers
+// match in upper case.
+var standardMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true,
+}
+
+// checkURL refuses what a single URL cannot mean as written: a template
+// without --template (it would be sent literally, URL-encoded), a space
+// (not allowed in a URL).
+func (o *runOpts) checkURL(raw string) error {
+	literal := raw
+	if o.template {
+		literal = templateActions.ReplaceAllString(raw, "")
+	} else if strings.Contains(raw, "{{") {
+		return usagef("URL %q has a template ({{ ... }}): add --template to render it; without it the URL is sent as written", raw)
+	}
+	if strings.ContainsAny(literal, " \t") {
+		return usagef("URL %q has a space: write it as %%20 (%s)", raw, strings.NewReplacer(" ", "%20", "\t", "%09").Replace(raw))
+	}
+	return nil
+}
+
+// templateActions are the {{ ... }} of a template.
+var templateActions = regexp.MustCompile(`{{.*?}}`)
+
+// sameFiles refuses two outputs naming one file: one would overwrite the
+// other.
+func (o *runOpts) sameFiles() error {
+	return distinctFiles(namedFile{"--json", o.outputs.json}, namedFile{"--html", o.outputs.html},
+		namedFile{"--out", o.outputs.out}, namedFile{"--cpuprofile", o.cpuProfile})
+}
+
+// namedFile is a path and the flag (or argument) that gave it.
+type namedFile struct{ flag, path string }
+
+// distinctFiles refuses two of files naming one file ("" and "-", stdout,
+// are none).
+func distinctFiles(files ...namedFile) error {
+	var outs []namedFile
+	for _, x := range files {
+		if x.path != "" && x.path != "-" {
+			outs = append(outs, x)
+		}
+	}
+	for i, a := range outs {
+		for _, b := range outs[i+1:] {
+			if samePath(a.path, b.path) {
+				p, _ := filepath.Abs(a.path)
+				return usagef("%s and %s both name %s: give each its own file (one would overwrite the other)", a.flag, b.flag, p)
+			}
+		}
+	}
+	return nil
+}
+
+// samePath reports whether two paths name one file: the same path once
+// cleaned and made absolute, or (for files that exist) the same file.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	if err1 == nil && err2 == nil && aa == bb {
+		return true
+	}
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// uncheckable refuses thresholds on checks when the plan has none to
+// count: such a threshold could only fail with "no data", after the run.
+func uncheckable(ths []threshold.Threshold, plan engine.Plan) []error {
+	has, steps := checked(plan)
+	var errs []error
+	for _, t := range ths {
+		if t.Metric() != "checks" {
+			continue
+		}
+		switch {
+		case t.Step == "" && !has:
+			if len(plan.Scenarios) == 1 && len(plan.Scenarios[0].Steps) == 1 && len(plan.Scenarios[0].Setup) == 0 {
+				errs = append(errs, usagef("--threshold %q: this run has no checks (a single URL has none; checks are set on a scenario file's steps, see docs/scenarios.md): drop it, or use e.g. 'error_rate < 1%%'", t.Source))
+			} else {
+				errs = append(errs, usagef("--threshold %q: this run has no checks (no step has check:): add check: to a step, or drop it", t.Source))
+			}
+		case t.Step != "" && !steps[t.Step]:
+			errs = append(errs, usagef("--threshold %q on step %s: the step has no checks: add check: to it, or drop it", t.Source, t.Step))
+		}
+	}
+	return errs
+}
+
+// checked reports whether any step of the plan has checks, and which
+// steps (by label) do. A scenario written in Go counts its errors as
+// failed checks.
+func checked(plan engine.Plan) (bool, map[string]bool) {
+	has, steps := false, map[string]bool{}
+	for _, sc := range plan.Scenarios {
+		has = has || sc.Func != nil
+		for _, list := range [][]engine.Step{sc.Setup, sc.Steps} {
+			for _, st := range list {
+				if st.Check.Has() {
+					has = true
+					steps[st.Label()] = true
+				}
+			}
+		}
+	}
+	return has, steps
 }
 
 // pool maps the pool flags to a transport.Config. A limit flag left unset

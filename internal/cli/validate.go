@@ -7,7 +7,8 @@ import (
 )
 
 func newValidateCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	var baseURL string
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a scenario file: every problem at once, with file:line, without sending anything",
 		Long: `Check a scenario file as faya run -f would, without sending any request:
@@ -22,7 +23,7 @@ hint; the exit code is 2 if there is any, 0 if the file is good.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := loadFile(args[0], nil)
+			f, err := loadFile(args[0], baseURL, nil)
 			if err != nil {
 				return err
 			}
@@ -36,6 +37,8 @@ hint; the exit code is 2 if there is any, 0 if the file is good.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&baseURL, "base-url", "", "replace the file's base_url, as faya run -f FILE --base-url does")
+	return cmd
 }
 
 func count(n int, what string) string {

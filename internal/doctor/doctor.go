@@ -1,15 +1,20 @@
 // Package doctor probes a target with a bounded sequence of short runs and
 // says how its connections behave and how to configure a client's pool for
 // it: does the server keep connections alive, how many requests it allows
-// per connection, after how long it closes an idle connection, and at what
-// concurrency its throughput stops growing.
+// per connection, after how long it closes an idle connection, and up to
+// what concurrency its throughput stays at its best. The saturation
+// ladder's decision is a pure function of the measured steps ([Judge]).
 package doctor
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,7 +36,8 @@ type Options struct {
 	KeepAliveTime     time.Duration // and at most this long; 0: 3s
 	IdleWait          time.Duration // second probe: how long to hold an idle connection; 0: 15s
 	MaxConcurrency    int           // third probe: the top of the doubling ladder; 0: 256
-	StepTime          time.Duration // each step at most this long; 0: 1s
+	Repeats           int           // each step is run this many times; 0: 3
+	StepTime          time.Duration // each run of a step at most this long; 0: 500ms
 	StepRequests      int64         // and at most this many requests; 0: 5000
 }
 
@@ -44,7 +50,10 @@ func (o Options) withDefaults() Options {
 	def(&o.Timeout, 5*time.Second)
 	def(&o.KeepAliveTime, 3*time.Second)
 	def(&o.IdleWait, 15*time.Second)
-	def(&o.StepTime, time.Second)
+	def(&o.StepTime, 500*time.Millisecond)
+	if o.Repeats <= 0 {
+		o.Repeats = 3
+	}
 	if o.KeepAliveRequests <= 0 {
 		o.KeepAliveRequests = 200
 	}
@@ -67,17 +76,108 @@ func (o Options) Plan() string {
 	return fmt.Sprintf("up to %d short runs against %s:\n"+
 		"  1. keep-alive: 1 VU, at most %d requests or %v\n"+
 		"  2. idle timeout: 1 request, then its connection held idle for at most %v\n"+
-		"  3. saturation: concurrency 1, 2, 4, ... up to %d, each step at most %v and %d requests, stopping when throughput stops growing",
-		2+steps, o.URL, o.KeepAliveRequests, o.KeepAliveTime, o.IdleWait, o.MaxConcurrency, o.StepTime, o.StepRequests)
+		"  3. saturation: concurrency 1, 2, 4, ... up to %d, each step run %d times for at most %v and %d requests, "+
+		"stopping on errors or when throughput drops beyond the steps' own spread",
+		2+steps*o.Repeats, o.URL, o.KeepAliveRequests, o.KeepAliveTime, o.IdleWait, o.MaxConcurrency, o.Repeats, o.StepTime, o.StepRequests)
 }
 
-// Step is one saturation step.
+// Step is one saturation step: a concurrency, run Repeats times.
 type Step struct {
 	Concurrency int
-	RPS         float64
-	P50, P99    time.Duration
-	Errors      int64
-	Dialed      int64
+	// Runs are each run's throughput (requests per second); RPS is their
+	// median.
+	Runs     []float64
+	RPS      float64
+	P50, P99 time.Duration // over the runs together
+	Requests int64
+	Errors   int64
+	Dialed   int64
+	// Busy is the share of its CPUs faya used during the step (0 to 1; 0
+	// where it cannot be read).
+	Busy float64
+}
+
+// lo and hi are the step's slowest and fastest runs (RPS when there are
+// none).
+func (s Step) lo() float64 { return slices.Min(s.runs()) }
+func (s Step) hi() float64 { return slices.Max(s.runs()) }
+
+func (s Step) runs() []float64 {
+	if len(s.Runs) == 0 {
+		return []float64{s.RPS}
+	}
+	return s.Runs
+}
+
+// median is the median of the runs (RPS when there are none).
+func (s Step) median() float64 {
+	if len(s.Runs) == 0 {
+		return s.RPS
+	}
+	r := slices.Sorted(slices.Values(s.Runs))
+	if len(r)%2 == 1 {
+		return r[len(r)/2]
+	}
+	return (r[len(r)/2-1] + r[len(r)/2]) / 2
+}
+
+// erred reports whether more than 1% of the step's requests failed: past
+// what the server takes.
+func (s Step) erred() bool { return s.Requests > 0 && float64(s.Errors) > 0.01*float64(s.Requests) }
+
+// Verdict is the saturation ladder's decision on the steps measured so far.
+type Verdict struct {
+	// Stop says not to climb further: the last step had errors, or its
+	// throughput dropped beyond the spread (Reason says which).
+	Stop   bool
+	Reason string
+	// Best is the index of the step with the highest median throughput
+	// (-1: none).
+	Best int
+	// Knee is the lowest concurrency whose throughput was within the
+	// spread of the best; Recommend the highest (never below it: a pool
+	// capped lower would cost throughput). Both 1 when nothing was
+	// measured.
+	Knee, Recommend int
+}
+
+// spreadFloor is the least spread a step is given, as a share of the
+// best's median: with one run (or runs that agree to the digit) there is
+// no spread to go by, and a 2% dip is noise on any machine.
+const spreadFloor = 0.02
+
+// Judge decides the ladder from the measured steps alone (no clock, no
+// traffic). A step is within the best when its fastest run reaches the
+// best step's slowest run (less 2% of the best's median); the ladder stops
+// only when the last step has errors or falls below that, a drop beyond
+// the steps' own spread, not at the first step that fails to grow.
+func Judge(steps []Step) Verdict {
+	v := Verdict{Best: -1, Knee: 1, Recommend: 1}
+	for i, s := range steps {
+		if !s.erred() && (v.Best < 0 || s.median() > steps[v.Best].median()) {
+			v.Best = i
+		}
+	}
+	if n := len(steps); n > 0 && steps[n-1].erred() {
+		v.Stop, v.Reason = true, fmt.Sprintf("errors at %d concurrent requests", steps[n-1].Concurrency)
+	}
+	if v.Best < 0 {
+		return v
+	}
+	best := steps[v.Best]
+	floor := best.lo() - spreadFloor*best.median()
+	within := func(s Step) bool { return !s.erred() && s.hi() >= floor }
+	v.Knee, v.Recommend = best.Concurrency, best.Concurrency
+	for _, s := range steps {
+		if within(s) {
+			v.Knee, v.Recommend = min(v.Knee, s.Concurrency), max(v.Recommend, s.Concurrency)
+		}
+	}
+	if last := steps[len(steps)-1]; !v.Stop && !within(last) {
+		v.Stop, v.Reason = true, fmt.Sprintf("throughput dropped beyond the spread at %d concurrent requests (%.0f req/s at best, against %.0f at %d)",
+			last.Concurrency, last.hi(), best.median(), best.Concurrency)
+	}
+	return v
 }
 
 // Report is what the probes found.
@@ -96,7 +196,13 @@ type Report struct {
 	IdleWait    time.Duration
 	// Saturation probe.
 	Steps      []Step
-	Saturation int // the concurrency at which throughput stopped growing
+	Saturation int    // the lowest concurrency whose throughput was within the spread of the best
+	Stopped    string // why the ladder stopped before MaxConcurrency ("" when it did not)
+	// SharedCPU says the target is on faya's machine (loopback or one of
+	// its addresses): the throughput is what both got of its CPUs, so the
+	// recommendation is a lower bound. CPUs is faya's GOMAXPROCS.
+	SharedCPU bool
+	CPUs      int
 
 	Findings []diagnose.Finding
 	// The recommended pool.
@@ -139,38 +245,89 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	// 3. Saturation.
-	var best float64
+	if u, err := url.Parse(o.URL); err == nil {
+		r.SharedCPU = SharesCPU(ctx, u.Hostname())
+	}
+	r.CPUs = runtime.GOMAXPROCS(0)
 	for c := 1; c <= o.MaxConcurrency && ctx.Err() == nil; c *= 2 {
-		res, err := o.run(ctx, engine.Executor{Type: engine.VUs, VUs: c, Iterations: o.StepRequests, Duration: o.StepTime}, transport.Config{})
+		step, err := o.step(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		st := res.Total
-		lat := metrics.DistOf(st.Hist(metrics.Latency))
-		step := Step{Concurrency: c, P50: lat.P50, P99: lat.P99, Errors: st.Errors + st.HTTPErrors, Dialed: st.Dialed}
-		if res.Duration > 0 {
-			step.RPS = float64(st.Requests) / res.Duration.Seconds()
-		}
 		r.Steps = append(r.Steps, step)
-		if st.Requests > 0 && float64(step.Errors) > 0.01*float64(st.Requests) {
-			break // errors: past what the server takes
+		if Judge(r.Steps).Stop {
+			break
 		}
-		if step.RPS < 1.1*best {
-			break // doubling the concurrency no longer adds 10%
-		}
-		best = max(best, step.RPS)
-		r.Saturation = c
 	}
-	if r.Saturation == 0 {
-		r.Saturation = 1
-	}
-
-	r.MaxConnsPerHost = r.Saturation
+	v := Judge(r.Steps)
+	r.Saturation, r.MaxConnsPerHost, r.Stopped = v.Knee, v.Recommend, v.Reason
 	r.IdleConnTimeout = transport.DefaultIdleConnTimeout
 	if r.IdleSeen {
 		r.IdleConnTimeout = suggestIdle(r.IdleTimeout)
 	}
 	return r, nil
+}
+
+// step runs concurrency c Repeats times.
+func (o Options) step(ctx context.Context, c int) (Step, error) {
+	step := Step{Concurrency: c}
+	all := &metrics.Snapshot{}
+	var busy float64
+	for range o.Repeats {
+		if ctx.Err() != nil {
+			break
+		}
+		res, err := o.run(ctx, engine.Executor{Type: engine.VUs, VUs: c, Iterations: o.StepRequests, Duration: o.StepTime}, transport.Config{})
+		if err != nil {
+			return Step{}, err
+		}
+		st := res.Total
+		all.Merge(st)
+		rps := 0.0
+		if res.Duration > 0 {
+			rps = float64(st.Requests) / res.Duration.Seconds()
+			if res.CPUs > 0 {
+				busy += res.CPU.Seconds() / (res.Duration.Seconds() * float64(res.CPUs))
+			}
+		}
+		step.Runs = append(step.Runs, rps)
+	}
+	lat := metrics.DistOf(all.Hist(metrics.Latency))
+	step.RPS, step.P50, step.P99 = step.median(), lat.P50, lat.P99
+	step.Requests, step.Errors, step.Dialed = all.Requests, all.Errors+all.HTTPErrors, all.Dialed
+	if n := len(step.Runs); n > 0 {
+		step.Busy = min(busy/float64(n), 1)
+	}
+	return step, nil
+}
+
+// SharesCPU reports whether host (a name or an address) is this machine:
+// loopback, or one of its interfaces' addresses. A name is resolved; one
+// that does not resolve is taken as another machine.
+func SharesCPU(ctx context.Context, host string) bool {
+	ips := []net.IP{net.ParseIP(host)}
+	if ips[0] == nil {
+		addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil {
+			return false
+		}
+		ips = ips[:0]
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
+	local, _ := net.InterfaceAddrs()
+	for _, ip := range ips {
+		if ip.IsLoopback() {
+			return true
+		}
+		for _, a := range local {
+			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func suggestIdle(server time.Duration) time.Duration {
@@ -257,6 +414,14 @@ func (o Options) idleProbe(ctx context.Context, r *Report) error {
 	return nil
 }
 
+// runs is the number of runs of the first step.
+func (r *Report) runs() int {
+	if len(r.Steps) == 0 {
+		return 0
+	}
+	return len(r.Steps[0].Runs)
+}
+
 // Flags is the recommended pool as faya flags.
 func (r *Report) Flags() string {
 	return fmt.Sprintf("--max-conns-per-host %d --max-idle-conns-per-host %d --max-idle-conns %d --idle-conn-timeout %s",
@@ -275,14 +440,37 @@ func (r *Report) GoTransport() string {
 	return fmt.Sprintf(`&http.Transport{
 	Proxy:                 http.ProxyFromEnvironment,
 	DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	MaxConnsPerHost:       %d, // throughput stopped growing at %d concurrent requests
+	MaxConnsPerHost:       %d, // %s
 	MaxIdleConnsPerHost:   %d, // not Go's default of 2: keep every connection the pool may open
 	MaxIdleConns:          %d,
 	IdleConnTimeout:       %s,%s
 	TLSHandshakeTimeout:   10 * time.Second,
 	ResponseHeaderTimeout: 30 * time.Second,
-	ForceAttemptHTTP2:     true,
-}`, n, r.Saturation, n, n, idle, r.idleComment())
+}`, n, r.capComment(), n, n, idle, r.idleComment())
+}
+
+// capComment says where the recommended cap comes from.
+func (r *Report) capComment() string {
+	s := fmt.Sprintf("throughput was within the spread of its best up to %d concurrent requests", r.MaxConnsPerHost)
+	if r.lowerBound() {
+		s += " (a lower bound)"
+	}
+	return s
+}
+
+// lowerBound reports whether the measured throughput was capped by faya's
+// own machine: the target shares its CPUs, or faya's CPU was busy.
+func (r *Report) lowerBound() bool { return r.SharedCPU || r.generatorBusy() >= generatorLimit }
+
+// generatorLimit is the CPU share above which faya itself was a limit.
+const generatorLimit = 0.9
+
+// generatorBusy is faya's CPU share at the best step.
+func (r *Report) generatorBusy() float64 {
+	if v := Judge(r.Steps); v.Best >= 0 {
+		return r.Steps[v.Best].Busy
+	}
+	return 0
 }
 
 func (r *Report) idleComment() string {
@@ -319,14 +507,32 @@ func (r *Report) Text(w io.Writer) error {
 	default:
 		fmt.Fprintf(&b, "  the server kept an idle connection for all of %s (its timeout is longer, or it has none)\n", r.IdleWait)
 	}
-	fmt.Fprintf(&b, "\nSaturation (closed model, doubling the concurrency)\n")
+	fmt.Fprintf(&b, "\nSaturation (closed model, doubling the concurrency, each step %d runs)\n", max(1, r.runs()))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "  concurrency\treq/s\tp50\tp99\terrors\tconnections\t\n")
+	fmt.Fprintf(tw, "  concurrency\treq/s (median)\tslowest-fastest run\tp50\tp99\terrors\tconnections\tfaya CPU\t\n")
 	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "  %d\t%.0f\t%s\t%s\t%d\t%d\t\n", s.Concurrency, s.RPS, s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.Errors, s.Dialed)
+		cpu := "-"
+		if s.Busy > 0 {
+			cpu = fmt.Sprintf("%.0f%%", 100*s.Busy)
+		}
+		fmt.Fprintf(tw, "  %d\t%.0f\t%.0f-%.0f\t%s\t%s\t%d\t%d\t%s\t\n", s.Concurrency, s.RPS, s.lo(), s.hi(),
+			s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.Errors, s.Dialed, cpu)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(&b, "  throughput stops growing at %d concurrent requests\n", r.Saturation)
+	if r.Saturation == r.MaxConnsPerHost {
+		fmt.Fprintf(&b, "  throughput reaches its best (within the steps' spread) at %d concurrent requests\n", r.Saturation)
+	} else {
+		fmt.Fprintf(&b, "  throughput reaches its best (within the steps' spread) at %d concurrent requests and holds up to %d\n", r.Saturation, r.MaxConnsPerHost)
+	}
+	if r.Stopped != "" {
+		fmt.Fprintf(&b, "  stopped: %s\n", r.Stopped)
+	}
+	if r.SharedCPU {
+		fmt.Fprintf(&b, "  faya and the target share this machine's %d CPUs: the throughput measured is what both got together, so the recommendation is a lower bound (run faya from another machine for the target's own limit)\n", r.CPUs)
+	}
+	if busy := r.generatorBusy(); busy >= generatorLimit {
+		fmt.Fprintf(&b, "  faya's CPU was %.0f%% busy at the best step: the generator was a limit too, so the recommendation is a lower bound\n", 100*busy)
+	}
 	fmt.Fprintf(&b, "\nFindings\n")
 	for _, f := range r.Findings {
 		fmt.Fprintf(&b, "  [%s] %s\n", f.Severity, f.Title)

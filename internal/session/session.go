@@ -362,6 +362,9 @@ func fieldRef(id []string, refs *[]Ref) {
 	}
 }
 
+// Const returns a constant template: src sent as given, braces and all.
+func Const(src string) *Template { return &Template{src: src, static: true} }
+
 // Static reports whether the template is a constant string.
 func (t *Template) Static() bool { return t == nil || t.static }
 
