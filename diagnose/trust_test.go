@@ -12,6 +12,7 @@ import (
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
@@ -297,4 +298,31 @@ func testClosedModelStall(t *testing.T, eng string) {
 	}
 	f := find(t, fs, "closed-model-stall")
 	mention(t, f, "coordinated omission", "faya run -r ", "--max-vus")
+}
+
+// Through a real tinyproxy forwarding http requests (it closes the
+// connection after each answer, without "Connection: close"), both
+// engines say the peer closes after a request without saying so, and
+// neither recommends a client idle timeout.
+func TestTinyproxyForwarding(t *testing.T) { forEachEngine(t, testTinyproxyForwarding) }
+
+func testTinyproxyForwarding(t *testing.T, eng string) {
+	px := realproxy.Tinyproxy(t, realproxy.Options{})
+	srv := testserver.Start(t)
+	p := closedPlan(srv.URL+"/", 1, 20)
+	p.Proxy.URLs = []string{px.URL}
+	fs, s := diagnoseRun(t, eng, p)
+	if s.OK != 20 {
+		t.Fatalf("ok %d (errors %v)", s.OK, s.ErrExample)
+	}
+	mention(t, find(t, fs, "server-closes"), "after a request without saying so")
+	noFinding(t, fs, "clean", "server-idle-timeout")
+	for _, f := range fs {
+		if strings.Contains(f.Fix, "--idle-conn-timeout") {
+			t.Errorf("%s recommends a client idle timeout: %s", f.ID, f.Fix)
+		}
+		if f.ID == "silent-retries" && eng == engine.EngineH1 && strings.Contains(f.Title, "net/http") {
+			t.Errorf("h1 run's retries put down to net/http: %s", f.Title)
+		}
+	}
 }
