@@ -278,8 +278,23 @@ func (a *analysis) keepAlivesDisabled() {
 	})
 }
 
+// oneRequestEach reports a server that closes after each answer, its
+// closes seen late: every connection the run closed had carried one
+// request at most, and most of its idle closes were found when the next
+// request was sent on the connection (and re-sent). Such idle closes are
+// closes after the request, not a keep-alive timeout (which a client sees
+// while the connection sits idle, before it is used again).
+func (a *analysis) oneRequestEach() bool {
+	per := metrics.DistOf(a.s.Hist(metrics.ConnRequests))
+	idle := a.reason(transport.CloseServerIdle)
+	return per.Count >= MinIdleObservations && per.Max <= 1 && idle >= MinIdleObservations && 2*a.s.Retries >= idle
+}
+
 func (a *analysis) serverCloses() {
 	byServer := a.reason(transport.CloseServer)
+	if a.oneRequestEach() {
+		byServer += a.reason(transport.CloseServerIdle)
+	}
 	answers := a.s.CloseAnswers
 	if byServer == 0 && answers == 0 || a.Config.DisableKeepAlives {
 		return
@@ -348,7 +363,7 @@ func idleFix(server time.Duration) string {
 
 func (a *analysis) serverIdleCloses() {
 	idle := metrics.DistOf(a.s.Hist(metrics.ServerIdleClose))
-	if idle.Count == 0 {
+	if idle.Count == 0 || a.oneRequestEach() {
 		return
 	}
 	ev := fmt.Sprintf("The server closed %s while they sat idle in the pool; they had been idle %s at the least and %s at the median, while the client keeps idle connections for %s (IdleConnTimeout).",
@@ -409,7 +424,7 @@ func (a *analysis) silentRetries() {
 			fix = fmt.Sprintf("%s, below the %s after which the server closed idle connections", f, dur(server))
 		}
 	}
-	if a.silentCloses() > 0 {
+	if a.silentCloses() > 0 || a.oneRequestEach() {
 		fix = "make the server (or the proxy in front of it) keep connections alive, or answer with \"Connection: close\" when it will close: it closes connections after its answer without saying so, and a client finds out only when it sends the next request"
 	}
 	a.add(Finding{

@@ -326,3 +326,20 @@ func testTinyproxyForwarding(t *testing.T, eng string) {
 		}
 	}
 }
+
+// Idle closes of connections that each carried one request, found when
+// the next request was sent (a peer that closes after every answer, seen
+// late by a loaded client), are closes after the request, not a
+// keep-alive timeout.
+func TestOneRequestPerConnectionIsNotAnIdleTimeout(t *testing.T) {
+	rec := metrics.NewRecorder(1)
+	for range 50 {
+		// Each found closed when the next request was sent on it: re-sent.
+		rec.Shard(0).Record(&metrics.Sample{Latency: time.Millisecond, Status: 200, Fresh: 1, Retries: 1}, nil)
+		rec.ConnDialed()
+		rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseServerIdle), Requests: 1, IdleClosed: true, IdleFor: 80 * time.Millisecond})
+	}
+	fs := diagnose.Analyze(diagnose.Input{Config: diagnose.Config{Concurrency: 1, MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second}, Total: rec.Flush(nil)})
+	noFinding(t, fs, "server-idle-timeout", "clean")
+	mention(t, find(t, fs, "server-closes"), "50 connections were closed by the server (EOF or reset) after a request without saying so")
+}
