@@ -105,6 +105,7 @@ and why a connection was not reused.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newDoctorCmd(e), newDemoCmd(e), newTargetCmd(e))
+	root.AddCommand(newVetCmd(e))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }
