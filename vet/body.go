@@ -38,7 +38,7 @@ func runBodyNotDrained(pass *analysis.Pass) (any, error) {
 		}
 		info := pass.TypesInfo
 		type state struct {
-			b     *cfg.Block
+			b *cfg.Block
 			d *ast.DeferStmt // a Close deferred on this path, body unread so far
 		}
 		seen := map[state]bool{}
