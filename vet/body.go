@@ -67,7 +67,7 @@ func runBodyNotDrained(pass *analysis.Pass) (any, error) {
 					d = n.(*ast.DeferStmt)
 					continue
 				case bodyClose:
-					if c := closeCall(info, n, r.resp); c != nil && !reported[c.Pos()] {
+					if c := closeCall(info, n, r.resp); c != nil && !reported[c.Pos()] && (!r.once || r.inLoop(c)) {
 						reported[c.Pos()] = true
 						rep.report(c, fmt.Sprintf("%s.Body is closed here without having been read: net/http then closes the connection instead of putting it back in the pool, so the next request dials a new one (a TCP/TLS handshake, a socket left in TIME_WAIT); read it to EOF first: io.Copy(io.Discard, %s.Body)",
 							r.name(), r.name()), drainFix(pass, r, c)...)
@@ -83,7 +83,7 @@ func runBodyNotDrained(pass *analysis.Pass) (any, error) {
 				if !ok {
 					return // panic, os.Exit, t.Fatal: the program or test is stopping
 				}
-				if !reported[d.Pos()] {
+				if !reported[d.Pos()] && (!r.once || r.inLoop(d)) {
 					reported[d.Pos()] = true
 					rep.report(d, fmt.Sprintf("the deferred Close of %s.Body runs without the body having been read when the function returns at line %d: net/http then closes the connection instead of putting it back in the pool, so the next request dials a new one (a TCP/TLS handshake, a socket left in TIME_WAIT); read it to EOF before the Close: io.Copy(io.Discard, %s.Body)",
 						r.name(), pass.Fset.Position(ret.Pos()).Line, r.name()), drainFix(pass, r, d)...)

@@ -29,6 +29,8 @@ type Options struct {
 	NoTests bool
 	// Fix applies the suggested fixes to the files.
 	Fix bool
+	// Env is the go command's environment (nil: this process's).
+	Env []string
 }
 
 // Diagnostic is one problem found in the code.
@@ -99,7 +101,7 @@ func Check(patterns []string, opts Options) (*Result, error) {
 	if len(patterns) == 0 {
 		patterns = []string{"."}
 	}
-	cfg := &packages.Config{Mode: packages.LoadAllSyntax, Dir: opts.Dir, Tests: !opts.NoTests}
+	cfg := &packages.Config{Mode: packages.LoadAllSyntax, Dir: opts.Dir, Tests: !opts.NoTests, Env: opts.Env}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
 		return nil, &LoadError{Problems: []string{err.Error()}}

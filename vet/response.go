@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"strings"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/ctrlflow"
@@ -21,6 +22,22 @@ type response struct {
 	block  *cfg.Block   // the CFG block holding assign
 	index  int          // assign's index in block.Nodes
 	body   *ast.BlockStmt
+	// once is set when the function runs once per program or test
+	// (main, init, a Test, Example or Fuzz function, or a literal in one
+	// that is not a handler): a connection it drops is not needed again,
+	// unless in a loop of its own.
+	once  bool
+	loops []ast.Node // the bodies of the function's own loops
+}
+
+// inLoop reports whether n is in one of the function's own loops.
+func (r *response) inLoop(n ast.Node) bool {
+	for _, l := range r.loops {
+		if isWithin(n, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // name is the response variable's name.
@@ -46,18 +63,36 @@ func (r *response) what() string {
 func responses(pass *analysis.Pass, f func(r *response, g *cfg.CFG)) {
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	cfgs := pass.ResultOf[ctrlflow.Analyzer].(*ctrlflow.CFGs)
-	for n := range ins.PreorderSeq((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
+	for cur := range ins.Root().Preorder((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
 		var g *cfg.CFG
 		var body *ast.BlockStmt
-		switch fn := n.(type) {
+		once := false
+		switch fn := cur.Node().(type) {
 		case *ast.FuncDecl:
 			if fn.Body == nil {
 				continue
 			}
 			g, body = cfgs.FuncDecl(fn), fn.Body
+			once = runsOnce(pass, fn)
 		case *ast.FuncLit:
 			g, body = cfgs.FuncLit(fn), fn.Body
+			_, decl := enclosingFunc(cur)
+			sig, _ := pass.TypesInfo.TypeOf(fn).(*types.Signature)
+			fd, _ := decl.(*ast.FuncDecl)
+			once = runsOnce(pass, fd) && !isHandler(sig) && loopAround(cur, false) == nil
 		}
+		var loops []ast.Node
+		ast.Inspect(body, func(n ast.Node) bool {
+			switch l := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ForStmt:
+				loops = append(loops, l.Body)
+			case *ast.RangeStmt:
+				loops = append(loops, l.Body)
+			}
+			return true
+		})
 		if g == nil {
 			continue
 		}
@@ -75,11 +110,34 @@ func responses(pass *analysis.Pass, f func(r *response, g *cfg.CFG)) {
 					continue
 				}
 				r := &response{assign: as, call: call, block: b, index: i, body: body,
-					resp: lhsObject(pass.TypesInfo, as.Lhs[0]), err: lhsObject(pass.TypesInfo, as.Lhs[1])}
+					resp: lhsObject(pass.TypesInfo, as.Lhs[0]), err: lhsObject(pass.TypesInfo, as.Lhs[1]),
+					once: once, loops: loops}
 				f(r, g)
 			}
 		}
 	}
+}
+
+// runsOnce reports whether fd runs once per program or test: main (of
+// package main), init, and the Test, Example and Fuzz functions of a
+// _test.go file.
+func runsOnce(pass *analysis.Pass, fd *ast.FuncDecl) bool {
+	if fd == nil || fd.Recv != nil {
+		return false
+	}
+	name := fd.Name.Name
+	if name == "init" || name == "main" && pass.Pkg.Name() == "main" {
+		return true
+	}
+	if !isTestFile(pass, fd.Pos()) {
+		return false
+	}
+	for _, p := range []string{"Test", "Example", "Fuzz"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // lhsObject returns the variable an assignment's left side names, or nil

@@ -1,4 +1,4 @@
-package bodynotdrained
+package main
 
 import (
 	"encoding/json"
@@ -122,4 +122,13 @@ func errorPath(url string) error {
 	resp.Body.Close()
 	_ = b
 	return err
+}
+
+// Negative: main runs once; there is no next request to dial for.
+func main() {
+	resp, err := client.Get("http://example.invalid/")
+	if err != nil {
+		return
+	}
+	resp.Body.Close()
 }

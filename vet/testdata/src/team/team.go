@@ -12,7 +12,7 @@ import (
 )
 
 // NewHTTPClient returns a client tuned for load.
-func NewHTTPClient() *http.Client {
+func NewHTTPClient() *http.Client { // want NewHTTPClient:"constructor\\(team.go:16\\)"
 	tr := &http.Transport{
 		MaxIdleConns:        1000,
 		MaxIdleConnsPerHost: 1000,
@@ -22,9 +22,9 @@ func NewHTTPClient() *http.Client {
 }
 
 func callEndpoint(url string) bool {
-	client := NewHTTPClient()
+	client := NewHTTPClient() // want `transport-per-call: NewHTTPClient builds a new http.Transport \(at team.go:16\) for every call of callEndpoint \(called in a loop at team.go:\d+\), and it serves one request: its connection pool goes with it`
 	res, err := client.Get(url)
-	defer func() {
+	defer func() { // want `resp-before-err: the Close of res.Body is deferred before err from client.Get is checked` `body-not-drained: the deferred Close of res.Body runs without the body having been read when the function returns at line 33`
 		_ = res.Body.Close()
 	}()
 	if err != nil {
