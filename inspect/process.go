@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptrace"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/faya-load/faya/metrics"
 )
 
 // process is the accounts of the whole program: the Transports made by
@@ -102,6 +105,13 @@ func Context(ctx context.Context) context.Context {
 // ProcessFindings returns the findings about the program's accounts
 // ([NewTransport], [Install], [Context]).
 func ProcessFindings() []Finding { return processGroup().findings() }
+
+// ProcessReport prints the program's accounts and findings, as
+// [Transport.Report] does for one Transport.
+func ProcessReport(w io.Writer) error { return processGroup().report(w) }
+
+// ProcessSnapshot returns the program's accounts so far.
+func ProcessSnapshot() *metrics.Snapshot { return processGroup().snapshot() }
 
 // ResetProcess forgets the program's accounts (for tests).
 func ResetProcess() {
