@@ -145,7 +145,7 @@ func newHTTPClient() *http.Client {
 }
 
 func callEndpoint(url string) bool {
-	client := newHTTPClient() // faya:ignore transport-per-call -- the trap, on purpose
+	client := newHTTPClient()
 	res, err := client.Get(url)
 	defer func() { // faya:ignore resp-before-err,body-not-drained -- the trap, on purpose
 		_ = res.Body.Close()
