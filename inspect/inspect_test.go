@@ -511,3 +511,23 @@ func TestInstall(t *testing.T) {
 		t.Errorf("%d requests, %d dialed, %d reused; want 3, 1, 2", s.Requests, s.Dialed, s.ConnReused)
 	}
 }
+
+// Over HTTPS with the TLS run by net/http itself, connections are still
+// found under the TLS session: one dial, then reuse.
+func TestTLS(t *testing.T) {
+	srv := testserver.StartTLS(t)
+	base := &http.Transport{TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	tr := inspect.Wrap(base, inspect.Options{})
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	for range 5 {
+		get(t, client, srv.URL+"/")
+	}
+	s := tr.Snapshot()
+	if s.Requests != 5 || s.Dialed != 1 || s.ConnFresh != 1 || s.ConnReused != 4 {
+		t.Errorf("%d requests, %d dialed, %d fresh, %d reused; want 5, 1, 1, 4", s.Requests, s.Dialed, s.ConnFresh, s.ConnReused)
+	}
+	if n := srv.Stats().ConnsNew; n != 1 {
+		t.Errorf("the server accepted %d connections, want 1", n)
+	}
+}

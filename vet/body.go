@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"golang.org/x/tools/go/analysis"
-	"golang.org/x/tools/go/analysis/passes/ctrlflow"
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/cfg"
 )
@@ -25,7 +24,7 @@ var BodyNotDrained = &analysis.Analyzer{
 	Name:     "body_not_drained",
 	Doc:      "report a response body closed without being read, so that its connection cannot be reused",
 	URL:      "https://github.com/faya-load/faya/blob/main/docs/vet.md#body-not-drained",
-	Requires: []*analysis.Analyzer{inspect.Analyzer, ctrlflow.Analyzer},
+	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runBodyNotDrained,
 }
 

@@ -101,7 +101,7 @@ func Check(patterns []string, opts Options) (*Result, error) {
 	if len(patterns) == 0 {
 		patterns = []string{"."}
 	}
-	cfg := &packages.Config{Mode: packages.LoadAllSyntax, Dir: opts.Dir, Tests: !opts.NoTests, Env: opts.Env}
+	cfg := &packages.Config{Mode: packages.LoadSyntax, Dir: opts.Dir, Tests: !opts.NoTests, Env: opts.Env}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
 		return nil, &LoadError{Problems: []string{err.Error()}}

@@ -19,26 +19,17 @@ import (
 // means a new TCP (and TLS) connection per request, each left in
 // TIME_WAIT when it closes, until the ephemeral ports run out. A function
 // that returns a new Transport or a Client with one (a constructor) is
-// followed into its callers, also across packages.
+// followed into its callers in the same package.
 //
 // main, init and _test.go files are not checked: they run once, and tests
 // build a Transport per test on purpose.
 var TransportPerCall = &analysis.Analyzer{
-	Name:      "transport_per_call",
-	Doc:       "report an http.Transport (or a Client with its own Transport) built per request and not kept",
-	URL:       "https://github.com/faya-load/faya/blob/main/docs/vet.md#transport-per-call",
-	Requires:  []*analysis.Analyzer{inspect.Analyzer},
-	FactTypes: []analysis.Fact{new(constructorFact)},
-	Run:       runTransportPerCall,
+	Name:     "transport_per_call",
+	Doc:      "report an http.Transport (or a Client with its own Transport) built per request and not kept",
+	URL:      "https://github.com/faya-load/faya/blob/main/docs/vet.md#transport-per-call",
+	Requires: []*analysis.Analyzer{inspect.Analyzer},
+	Run:      runTransportPerCall,
 }
-
-// constructorFact marks a function that returns a new http.Transport (or
-// an http.Client over one) on every call. Site is where the Transport is
-// built ("file.go:12").
-type constructorFact struct{ Site string }
-
-func (*constructorFact) AFact()           {}
-func (f *constructorFact) String() string { return "constructor(" + f.Site + ")" }
 
 type perCall struct {
 	pass     *analysis.Pass
@@ -68,9 +59,6 @@ func runTransportPerCall(pass *analysis.Pass) (any, error) {
 				changed = true
 			}
 		}
-	}
-	for fn, site := range pc.ctors {
-		pass.ExportObjectFact(fn, &constructorFact{Site: site})
 	}
 
 	callers := loopCallers(pass, ins)
@@ -156,10 +144,6 @@ func (pc *perCall) fresh(body *ast.BlockStmt, e ast.Expr) string {
 		if fn != nil {
 			if s := pc.ctors[fn]; s != "" {
 				return s
-			}
-			var f constructorFact
-			if fn.Pkg() != pc.pass.Pkg && pc.pass.ImportObjectFact(fn, &f) {
-				return f.Site
 			}
 		}
 	case *ast.Ident:

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"golang.org/x/tools/go/analysis"
-	"golang.org/x/tools/go/analysis/passes/ctrlflow"
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/cfg"
 )
@@ -26,7 +25,7 @@ var RespBeforeErr = &analysis.Analyzer{
 	Name:     "resp_before_err",
 	Doc:      "report a response used, or its Close deferred, before the error of the call that returned it is checked",
 	URL:      "https://github.com/faya-load/faya/blob/main/docs/vet.md#resp-before-err",
-	Requires: []*analysis.Analyzer{inspect.Analyzer, ctrlflow.Analyzer},
+	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runRespBeforeErr,
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"golang.org/x/tools/go/analysis"
-	"golang.org/x/tools/go/analysis/passes/ctrlflow"
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/ast/inspector"
 	"golang.org/x/tools/go/cfg"
@@ -62,7 +61,7 @@ func (r *response) what() string {
 // package, with the function's CFG.
 func responses(pass *analysis.Pass, f func(r *response, g *cfg.CFG)) {
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
-	cfgs := pass.ResultOf[ctrlflow.Analyzer].(*ctrlflow.CFGs)
+	mayReturn := func(call *ast.CallExpr) bool { return !noReturn(pass.TypesInfo, call) }
 	for cur := range ins.Root().Preorder((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
 		var g *cfg.CFG
 		var body *ast.BlockStmt
@@ -72,10 +71,10 @@ func responses(pass *analysis.Pass, f func(r *response, g *cfg.CFG)) {
 			if fn.Body == nil {
 				continue
 			}
-			g, body = cfgs.FuncDecl(fn), fn.Body
+			g, body = cfg.New(fn.Body, mayReturn), fn.Body
 			once = runsOnce(pass, fn)
 		case *ast.FuncLit:
-			g, body = cfgs.FuncLit(fn), fn.Body
+			g, body = cfg.New(fn.Body, mayReturn), fn.Body
 			_, decl := enclosingFunc(cur)
 			sig, _ := pass.TypesInfo.TypeOf(fn).(*types.Signature)
 			fd, _ := decl.(*ast.FuncDecl)
@@ -116,6 +115,35 @@ func responses(pass *analysis.Pass, f func(r *response, g *cfg.CFG)) {
 			}
 		}
 	}
+}
+
+// noReturn reports whether call never returns: panic, os.Exit,
+// runtime.Goexit, log.Fatal and log.Panic (and their f and ln forms, on
+// the package or a Logger), and a test's Fatal, FailNow and Skip. (The
+// checks need no facts of other packages: they load fast.)
+func noReturn(info *types.Info, call *ast.CallExpr) bool {
+	if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok && id.Name == "panic" {
+		_, builtin := info.Uses[id].(*types.Builtin)
+		return builtin
+	}
+	fn := calleeFunc(info, call)
+	switch {
+	case fn == nil:
+		return false
+	case isPkgFunc(fn, "os", "Exit"), isPkgFunc(fn, "runtime", "Goexit"),
+		isPkgFunc(fn, "log", "Fatal", "Fatalf", "Fatalln", "Panic", "Panicf", "Panicln"),
+		isMethod(fn, "log", "Logger", "Fatal", "Fatalf", "Fatalln", "Panic", "Panicf", "Panicln"):
+		return true
+	}
+	sig, ok := fn.Type().(*types.Signature)
+	if !ok || sig.Recv() == nil || fn.Pkg() == nil || fn.Pkg().Path() != "testing" {
+		return false
+	}
+	switch fn.Name() {
+	case "Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow":
+		return true
+	}
+	return false
 }
 
 // runsOnce reports whether fd runs once per program or test: main (of

@@ -5,7 +5,6 @@ import (
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/analysistest"
-	"golang.org/x/tools/go/analysis/passes/ctrlflow"
 	"golang.org/x/tools/go/analysis/passes/inspect"
 )
 
@@ -13,10 +12,9 @@ import (
 // (net/http and its dependencies, from source) serves them all, and a
 // package can expect diagnostics of several checks on one line.
 var all = &analysis.Analyzer{
-	Name:      "all",
-	Doc:       "every check of faya vet",
-	Requires:  []*analysis.Analyzer{inspect.Analyzer, ctrlflow.Analyzer},
-	FactTypes: []analysis.Fact{new(constructorFact)},
+	Name:     "all",
+	Doc:      "every check of faya vet",
+	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run: func(pass *analysis.Pass) (any, error) {
 		for _, a := range Analyzers {
 			sub := *pass
@@ -35,9 +33,12 @@ var all = &analysis.Analyzer{
 // background.md (team: transport-per-call at the constructor's call,
 // resp-before-err and body-not-drained at the deferred closure) and the
 // same code corrected (teamfixed: nothing); and the suppressions
-// (ignore).
+// (ignore). The suggested fixes, applied, give the .golden files: a
+// drain before each Close, the deferred Close moved after the error
+// check, the idle pool raised to MaxConnsPerHost (team.go.golden has one
+// section per fix: both change the same defer).
 func TestChecks(t *testing.T) {
-	analysistest.Run(t, analysistest.TestData(), all,
+	analysistest.RunWithSuggestedFixes(t, analysistest.TestData(), all,
 		"transportpercall", "bodynotdrained", "respbeforeerr", "idlepoolsmall", "defaultclienttimeout",
 		"team", "teamfixed", "ignore")
 }
@@ -84,11 +85,4 @@ func TestIgnores(t *testing.T) {
 			t.Errorf("ignores(%q, %q) = %v, want %v", tc.text, tc.check, got, tc.want)
 		}
 	}
-}
-
-// The suggested fixes, applied, give the .golden files: a drain before
-// each Close, the deferred Close moved after the error check, the idle
-// pool raised to MaxConnsPerHost.
-func TestFixes(t *testing.T) {
-	analysistest.RunWithSuggestedFixes(t, analysistest.TestData(), all, "bodynotdrained", "respbeforeerr", "idlepoolsmall")
 }

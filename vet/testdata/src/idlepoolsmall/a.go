@@ -18,7 +18,7 @@ var capped = &http.Transport{
 }
 
 // Positive: a cap on connections and the default idle pool.
-func newCapped() *http.Transport { // want newCapped:"constructor\\(a.go:22\\)"
+func newCapped() *http.Transport {
 	return &http.Transport{ // want `idle-pool-small: MaxIdleConnsPerHost is unset.*here MaxConnsPerHost \(32\)`
 		MaxConnsPerHost: 32,
 	}

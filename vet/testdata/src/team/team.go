@@ -12,7 +12,7 @@ import (
 )
 
 // NewHTTPClient returns a client tuned for load.
-func NewHTTPClient() *http.Client { // want NewHTTPClient:"constructor\\(team.go:16\\)"
+func NewHTTPClient() *http.Client {
 	tr := &http.Transport{
 		MaxIdleConns:        1000,
 		MaxIdleConnsPerHost: 1000,

@@ -11,7 +11,7 @@ import (
 )
 
 // NewHTTPClient returns a client tuned for workers requests at once.
-func NewHTTPClient(workers int) *http.Client { // want NewHTTPClient:"constructor\\(team.go:15\\)"
+func NewHTTPClient(workers int) *http.Client {
 	tr := &http.Transport{
 		MaxIdleConns:        workers,
 		MaxIdleConnsPerHost: workers,
