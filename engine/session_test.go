@@ -219,7 +219,7 @@ func testGoScenario(t *testing.T, eng string) {
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		defer func() { _, _ = io.Copy(io.Discard, resp.Body); _ = resp.Body.Close() }()
 		if resp.StatusCode != 200 {
 			return fmt.Errorf("%s: status %d", path, resp.StatusCode)
 		}

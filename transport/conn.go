@@ -213,6 +213,10 @@ func ConnOf(c net.Conn) *Conn {
 		return c.c
 	case *layered:
 		return c.c
+	case *tls.Conn: // TLS run by net/http over a Conn (see Dialer.Track)
+		if tc, ok := c.NetConn().(*Conn); ok {
+			return tc
+		}
 	}
 	return nil
 }

@@ -32,6 +32,20 @@ type Server struct {
 // Start serves the built-in target over HTTP.
 func Start(t testing.TB) *Server { return start(t, false, nil) }
 
+// StartWrapped serves the built-in target over HTTP behind wrap (a
+// handler that may hold a request before the target answers it),
+// counting connections as Start does.
+func StartWrapped(t testing.TB, wrap func(http.Handler) http.Handler) *Server {
+	t.Helper()
+	tg := target.New()
+	srv := httptest.NewUnstartedServer(wrap(tg))
+	srv.Config.ConnState = tg.ConnState
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &Server{Server: srv, Target: tg}
+}
+
 // StartTLS serves the built-in target over HTTPS with httptest's
 // self-signed certificate (unknown to a client that does not trust it).
 func StartTLS(t testing.TB) *Server { return start(t, true, nil) }
