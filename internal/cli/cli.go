@@ -57,7 +57,9 @@ type env struct {
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(e)
-	if cmd, rest, err := root.Find(args); err == nil && cmd != root {
+	// faya vet takes go vet's single-dash flags (-json, -fix) as go vet's
+	// users write them.
+	if cmd, rest, err := root.Find(args); err == nil && cmd != root && cmd.Name() != "vet" {
 		if err := singleDash(cmd, rest); err != nil {
 			return usage(stderr, err)
 		}
