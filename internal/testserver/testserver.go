@@ -89,18 +89,6 @@ func start(t testing.TB, useTLS bool, cfg *tls.Config) *Server {
 // Stats returns the target's counters.
 func (s *Server) Stats() target.Stats { return s.Target.Stats() }
 
-// RefusedURL returns an http URL on a loopback port nothing listens on.
-func RefusedURL(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return "http://" + addr + "/"
-}
-
 // Raw serves connections with fn, which gets each accepted connection and
 // owns it. It returns the server's http URL.
 func Raw(t testing.TB, fn func(net.Conn)) string {
