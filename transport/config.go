@@ -55,15 +55,23 @@ type Config struct {
 	// the request was written. 0 means no limit beyond the request timeout.
 	ResponseHeaderTimeout time.Duration `json:"response_header_timeout,omitempty"`
 
+	// MaxResponseHeaderBytes bounds the bytes of a response's status lines
+	// and headers, its 1xx answers included
+	// ([net/http.Transport.MaxResponseHeaderBytes]); a response that goes
+	// past it fails as a protocol error. Both engines apply it. 0 means
+	// 1 MiB (net/http's own default is 10 MiB).
+	MaxResponseHeaderBytes int64 `json:"max_response_header_bytes,omitempty"`
+
 	// InsecureSkipVerify disables verification of the server's certificate.
 	InsecureSkipVerify bool `json:"insecure,omitempty"`
 }
 
 // Defaults used when a Config field is zero.
 const (
-	DefaultIdleConnTimeout     = 90 * time.Second
-	DefaultDialTimeout         = 10 * time.Second
-	DefaultTLSHandshakeTimeout = 10 * time.Second
+	DefaultIdleConnTimeout        = 90 * time.Second
+	DefaultDialTimeout            = 10 * time.Second
+	DefaultTLSHandshakeTimeout    = 10 * time.Second
+	DefaultMaxResponseHeaderBytes = 1 << 20
 )
 
 // WithDefaults returns c with every zero field replaced by its documented
@@ -89,6 +97,9 @@ func (c Config) WithDefaults() Config {
 	if c.TLSHandshakeTimeout == 0 {
 		c.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
 	}
+	if c.MaxResponseHeaderBytes == 0 {
+		c.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
 	return c
 }
 
@@ -107,6 +118,9 @@ func (c Config) Validate() error {
 	neg("dial timeout", c.DialTimeout)
 	neg("TLS handshake timeout", c.TLSHandshakeTimeout)
 	neg("response header timeout", c.ResponseHeaderTimeout)
+	if c.MaxResponseHeaderBytes < 0 {
+		errs = append(errs, fmt.Errorf("max response header bytes must not be negative, got %d", c.MaxResponseHeaderBytes))
+	}
 	return errors.Join(errs...)
 }
 
