@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"sync/atomic"
@@ -105,6 +106,7 @@ func NewClient(p *Pool) *Client {
 	cl.headFn = cl.headDone
 	cl.wroteFn = func() { cl.wrote = p.d.Now() }
 	cl.rd.now = func() time.Time { return p.d.At(p.d.Now()) } // one clock reading, not time.Now's two
+	cl.rd.MaxHeaderBytes = int(min(p.cfg.MaxResponseHeaderBytes, math.MaxInt32))
 	cl.hdrFn = cl.onHeader
 	return cl
 }
@@ -323,7 +325,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	res.BodyBytes += resp.BodyBytes
 	res.Truncated = res.Truncated || resp.Truncated
 	res.CloseAnswer = resp.CloseAnswer
-	res.HTTP10 = resp.Minor == 0
+	res.HTTP10 = resp.HTTP10()
 	res.End = end
 
 	reusable := !resp.Close && cl.rd.Buffered() == 0

@@ -136,7 +136,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 		r.Timings.Add(transport.Wait, max(first-prev, 0))
 		r.Timings.Add(transport.Receive, end-first)
 		r.Status, r.BodyBytes, r.Truncated = resp.Status, resp.BodyBytes, resp.Truncated
-		r.CloseAnswer, r.HTTP10, r.End = resp.CloseAnswer, resp.Minor == 0, end
+		r.CloseAnswer, r.HTTP10, r.End = resp.CloseAnswer, resp.HTTP10(), end
 		prev = end
 		answered = k + 1
 		if resp.Truncated {
