@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -210,10 +211,15 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		t0 = d.Now()
 	}
 	rt := r.route(cl.Proxy)
-	c, src, err := cl.pool.get(ctx, r, rt, t0, cl.Patient)
+	c, src, err := cl.pool.get(ctx, r, rt, t0, cl.Patient, cl.due)
 	got := d.Now()
 	if err != nil {
 		res.Timings.Add(transport.Blocked, got-t0)
+		if ctx.Err() == nil && got >= cl.due {
+			// The timeout covers the wait for a connection, the dial, the
+			// TLS handshake and a proxy's handshake, as net/http's does.
+			err = &TimeoutError{After: cl.Timeout, Err: err}
+		}
 		return false, err
 	}
 	tc := c.tc
@@ -311,8 +317,13 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		cl.pool.put(c, false, end)
 		tc.Release(end)
 		if ctx.Err() == nil && isTimeout(err) {
-			err = fmt.Errorf("timeout after %v: %w", cl.Timeout, err)
+			if cl.rhtArmed {
+				err = &TimeoutError{After: cl.ResponseHeaderTimeout, Header: true, Err: err}
+			} else {
+				err = &TimeoutError{After: cl.Timeout, Err: err}
+			}
 		}
+		cl.rhtArmed, cl.conn = false, nil
 		return false, err
 	}
 
@@ -378,6 +389,32 @@ func (cl *Client) headDone() {
 		cl.rhtArmed, cl.conn = false, nil
 	}
 }
+
+// TimeoutError is a request that ran out of time: the whole-request
+// timeout (whatever it was waiting for: a connection, the dial, a
+// handshake, the answer) or the response-header timeout. Its class is
+// timeout, even when what it cut was a proxy's handshake.
+type TimeoutError struct {
+	After  time.Duration
+	Header bool // the response-header timeout, not the whole request's
+	Err    error
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Header {
+		return fmt.Sprintf("timeout awaiting response headers after %v (the response-header timeout): %v", e.After, e.Err)
+	}
+	return fmt.Sprintf("timeout after %v: %v", e.After, e.Err)
+}
+
+// Unwrap returns what the timeout cut.
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// Timeout reports true.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// ErrClass is metrics.ErrTimeout.
+func (e *TimeoutError) ErrClass() metrics.ErrClass { return metrics.ErrTimeout }
 
 func isTimeout(err error) bool {
 	var ne interface{ Timeout() bool }

@@ -3,7 +3,6 @@ package http1
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/faya-load/faya/transport"
@@ -61,9 +60,12 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 	d := cl.pool.d
 	t0 := d.Now()
 	rt := req.route(nil)
-	c, src, err := cl.pool.get(ctx, req, rt, t0, false)
+	c, src, err := cl.pool.get(ctx, req, rt, t0, false, cl.due)
 	got := d.Now()
 	if err != nil {
+		if ctx.Err() == nil && got >= cl.due {
+			err = &TimeoutError{After: cl.Timeout, Err: err}
+		}
 		for k := range res {
 			res[k].Timings.Add(transport.Blocked, got-t0)
 			res[k].End, errs[k] = got, err
@@ -160,7 +162,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 			tc.SetCloseReason(transport.CloseCanceled)
 		}
 		if ctx.Err() == nil && isTimeout(failed) {
-			failed = fmt.Errorf("timeout after %v: %w", cl.Timeout, failed)
+			failed = &TimeoutError{After: cl.Timeout, Err: failed}
 		}
 		for k := answered; k < len(res); k++ {
 			res[k].End, errs[k] = end, failed
