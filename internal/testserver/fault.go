@@ -3,6 +3,7 @@ package testserver
 import (
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -57,14 +58,17 @@ func BodyResetURL(t testing.TB) string {
 }
 
 // ResetNewURL returns a server that resets every new connection as soon
-// as it is accepted, before reading anything.
-func ResetNewURL(t testing.TB) string {
+// as it is accepted, before reading anything, and the count of the
+// connections it accepted.
+func ResetNewURL(t testing.TB) (string, *atomic.Int64) {
+	accepted := new(atomic.Int64)
 	return Raw(t, func(c net.Conn) {
+		accepted.Add(1)
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0)
 		}
 		_ = c.Close()
-	})
+	}), accepted
 }
 
 // HTTP2Settings is what a server that speaks only HTTP/2 (nginx with
