@@ -8,6 +8,7 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/report"
 )
 
 // fault is one way a target (or a proxy) fails, and what both engines
@@ -218,5 +219,45 @@ func TestPipelineAgainstResets(t *testing.T) {
 	batches := int64((n + depth - 1) / depth)
 	if got := accepted.Load(); got > batches+2 || s.Dialed > got {
 		t.Errorf("the server accepted %d connections, faya dialed %d; want at most one per batch (%d)", got, s.Dialed, batches)
+	}
+}
+
+// hostile is what a hostile server or proxy puts where a terminal reads
+// it: a window title (OSC 0, ended by BEL) and a screen clear (CSI 2J).
+const hostile = "\x1b]0;owned\x07\x1b[2J"
+
+// Bytes a server or a proxy chose reach the text report escaped: a
+// certificate's names (the hostname check quotes them) and a proxy's
+// CONNECT reason phrase.
+func TestHostileBytesEscaped(t *testing.T) { forEachEngine(t, testHostileBytesEscaped) }
+
+func testHostileBytesEscaped(t *testing.T, eng string) {
+	proxy := testserver.AnswerURL(t, "HTTP/1.1 403 "+hostile+"\r\n\r\n")
+	for _, tc := range []struct {
+		name, url, proxy string
+		class            metrics.ErrClass
+	}{
+		{"certificate names", strings.Replace(testserver.StartTLSNames(t, hostile+".example", "x"+hostile).URL, "127.0.0.1", "localhost", 1) + "/", "", metrics.ErrTLS},
+		{"CONNECT reason", "https://127.0.0.1:9/", proxy, metrics.ErrProxyConnect},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := closedOn(eng, tc.url, 1, 2)
+			if tc.proxy != "" {
+				p.Proxy.URLs = []string{tc.proxy}
+			}
+			s := run(t, p).Total
+			if s.ErrCount[tc.class] != 2 {
+				t.Fatalf("errors by class %v (%q), want 2 of %s", s.ErrCount, s.ErrExample, tc.class)
+			}
+			var out strings.Builder
+			rep := report.Build(report.Run{Meta: report.Meta{Engine: eng, URL: tc.url, Executor: "vus"}, Total: s})
+			if err := report.Text(&out, rep); err != nil {
+				t.Fatal(err)
+			}
+			text := out.String()
+			if strings.ContainsAny(text, "\x1b\x07") || !strings.Contains(text, `\x1b]0;owned\x07\x1b[2J`) {
+				t.Errorf("the text report holds the bytes raw, or not at all:\n%s", text)
+			}
+		})
 	}
 }

@@ -8,10 +8,16 @@ package testserver
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -35,6 +41,32 @@ func Start(t testing.TB) *Server { return start(t, false, nil) }
 // StartTLS serves the built-in target over HTTPS with httptest's
 // self-signed certificate (unknown to a client that does not trust it).
 func StartTLS(t testing.TB) *Server { return start(t, true, nil) }
+
+// StartTLSNames serves the built-in target over HTTPS with a self-signed
+// certificate for names (whatever bytes they hold: a hostile server's
+// names, for the escaping of reports), and no IP address.
+func StartTLSNames(t testing.TB, names ...string) *Server {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return start(t, true, cfg)
+}
 
 // Handshakes counts a server's TLS handshakes in progress.
 type Handshakes struct {
