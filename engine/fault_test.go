@@ -261,3 +261,31 @@ func testHostileBytesEscaped(t *testing.T, eng string) {
 		})
 	}
 }
+
+// One header limit for both engines: 1 MiB unless set, 1xx answers
+// included, a protocol error past it (net/http alone would buffer 10 MiB
+// per connection).
+func TestHeaderLimit(t *testing.T) { forEachEngine(t, testHeaderLimit) }
+
+func testHeaderLimit(t *testing.T, eng string) {
+	endless := testserver.FloodURL(t, okHead, "X-Filler: "+strings.Repeat("a", 100)+"\r\n")
+	flood := testserver.FloodURL(t, "", "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+	for _, tc := range []struct {
+		name, url string
+		limit     int64
+		want      string
+	}{
+		{"default", endless, 0, "1048576"},
+		{"set", endless, 200 << 10, "204800"},
+		{"1xx flood", flood, 200 << 10, "204800"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := closedOn(eng, tc.url, 1, 2)
+			p.Transport.MaxResponseHeaderBytes = tc.limit
+			s := run(t, p).Total
+			if ex := s.ErrExample[metrics.ErrProtocol]; s.ErrCount[metrics.ErrProtocol] != 2 || !strings.Contains(ex, tc.want) {
+				t.Errorf("errors by class %v, protocol example %q: want 2, at %s bytes", s.ErrCount, ex, tc.want)
+			}
+		})
+	}
+}

@@ -74,6 +74,10 @@ const (
 	DefaultMaxResponseHeaderBytes = 1 << 20
 )
 
+// MinResponseHeaderBytes is the smallest MaxResponseHeaderBytes: h1's
+// read buffer, which holds a status line and small headers whole.
+const MinResponseHeaderBytes = 4 << 10
+
 // WithDefaults returns c with every zero field replaced by its documented
 // default. Limits stay negative when they were ("no limit").
 func (c Config) WithDefaults() Config {
@@ -118,8 +122,8 @@ func (c Config) Validate() error {
 	neg("dial timeout", c.DialTimeout)
 	neg("TLS handshake timeout", c.TLSHandshakeTimeout)
 	neg("response header timeout", c.ResponseHeaderTimeout)
-	if c.MaxResponseHeaderBytes < 0 {
-		errs = append(errs, fmt.Errorf("max response header bytes must not be negative, got %d", c.MaxResponseHeaderBytes))
+	if c.MaxResponseHeaderBytes < 0 || c.MaxResponseHeaderBytes > 0 && c.MaxResponseHeaderBytes < MinResponseHeaderBytes {
+		errs = append(errs, fmt.Errorf("max response header bytes %d: want at least %d (0: 1 MiB)", c.MaxResponseHeaderBytes, MinResponseHeaderBytes))
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,8 @@
 // Package testserver has the loopback servers faya's tests send load to:
 // the built-in target behind httptest with server-side connection counts,
 // and servers that fail in one precise way each (refuse, reset, hang,
-// close early, answer garbage).
+// close early, answer garbage or any bytes, stall a connect, flood
+// headers).
 //
 // Every server listens on 127.0.0.1 and is closed by t.Cleanup.
 package testserver
