@@ -112,6 +112,8 @@ var faults = []fault{
 	}, want: metrics.ErrTimeout, example: "timeout after", edit: stalled},
 	{name: "proxy-connect-stalled", url: func(t testing.TB) string { return "https://127.0.0.1:9/" }, want: metrics.ErrTimeout, example: "timeout after",
 		edit: stalled, proxy: testserver.SilentURL},
+	{name: "socks5-stalled", url: func(t testing.TB) string { return "http://127.0.0.1:9/" }, want: metrics.ErrTimeout, example: "timeout after",
+		edit: stalled, proxy: func(t testing.TB) string { return strings.Replace(testserver.SilentURL(t), "http://", "socks5://", 1) }},
 	{name: "tls-unknown-authority", url: func(t testing.TB) string { return testserver.StartTLS(t).URL + "/" }, want: metrics.ErrTLS, example: "certificate"},
 
 	// Valid answers both engines accept (RFC 9112, and net/http where the
