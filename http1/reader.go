@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -167,6 +168,11 @@ func statusPrefixByte(i int, c byte) bool {
 	return c == "HTTP/"[i]
 }
 
+// statusPrefix reports whether b starts with "HTTP/D.D ".
+func statusPrefix(b []byte) bool {
+	return string(b[:5]) == "HTTP/" && b[5]-'0' <= 9 && b[6] == '.' && b[7]-'0' <= 9 && b[8] == ' '
+}
+
 // statusLine reads the status line (without its CR LF or LF). Bytes that
 // cannot start one fail at once, whether or not a newline came; at EOF,
 // the bytes read are the line, as net/http takes them.
@@ -175,6 +181,9 @@ func (rd *Reader) statusLine() ([]byte, error) {
 	checked, scan := 0, 0 // offsets from rd.r
 	for {
 		b := rd.buf[rd.r:rd.w]
+		if checked == 0 && len(b) >= statusPrefixLen && statusPrefix(b) {
+			checked = statusPrefixLen // the usual case: the whole prefix came
+		}
 		for ; checked < len(b) && checked < statusPrefixLen; checked++ {
 			if !statusPrefixByte(checked, b[checked]) {
 				return nil, protoErr("malformed status line " + quoted(b))
@@ -230,6 +239,13 @@ func (rd *Reader) fieldLine(limit int, first bool) (line []byte, folded bool, er
 				if c := b[n+1]; c == ' ' || c == '\t' {
 					folded, scan = true, n+1
 					continue
+				}
+				if !folded { // the common case, kept inline
+					rd.r += n + 1
+					if rd.headBytes += n + 1; rd.headBytes > limit {
+						return nil, false, rd.errHeaderLimit()
+					}
+					return dropCR(b[:n]), false, nil
 				}
 				return rd.field(b[:n+1], folded, limit)
 			}
@@ -308,18 +324,20 @@ func quoted(b []byte) string {
 // space is let through: such a name is no header faya knows), a value
 // without control bytes but tabs.
 func splitField(line []byte, folded bool) (name, value []byte, err error) {
-	colon := bytes.IndexByte(line, ':')
-	if colon < 0 {
-		return nil, nil, protoErr("header line without a colon: " + quoted(line))
+	colon := 0 // the name is read and checked in one pass
+	for colon < len(line) && nameChars[line[colon]] {
+		colon++
 	}
-	name, value = line[:colon], line[colon+1:]
-	if !validName(name) {
+	switch {
+	case colon < len(line) && line[colon] == ':' && colon > 0:
+	case bytes.IndexByte(line, ':') < 0:
+		return nil, nil, protoErr("header line without a colon: " + quoted(line))
+	default:
 		return nil, nil, protoErr("invalid header name: " + quoted(line))
 	}
-	for _, c := range value {
-		if !valueChars[c] {
-			return nil, nil, protoErr("invalid byte in a header value: " + quoted(line))
-		}
+	name, value = line[:colon], line[colon+1:]
+	if !validValue(value) {
+		return nil, nil, protoErr("invalid byte in a header value: " + quoted(line))
 	}
 	if folded {
 		return name, trimLeftOWS(value), nil // joined: its end is as net/http leaves it
@@ -476,14 +494,10 @@ func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepL
 // refused once the headers are read (net/http takes any three characters
 // strconv.Atoi reads, and faya's net/http engine refuses those below 100
 // when net/http returns them).
+// statusLine has checked the prefix of what it returns.
 func parseStatusLine(line []byte, resp *Response) error {
 	if len(line) < statusPrefixLen {
 		return protoErr("malformed status line " + quoted(line))
-	}
-	for i := range statusPrefixLen {
-		if !statusPrefixByte(i, line[i]) {
-			return protoErr("malformed status line " + quoted(line))
-		}
 	}
 	resp.Major, resp.Minor = int(line[5]-'0'), int(line[7]-'0')
 	rest := line[statusPrefixLen:]
@@ -838,11 +852,45 @@ var tokenChars = func() (t [256]bool) {
 // spaces (which net/http lets through without canonicalizing the name).
 func validName(b []byte) bool {
 	for _, c := range b {
-		if !tokenChars[c] && c != ' ' {
+		if !nameChars[c] {
 			return false
 		}
 	}
 	return len(b) > 0
+}
+
+var nameChars = func() [256]bool {
+	t := tokenChars
+	t[' '] = true
+	return t
+}()
+
+// validValue reports a header value net/http takes (see valueChars),
+// eight bytes at a time: a word with no byte below 0x20 and no DEL is
+// valid as it is (obs-text, 0x80 and up, is valid); one with a tab, or
+// an error, is looked at byte by byte.
+func validValue(v []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		below := (x - ones*0x20) &^ x & highs // some byte < 0x20
+		d := x ^ ones*0x7f
+		del := (d - ones) &^ d & highs // some byte == 0x7f
+		if below|del != 0 {
+			for _, c := range v[:8] {
+				if !valueChars[c] {
+					return false
+				}
+			}
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
+		if !valueChars[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // valueChars are the bytes a header value may hold: tab, space, visible
