@@ -153,9 +153,11 @@ func (rd *Reader) fill(limit int) error {
 	return err
 }
 
-// statusPrefix is how every status line starts: "HTTP/D.D ".
+// statusPrefixLen is the length of what every status line starts with:
+// "HTTP/D.D ".
 const statusPrefixLen = len("HTTP/1.1 ")
 
+// statusPrefixByte reports whether c may be byte i of that prefix.
 func statusPrefixByte(i int, c byte) bool {
 	switch i {
 	case 5, 7:
