@@ -335,45 +335,6 @@ func testBodyCap(t *testing.T, eng string) {
 	}
 }
 
-// Faults on the target are data: each lands in its error class and the run
-// goes on.
-func TestErrorClasses(t *testing.T) { forEachEngine(t, testErrorClasses) }
-
-func testErrorClasses(t *testing.T, eng string) {
-	tlsSrv := testserver.StartTLS(t)
-	for _, tc := range []struct {
-		name    string
-		url     string
-		timeout time.Duration
-		want    metrics.ErrClass
-		example string
-	}{
-		{"refused", testserver.RefusedURL(t), 0, metrics.ErrRefused, "connection refused"},
-		{"reset", testserver.ResetURL(t), 0, metrics.ErrReset, "reset"},
-		{"eof", testserver.EOFURL(t), 0, metrics.ErrEOF, "EOF"},
-		{"protocol", testserver.GarbageURL(t), 0, metrics.ErrProtocol, "malformed HTTP"},
-		{"timeout", testserver.SilentURL(t), 200 * time.Millisecond, metrics.ErrTimeout, "imeout"},
-		{"tls", tlsSrv.URL + "/", 0, metrics.ErrTLS, "certificate"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			const n = 6
-			p := closedOn(eng, tc.url, 2, n)
-			p.Timeout = tc.timeout
-			s := run(t, p).Total
-			if s.Requests != n || s.ErrCount[tc.want] != n || s.Errors != n {
-				t.Fatalf("requests %d, errors %d, %s %d; counts by class %v; examples %q",
-					s.Requests, s.Errors, tc.want, s.ErrCount[tc.want], s.ErrCount, s.ErrExample)
-			}
-			if ex := s.ErrExample[tc.want]; !strings.Contains(ex, tc.example) {
-				t.Errorf("example %q does not mention %q", ex, tc.example)
-			}
-			if s.Hist(metrics.Latency).TotalCount() != n {
-				t.Errorf("latency recorded %d times, want %d: failed requests are timed too", s.Hist(metrics.Latency).TotalCount(), n)
-			}
-		})
-	}
-}
-
 // Canceling the run's context stops new requests; the requests in flight
 // finish and are counted.
 func TestStopLetsInFlightFinish(t *testing.T) { forEachEngine(t, testStopLetsInFlightFinish) }

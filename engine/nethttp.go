@@ -266,6 +266,9 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 		}
 		resp, err := rt.RoundTrip(req)
 		if err == nil {
+			err = statusError(resp)
+		}
+		if err == nil {
 			c.answered(s, req, resp)
 			if jar != nil {
 				jar.SetCookies(req.URL, resp.Cookies())
@@ -274,13 +277,17 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 		if err != nil || c.maxRedirects < 0 || n >= c.maxRedirects {
 			return resp, req, err
 		}
-		next, nextBody := redirectOf(req, resp, body)
+		next, nextBody, err := redirectOf(req, resp, body)
+		if err != nil {
+			_ = resp.Body.Close()
+			return nil, req, err
+		}
 		if next == nil {
 			return resp, req, nil
 		}
 		// Read the redirect's body so its connection can be reused.
-		n, _ := discard.ReadFrom(io.LimitReader(resp.Body, 1<<16))
-		s.BodyBytes += n
+		hopBody, _ := discard.ReadFrom(io.LimitReader(resp.Body, 1<<16))
+		s.BodyBytes += hopBody
 		_ = resp.Body.Close()
 		req, body = next, nextBody
 	}
@@ -300,20 +307,31 @@ func (c *netHTTPClient) answered(s *metrics.Sample, req *http.Request, resp *htt
 	}
 }
 
-// redirectOf returns the request a redirect leads to, or nil.
-func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Request, []byte) {
+// statusError fails a response whose status is below 100, as the h1
+// engine does: net/http takes any three characters strconv.Atoi reads.
+func statusError(resp *http.Response) error {
+	if resp.StatusCode >= 100 {
+		return nil
+	}
+	_ = resp.Body.Close()
+	return fmt.Errorf("malformed HTTP response: status %d below 100", resp.StatusCode)
+}
+
+// redirectOf returns the request a redirect leads to, or nil. A Location
+// that is no URL fails the request, as on the h1 engine.
+func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Request, []byte, error) {
 	switch resp.StatusCode {
 	case 301, 302, 303, 307, 308:
 	default:
-		return nil, nil
+		return nil, nil, nil
 	}
 	loc := resp.Header.Get("Location")
 	if loc == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	u, err := req.URL.Parse(loc)
 	if err != nil {
-		return nil, nil
+		return nil, nil, fmt.Errorf("malformed HTTP response: bad Location %q: %w", loc, err)
 	}
 	method := req.Method
 	if resp.StatusCode <= 303 && method != http.MethodHead {
@@ -325,7 +343,7 @@ func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Requ
 	}
 	next, err := http.NewRequestWithContext(req.Context(), method, u.String(), rd)
 	if err != nil {
-		return nil, nil
+		return nil, nil, err
 	}
 	next.Header = req.Header.Clone()
 	next.Header.Del("Cookie") // the jar sets the next hop's
@@ -336,7 +354,7 @@ func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Requ
 			next.Header.Del(h)
 		}
 	}
-	return next, body
+	return next, body, nil
 }
 
 func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Duration, s *metrics.Sample, out *session.Response) error {
@@ -398,6 +416,9 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	s.WasIdle, s.IdleTime = tr.Idle()
 	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()
 	s.Err = metrics.Classify(err)
+	if err != nil {
+		s.Status = 0 // a response counts its status only when read whole
+	}
 	if conn := tr.Conn(); conn != nil && (s.Err == metrics.ErrTimeout || s.Err == metrics.ErrCanceled) {
 		conn.SetCloseReason(transport.CloseCanceled)
 	}
@@ -473,6 +494,9 @@ func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 	ctx := req.Context()
 	rt, px := t.c.transportFor(req.URL)
 	resp, err := rt.RoundTrip(req.WithContext(tr.Context(ctx)))
+	if err == nil {
+		err = statusError(resp)
+	}
 	if err != nil {
 		end := t.c.pool.Now()
 		var s metrics.Sample

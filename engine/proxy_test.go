@@ -202,8 +202,10 @@ func testProxyModes(t *testing.T, eng string) {
 				if ps.Requests == 0 || st.Peers[ip] != ps.Requests {
 					t.Errorf("proxy %d: faya counted %d requests through it, the target %d from %s", i, ps.Requests, st.Peers[ip], ip)
 				}
-				if tc.conns > 0 && ps.Dialed != tc.conns || ps.Dialed < 1 || ps.Dialed > 4 {
-					t.Errorf("proxy %d: %d connections, want %d (1 to 4)", i, ps.Dialed, tc.conns)
+				// Connections net/http dropped after a late write report
+				// (write_late, a loaded machine) were replaced.
+				if extra := replaced(s); tc.conns > 0 && (ps.Dialed < tc.conns || ps.Dialed > tc.conns+extra) || ps.Dialed < 1 || ps.Dialed > 4+extra {
+					t.Errorf("proxy %d: %d connections, want %d (1 to 4, and %d replaced after write_late)", i, ps.Dialed, tc.conns, extra)
 				}
 			}
 			if tc.mode == engine.ProxyRoundRobin && (s.Proxies[0].Requests != 200 || s.Proxies[1].Requests != 200) {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -105,6 +107,7 @@ func NewClient(p *Pool) *Client {
 	cl.headFn = cl.headDone
 	cl.wroteFn = func() { cl.wrote = p.d.Now() }
 	cl.rd.now = func() time.Time { return p.d.At(p.d.Now()) } // one clock reading, not time.Now's two
+	cl.rd.MaxHeaderBytes = int(min(p.cfg.MaxResponseHeaderBytes, math.MaxInt32))
 	cl.hdrFn = cl.onHeader
 	return cl
 }
@@ -210,10 +213,15 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		t0 = d.Now()
 	}
 	rt := r.route(cl.Proxy)
-	c, src, err := cl.pool.get(ctx, r, rt, t0, cl.Patient)
+	c, src, err := cl.pool.get(ctx, r, rt, t0, cl.Patient, cl.due)
 	got := d.Now()
 	if err != nil {
 		res.Timings.Add(transport.Blocked, got-t0)
+		if ctx.Err() == nil && got >= cl.due {
+			// The timeout covers the wait for a connection, the dial, the
+			// TLS handshake and a proxy's handshake, as net/http's does.
+			err = &TimeoutError{After: cl.Timeout, Err: err}
+		}
 		return false, err
 	}
 	tc := c.tc
@@ -311,8 +319,13 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		cl.pool.put(c, false, end)
 		tc.Release(end)
 		if ctx.Err() == nil && isTimeout(err) {
-			err = fmt.Errorf("timeout after %v: %w", cl.Timeout, err)
+			if cl.rhtArmed {
+				err = &TimeoutError{After: cl.ResponseHeaderTimeout, Header: true, Err: err}
+			} else {
+				err = &TimeoutError{After: cl.Timeout, Err: err}
+			}
 		}
+		cl.rhtArmed, cl.conn = false, nil
 		return false, err
 	}
 
@@ -325,7 +338,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	res.BodyBytes += resp.BodyBytes
 	res.Truncated = res.Truncated || resp.Truncated
 	res.CloseAnswers += b2i(resp.CloseAnswer)
-	res.HTTP10 += b2i(resp.Minor == 0)
+	res.HTTP10 += b2i(resp.HTTP10())
 	res.End = end
 
 	reusable := !resp.Close && cl.rd.Buffered() == 0
@@ -385,6 +398,32 @@ func (cl *Client) headDone() {
 		cl.rhtArmed, cl.conn = false, nil
 	}
 }
+
+// TimeoutError is a request that ran out of time: the whole-request
+// timeout (whatever it was waiting for: a connection, the dial, a
+// handshake, the answer) or the response-header timeout. Its class is
+// timeout, even when what it cut was a proxy's handshake.
+type TimeoutError struct {
+	After  time.Duration
+	Header bool // the response-header timeout, not the whole request's
+	Err    error
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Header {
+		return fmt.Sprintf("timeout awaiting response headers after %v (the response-header timeout): %v", e.After, e.Err)
+	}
+	return fmt.Sprintf("timeout after %v: %v", e.After, e.Err)
+}
+
+// Unwrap returns what the timeout cut.
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// Timeout reports true.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// ErrClass is metrics.ErrTimeout.
+func (e *TimeoutError) ErrClass() metrics.ErrClass { return metrics.ErrTimeout }
 
 func isTimeout(err error) bool {
 	var ne interface{ Timeout() bool }

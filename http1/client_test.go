@@ -3,11 +3,14 @@ package http1
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/faya-load/faya/internal/testserver"
+	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -159,4 +162,42 @@ func TestDeadlineKeptOrMoved(t *testing.T) {
 	if took < short.Timeout || took > short.Timeout+deadlineSlack(short.Timeout)+time.Second {
 		t.Errorf("timed out after %v, want %v (+ at most %v of slack)", took, short.Timeout, deadlineSlack(short.Timeout))
 	}
+}
+
+// The whole-request timeout covers the wait for a connection, as
+// net/http's does: with the one connection the pool allows held by a
+// request the server never answers, a second request times out at its
+// own timeout, as a timeout.
+func TestTimeoutCoversThePoolWait(t *testing.T) {
+	url := testserver.SilentURL(t)
+	cl, p := newTestClient(t) // Concurrency 1: one connection at most
+	req, err := Prepare("GET", url, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	hold, release := context.WithCancel(t.Context())
+	go func() {
+		holder := NewClient(p)
+		holder.Timeout = 10 * time.Second
+		var res Result
+		held <- holder.Do(hold, req, &res)
+	}()
+	for open, _ := p.Conns(); open == 0; open, _ = p.Conns() {
+		time.Sleep(time.Millisecond)
+	}
+	cl.Timeout = 200 * time.Millisecond
+	var res Result
+	start := time.Now()
+	err = cl.Do(t.Context(), req, &res)
+	took := time.Since(start)
+	var te *TimeoutError
+	if !errors.As(err, &te) || metrics.Classify(err) != metrics.ErrTimeout || !strings.Contains(err.Error(), "timeout after 200ms") {
+		t.Fatalf("err %v, want a timeout after 200ms", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the request took %v waiting for a connection, its timeout is 200ms", took)
+	}
+	release()
+	<-held
 }

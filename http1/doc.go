@@ -5,6 +5,7 @@
 // serialized once into bytes; a [Reader] that parses status lines,
 // headers, fixed, chunked and close-delimited bodies, 1xx answers and
 // bodiless responses (HEAD, 204, 304) into one reused buffer, without
-// allocating per response; and the same phases (blocked, DNS, connect,
+// allocating per response, accepting and refusing what net/http's reader
+// does; and the same phases (blocked, DNS, connect,
 // TLS, send, wait, receive), taken at its own dial, write and read points.
 package http1

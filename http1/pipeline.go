@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/faya-load/faya/transport"
 )
 
 // errUnanswered is the failure of a pipelined request its connection
-// closed before answering, when no retry is left.
+// closed before answering, when no retry is left; it wraps what the
+// connection said, which gives the class.
 var errUnanswered = errors.New("http1: the connection closed before answering a pipelined request")
 
 // DoPipeline sends len(res) copies of req on one connection without
@@ -23,7 +25,11 @@ var errUnanswered = errors.New("http1: the connection closed before answering a 
 // When the server closes the connection before answering them all (it
 // had closed it while idle, or closes after its Nth request, as nginx
 // does at keepalive_requests), the unanswered requests are sent again on
-// another connection and counted as retries. req must be idempotent (GET
+// another connection and counted as retries: only when the connection
+// had served before (reused, or answered some of the batch), as net/http
+// retries only on a reused connection. A new connection that ends before
+// any answer fails the batch with what it said (a reset, an EOF), and a
+// request is sent at most 1+maxRetries times. req must be idempotent (GET
 // or HEAD); redirects are not followed.
 func (cl *Client) DoPipeline(ctx context.Context, req *Request, res []Result, errs []error) {
 	cl.watch(ctx)
@@ -36,7 +42,8 @@ func (cl *Client) DoPipeline(ctx context.Context, req *Request, res []Result, er
 	}
 	done, retries := 0, 0
 	for {
-		done += cl.pipelineOnce(ctx, req, res[done:], errs[done:])
+		n, why := cl.pipelineOnce(ctx, req, res[done:], errs[done:])
+		done += n
 		if done == len(res) {
 			return
 		}
@@ -44,7 +51,7 @@ func (cl *Client) DoPipeline(ctx context.Context, req *Request, res []Result, er
 		// again on another.
 		if retries++; retries > maxRetries || ctx.Err() != nil {
 			for k := done; k < len(res); k++ {
-				res[k].End, errs[k] = d.Now(), errUnanswered
+				res[k].End, errs[k] = d.Now(), fmt.Errorf("%w: %w", errUnanswered, why)
 			}
 			return
 		}
@@ -56,19 +63,23 @@ func (cl *Client) DoPipeline(ctx context.Context, req *Request, res []Result, er
 
 // pipelineOnce writes the requests of res on one connection and reads
 // their answers. It returns how many ended (answered, or failed for
-// good); the rest must go again on another connection.
-func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, errs []error) int {
+// good); the rest must go again on another connection, which closed
+// saying why.
+func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, errs []error) (int, error) {
 	d := cl.pool.d
 	t0 := d.Now()
 	rt := req.route(nil)
-	c, src, err := cl.pool.get(ctx, req, rt, t0, false)
+	c, src, err := cl.pool.get(ctx, req, rt, t0, false, cl.due)
 	got := d.Now()
 	if err != nil {
+		if ctx.Err() == nil && got >= cl.due {
+			err = &TimeoutError{After: cl.Timeout, Err: err}
+		}
 		for k := range res {
 			res[k].Timings.Add(transport.Blocked, got-t0)
 			res[k].End, errs[k] = got, err
 		}
-		return len(res)
+		return len(res), nil
 	}
 	tc := c.tc
 	fresh := tc.Acquire()
@@ -103,11 +114,11 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 	// either the rest go again (resend: the server closed, or said it
 	// would), or they fail with failed.
 	answered, closing, resend := 0, false, false
-	var failed error
+	var failed, why error
 	if err != nil {
 		if isClosedConn(err) && src != fromDial && ctx.Err() == nil {
 			tc.NoteServerIdleClose()
-			resend = true
+			resend, why = true, err
 		} else {
 			failed = err
 		}
@@ -121,11 +132,14 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 		r.BytesReceived += rx
 		r.BytesSent += tx
 		if err != nil {
-			if !cl.rd.gotBytes() && isClosedConn(err) && ctx.Err() == nil {
-				if k == 0 && src != fromDial {
+			// Closed before this answer: send the rest again if the
+			// connection had served (reused, or answers before this
+			// one); a new one that never answered fails them.
+			if !cl.rd.gotBytes() && isClosedConn(err) && ctx.Err() == nil && (k > 0 || src != fromDial) {
+				if k == 0 {
 					tc.NoteServerIdleClose()
 				}
-				resend = true // closed before this answer
+				resend, why = true, err
 			} else {
 				failed = err
 			}
@@ -136,7 +150,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 		r.Timings.Add(transport.Wait, max(first-prev, 0))
 		r.Timings.Add(transport.Receive, end-first)
 		r.Status, r.BodyBytes, r.Truncated = resp.Status, resp.BodyBytes, resp.Truncated
-		r.CloseAnswers, r.HTTP10, r.End = b2i(resp.CloseAnswer), b2i(resp.Minor == 0), end
+		r.CloseAnswers, r.HTTP10, r.End = b2i(resp.CloseAnswer), b2i(resp.HTTP10()), end
 		prev = end
 		answered = k + 1
 		if resp.Truncated {
@@ -147,7 +161,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 			closing = true
 		}
 		if closing {
-			resend = answered < len(res)
+			resend, why = answered < len(res), errServerClosing
 			break
 		}
 	}
@@ -160,7 +174,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 			tc.SetCloseReason(transport.CloseCanceled)
 		}
 		if ctx.Err() == nil && isTimeout(failed) {
-			failed = fmt.Errorf("timeout after %v: %w", cl.Timeout, failed)
+			failed = &TimeoutError{After: cl.Timeout, Err: failed}
 		}
 		for k := answered; k < len(res); k++ {
 			res[k].End, errs[k] = end, failed
@@ -171,8 +185,12 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 	}
 	cl.pool.put(c, reusable, end)
 	tc.Release(end)
-	return answered
+	return answered, why
 }
+
+// errServerClosing is why the rest of a batch goes again after an answer
+// that closed the connection.
+var errServerClosing = fmt.Errorf("the server closed the connection after an answer: %w", io.EOF)
 
 // batch returns n copies of raw, kept for the next batch of the same
 // request.

@@ -104,8 +104,11 @@ var errPoolClosed = errors.New("http1: pool closed")
 // one freed while waiting, and says which. now is the time on the
 // dialer's clock. A patient request (Client.Patient) dials only while
 // few dials to the destination are in flight (see patientDials); else it
-// waits for a returned connection or its turn to dial.
-func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration, patient bool) (c *Conn, src source, err error) {
+// waits for a returned connection or its turn to dial. due (on the
+// dialer's clock; 0: none) is when the request times out: the wait, the
+// dial, the TLS handshake and a proxy's handshake end then, with
+// context.DeadlineExceeded.
+func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration, patient bool, due time.Duration) (c *Conn, src source, err error) {
 	front := false // a patient waiter woken for nothing waits again first in line
 again:
 	p.mu.Lock()
@@ -152,7 +155,7 @@ again:
 		h.n++
 		h.dialing++
 		p.mu.Unlock()
-		return p.dial(ctx, r, rt, h)
+		return p.dial(ctx, r, rt, h, due)
 	}
 	w := &waiter{ch: make(chan *Conn, 1), patient: patient}
 	if front {
@@ -161,6 +164,13 @@ again:
 		h.waiters = append(h.waiters, w)
 	}
 	p.mu.Unlock()
+	var expired <-chan time.Time
+	if due > 0 {
+		t := time.NewTimer(p.d.At(due).Sub(time.Now()))
+		defer t.Stop()
+		expired = t.C
+	}
+	var giveUp error
 	select {
 	case c = <-w.ch:
 		if c == retry {
@@ -168,10 +178,15 @@ again:
 			goto again
 		}
 	case <-ctx.Done():
+		giveUp = ctx.Err()
+	case <-expired:
+		giveUp = context.DeadlineExceeded
+	}
+	if giveUp != nil {
 		p.mu.Lock()
 		if h.remove(w) {
 			p.mu.Unlock()
-			return nil, 0, ctx.Err()
+			return nil, 0, giveUp
 		}
 		p.mu.Unlock()
 		// Handed something just now: give it back.
@@ -189,12 +204,12 @@ again:
 		default:
 			p.put(c, true, p.d.Now())
 		}
-		return nil, 0, ctx.Err()
+		return nil, 0, giveUp
 	}
 	if c != nil {
 		return c, fromHandoff, nil
 	}
-	return p.dial(ctx, r, rt, h) // a slot was freed for us
+	return p.dial(ctx, r, rt, h, due) // a slot was freed for us
 }
 
 // retry is what a patient waiter is sent to look at the idle list again.
@@ -255,8 +270,14 @@ func (p *Pool) mayDial(h *host, patient bool) bool {
 	return !limitReached(h.n, p.cfg.MaxConnsPerHost) && (!patient || h.closing || h.dialing < h.patientDials())
 }
 
-// dial dials a connection for h in a slot counted in h.n and h.dialing.
-func (p *Pool) dial(ctx context.Context, r *Request, rt *route, h *host) (*Conn, source, error) {
+// dial dials a connection for h in a slot counted in h.n and h.dialing,
+// giving up at due (0: no deadline but the dialer's own timeouts).
+func (p *Pool) dial(ctx context.Context, r *Request, rt *route, h *host, due time.Duration) (*Conn, source, error) {
+	if due > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, p.d.At(due))
+		defer cancel()
+	}
 	start := p.d.Now()
 	var tc *transport.Conn
 	var nc net.Conn

@@ -132,7 +132,7 @@ func TestReturnedConnToPatientWaiter(t *testing.T) {
 			if got != retry || idle != 1 {
 				t.Fatalf("patient waiter: sent %p (retry is %p), %d idle; want retry and the connection idle", got, retry, idle)
 			}
-			c2, src, err := p.get(t.Context(), req, rt, d.Now(), true)
+			c2, src, err := p.get(t.Context(), req, rt, d.Now(), true, 0)
 			if err != nil || c2 != c || src != fromIdle {
 				t.Errorf("the next request got %p from %d (%v), want the returned connection from the idle list", c2, src, err)
 			}

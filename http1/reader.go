@@ -2,8 +2,11 @@ package http1
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 )
@@ -20,10 +23,12 @@ func protoErr(msg string) error { return &ProtocolError{msg} }
 // not kept: a Response is a handful of numbers.
 type Response struct {
 	Status int
-	Minor  int // HTTP/1.Minor
+	Major  int // HTTP/Major.Minor
+	Minor  int
 	// Close is set when the connection cannot carry another request: the
 	// server said "Connection: close", answered HTTP/1.0 without
-	// keep-alive, or sent a body delimited by closing the connection.
+	// keep-alive, switched protocols, or sent a body delimited by closing
+	// the connection.
 	Close bool
 	// CloseAnswer is set when the response itself asked for the close
 	// ("Connection: close", or HTTP/1.0 without keep-alive).
@@ -39,6 +44,9 @@ type Response struct {
 	Location []byte
 }
 
+// HTTP10 reports an HTTP/1.0 response.
+func (r *Response) HTTP10() bool { return r.Major == 1 && r.Minor == 0 }
+
 // HeaderFunc sees each response header; name is in the case the server
 // sent. Both slices alias the reader's buffer: copy what you keep.
 type HeaderFunc func(name, value []byte)
@@ -48,16 +56,31 @@ type HeaderFunc func(name, value []byte)
 // read from different connections one after another, as long as each
 // response is read whole (a connection with bytes left over is not
 // reused).
+//
+// It follows RFC 9112, and net/http's reader where the RFC leaves a choice,
+// so that both engines accept and reject the same bytes: a status line is
+// "HTTP/D.D", spaces, a three-digit code (100-999), an optional reason;
+// bytes that cannot start one fail at once, newline or not. Header lines
+// may be folded (obs-fold: joined with a space); a value holds no control
+// byte but tabs; Transfer-Encoding is "chunked" or nothing (HTTP/1.0
+// ignores it); Content-Length is digits up to 2^63-1, repeated only with
+// the same value; chunk sizes are up to 16 hex digits on lines ending in
+// CRLF. The status lines and headers of a response, its 1xx answers
+// included, are bounded by MaxHeaderBytes.
 type Reader struct {
 	buf  []byte
 	r, w int // unread bytes are buf[r:w]
 	src  io.Reader
-	// MaxHeaderBytes bounds the status line and headers of one response.
+	// MaxHeaderBytes bounds the status lines and headers of one response,
+	// its 1xx answers included (net/http's Transport.MaxResponseHeaderBytes).
 	MaxHeaderBytes int
 	first          time.Time
 	now            func() time.Time // the clock FirstByte is read from
 	maxBody        int64
 	loc            []byte
+	cl             []byte // the first Content-Length value, to compare with the next
+	te             []byte // the Transfer-Encoding value, for the error
+	headBytes      int    // status lines and headers read by this ReadResponse
 	onHead         func() // called when the final response's headers were read
 	// capture, when not nil, receives the body, up to captureMax bytes.
 	capture    *[]byte
@@ -67,7 +90,7 @@ type Reader struct {
 // gotBytes reports whether the last ReadResponse read any byte.
 func (rd *Reader) gotBytes() bool { return !rd.first.IsZero() }
 
-// DefaultMaxHeaderBytes is net/http's default limit on response headers.
+// DefaultMaxHeaderBytes is the default limit on a response's headers.
 const DefaultMaxHeaderBytes = 1 << 20
 
 const initialBuf = 4 << 10
@@ -89,8 +112,16 @@ func (rd *Reader) Reset(src io.Reader) {
 // than the response.
 func (rd *Reader) Buffered() int { return rd.w - rd.r }
 
+// headerLimit is the bound on the header bytes of one response.
+func (rd *Reader) headerLimit() int { return max(rd.MaxHeaderBytes, initialBuf) }
+
+func (rd *Reader) errHeaderLimit() error {
+	return protoErr("response headers exceeded " + strconv.Itoa(rd.headerLimit()) + " bytes (the header limit)")
+}
+
 // fill reads more bytes into the buffer, growing it when it is full of
-// unread header bytes (up to limit).
+// unread bytes (up to limit). The unread bytes keep their offsets from
+// rd.r.
 func (rd *Reader) fill(limit int) error {
 	if rd.r > 0 && rd.r == rd.w {
 		rd.r, rd.w = 0, 0
@@ -101,7 +132,7 @@ func (rd *Reader) fill(limit int) error {
 			rd.r, rd.w = 0, n
 		} else {
 			if len(rd.buf) >= limit {
-				return protoErr("headers larger than " + strconv.Itoa(limit) + " bytes")
+				return rd.errHeaderLimit()
 			}
 			nb := make([]byte, min(2*len(rd.buf), limit))
 			copy(nb, rd.buf[:rd.w])
@@ -122,27 +153,198 @@ func (rd *Reader) fill(limit int) error {
 	return err
 }
 
-// line returns the next line (without its CR LF or LF), reading more as
-// needed; the line aliases the buffer until the next call.
-func (rd *Reader) line(limit int) ([]byte, error) {
-	scanned := rd.r
+// statusPrefixLen is the length of what every status line starts with:
+// "HTTP/D.D ".
+const statusPrefixLen = len("HTTP/1.1 ")
+
+// statusPrefixByte reports whether c may be byte i of that prefix.
+func statusPrefixByte(i int, c byte) bool {
+	switch i {
+	case 5, 7:
+		return '0' <= c && c <= '9'
+	case 6:
+		return c == '.'
+	case 8:
+		return c == ' '
+	}
+	return c == "HTTP/"[i]
+}
+
+// statusPrefix reports whether b starts with "HTTP/D.D ".
+func statusPrefix(b []byte) bool {
+	return string(b[:5]) == "HTTP/" && b[5]-'0' <= 9 && b[6] == '.' && b[7]-'0' <= 9 && b[8] == ' '
+}
+
+// statusLine reads the status line (without its CR LF or LF). Bytes that
+// cannot start one fail at once, whether or not a newline came; at EOF,
+// the bytes read are the line, as net/http takes them.
+func (rd *Reader) statusLine() ([]byte, error) {
+	limit := rd.headerLimit()
+	checked, scan := 0, 0 // offsets from rd.r
 	for {
-		if i := bytes.IndexByte(rd.buf[scanned:rd.w], '\n'); i >= 0 {
-			end := scanned + i
-			line := rd.buf[rd.r:end]
-			rd.r = end + 1
-			if n := len(line); n > 0 && line[n-1] == '\r' {
-				line = line[:n-1]
-			}
-			return line, nil
+		b := rd.buf[rd.r:rd.w]
+		if checked == 0 && len(b) >= statusPrefixLen && statusPrefix(b) {
+			checked = statusPrefixLen // the usual case: the whole prefix came
 		}
-		off := rd.r
-		scanned = rd.w
+		for ; checked < len(b) && checked < statusPrefixLen; checked++ {
+			if !statusPrefixByte(checked, b[checked]) {
+				return nil, protoErr("malformed status line " + quoted(b))
+			}
+		}
+		if i := bytes.IndexByte(b[scan:], '\n'); i >= 0 {
+			n := scan + i
+			rd.r += n + 1
+			rd.headBytes += n + 1
+			if rd.headBytes > limit {
+				return nil, rd.errHeaderLimit()
+			}
+			return dropCR(b[:n]), nil
+		}
+		scan = len(b)
+		if rd.headBytes+len(b) > limit {
+			return nil, rd.errHeaderLimit()
+		}
 		if err := rd.fill(limit); err != nil {
+			if b = rd.buf[rd.r:rd.w]; errors.Is(err, io.EOF) && len(b) > 0 {
+				rd.r += len(b)
+				return b, nil
+			}
 			return nil, err
 		}
-		scanned -= off - rd.r // the buffer may have moved
 	}
+}
+
+// fieldLine reads the next header (or trailer) line, with the lines that
+// continue it (obs-fold: they start with a space or a tab) joined to it as
+// net/http joins them: each trimmed of its spaces and tabs, one space
+// between. The end of the fields is an empty line. At EOF, the bytes read
+// are the line. The line aliases the buffer until the next read; folded
+// says it was joined (its value is not trimmed at its end). The first
+// field of a block may not start with a space or a tab.
+func (rd *Reader) fieldLine(limit int, first bool) (line []byte, folded bool, err error) {
+	scan := 0 // offset from rd.r: no newline before it in the last physical line
+	for {
+		b := rd.buf[rd.r:rd.w]
+		if first && len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+			// No field to continue: net/http refuses it, whatever follows.
+			return nil, false, protoErr("the first header line starts with a space: " + quoted(b[:min(len(b), 80)]))
+		}
+		i := bytes.IndexByte(b[scan:], '\n')
+		if i >= 0 {
+			n := scan + i
+			if n == 0 || n == 1 && b[0] == '\r' {
+				rd.r += n + 1
+				rd.headBytes += n + 1
+				return b[:0], false, nil
+			}
+			if n+1 < len(b) {
+				if c := b[n+1]; c == ' ' || c == '\t' {
+					folded, scan = true, n+1
+					continue
+				}
+				if !folded { // the common case, kept inline
+					rd.r += n + 1
+					if rd.headBytes += n + 1; rd.headBytes > limit {
+						return nil, false, rd.errHeaderLimit()
+					}
+					return dropCR(b[:n]), false, nil
+				}
+				return rd.field(b[:n+1], folded, limit)
+			}
+			scan = n // the next byte decides whether a continuation follows
+		} else {
+			scan = len(b)
+		}
+		if rd.headBytes+len(b) > limit {
+			return nil, false, rd.errHeaderLimit()
+		}
+		if err := rd.fill(limit); err != nil {
+			if b = rd.buf[rd.r:rd.w]; errors.Is(err, io.EOF) && len(b) > 0 {
+				return rd.field(b, folded, limit)
+			}
+			return nil, false, err
+		}
+	}
+}
+
+// field consumes raw (one field's physical lines) and returns the line,
+// joined in place when folded.
+func (rd *Reader) field(raw []byte, folded bool, limit int) ([]byte, bool, error) {
+	rd.r += len(raw)
+	rd.headBytes += len(raw)
+	if rd.headBytes > limit {
+		return nil, false, rd.errHeaderLimit()
+	}
+	if !folded {
+		if n := len(raw); n > 0 && raw[n-1] == '\n' {
+			raw = dropCR(raw[:n-1])
+		}
+		return raw, false, nil
+	}
+	// The first line trimmed, then for each continuation a space and the
+	// line trimmed, written over raw from its start: each continuation
+	// starts with a space or a tab and the line before it ended in a
+	// newline, so what is written never passes what is still to be read.
+	dst, src := raw[:0], raw
+	for k := 0; len(src) > 0; k++ {
+		line := src
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			line, src = dropCR(src[:i]), src[i+1:]
+		} else {
+			src = nil
+		}
+		if k == 0 {
+			if bytes.IndexByte(line, ':') < 0 {
+				return nil, false, protoErr("header line without a colon: " + quoted(line))
+			}
+		} else {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, trimOWS(line)...)
+	}
+	return dst, true, nil
+}
+
+// dropCR drops one CR at the end of a line.
+func dropCR(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		return b[:n-1]
+	}
+	return b
+}
+
+// quoted is b in Go syntax, cut to 64 bytes, for an error message.
+func quoted(b []byte) string {
+	if len(b) > 64 {
+		return strconv.Quote(string(b[:64])) + "..."
+	}
+	return strconv.Quote(string(b))
+}
+
+// splitField splits a header or trailer line into its name and value, and
+// checks both as net/http does: a colon, a name of token characters (a
+// space is let through: such a name is no header faya knows), a value
+// without control bytes but tabs.
+func splitField(line []byte, folded bool) (name, value []byte, err error) {
+	colon := 0 // the name is read and checked in one pass
+	for colon < len(line) && nameChars[line[colon]] {
+		colon++
+	}
+	switch {
+	case colon < len(line) && line[colon] == ':' && colon > 0:
+	case bytes.IndexByte(line, ':') < 0:
+		return nil, nil, protoErr("header line without a colon: " + quoted(line))
+	default:
+		return nil, nil, protoErr("invalid header name: " + quoted(line))
+	}
+	name, value = line[:colon], line[colon+1:]
+	if !validValue(value) {
+		return nil, nil, protoErr("invalid byte in a header value: " + quoted(line))
+	}
+	if folded {
+		return name, trimLeftOWS(value), nil // joined: its end is as net/http leaves it
+	}
+	return name, trimOWS(value), nil
 }
 
 // ReadResponse reads one response to its end. head says the request was a
@@ -152,6 +354,7 @@ func (rd *Reader) line(limit int) ([]byte, error) {
 func (rd *Reader) ReadResponse(head bool, maxBody int64, onHeader HeaderFunc, keepLocation bool) (Response, error) {
 	rd.first = time.Time{}
 	rd.maxBody = maxBody
+	rd.headBytes = 0
 	if rd.r < rd.w {
 		rd.first = rd.now() // bytes were already here
 	}
@@ -166,7 +369,8 @@ func (rd *Reader) ReadResponse(head bool, maxBody int64, onHeader HeaderFunc, ke
 			}
 			return resp, err
 		}
-		// 1xx answers (but 101) precede the real one.
+		// 1xx answers (but 101) precede the real one; their header bytes
+		// count against the same limit.
 		if resp.Status >= 100 && resp.Status < 200 && resp.Status != 101 {
 			resp = Response{}
 			continue
@@ -179,71 +383,98 @@ func (rd *Reader) ReadResponse(head bool, maxBody int64, onHeader HeaderFunc, ke
 
 // readHead reads a status line, the headers, and the body they describe.
 func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepLocation bool) error {
-	limit := max(rd.MaxHeaderBytes, initialBuf)
-	line, err := rd.line(limit)
+	line, err := rd.statusLine()
 	if err != nil {
 		return err
 	}
 	if err := parseStatusLine(line, resp); err != nil {
 		return err
 	}
-	size := len(line)
 	var (
-		contentLength int64 = -1
-		chunked       bool
-		toEOF         bool
-		closeTok      bool
-		keepAliveTok  bool
-		clSeen        bool
+		clSeen, clDiffer bool
+		te               int // Transfer-Encoding lines
+		closeTok         bool
+		keepAliveTok     bool
+		badTrailer       bool
+		final            = resp.Status < 100 || resp.Status >= 200
 	)
-	for {
-		line, err := rd.line(limit)
+	limit := rd.headerLimit()
+	for first := true; ; first = false {
+		line, folded, err := rd.fieldLine(limit, first)
 		if err != nil {
 			return err
-		}
-		if size += len(line) + 2; size > limit {
-			return protoErr("headers larger than " + strconv.Itoa(limit) + " bytes")
 		}
 		if len(line) == 0 {
 			break
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return protoErr("header line without a colon")
-		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		if !validName(name) {
-			return protoErr("invalid header name")
+		name, value, err := splitField(line, folded)
+		if err != nil {
+			return err
 		}
 		switch {
 		case equalFold(name, "content-length"):
-			n, ok := parseContentLength(value)
-			if !ok || (clSeen && n != contentLength) {
-				return protoErr("bad Content-Length")
+			v := trimOWS(value)
+			if !clSeen {
+				rd.cl = append(rd.cl[:0], v...) // the buffer moves as more is read
+				clSeen = true
+			} else if !bytes.Equal(v, rd.cl) {
+				clDiffer = true
 			}
-			contentLength, clSeen = n, true
 		case equalFold(name, "transfer-encoding"):
-			// chunked must be the last coding; anything else is read to
-			// the close of the connection.
-			chunked = hasLastToken(value, "chunked")
-			toEOF = !chunked
+			te++
+			rd.te = append(rd.te[:0], value...)
 		case equalFold(name, "connection"):
 			closeTok = closeTok || hasToken(value, "close")
 			keepAliveTok = keepAliveTok || hasToken(value, "keep-alive")
+		case equalFold(name, "trailer"):
+			badTrailer = badTrailer || hasToken(value, "content-length") || hasToken(value, "transfer-encoding") || hasToken(value, "trailer")
 		case keepLocation && equalFold(name, "location"):
 			rd.loc = append(rd.loc[:0], value...) // the buffer moves as the body is read
 			resp.Location = rd.loc
 		}
-		if onHeader != nil && (resp.Status < 100 || resp.Status >= 200) {
+		if onHeader != nil && final {
 			onHeader(name, value)
 		}
 	}
-	if resp.Minor == 0 && !keepAliveTok {
+	// Framing, checked as net/http does whatever the status and method.
+	// Transfer-Encoding (ignored before HTTP/1.1, but net/http takes
+	// "HTTP/0.0" for 1.1) is chunked or nothing.
+	chunked := false
+	if v := resp.Major*10 + resp.Minor; te > 0 && (v >= 11 || v == 0) {
+		if te > 1 {
+			return protoErr("too many transfer encodings: " + strconv.Itoa(te) + " Transfer-Encoding lines")
+		}
+		if !equalFold(rd.te, "chunked") {
+			return protoErr("unsupported transfer encoding " + quoted(rd.te))
+		}
+		chunked = true
+	}
+	var contentLength int64 = -1
+	if clSeen {
+		if clDiffer {
+			return protoErr("bad Content-Length: several that differ")
+		}
+		n, ok := parseContentLength(rd.cl)
+		if !ok {
+			return protoErr("bad Content-Length " + quoted(rd.cl))
+		}
+		contentLength = n
+	}
+	if chunked && badTrailer {
+		return protoErr("invalid Trailer: it names a framing header")
+	}
+	if resp.Status < 100 {
+		return protoErr("malformed status code " + strconv.Itoa(resp.Status) + ": below 100")
+	}
+	switch {
+	case resp.Major < 1:
+		closeTok = true
+	case resp.Major == 1 && resp.Minor == 0 && !keepAliveTok:
 		closeTok = true
 	}
 	resp.CloseAnswer = closeTok
-	resp.Close = closeTok
-	if rd.onHead != nil && (resp.Status < 100 || resp.Status >= 200 || resp.Status == 101) {
+	resp.Close = closeTok || resp.Status == 101 // the connection speaks another protocol now
+	if rd.onHead != nil && (final || resp.Status == 101) {
 		rd.onHead()
 	}
 	noBody := head || resp.Status < 200 || resp.Status == 204 || resp.Status == 304
@@ -252,7 +483,7 @@ func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepL
 		return nil
 	case chunked:
 		return rd.chunkedBody(resp)
-	case contentLength >= 0 && !toEOF:
+	case contentLength >= 0:
 		return rd.fixedBody(resp, contentLength)
 	default:
 		resp.Close = true // delimited by the end of the connection
@@ -260,20 +491,38 @@ func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepL
 	}
 }
 
+// parseStatusLine reads "HTTP/D.D", spaces, a three-digit code, and an
+// optional reason after a space, as net/http does. A code below 100 is
+// refused once the headers are read (net/http takes any three characters
+// strconv.Atoi reads, and faya's net/http engine refuses those below 100
+// when net/http returns them).
+// statusLine has checked the prefix of what it returns.
 func parseStatusLine(line []byte, resp *Response) error {
-	// HTTP/1.x SSS[ reason]
-	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[7] < '0' || line[7] > '9' || line[8] != ' ' {
-		return protoErr("malformed status line")
+	if len(line) < statusPrefixLen {
+		return protoErr("malformed status line " + quoted(line))
 	}
-	resp.Minor = int(line[7] - '0')
-	code := line[9:12]
-	if code[0] < '1' || code[0] > '9' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
-		return protoErr("malformed status code")
+	resp.Major, resp.Minor = int(line[5]-'0'), int(line[7]-'0')
+	rest := line[statusPrefixLen:]
+	for len(rest) > 0 && rest[0] == ' ' {
+		rest = rest[1:]
 	}
-	if len(line) > 12 && line[12] != ' ' {
-		return protoErr("malformed status code")
+	code := rest
+	if i := bytes.IndexByte(rest, ' '); i >= 0 {
+		code = rest[:i]
 	}
-	resp.Status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	digit := func(c byte) bool { return '0' <= c && c <= '9' }
+	if len(code) != 3 || !digit(code[1]) || !digit(code[2]) {
+		return protoErr("malformed status code " + quoted(code))
+	}
+	low := int(code[1]-'0')*10 + int(code[2]-'0')
+	switch c := code[0]; {
+	case digit(c):
+		resp.Status = int(c-'0')*100 + low
+	case c == '+' || c == '-' && low == 0:
+		resp.Status = low // "+12", "-00": as strconv.Atoi reads them, refused below
+	default:
+		return protoErr("malformed status code " + quoted(code))
+	}
 	return nil
 }
 
@@ -349,54 +598,154 @@ func (rd *Reader) bodyToEOF(resp *Response) error {
 	return rd.consume(resp, -1, false)
 }
 
+// maxChunkLine bounds a chunk-size line and a trailer block, CR LF
+// included: the size of net/http's read buffer, which holds them whole.
+const maxChunkLine = 4096
+
+// chunkedBody reads a chunked body as net/http's chunked reader does:
+// size lines ending in CRLF, sizes of up to 16 hex digits (extensions
+// after ';' ignored), CRLF after each chunk, no more than 16 KiB of
+// overhead beyond what the data justify, then the trailers.
 func (rd *Reader) chunkedBody(resp *Response) error {
-	limit := max(rd.MaxHeaderBytes, initialBuf)
+	var excess int64
 	for {
-		line, err := rd.line(limit)
+		line, err := rd.chunkLine()
 		if err != nil {
 			return err
 		}
+		excess += int64(len(line)) + 2
+		line = trimRightOWS(line)
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
 			line = line[:i]
 		}
-		size, ok := parseHex(trimOWS(line))
+		size, ok := parseHex(line)
 		if !ok {
-			return protoErr("bad chunk size")
+			return protoErr("bad chunk size " + quoted(line))
+		}
+		// As net/http counts it, overflow included (a size past 2^62
+		// makes the count wrap and fail).
+		excess -= 16 + 2*int64(size)
+		excess = max(excess, 0)
+		if excess > 16<<10 {
+			return protoErr("chunked encoding contains too much non-data")
 		}
 		if size == 0 {
 			break
 		}
-		if err := rd.consume(resp, size, true); err != nil {
+		if err := rd.consume(resp, int64(min(size, math.MaxInt64)), true); err != nil {
 			return err
 		}
 		if resp.Truncated {
 			return nil
 		}
-		crlf, err := rd.line(limit)
-		if err != nil {
+		if err := rd.need(2); err != nil {
 			return err
 		}
-		if len(crlf) != 0 {
+		if rd.buf[rd.r] != '\r' || rd.buf[rd.r+1] != '\n' {
 			return protoErr("chunk not followed by CRLF")
 		}
+		rd.r += 2
 	}
-	// Trailers, to the empty line.
-	for n := 0; ; n++ {
-		line, err := rd.line(limit)
+	return rd.trailers()
+}
+
+// need reads until n bytes are buffered (n at most the buffer's size).
+func (rd *Reader) need(n int) error {
+	for rd.w-rd.r < n {
+		if err := rd.fill(len(rd.buf)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chunkLine reads a chunk-size line, which ends in CR LF (not a bare LF,
+// no other CR) and fits in maxChunkLine bytes.
+func (rd *Reader) chunkLine() ([]byte, error) {
+	scan := 0
+	for {
+		b := rd.buf[rd.r:rd.w]
+		if i := bytes.IndexByte(b[scan:], '\n'); i >= 0 {
+			n := scan + i
+			if n+1 > maxChunkLine {
+				return nil, protoErr("chunk size line too long")
+			}
+			line := b[:n]
+			if n == 0 || line[n-1] != '\r' {
+				return nil, protoErr("chunk size line ends with a bare LF")
+			}
+			if bytes.IndexByte(line, '\r') != n-1 {
+				return nil, protoErr("chunk size line holds a CR")
+			}
+			rd.r += n + 1
+			return line[:n-1], nil
+		}
+		if len(b) >= maxChunkLine {
+			return nil, protoErr("chunk size line too long")
+		}
+		scan = len(b)
+		if err := rd.fill(max(len(rd.buf), maxChunkLine)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// errTrailerEOF is the end of the connection where the trailers (or the
+// CR LF that ends a chunked body) should be.
+var errTrailerEOF = fmt.Errorf("http1: the connection ended before the trailers: %w", io.ErrUnexpectedEOF)
+
+// trailers reads the trailer block after the last chunk as net/http does:
+// a CR LF alone, or fields that end in CR LF CR LF within maxChunkLine
+// bytes, checked as headers are.
+func (rd *Reader) trailers() error {
+	if err := rd.need(2); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errTrailerEOF
+		}
+		return err
+	}
+	if rd.buf[rd.r] == '\r' && rd.buf[rd.r+1] == '\n' {
+		rd.r += 2
+		return nil
+	}
+	for {
+		b := rd.buf[rd.r:rd.w]
+		if bytes.Contains(b[:min(len(b), maxChunkLine)], crlfcrlf) {
+			break
+		}
+		if len(b) >= maxChunkLine {
+			return protoErr("trailers longer than " + strconv.Itoa(maxChunkLine) + " bytes")
+		}
+		if err := rd.fill(max(len(rd.buf), maxChunkLine)); err != nil {
+			if errors.Is(err, io.EOF) {
+				return protoErr("trailers cut off before their end")
+			}
+			return err
+		}
+	}
+	saved := rd.headBytes
+	defer func() { rd.headBytes = saved }()
+	limit := rd.headBytes + maxChunkLine // the block is buffered whole
+	for first := true; ; first = false {
+		line, folded, err := rd.fieldLine(limit, first)
 		if err != nil {
 			return err
 		}
 		if len(line) == 0 {
 			return nil
 		}
-		if n > 1000 {
-			return protoErr("too many trailers")
+		if _, _, err := splitField(line, folded); err != nil {
+			return err
 		}
 	}
 }
 
+var crlfcrlf = []byte("\r\n\r\n")
+
+// parseContentLength reads a Content-Length as net/http does: decimal
+// digits (leading zeros allowed) up to 2^63-1.
 func parseContentLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
+	if len(v) == 0 {
 		return 0, false
 	}
 	var n int64
@@ -404,16 +753,21 @@ func parseContentLength(v []byte) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
 	}
 	return n, true
 }
 
-func parseHex(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 15 {
+// parseHex reads a chunk size: 1 to 16 hex digits.
+func parseHex(v []byte) (uint64, bool) {
+	if len(v) == 0 || len(v) > 16 {
 		return 0, false
 	}
-	var n int64
+	var n uint64
 	for _, c := range v {
 		var d byte
 		switch {
@@ -426,15 +780,21 @@ func parseHex(v []byte) (int64, bool) {
 		default:
 			return 0, false
 		}
-		n = n<<4 | int64(d)
+		n = n<<4 | uint64(d)
 	}
 	return n, true
 }
 
-func trimOWS(b []byte) []byte {
+func trimOWS(b []byte) []byte { return trimRightOWS(trimLeftOWS(b)) }
+
+func trimLeftOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
+	return b
+}
+
+func trimRightOWS(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
 		b = b[:len(b)-1]
 	}
@@ -476,14 +836,6 @@ func hasToken(v []byte, tok string) bool {
 	return false
 }
 
-// hasLastToken reports whether the last item of the list v is tok.
-func hasLastToken(v []byte, tok string) bool {
-	if i := bytes.LastIndexByte(v, ','); i >= 0 {
-		v = v[i+1:]
-	}
-	return equalFold(trimOWS(v), tok)
-}
-
 var tokenChars = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
@@ -498,11 +850,60 @@ var tokenChars = func() (t [256]bool) {
 	return t
 }()
 
+// validName reports a header name net/http takes: token characters, and
+// spaces (which net/http lets through without canonicalizing the name).
 func validName(b []byte) bool {
 	for _, c := range b {
-		if !tokenChars[c] {
+		if !nameChars[c] {
 			return false
 		}
 	}
 	return len(b) > 0
 }
+
+var nameChars = func() [256]bool {
+	t := tokenChars
+	t[' '] = true
+	return t
+}()
+
+// validValue reports a header value net/http takes (see valueChars),
+// eight bytes at a time: a word with no byte below 0x20 and no DEL is
+// valid as it is (obs-text, 0x80 and up, is valid); one with a tab, or
+// an error, is looked at byte by byte.
+func validValue(v []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		below := (x - ones*0x20) &^ x & highs // some byte < 0x20
+		d := x ^ ones*0x7f
+		del := (d - ones) &^ d & highs // some byte == 0x7f
+		if below|del != 0 {
+			for _, c := range v[:8] {
+				if !valueChars[c] {
+					return false
+				}
+			}
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
+		if !valueChars[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// valueChars are the bytes a header value may hold: tab, space, visible
+// ASCII and obs-text (0x80-0xff), as net/http allows.
+var valueChars = func() (t [256]bool) {
+	t['\t'] = true
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	for c := 0x80; c <= 0xff; c++ {
+		t[c] = true
+	}
+	return t
+}()

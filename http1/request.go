@@ -187,7 +187,7 @@ func (r *Request) redirect(status int, location []byte) (*Request, error) {
 	}
 	loc, err := r.URL.Parse(string(location))
 	if err != nil {
-		return nil, fmt.Errorf("redirect to %q: %w", location, err)
+		return nil, &ProtocolError{fmt.Sprintf("bad Location %q: %v", location, err)}
 	}
 	method, body := r.Method, r.body
 	if status <= 303 && method != http.MethodHead {

@@ -10,6 +10,7 @@
 // requests.
 //
 // [ErrClass] is the bounded classification of request failures, with
-// [Classify]. [Quantile] takes a fraction (0.99), hiding hdrhistogram's
+// [Classify]; each class keeps one [Example] message, bounded and
+// [Printable]. [Quantile] takes a fraction (0.99), hiding hdrhistogram's
 // percent argument.
 package metrics

@@ -92,7 +92,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		if !ok {
 			return fmt.Errorf("unknown error class %q", name)
 		}
-		s.ErrExample[c] = e
+		s.ErrExample[c] = Example(e) // a file written before examples were bounded
 	}
 	for name, enc := range w.Hists {
 		m, ok := parseMetric(name)

@@ -100,20 +100,51 @@ func Classify(err error) ErrClass {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return ErrEOF
 	}
-	// net/http's parse errors are unexported types; their texts are stable.
+	// net/http's parse errors are unexported types (or errors.New); their
+	// texts are stable.
 	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "malformed HTTP"),
-		strings.Contains(msg, "server response headers exceeded"),
-		strings.Contains(msg, "invalid Trailer"),
-		strings.Contains(msg, "bad Content-Length"),
-		strings.Contains(msg, "unsupported transfer encoding"),
-		strings.Contains(msg, "invalid Transfer-Encoding"):
-		return ErrProtocol
-	case strings.Contains(msg, "tls: "):
-		return ErrTLS
-	case strings.Contains(msg, "server closed idle connection"):
-		return ErrEOF
+	for _, m := range messageClasses {
+		if strings.Contains(msg, m.text) {
+			return m.class
+		}
 	}
 	return ErrOther
+}
+
+// messageClasses are the classes of net/http's errors without a type,
+// by a part of their text, first match first.
+var messageClasses = []struct {
+	text  string
+	class ErrClass
+}{
+	// What the server sent is not HTTP/1.x: the status line, a header
+	// (its name, a value with a NUL or a bare CR, a folded first line),
+	// Content-Length, Transfer-Encoding, the chunks, the trailers, too
+	// many header bytes (1xx answers included).
+	{"malformed HTTP", ErrProtocol},
+	{"malformed MIME header", ErrProtocol},
+	{"server response headers exceeded", ErrProtocol},
+	{"too many 1xx informational responses", ErrProtocol},
+	{"invalid Trailer", ErrProtocol},
+	{"bad trailer key", ErrProtocol},
+	{"suspiciously long trailer", ErrProtocol},
+	{"bad Content-Length", ErrProtocol},
+	{"invalid empty Content-Length", ErrProtocol},
+	{"multiple Content-Length headers", ErrProtocol},
+	{"unsupported transfer encoding", ErrProtocol},
+	{"too many transfer encodings", ErrProtocol},
+	{"invalid Transfer-Encoding", ErrProtocol},
+	{"chunk length", ErrProtocol}, // invalid byte in, too large, empty hex number for
+	{"chunked line", ErrProtocol}, // ends with bare LF, invalid CR in
+	{"malformed chunked encoding", ErrProtocol},
+	{"chunked encoding contains too much non-data", ErrProtocol},
+	{"header line too long", ErrProtocol}, // a chunk-size line
+	{"message too large", ErrProtocol},    // textproto: a header line past its limit
+	// Bytes came on an idle connection, unasked: net/http closes it with
+	// "readLoopPeekFailLocked: %!w(<nil>)" (its peek found no error, only
+	// bytes). An EOF or a reset there is wrapped and classed above.
+	{"readLoopPeekFailLocked", ErrProtocol},
+	{"unexpected EOF reading trailer", ErrEOF},
+	{"server closed idle connection", ErrEOF},
+	{"tls: ", ErrTLS},
 }

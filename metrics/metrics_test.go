@@ -51,6 +51,27 @@ func TestClassify(t *testing.T) {
 		{io.ErrUnexpectedEOF, metrics.ErrEOF},
 		{&url.Error{Op: "Get", URL: "u", Err: io.EOF}, metrics.ErrEOF},
 		{errors.New(`net/http: HTTP/1.x transport connection broken: malformed HTTP response "garbage"`), metrics.ErrProtocol},
+		// net/http's texts for what is not HTTP/1.x, as the fault table
+		// (engine.TestFaults) saw them.
+		{errors.New(`net/http: HTTP/1.x transport connection broken: malformed MIME header: missing colon: "no colon here"`), metrics.ErrProtocol},
+		{errors.New(`net/http: HTTP/1.x transport connection broken: malformed MIME header line: "X-A: a\x00b"`), metrics.ErrProtocol},
+		{errors.New(`net/http: HTTP/1.x transport connection broken: malformed MIME header initial line: " X-A: b"`), metrics.ErrProtocol},
+		{errors.New(`net/http: HTTP/1.x transport connection broken: invalid empty Content-Length ""`), metrics.ErrProtocol},
+		{errors.New(`net/http: HTTP/1.x transport connection broken: http: message cannot contain multiple Content-Length headers; got ["5" "6"]`), metrics.ErrProtocol},
+		{errors.New(`net/http: HTTP/1.x transport connection broken: too many transfer encodings: ["chunked" "chunked"]`), metrics.ErrProtocol},
+		{errors.New(`net/http: HTTP/1.x transport connection broken: unsupported transfer encoding: "identity"`), metrics.ErrProtocol},
+		{errors.New("net/http: HTTP/1.x transport connection broken: net/http: server response headers exceeded 1048576 bytes; aborted"), metrics.ErrProtocol},
+		{errors.New("invalid byte in chunk length"), metrics.ErrProtocol},
+		{errors.New("http chunk length too large"), metrics.ErrProtocol},
+		{errors.New("chunked line ends with bare LF"), metrics.ErrProtocol},
+		{errors.New("malformed chunked encoding"), metrics.ErrProtocol},
+		{errors.New("chunked encoding contains too much non-data"), metrics.ErrProtocol},
+		{errors.New("header line too long"), metrics.ErrProtocol},
+		{errors.New("message too large"), metrics.ErrProtocol},
+		{errors.New("http: suspiciously long trailer after chunked body"), metrics.ErrProtocol},
+		{fmt.Errorf("readLoopPeekFailLocked: %w", nil), metrics.ErrProtocol},
+		{fmt.Errorf("readLoopPeekFailLocked: %w", opErr(syscall.ECONNRESET)), metrics.ErrReset},
+		{errors.New("http: unexpected EOF reading trailer"), metrics.ErrEOF},
 		{errors.New("something new"), metrics.ErrOther},
 	} {
 		if got := metrics.Classify(tc.err); got != tc.want {

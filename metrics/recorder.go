@@ -134,13 +134,14 @@ func (r *Recorder) StepNames() []string {
 // Shard returns the shard for worker i (any non-negative integer).
 func (r *Recorder) Shard(i int) *Shard { return &r.shards[i%len(r.shards)] }
 
-// Record adds one sample. err is the request's error, kept as the example
-// message of its class when the class has none yet.
+// Record adds one sample. err is the request's error, kept (as an
+// [Example]: printable and bounded) as the example message of its class
+// when the class has none yet.
 func (s *Shard) Record(x *Sample, err error) {
 	s.mu.Lock()
 	s.cur.Add(x)
 	if err != nil && x.Err != ErrNone && s.cur.ErrExample[x.Err] == "" {
-		s.cur.ErrExample[x.Err] = err.Error()
+		s.cur.ErrExample[x.Err] = Example(err.Error())
 	}
 	s.mu.Unlock()
 }

@@ -62,7 +62,7 @@ func newHist() *hdrhistogram.Histogram {
 
 // MaxStatus bounds the status codes counted one by one; codes outside
 // [0, MaxStatus) are counted under 0.
-const MaxStatus = 600
+const MaxStatus = 1000
 
 // Snapshot is a mergeable aggregate of samples and connection events over
 // an interval (or a whole run). Merging two snapshots gives exactly the

@@ -20,7 +20,8 @@ type StepStats struct {
 	Status       map[int]int64
 	ChecksPassed int64
 	ChecksFailed int64
-	// CheckFailure is how a check of the step failed, the first seen.
+	// CheckFailure is how a check of the step failed, the first seen, as
+	// an [Example] (printable and bounded).
 	CheckFailure string
 	PhaseSum     [NumPhases]time.Duration
 	PhaseCount   [NumPhases]int64
@@ -54,7 +55,7 @@ func (t *StepStats) add(x *Sample) {
 	t.ChecksPassed += int64(x.ChecksPassed)
 	t.ChecksFailed += int64(x.ChecksFailed)
 	if x.CheckFailure != "" && t.CheckFailure == "" {
-		t.CheckFailure = x.CheckFailure
+		t.CheckFailure = Example(x.CheckFailure)
 	}
 	for i := range NumPhases {
 		if x.PhaseSet&(1<<i) != 0 {
@@ -73,7 +74,7 @@ func (t *StepStats) addChecks(x *Sample) {
 	t.ChecksPassed += int64(x.ChecksPassed)
 	t.ChecksFailed += int64(x.ChecksFailed)
 	if x.CheckFailure != "" && t.CheckFailure == "" {
-		t.CheckFailure = x.CheckFailure
+		t.CheckFailure = Example(x.CheckFailure)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/faya-load/faya/metrics"
 )
 
 // JSON writes r as an indented JSON document.
@@ -322,12 +324,12 @@ func (t *textWriter) findings(r *Report) {
 		return
 	}
 	for _, f := range r.Findings {
-		t.printf("  [%s] %s\n", f.Severity, f.Title)
+		t.printf("  [%s] %s\n", f.Severity, printable(f.Title))
 		if f.Evidence != "" {
-			t.printf("      evidence: %s\n", f.Evidence)
+			t.printf("      evidence: %s\n", printable(f.Evidence))
 		}
 		if f.Fix != "" {
-			t.printf("      fix: %s\n", f.Fix)
+			t.printf("      fix: %s\n", printable(f.Fix))
 		}
 	}
 }
@@ -360,7 +362,7 @@ func (t *textWriter) errors(r *Report) {
 	t.printf("Errors\n")
 	for _, k := range sortedKeys(r.Errors) {
 		e := r.Errors[k]
-		t.printf("  %-9s %d  e.g. %s\n", k, e.Count, e.Example)
+		t.printf("  %-9s %d  e.g. %s\n", k, e.Count, printable(e.Example))
 	}
 	t.printf("\n")
 }
@@ -384,7 +386,7 @@ func (t *textWriter) steps(r *Report) {
 	})
 	for _, s := range r.Steps {
 		if s.CheckFailure != "" {
-			t.printf("  %s: %d checks failed, the first: %s\n", stepLabel(s, len(scenarios) > 1), s.ChecksFailed, s.CheckFailure)
+			t.printf("  %s: %d checks failed, the first: %s\n", stepLabel(s, len(scenarios) > 1), s.ChecksFailed, printable(s.CheckFailure))
 		}
 	}
 	t.printf("\n")
@@ -465,13 +467,19 @@ func (t *textWriter) thresholds(r *Report) {
 			scope = " (step " + th.Step + ")"
 		}
 		if th.Err != "" {
-			t.printf("  %s  %s%s: %s\n", mark, th.Threshold, scope, th.Err)
+			t.printf("  %s  %s%s: %s\n", mark, th.Threshold, scope, printable(th.Err))
 			continue
 		}
 		t.printf("  %s  %s%s: %s\n", mark, th.Threshold, scope, th.Display)
 	}
 	t.printf("\n")
 }
+
+// printable escapes what a terminal would obey in text a server or a
+// proxy may have chosen (examples, check failures, findings quoting them):
+// the text report goes to terminals, as the JSON and HTML reports escape
+// for their readers.
+func printable(s string) string { return metrics.Printable(s) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

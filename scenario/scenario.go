@@ -313,7 +313,8 @@ func (p *parser) defaults(n *yaml.Node) {
 // TransportKeys are the transport settings, named as the flags are (with
 // underscores).
 var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "max_idle_conns", "idle_conn_timeout",
-	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "insecure", "cacert", "conn_scope"}
+	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "insecure", "cacert", "conn_scope",
+	"max_header_bytes"}
 
 func (p *parser) transport(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -348,6 +349,12 @@ func (p *parser) transport(n *yaml.Node) {
 			t.TLSHandshakeTimeout = d.duration(v, what)
 		case "response_header_timeout":
 			t.ResponseHeaderTimeout = d.duration(v, what)
+		case "max_header_bytes":
+			if x := d.integer(v, what); x < transport.MinResponseHeaderBytes {
+				d.errf(v, "%s %d: want at least %d (the default is 1 MiB)", what, x, transport.MinResponseHeaderBytes)
+			} else {
+				t.MaxResponseHeaderBytes = int64(x)
+			}
 		case "insecure":
 			t.InsecureSkipVerify = d.boolean(v, what)
 		case "cacert":

@@ -168,6 +168,7 @@ func TestErrors(t *testing.T) {
 		{"checks threshold with checks", head + steps + "      - url: /\n        check: {status: 200}\nthresholds:\n  run:\n    - checks > 99%\n", ""},
 		{"bad transport", head + "transport:\n  max_idle_conns_per_host: -3\n" + steps + "      - url: /\n", ":4: transport.max_idle_conns_per_host -3: must not be negative"},
 		{"unknown transport key", head + "transport:\n  max_conns: 3\n" + steps + "      - url: /\n", `unknown key "max_conns" (known: max_conns_per_host`},
+		{"small header limit", head + "transport:\n  max_header_bytes: 100\n" + steps + "      - url: /\n", ":4: transport.max_header_bytes 100: want at least 4096"},
 		{"bad engine", head + "engine: fasthttp\n" + steps + "      - url: /\n", `engine "fasthttp": want h1 or net/http`},
 		{"key of another executor", head + "scenarios:\n  s:\n    executor: rate\n    rate: 10\n    duration: 1s\n    vus: 5\n    steps:\n      - url: /\n", ":8: scenario s: vus does not apply to executor rate (it takes rate, duration, pre_vus, max_vus)"},
 		{"timeout 0", head + "defaults:\n  timeout: 0s\n" + steps + "      - url: /\n", ":4: defaults.timeout 0: a request needs a timeout"},
@@ -289,5 +290,17 @@ func TestDefaultMaxVUsFromFile(t *testing.T) {
 	}
 	if r.MaxVUs != 7 || f.DerivedMaxVUs["r"] {
 		t.Errorf("max_vus 7 given: %d (derived %v)", r.MaxVUs, f.DerivedMaxVUs)
+	}
+}
+
+// transport.max_header_bytes is --max-header-bytes.
+func TestMaxHeaderBytes(t *testing.T) {
+	src := head + "transport:\n  max_header_bytes: 65536\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n      - url: /\n"
+	f, err := Parse("s.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Plan.Transport.MaxResponseHeaderBytes; got != 65536 || !f.Set["max_header_bytes"] {
+		t.Errorf("max response header bytes %d (set %v), want 65536", got, f.Set["max_header_bytes"])
 	}
 }

@@ -55,6 +55,13 @@ type Config struct {
 	// the request was written. 0 means no limit beyond the request timeout.
 	ResponseHeaderTimeout time.Duration `json:"response_header_timeout,omitempty"`
 
+	// MaxResponseHeaderBytes bounds the bytes of a response's status lines
+	// and headers, its 1xx answers included
+	// ([net/http.Transport.MaxResponseHeaderBytes]); a response that goes
+	// past it fails as a protocol error. Both engines apply it. 0 means
+	// 1 MiB (net/http's own default is 10 MiB).
+	MaxResponseHeaderBytes int64 `json:"max_response_header_bytes,omitempty"`
+
 	// InsecureSkipVerify disables verification of the server's certificate.
 	InsecureSkipVerify bool `json:"insecure,omitempty"`
 
@@ -71,10 +78,15 @@ type Config struct {
 
 // Defaults used when a Config field is zero.
 const (
-	DefaultIdleConnTimeout     = 90 * time.Second
-	DefaultDialTimeout         = 10 * time.Second
-	DefaultTLSHandshakeTimeout = 10 * time.Second
+	DefaultIdleConnTimeout        = 90 * time.Second
+	DefaultDialTimeout            = 10 * time.Second
+	DefaultTLSHandshakeTimeout    = 10 * time.Second
+	DefaultMaxResponseHeaderBytes = 1 << 20
 )
+
+// MinResponseHeaderBytes is the smallest MaxResponseHeaderBytes: h1's
+// read buffer, which holds a status line and small headers whole.
+const MinResponseHeaderBytes = 4 << 10
 
 // WithDefaults returns c with every zero field replaced by its documented
 // default. Limits stay negative when they were ("no limit").
@@ -99,6 +111,9 @@ func (c Config) WithDefaults() Config {
 	if c.TLSHandshakeTimeout == 0 {
 		c.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
 	}
+	if c.MaxResponseHeaderBytes == 0 {
+		c.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
 	return c
 }
 
@@ -121,6 +136,9 @@ func (c Config) Validate() error {
 		if _, err := CAPool(c.RootCAsPEM); err != nil {
 			errs = append(errs, fmt.Errorf("CA certificates: %w", err))
 		}
+	}
+	if c.MaxResponseHeaderBytes < 0 || c.MaxResponseHeaderBytes > 0 && c.MaxResponseHeaderBytes < MinResponseHeaderBytes {
+		errs = append(errs, fmt.Errorf("max response header bytes %d: want at least %d (0: 1 MiB)", c.MaxResponseHeaderBytes, MinResponseHeaderBytes))
 	}
 	return errors.Join(errs...)
 }

@@ -131,6 +131,8 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 		// for gzip behind the user's back nor spend CPU inflating it.
 		DisableCompression: true,
 	}
+	// One header limit for both engines (h1's reader applies it too).
+	p.http.MaxResponseHeaderBytes = cfg.MaxResponseHeaderBytes
 	if px := d.proxy; px != nil {
 		p.http.Proxy = func(req *http.Request) (*url.URL, error) {
 			if px.Forwards(req.URL.Scheme == "https") {

@@ -70,8 +70,8 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := transport.Config{Concurrency: -1, DialTimeout: -time.Second, IdleConnTimeout: -1}.Validate()
-	for _, want := range []string{"concurrency", "dial timeout", "idle conn timeout"} {
+	err := transport.Config{Concurrency: -1, DialTimeout: -time.Second, IdleConnTimeout: -1, MaxResponseHeaderBytes: 100}.Validate()
+	for _, want := range []string{"concurrency", "dial timeout", "idle conn timeout", "max response header bytes 100: want at least 4096"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}

@@ -74,7 +74,10 @@ type jsonReport struct {
 		PutIdleErrors                 map[string]int64 `json:"put_idle_errors"`
 	} `json:"connections"`
 	Status map[string]int64 `json:"status"`
-	Run    struct {
+	Errors map[string]struct {
+		Count int64 `json:"count"`
+	} `json:"errors"`
+	Run struct {
 		Pipeline int `json:"pipeline"`
 		Pool     struct {
 			MaxConnsPerHost     int `json:"max_conns_per_host"`
@@ -207,6 +210,7 @@ func TestBadInput(t *testing.T) {
 		{"bad scope", []string{"run", "--conn-scope", "host", url}, `--conn-scope "host": want shared or vu`},
 		{"negative limit", []string{"run", "--max-conns-per-host", "-1", url}, "--max-conns-per-host -1: must not be negative"},
 		{"zero timeout", []string{"run", "--timeout", "0s", url}, "--timeout 0"},
+		{"small header limit", []string{"run", "--max-header-bytes", "100", url}, "--max-header-bytes 100: want at least 4096"},
 		{"bad method", []string{"run", "-m", "GE T", url}, "-m/--method"},
 		{"unwritable json", []string{"run", "-n", "1", "--json", filepath.Join(missing, "x.json"), url}, "--json"},
 		{"bad rate", []string{"run", "-r", "fast", url}, `-r/--rate: rate "fast"`},
@@ -481,5 +485,29 @@ func TestLowFileLimit(t *testing.T) {
 	}
 	if rep.Errors["local"].Count == 0 {
 		t.Errorf("errors %+v: want EMFILE counted as local", rep.Errors)
+	}
+}
+
+// --max-header-bytes bounds the headers on both engines: past it, the
+// request is a protocol error.
+func TestMaxHeaderBytesFlag(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Big", strings.Repeat("a", 10<<10))
+	}))
+	t.Cleanup(srv.Close)
+	for _, eng := range []string{"h1", "net/http"} {
+		for _, tc := range []struct {
+			limit          string
+			ok, protocolEr int64
+		}{{"4096", 0, 2}, {"65536", 2, 0}} {
+			out := filepath.Join(t.TempDir(), "out.json")
+			r := faya(t.Context(), "run", "--engine", eng, "-c", "1", "-n", "2", "--max-header-bytes", tc.limit, "--json", out, srv.URL+"/")
+			data, _ := os.ReadFile(out)
+			rep := readJSON(t, data)
+			if rep.Requests.OK != tc.ok || rep.Errors["protocol"].Count != tc.protocolEr {
+				t.Errorf("%s, --max-header-bytes %s: ok %d, errors %+v (exit %d); want %d ok, %d protocol errors",
+					eng, tc.limit, rep.Requests.OK, rep.Errors, r.code, tc.ok, tc.protocolEr)
+			}
+		}
 	}
 }

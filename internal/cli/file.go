@@ -144,6 +144,7 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		"dial-timeout":            func() { t.DialTimeout = pool.DialTimeout },
 		"tls-handshake-timeout":   func() { t.TLSHandshakeTimeout = pool.TLSHandshakeTimeout },
 		"response-header-timeout": func() { t.ResponseHeaderTimeout = pool.ResponseHeaderTimeout },
+		"max-header-bytes":        func() { t.MaxResponseHeaderBytes = pool.MaxResponseHeaderBytes },
 		"insecure":                func() { t.InsecureSkipVerify = pool.InsecureSkipVerify },
 		"cacert":                  func() { t.RootCAsPEM = pool.RootCAsPEM },
 	} {

@@ -59,6 +59,7 @@ type runOpts struct {
 	dialTimeout           time.Duration
 	tlsHandshakeTimeout   time.Duration
 	responseHeaderTimeout time.Duration
+	maxHeaderBytes        int64
 	connScope             string
 
 	engine string
@@ -283,6 +284,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", transport.DefaultDialTimeout, "DNS lookup plus TCP connect timeout")
 	fs.DurationVar(&o.tlsHandshakeTimeout, "tls-handshake-timeout", transport.DefaultTLSHandshakeTimeout, "TLS handshake timeout: http.Transport.TLSHandshakeTimeout")
 	fs.DurationVar(&o.responseHeaderTimeout, "response-header-timeout", 0, "wait for response headers after writing the request: http.Transport.ResponseHeaderTimeout (default: none beyond --timeout)")
+	fs.Int64Var(&o.maxHeaderBytes, "max-header-bytes", transport.DefaultMaxResponseHeaderBytes, "bound a response's status lines and headers, 1xx answers included; past it the request fails as protocol (both engines; http.Transport.MaxResponseHeaderBytes)")
 	fs.StringVar(&o.engine, "engine", engine.EngineH1, "HTTP engine: h1 (faya's own HTTP/1.1 engine, the fastest) or net/http (Go's client, as Go services use it); both measure the same")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
@@ -734,17 +736,21 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 		}
 		return v
 	}
+	if o.maxHeaderBytes < transport.MinResponseHeaderBytes {
+		errs = append(errs, usagef("--max-header-bytes %d: want at least %d (the default is %d, 1 MiB)", o.maxHeaderBytes, transport.MinResponseHeaderBytes, transport.DefaultMaxResponseHeaderBytes))
+	}
 	return transport.Config{
-		MaxIdleConns:          lim("max-idle-conns", o.maxIdleConns),
-		MaxIdleConnsPerHost:   lim("max-idle-conns-per-host", o.maxIdleConnsPerHost),
-		MaxConnsPerHost:       lim("max-conns-per-host", o.maxConnsPerHost),
-		IdleConnTimeout:       o.idleConnTimeout,
-		DisableKeepAlives:     o.disableKeepAlives,
-		DialTimeout:           o.dialTimeout,
-		TLSHandshakeTimeout:   o.tlsHandshakeTimeout,
-		ResponseHeaderTimeout: o.responseHeaderTimeout,
-		InsecureSkipVerify:    o.insecure,
-		RootCAsPEM:            o.rootCAs(&errs),
+		MaxIdleConns:           lim("max-idle-conns", o.maxIdleConns),
+		MaxIdleConnsPerHost:    lim("max-idle-conns-per-host", o.maxIdleConnsPerHost),
+		MaxConnsPerHost:        lim("max-conns-per-host", o.maxConnsPerHost),
+		IdleConnTimeout:        o.idleConnTimeout,
+		DisableKeepAlives:      o.disableKeepAlives,
+		DialTimeout:            o.dialTimeout,
+		TLSHandshakeTimeout:    o.tlsHandshakeTimeout,
+		ResponseHeaderTimeout:  o.responseHeaderTimeout,
+		InsecureSkipVerify:     o.insecure,
+		RootCAsPEM:             o.rootCAs(&errs),
+		MaxResponseHeaderBytes: o.maxHeaderBytes,
 	}, errs
 }
 

@@ -139,13 +139,20 @@ func (v *View) findings(p metrics.Point, total *metrics.Snapshot) []string {
 			continue // judged at the end; live, only when iterations drop now
 		}
 		v.warned[f.ID] = true
-		msg := fmt.Sprintf("[%s at %s] %s", f.Severity, clock(p.T), f.Title)
-		if f.Fix != "" {
-			msg += "\n      fix: " + f.Fix
-		}
-		out = append(out, msg)
+		out = append(out, warning(f, p.T))
 	}
 	return out
+}
+
+// warning is a finding as the live view shows it. Its text is escaped: a
+// finding may quote what a server sent (an error's example), and the view
+// is a terminal.
+func warning(f diagnose.Finding, at time.Duration) string {
+	msg := fmt.Sprintf("[%s at %s] %s", f.Severity, clock(at), metrics.Printable(f.Title))
+	if f.Fix != "" {
+		msg += "\n      fix: " + metrics.Printable(f.Fix)
+	}
+	return msg
 }
 
 // frame is the terminal view.

@@ -145,3 +145,13 @@ func TestLiveShortfallNamesTheGenerator(t *testing.T) {
 		}
 	}
 }
+
+// A finding that quotes a server's bytes reaches the terminal escaped.
+func TestWarningEscapes(t *testing.T) {
+	const hostile = "\x1b]0;owned\x07\x1b[2J"
+	got := warning(diagnose.Finding{Severity: diagnose.Error, Title: "failed: " + hostile, Fix: "see " + hostile}, 3*time.Second)
+	want := "[error at 0:03] failed: \\x1b]0;owned\\x07\\x1b[2J\n      fix: see \\x1b]0;owned\\x07\\x1b[2J"
+	if got != want {
+		t.Errorf("warning = %q, want %q", got, want)
+	}
+}

@@ -1,17 +1,24 @@
 // Package testserver has the loopback servers faya's tests send load to:
 // the built-in target behind httptest with server-side connection counts,
 // and servers that fail in one precise way each (refuse, reset, hang,
-// close early, answer garbage).
+// close early, answer garbage or any bytes, stall a connect, flood
+// headers).
 //
 // Every server listens on 127.0.0.1 and is closed by t.Cleanup.
 package testserver
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -49,6 +56,32 @@ func StartWrapped(t testing.TB, wrap func(http.Handler) http.Handler) *Server {
 // StartTLS serves the built-in target over HTTPS with httptest's
 // self-signed certificate (unknown to a client that does not trust it).
 func StartTLS(t testing.TB) *Server { return start(t, true, nil) }
+
+// StartTLSNames serves the built-in target over HTTPS with a self-signed
+// certificate for names (whatever bytes they hold: a hostile server's
+// names, for the escaping of reports), and no IP address.
+func StartTLSNames(t testing.TB, names ...string) *Server {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return start(t, true, cfg)
+}
 
 // Handshakes counts a server's TLS handshakes in progress.
 type Handshakes struct {
@@ -102,18 +135,6 @@ func start(t testing.TB, useTLS bool, cfg *tls.Config) *Server {
 
 // Stats returns the target's counters.
 func (s *Server) Stats() target.Stats { return s.Target.Stats() }
-
-// RefusedURL returns an http URL on a loopback port nothing listens on.
-func RefusedURL(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return "http://" + addr + "/"
-}
 
 // Raw serves connections with fn, which gets each accepted connection and
 // owns it. It returns the server's http URL.
