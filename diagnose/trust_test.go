@@ -42,7 +42,7 @@ func TestFailedRuns(t *testing.T) { forEachEngine(t, testFailedRuns) }
 
 func testFailedRuns(t *testing.T, eng string) {
 	plain := testserver.Start(t)
-	_ = testserver.Raw(t, func(c net.Conn) {
+	h2only := testserver.Raw(t, func(c net.Conn) {
 		defer c.Close()
 		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		buf := make([]byte, 4096)
@@ -59,7 +59,7 @@ func testFailedRuns(t *testing.T, eng string) {
 		{"nothing listens", testserver.RefusedURL(t), "", metrics.ErrRefused, []string{"Nothing listens", "start the target"}},
 		{"TLS to a plain port", strings.Replace(plain.URL, "http://", "https://", 1) + "/", "", metrics.ErrTLS, []string{"plain HTTP on this port", "use http://"}},
 		{"proxy down", plain.URL + "/", strings.Replace(testserver.RefusedURL(t), "/", "", 3)[len("http:"):], metrics.ErrProxyRefused, []string{"The proxy could not be reached"}},
-		// TODO(merge faults): the HTTP/2-only row, once h1 reports its bytes.
+		{"HTTP/2 only", h2only, "", metrics.ErrProtocol, []string{"speaks HTTP/2 only"}},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			p := closedPlan(tc.url, 2, 10)

@@ -8,6 +8,7 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
 	"github.com/faya-load/faya/report"
 )
 
@@ -181,6 +182,10 @@ func testFaults(t *testing.T, eng string) {
 			}
 			if got := s.Hist(metrics.Latency).TotalCount(); got != n {
 				t.Errorf("latency recorded %d times, want %d: failed requests are timed too", got, n)
+			}
+			// Every connection closed says why: never "other".
+			if other := s.CloseReasons[transport.CloseOther]; other != 0 {
+				t.Errorf("closed for reason other: %d (close reasons %v)", other, s.CloseReasons)
 			}
 			// A stalled dial ends at the request's timeout (300ms), far
 			// below the dial's own (3s).

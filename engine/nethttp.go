@@ -419,8 +419,10 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	if err != nil {
 		s.Status = 0 // a response counts its status only when read whole
 	}
-	if conn := tr.Conn(); conn != nil && (s.Err == metrics.ErrTimeout || s.Err == metrics.ErrCanceled) {
-		conn.SetCloseReason(transport.CloseCanceled)
+	if conn := tr.Conn(); conn != nil {
+		if r, ok := transport.FailedReason(s.Err); ok {
+			conn.SetCloseReason(r)
+		}
 	}
 	s.BytesReceived, s.BytesSent = tr.Release(end)
 	proxied(s, c.px)

@@ -315,6 +315,8 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		}
 		if ctx.Err() != nil || isTimeout(err) {
 			tc.SetCloseReason(transport.CloseCanceled)
+		} else if r, ok := transport.FailedReason(metrics.Classify(err)); ok {
+			tc.SetCloseReason(r)
 		}
 		cl.pool.put(c, false, end)
 		tc.Release(end)

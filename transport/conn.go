@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/faya-load/faya/metrics"
 )
 
 // CloseReason says why a connection was closed. The reasons a connection
@@ -109,6 +111,26 @@ func CloseReasonByName(name string) (CloseReason, bool) {
 		if n == name {
 			return CloseReason(i), true
 		}
+	}
+	return 0, false
+}
+
+// FailedReason is why a connection closes after its request failed with
+// an error of class c, for both engines: canceled for a timeout or a
+// stop, server when the server closed or reset it, broken when its
+// answer was not HTTP (the connection is in an unknown state), handshake
+// failures as such; 0 and false when the class says nothing of the
+// connection.
+func FailedReason(c metrics.ErrClass) (CloseReason, bool) {
+	switch c {
+	case metrics.ErrTimeout, metrics.ErrCanceled:
+		return CloseCanceled, true
+	case metrics.ErrEOF, metrics.ErrReset:
+		return CloseServer, true
+	case metrics.ErrProtocol:
+		return CloseBroken, true
+	case metrics.ErrTLS, metrics.ErrProxyAuth, metrics.ErrProxyConnect, metrics.ErrProxySOCKS:
+		return CloseHandshakeFailed, true
 	}
 	return 0, false
 }
