@@ -8,8 +8,8 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/transport"
 )
 
 // fault is one way a target (or a proxy) fails, and what both engines
