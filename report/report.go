@@ -116,23 +116,23 @@ type Report struct {
 	// request completed.
 	LatencySpectrum []SpectrumPoint `json:"latency_spectrum"`
 
-	Requests    Requests              `json:"requests"`
-	Schedule    Schedule              `json:"schedule"`
-	Bytes       Bytes                 `json:"bytes"`
-	Latency     Dist                  `json:"latency_ns"`
-	ServiceTime Dist                  `json:"service_time_ns"`
-	Lag         Dist                  `json:"schedule_lag_ns"`
-	Phases      map[string]Dist       `json:"phases_ns"`
+	Requests    Requests        `json:"requests"`
+	Schedule    Schedule        `json:"schedule"`
+	Bytes       Bytes           `json:"bytes"`
+	Latency     Dist            `json:"latency_ns"`
+	ServiceTime Dist            `json:"service_time_ns"`
+	Lag         Dist            `json:"schedule_lag_ns"`
+	Phases      map[string]Dist `json:"phases_ns"`
 	// ExpectContinue is how requests sent with "Expect: 100-continue"
 	// went on (absent when none was).
-	ExpectContinue *ExpectContinue `json:"expect_continue,omitempty"`
-	Connections    Connections     `json:"connections"`
-	Status      map[string]int64      `json:"status"`
-	Errors      map[string]ErrorClass `json:"errors"`
-	Sockets     Sockets               `json:"sockets"`
-	Checks      Checks                `json:"checks"`
-	Steps       []Step                `json:"steps"`
-	Thresholds  []threshold.Result    `json:"thresholds"`
+	ExpectContinue *ExpectContinue       `json:"expect_continue,omitempty"`
+	Connections    Connections           `json:"connections"`
+	Status         map[string]int64      `json:"status"`
+	Errors         map[string]ErrorClass `json:"errors"`
+	Sockets        Sockets               `json:"sockets"`
+	Checks         Checks                `json:"checks"`
+	Steps          []Step                `json:"steps"`
+	Thresholds     []threshold.Result    `json:"thresholds"`
 	// Proxies are the accounts per proxy (absent without proxies).
 	Proxies  []ProxyReport `json:"proxies,omitempty"`
 	Timeline []Point       `json:"timeline"`

@@ -103,8 +103,8 @@ type Tracer struct {
 	// Set from net/http's write and read loops.
 	wrote     atomic.Int64 // pool clock ns + 1; 0: not yet
 	firstByte atomic.Int64
-	waitCont  atomic.Int64 // the head written, waiting for 100 Continue
-	got100    atomic.Int64 // the server's 100 Continue
+	waitCont  atomic.Int64  // the head written, waiting for 100 Continue
+	got100    atomic.Int64  // the server's 100 Continue
 	headers   time.Duration // the final answer's head was had (GotHeaders); 0: not known
 }
 
