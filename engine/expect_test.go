@@ -82,7 +82,7 @@ func testExpectContinue(t *testing.T, eng string) {
 				t.Errorf("outcome %s: %d, want %d (all: %v)", tc.outcome, got, n, s.Expect)
 			}
 			wait := metrics.DistOf(s.Hist(metrics.ContinueWait))
-			if wait.Count != n || wait.Min < tc.least {
+			if wait.Count != n || wait.Min < tc.least-tc.least/500 { // HDR keeps 3 digits
 				t.Errorf("continue wait %+v, want %d waits of %v at the least", wait, n, tc.least)
 			}
 			if got := read.Load(); got != tc.body {

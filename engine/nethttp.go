@@ -374,6 +374,9 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	req := c.withContext(tmpl, rq, rctx)
 	if len(body) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(body))
+		if httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") {
+			tr.ExpectsContinue()
+		}
 	}
 	capture := out != nil && (rq.step.capture || rq.step.headers)
 	resp, last, err := c.roundTrip(req, body, rq.jar, s)

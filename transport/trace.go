@@ -106,6 +106,7 @@ type Tracer struct {
 	waitCont  atomic.Int64  // the head written, waiting for 100 Continue
 	got100    atomic.Int64  // the server's 100 Continue
 	headers   time.Duration // the final answer's head was had (GotHeaders); 0: not known
+	expect    bool          // the request asks "Expect: 100-continue" (ExpectsContinue)
 }
 
 // NewTracer returns a Tracer whose times are on p's clock.
@@ -146,8 +147,14 @@ func (t *Tracer) Start() time.Duration {
 	t.waitCont.Store(0)
 	t.got100.Store(0)
 	t.headers = 0
+	t.expect = false
 	return now
 }
+
+// ExpectsContinue says the request started asks "Expect: 100-continue"
+// with a body: a final answer may come before net/http's writer even
+// waits for the 100 (then no hook fires).
+func (t *Tracer) ExpectsContinue() { t.expect = true }
 
 // GotHeaders notes that the final answer's head was had (net/http has no
 // hook for it; RoundTrip returns then), for a request sent with "Expect:
@@ -167,17 +174,23 @@ func (t *Tracer) GotHeaders() {
 func (t *Tracer) Expect() (metrics.ExpectOutcome, time.Duration) {
 	w, ok := stamp(&t.waitCont)
 	if !ok {
+		if first, okF := stamp(&t.firstByte); t.expect && okF {
+			// The answer came before the writer waited for it: final.
+			return metrics.ExpectFinal, max(first-t.gotConn, 0)
+		}
 		return metrics.ExpectNone, 0
 	}
 	if g, ok := stamp(&t.got100); ok {
 		return metrics.ExpectGot100, max(g-w, 0)
 	}
-	first, okF := stamp(&t.firstByte)
-	wrote, okW := stamp(&t.wrote)
-	if okF && (!okW || first < wrote) {
+	// Without a 100: a final answer came first if it came before the
+	// timeout (the writer's hooks may run after the answer was read, so
+	// their stamps cannot tell).
+	timeout := t.pool.cfg.ExpectContinueTimeout
+	if first, okF := stamp(&t.firstByte); okF && first-w < timeout {
 		return metrics.ExpectFinal, max(first-w, 0)
 	}
-	return metrics.ExpectTimeout, max(wrote-w, 0)
+	return metrics.ExpectTimeout, timeout
 }
 
 func stamp(a *atomic.Int64) (time.Duration, bool) {
