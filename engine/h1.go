@@ -64,6 +64,7 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.
 		cl := http1.NewClient(p)
 		cl.Timeout = plan.Timeout
 		cl.ResponseHeaderTimeout = plan.Transport.ResponseHeaderTimeout
+		cl.ExpectContinueTimeout = plan.Transport.WithDefaults().ExpectContinueTimeout
 		cl.MaxBody = plan.MaxBody
 		cl.MaxRedirects = plan.MaxRedirects
 		cl.Patient = sc.Executor.Open()
@@ -193,6 +194,7 @@ func fillFromResult(s *metrics.Sample, r *http1.Result, intended time.Duration, 
 	s.Fresh, s.Reused = r.Fresh, r.Reused
 	s.WasIdle, s.IdleTime = r.WasIdle, r.IdleTime
 	s.Retries, s.Redirects = r.Retries, r.Redirects
+	s.Expect, s.ContinueWait = r.Expect, r.ContinueWait
 	s.BytesSent, s.BytesReceived = r.BytesSent, r.BytesReceived
 }
 

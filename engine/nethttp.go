@@ -374,9 +374,13 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	req := c.withContext(tmpl, rq, rctx)
 	if len(body) > 0 {
 		req.Body = io.NopCloser(bytes.NewReader(body))
+		if httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") {
+			tr.ExpectsContinue()
+		}
 	}
 	capture := out != nil && (rq.step.capture || rq.step.headers)
 	resp, last, err := c.roundTrip(req, body, rq.jar, s)
+	tr.GotHeaders()
 	if err == nil {
 		req = last
 		s.Status = resp.StatusCode
@@ -412,6 +416,7 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	}
 
 	fillTimes(s, start, end, intended, tr.Finish(end))
+	s.Expect, s.ContinueWait = tr.Expect()
 	s.Fresh, s.Reused = tr.Uses()
 	s.WasIdle, s.IdleTime = tr.Idle()
 	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()
@@ -496,6 +501,7 @@ func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 	ctx := req.Context()
 	rt, px := t.c.transportFor(req.URL)
 	resp, err := rt.RoundTrip(req.WithContext(tr.Context(ctx)))
+	tr.GotHeaders()
 	if err == nil {
 		err = statusError(resp)
 	}
@@ -531,6 +537,7 @@ func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 
 func (t *netHTTPRoundTripper) finish(s *metrics.Sample, tr *transport.Tracer, start, end time.Duration, err error) {
 	fillTimes(s, start, end, unscheduled, tr.Finish(end))
+	s.Expect, s.ContinueWait = tr.Expect()
 	s.Fresh, s.Reused = tr.Uses()
 	s.WasIdle, s.IdleTime = tr.Idle()
 	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()

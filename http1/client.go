@@ -27,6 +27,10 @@ type Client struct {
 	// ResponseHeaderTimeout, when positive, bounds the wait for the
 	// response headers after the request was written.
 	ResponseHeaderTimeout time.Duration
+	// ExpectContinueTimeout is how long a request sent with "Expect:
+	// 100-continue" waits, its head written, for the server's 100
+	// Continue before it sends its body anyway; 0 or negative: no wait.
+	ExpectContinueTimeout time.Duration
 	// MaxBody caps the body bytes read per response (negative: no cap).
 	MaxBody int64
 	// MaxRedirects is how many redirects to follow (negative: none).
@@ -128,7 +132,12 @@ type Result struct {
 	// Retries counts requests re-sent after a reused connection turned
 	// out closed before any answer; Redirects the redirects followed.
 	Retries, Redirects int
-	BytesSent          int64
+	// Expect is how the wait for the server's 100 Continue ended (a
+	// request sent with "Expect: 100-continue"), ContinueWait how long
+	// it lasted.
+	Expect       metrics.ExpectOutcome
+	ContinueWait time.Duration
+	BytesSent    int64
 	BytesReceived      int64
 	BodyBytes          int64
 	Truncated          bool
@@ -254,7 +263,11 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		}
 	}
 	got0 := 0 // answer bytes read with the write
-	if c.nc == net.Conn(tc) && cl.ResponseHeaderTimeout <= 0 {
+	primed := false
+	if r.expect && cl.ExpectContinueTimeout > 0 {
+		primed = true
+		err = cl.expectContinue(c, out, len(out)-len(r.body), res)
+	} else if c.nc == net.Conn(tc) && cl.ResponseHeaderTimeout <= 0 {
 		// A plain connection: write and read in one poller wait.
 		if got0, err = tc.Exchange(out, cl.wroteFn, cl.rd.buf); err != nil {
 			cl.wrote = d.Now()
@@ -272,8 +285,10 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 				cl.rhtArmed, cl.conn = true, c
 			}
 		}
-		cl.rd.Reset(c.nc)
-		cl.rd.w = got0
+		if !primed {
+			cl.rd.Reset(c.nc)
+			cl.rd.w = got0
+		}
 		cl.rd.onHead = cl.headFn
 		onHeader := cl.OnHeader
 		if cl.Jar != nil || cl.Capture != nil {
@@ -287,6 +302,16 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		}
 		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, onHeader, cl.MaxRedirects >= 0)
 		cl.rd.onHead, cl.rd.capture = nil, nil
+		if err == nil && res.Expect == metrics.ExpectFinal {
+			// A final answer came before the body: the connection stays in
+			// step only with the body sent (as net/http does), or closes.
+			if resp.Close {
+				tc.SetCloseReason(transport.CloseServer)
+			} else {
+				_, err = c.nc.Write(out[len(out)-len(r.body):])
+				cl.wrote = d.Now()
+			}
+		}
 		if err == nil && cl.Jar != nil && len(cl.cookies) > 0 {
 			cl.Jar.SetCookieLines(r.URL, cl.cookies)
 		}
@@ -364,6 +389,58 @@ func b2i(b bool) int32 {
 		return 1
 	}
 	return 0
+}
+
+// expectContinue writes a request sent with "Expect: 100-continue": its
+// head (out[:bodyAt]), then its body once the server answered 100
+// Continue, or after ExpectContinueTimeout without an answer. When a
+// final answer comes first the body is not written here: the caller reads
+// the answer and writes the body only if the connection stays open. The
+// bytes read are left in the reader for ReadResponse. It records the
+// outcome and the wait in res.
+func (cl *Client) expectContinue(c *Conn, out []byte, bodyAt int, res *Result) error {
+	d := cl.pool.d
+	if _, err := c.nc.Write(out[:bodyAt]); err != nil {
+		cl.wrote = d.Now()
+		return err
+	}
+	start := d.Now()
+	cl.rd.Reset(c.nc)
+	wait := cl.pool.d.At(start + cl.ExpectContinueTimeout)
+	early := wait.Before(cl.deadline)
+	if early {
+		_ = c.nc.SetReadDeadline(wait)
+	}
+	err := cl.rd.fill(cl.rd.MaxHeaderBytes)
+	for err == nil && cl.rd.Buffered() < len("HTTP/1.1 100") {
+		err = cl.rd.fill(cl.rd.MaxHeaderBytes)
+	}
+	now := d.Now()
+	res.ContinueWait = now - start
+	if early {
+		_ = c.nc.SetReadDeadline(cl.deadline)
+	}
+	switch {
+	case err != nil && early && isTimeout(err) && cl.rd.Buffered() == 0:
+		res.Expect = metrics.ExpectTimeout
+	case err != nil:
+		cl.wrote = now
+		return err
+	case is100(cl.rd.buf[cl.rd.r:cl.rd.w]):
+		res.Expect = metrics.ExpectGot100
+	default:
+		res.Expect = metrics.ExpectFinal
+		cl.wrote = now
+		return nil
+	}
+	_, err = c.nc.Write(out[bodyAt:])
+	cl.wrote = d.Now()
+	return err
+}
+
+// is100 reports whether b starts a "100 Continue" status line.
+func is100(b []byte) bool {
+	return len(b) >= 12 && string(b[:7]) == "HTTP/1." && string(b[8:12]) == " 100"
 }
 
 // maxRetries bounds the retries of one request on pooled connections that

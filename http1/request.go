@@ -27,6 +27,7 @@ type Request struct {
 	headEnd    int    // where the blank line that ends the headers starts
 	head       bool
 	idempotent bool
+	expect     bool // "Expect: 100-continue" with a body: the body waits for the server's 100
 
 	header http.Header // kept to build redirected requests
 	body   []byte
@@ -158,6 +159,13 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 	r.headEnd = len(b)
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
+	if len(body) > 0 {
+		for _, v := range header.Values("Expect") {
+			if hasToken([]byte(v), "100-continue") {
+				r.expect = true
+			}
+		}
+	}
 	r.raw = b
 	r.direct = route{key: r.key, raw: r.raw, headEnd: r.headEnd}
 	return r, nil

@@ -42,6 +42,11 @@ type Sample struct {
 	// the first one failed.
 	ChecksPassed, ChecksFailed int
 	CheckFailure               string
+	// Expect is how the wait for the server's 100 Continue ended, for a
+	// request sent with "Expect: 100-continue" (ExpectNone otherwise);
+	// ContinueWait is how long it lasted.
+	Expect       ExpectOutcome
+	ContinueWait time.Duration
 	// CloseAnswers counts the answers of the request's hops (redirects
 	// included) that asked to close the connection; HTTP10 those that
 	// were HTTP/1.0 responses.

@@ -31,6 +31,11 @@ const (
 	// for the connections the server closed after a request.
 	ConnRequests
 	ServerCloseRequests
+	// ContinueWait is how long a request sent with "Expect: 100-continue"
+	// waited, its head written, before it sent its body or had its
+	// answer: for the server's 100 Continue, for a final answer, or for
+	// the ExpectContinueTimeout.
+	ContinueWait
 
 	numMetrics
 )
@@ -42,7 +47,7 @@ const NumMetrics = int(numMetrics)
 const NumPhases = int(Receive - Blocked + 1)
 
 var metricNames = [...]string{"latency", "blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive",
-	"idle_before_reuse", "service_time", "schedule_lag", "conn_lifetime", "server_idle_close", "conn_requests", "server_close_requests"}
+	"idle_before_reuse", "service_time", "schedule_lag", "conn_lifetime", "server_idle_close", "conn_requests", "server_close_requests", "continue_wait"}
 
 // String returns the metric's stable name.
 func (m Metric) String() string { return metricNames[m] }
@@ -120,6 +125,9 @@ type Snapshot struct {
 	// counts those that failed: no response, a status of 400 or more, or
 	// a failed check.
 	Setup, SetupFailed int64
+	// Expect counts the requests sent with "Expect: 100-continue" by how
+	// the wait for the server's 100 Continue ended (index: ExpectOutcome).
+	Expect [NumExpectOutcomes]int64
 	// VUsStopped counts the VUs that stopped before the run's end because
 	// a step failed with on_failure: stop_vu (or a Go scenario's Setup
 	// failed).
@@ -237,6 +245,10 @@ func (s *Snapshot) Add(x *Sample) {
 			s.record(Blocked+Metric(i), x.Phases[i])
 		}
 	}
+	if x.Expect != ExpectNone {
+		s.Expect[x.Expect]++
+		s.record(ContinueWait, x.ContinueWait)
+	}
 }
 
 // Merge adds o into s.
@@ -288,6 +300,9 @@ func (s *Snapshot) MergeYield(o *Snapshot, between func()) {
 	s.ChecksPassed += o.ChecksPassed
 	s.ChecksFailed += o.ChecksFailed
 	s.Setup += o.Setup
+	for i := range s.Expect {
+		s.Expect[i] += o.Expect[i]
+	}
 	s.SetupFailed += o.SetupFailed
 	s.VUsStopped += o.VUsStopped
 	for i := range o.Steps {

@@ -116,20 +116,23 @@ type Report struct {
 	// request completed.
 	LatencySpectrum []SpectrumPoint `json:"latency_spectrum"`
 
-	Requests    Requests              `json:"requests"`
-	Schedule    Schedule              `json:"schedule"`
-	Bytes       Bytes                 `json:"bytes"`
-	Latency     Dist                  `json:"latency_ns"`
-	ServiceTime Dist                  `json:"service_time_ns"`
-	Lag         Dist                  `json:"schedule_lag_ns"`
-	Phases      map[string]Dist       `json:"phases_ns"`
-	Connections Connections           `json:"connections"`
-	Status      map[string]int64      `json:"status"`
-	Errors      map[string]ErrorClass `json:"errors"`
-	Sockets     Sockets               `json:"sockets"`
-	Checks      Checks                `json:"checks"`
-	Steps       []Step                `json:"steps"`
-	Thresholds  []threshold.Result    `json:"thresholds"`
+	Requests    Requests        `json:"requests"`
+	Schedule    Schedule        `json:"schedule"`
+	Bytes       Bytes           `json:"bytes"`
+	Latency     Dist            `json:"latency_ns"`
+	ServiceTime Dist            `json:"service_time_ns"`
+	Lag         Dist            `json:"schedule_lag_ns"`
+	Phases      map[string]Dist `json:"phases_ns"`
+	// ExpectContinue is how requests sent with "Expect: 100-continue"
+	// went on (absent when none was).
+	ExpectContinue *ExpectContinue       `json:"expect_continue,omitempty"`
+	Connections    Connections           `json:"connections"`
+	Status         map[string]int64      `json:"status"`
+	Errors         map[string]ErrorClass `json:"errors"`
+	Sockets        Sockets               `json:"sockets"`
+	Checks         Checks                `json:"checks"`
+	Steps          []Step                `json:"steps"`
+	Thresholds     []threshold.Result    `json:"thresholds"`
 	// Proxies are the accounts per proxy (absent without proxies).
 	Proxies  []ProxyReport `json:"proxies,omitempty"`
 	Timeline []Point       `json:"timeline"`
@@ -308,6 +311,17 @@ type Connections struct {
 	HTTP10       int64 `json:"http10_answers"`
 }
 
+// ExpectContinue counts the requests sent with "Expect: 100-continue" by
+// how the wait for the server's 100 Continue ended, and the wait.
+type ExpectContinue struct {
+	Got100     int64 `json:"got_100"`     // the server answered 100 Continue; the body followed
+	Timeout    int64 `json:"timeout"`     // no answer within the timeout; the body went anyway
+	FinalFirst int64 `json:"final_first"` // a final answer came first
+	// Wait is from the request's head written to the 100, the final
+	// answer, or the timeout.
+	Wait Dist `json:"wait_ns"`
+}
+
 // ErrorClass is the count of one error class and one example message.
 type ErrorClass struct {
 	Count   int64  `json:"count"`
@@ -427,6 +441,10 @@ func Build(r Run) *Report {
 		if d := metrics.DistOf(s.Hist(m)); d.Count > 0 {
 			rep.Phases[m.String()] = distOf(d)
 		}
+	}
+	if e := s.Expect; e[metrics.ExpectGot100]+e[metrics.ExpectTimeout]+e[metrics.ExpectFinal] > 0 {
+		rep.ExpectContinue = &ExpectContinue{Got100: e[metrics.ExpectGot100], Timeout: e[metrics.ExpectTimeout],
+			FinalFirst: e[metrics.ExpectFinal], Wait: distOf(metrics.DistOf(s.Hist(metrics.ContinueWait)))}
 	}
 	c := Connections{
 		Dialed:          s.Dialed,

@@ -260,7 +260,14 @@ func (t *textWriter) phases(r *Report) {
 			}
 			fmt.Fprintf(w, "  %-12s\t%s%d\t\n", name, distRow(d), d.Count)
 		}
+		if e := r.ExpectContinue; e != nil {
+			fmt.Fprintf(w, "  %-12s\t%s%d\t\n", "100-continue", distRow(e.Wait), e.Wait.Count)
+		}
 	})
+	if e := r.ExpectContinue; e != nil {
+		t.printf("  100-continue: the wait, head written, for the server's 100 Continue (got it %d, none within the timeout %d, a final answer first %d)\n",
+			e.Got100, e.Timeout, e.FinalFirst)
+	}
 	t.printf("\n")
 }
 

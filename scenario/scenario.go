@@ -313,7 +313,7 @@ func (p *parser) defaults(n *yaml.Node) {
 // TransportKeys are the transport settings, named as the flags are (with
 // underscores).
 var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "max_idle_conns", "idle_conn_timeout",
-	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "insecure", "cacert", "conn_scope",
+	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "expect_continue_timeout", "insecure", "cacert", "conn_scope",
 	"max_header_bytes"}
 
 func (p *parser) transport(n *yaml.Node) {
@@ -355,6 +355,8 @@ func (p *parser) transport(n *yaml.Node) {
 			} else {
 				t.MaxResponseHeaderBytes = int64(x)
 			}
+		case "expect_continue_timeout":
+			t.ExpectContinueTimeout = d.duration(v, what)
 		case "insecure":
 			t.InsecureSkipVerify = d.boolean(v, what)
 		case "cacert":

@@ -62,6 +62,13 @@ type Config struct {
 	// 1 MiB (net/http's own default is 10 MiB).
 	MaxResponseHeaderBytes int64 `json:"max_response_header_bytes,omitempty"`
 
+	// ExpectContinueTimeout is how long a request sent with "Expect:
+	// 100-continue" waits, its head written, for the server's 100
+	// Continue before it sends its body anyway
+	// ([net/http.Transport.ExpectContinueTimeout]). 0 means 1s, as
+	// http.DefaultTransport; negative sends the body at once.
+	ExpectContinueTimeout time.Duration `json:"expect_continue_timeout,omitempty"`
+
 	// InsecureSkipVerify disables verification of the server's certificate.
 	InsecureSkipVerify bool `json:"insecure,omitempty"`
 
@@ -82,6 +89,8 @@ const (
 	DefaultDialTimeout            = 10 * time.Second
 	DefaultTLSHandshakeTimeout    = 10 * time.Second
 	DefaultMaxResponseHeaderBytes = 1 << 20
+	// DefaultExpectContinueTimeout is http.DefaultTransport's.
+	DefaultExpectContinueTimeout = time.Second
 )
 
 // MinResponseHeaderBytes is the smallest MaxResponseHeaderBytes: h1's
@@ -113,6 +122,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxResponseHeaderBytes == 0 {
 		c.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
+	if c.ExpectContinueTimeout == 0 {
+		c.ExpectContinueTimeout = DefaultExpectContinueTimeout
 	}
 	return c
 }

@@ -127,6 +127,7 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 		DisableKeepAlives:     cfg.DisableKeepAlives,
 		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
 		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
+		ExpectContinueTimeout: max(cfg.ExpectContinueTimeout, 0),
 		// A load generator measures what the server sends; it does not ask
 		// for gzip behind the user's back nor spend CPU inflating it.
 		DisableCompression: true,

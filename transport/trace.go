@@ -5,6 +5,8 @@ import (
 	"net/http/httptrace"
 	"sync/atomic"
 	"time"
+
+	"github.com/faya-load/faya/metrics"
 )
 
 // Phase names one part of a request's time.
@@ -101,6 +103,10 @@ type Tracer struct {
 	// Set from net/http's write and read loops.
 	wrote     atomic.Int64 // pool clock ns + 1; 0: not yet
 	firstByte atomic.Int64
+	waitCont  atomic.Int64  // the head written, waiting for 100 Continue
+	got100    atomic.Int64  // the server's 100 Continue
+	headers   time.Duration // the final answer's head was had (GotHeaders); 0: not known
+	expect    bool          // the request asks "Expect: 100-continue" (ExpectsContinue)
 }
 
 // NewTracer returns a Tracer whose times are on p's clock.
@@ -112,6 +118,8 @@ func NewTracer(p *Pool) *Tracer {
 		WroteRequest:         t.onWroteRequest,
 		GotFirstResponseByte: t.onFirstByte,
 		PutIdleConn:          t.onPutIdleConn,
+		Wait100Continue:      func() { t.waitCont.CompareAndSwap(0, int64(t.pool.now())+1) },
+		Got100Continue:       func() { t.got100.CompareAndSwap(0, int64(t.pool.now())+1) },
 	}
 	return t
 }
@@ -136,7 +144,53 @@ func (t *Tracer) Start() time.Duration {
 	t.timings.Reset()
 	t.wrote.Store(0)
 	t.firstByte.Store(0)
+	t.waitCont.Store(0)
+	t.got100.Store(0)
+	t.headers = 0
+	t.expect = false
 	return now
+}
+
+// ExpectsContinue says the request started asks "Expect: 100-continue"
+// with a body: a final answer may come before net/http's writer even
+// waits for the 100 (then no hook fires).
+func (t *Tracer) ExpectsContinue() { t.expect = true }
+
+// GotHeaders notes that the final answer's head was had (net/http has no
+// hook for it; RoundTrip returns then), for a request sent with "Expect:
+// 100-continue": the first response byte net/http reports is then the 100
+// Continue's, before the body was written, and the wait runs to this
+// instead. For other requests it costs one atomic load.
+func (t *Tracer) GotHeaders() {
+	if t.waitCont.Load() != 0 {
+		t.headers = t.pool.now()
+	}
+}
+
+// Expect says how a request sent with "Expect: 100-continue" went on
+// after its head was written, and how long it waited: for the 100
+// Continue, for a final answer that came first, or for the timeout (the
+// body then went anyway). ExpectNone for other requests.
+func (t *Tracer) Expect() (metrics.ExpectOutcome, time.Duration) {
+	w, ok := stamp(&t.waitCont)
+	if !ok {
+		if first, okF := stamp(&t.firstByte); t.expect && okF {
+			// The answer came before the writer waited for it: final.
+			return metrics.ExpectFinal, max(first-t.gotConn, 0)
+		}
+		return metrics.ExpectNone, 0
+	}
+	if g, ok := stamp(&t.got100); ok {
+		return metrics.ExpectGot100, max(g-w, 0)
+	}
+	// Without a 100: a final answer came first if it came before the
+	// timeout (the writer's hooks may run after the answer was read, so
+	// their stamps cannot tell).
+	timeout := t.pool.cfg.ExpectContinueTimeout
+	if first, okF := stamp(&t.firstByte); okF && first-w < timeout {
+		return metrics.ExpectFinal, max(first-w, 0)
+	}
+	return metrics.ExpectTimeout, timeout
 }
 
 func stamp(a *atomic.Int64) (time.Duration, bool) {
@@ -171,6 +225,11 @@ func (t *Tracer) endHop(now time.Duration) {
 	}
 	wrote, okW := stamp(&t.wrote)
 	first, okF := stamp(&t.firstByte)
+	if okF && okW && first < wrote && t.headers > wrote {
+		// The first byte was a 100 Continue's, before the body: the
+		// final answer's head came when RoundTrip returned.
+		first = t.headers
+	}
 	if okW && wrote >= t.gotConn {
 		t.timings.Add(Send, wrote-t.gotConn)
 		if okF && first >= wrote {

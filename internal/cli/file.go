@@ -145,6 +145,7 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		"tls-handshake-timeout":   func() { t.TLSHandshakeTimeout = pool.TLSHandshakeTimeout },
 		"response-header-timeout": func() { t.ResponseHeaderTimeout = pool.ResponseHeaderTimeout },
 		"max-header-bytes":        func() { t.MaxResponseHeaderBytes = pool.MaxResponseHeaderBytes },
+		"expect-continue-timeout": func() { t.ExpectContinueTimeout = pool.ExpectContinueTimeout },
 		"insecure":                func() { t.InsecureSkipVerify = pool.InsecureSkipVerify },
 		"cacert":                  func() { t.RootCAsPEM = pool.RootCAsPEM },
 	} {

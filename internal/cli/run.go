@@ -60,6 +60,7 @@ type runOpts struct {
 	tlsHandshakeTimeout   time.Duration
 	responseHeaderTimeout time.Duration
 	maxHeaderBytes        int64
+	expectContinue        time.Duration
 	connScope             string
 
 	engine string
@@ -199,9 +200,9 @@ type flagGroup struct {
 // runFlagGroups are faya run's flags as the README's tables group them.
 var runFlagGroups = []flagGroup{
 	{"Load flags", []string{"concurrency", "requests", "duration", "rate", "stages", "vu-stages", "max-vus", "pre-vus", "graceful-stop", "late-threshold"}},
-	{"Request flags", []string{"method", "header", "body", "body-file", "template", "timeout", "insecure", "user-agent", "max-body", "max-redirects", "pipeline", "engine"}},
+	{"Request flags", []string{"method", "header", "body", "body-file", "template", "timeout", "insecure", "cacert", "user-agent", "max-body", "max-redirects", "pipeline", "engine"}},
 	{"Pool flags (each sets the http.Transport field of the same name)", []string{"max-conns-per-host", "max-idle-conns-per-host", "max-idle-conns", "idle-conn-timeout",
-		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "conn-scope"}},
+		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "expect-continue-timeout", "conn-scope"}},
 	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
 	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
 	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
@@ -285,6 +286,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.tlsHandshakeTimeout, "tls-handshake-timeout", transport.DefaultTLSHandshakeTimeout, "TLS handshake timeout: http.Transport.TLSHandshakeTimeout")
 	fs.DurationVar(&o.responseHeaderTimeout, "response-header-timeout", 0, "wait for response headers after writing the request: http.Transport.ResponseHeaderTimeout (default: none beyond --timeout)")
 	fs.Int64Var(&o.maxHeaderBytes, "max-header-bytes", transport.DefaultMaxResponseHeaderBytes, "bound a response's status lines and headers, 1xx answers included; past it the request fails as protocol (both engines; http.Transport.MaxResponseHeaderBytes)")
+	fs.DurationVar(&o.expectContinue, "expect-continue-timeout", transport.DefaultExpectContinueTimeout, "a request sent with 'Expect: 100-continue' waits this long for the server's 100 Continue before it sends its body: http.Transport.ExpectContinueTimeout (negative: send it at once)")
 	fs.StringVar(&o.engine, "engine", engine.EngineH1, "HTTP engine: h1 (faya's own HTTP/1.1 engine, the fastest) or net/http (Go's client, as Go services use it); both measure the same")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
@@ -751,6 +753,7 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 		InsecureSkipVerify:     o.insecure,
 		RootCAsPEM:             o.rootCAs(&errs),
 		MaxResponseHeaderBytes: o.maxHeaderBytes,
+		ExpectContinueTimeout:  o.expectContinue,
 	}, errs
 }
 
