@@ -135,12 +135,12 @@ type Result struct {
 	// Expect is how the wait for the server's 100 Continue ended (a
 	// request sent with "Expect: 100-continue"), ContinueWait how long
 	// it lasted.
-	Expect       metrics.ExpectOutcome
-	ContinueWait time.Duration
-	BytesSent    int64
-	BytesReceived      int64
-	BodyBytes          int64
-	Truncated          bool
+	Expect        metrics.ExpectOutcome
+	ContinueWait  time.Duration
+	BytesSent     int64
+	BytesReceived int64
+	BodyBytes     int64
+	Truncated     bool
 	// CloseAnswers and HTTP10 count the hops' answers that asked to close
 	// the connection, and those that were HTTP/1.0.
 	CloseAnswers int32
