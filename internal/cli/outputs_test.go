@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -164,5 +165,114 @@ func TestMetricsLinger(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Ctrl-C did not end the linger")
+	}
+}
+
+// A usage error leaves every output as it was: each flag is checked
+// before any file is opened, and the reports replace a file only once
+// they are written whole.
+func TestUsageErrorKeepsFiles(t *testing.T) {
+	srv := testserver.Start(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"linger", []string{"--metrics-addr", "127.0.0.1:0", "--metrics-linger", "-1s"}, "--metrics-linger -1s"},
+		{"linger without addr", []string{"--metrics-linger", "5s"}, "--metrics-linger needs --metrics-addr"},
+		{"address in use", []string{"--metrics-addr", busy.Addr().String()}, "--metrics-addr " + busy.Addr().String()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			paths := []string{filepath.Join(dir, "a.json"), filepath.Join(dir, "a.html"), filepath.Join(dir, "a.faya")}
+			for _, p := range paths {
+				if err := os.WriteFile(p, []byte("an earlier report"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := append([]string{"run", "-n", "5", "--json", paths[0], "--html", paths[1], "--out", paths[2]}, tc.args...)
+			r := faya(t.Context(), append(args, srv.URL+"/")...)
+			if r.code != cli.ExitUsage || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, want 2 and %q:\n%s", r.code, tc.want, r.stderr)
+			}
+			for _, p := range paths {
+				if b, _ := os.ReadFile(p); string(b) != "an earlier report" {
+					t.Errorf("%s was changed to %d bytes", filepath.Base(p), len(b))
+				}
+			}
+			if srv.Stats().Requests != 0 {
+				t.Errorf("the target saw %d requests", srv.Stats().Requests)
+			}
+			entries, _ := os.ReadDir(dir)
+			if len(entries) != 3 {
+				t.Errorf("%d files in the directory, want the 3 reports: %v", len(entries), entries)
+			}
+		})
+	}
+}
+
+// A report replaces the file it names only when it is complete, keeps
+// that file's mode, and leaves no temporary file behind.
+func TestReportReplacesFile(t *testing.T) {
+	srv := testserver.Start(t)
+	dir := t.TempDir()
+	js := filepath.Join(dir, "a.json")
+	if err := os.WriteFile(js, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.html")
+	html := filepath.Join(dir, "real.html")
+	if err := os.Symlink("real.html", link); err != nil {
+		t.Fatal(err)
+	}
+	r := faya(t.Context(), "run", "-c", "2", "-n", "20", "--json", js, "--html", link, "--json", js, srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(js)
+	if !bytes.Contains(b, []byte(`"total": 20`)) {
+		t.Errorf("the JSON report was not written:\n%.200s", b)
+	}
+	if fi, err := os.Stat(js); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the JSON report's mode: %v, %v; want 0600 as the file it replaced", fi.Mode(), err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link to the HTML report was replaced: %v", err)
+	}
+	if h, _ := os.ReadFile(html); !bytes.Contains(h, []byte("</html>")) {
+		t.Errorf("the HTML report was not written through the link (%d bytes)", len(h))
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("files left in the directory: %v", entries)
+	}
+}
+
+// A report that cannot be written (a full disk: /dev/full) is named, each
+// one, and faya exits 1; the text report still goes to stdout.
+func TestFullDevice(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "-c", "2", "-n", "20", "--json", "/dev/full", "--html", "/dev/full", srv.URL+"/")
+	if r.code != cli.ExitFailed {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	for _, want := range []string{
+		"faya: write the JSON report to /dev/full: write /dev/full: no space left on device\n",
+		"faya: write the HTML report to /dev/full: write /dev/full: no space left on device\n",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stdout, "requests    20 ") {
+		t.Errorf("no text report:\n%s", r.stdout)
 	}
 }

@@ -38,8 +38,10 @@ as the run printed; --json and --html write those reports too.`,
 			if err != nil {
 				return err
 			}
-			rep := report.Build(r.Run)
-			return out.finish(r.Run, rep)
+			if errs := out.finish(r.Run, report.Build(r.Run)); len(errs) > 0 {
+				return reportFailed(e.stderr, errs)
+			}
+			return nil
 		},
 	}
 	fs := cmd.Flags()
