@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/faya-load/faya/internal/testserver"
 )
@@ -106,4 +109,86 @@ func TestBrokenPipes(t *testing.T) {
 			t.Errorf("the HTML report is incomplete (%d bytes)", len(h))
 		}
 	})
+}
+
+// cutAfter returns how many intervals faya report found in a cut run
+// file (-1: it did not say it was cut).
+func cutAfter(stderr string) int {
+	var n int
+	i := strings.Index(stderr, " was cut after ")
+	if i < 0 {
+		return -1
+	}
+	if _, err := fmt.Sscanf(stderr[i:], " was cut after %d intervals", &n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// A run killed midway (kill -9, a second Ctrl-C) leaves a run file that
+// reads back up to its last complete interval, and faya report says it
+// was cut.
+func TestKilledRunReadsBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := build(t)
+	srv := testserver.Start(t)
+	for _, tc := range []struct {
+		name string
+		kill func(p *os.Process)
+	}{
+		{"kill -9", func(p *os.Process) { _ = p.Kill() }},
+		{"second Ctrl-C", func(p *os.Process) {
+			_ = p.Signal(syscall.SIGINT)
+			time.Sleep(100 * time.Millisecond)
+			_ = p.Signal(syscall.SIGINT)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "r.faya")
+			// Requests of 1.5 s: the first Ctrl-C waits for them, the second
+			// ends the process.
+			cmd := exec.Command(bin, "run", "-c", "4", "-d", "1m", "--out", out, srv.URL+"/slow?ms=1500")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			// Wait for two intervals in the file (reading it as it grows).
+			for i := 0; ; i++ {
+				var stderr bytes.Buffer
+				rep := exec.Command(bin, "report", out)
+				rep.Stderr = &stderr
+				_ = rep.Run()
+				if cutAfter(stderr.String()) >= 2 {
+					break
+				}
+				if i == 300 {
+					t.Fatalf("no two intervals in the file after 30 s:\n%s", stderr.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			tc.kill(cmd.Process)
+			_ = cmd.Wait()
+			var stdout, stderr bytes.Buffer
+			rep := exec.Command(bin, "report", out)
+			rep.Stdout, rep.Stderr = &stdout, &stderr
+			if err := rep.Run(); err != nil {
+				t.Fatalf("faya report: %v\n%s", err, stderr.String())
+			}
+			n := cutAfter(stderr.String())
+			if n < 2 || !strings.Contains(stderr.String(), "the file ends before the run's end") {
+				t.Errorf("faya report does not say the file was cut after 2 intervals or more:\n%s", stderr.String())
+			}
+			var requests int64
+			for _, l := range strings.Split(stdout.String(), "\n") {
+				if strings.HasPrefix(l, "  requests    ") {
+					_, _ = fmt.Sscanf(l, "  requests    %d", &requests)
+				}
+			}
+			if !strings.Contains(stdout.String(), "PARTIAL") || requests < 1 || requests > srv.Stats().Requests {
+				t.Errorf("the report of the cut file: %d requests (the target saw %d):\n%s", requests, srv.Stats().Requests, stdout.String())
+			}
+		})
+	}
 }

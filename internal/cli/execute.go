@@ -69,7 +69,7 @@ type sinks struct {
 // and no usage error leaves a file changed. The reports are written to
 // temporary files renamed into place by finish; --out is written in
 // place, an interval at a time, so that a run killed midway reads back.
-func (o *outputs) open(e *env, meta report.Meta) (*sinks, error) {
+func (o *outputs) open(e *env, meta report.Meta, steps []report.StepName) (*sinks, error) {
 	s := &sinks{text: e.stdout, textTo: "stdout"}
 	create := func(flag, path string) (*reportFile, error) {
 		f, err := createReport(path)
@@ -100,7 +100,7 @@ func (o *outputs) open(e *env, meta report.Meta) (*sinks, error) {
 		s.html = f
 	}
 	if o.out != "" {
-		w, err := runfile.Create(o.out, meta)
+		w, err := runfile.Create(o.out, meta, steps)
 		if err != nil {
 			s.close()
 			return nil, usagef("--out: %v", err)
@@ -163,6 +163,28 @@ func reportFailed(stderr io.Writer, errs []error) error {
 		fmt.Fprintf(stderr, "faya: %v\n", err)
 	}
 	return exitError{ExitFailed}
+}
+
+// stepNames names the plan's steps in the order the engine registers them
+// for its per-step stats: each scenario's setup steps, then its steps, a
+// name once.
+func stepNames(p engine.Plan) []report.StepName {
+	var out []report.StepName
+	seen := map[string]bool{}
+	for _, sc := range p.Scenarios {
+		for i, st := range append(append([]engine.Step(nil), sc.Setup...), sc.Steps...) {
+			setup := i < len(sc.Setup)
+			key := sc.Name + "\x00" + st.Label()
+			if setup {
+				key = sc.Name + "\x00setup\x00" + st.Label()
+			}
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, report.StepName{Scenario: sc.Name, Name: st.Label(), Setup: setup})
+			}
+		}
+	}
+	return out
 }
 
 // isTerminal reports whether w is a terminal.
@@ -243,7 +265,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		}()
 		fmt.Fprintf(e.stderr, "faya: Prometheus metrics on http://%s/metrics\n", bound)
 	}
-	if out, err = o.open(e, meta); err != nil {
+	if out, err = o.open(e, meta, stepNames(eng.Plan())); err != nil {
 		return err
 	}
 	checkFileLimit(e.stderr, plan.VUs())

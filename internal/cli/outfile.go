@@ -89,11 +89,17 @@ func special(path string) bool {
 // write writes the report with w and commits it; on an error the report
 // it would have replaced is left as it was.
 func (r *reportFile) write(w func(io.Writer) error) error {
-	if err := w(r.File); err != nil {
+	err := w(r.File)
+	if err != nil {
 		r.abort()
-		return err
+	} else {
+		err = r.commit()
 	}
-	return r.commit()
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == r.Name() {
+		err = pe.Err // the caller names the report, not its temporary file
+	}
+	return err
 }
 
 // commit closes the file and renames it into place.
