@@ -485,11 +485,7 @@ func (o *runOpts) readBody() ([]byte, error) {
 	case o.body != "" && o.bodyFile != "":
 		return nil, usagef("--body and --body-file both given: use one")
 	case o.bodyFile != "":
-		b, err := os.ReadFile(o.bodyFile)
-		if err != nil {
-			return nil, usagef("--body-file: %v", err)
-		}
-		return b, nil
+		return readBodyFile(o.bodyFile)
 	case o.body != "":
 		return []byte(o.body), nil
 	}
