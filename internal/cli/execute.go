@@ -217,18 +217,29 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		exp  *exporter.Exporter
 		out  *sinks
 	)
+	savedFailed := false
 	onInterval := func(iv engine.Interval) {
 		if exp != nil {
 			exp.Update(iv.Total, iv.Point)
+		}
+		if out.saved != nil {
+			out.saved.Interval(iv.Point, iv.HasPoint, iv.Snapshot)
+			if err := out.saved.Err(); err != nil && !savedFailed {
+				// Said now, not only at the end: the run goes on.
+				savedFailed = true
+				msg := fmt.Sprintf("cannot save the run to %s: %v; the run goes on", out.savedTo, err)
+				if view != nil {
+					view.Note(msg)
+				} else {
+					fmt.Fprintf(e.stderr, "faya: %s\n", msg)
+				}
+			}
 		}
 		if view != nil && iv.HasPoint {
 			if !o.inProcess {
 				view.Generator(iv.Busy, iv.CPUs)
 			}
 			view.Update(iv.Point, iv.Total)
-		}
-		if out.saved != nil {
-			out.saved.Interval(iv.Point, iv.HasPoint, iv.Snapshot)
 		}
 	}
 	sockets := plan.Scenarios[0].Steps[0].URL
@@ -283,8 +294,13 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 			po.PortLo, po.PortHi = so.PortLo, so.PortHi
 		}
 		if po.Terminal {
-			if w, _, err := term.GetSize(int(e.stderr.(*os.File).Fd())); err == nil {
-				po.Width = w
+			fd := int(e.stderr.(*os.File).Fd())
+			po.Size = func() (int, int) {
+				w, h, err := term.GetSize(fd)
+				if err != nil {
+					return 0, 0
+				}
+				return w, h
 			}
 		}
 		view = progress.New(e.stderr, po)

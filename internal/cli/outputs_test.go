@@ -359,6 +359,9 @@ func TestFullDisk(t *testing.T) {
 	if !strings.Contains(r.stdout, "Summary") {
 		t.Errorf("no text report:\n%s", r.stdout)
 	}
+	if !strings.Contains(r.stderr, "faya: cannot save the run to "+saved+": no space left on device") {
+		t.Errorf("the run file's failure was not said during the run:\n%s", r.stderr)
+	}
 	if b, _ := os.ReadFile(js); string(b) != "an earlier report" {
 		t.Errorf("the earlier JSON report was changed to %d bytes", len(b))
 	}

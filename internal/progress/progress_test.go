@@ -3,11 +3,13 @@ package progress
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
@@ -144,4 +146,64 @@ func TestLiveShortfallNamesTheGenerator(t *testing.T) {
 			t.Errorf("generator %.0f%% busy: want %q live:\n%s", 100*tc.busy, tc.want, b.String())
 		}
 	}
+}
+
+func TestFit(t *testing.T) {
+	for _, tc := range []struct {
+		parts []string
+		width int
+		want  []string
+	}{
+		{[]string{"  a", "b", "c"}, 20, []string{"  a   b   c"}},
+		{[]string{"  aaaa", "bbbb", "cccc"}, 13, []string{"  aaaa   bbbb", "    cccc"}},
+		{[]string{"  aaaa", "bbbbbbbbbbbbbbbbbbbb"}, 12, []string{"  aaaa", "    bbbbbbb~"}},
+		{[]string{"faya  [==]  50%", "0:01 / 0:02"}, 10, []string{"faya  [==~", "  0:01 / ~"}},
+		{[]string{"  µµµµ", "µµ"}, 11, []string{"  µµµµ   µµ"}}, // columns, not bytes
+	} {
+		if got := fit(tc.parts, "   ", tc.width); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("fit(%q, %d) = %q, want %q", tc.parts, tc.width, got, tc.want)
+		}
+	}
+}
+
+// On any terminal, from 20 columns to 200, every line of a frame fits (at
+// most the width less one column: a line the terminal wraps would be one
+// more than the redraw moves up over), the frame fits the height, and
+// each redraw moves up over exactly the lines of the last frame.
+func TestFramesFitTheTerminal(t *testing.T) {
+	for width := 20; width <= 200; width += 3 {
+		for _, height := range []int{3, 24} {
+			var b bytes.Buffer
+			p := point(1)
+			p.Intended, p.Dropped, p.LagP99 = 48000, 1234567, 3*time.Second
+			v := New(&b, Options{Terminal: true, Length: time.Hour, Config: cfg(), Size: func() (int, int) { return width, height }})
+			v.Update(p, total(1))
+			frame := b.String()
+			v.Update(p, total(2))
+			lines := strings.Split(strings.TrimSuffix(frame, "\n"), "\n")
+			for _, l := range lines {
+				if n := utf8.RuneCountInString(l); n > width-1 {
+					t.Fatalf("%dx%d: a line of %d columns: %q", width, height, n, l)
+				}
+			}
+			if len(lines) > height-1 {
+				t.Errorf("%dx%d: a frame of %d lines", width, height, len(lines))
+			}
+			if up := fmt.Sprintf("\x1b[%dA\x1b[J", len(lines)); !strings.HasPrefix(b.String()[len(frame):], up) {
+				t.Errorf("%dx%d: the redraw does not move up over the %d lines of the frame:\n%q", width, height, len(lines), b.String())
+			}
+			if width >= 80 && height == 24 && (!strings.Contains(frame, "conns open 50") || !strings.Contains(frame, "total 48,213 requests") || !strings.Contains(frame, "lag p99 3s")) {
+				t.Errorf("%d columns: the frame lacks a figure:\n%s", width, frame)
+			}
+		}
+	}
+}
+
+// The frame at 80 columns: the bar narrows, and parts that do not fit go
+// to the next line.
+func TestTerminalFrame80(t *testing.T) {
+	var b bytes.Buffer
+	v := New(&b, Options{Terminal: true, Length: time.Minute, Config: cfg(), Width: 80, Height: 24})
+	v.Update(point(3), total(3))
+	golden(t, "terminal80.golden", b.String())
 }

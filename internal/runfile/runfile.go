@@ -164,21 +164,27 @@ func (w *Writer) Close(run report.Run, findings []diagnose.Finding) error {
 	if err := w.f.Close(); err != nil && w.err == nil {
 		w.err = err
 	}
-	if w.err != nil {
-		err := w.err
-		var pe *os.PathError
-		if errors.As(err, &pe) && pe.Path == w.f.Name() {
-			err = pe.Err // the caller names the file
-		}
-		switch w.intervals {
-		case 0:
-			return fmt.Errorf("%w (the file holds no interval)", err)
-		case 1:
-			return fmt.Errorf("%w (the file holds the first interval, without the run's end; faya report reads it)", err)
-		}
-		return fmt.Errorf("%w (the file holds the first %d intervals, without the run's end; faya report reads them)", err, w.intervals)
+	return w.Err()
+}
+
+// Err returns the first write error, saying how much of the run the file
+// still holds, or nil.
+func (w *Writer) Err() error {
+	if w.err == nil {
+		return nil
 	}
-	return nil
+	err := w.err
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == w.f.Name() {
+		err = pe.Err // the caller names the file
+	}
+	switch w.intervals {
+	case 0:
+		return fmt.Errorf("%w (the file holds no interval)", err)
+	case 1:
+		return fmt.Errorf("%w (the file holds the first interval, without the run's end; faya report reads it)", err)
+	}
+	return fmt.Errorf("%w (the file holds the first %d intervals, without the run's end; faya report reads them)", err, w.intervals)
 }
 
 // Run is a saved run, read back.
