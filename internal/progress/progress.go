@@ -98,10 +98,15 @@ func (v *View) Update(p metrics.Point, total *metrics.Snapshot) {
 	v.notes = nil
 	if v.o.Terminal {
 		v.clear()
+		width, height := v.size()
 		for _, w := range warnings {
-			fmt.Fprintf(v.w, "faya: %s\n", w)
+			for _, l := range strings.Split("faya: "+w, "\n") {
+				for _, l := range wrap(l, width-1) {
+					fmt.Fprintln(v.w, l)
+				}
+			}
 		}
-		frame := v.frame(p, total)
+		frame := v.frame(p, total, width, height)
 		io.WriteString(v.w, frame)
 		v.drawn = strings.Count(frame, "\n")
 		return
@@ -164,18 +169,22 @@ func (v *View) findings(p metrics.Point, total *metrics.Snapshot) []string {
 	return out
 }
 
+// size returns the terminal's size.
+func (v *View) size() (width, height int) {
+	if v.o.Size != nil {
+		if w, h := v.o.Size(); w > 0 && h > 0 {
+			return w, h
+		}
+	}
+	return v.o.Width, v.o.Height
+}
+
 // frame is the terminal view. Every line fits the terminal (a line the
 // terminal wrapped would leave a stale line at the next redraw, which
 // moves up over the lines written): parts that do not fit go to the next
 // line, a part longer than the width is cut, and the frame is at most the
 // terminal's height less one line.
-func (v *View) frame(p metrics.Point, total *metrics.Snapshot) string {
-	width, height := v.o.Width, v.o.Height
-	if v.o.Size != nil {
-		if w, h := v.o.Size(); w > 0 && h > 0 {
-			width, height = w, h
-		}
-	}
+func (v *View) frame(p metrics.Point, total *metrics.Snapshot, width, height int) string {
 	done, label := v.progress(p, total)
 	// The bar takes what the line leaves, from 10 to 40 columns.
 	rest := len("faya  [] 100%  ") + runes(strings.Join(label, "  "))
@@ -231,6 +240,30 @@ func fit(parts []string, sep string, width int) []string {
 		}
 	}
 	return append(out, cut(cur, width))
+}
+
+// wrap breaks s at spaces into lines of at most width columns, each
+// continuation indented as s is plus two columns; a word wider than a line
+// is cut.
+func wrap(s string, width int) []string {
+	width = max(width, 8)
+	indent := strings.Repeat(" ", len(s)-len(strings.TrimLeft(s, " "))+2)
+	var out []string
+	for runes(s) > width {
+		r := []rune(s)
+		i := strings.LastIndexByte(string(r[:width+1]), ' ')
+		if i <= len(indent) {
+			out = append(out, cut(s, width))
+			s = ""
+			break
+		}
+		out = append(out, strings.TrimRight(string(r[:width+1])[:i], " "))
+		s = indent + strings.TrimLeft(string(r[:width+1])[i:]+string(r[width+1:]), " ")
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
 }
 
 // cut shortens s to width columns, marking the cut.

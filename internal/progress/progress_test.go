@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,23 @@ func TestLiveFindings(t *testing.T) {
 	}
 	if !strings.Contains(out, "faya: [warning at 0:02]") || !strings.Contains(out, "fix: --max-idle-conns-per-host 50") {
 		t.Errorf("want the warning at 0:02 with its fix:\n%s", out)
+	}
+
+	// On a terminal of 40 columns, the warning's lines fit too.
+	b.Reset()
+	v = New(&b, Options{Terminal: true, Width: 40, Length: time.Minute, Config: diagnose.Config{Concurrency: 50, MaxConnsPerHost: 50, MaxIdleConnsPerHost: 2, MaxIdleConns: 50, IdleConnTimeout: 90 * time.Second}})
+	for sec := 1; sec <= 3; sec++ {
+		p := point(sec)
+		p.Dialed = 500
+		v.Update(p, churn(sec))
+	}
+	if !strings.Contains(b.String(), "faya: [warning at 0:02] The idle pool") {
+		t.Fatalf("no warning:\n%s", b.String())
+	}
+	for _, l := range strings.Split(regexp.MustCompile("\x1b\\[[0-9]*[AJ]").ReplaceAllString(b.String(), ""), "\n") {
+		if n := utf8.RuneCountInString(l); n > 39 {
+			t.Errorf("a line of %d columns on a 40-column terminal: %q", n, l)
+		}
 	}
 }
 
@@ -206,4 +224,27 @@ func TestTerminalFrame80(t *testing.T) {
 	v := New(&b, Options{Terminal: true, Length: time.Minute, Config: cfg(), Width: 80, Height: 24})
 	v.Update(point(3), total(3))
 	golden(t, "terminal80.golden", b.String())
+}
+
+func TestWrap(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		width int
+		want  []string
+	}{
+		{"faya: short", 20, []string{"faya: short"}},
+		{"faya: [warning at 0:02] a b c d", 16, []string{"faya: [warning", "  at 0:02] a b c", "  d"}},
+		{"      fix: reuse connections now", 20, []string{"      fix: reuse", "        connections", "        now"}},
+		{"faya: aaaaaaaaaaaaaaaaaaaaaaaaa", 12, []string{"faya:", "  aaaaaaaaa~"}},
+	} {
+		got := wrap(tc.in, tc.width)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
+		}
+		for _, l := range got {
+			if utf8.RuneCountInString(l) > tc.width {
+				t.Errorf("wrap(%q, %d): %q is too wide", tc.in, tc.width, l)
+			}
+		}
+	}
 }
