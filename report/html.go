@@ -285,7 +285,7 @@ func cards(r *Report) []card {
 		Note: fmt.Sprintf("ok %d · http errors %d · errors %d", q.OK, q.HTTPErrors, q.Errors),
 	}}
 	bad := q.HTTPErrors + q.Errors
-	c := card{Label: "failed", Value: pct(bad, q.Total), Note: fmt.Sprintf("%d of %d requests", bad, q.Total), Class: "good"}
+	c := card{Label: "failed", Value: pct(bad, q.Total), Note: fmt.Sprintf("%d of %s", bad, plural(q.Total, "request")), Class: "good"}
 	if bad > 0 {
 		c.Class = "bad"
 	}
