@@ -55,7 +55,7 @@ func crafted(t *testing.T, lines ...string) (string, int) {
 // anything is allocated for them.
 func TestCraftedFilesBounded(t *testing.T) {
 	huge := hist(1, 1<<62, 5, nil) // 48 MB once allocated
-	bombHist := hist(1, 3_600_000_000_000, 3, make([]byte, 32<<20))
+	bombHist := hist(1, 3_600_000_000_000, 3, make([]byte, 1<<20))
 	end := func(total string) string {
 		return `{"end":{"total":` + total + `,"steps":[],"thresholds":[],"findings":[]}}` + "\n"
 	}
@@ -70,15 +70,15 @@ func TestCraftedFilesBounded(t *testing.T) {
 		{"histogram ranges", func() []string { return []string{end(hists(huge, 30))} }, "histogram range 1-4611686018427387904/5 digits"},
 		{"histogram payloads", func() []string { return []string{end(hists(bombHist, 4))} }, "inflate to more than"},
 		{"a line without end", func() []string {
-			return []string{`{"interval":{"snapshot":{},"x":"` + strings.Repeat(" ", 64<<20)}
+			return []string{`{"interval":{"snapshot":{},"x":"` + strings.Repeat(" ", 17<<20)}
 		}, "a line longer than a run file has"},
 		{"steps", func() []string { return []string{end(hists(hist(1, 3_600_000_000_000, 3, []byte{2}), 5000))} }, "5000 steps: more than the 256"},
-		{"proxies", func() []string { return []string{end(`{"Proxies":[` + strings.Repeat(`{},`, 1_000_000) + `{}]}`)} }, "1000001 proxies"},
+		{"proxies", func() []string { return []string{end(`{"Proxies":[` + strings.Repeat(`{},`, 100_000) + `{}]}`)} }, "100001 proxies"},
 		{"findings", func() []string {
-			return []string{`{"end":{"total":{},"findings":[` + strings.Repeat(`{},`, 2_000_000) + `{}]}}` + "\n"}
-		}, "2000001 findings"},
+			return []string{`{"end":{"total":{},"findings":[` + strings.Repeat(`{},`, 100_000) + `{}]}}` + "\n"}
+		}, "100001 findings"},
 		{"intervals", func() []string {
-			return []string{strings.Repeat(`{"interval":{"point":{},"has_point":true,"snapshot":{}}}`+"\n", 2_000_000)}
+			return []string{strings.Repeat(`{"interval":{"point":{},"has_point":true,"snapshot":{}}}`+"\n", 200_000)}
 		}, "more intervals than a file of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
