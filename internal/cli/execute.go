@@ -111,13 +111,13 @@ func (o *outputs) open(e *env, meta report.Meta, steps []report.StepName) (*sink
 }
 
 // close gives up the outputs (a run that did not start): the reports'
-// temporary files are removed, the run file is closed.
+// temporary files are removed, the run file is closed without an end.
 func (s *sinks) close() {
 	for _, f := range s.files {
 		f.abort()
 	}
 	if s.saved != nil {
-		_ = s.saved.Close(report.Run{}, nil)
+		s.saved.Abort()
 	}
 }
 

@@ -29,12 +29,15 @@ func createReport(path string) (*reportFile, error) {
 		return nil, err
 	}
 	dest := resolve(path)
-	if fi != nil && !fi.Mode().IsRegular() || special(path) || special(dest) {
+	inPlace := func() (*reportFile, error) {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 		if err != nil {
 			return nil, err
 		}
 		return &reportFile{File: f, path: path}, nil
+	}
+	if fi != nil && !fi.Mode().IsRegular() || special(path) || special(dest) {
+		return inPlace()
 	}
 	for range 100 {
 		var b [6]byte
@@ -46,7 +49,9 @@ func createReport(path string) (*reportFile, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			// A directory that takes no new file (a file writable in a
+			// directory that is not): write the report in place.
+			return inPlace()
 		}
 		if fi != nil {
 			_ = f.Chmod(fi.Mode().Perm()) // keep the mode of the report it replaces

@@ -167,6 +167,12 @@ func (w *Writer) Close(run report.Run, findings []diagnose.Finding) error {
 	return w.Err()
 }
 
+// Abort closes the file without the run's end, for a run that did not
+// take place: it reads back as cut, with the intervals written.
+func (w *Writer) Abort() {
+	_ = w.f.Close()
+}
+
 // Err returns the first write error, saying how much of the run the file
 // still holds, or nil.
 func (w *Writer) Err() error {
