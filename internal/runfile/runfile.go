@@ -248,6 +248,7 @@ func read(r io.ReadSeeker, size int64) (*Run, error) {
 	out.Run.Meta = h.Meta
 	out.Run.Meta.Version = h.Faya // not part of Meta's JSON
 	var points []metrics.Point
+	var budget int64 // histograms decoded
 	for {
 		b, err := sc.next(maxLine)
 		if errors.Is(err, errLong) {
@@ -281,6 +282,9 @@ func read(r io.ReadSeeker, size int64) (*Run, error) {
 			}
 			out.Intervals++
 		case l.End != nil:
+			if err := spend(&budget, l.End, size); err != nil {
+				return nil, sc.damaged(err)
+			}
 			e, err := decodeEnd(l.End, size)
 			if err != nil {
 				return nil, sc.damaged(err)
@@ -303,7 +307,7 @@ func read(r io.ReadSeeker, size int64) (*Run, error) {
 		}
 	}
 	// Cut: add up the intervals read.
-	total, err := sum(r, out.Intervals)
+	total, err := sum(r, out.Intervals, &budget, size)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +324,7 @@ func read(r io.ReadSeeker, size int64) (*Run, error) {
 }
 
 // sum reads the file again and adds up its first n intervals.
-func sum(r io.ReadSeeker, n int) (*metrics.Snapshot, error) {
+func sum(r io.ReadSeeker, n int, budget *int64, size int64) (*metrics.Snapshot, error) {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -332,6 +336,9 @@ func sum(r io.ReadSeeker, n int) (*metrics.Snapshot, error) {
 	for range n {
 		b, err := sc.next(maxLine)
 		if err != nil {
+			return nil, sc.damaged(err)
+		}
+		if err := spend(budget, b, size); err != nil {
 			return nil, sc.damaged(err)
 		}
 		var l line
@@ -413,6 +420,20 @@ func decodeEnd(b []byte, size int64) (*end, error) {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// spend counts the histograms b holds (each encoding starts with "HIST";
+// one that does not is refused before anything is allocated for it)
+// against what a file of size bytes may decode: a histogram costs 270 kB
+// in memory and its decoding time, and takes tens of bytes of the file
+// (its counts, compressed, do not compress again), so a file of repeated
+// histograms is refused before it takes minutes and gigabytes in all.
+func spend(budget *int64, b []byte, size int64) error {
+	*budget += int64(bytes.Count(b, []byte(`"HIST`)))
+	if *budget > 1024+size/16 {
+		return fmt.Errorf("more histograms than a file of %d bytes holds", size)
+	}
+	return nil
 }
 
 // maxPoints bounds the points of a file of size bytes: a point costs 120
