@@ -1,10 +1,26 @@
 package metrics
 
 import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
+	"sync"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// The most steps and proxies a decoded snapshot may have. Sizes read from
+// the input are checked against these, and the histograms' ranges against
+// faya's own, before anything is allocated for them, so that a damaged or
+// crafted file cannot make the decoder allocate without bound: each step
+// histogram costs about 270 kB once decoded.
+const (
+	MaxEncodedSteps   = 256
+	MaxEncodedProxies = 65536
 )
 
 // The JSON form of a Snapshot, for saved runs: counters as they are, the
@@ -22,6 +38,77 @@ type snapshotJSON struct {
 	CloseReasons  map[int]int64     `json:"CloseReasons,omitempty"`
 	PutIdleErrors map[int]int64     `json:"PutIdleErrors,omitempty"`
 	Hists         map[string]string `json:"Hists,omitempty"`
+}
+
+// snapshotSizes are the parts of a snapshot's JSON whose size is checked
+// before they are decoded.
+type snapshotSizes struct {
+	Status, ErrCount, ErrExample, CloseReasons, PutIdleErrors, Hists json.RawMessage
+	Steps, Proxies                                                   json.RawMessage
+}
+
+// check refuses parts with more elements than a snapshot can have.
+func (z *snapshotSizes) check() error {
+	for _, c := range []struct {
+		what string
+		raw  json.RawMessage
+		max  int
+	}{
+		{"status", z.Status, MaxStatus},
+		{"error classes", z.ErrCount, NumErrClasses},
+		{"error examples", z.ErrExample, NumErrClasses},
+		{"close reasons", z.CloseReasons, NumCloseReasons},
+		{"idle-put errors", z.PutIdleErrors, NumCloseReasons},
+		{"histograms", z.Hists, NumMetrics},
+		{"steps", z.Steps, MaxEncodedSteps},
+		{"proxies", z.Proxies, MaxEncodedProxies},
+	} {
+		if n := elements(c.raw); n > c.max {
+			return fmt.Errorf("%d %s: more than the %d a snapshot can have", n, c.what, c.max)
+		}
+	}
+	return nil
+}
+
+// elements counts the elements of a JSON array or the members of an
+// object, b being valid JSON; 0 for anything else.
+func elements(b []byte) int {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '[' && b[0] != '{' {
+		return 0
+	}
+	n, depth, str, esc, empty := 1, 0, false, false, true
+	for _, c := range b {
+		switch {
+		case str:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				str = false
+			}
+			continue
+		case c == '"':
+			str = true
+		case c == '[' || c == '{':
+			depth++
+			continue
+		case c == ']' || c == '}':
+			depth--
+			continue
+		case c == ',' && depth == 1:
+			n++
+		}
+		if depth == 1 && c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			empty = false
+		}
+	}
+	if empty {
+		return 0
+	}
+	return n
 }
 
 // MarshalJSON encodes s losslessly (see [Snapshot.UnmarshalJSON]).
@@ -67,6 +154,13 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 // newer faya, or damaged.
 func (s *Snapshot) UnmarshalJSON(b []byte) error {
 	*s = Snapshot{}
+	var sizes snapshotSizes
+	if err := json.Unmarshal(b, &sizes); err != nil {
+		return err
+	}
+	if err := sizes.check(); err != nil {
+		return err
+	}
 	w := snapshotJSON{snapshotAlias: (*snapshotAlias)(s)}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -131,6 +225,13 @@ func (t StepStats) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes what MarshalJSON wrote.
 func (t *StepStats) UnmarshalJSON(b []byte) error {
 	*t = StepStats{}
+	var sizes struct{ Status json.RawMessage }
+	if err := json.Unmarshal(b, &sizes); err != nil {
+		return err
+	}
+	if n := elements(sizes.Status); n > MaxStatus {
+		return fmt.Errorf("step status: %d codes, more than the %d a step can have", n, MaxStatus)
+	}
 	w := stepJSON{stepAlias: (*stepAlias)(t)}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -151,19 +252,62 @@ func encodeHist(h *hdrhistogram.Histogram) (string, error) {
 }
 
 func decodeHist(enc string) (h *hdrhistogram.Histogram, err error) {
+	if err := checkHist(enc); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if r := recover(); r != nil { // the library panics on some damaged input
 			h, err = nil, fmt.Errorf("damaged histogram: %v", r)
 		}
 	}()
-	h, err = hdrhistogram.Decode([]byte(enc))
+	return hdrhistogram.Decode([]byte(enc))
+}
+
+// maxPayload is the most bytes a histogram of faya's range and precision
+// encodes its counts in: 9 bytes (LEB128, 64 bits) per count.
+var maxPayload = sync.OnceValue(func() int { return 9 * len(newHist().Export().Counts) })
+
+// checkHist reads the header of a histogram in HdrHistogram's V2
+// compressed encoding and refuses it, before the library allocates its
+// counts, unless its range and precision are faya's and its counts
+// inflate to no more than such a histogram can hold.
+func checkHist(enc string) error {
+	const (
+		compressedCookie = 0x1c849304
+		cookie           = 0x1c849303
+		headerSize       = 40
+	)
+	raw, err := base64.StdEncoding.DecodeString(enc)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if h.LowestTrackableValue() != histLowest || h.HighestTrackableValue() != histHighest || h.SignificantFigures() != histDigits {
-		return nil, fmt.Errorf("histogram range %d-%d/%d digits, want %d-%d/%d", h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(), histLowest, histHighest, histDigits)
+	if len(raw) < 8 || int32(binary.BigEndian.Uint32(raw))&^0xf0 != compressedCookie {
+		return fmt.Errorf("not an HdrHistogram V2 compressed encoding")
 	}
-	return h, nil
+	n := int64(int32(binary.BigEndian.Uint32(raw[4:])))
+	if n < 0 || n > int64(len(raw)-8) {
+		return fmt.Errorf("damaged histogram: %d compressed bytes of %d", n, len(raw)-8)
+	}
+	z, err := zlib.NewReader(bytes.NewReader(raw[8 : 8+n]))
+	if err != nil {
+		return fmt.Errorf("damaged histogram: %w", err)
+	}
+	limit := headerSize + maxPayload()
+	inflated, err := io.ReadAll(io.LimitReader(z, int64(limit)+1))
+	switch {
+	case err != nil:
+		return fmt.Errorf("damaged histogram: %w", err)
+	case len(inflated) > limit:
+		return fmt.Errorf("damaged histogram: its counts inflate to more than the %d bytes a histogram holds", limit)
+	case len(inflated) < headerSize || int32(binary.BigEndian.Uint32(inflated))&^0xf0 != cookie:
+		return fmt.Errorf("damaged histogram: no V2 header")
+	}
+	digits := int64(int32(binary.BigEndian.Uint32(inflated[12:])))
+	lo, hi := int64(binary.BigEndian.Uint64(inflated[16:])), int64(binary.BigEndian.Uint64(inflated[24:]))
+	if lo != histLowest || hi != histHighest || digits != histDigits {
+		return fmt.Errorf("histogram range %d-%d/%d digits, want %d-%d/%d", lo, hi, digits, histLowest, histHighest, histDigits)
+	}
+	return nil
 }
 
 func parseMetric(name string) (Metric, bool) {

@@ -285,7 +285,7 @@ func cards(r *Report) []card {
 		Note: fmt.Sprintf("ok %d · http errors %d · errors %d", q.OK, q.HTTPErrors, q.Errors),
 	}}
 	bad := q.HTTPErrors + q.Errors
-	c := card{Label: "failed", Value: pct(bad, q.Total), Note: fmt.Sprintf("%d of %d requests", bad, q.Total), Class: "good"}
+	c := card{Label: "failed", Value: pct(bad, q.Total), Note: fmt.Sprintf("%d of %s", bad, plural(q.Total, "request")), Class: "good"}
 	if bad > 0 {
 		c.Class = "bad"
 	}
@@ -459,6 +459,9 @@ type series struct {
 	Points         int
 	Width          float64
 	Dash           bool
+	// Partial is the part of a series to the run's last interval, when
+	// that interval was cut short by the run's end.
+	Partial bool
 }
 
 type bar struct {
@@ -469,6 +472,7 @@ type bar struct {
 type dot struct {
 	X, Y       float64
 	Color, Tip string
+	Hollow     bool // a partial interval's point
 }
 
 type legendItem struct {
@@ -521,9 +525,15 @@ type yAxis struct {
 }
 
 // lineChart draws series over the timeline's times (s), from 0 to the
-// last, on an axis from 0.
-func lineChart(name, title, note string, xs []float64, ss []lineSeries, ya yAxis) *chart {
+// last, on an axis from 0. partial, above 0, is the length (s) of the last
+// interval when the run's end cut it short: its figures cover that much
+// (a rate per second of it, the connections after the pool closed), so it
+// is drawn dashed to a hollow marker rather than as a fall of the line.
+func lineChart(name, title, note string, xs []float64, partial float64, ss []lineSeries, ya yAxis) *chart {
 	c := &chart{Name: name, Title: title, Note: note, W: chartW, H: chartH}
+	if partial > 0 {
+		c.Note += fmt.Sprintf(" The last interval lasted %s, to the end of the run: dashed.", Duration(int64(partial*1e9)))
+	}
 	var items []legendItem
 	for _, s := range ss {
 		items = append(items, legendItem{Color: s.Color, Text: s.Name, Dash: s.Dash})
@@ -568,26 +578,58 @@ func lineChart(name, title, note string, xs []float64, ss []lineSeries, ya yAxis
 		c.Texts = append(c.Texts, label{X: X(v), Y: bottom + 17, Text: fmtSeconds(v), Anchor: "middle"})
 	}
 	c.Axes = append(c.Axes, seg{left, bottom, right, bottom}, seg{left, top, left, bottom})
+	last := len(xs) - 1
 	for _, s := range ss {
-		var d strings.Builder
-		for i, y := range s.Ys {
-			cmd := "L"
-			if i == 0 {
-				cmd = "M"
-			}
-			fmt.Fprintf(&d, "%s%s %s", cmd, fmtF(X(xs[i])), fmtF(Y(y)))
-			if len(xs) <= 60 {
-				c.Dots = append(c.Dots, dot{X: X(xs[i]), Y: Y(y), Color: s.Color,
-					Tip: fmt.Sprintf("%s at %s: %s", s.Name, fmtSeconds(xs[i]), yFmt(y))})
-			}
-		}
 		w := s.Width
 		if w == 0 {
 			w = 2
 		}
-		c.Paths = append(c.Paths, series{Name: s.Name, Color: s.Color, D: d.String(), Points: len(s.Ys), Width: w, Dash: s.Dash})
+		path := func(from, to int, partial bool) {
+			var d strings.Builder
+			for i := from; i <= to; i++ {
+				cmd := "L"
+				if i == from {
+					cmd = "M"
+				}
+				fmt.Fprintf(&d, "%s%s %s", cmd, fmtF(X(xs[i])), fmtF(Y(s.Ys[i])))
+			}
+			c.Paths = append(c.Paths, series{Name: s.Name, Color: s.Color, D: d.String(), Points: to - from + 1, Width: w, Dash: s.Dash, Partial: partial})
+		}
+		if partial > 0 && last > 0 {
+			path(0, last-1, false)
+			path(last-1, last, true)
+		} else {
+			path(0, last, false)
+		}
+		for i, y := range s.Ys {
+			tip := fmt.Sprintf("%s at %s: %s", s.Name, fmtSeconds(xs[i]), yFmt(y))
+			switch {
+			case i == last && partial > 0:
+				c.Dots = append(c.Dots, dot{X: X(xs[i]), Y: Y(y), Color: s.Color, Hollow: true,
+					Tip: tip + fmt.Sprintf(" (the last %s of the run: partial)", Duration(int64(partial*1e9)))})
+			case len(xs) <= 60:
+				c.Dots = append(c.Dots, dot{X: X(xs[i]), Y: Y(y), Color: s.Color, Tip: tip})
+			}
+		}
 	}
 	return c
+}
+
+// partialLast returns the length (s) of the timeline's last interval when
+// the run's end cut it short (under 0.9 s of the 1 s intervals), or 0.
+func partialLast(r *Report) float64 {
+	n := len(r.Timeline)
+	if n == 0 {
+		return 0
+	}
+	dt := r.Timeline[n-1].T
+	if n > 1 {
+		dt -= r.Timeline[n-2].T
+	}
+	if dt <= 0 || dt >= 9e8 {
+		return 0
+	}
+	return float64(dt) / 1e9
 }
 
 // timeline returns the points' times in seconds.
@@ -621,7 +663,7 @@ func throughputChart(r *Report) *chart {
 	eps := perPoint(r, func(p Point, dt float64) float64 { return float64(p.Errors) / dt })
 	return lineChart("throughput", "Requests and errors per second",
 		"Requests that ended in each interval; errors are http errors (status ≥ 400) and failed requests.",
-		timeline(r), []lineSeries{{Name: "requests/s", Color: colorBlue, Ys: perPoint(r, rps)}, {Name: "errors/s", Color: colorRed, Ys: eps}},
+		timeline(r), partialLast(r), []lineSeries{{Name: "requests/s", Color: colorBlue, Ys: perPoint(r, rps)}, {Name: "errors/s", Color: colorRed, Ys: eps}},
 		yAxis{Format: fmtCount})
 }
 
@@ -633,7 +675,7 @@ func latencyChart(r *Report) *chart {
 		note += " Open model: from the intended start, so a wait on the generator's side counts."
 	}
 	return lineChart("latency", "Latency over time", note,
-		timeline(r), []lineSeries{{Name: "p50", Color: colorBlue, Ys: p50}, {Name: "p99", Color: colorAmber, Ys: p99}},
+		timeline(r), partialLast(r), []lineSeries{{Name: "p50", Color: colorBlue, Ys: p50}, {Name: "p99", Color: colorAmber, Ys: p99}},
 		yAxis{Format: fmtDurTick})
 }
 
@@ -641,14 +683,14 @@ func dialChart(r *Report) *chart {
 	dps := perPoint(r, func(p Point, dt float64) float64 { return float64(p.Dialed) / dt })
 	return lineChart("dials", "New connections vs requests per second",
 		"Log scale. With keep-alive working, new connections stay near zero after the start, orders of magnitude below requests; the two lines close together mean connections are not reused.",
-		timeline(r), []lineSeries{{Name: "requests/s", Color: colorBlue, Ys: perPoint(r, rps)}, {Name: "new connections/s", Color: colorPink, Ys: dps}},
+		timeline(r), partialLast(r), []lineSeries{{Name: "requests/s", Color: colorBlue, Ys: perPoint(r, rps)}, {Name: "new connections/s", Color: colorPink, Ys: dps}},
 		yAxis{Format: fmtCount, Log: true})
 }
 
 func openChart(r *Report) *chart {
 	return lineChart("connections", "Open connections",
 		"At the end of each interval: open = carrying a request (active) + idle in the pool.",
-		timeline(r), []lineSeries{
+		timeline(r), partialLast(r), []lineSeries{
 			{Name: "open", Color: colorTeal, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.ConnsOpen) }), Width: 3},
 			{Name: "active", Color: colorBlue, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.ConnsActive) })},
 			{Name: "idle", Color: colorGray, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.ConnsIdle) }), Dash: true},
@@ -1300,10 +1342,10 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; text-align: cen
 <line x1="{{f .X1}}" y1="{{f .Y1}}" x2="{{f .X2}}" y2="{{f .Y2}}" stroke="#111827" stroke-width="2"><title>{{.Tip}}</title></line>
 {{- end}}
 {{- range .Paths}}
-<path data-series="{{.Name}}" data-points="{{.Points}}" d="{{.D}}" fill="none" stroke="{{.Color}}" stroke-width="{{f .Width}}" stroke-linejoin="round" stroke-linecap="round"{{if .Dash}} stroke-dasharray="5 4"{{end}}/>
+<path data-{{if .Partial}}partial{{else}}series{{end}}="{{.Name}}" data-points="{{.Points}}" d="{{.D}}" fill="none" stroke="{{.Color}}" stroke-width="{{f .Width}}" stroke-linejoin="round" stroke-linecap="round"{{if .Partial}} stroke-dasharray="2 4" stroke-opacity="0.6"{{else if .Dash}} stroke-dasharray="5 4"{{end}}/>
 {{- end}}
 {{- if .Dots}}
-<g class="dots">{{range .Dots}}<circle cx="{{f .X}}" cy="{{f .Y}}" r="2.5" fill="{{.Color}}"><title>{{.Tip}}</title></circle>{{end}}</g>
+<g class="dots">{{range .Dots}}<circle cx="{{f .X}}" cy="{{f .Y}}" r="{{if .Hollow}}3.5" fill="white" stroke="{{.Color}}" stroke-width="1.5{{else}}2.5" fill="{{.Color}}{{end}}"><title>{{.Tip}}</title></circle>{{end}}</g>
 {{- end}}
 <g class="legend">{{range .Legend}}{{if .Box}}<rect x="{{f .X}}" y="{{f .Y}}" width="14" height="10" rx="2" fill="{{.Color}}"/>{{else}}<line x1="{{f .X}}" y1="{{f (add .Y 5)}}" x2="{{f (add .X 14)}}" y2="{{f (add .Y 5)}}" stroke="{{.Color}}" stroke-width="{{if .Box}}10{{else}}2.5{{end}}"{{if .Dash}} stroke-dasharray="4 3"{{end}}/>{{end}}<text x="{{f .X}}" y="{{f .Y}}" dx="20" dy="9.5">{{.Text}}</text>{{end}}</g>
 </svg>

@@ -82,22 +82,22 @@ func (t *textWriter) header(r *Report) {
 func modelText(m Meta) string {
 	switch m.Executor {
 	case "rate":
-		return fmt.Sprintf("open model: %s/s for %v, %d VUs pre-allocated, at most %d", m.Rate, m.Duration, m.PreVUs, m.MaxVUs)
+		return fmt.Sprintf("open model: %s/s for %v, %s pre-allocated, at most %d", m.Rate, m.Duration, plural(m.PreVUs, "VU"), m.MaxVUs)
 	case "ramping-rate":
-		return fmt.Sprintf("open model, ramping rate %s (per second), %d VUs pre-allocated, at most %d", m.Stages, m.PreVUs, m.MaxVUs)
+		return fmt.Sprintf("open model, ramping rate %s (per second), %s pre-allocated, at most %d", m.Stages, plural(m.PreVUs, "VU"), m.MaxVUs)
 	case "ramping-vus":
 		return fmt.Sprintf("closed model, ramping VUs %s, at most %d", m.Stages, m.VUs)
 	}
-	return fmt.Sprintf("closed model: %d VUs, %s", m.VUs, bound(m.Requests, "requests", m.Duration))
+	return fmt.Sprintf("closed model: %s, %s", plural(m.VUs, "VU"), bound(m.Requests, "request", m.Duration))
 }
 
 // bound says what ends a closed-model run: n of what, a duration, either.
 func bound(n int64, what string, d time.Duration) string {
 	switch {
 	case n > 0 && d > 0:
-		return fmt.Sprintf("%d %s or %v", n, what, d)
+		return fmt.Sprintf("%s or %v", plural(n, what), d)
 	case n > 0:
-		return fmt.Sprintf("%d %s", n, what)
+		return plural(n, what)
 	case d > 0:
 		return d.String()
 	}
@@ -120,6 +120,9 @@ func (t *textWriter) summary(r *Report) {
 	}
 	if q.VUsStopped > 0 {
 		t.printf("              VUs stopped %d (a step failed with on_failure: stop-vu)\n", q.VUsStopped)
+	}
+	if q.Total > 0 {
+		t.printf("  success     %.2f%%  (ok: a response with a status below 400)\n", 100*float64(q.OK)/float64(q.Total))
 	}
 	if c := r.Checks; c.Passed+c.Failed > 0 {
 		t.printf("  checks      %.2f%% passed (%d passed, %d failed)\n", 100*c.Rate, c.Passed, c.Failed)
@@ -176,16 +179,17 @@ func scenarioModel(sc ScenarioMeta) string {
 		if !strings.Contains(rate, "/") {
 			rate += "/s"
 		}
-		return fmt.Sprintf("open model, %s for %v, at most %d VUs%s", rate, sc.Duration, sc.MaxVUs, setup)
+		return fmt.Sprintf("open model, %s for %v, at most %s%s", rate, sc.Duration, plural(sc.MaxVUs, "VU"), setup)
 	case "ramping-rate":
-		return fmt.Sprintf("open model, ramping rate %s (per second), at most %d VUs%s", sc.Stages, sc.MaxVUs, setup)
+		return fmt.Sprintf("open model, ramping rate %s (per second), at most %s%s", sc.Stages, plural(sc.MaxVUs, "VU"), setup)
 	case "ramping-vus":
 		return fmt.Sprintf("closed model, ramping VUs %s%s", sc.Stages, setup)
 	}
-	return fmt.Sprintf("closed model, %d VUs, %s%s", sc.VUs, bound(sc.Iterations, "iterations", sc.Duration), setup)
+	return fmt.Sprintf("closed model, %s, %s%s", plural(sc.VUs, "VU"), bound(sc.Iterations, "iteration", sc.Duration), setup)
 }
 
-func plural(n int, what string) string {
+// plural writes n and what, made plural unless n is 1: "1 VU", "2 VUs".
+func plural[N int | int64](n N, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}
@@ -194,11 +198,11 @@ func plural(n int, what string) string {
 
 var scopeNames = map[string]string{"shared": "one shared pool", "vu": "one pool per VU"}
 
-var distCols = "p50\tp90\tp95\tp99\tp99.9\tmax\tmean\t"
+var distCols = "min\tp50\tp90\tp95\tp99\tp99.9\tmax\tmean\t"
 
 func distRow(d Dist) string {
 	return strings.Join([]string{
-		Duration(d.P50), Duration(d.P90), Duration(d.P95), Duration(d.P99),
+		Duration(d.Min), Duration(d.P50), Duration(d.P90), Duration(d.P95), Duration(d.P99),
 		Duration(d.P999), Duration(d.Max), Duration(d.Mean),
 	}, "\t") + "\t"
 }
@@ -393,7 +397,7 @@ func (t *textWriter) steps(r *Report) {
 	})
 	for _, s := range r.Steps {
 		if s.CheckFailure != "" {
-			t.printf("  %s: %d checks failed, the first: %s\n", stepLabel(s, len(scenarios) > 1), s.ChecksFailed, printable(s.CheckFailure))
+			t.printf("  %s: %s failed, the first: %s\n", stepLabel(s, len(scenarios) > 1), plural(s.ChecksFailed, "check"), printable(s.CheckFailure))
 		}
 	}
 	t.printf("\n")
@@ -543,5 +547,5 @@ func pipelineText(n int) string {
 	if n <= 1 {
 		return ""
 	}
-	return fmt.Sprintf(" pipelining %d requests per connection", n)
+	return fmt.Sprintf(" pipelining %s per connection", plural(n, "request"))
 }

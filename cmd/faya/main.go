@@ -12,6 +12,10 @@ import (
 )
 
 func main() {
+	// A closed stdout or stderr (faya run ... | head) must not kill the
+	// run: writes to it fail with EPIPE instead, the reports that can be
+	// written are, and faya exits 1 naming the one that could not.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, restore the default handling: a second
 	// Ctrl-C ends the process at once.

@@ -55,18 +55,24 @@ func metricsAddr(addr string) (string, error) {
 
 // sinks are the opened outputs of a run.
 type sinks struct {
-	text, json io.Writer
-	files      []*os.File
-	html       *os.File
-	saved      *runfile.Writer
+	text, json     io.Writer
+	textTo, jsonTo string // where they go, for messages
+	files          []*reportFile
+	jsonFile       *reportFile
+	html           *reportFile
+	saved          *runfile.Writer
+	savedTo        string
 }
 
-// open creates the output files before any traffic, so that a path that
-// cannot be written is a usage error (exit 2).
-func (o *outputs) open(e *env, meta report.Meta) (*sinks, error) {
-	s := &sinks{text: e.stdout}
-	create := func(flag, path string) (*os.File, error) {
-		f, err := os.Create(path)
+// open creates the output files before any traffic, after every flag was
+// checked, so that a path that cannot be written is a usage error (exit 2)
+// and no usage error leaves a file changed. The reports are written to
+// temporary files renamed into place by finish; --out is written in
+// place, an interval at a time, so that a run killed midway reads back.
+func (o *outputs) open(e *env, meta report.Meta, steps []report.StepName) (*sinks, error) {
+	s := &sinks{text: e.stdout, textTo: "stdout"}
+	create := func(flag, path string) (*reportFile, error) {
+		f, err := createReport(path)
 		if err != nil {
 			s.close()
 			return nil, usagef("%s: %v", flag, err)
@@ -77,13 +83,14 @@ func (o *outputs) open(e *env, meta report.Meta) (*sinks, error) {
 	switch o.json {
 	case "":
 	case "-":
-		s.json, s.text = e.stdout, e.stderr
+		s.json, s.jsonTo = e.stdout, "stdout"
+		s.text, s.textTo = e.stderr, "stderr"
 	default:
 		f, err := create("--json", o.json)
 		if err != nil {
 			return nil, err
 		}
-		s.json = f
+		s.json, s.jsonTo, s.jsonFile = f, o.json, f
 	}
 	if o.html != "" {
 		f, err := create("--html", o.html)
@@ -93,57 +100,91 @@ func (o *outputs) open(e *env, meta report.Meta) (*sinks, error) {
 		s.html = f
 	}
 	if o.out != "" {
-		w, err := runfile.Create(o.out, meta)
+		w, err := runfile.Create(o.out, meta, steps)
 		if err != nil {
 			s.close()
 			return nil, usagef("--out: %v", err)
 		}
-		s.saved = w
+		s.saved, s.savedTo = w, o.out
 	}
 	return s, nil
 }
 
-// close closes the files (after an error; write errors are reported by
-// finish).
+// close gives up the outputs (a run that did not start): the reports'
+// temporary files are removed, the run file is closed without an end.
 func (s *sinks) close() {
 	for _, f := range s.files {
-		_ = f.Close()
+		f.abort()
 	}
 	if s.saved != nil {
-		_ = s.saved.Close(report.Run{}, nil)
+		s.saved.Abort()
 	}
 }
 
-// finish writes the reports of a run and closes the files.
-func (s *sinks) finish(run report.Run, rep *report.Report) error {
+// finish writes every report of a run and closes the files. A report that
+// cannot be written (a closed pipe, a full disk) does not stop the others:
+// each failure is returned, one per report, naming it.
+func (s *sinks) finish(run report.Run, rep *report.Report) []error {
 	var errs []error
+	fail := func(what, to string, err error) {
+		errs = append(errs, fmt.Errorf("write the %s to %s: %w", what, to, err))
+	}
 	if err := report.Text(s.text, rep); err != nil {
-		errs = append(errs, fmt.Errorf("write report: %w", err))
+		fail("text report", s.textTo, err)
 	}
 	if s.json != nil {
-		if err := report.JSON(s.json, rep); err != nil {
-			errs = append(errs, fmt.Errorf("write JSON report: %w", err))
+		var err error
+		if s.jsonFile != nil {
+			err = s.jsonFile.write(func(w io.Writer) error { return report.JSON(w, rep) })
+		} else {
+			err = report.JSON(s.json, rep)
+		}
+		if err != nil {
+			fail("JSON report", s.jsonTo, err)
 		}
 	}
 	if s.html != nil {
-		if err := report.HTML(s.html, rep); err != nil {
-			errs = append(errs, fmt.Errorf("write HTML report: %w", err))
+		if err := s.html.write(func(w io.Writer) error { return report.HTML(w, rep) }); err != nil {
+			fail("HTML report", s.html.path, err)
 		}
 	}
 	if s.saved != nil {
 		if err := s.saved.Close(run, rep.Findings); err != nil {
-			errs = append(errs, fmt.Errorf("save the run: %w", err))
+			errs = append(errs, fmt.Errorf("save the run to %s: %w", s.savedTo, err))
 		}
 	}
-	for _, f := range s.files {
-		if err := f.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", f.Name(), err))
+	return errs
+}
+
+// reportFailed prints each output that could not be written and returns
+// the exit code for it.
+func reportFailed(stderr io.Writer, errs []error) error {
+	for _, err := range errs {
+		fmt.Fprintf(stderr, "faya: %v\n", err)
+	}
+	return exitError{ExitFailed}
+}
+
+// stepNames names the plan's steps in the order the engine registers them
+// for its per-step stats: each scenario's setup steps, then its steps, a
+// name once.
+func stepNames(p engine.Plan) []report.StepName {
+	var out []report.StepName
+	seen := map[string]bool{}
+	for _, sc := range p.Scenarios {
+		for i, st := range append(append([]engine.Step(nil), sc.Setup...), sc.Steps...) {
+			setup := i < len(sc.Setup)
+			key := sc.Name + "\x00" + st.Label()
+			if setup {
+				key = sc.Name + "\x00setup\x00" + st.Label()
+			}
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, report.StepName{Scenario: sc.Name, Name: st.Label(), Setup: setup})
+			}
 		}
 	}
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
+	return out
 }
 
 // isTerminal reports whether w is a terminal.
@@ -153,55 +194,65 @@ func isTerminal(w io.Writer) bool {
 }
 
 // execute runs plan and writes the reports. It returns an exitError for
-// an interrupted run or a failed threshold.
+// an interrupted run, a failed threshold or a report that could not be
+// written.
 func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, ths []threshold.Threshold, o outputs) error {
-	out, err := o.open(e, meta)
-	if err != nil {
-		return err
+	// Every input is checked before any output is opened: a usage error
+	// leaves the files as they were.
+	if o.linger < 0 {
+		return usagef("--metrics-linger %v: want a duration of 0 or more, e.g. 30s", o.linger)
 	}
-	checkFileLimit(e.stderr, plan.VUs())
-	watch := watchSockets(ctx, socketTargets(plan))
-	watch.preflight(e.stderr, plan)
-
-	var view *progress.View
-	if !o.quiet {
-		po := progress.Options{Terminal: isTerminal(e.stderr), Config: meta.DiagnoseConfig()}
-		for _, sc := range plan.Scenarios {
-			po.Length = max(po.Length, sc.Executor.Length())
-		}
-		if len(plan.Scenarios) == 1 && po.Length == 0 {
-			po.Requests = plan.Scenarios[0].Executor.Iterations
-		}
-		if so := watch.result(); so.PortHi > 0 {
-			po.PortLo, po.PortHi = so.PortLo, so.PortHi
-		}
-		if po.Terminal {
-			if w, _, err := term.GetSize(int(e.stderr.(*os.File).Fd())); err == nil {
-				po.Width = w
-			}
-		}
-		view = progress.New(e.stderr, po)
-	}
-	var exp *exporter.Exporter
-	if o.linger < 0 || o.linger > 0 && o.metrics == "" {
-		out.close()
-		if o.linger < 0 {
-			return usagef("--metrics-linger %v: want a duration of 0 or more, e.g. 30s", o.linger)
-		}
+	if o.linger > 0 && o.metrics == "" {
 		return usagef("--metrics-linger needs --metrics-addr: there is nothing to serve without it")
 	}
+	var addr string
 	if o.metrics != "" {
-		addr, err := metricsAddr(o.metrics)
-		if err != nil {
-			out.close()
+		var err error
+		if addr, err = metricsAddr(o.metrics); err != nil {
 			return err
 		}
+	}
+	var (
+		view *progress.View
+		exp  *exporter.Exporter
+		out  *sinks
+	)
+	savedFailed := false
+	onInterval := func(iv engine.Interval) {
+		if exp != nil {
+			exp.Update(iv.Total, iv.Point)
+		}
+		if out.saved != nil {
+			out.saved.Interval(iv.Point, iv.HasPoint, iv.Snapshot)
+			if err := out.saved.Err(); err != nil && !savedFailed {
+				// Said now, not only at the end: the run goes on.
+				savedFailed = true
+				msg := fmt.Sprintf("cannot save the run to %s: %v; the run goes on", out.savedTo, err)
+				if view != nil {
+					view.Note(msg)
+				} else {
+					fmt.Fprintf(e.stderr, "faya: %s\n", msg)
+				}
+			}
+		}
+		if view != nil && iv.HasPoint {
+			if !o.inProcess {
+				view.Generator(iv.Busy, iv.CPUs)
+			}
+			view.Update(iv.Point, iv.Total)
+		}
+	}
+	watch := watchSockets(ctx, socketTargets(plan))
+	eng, err := engine.New(plan, engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv), engine.WithIntervals(onInterval))
+	if err != nil {
+		return usageError{err}
+	}
+	if addr != "" {
 		exp = exporter.New()
 		mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		bound, stopped, err := exp.Serve(mctx, addr)
 		if err != nil {
 			stop()
-			out.close()
 			return usagef("--metrics-addr %s: %v", o.metrics, err)
 		}
 		defer func() {
@@ -221,24 +272,34 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		}()
 		fmt.Fprintf(e.stderr, "faya: Prometheus metrics on http://%s/metrics\n", bound)
 	}
-	onInterval := func(iv engine.Interval) {
-		if exp != nil {
-			exp.Update(iv.Total, iv.Point)
-		}
-		if view != nil && iv.HasPoint {
-			if !o.inProcess {
-				view.Generator(iv.Busy, iv.CPUs)
-			}
-			view.Update(iv.Point, iv.Total)
-		}
-		if out.saved != nil {
-			out.saved.Interval(iv.Point, iv.HasPoint, iv.Snapshot)
-		}
+	if out, err = o.open(e, meta, stepNames(eng.Plan())); err != nil {
+		return err
 	}
-	eng, err := engine.New(plan, engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv), engine.WithIntervals(onInterval))
-	if err != nil {
-		out.close()
-		return usageError{err}
+	checkFileLimit(e.stderr, plan.VUs())
+	watch.preflight(e.stderr, plan)
+
+	if !o.quiet {
+		po := progress.Options{Terminal: isTerminal(e.stderr), Config: meta.DiagnoseConfig()}
+		for _, sc := range plan.Scenarios {
+			po.Length = max(po.Length, sc.Executor.Length())
+		}
+		if len(plan.Scenarios) == 1 && po.Length == 0 {
+			po.Requests = plan.Scenarios[0].Executor.Iterations
+		}
+		if so := watch.result(); so.PortHi > 0 {
+			po.PortLo, po.PortHi = so.PortLo, so.PortHi
+		}
+		if po.Terminal {
+			fd := int(e.stderr.(*os.File).Fd())
+			po.Size = func() (int, int) {
+				w, h, err := term.GetSize(fd)
+				if err != nil {
+					return 0, 0
+				}
+				return w, h
+			}
+		}
+		view = progress.New(e.stderr, po)
 	}
 	res, err := eng.Run(ctx)
 	if view != nil {
@@ -276,8 +337,8 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		RunDelay:   res.RunDelay,
 		Sockets:    watch.result(),
 	}
-	if werr := out.finish(run, report.Build(run)); werr != nil {
-		return werr
+	if errs := out.finish(run, report.Build(run)); len(errs) > 0 {
+		return reportFailed(e.stderr, errs)
 	}
 	if err != nil {
 		return err

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"time"
 
 	"github.com/faya-load/faya/internal/runfile"
 	"github.com/faya-load/faya/report"
@@ -37,12 +39,22 @@ as the run printed; --json and --html write those reports too.`,
 				}
 				return usagef("%s: %v", args[0], err)
 			}
-			out, err := o.open(e, r.Run.Meta)
+			out, err := o.open(e, r.Run.Meta, nil)
 			if err != nil {
 				return err
 			}
-			rep := report.Build(r.Run)
-			return out.finish(r.Run, rep)
+			if r.Cut != "" {
+				n := fmt.Sprintf("%d intervals", r.Intervals)
+				if r.Intervals == 1 {
+					n = "1 interval"
+				}
+				fmt.Fprintf(e.stderr, "faya: %s was cut after %s (%v of the run): %s; the reports cover what it holds and are marked PARTIAL\n",
+					args[0], n, r.Run.Duration.Round(100*time.Millisecond), r.Cut)
+			}
+			if errs := out.finish(r.Run, report.Build(r.Run)); len(errs) > 0 {
+				return reportFailed(e.stderr, errs)
+			}
+			return nil
 		},
 	}
 	fs := cmd.Flags()

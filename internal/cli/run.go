@@ -667,8 +667,12 @@ func distinctFiles(files ...namedFile) error {
 }
 
 // samePath reports whether two paths name one file: the same path once
-// cleaned and made absolute, or (for files that exist) the same file.
+// cleaned and made absolute, or (for files that exist) the same file. A
+// device (/dev/null, /dev/full) is not a file one output overwrites.
 func samePath(a, b string) bool {
+	if st, err := os.Stat(a); err == nil && st.Mode()&os.ModeDevice != 0 {
+		return false
+	}
 	aa, err1 := filepath.Abs(a)
 	bb, err2 := filepath.Abs(b)
 	if err1 == nil && err2 == nil && aa == bb {
@@ -780,11 +784,7 @@ func (o *runOpts) readBody() ([]byte, error) {
 	case o.body != "" && o.bodyFile != "":
 		return nil, usagef("--body and --body-file both given: use one")
 	case o.bodyFile != "":
-		b, err := os.ReadFile(o.bodyFile)
-		if err != nil {
-			return nil, usagef("--body-file: %v", err)
-		}
-		return b, nil
+		return readBodyFile(o.bodyFile)
 	case o.body != "":
 		return []byte(o.body), nil
 	}

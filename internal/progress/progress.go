@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
@@ -24,8 +25,11 @@ type Options struct {
 	Requests int64
 	// Config describes the run for the live findings.
 	Config diagnose.Config
-	// Width is the terminal's width (default 80).
-	Width int
+	// Width and Height are the terminal's size (default 80x24); Size,
+	// when set, is asked before each frame (the terminal may be resized)
+	// and returns 0s when it cannot tell.
+	Width, Height int
+	Size          func() (width, height int)
 	// PortLo and PortHi bound the ephemeral port range, for the TIME_WAIT
 	// finding (0: unknown).
 	PortLo, PortHi int
@@ -43,7 +47,8 @@ type View struct {
 	timeline  []metrics.Point // recent points, for the findings' time series
 	twPeak    int64
 	closed    bool
-	busy      float64 // the generator's CPU share so far (0: unknown)
+	notes     []string // to print with the next frame
+	busy      float64  // the generator's CPU share so far (0: unknown)
 	cpus      int
 }
 
@@ -55,6 +60,9 @@ func New(w io.Writer, o Options) *View {
 	if o.Width <= 0 {
 		o.Width = 80
 	}
+	if o.Height <= 0 {
+		o.Height = 24
+	}
 	return &View{w: w, o: o, warned: map[string]bool{}}
 }
 
@@ -64,6 +72,13 @@ func New(w io.Writer, o Options) *View {
 func (v *View) Generator(busy float64, cpus int) {
 	v.mu.Lock()
 	v.busy, v.cpus = busy, cpus
+	v.mu.Unlock()
+}
+
+// Note prints msg once, with the next frame (above it).
+func (v *View) Note(msg string) {
+	v.mu.Lock()
+	v.notes = append(v.notes, msg)
 	v.mu.Unlock()
 }
 
@@ -79,13 +94,19 @@ func (v *View) Update(p metrics.Point, total *metrics.Snapshot) {
 	if len(v.timeline) > 600 {
 		v.timeline = v.timeline[len(v.timeline)-300:] // bounded memory
 	}
-	warnings := v.findings(p, total)
+	warnings := append(v.notes, v.findings(p, total)...)
+	v.notes = nil
 	if v.o.Terminal {
 		v.clear()
+		width, height := v.size()
 		for _, w := range warnings {
-			fmt.Fprintf(v.w, "faya: %s\n", w)
+			for _, l := range strings.Split("faya: "+w, "\n") {
+				for _, l := range wrap(l, width-1) {
+					fmt.Fprintln(v.w, l)
+				}
+			}
 		}
-		frame := v.frame(p, total)
+		frame := v.frame(p, total, width, height)
 		io.WriteString(v.w, frame)
 		v.drawn = strings.Count(frame, "\n")
 		return
@@ -155,48 +176,134 @@ func warning(f diagnose.Finding, at time.Duration) string {
 	return msg
 }
 
-// frame is the terminal view.
-func (v *View) frame(p metrics.Point, total *metrics.Snapshot) string {
-	var b strings.Builder
+// size returns the terminal's size.
+func (v *View) size() (width, height int) {
+	if v.o.Size != nil {
+		if w, h := v.o.Size(); w > 0 && h > 0 {
+			return w, h
+		}
+	}
+	return v.o.Width, v.o.Height
+}
+
+// frame is the terminal view. Every line fits the terminal (a line the
+// terminal wrapped would leave a stale line at the next redraw, which
+// moves up over the lines written): parts that do not fit go to the next
+// line, a part longer than the width is cut, and the frame is at most the
+// terminal's height less one line.
+func (v *View) frame(p metrics.Point, total *metrics.Snapshot, width, height int) string {
 	done, label := v.progress(p, total)
-	barW := max(10, min(40, v.o.Width-40))
+	// The bar takes what the line leaves, from 10 to 40 columns.
+	rest := len("faya  [] 100%  ") + runes(strings.Join(label, "  "))
+	barW := max(10, min(40, width-1-rest))
 	fill := int(done * float64(barW))
-	fmt.Fprintf(&b, "faya  [%s%s] %3.0f%%  %s\n", strings.Repeat("=", fill), strings.Repeat(" ", barW-fill), 100*done, label)
+	lines := [][]string{append([]string{fmt.Sprintf("faya  [%s%s] %3.0f%%", strings.Repeat("=", fill), strings.Repeat(" ", barW-fill), 100*done)}, label...)}
 	errPct := 0.0
 	if p.Requests > 0 {
 		errPct = 100 * float64(p.Errors) / float64(p.Requests)
 	}
-	fmt.Fprintf(&b, "  %s req/s   errors %d (%.2f%%)   p50 %s   p99 %s   (last second)\n",
-		count(int64(p.RPS+0.5)), p.Errors, errPct, dur(p.P50), dur(p.P99))
-	fmt.Fprintf(&b, "  conns open %d (active %d, idle %d)   new %d/s   VUs busy %d   total %s requests, %s errors\n",
-		p.ConnsOpen, p.ConnsActive, p.ConnsOpen-p.ConnsActive, p.Dialed, p.VUsBusy, count(total.Requests), count(total.Errors+total.HTTPErrors))
+	lines = append(lines, []string{
+		"  " + count(int64(p.RPS+0.5)) + " req/s", fmt.Sprintf("errors %d (%.2f%%)", p.Errors, errPct),
+		"p50 " + dur(p.P50), "p99 " + dur(p.P99), "(last second)",
+	}, []string{
+		fmt.Sprintf("  conns open %d (active %d, idle %d)", p.ConnsOpen, p.ConnsActive, p.ConnsOpen-p.ConnsActive),
+		fmt.Sprintf("new %d/s", p.Dialed), fmt.Sprintf("VUs busy %d", p.VUsBusy),
+		fmt.Sprintf("total %s requests, %s errors", count(total.Requests), count(total.Errors+total.HTTPErrors)),
+	})
 	if p.Intended > 0 || p.Dropped > 0 {
-		fmt.Fprintf(&b, "  schedule: %d intended, %d dropped, lag p99 %s\n", p.Intended, p.Dropped, dur(p.LagP99))
+		lines = append(lines, []string{fmt.Sprintf("  schedule: %d intended, %d dropped", p.Intended, p.Dropped), "lag p99 " + dur(p.LagP99)})
 	}
 	if p.TimeWait >= 0 {
-		fmt.Fprintf(&b, "  TIME_WAIT to the target %d\n", p.TimeWait)
+		lines = append(lines, []string{fmt.Sprintf("  TIME_WAIT to the target %d", p.TimeWait)})
 	}
-	return b.String()
+	out := fit(lines[0], "  ", width-1)
+	for _, l := range lines[1:] {
+		out = append(out, fit(l, "   ", width-1)...)
+	}
+	if len(out) > height-1 {
+		out = out[:max(1, height-1)]
+	}
+	return strings.Join(out, "\n") + "\n"
 }
+
+// fit lays out a line's parts (the first carrying the line's indent) in
+// lines of at most width columns: parts are joined by sep, a part that
+// does not fit starts a new line, indented two columns more, and a part
+// wider than a line is cut, its end marked with "~".
+func fit(parts []string, sep string, width int) []string {
+	width = max(width, 8)
+	indent := "  " + strings.Repeat(" ", len(parts[0])-len(strings.TrimLeft(parts[0], " ")))
+	var out []string
+	cur := ""
+	for i, part := range parts {
+		switch {
+		case i == 0:
+			cur = part
+		case runes(cur)+len(sep)+runes(part) <= width:
+			cur += sep + part
+		default:
+			out = append(out, cut(cur, width))
+			cur = indent + part
+		}
+	}
+	return append(out, cut(cur, width))
+}
+
+// wrap breaks s at spaces into lines of at most width columns, each
+// continuation indented as s is plus two columns; a word wider than a line
+// is cut.
+func wrap(s string, width int) []string {
+	width = max(width, 8)
+	indent := strings.Repeat(" ", len(s)-len(strings.TrimLeft(s, " "))+2)
+	var out []string
+	for runes(s) > width {
+		r := []rune(s)
+		i := strings.LastIndexByte(string(r[:width+1]), ' ')
+		if i <= len(indent) {
+			out = append(out, cut(s, width))
+			s = ""
+			break
+		}
+		out = append(out, strings.TrimRight(string(r[:width+1])[:i], " "))
+		s = indent + strings.TrimLeft(string(r[:width+1])[i:]+string(r[width+1:]), " ")
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// cut shortens s to width columns, marking the cut.
+func cut(s string, width int) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	return string(r[:width-1]) + "~"
+}
+
+// runes is the width of s in columns (the frame's characters are one
+// column each).
+func runes(s string) int { return utf8.RuneCountInString(s) }
 
 // plain is the line written where there is no terminal.
 func (v *View) plain(p metrics.Point, total *metrics.Snapshot) string {
 	_, label := v.progress(p, total)
 	return fmt.Sprintf("faya: %s  %s req/s, %d errors, p99 %s, conns %d open, %d new/s; total %s requests",
-		label, count(int64(p.RPS+0.5)), p.Errors, dur(p.P99), p.ConnsOpen, p.Dialed, count(total.Requests))
+		strings.Join(label, "  "), count(int64(p.RPS+0.5)), p.Errors, dur(p.P99), p.ConnsOpen, p.Dialed, count(total.Requests))
 }
 
-// progress is how much of the run is done (0-1) and its label.
-func (v *View) progress(p metrics.Point, total *metrics.Snapshot) (float64, string) {
+// progress is how much of the run is done (0-1) and its label's parts.
+func (v *View) progress(p metrics.Point, total *metrics.Snapshot) (float64, []string) {
 	if v.o.Length > 0 {
 		done := min(1, float64(p.T)/float64(v.o.Length))
-		return done, fmt.Sprintf("%s / %s  (remaining %s)", clock(p.T), clock(v.o.Length), clock(max(0, v.o.Length-p.T)))
+		return done, []string{clock(p.T) + " / " + clock(v.o.Length), "(remaining " + clock(max(0, v.o.Length-p.T)) + ")"}
 	}
 	if v.o.Requests > 0 {
 		done := min(1, float64(total.Requests)/float64(v.o.Requests))
-		return done, fmt.Sprintf("%s / %s requests  (%s)", count(total.Requests), count(v.o.Requests), clock(p.T))
+		return done, []string{count(total.Requests) + " / " + count(v.o.Requests) + " requests", "(" + clock(p.T) + ")"}
 	}
-	return 0, clock(p.T)
+	return 0, []string{clock(p.T)}
 }
 
 func clock(d time.Duration) string {

@@ -3,11 +3,14 @@ package progress
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
@@ -104,6 +107,23 @@ func TestLiveFindings(t *testing.T) {
 	if !strings.Contains(out, "faya: [warning at 0:02]") || !strings.Contains(out, "fix: --max-idle-conns-per-host 50") {
 		t.Errorf("want the warning at 0:02 with its fix:\n%s", out)
 	}
+
+	// On a terminal of 40 columns, the warning's lines fit too.
+	b.Reset()
+	v = New(&b, Options{Terminal: true, Width: 40, Length: time.Minute, Config: diagnose.Config{Concurrency: 50, MaxConnsPerHost: 50, MaxIdleConnsPerHost: 2, MaxIdleConns: 50, IdleConnTimeout: 90 * time.Second}})
+	for sec := 1; sec <= 3; sec++ {
+		p := point(sec)
+		p.Dialed = 500
+		v.Update(p, churn(sec))
+	}
+	if !strings.Contains(b.String(), "faya: [warning at 0:02] The idle pool") {
+		t.Fatalf("no warning:\n%s", b.String())
+	}
+	for _, l := range strings.Split(regexp.MustCompile("\x1b\\[[0-9]*[AJ]").ReplaceAllString(b.String(), ""), "\n") {
+		if n := utf8.RuneCountInString(l); n > 39 {
+			t.Errorf("a line of %d columns on a 40-column terminal: %q", n, l)
+		}
+	}
 }
 
 func TestFormat(t *testing.T) {
@@ -153,5 +173,88 @@ func TestWarningEscapes(t *testing.T) {
 	want := "[error at 0:03] failed: \\x1b]0;owned\\x07\\x1b[2J\n      fix: see \\x1b]0;owned\\x07\\x1b[2J"
 	if got != want {
 		t.Errorf("warning = %q, want %q", got, want)
+	}
+}
+
+func TestFit(t *testing.T) {
+	for _, tc := range []struct {
+		parts []string
+		width int
+		want  []string
+	}{
+		{[]string{"  a", "b", "c"}, 20, []string{"  a   b   c"}},
+		{[]string{"  aaaa", "bbbb", "cccc"}, 13, []string{"  aaaa   bbbb", "    cccc"}},
+		{[]string{"  aaaa", "bbbbbbbbbbbbbbbbbbbb"}, 12, []string{"  aaaa", "    bbbbbbb~"}},
+		{[]string{"faya  [==]  50%", "0:01 / 0:02"}, 10, []string{"faya  [==~", "  0:01 / ~"}},
+		{[]string{"  µµµµ", "µµ"}, 11, []string{"  µµµµ   µµ"}}, // columns, not bytes
+	} {
+		if got := fit(tc.parts, "   ", tc.width); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("fit(%q, %d) = %q, want %q", tc.parts, tc.width, got, tc.want)
+		}
+	}
+}
+
+// On any terminal, from 20 columns to 200, every line of a frame fits (at
+// most the width less one column: a line the terminal wraps would be one
+// more than the redraw moves up over), the frame fits the height, and
+// each redraw moves up over exactly the lines of the last frame.
+func TestFramesFitTheTerminal(t *testing.T) {
+	for width := 20; width <= 200; width += 3 {
+		for _, height := range []int{3, 24} {
+			var b bytes.Buffer
+			p := point(1)
+			p.Intended, p.Dropped, p.LagP99 = 48000, 1234567, 3*time.Second
+			v := New(&b, Options{Terminal: true, Length: time.Hour, Config: cfg(), Size: func() (int, int) { return width, height }})
+			v.Update(p, total(1))
+			frame := b.String()
+			v.Update(p, total(2))
+			lines := strings.Split(strings.TrimSuffix(frame, "\n"), "\n")
+			for _, l := range lines {
+				if n := utf8.RuneCountInString(l); n > width-1 {
+					t.Fatalf("%dx%d: a line of %d columns: %q", width, height, n, l)
+				}
+			}
+			if len(lines) > height-1 {
+				t.Errorf("%dx%d: a frame of %d lines", width, height, len(lines))
+			}
+			if up := fmt.Sprintf("\x1b[%dA\x1b[J", len(lines)); !strings.HasPrefix(b.String()[len(frame):], up) {
+				t.Errorf("%dx%d: the redraw does not move up over the %d lines of the frame:\n%q", width, height, len(lines), b.String())
+			}
+			if width >= 80 && height == 24 && (!strings.Contains(frame, "conns open 50") || !strings.Contains(frame, "total 48,213 requests") || !strings.Contains(frame, "lag p99 3s")) {
+				t.Errorf("%d columns: the frame lacks a figure:\n%s", width, frame)
+			}
+		}
+	}
+}
+
+// The frame at 80 columns: the bar narrows, and parts that do not fit go
+// to the next line.
+func TestTerminalFrame80(t *testing.T) {
+	var b bytes.Buffer
+	v := New(&b, Options{Terminal: true, Length: time.Minute, Config: cfg(), Width: 80, Height: 24})
+	v.Update(point(3), total(3))
+	golden(t, "terminal80.golden", b.String())
+}
+
+func TestWrap(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		width int
+		want  []string
+	}{
+		{"faya: short", 20, []string{"faya: short"}},
+		{"faya: [warning at 0:02] a b c d", 16, []string{"faya: [warning", "  at 0:02] a b c", "  d"}},
+		{"      fix: reuse connections now", 20, []string{"      fix: reuse", "        connections", "        now"}},
+		{"faya: aaaaaaaaaaaaaaaaaaaaaaaaa", 12, []string{"faya:", "  aaaaaaaaa~"}},
+	} {
+		got := wrap(tc.in, tc.width)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
+		}
+		for _, l := range got {
+			if utf8.RuneCountInString(l) > tc.width {
+				t.Errorf("wrap(%q, %d): %q is too wide", tc.in, tc.width, l)
+			}
+		}
 	}
 }
