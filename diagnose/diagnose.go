@@ -117,6 +117,7 @@ func Analyze(in Input) []Finding {
 	a.httpErrors()
 	a.setupFailed()
 	a.vusStopped()
+	a.cookiesDropped()
 	a.localErrors()
 	a.timeWait()
 	if !a.failed() {
@@ -202,8 +203,8 @@ func (a *analysis) poolTooSmall() {
 			ID:       "idle-pool-too-small",
 			Severity: sev,
 			Title:    fmt.Sprintf("The idle pool is smaller than the concurrency: %s thrown away and dialed again", plural(n, "connection")),
-			Evidence: fmt.Sprintf("%d connections dialed for %d concurrent requests (at least %d needed); %d were closed right after their request because %s (%d) idle connections were already kept (%s %d). Each one cost a new TCP%s handshake and left a socket in TIME_WAIT.",
-				a.s.Dialed, c, a.minConns(), n, k.field, k.limit, k.reason, n, tlsNote(a.s)),
+			Evidence: fmt.Sprintf("%d connections dialed for %d concurrent requests (at least %d needed); %s closed right after their request because %s (%d) idle connections were already kept (%s %d). Each one cost a new TCP%s handshake and left a socket in TIME_WAIT.",
+				a.s.Dialed, c, a.minConns(), were(n), k.field, k.limit, k.reason, n, tlsNote(a.s)),
 			Fix: fmt.Sprintf("%s %d (in Go: http.Transport.%s = %d), the concurrency seen", k.flag, want, k.field, want),
 		})
 	}
@@ -214,6 +215,14 @@ func plural(n int64, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// were is "1 was" or "N were".
+func were(n int64) string {
+	if n == 1 {
+		return "1 was"
+	}
+	return fmt.Sprintf("%d were", n)
 }
 
 func tlsNote(s *metrics.Snapshot) string {

@@ -279,3 +279,20 @@ func (a *analysis) vusStopped() {
 		Fix:      "see the failed checks in the step table and fix what fails; on_failure: continue keeps the VUs going",
 	})
 }
+
+// cookiesDropped reports cookies the VUs' jars refused or evicted: the
+// server set more than a browser keeps, and a browser would have lost
+// them too.
+func (a *analysis) cookiesDropped() {
+	n := a.s.CookiesDropped
+	if n == 0 {
+		return
+	}
+	a.add(Finding{
+		ID:       "cookie-limit",
+		Severity: Warning,
+		Title:    fmt.Sprintf("The server set more cookies than a browser keeps: %s dropped", plural(n, "cookie")),
+		Evidence: fmt.Sprintf("%d cookies were refused (over 4,096 bytes) or evicted (the oldest, past 50 per domain or 3,000 per VU), as a browser must (RFC 6265, 6.1). A session that relies on them breaks for real users too.", n),
+		Fix:      "look at the server's Set-Cookie answers: a new cookie name per response (a timestamp or an id in the name) grows every client's jar without end",
+	})
+}

@@ -120,6 +120,7 @@ func (v *vu) recordFunc(ctx context.Context, method, path string, s *metrics.Sam
 		name = method + " " + path
 	}
 	s.Setup = !v.fnSetup // requests made in Setup run before fnSetup is set
+	s.CookiesDropped = int32(v.fnSess.jar.TakeDropped())
 	s.Step = v.r.steps.index(v.r.rec, v.r.sc.Name, name, s.Setup) + 1
 	v.shard.Record(s, err)
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -407,5 +408,36 @@ func testJSONBodyEscapes(t *testing.T, eng string) {
 	// Each iteration's two checks on /me, and each VU's login check.
 	if s.ChecksFailed != 0 || s.ChecksPassed != 9*2+3 {
 		t.Errorf("checks %d passed %d failed, want 21 passed", s.ChecksPassed, s.ChecksFailed)
+	}
+}
+
+// A server that sets a new cookie in every answer: each VU's jar keeps 50
+// for the domain, as a browser does, so requests stay small; the rest are
+// counted as dropped.
+func TestCookieLimit(t *testing.T) { forEachEngine(t, testCookieLimit) }
+
+func testCookieLimit(t *testing.T, eng string) {
+	var n atomic.Int64
+	var sent atomic.Int64 // the most cookies a request carried
+	url := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := int64(len(r.Cookies())); c > sent.Load() {
+			sent.Store(c)
+		}
+		http.SetCookie(w, &http.Cookie{Name: fmt.Sprintf("c%d", n.Add(1)), Value: "v", Path: "/"})
+	}))
+	p := engine.Plan{Engine: eng, Scenarios: []engine.Scenario{{
+		Name:     "jar",
+		Executor: engine.Executor{Type: engine.VUs, VUs: 1, Iterations: 80},
+		Steps:    []engine.Step{{Name: "get", URL: url + "/", Check: engine.Check{Status: []int{200}}}},
+	}}}
+	s := run(t, p).Total
+	if s.OK != 80 {
+		t.Fatalf("ok %d of 80 (errors %v)", s.OK, s.ErrExample)
+	}
+	if got := sent.Load(); got != 50 {
+		t.Errorf("the most cookies a request carried: %d, want 50", got)
+	}
+	if s.CookiesDropped != 80-50 {
+		t.Errorf("cookies dropped %d, want 30", s.CookiesDropped)
 	}
 }

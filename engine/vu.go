@@ -243,6 +243,7 @@ func (v *vu) step(ctx context.Context, st *cstep, intended time.Duration, first 
 		resp.Reset()
 	}
 	err := v.c.do(ctx, req, intended, &v.s, resp)
+	v.s.CookiesDropped = int32(s.jar.TakeDropped())
 	if intended >= 0 && v.s.Lag > v.r.lateAfter {
 		v.s.Late = true
 	}

@@ -47,6 +47,9 @@ type Sample struct {
 	// ContinueWait is how long it lasted.
 	Expect       ExpectOutcome
 	ContinueWait time.Duration
+	// CookiesDropped counts the cookies the VU's jar refused or evicted
+	// after this request (a browser's limits: see session.Jar).
+	CookiesDropped int32
 	// CloseAnswers counts the answers of the request's hops (redirects
 	// included) that asked to close the connection; HTTP10 those that
 	// were HTTP/1.0 responses.

@@ -128,6 +128,9 @@ type Snapshot struct {
 	// Expect counts the requests sent with "Expect: 100-continue" by how
 	// the wait for the server's 100 Continue ended (index: ExpectOutcome).
 	Expect [NumExpectOutcomes]int64
+	// CookiesDropped counts the cookies VUs' jars refused or evicted (over
+	// a browser's limits), setup requests included.
+	CookiesDropped int64
 	// VUsStopped counts the VUs that stopped before the run's end because
 	// a step failed with on_failure: stop_vu (or a Go scenario's Setup
 	// failed).
@@ -198,6 +201,7 @@ func (s *Snapshot) Add(x *Sample) {
 	if x.WasIdle {
 		s.record(IdleBeforeReuse, x.IdleTime)
 	}
+	s.CookiesDropped += int64(x.CookiesDropped)
 	if x.Setup {
 		s.Setup++
 		if x.Err != ErrNone || x.Status >= 400 || x.ChecksFailed > 0 {
@@ -305,6 +309,7 @@ func (s *Snapshot) MergeYield(o *Snapshot, between func()) {
 	}
 	s.SetupFailed += o.SetupFailed
 	s.VUsStopped += o.VUsStopped
+	s.CookiesDropped += o.CookiesDropped
 	for i := range o.Steps {
 		s.stepStats(i).merge(&o.Steps[i])
 		if between != nil && o.Steps[i].latency != nil {

@@ -237,6 +237,10 @@ type Requests struct {
 	// VUsStopped counts the VUs stopped before the end by a failed step
 	// with on_failure: stop-vu.
 	VUsStopped int64 `json:"vus_stopped"`
+	// CookiesDropped counts the cookies the VUs' jars refused or evicted:
+	// over 4,096 bytes, or past 50 per domain or 3,000 per VU (a browser's
+	// limits; the oldest make room).
+	CookiesDropped int64 `json:"cookies_dropped"`
 }
 
 // Schedule is how iterations were started. In the closed model every
@@ -527,6 +531,7 @@ func Build(r Run) *Report {
 		rep.Checks.Rate = float64(s.ChecksPassed) / float64(n)
 	}
 	rep.Requests.Setup, rep.Requests.SetupFailed, rep.Requests.VUsStopped = s.Setup, s.SetupFailed, s.VUsStopped
+	rep.Requests.CookiesDropped = s.CookiesDropped
 	for i := range s.Steps {
 		if i >= len(r.Steps) || !r.Steps[i].Setup {
 			continue

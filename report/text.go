@@ -118,6 +118,9 @@ func (t *textWriter) summary(r *Report) {
 		}
 		t.printf("\n")
 	}
+	if q.CookiesDropped > 0 {
+		t.printf("              cookies dropped %d (over a browser's limits: 50 per domain, 3,000 per VU, 4,096 bytes each)\n", q.CookiesDropped)
+	}
 	if q.VUsStopped > 0 {
 		t.printf("              VUs stopped %d (a step failed with on_failure: stop-vu)\n", q.VUsStopped)
 	}

@@ -74,7 +74,7 @@ type File struct {
 // Options tell Parse how to reach the outside world.
 type Options struct {
 	// ReadFile reads data and body files (relative paths are relative to
-	// the scenario file). Nil: os.ReadFile.
+	// the scenario file). Nil: a regular file of at most MaxFileBytes.
 	ReadFile func(path string) ([]byte, error)
 	// Env looks up {{ env "NAME" }}; nil leaves them unchecked.
 	Env session.Env
@@ -90,9 +90,9 @@ type Options struct {
 
 // Load reads, parses and validates the scenario file at path.
 func Load(path string, o Options) (*File, error) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the scenario file: %v", errors.Unwrap(err))}}
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read the scenario file: %v", unwrapPath(err))}}
 	}
 	return Parse(path, src, o)
 }
@@ -101,7 +101,7 @@ func Load(path string, o Options) (*File, error) {
 // once (an Errors), each with its line.
 func Parse(path string, src []byte, o Options) (*File, error) {
 	if o.ReadFile == nil {
-		o.ReadFile = os.ReadFile
+		o.ReadFile = readFile
 	}
 	f := &File{Path: path, Set: map[string]bool{}, DerivedMaxVUs: map[string]bool{}, lines: map[string]int{}}
 	d := &decoder{file: path}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -302,5 +303,42 @@ func TestMaxHeaderBytes(t *testing.T) {
 	}
 	if got := f.Plan.Transport.MaxResponseHeaderBytes; got != 65536 || !f.Set["max_header_bytes"] {
 		t.Errorf("max response header bytes %d (set %v), want 65536", got, f.Set["max_header_bytes"])
+	}
+}
+
+// Files a scenario file names are regular files of a bounded size: a
+// device or a named pipe is refused at its line, before it is read.
+func TestFilesAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no named pipes here:", err)
+	}
+	for _, tc := range []struct{ key, file string }{
+		{"data", "/dev/zero"},
+		{"body", fifo},
+		{"data", dir},
+	} {
+		src := head + "scenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n      - url: /\n"
+		switch tc.key {
+		case "data":
+			src = head + "data:\n  d:\n    file: " + tc.file + "\n" + src[len(head):]
+		case "body":
+			src += "        method: POST\n        body_file_raw: " + tc.file + "\n"
+		}
+		path := filepath.Join(dir, "s.yaml")
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := Load(path, Options{}); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s %s: %v, want it refused as not a regular file", tc.key, tc.file, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s %s: Load did not return (it waits on the file)", tc.key, tc.file)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"text/template"
 	"text/template/parse"
 
@@ -29,12 +30,40 @@ import (
 type Jar struct {
 	jar *cookiejar.Jar
 	any bool
+	// The cookies kept, for the limits a browser applies: by domain, in
+	// the order they were last set (the oldest first).
+	kept    map[string][]keptCookie
+	count   int
+	dropped int64
 }
+
+// keptCookie is a cookie in the jar, as far as its limits need it.
+type keptCookie struct {
+	name, path, domain string   // domain: the Domain attribute, "" for a host-only cookie
+	origin             *url.URL // where it was set from (to expire it again)
+}
+
+// Cookie limits: RFC 6265's minimums for a browser (section 6.1), kept
+// as browsers keep them: a cookie over the size is not stored; past a
+// domain's or the jar's count, the domain's oldest cookie makes room.
+const (
+	MaxCookiesPerDomain = 50
+	MaxCookies          = 3000
+	MaxCookieBytes      = 4096 // name, value and attributes
+)
 
 // NewJar returns an empty jar.
 func NewJar() *Jar {
 	j, _ := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
 	return &Jar{jar: j}
+}
+
+// TakeDropped returns the cookies the jar refused or evicted since the
+// last call.
+func (j *Jar) TakeDropped() int64 {
+	n := j.dropped
+	j.dropped = 0
+	return n
 }
 
 // CookieJar returns the jar for an http.Client.
@@ -48,13 +77,77 @@ func (j *Jar) Cookies(u *url.URL) []*http.Cookie {
 	return j.jar.Cookies(u)
 }
 
-// SetCookies implements http.CookieJar.
+// SetCookies implements http.CookieJar, within the cookie limits.
 func (j *Jar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	if len(cookies) == 0 {
 		return
 	}
+	keep := cookies[:0:0]
+	var evict []keptCookie
+	for _, c := range cookies {
+		if len(c.Name)+len(c.Value)+len(c.Path)+len(c.Domain) > MaxCookieBytes {
+			j.dropped++
+			continue
+		}
+		keep = append(keep, c)
+		evict = append(evict, j.note(u, c)...)
+	}
+	if len(keep) == 0 {
+		return
+	}
 	j.any = true
-	j.jar.SetCookies(u, cookies)
+	j.jar.SetCookies(u, keep)
+	for _, k := range evict {
+		j.jar.SetCookies(k.origin, []*http.Cookie{{Name: k.name, Path: k.path, Domain: k.domain, MaxAge: -1}})
+	}
+}
+
+// note records a cookie being set and returns those that must go to make
+// room for it: the domain's oldest past MaxCookiesPerDomain, or past
+// MaxCookies in all.
+func (j *Jar) note(u *url.URL, c *http.Cookie) []keptCookie {
+	domain := strings.ToLower(strings.TrimPrefix(c.Domain, "."))
+	host := domain
+	if host == "" {
+		host = strings.ToLower(u.Hostname())
+	}
+	if j.kept == nil {
+		j.kept = map[string][]keptCookie{}
+	}
+	list := j.kept[host]
+	for i, k := range list {
+		if k.name == c.Name && k.path == c.Path && k.domain == domain {
+			list = append(list[:i], list[i+1:]...) // set again: no longer the oldest
+			j.count--
+			break
+		}
+	}
+	if c.MaxAge < 0 || !c.Expires.IsZero() && c.Expires.Before(time.Now()) {
+		j.kept[host] = list // a deletion
+		return nil
+	}
+	var evict []keptCookie
+	if len(list) >= MaxCookiesPerDomain {
+		evict = append(evict, list[0])
+		list = list[1:]
+		j.count--
+	}
+	j.kept[host] = append(list, keptCookie{name: c.Name, path: c.Path, domain: domain, origin: u})
+	j.count++
+	for j.count > MaxCookies {
+		// The jar is full: the oldest cookie of the domain with the most.
+		var most string
+		for h, l := range j.kept {
+			if len(l) > len(j.kept[most]) {
+				most = h
+			}
+		}
+		evict = append(evict, j.kept[most][0])
+		j.kept[most] = j.kept[most][1:]
+		j.count--
+	}
+	j.dropped += int64(len(evict))
+	return evict
 }
 
 // CookieHeader returns the Cookie header value for a request to u, or "".

@@ -1491,3 +1491,65 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+// The jar keeps cookies as a browser must (RFC 6265, 6.1): at most 50 per
+// domain and 3,000 in all, the oldest making room; none over 4,096
+// bytes. What it drops is counted.
+func TestJarLimits(t *testing.T) {
+	j := NewJar()
+	u, _ := url.Parse("http://shop.test/")
+	for i := range 60 {
+		j.SetCookies(u, []*http.Cookie{{Name: fmt.Sprintf("c%02d", i), Value: "v"}})
+	}
+	if got := len(j.Cookies(u)); got != MaxCookiesPerDomain {
+		t.Errorf("cookies sent to shop.test: %d, want %d", got, MaxCookiesPerDomain)
+	}
+	if _, ok := j.Get(u, "c00"); ok {
+		t.Error("the oldest cookie was kept past the domain's limit")
+	}
+	if _, ok := j.Get(u, "c59"); !ok {
+		t.Error("the newest cookie was not kept")
+	}
+	// Set again, a cookie is no longer the oldest.
+	j.SetCookies(u, []*http.Cookie{{Name: "c10", Value: "again"}})
+	j.SetCookies(u, []*http.Cookie{{Name: "new", Value: "v"}})
+	if v, ok := j.Get(u, "c10"); !ok || v != "again" {
+		t.Errorf("c10 = %q, %v: set again, it should be kept", v, ok)
+	}
+	if _, ok := j.Get(u, "c11"); ok {
+		t.Error("c11, now the oldest, was kept")
+	}
+	j.SetCookies(u, []*http.Cookie{{Name: "big", Value: strings.Repeat("x", MaxCookieBytes)}})
+	if _, ok := j.Get(u, "big"); ok {
+		t.Error("a cookie over 4,096 bytes was kept")
+	}
+	if got := j.TakeDropped(); got != 10+1+1 {
+		t.Errorf("dropped %d, want 12 (10 past the limit, c11, the big one)", got)
+	}
+	if got := j.TakeDropped(); got != 0 {
+		t.Errorf("dropped %d after it was taken", got)
+	}
+	// 3,000 in all: 61 domains of 50 each make room for the last 50.
+	all := NewJar()
+	for d := range 61 {
+		du, _ := url.Parse(fmt.Sprintf("http://d%02d.test/", d))
+		for i := range 50 {
+			all.SetCookies(du, []*http.Cookie{{Name: fmt.Sprintf("c%02d", i), Value: "v"}})
+		}
+	}
+	total := 0
+	for d := range 61 {
+		du, _ := url.Parse(fmt.Sprintf("http://d%02d.test/", d))
+		total += len(all.Cookies(du))
+	}
+	if total != MaxCookies || all.TakeDropped() != 50 {
+		t.Errorf("cookies kept over 61 domains: %d, want %d, 50 dropped", total, MaxCookies)
+	}
+	// A deletion frees its place.
+	j.Reset()
+	j.SetCookies(u, []*http.Cookie{{Name: "a", Value: "1"}})
+	j.SetCookies(u, []*http.Cookie{{Name: "a", MaxAge: -1}})
+	if len(j.Cookies(u)) != 0 || j.count != 0 {
+		t.Errorf("after its deletion: %d cookies, count %d", len(j.Cookies(u)), j.count)
+	}
+}
