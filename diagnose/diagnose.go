@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 )
 
 // Severity says how much a finding matters.
@@ -165,9 +164,9 @@ func (a *analysis) minConns() int64 {
 // churn is the connections dialed beyond the fewest possible.
 func (a *analysis) churn() int64 { return max(a.s.Dialed-a.minConns(), 0) }
 
-func (a *analysis) reason(r transport.CloseReason) int64 { return a.s.CloseReasons[r] }
+func (a *analysis) reason(r metrics.CloseReason) int64 { return a.s.CloseReasons[r] }
 
-func (a *analysis) putIdle(r transport.CloseReason) int64 { return a.s.PutIdleErrors[r] }
+func (a *analysis) putIdle(r metrics.CloseReason) int64 { return a.s.PutIdleErrors[r] }
 
 // engineName names the engine that ran, for the findings' evidence.
 func (a *analysis) engineName() string {
@@ -180,12 +179,12 @@ func (a *analysis) engineName() string {
 func (a *analysis) poolTooSmall() {
 	c := a.concurrency()
 	for _, k := range []struct {
-		reason      transport.CloseReason
+		reason      metrics.CloseReason
 		flag, field string
 		limit       int
 	}{
-		{transport.CloseTooManyIdleForHost, "--max-idle-conns-per-host", "MaxIdleConnsPerHost", a.Config.MaxIdleConnsPerHost},
-		{transport.CloseTooManyIdle, "--max-idle-conns", "MaxIdleConns", a.Config.MaxIdleConns},
+		{metrics.CloseTooManyIdleForHost, "--max-idle-conns-per-host", "MaxIdleConnsPerHost", a.Config.MaxIdleConnsPerHost},
+		{metrics.CloseTooManyIdle, "--max-idle-conns", "MaxIdleConns", a.Config.MaxIdleConns},
 	} {
 		n := a.putIdle(k.reason)
 		if n == 0 {
@@ -295,14 +294,14 @@ func (a *analysis) keepAlivesDisabled() {
 // while the connection sits idle, before it is used again).
 func (a *analysis) oneRequestEach() bool {
 	per := metrics.DistOf(a.s.Hist(metrics.ConnRequests))
-	idle := a.reason(transport.CloseServerIdle)
+	idle := a.reason(metrics.CloseServerIdle)
 	return per.Count >= MinIdleObservations && per.Max <= 1 && idle >= MinIdleObservations && 2*a.s.Retries >= idle
 }
 
 func (a *analysis) serverCloses() {
-	byServer := a.reason(transport.CloseServer)
+	byServer := a.reason(metrics.CloseServer)
 	if a.oneRequestEach() {
-		byServer += a.reason(transport.CloseServerIdle)
+		byServer += a.reason(metrics.CloseServerIdle)
 	}
 	answers := a.s.CloseAnswers
 	if byServer == 0 && answers == 0 || a.Config.DisableKeepAlives {
@@ -449,14 +448,14 @@ func (a *analysis) silentRetries() {
 // without saying so (no "Connection: close"): closed by the server beyond
 // those its answers announced.
 func (a *analysis) silentCloses() int64 {
-	by := a.reason(transport.CloseServer)
+	by := a.reason(metrics.CloseServer)
 	return by - min(a.s.CloseAnswers, by)
 }
 
 // writeLate reports connections net/http dropped because its writer had
 // not confirmed the write 50 ms after the answer.
 func (a *analysis) writeLate() {
-	n := a.reason(transport.CloseWriteLate)
+	n := a.reason(metrics.CloseWriteLate)
 	if n == 0 {
 		return
 	}
@@ -487,7 +486,7 @@ func (a *analysis) writeLate() {
 }
 
 func (a *analysis) bodiesNotDrained() {
-	n := a.reason(transport.CloseBodyNotDrained)
+	n := a.reason(metrics.CloseBodyNotDrained)
 	if n == 0 && a.s.Truncated == 0 {
 		return
 	}
@@ -574,7 +573,7 @@ func (a *analysis) clean() {
 	best := 100 * (1 - float64(least)/float64(s.Requests))
 	early := int64(0)
 	for r, n := range s.CloseReasons {
-		if transport.CloseReason(r) != transport.CloseRunEnd && transport.CloseReason(r) != transport.CloseUnused {
+		if metrics.CloseReason(r) != metrics.CloseRunEnd && metrics.CloseReason(r) != metrics.CloseUnused {
 			early += n
 		}
 	}

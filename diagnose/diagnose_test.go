@@ -16,7 +16,6 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 )
 
 func closedPlan(url string, vus int, n int64) engine.Plan {
@@ -118,7 +117,7 @@ func TestHealthyRunIsClean(t *testing.T) { forEachEngine(t, testHealthyRunIsClea
 func testHealthyRunIsClean(t *testing.T, eng string) {
 	srv := testserver.Start(t)
 	fs, s := diagnoseRun(t, eng, closedPlan(srv.URL+"/", 20, 5000))
-	if s.CloseReasons[transport.CloseWriteLate] > 0 {
+	if s.CloseReasons[metrics.CloseWriteLate] > 0 {
 		// A loaded machine starved net/http's writer: that finding, true
 		// on this run's evidence, replaces the all-clear.
 		if len(fs) != 1 || fs[0].ID != "write-late" {
@@ -141,7 +140,7 @@ func testIdlePoolTooSmall(t *testing.T, eng string) {
 	p.Transport.MaxIdleConnsPerHost = 2
 	fs, s := diagnoseRun(t, eng, p)
 	f := find(t, fs, "idle-pool-too-small")
-	n := s.PutIdleErrors[transport.CloseTooManyIdleForHost]
+	n := s.PutIdleErrors[metrics.CloseTooManyIdleForHost]
 	mention(t, f, "--max-idle-conns-per-host 50", "MaxIdleConnsPerHost = 50",
 		fmt.Sprintf("%d connections dialed", s.Dialed), fmt.Sprintf("too_many_idle_for_host %d", n))
 	if f.Severity == diagnose.Info {
@@ -307,7 +306,7 @@ func testBodyNotDrained(t *testing.T, eng string) {
 	p := closedPlan(srv.URL+"/bytes?n=100000", 2, 20)
 	p.MaxBody = 1000
 	fs, s := diagnoseRun(t, eng, p)
-	if s.CloseReasons[transport.CloseBodyNotDrained] != 20 {
+	if s.CloseReasons[metrics.CloseBodyNotDrained] != 20 {
 		t.Errorf("closed as body_not_drained: %v", s.CloseReasons)
 	}
 	mention(t, find(t, fs, "body-not-drained"), "20 responses were longer than the body cap (1000 bytes)", "raise --max-body")

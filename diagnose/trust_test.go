@@ -15,7 +15,6 @@ import (
 	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 )
 
 // noFinding fails when a finding with id is among fs.
@@ -78,10 +77,10 @@ func testFailedRuns(t *testing.T, eng string) {
 				t.Errorf("severity %s, want error", f.Severity)
 			}
 			mention(t, f, append([]string{"The run failed", "10 of 10 requests failed"}, tc.says...)...)
-			if n := s.CloseReasons[transport.CloseOther]; n != 0 {
+			if n := s.CloseReasons[metrics.CloseOther]; n != 0 {
 				t.Errorf("closed for reason other: %d (close reasons %v)", n, s.CloseReasons)
 			}
-			if tc.class == metrics.ErrTLS && s.CloseReasons[transport.CloseHandshakeFailed] != s.Dialed {
+			if tc.class == metrics.ErrTLS && s.CloseReasons[metrics.CloseHandshakeFailed] != s.Dialed {
 				t.Errorf("TLS failed on %d connections: close reasons %v, want each handshake_failed", s.Dialed, s.CloseReasons)
 			}
 			noFinding(t, fs, "clean", "unbounded-connections", "idle-pool-too-small", "server-closes", "rate-shortfall")
@@ -115,7 +114,7 @@ func TestCleanEvidence(t *testing.T) { forEachEngine(t, testCleanEvidence) }
 func testCleanEvidence(t *testing.T, eng string) {
 	srv := testserver.Start(t)
 	fs, s := diagnoseRun(t, eng, closedPlan(srv.URL+"/", 4, 400))
-	if s.CloseReasons[transport.CloseWriteLate] > 0 {
+	if s.CloseReasons[metrics.CloseWriteLate] > 0 {
 		// A loaded machine starved net/http's writer: that finding, true
 		// on this run's evidence, replaces the all-clear.
 		find(t, fs, "write-late")
@@ -155,10 +154,10 @@ func testQuickServerCloses(t *testing.T, eng string) {
 	if s.OK != 40 {
 		t.Fatalf("ok %d, want 40 (errors %v)", s.OK, s.ErrExample)
 	}
-	if n := s.CloseReasons[transport.CloseServerIdle]; n != 0 {
+	if n := s.CloseReasons[metrics.CloseServerIdle]; n != 0 {
 		t.Errorf("server_idle %d, want 0: the server closed after each answer (close reasons %v)", n, s.CloseReasons)
 	}
-	if got := s.CloseReasons[transport.CloseServer]; got < s.Dialed-1 {
+	if got := s.CloseReasons[metrics.CloseServer]; got < s.Dialed-1 {
 		t.Errorf("closed by the server %d of %d dialed (close reasons %v)", got, s.Dialed, s.CloseReasons)
 	}
 	mention(t, find(t, fs, "server-closes"), "closed by the server (EOF or reset) after a request without saying so")
@@ -186,7 +185,7 @@ func testRunEndTLSNotServerIdle(t *testing.T, eng string) {
 		if s.OK != 200 {
 			t.Fatalf("ok %d (errors %v)", s.OK, s.ErrExample)
 		}
-		if n := s.CloseReasons[transport.CloseServerIdle]; n != 0 {
+		if n := s.CloseReasons[metrics.CloseServerIdle]; n != 0 {
 			t.Fatalf("server_idle %d at the run's end, want 0 (close reasons %v)", n, s.CloseReasons)
 		}
 		noFinding(t, fs, "server-idle-timeout")
@@ -212,7 +211,7 @@ func idleCloses(n int, idle time.Duration) *metrics.Snapshot {
 	}
 	for _, d := range idles {
 		rec.ConnDialed()
-		rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseServerIdle), Requests: 10, IdleClosed: true, IdleFor: d})
+		rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseServerIdle, Requests: 10, IdleClosed: true, IdleFor: d})
 	}
 	return rec.Flush(nil)
 }
@@ -255,7 +254,7 @@ func TestIdleTimeoutRecommendation(t *testing.T) {
 // likely cause; never "other".
 func TestWriteLateFinding(t *testing.T) {
 	s := &metrics.Snapshot{Requests: 1000, OK: 1000, Dialed: 12, ConnFresh: 12, ConnReused: 988, BytesSent: 1000 * 100}
-	s.CloseReasons[transport.CloseWriteLate] = 2
+	s.CloseReasons[metrics.CloseWriteLate] = 2
 	in := diagnose.Input{Config: diagnose.Config{Engine: engine.EngineNetHTTP, Concurrency: 10, MaxConnsPerHost: 10, MaxIdleConnsPerHost: 10},
 		Total: s, Duration: 2 * time.Second, RunDelay: 900 * time.Millisecond}
 	fs := diagnose.Analyze(in)
@@ -337,7 +336,7 @@ func TestOneRequestPerConnectionIsNotAnIdleTimeout(t *testing.T) {
 		// Each found closed when the next request was sent on it: re-sent.
 		rec.Shard(0).Record(&metrics.Sample{Latency: time.Millisecond, Status: 200, Fresh: 1, Retries: 1}, nil)
 		rec.ConnDialed()
-		rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseServerIdle), Requests: 1, IdleClosed: true, IdleFor: 80 * time.Millisecond})
+		rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseServerIdle, Requests: 1, IdleClosed: true, IdleFor: 80 * time.Millisecond})
 	}
 	fs := diagnose.Analyze(diagnose.Input{Config: diagnose.Config{Concurrency: 1, MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second}, Total: rec.Flush(nil)})
 	noFinding(t, fs, "server-idle-timeout", "clean")

@@ -17,7 +17,6 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 )
 
 // earlyAnswerServer answers each request as soon as its head is read, then
@@ -102,10 +101,10 @@ func testWriteLate(t *testing.T, eng string) {
 	if got := accepted.Load(); got != s.Dialed {
 		t.Errorf("dialed %d, the server accepted %d", s.Dialed, got)
 	}
-	if other := s.CloseReasons[transport.CloseOther]; other != 0 {
+	if other := s.CloseReasons[metrics.CloseOther]; other != 0 {
 		t.Errorf("closed for reason other: %d, want 0 (close reasons %v)", other, s.CloseReasons)
 	}
-	late := s.CloseReasons[transport.CloseWriteLate]
+	late := s.CloseReasons[metrics.CloseWriteLate]
 	switch eng {
 	case engine.EngineH1:
 		if s.Dialed != 1 || late != 0 {
@@ -145,10 +144,10 @@ func testRedirectHopAccounting(t *testing.T, eng string) {
 	if s.CloseAnswers != n {
 		t.Errorf("close answers %d, want %d (one per redirect hop)", s.CloseAnswers, n)
 	}
-	if got := s.CloseReasons[transport.CloseServer]; got != n {
+	if got := s.CloseReasons[metrics.CloseServer]; got != n {
 		t.Errorf("closed by the server %d, want %d (close reasons %v)", got, n, s.CloseReasons)
 	}
-	if other := s.CloseReasons[transport.CloseOther]; other != 0 {
+	if other := s.CloseReasons[metrics.CloseOther]; other != 0 {
 		t.Errorf("closed for reason other: %d (close reasons %v)", other, s.CloseReasons)
 	}
 	if want := int64(n * (5 + 10)); s.BodyBytes != want {

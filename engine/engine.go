@@ -372,26 +372,21 @@ func (o observer) ConnDialed(c *transport.Conn) {
 	}
 }
 
-func (o observer) ConnClosed(c *transport.Conn, r transport.CloseReason, received, sent int64) {
+func (o observer) ConnClosed(c *transport.Conn, r metrics.CloseReason, received, sent int64) {
 	idle, idleClosed := c.ServerIdleClose()
 	o.rec.ConnClosed(metrics.ClosedConn{
-		Reason:       int(r),
+		Reason:       r,
 		Requests:     c.Requests(),
 		Received:     received,
 		Sent:         sent,
 		Lifetime:     c.Lifetime(),
-		ServerClosed: r == transport.CloseServer,
-		IdleClosed:   idleClosed && r == transport.CloseServerIdle,
+		ServerClosed: r == metrics.CloseServer,
+		IdleClosed:   idleClosed && r == metrics.CloseServerIdle,
 		IdleFor:      idle,
 	})
 }
 
-func (o observer) PutIdleFailed(r transport.CloseReason) { o.rec.PutIdleFailed(int(r)) }
+func (o observer) PutIdleFailed(r metrics.CloseReason) { o.rec.PutIdleFailed(r) }
 
 var _ transport.Observer = observer{}
 
-// The metrics package mirrors transport's enumerations; keep them in step.
-var (
-	_ = [1]struct{}{}[metrics.NumCloseReasons-transport.NumCloseReasons]
-	_ = [1]struct{}{}[metrics.NumPhases-transport.NumPhases]
-)

@@ -14,7 +14,6 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 	"go.uber.org/goleak"
 )
 
@@ -92,7 +91,7 @@ func checkAccounting(t *testing.T, s *metrics.Snapshot, srv *testserver.Server) 
 // the closing connection's slot before it closes it, so the two can be
 // open for an instant. "c VUs hold at most c connections" holds with each
 // such replacement named.
-func replaced(s *metrics.Snapshot) int64 { return s.CloseReasons[transport.CloseWriteLate] }
+func replaced(s *metrics.Snapshot) int64 { return s.CloseReasons[metrics.CloseWriteLate] }
 
 func TestReuse(t *testing.T) { forEachEngine(t, testReuse) }
 
@@ -118,8 +117,8 @@ func testReuse(t *testing.T, eng string) {
 	if got := s.Hist(metrics.ConnRequests).TotalCount(); got != s.Dialed {
 		t.Errorf("requests-per-connection has %d connections, dialed %d", got, s.Dialed)
 	}
-	if s.CloseReasons[transport.CloseRunEnd]+replaced(s) != s.Dialed {
-		t.Errorf("closed at run end = %d, write_late %d, want all %d (close reasons %v)", s.CloseReasons[transport.CloseRunEnd], replaced(s), s.Dialed, s.CloseReasons)
+	if s.CloseReasons[metrics.CloseRunEnd]+replaced(s) != s.Dialed {
+		t.Errorf("closed at run end = %d, write_late %d, want all %d (close reasons %v)", s.CloseReasons[metrics.CloseRunEnd], replaced(s), s.Dialed, s.CloseReasons)
 	}
 	if s.Status[200] != n {
 		t.Errorf("status 200 = %d, want %d", s.Status[200], n)
@@ -168,7 +167,7 @@ func testPoolTrapIdlePerHost(t *testing.T, eng string) {
 	p.Transport.MaxIdleConnsPerHost = 2
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
-	tooMany := s.PutIdleErrors[transport.CloseTooManyIdleForHost]
+	tooMany := s.PutIdleErrors[metrics.CloseTooManyIdleForHost]
 	// net/http returns a connection to the pool from its read loop before
 	// the VU has its answer, so the idle list overflows often; faya's
 	// engine returns it from the VU, which asks for one again at once, so
@@ -181,7 +180,7 @@ func testPoolTrapIdlePerHost(t *testing.T, eng string) {
 		t.Fatalf("dialed = %d, too_many_idle_for_host = %d: want the churn (dials above %d, idle-put failures)", s.Dialed, tooMany, least)
 	}
 	// Each idle-put failure closes its connection with that reason.
-	if got := s.CloseReasons[transport.CloseTooManyIdleForHost]; got != tooMany {
+	if got := s.CloseReasons[metrics.CloseTooManyIdleForHost]; got != tooMany {
 		t.Errorf("closed for too_many_idle_for_host = %d, idle-put failures = %d", got, tooMany)
 	}
 }
@@ -236,7 +235,7 @@ func testServerCloses(t *testing.T, eng string) {
 	if s.Dialed != n || s.ConnFresh != n || s.ConnReused != 0 {
 		t.Errorf("dialed %d fresh %d reused %d, want %d dials, all fresh", s.Dialed, s.ConnFresh, s.ConnReused, n)
 	}
-	if got := s.CloseReasons[transport.CloseServer]; got != n {
+	if got := s.CloseReasons[metrics.CloseServer]; got != n {
 		t.Errorf("closed by the server = %d, want %d", got, n)
 	}
 }
@@ -253,7 +252,7 @@ func testKeepAlivesDisabled(t *testing.T, eng string) {
 	if s.Dialed != n {
 		t.Errorf("dialed = %d, want %d (one per request)", s.Dialed, n)
 	}
-	if got := s.CloseReasons[transport.CloseKeepAlivesDisabled]; got != n {
+	if got := s.CloseReasons[metrics.CloseKeepAlivesDisabled]; got != n {
 		t.Errorf("closed for keepalives_disabled = %d, want %d", got, n)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
-	"github.com/faya-load/faya/transport"
 )
 
 // fault is one way a target (or a proxy) fails, and what both engines
@@ -184,7 +183,7 @@ func testFaults(t *testing.T, eng string) {
 				t.Errorf("latency recorded %d times, want %d: failed requests are timed too", got, n)
 			}
 			// Every connection closed says why: never "other".
-			if other := s.CloseReasons[transport.CloseOther]; other != 0 {
+			if other := s.CloseReasons[metrics.CloseOther]; other != 0 {
 				t.Errorf("closed for reason other: %d (close reasons %v)", other, s.CloseReasons)
 			}
 			// A stalled dial ends at the request's timeout (300ms), far

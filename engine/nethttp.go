@@ -302,7 +302,7 @@ func (c *netHTTPClient) answered(s *metrics.Sample, req *http.Request, resp *htt
 	if resp.Close && !clientClose(req) {
 		s.CloseAnswers++
 		if conn := c.tracer.Conn(); conn != nil {
-			conn.SetCloseReason(transport.CloseServer)
+			conn.SetCloseReason(metrics.CloseServer)
 		}
 	}
 }
@@ -403,7 +403,7 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 		if conn := tr.Conn(); conn != nil {
 			switch {
 			case s.Truncated:
-				conn.SetCloseReason(transport.CloseBodyNotDrained)
+				conn.SetCloseReason(metrics.CloseBodyNotDrained)
 			case err == nil:
 				conn.NoteAnswered()
 			}
@@ -525,7 +525,7 @@ func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 		if resp.Close && !clientClose(req) {
 			s.CloseAnswers = 1
 			if c := tr.Conn(); c != nil {
-				c.SetCloseReason(transport.CloseServer)
+				c.SetCloseReason(metrics.CloseServer)
 			}
 		}
 		t.finish(&s, tr, start, end, rerr)
@@ -592,7 +592,7 @@ func clientClose(r *http.Request) bool {
 func fillTimes(s *metrics.Sample, start, end, intended time.Duration, tm *transport.Timings) {
 	s.End = end
 	s.Latency = end - start
-	blocked, _ := tm.Get(transport.Blocked)
+	blocked, _ := tm.Get(metrics.PhaseBlocked)
 	s.ServiceTime = s.Latency - blocked
 	if intended >= 0 {
 		s.Scheduled = true
@@ -600,7 +600,7 @@ func fillTimes(s *metrics.Sample, start, end, intended time.Duration, tm *transp
 		s.Latency = end - intended
 	}
 	for i := range metrics.NumPhases {
-		if d, ok := tm.Get(transport.Phase(i)); ok {
+		if d, ok := tm.Get(metrics.Phase(i)); ok {
 			s.Phases[i] = d
 			s.PhaseSet |= 1 << i
 		}

@@ -7,7 +7,6 @@ import (
 	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 )
 
 // Real proxies from Debian's packages (installed by .ci/run; skipped
@@ -52,7 +51,7 @@ func testTinyproxy(t *testing.T, eng string) {
 	if s.OK != 100 || srv.Stats().Peers[realProxyIP] != 100 {
 		t.Fatalf("ok %d (%v), the target saw %v", s.OK, s.ErrExample, srv.Stats().Peers)
 	}
-	if closedBy := s.CloseReasons[transport.CloseServer] + s.CloseReasons[transport.CloseServerIdle]; s.Dialed < 95 || closedBy < s.Dialed-5 {
+	if closedBy := s.CloseReasons[metrics.CloseServer] + s.CloseReasons[metrics.CloseServerIdle]; s.Dialed < 95 || closedBy < s.Dialed-5 {
 		t.Errorf("dialed %d, closed by the server %d (%v): tinyproxy closes after each answer", s.Dialed, closedBy, s.CloseReasons)
 	}
 }

@@ -225,7 +225,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	c, src, err := cl.pool.get(ctx, r, rt, t0, cl.Patient, cl.due)
 	got := d.Now()
 	if err != nil {
-		res.Timings.Add(transport.Blocked, got-t0)
+		res.Timings.Add(metrics.PhaseBlocked, got-t0)
 		if ctx.Err() == nil && got >= cl.due {
 			// The timeout covers the wait for a connection, the dial, the
 			// TLS handshake and a proxy's handshake, as net/http's does.
@@ -247,7 +247,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	case fromIdle:
 		res.WasIdle, res.IdleTime = true, got-c.idleSince
 	}
-	res.Timings.Add(transport.Blocked, wait)
+	res.Timings.Add(metrics.PhaseBlocked, wait)
 
 	cl.cur.Store(c)
 	cl.arm(c)
@@ -306,7 +306,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 			// A final answer came before the body: the connection stays in
 			// step only with the body sent (as net/http does), or closes.
 			if resp.Close {
-				tc.SetCloseReason(transport.CloseServer)
+				tc.SetCloseReason(metrics.CloseServer)
 			} else {
 				_, err = c.nc.Write(out[len(out)-len(r.body):])
 				cl.wrote = d.Now()
@@ -339,7 +339,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 			return true, nil
 		}
 		if ctx.Err() != nil || isTimeout(err) {
-			tc.SetCloseReason(transport.CloseCanceled)
+			tc.SetCloseReason(metrics.CloseCanceled)
 		} else if r, ok := transport.FailedReason(metrics.Classify(err)); ok {
 			tc.SetCloseReason(r)
 		}
@@ -358,9 +358,9 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 
 	cl.location = resp.Location
 	first := d.Since(resp.FirstByte)
-	res.Timings.Add(transport.Send, wrote-got)
-	res.Timings.Add(transport.Wait, first-wrote)
-	res.Timings.Add(transport.Receive, end-first)
+	res.Timings.Add(metrics.PhaseSend, wrote-got)
+	res.Timings.Add(metrics.PhaseWait, first-wrote)
+	res.Timings.Add(metrics.PhaseReceive, end-first)
 	res.Status = resp.Status
 	res.BodyBytes += resp.BodyBytes
 	res.Truncated = res.Truncated || resp.Truncated
@@ -371,13 +371,13 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	reusable := !resp.Close && cl.rd.Buffered() == 0
 	switch {
 	case resp.Truncated:
-		tc.SetCloseReason(transport.CloseBodyNotDrained)
+		tc.SetCloseReason(metrics.CloseBodyNotDrained)
 	case resp.CloseAnswer && !cl.pool.cfg.DisableKeepAlives:
-		tc.SetCloseReason(transport.CloseServer)
+		tc.SetCloseReason(metrics.CloseServer)
 	case resp.Close && !cl.pool.cfg.DisableKeepAlives:
-		tc.SetCloseReason(transport.CloseServer) // a body delimited by the close
+		tc.SetCloseReason(metrics.CloseServer) // a body delimited by the close
 	case !reusable:
-		tc.SetCloseReason(transport.CloseBroken) // bytes beyond the response
+		tc.SetCloseReason(metrics.CloseBroken) // bytes beyond the response
 	}
 	cl.pool.put(c, reusable, end)
 	tc.Release(end)

@@ -17,9 +17,9 @@ import (
 // nopObserver ignores connection events.
 type nopObserver struct{}
 
-func (nopObserver) ConnDialed(*transport.Conn)                                      {}
-func (nopObserver) ConnClosed(*transport.Conn, transport.CloseReason, int64, int64) {}
-func (nopObserver) PutIdleFailed(transport.CloseReason)                             {}
+func (nopObserver) ConnDialed(*transport.Conn)                                    {}
+func (nopObserver) ConnClosed(*transport.Conn, metrics.CloseReason, int64, int64) {}
+func (nopObserver) PutIdleFailed(metrics.CloseReason)                             {}
 
 // answerEach reads requests (bodiless, each ending at its blank line) from
 // c, however many arrive in one read, and writes answer(k)'s bytes for the

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/faya-load/faya/transport"
+	"github.com/faya-load/faya/metrics"
 )
 
 // errUnanswered is the failure of a pipelined request its connection
@@ -76,7 +76,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 			err = &TimeoutError{After: cl.Timeout, Err: err}
 		}
 		for k := range res {
-			res[k].Timings.Add(transport.Blocked, got-t0)
+			res[k].Timings.Add(metrics.PhaseBlocked, got-t0)
 			res[k].End, errs[k] = got, err
 		}
 		return len(res), nil
@@ -89,7 +89,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 		dial = tc.AddDialPhases(&res[0].Timings)
 	}
 	for k := range res {
-		res[k].Timings.Add(transport.Blocked, max(got-t0-dial, 0))
+		res[k].Timings.Add(metrics.PhaseBlocked, max(got-t0-dial, 0))
 		if k == 0 && fresh {
 			res[k].Fresh++
 		} else {
@@ -146,18 +146,18 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 			break
 		}
 		first := d.Since(resp.FirstByte)
-		r.Timings.Add(transport.Send, wrote-got)
-		r.Timings.Add(transport.Wait, max(first-prev, 0))
-		r.Timings.Add(transport.Receive, end-first)
+		r.Timings.Add(metrics.PhaseSend, wrote-got)
+		r.Timings.Add(metrics.PhaseWait, max(first-prev, 0))
+		r.Timings.Add(metrics.PhaseReceive, end-first)
 		r.Status, r.BodyBytes, r.Truncated = resp.Status, resp.BodyBytes, resp.Truncated
 		r.CloseAnswers, r.HTTP10, r.End = b2i(resp.CloseAnswer), b2i(resp.HTTP10()), end
 		prev = end
 		answered = k + 1
 		if resp.Truncated {
-			tc.SetCloseReason(transport.CloseBodyNotDrained)
+			tc.SetCloseReason(metrics.CloseBodyNotDrained)
 			closing = true
 		} else if resp.Close {
-			tc.SetCloseReason(transport.CloseServer)
+			tc.SetCloseReason(metrics.CloseServer)
 			closing = true
 		}
 		if closing {
@@ -171,7 +171,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 	switch {
 	case failed != nil:
 		if ctx.Err() != nil || isTimeout(failed) {
-			tc.SetCloseReason(transport.CloseCanceled)
+			tc.SetCloseReason(metrics.CloseCanceled)
 		}
 		if ctx.Err() == nil && isTimeout(failed) {
 			failed = &TimeoutError{After: cl.Timeout, Err: failed}
@@ -181,7 +181,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 		}
 		answered = len(res)
 	case !reusable && !resend && !closing:
-		tc.SetCloseReason(transport.CloseBroken) // bytes beyond the answers
+		tc.SetCloseReason(metrics.CloseBroken) // bytes beyond the answers
 	}
 	cl.pool.put(c, reusable, end)
 	tc.Release(end)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -130,7 +131,7 @@ again:
 			h.n--
 			p.wake(h)
 			p.mu.Unlock()
-			c.tc.SetCloseReason(transport.CloseIdleTimeout)
+			c.tc.SetCloseReason(metrics.CloseIdleTimeout)
 			_ = c.nc.Close()
 			p.mu.Lock()
 			continue
@@ -358,12 +359,12 @@ func (p *Pool) put(c *Conn, reusable bool, now time.Duration) {
 		p.mu.Unlock()
 		return
 	}
-	reason, full := transport.CloseReason(0), false
+	reason, full := metrics.CloseReason(0), false
 	switch {
 	case limitReached(len(h.idle), p.cfg.MaxIdleConnsPerHost):
-		reason, full = transport.CloseTooManyIdleForHost, true
+		reason, full = metrics.CloseTooManyIdleForHost, true
 	case limitReached(p.idleTotal, p.cfg.MaxIdleConns):
-		reason, full = transport.CloseTooManyIdle, true
+		reason, full = metrics.CloseTooManyIdle, true
 	}
 	if full {
 		h.n--
@@ -442,7 +443,7 @@ func (p *Pool) sweep() {
 		}
 		p.mu.Unlock()
 		for _, c := range expired {
-			c.tc.SetCloseReason(transport.CloseIdleTimeout)
+			c.tc.SetCloseReason(metrics.CloseIdleTimeout)
 			_ = c.nc.Close()
 		}
 		// Peek outside the lock; act only on connections still idle.

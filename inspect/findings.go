@@ -18,7 +18,6 @@ import (
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/internal/sockstat"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 )
 
 // Finding is one diagnosis of the client's connections: the finding faya
@@ -119,13 +118,13 @@ func (g *group) perCall(s *metrics.Snapshot) (Finding, bool) {
 	reqs := s.Requests + g.ctxReqs.Load()
 	dials := s.Dialed + g.ctxDials.Load()
 	cfg := g.diagnoseConfig()
-	byServer := s.CloseReasons[transport.CloseServer] + s.CloseAnswers
+	byServer := s.CloseReasons[metrics.CloseServer] + s.CloseAnswers
 	if reqs < 10 || cfg.DisableKeepAlives || float64(dials) < 0.9*float64(reqs) || float64(byServer) > 0.1*float64(reqs) {
 		return Finding{}, false
 	}
 	// The pool's own refusals and unread bodies explain dials too; those
 	// have findings of their own.
-	own := s.PutIdleErrors[transport.CloseTooManyIdleForHost] + s.PutIdleErrors[transport.CloseTooManyIdle] + s.CloseReasons[transport.CloseBodyNotDrained]
+	own := s.PutIdleErrors[metrics.CloseTooManyIdleForHost] + s.PutIdleErrors[metrics.CloseTooManyIdle] + s.CloseReasons[metrics.CloseBodyNotDrained]
 	if float64(dials-own) < 0.9*float64(reqs) && g.transports.Load() <= 1 {
 		return Finding{}, false
 	}
@@ -197,7 +196,7 @@ func adapt(f diagnose.Finding, s *metrics.Snapshot, g *group, tw []hostTW) Findi
 	}
 	switch f.ID {
 	case "body-not-drained":
-		n := s.CloseReasons[transport.CloseBodyNotDrained]
+		n := s.CloseReasons[metrics.CloseBodyNotDrained]
 		out.Title = fmt.Sprintf("Response bodies closed before they were read to the end (%d): their connections were closed instead of reused", n)
 		out.Evidence = fmt.Sprintf("%d responses had their body closed before EOF; net/http puts a connection back in the pool only once its body was read to the end, so %d of the %d connections dialed were closed and dialed again.", n, n, s.Dialed)
 		if site, k, total := g.drops.top(); site != "" {
@@ -227,7 +226,7 @@ func (g *group) report(w io.Writer) error {
 	fs := g.findings()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d requests, %d connections dialed, %d reused, %d closed", g.name, s.Requests, s.Dialed, s.ConnReused, s.Closed)
-	if n := s.PutIdleErrors[transport.CloseTooManyIdleForHost]; n > 0 {
+	if n := s.PutIdleErrors[metrics.CloseTooManyIdleForHost]; n > 0 {
 		fmt.Fprintf(&b, ", %d refused by the idle pool (too_many_idle_for_host)", n)
 	}
 	fmt.Fprintf(&b, "; at most %d requests in flight\n", s.VUsBusyMax)

@@ -202,10 +202,10 @@ func (t *Transport) finish(tr *transport.Tracer, start time.Duration, status int
 	var s metrics.Sample
 	tm := tr.Finish(end)
 	s.End, s.Latency, s.Status, s.BodyBytes = end, end-start, status, n
-	blocked, _ := tm.Get(transport.Blocked)
+	blocked, _ := tm.Get(metrics.PhaseBlocked)
 	s.ServiceTime = s.Latency - blocked
 	for i := range metrics.NumPhases {
-		if d, ok := tm.Get(transport.Phase(i)); ok {
+		if d, ok := tm.Get(metrics.Phase(i)); ok {
 			s.Phases[i] = d
 			s.PhaseSet |= 1 << i
 		}
@@ -251,7 +251,7 @@ func (b *body) Close() error {
 		// Closed before its end: net/http closes the connection instead
 		// of putting it back in the pool.
 		if c := b.tr.Conn(); c != nil {
-			c.SetCloseReason(transport.CloseBodyNotDrained)
+			c.SetCloseReason(metrics.CloseBodyNotDrained)
 		}
 		b.t.sample(&b.t.group.drops)
 	}
@@ -269,21 +269,21 @@ type observer struct{ g *group }
 
 func (o observer) ConnDialed(*transport.Conn) { o.g.rec.ConnDialed() }
 
-func (o observer) ConnClosed(c *transport.Conn, r transport.CloseReason, received, sent int64) {
+func (o observer) ConnClosed(c *transport.Conn, r metrics.CloseReason, received, sent int64) {
 	idle, idleClosed := c.ServerIdleClose()
 	o.g.rec.ConnClosed(metrics.ClosedConn{
-		Reason:       int(r),
+		Reason:       r,
 		Requests:     c.Requests(),
 		Received:     received,
 		Sent:         sent,
 		Lifetime:     c.Lifetime(),
-		ServerClosed: r == transport.CloseServer,
-		IdleClosed:   idleClosed && r == transport.CloseServerIdle,
+		ServerClosed: r == metrics.CloseServer,
+		IdleClosed:   idleClosed && r == metrics.CloseServerIdle,
 		IdleFor:      idle,
 	})
 }
 
-func (o observer) PutIdleFailed(r transport.CloseReason) { o.g.rec.PutIdleFailed(int(r)) }
+func (o observer) PutIdleFailed(r metrics.CloseReason) { o.g.rec.PutIdleFailed(r) }
 
 // host notes a dialed address, with the TIME_WAIT sockets to it before
 // its first dial.

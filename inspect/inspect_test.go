@@ -201,7 +201,7 @@ func TestIdlePoolSameAsEngine(t *testing.T) {
 		server int64
 	}{{"inspect", got, srv.Stats().ConnsNew}, {"engine", res.Total, srv2.Stats().ConnsNew}} {
 		s := side.s
-		refused := s.PutIdleErrors[transport.CloseTooManyIdleForHost]
+		refused := s.PutIdleErrors[metrics.CloseTooManyIdleForHost]
 		t.Logf("%s: %d requests, %d dialed (server: %d), %d refused, closes by reason %v", side.who, s.Requests, s.Dialed, side.server, refused, s.CloseReasons)
 		if s.Requests != workers*rounds {
 			t.Errorf("%s: %d requests, want %d", side.who, s.Requests, workers*rounds)
@@ -279,7 +279,7 @@ func TestIdlePoolFreeRunning(t *testing.T) {
 		if s.Dialed != server {
 			t.Errorf("%s: %d dials counted, the server accepted %d", who, s.Dialed, server)
 		}
-		refused := s.PutIdleErrors[transport.CloseTooManyIdleForHost]
+		refused := s.PutIdleErrors[metrics.CloseTooManyIdleForHost]
 		f, ok := finding(fs, "idle-pool-too-small")
 		if refused > 0 != ok {
 			t.Errorf("%s: %d refusals, idle-pool-too-small reported: %v", who, refused, ok)
@@ -427,8 +427,8 @@ func TestBodyNotDrained(t *testing.T) {
 	if f.ID == "" {
 		t.Fatalf("no body-not-drained finding: %+v", tr.Findings())
 	}
-	if s.CloseReasons[transport.CloseBodyNotDrained] != 10 {
-		t.Errorf("%d connections closed as body_not_drained, want 10 (reasons %v)", s.CloseReasons[transport.CloseBodyNotDrained], s.CloseReasons)
+	if s.CloseReasons[metrics.CloseBodyNotDrained] != 10 {
+		t.Errorf("%d connections closed as body_not_drained, want 10 (reasons %v)", s.CloseReasons[metrics.CloseBodyNotDrained], s.CloseReasons)
 	}
 	if !strings.Contains(f.Evidence, "10 of the 10 connections dialed") || !strings.Contains(f.Evidence, "TestBodyNotDrained") {
 		t.Errorf("evidence %q", f.Evidence)

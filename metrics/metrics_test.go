@@ -244,3 +244,22 @@ func TestMemoryBounded(t *testing.T) {
 		t.Errorf("requests = %d", total.Requests)
 	}
 }
+
+// Each phase's distribution is its Metric, named alike, in the order the
+// phases happen.
+func TestPhaseMetrics(t *testing.T) {
+	want := []string{"blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive"}
+	if metrics.NumPhases != len(want) || metrics.PhaseReceive.Metric() != metrics.Receive || metrics.PhaseBlocked.Metric() != metrics.Blocked {
+		t.Fatalf("%d phases from %v to %v", metrics.NumPhases, metrics.PhaseBlocked.Metric(), metrics.PhaseReceive.Metric())
+	}
+	for i, name := range want {
+		if got := metrics.Phase(i).String(); got != name {
+			t.Errorf("phase %d is %q, want %q", i, got, name)
+		}
+	}
+	for r := range metrics.NumCloseReasons {
+		if metrics.CloseReason(r).String() == "" {
+			t.Errorf("close reason %d has no name", r)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func (r *Recorder) ConnDialed() {
 
 // ClosedConn describes a connection that closed.
 type ClosedConn struct {
-	Reason   int   // a transport.CloseReason
+	Reason   CloseReason
 	Requests int64 // requests it carried
 	// Received and Sent are its wire bytes not yet charged to a request.
 	Received, Sent int64
@@ -186,7 +186,7 @@ func (r *Recorder) ConnClosed(c ClosedConn) {
 	r.connMu.Lock()
 	r.conns.Closed++
 	r.open--
-	if c.Reason >= 0 && c.Reason < NumCloseReasons {
+	if int(c.Reason) < NumCloseReasons {
 		r.conns.CloseReasons[c.Reason]++
 	}
 	r.conns.record(ConnRequests, time.Duration(c.Requests))
@@ -204,9 +204,9 @@ func (r *Recorder) ConnClosed(c ClosedConn) {
 
 // PutIdleFailed counts a connection net/http could not return to the idle
 // pool, by reason.
-func (r *Recorder) PutIdleFailed(reason int) {
+func (r *Recorder) PutIdleFailed(reason CloseReason) {
 	r.connMu.Lock()
-	if reason >= 0 && reason < NumCloseReasons {
+	if int(reason) < NumCloseReasons {
 		r.conns.PutIdleErrors[reason]++
 	}
 	r.connMu.Unlock()

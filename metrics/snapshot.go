@@ -10,7 +10,7 @@ import (
 type Metric uint8
 
 // The metrics. Blocked through Receive are the request phases in the order
-// of [github.com/faya-load/faya/transport.Phase].
+// of [Phase].
 const (
 	Latency Metric = iota // the request's total time
 	Blocked               // waiting for a connection from the pool
@@ -42,9 +42,6 @@ const (
 
 // NumMetrics is the number of Metric values.
 const NumMetrics = int(numMetrics)
-
-// NumPhases is the number of request phases (Blocked through Receive).
-const NumPhases = int(Receive - Blocked + 1)
 
 var metricNames = [...]string{"latency", "blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive",
 	"idle_before_reuse", "service_time", "schedule_lag", "conn_lifetime", "server_idle_close", "conn_requests", "server_close_requests", "continue_wait"}
@@ -142,10 +139,6 @@ type Snapshot struct {
 
 	hist [numMetrics]*hdrhistogram.Histogram
 }
-
-// NumCloseReasons mirrors transport.NumCloseReasons so metrics need not
-// import transport; the engine checks they agree.
-const NumCloseReasons = 15
 
 // Hist returns the histogram of m, or nil when nothing was recorded.
 func (s *Snapshot) Hist(m Metric) *hdrhistogram.Histogram { return s.hist[m] }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/diagnose"
+	"github.com/faya-load/faya/metrics"
 )
 
 // HTML writes r as one self-contained HTML page: the run's configuration,
@@ -141,7 +142,8 @@ func newHTMLPage(r *Report) *htmlPage {
 			p.LatencyRows = append(p.LatencyRows, distTable("schedule lag", r.Lag, false))
 		}
 	}
-	for _, name := range htmlPhases {
+	for ph := range metrics.NumPhases {
+		name := metrics.Phase(ph).String()
 		if d, ok := r.Phases[name]; ok {
 			p.PhaseRows = append(p.PhaseRows, distTable(name, d, true))
 		}
@@ -187,9 +189,6 @@ func newHTMLPage(r *Report) *htmlPage {
 	}
 	return p
 }
-
-// htmlPhases are the request phases in the order they happen.
-var htmlPhases = []string{"blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive"}
 
 var phaseColors = map[string]string{
 	"blocked": "#9ca3af", "dns": "#a855f7", "connect": "#f97316", "proxy": "#eab308",
@@ -410,8 +409,8 @@ func connRows(r *Report) []kv {
 	}
 	out = append(out, kv{"max open", open})
 	var fails []string
-	for _, k := range putIdleKeys {
-		if n := c.PutIdleErrors[k]; n > 0 {
+	for _, r := range putIdleReasons {
+		if k, n := r.String(), c.PutIdleErrors[r.String()]; n > 0 {
 			fails = append(fails, fmt.Sprintf("%s %d", k, n))
 		}
 	}
@@ -795,8 +794,8 @@ func spectrumChart(r *Report) *chart {
 // phasesChart stacks the phases' p50, p90 and p99; nil without phases.
 func phasesChart(r *Report) *chart {
 	var names []string
-	for _, n := range htmlPhases {
-		if _, ok := r.Phases[n]; ok {
+	for ph := range metrics.NumPhases {
+		if n := metrics.Phase(ph).String(); r.Phases[n].Count > 0 {
 			names = append(names, n)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/threshold"
-	"github.com/faya-load/faya/transport"
 )
 
 // SchemaVersion is the version of the JSON document ([Report]). It changes
@@ -396,15 +395,12 @@ func (m Meta) DiagnoseConfig() diagnose.Config {
 	}
 }
 
-// The reasons net/http's PutIdleConn hook names, as JSON keys, in order.
+// putIdleReasons are the reasons net/http's PutIdleConn hook names, in
+// the order reports list them (their names are the JSON keys).
 // keepalives_disabled and idle_timeout never reach the hook; they are
 // counted where the connection closes.
-var putIdleKeys = []string{"too_many_idle_for_host", "too_many_idle", "keepalives_disabled", "broken", "closed_idle", "idle_timeout", "other"}
-
-func reasonIndex(name string) int {
-	r, _ := transport.CloseReasonByName(name)
-	return int(r)
-}
+var putIdleReasons = []metrics.CloseReason{metrics.CloseTooManyIdleForHost, metrics.CloseTooManyIdle, metrics.CloseKeepAlivesDisabled,
+	metrics.CloseBroken, metrics.CloseClosedIdle, metrics.CloseIdleTimeout, metrics.CloseOther}
 
 // Build derives the report of a run.
 func Build(r Run) *Report {
@@ -456,7 +452,7 @@ func Build(r Run) *Report {
 		Reused:          s.ConnReused,
 		Unused:          max(s.Dialed-s.ConnFresh, 0),
 		Closed:          s.Closed,
-		ClosedByServer:  s.CloseReasons[reasonIndex("server")],
+		ClosedByServer:  s.CloseReasons[metrics.CloseServer],
 		OpenAtEnd:       r.OpenAtEnd,
 		MaxOpen:         s.MaxOpen,
 		CloseReasons:    map[string]int64{},
@@ -471,15 +467,15 @@ func Build(r Run) *Report {
 	if used := c.Fresh + c.Reused; used > 0 {
 		c.ReuseRate = float64(c.Reused) / float64(used)
 	}
-	for i := range transport.NumCloseReasons {
-		c.CloseReasons[transport.CloseReason(i).String()] = s.CloseReasons[i]
+	for i := range metrics.NumCloseReasons {
+		c.CloseReasons[metrics.CloseReason(i).String()] = s.CloseReasons[i]
 	}
-	for _, k := range putIdleKeys {
-		switch k {
-		case "keepalives_disabled", "idle_timeout":
-			c.PutIdleErrors[k] = s.CloseReasons[reasonIndex(k)]
+	for _, r := range putIdleReasons {
+		switch r {
+		case metrics.CloseKeepAlivesDisabled, metrics.CloseIdleTimeout:
+			c.PutIdleErrors[r.String()] = s.CloseReasons[r]
 		default:
-			c.PutIdleErrors[k] = s.PutIdleErrors[reasonIndex(k)]
+			c.PutIdleErrors[r.String()] = s.PutIdleErrors[r]
 		}
 	}
 	rep.Connections = c

@@ -12,7 +12,6 @@ import (
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/threshold"
-	"github.com/faya-load/faya/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -51,10 +50,10 @@ func fixture() report.Run {
 	for range 5 {
 		rec.ConnDialed()
 	}
-	rec.PutIdleFailed(int(transport.CloseTooManyIdleForHost))
-	rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseTooManyIdleForHost), Requests: 1, Lifetime: time.Millisecond})
+	rec.PutIdleFailed(metrics.CloseTooManyIdleForHost)
+	rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseTooManyIdleForHost, Requests: 1, Lifetime: time.Millisecond})
 	for range 4 {
-		rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseRunEnd), Requests: 250, Lifetime: time.Second})
+		rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseRunEnd, Requests: 250, Lifetime: time.Second})
 	}
 	total := rec.Flush(nil)
 	return report.Run{

@@ -260,7 +260,8 @@ func (t *textWriter) phases(r *Report) {
 	t.printf("Phases (a phase that did not happen is not counted)\n")
 	t.table(func(w io.Writer) {
 		fmt.Fprintf(w, "  \t%scount\t\n", distCols)
-		for _, name := range phaseOrder {
+		for ph := range metrics.NumPhases {
+			name := metrics.Phase(ph).String()
 			d, ok := r.Phases[name]
 			if !ok {
 				continue
@@ -277,8 +278,6 @@ func (t *textWriter) phases(r *Report) {
 	}
 	t.printf("\n")
 }
-
-var phaseOrder = []string{"blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive"}
 
 func (t *textWriter) connections(r *Report) {
 	c := r.Connections
@@ -314,8 +313,8 @@ func (t *textWriter) connections(r *Report) {
 	}
 	t.printf("\n")
 	var fails []string
-	for _, k := range putIdleKeys {
-		if n := c.PutIdleErrors[k]; n > 0 {
+	for _, r := range putIdleReasons {
+		if k, n := r.String(), c.PutIdleErrors[r.String()]; n > 0 {
 			fails = append(fails, fmt.Sprintf("%s %d", k, n))
 		}
 	}

@@ -13,145 +13,43 @@ import (
 	"github.com/faya-load/faya/metrics"
 )
 
-// CloseReason says why a connection was closed. The reasons a connection
-// could not go back to the idle pool (net/http's PutIdleConn errors) are
-// among them, so that "why was this connection not reused" has one answer
-// per connection.
-type CloseReason uint8
-
-// Close reasons, in the order reports list them.
-const (
-	// CloseRunEnd: closed when the run ended (idle connections are closed
-	// then), or the connection was in use when the process stopped it.
-	CloseRunEnd CloseReason = iota
-	// CloseServer: the server closed it during or right after a request
-	// (EOF or reset while reading), or asked for it with "Connection:
-	// close" or an HTTP/1.0 answer without keep-alive.
-	CloseServer
-	// CloseServerIdle: the server closed it while it sat idle in the pool
-	// (its keep-alive timeout is shorter than the client's).
-	CloseServerIdle
-	// CloseTooManyIdleForHost: returned to a full per-host idle list
-	// (MaxIdleConnsPerHost).
-	CloseTooManyIdleForHost
-	// CloseTooManyIdle: returned to a full idle list (MaxIdleConns).
-	CloseTooManyIdle
-	// CloseKeepAlivesDisabled: keep-alives are off, so the connection
-	// carried one request.
-	CloseKeepAlivesDisabled
-	// CloseBroken: net/http found the connection in a bad state (an error
-	// or an unread body on it).
-	CloseBroken
-	// CloseClosedIdle: returned while CloseIdleConnections was running.
-	CloseClosedIdle
-	// CloseIdleTimeout: idle for IdleConnTimeout.
-	CloseIdleTimeout
-	// CloseCanceled: its request was canceled or timed out while the
-	// connection was in use.
-	CloseCanceled
-	// CloseBodyNotDrained: a response body was not read to its end (cut at
-	// the body cap, or discarded early), so the connection could not be
-	// reused.
-	CloseBodyNotDrained
-	// CloseUnused: dialed for a request that got another connection
-	// meanwhile (net/http's dial race), then not kept: it never carried a
-	// request.
-	CloseUnused
-	// CloseOther: any other reason (a write error, net/http's internal
-	// errors).
-	CloseOther
-	// CloseWriteLate: net/http closed it after a request whose answer was
-	// read whole, because its writer goroutine had not reported the
-	// request written within 50 ms of the answer (its
-	// maxWriteWaitBeforeConnReuse, golang/go#7569). Either the server
-	// answered before it read the whole request, or the generator's
-	// goroutines were starved of CPU. Only the net/http engine has it: h1
-	// finishes its write before it reads.
-	CloseWriteLate
-	// CloseHandshakeFailed: the TLS handshake, or a proxy's (CONNECT,
-	// SOCKS5, TLS to an HTTPS proxy), failed after the TCP connect; the
-	// request failed with that error's class.
-	CloseHandshakeFailed
-
-	numCloseReasons
-)
-
-// NumCloseReasons is the number of CloseReason values.
-const NumCloseReasons = int(numCloseReasons)
-
-var closeReasonNames = [...]string{
-	CloseRunEnd:             "run_end",
-	CloseServer:             "server",
-	CloseServerIdle:         "server_idle",
-	CloseTooManyIdleForHost: "too_many_idle_for_host",
-	CloseTooManyIdle:        "too_many_idle",
-	CloseKeepAlivesDisabled: "keepalives_disabled",
-	CloseBroken:             "broken",
-	CloseClosedIdle:         "closed_idle",
-	CloseIdleTimeout:        "idle_timeout",
-	CloseCanceled:           "canceled",
-	CloseBodyNotDrained:     "body_not_drained",
-	CloseUnused:             "unused",
-	CloseOther:              "other",
-	CloseWriteLate:          "write_late",
-	CloseHandshakeFailed:    "handshake_failed",
-}
-
-// String returns the reason's stable name, used as a JSON key.
-func (r CloseReason) String() string {
-	if int(r) < len(closeReasonNames) {
-		return closeReasonNames[r]
-	}
-	return "other"
-}
-
-// CloseReasonByName returns the reason named name (as String gives it).
-func CloseReasonByName(name string) (CloseReason, bool) {
-	for i, n := range closeReasonNames {
-		if n == name {
-			return CloseReason(i), true
-		}
-	}
-	return 0, false
-}
-
 // FailedReason is why a connection closes after its request failed with
 // an error of class c, for both engines: canceled for a timeout or a
 // stop, server when the server closed or reset it, broken when its
 // answer was not HTTP (the connection is in an unknown state), handshake
 // failures as such; 0 and false when the class says nothing of the
 // connection.
-func FailedReason(c metrics.ErrClass) (CloseReason, bool) {
+func FailedReason(c metrics.ErrClass) (metrics.CloseReason, bool) {
 	switch c {
 	case metrics.ErrTimeout, metrics.ErrCanceled:
-		return CloseCanceled, true
+		return metrics.CloseCanceled, true
 	case metrics.ErrEOF, metrics.ErrReset:
-		return CloseServer, true
+		return metrics.CloseServer, true
 	case metrics.ErrProtocol:
-		return CloseBroken, true
+		return metrics.CloseBroken, true
 	case metrics.ErrTLS, metrics.ErrProxyAuth, metrics.ErrProxyConnect, metrics.ErrProxySOCKS:
-		return CloseHandshakeFailed, true
+		return metrics.CloseHandshakeFailed, true
 	}
 	return 0, false
 }
 
 // PutIdleReason maps the error net/http passes to
-// [net/http/httptrace.ClientTrace.PutIdleConn] to a CloseReason. net/http's
+// [net/http/httptrace.ClientTrace.PutIdleConn] to a metrics.CloseReason. net/http's
 // errors are unexported, so they are matched by their fixed messages.
-func PutIdleReason(err error) CloseReason {
+func PutIdleReason(err error) metrics.CloseReason {
 	switch err.Error() {
 	case "http: putIdleConn: too many idle connections for host":
-		return CloseTooManyIdleForHost
+		return metrics.CloseTooManyIdleForHost
 	case "http: putIdleConn: too many idle connections":
-		return CloseTooManyIdle
+		return metrics.CloseTooManyIdle
 	case "http: putIdleConn: keep alives disabled":
-		return CloseKeepAlivesDisabled
+		return metrics.CloseKeepAlivesDisabled
 	case "http: putIdleConn: connection is in bad state":
-		return CloseBroken
+		return metrics.CloseBroken
 	case "http: putIdleConn: CloseIdleConnections was called":
-		return CloseClosedIdle
+		return metrics.CloseClosedIdle
 	}
-	return CloseOther
+	return metrics.CloseOther
 }
 
 // Conn is a connection made by the pool's dialer. It counts the bytes that
@@ -183,7 +81,7 @@ type Conn struct {
 	seenRx    atomic.Int64  // bytes already attributed to a request
 	seenTx    atomic.Int64
 	lastUse   atomic.Int64 // monotonic ns (Pool clock) when the last request released it
-	reason    atomic.Int32 // CloseReason+1 once known before Close; 0: not known
+	reason    atomic.Int32 // metrics.CloseReason+1 once known before Close; 0: not known
 	answered  atomic.Bool  // the last request's answer was read whole (NoteAnswered)
 	closedAt  atomic.Int64 // lifetime at close (ns)
 	closeOnce sync.Once
@@ -254,12 +152,12 @@ type layered struct {
 // the proxy handshake, TLS) to t and returns their sum: the part of a
 // request's wait for a connection spent dialing it.
 func (c *Conn) AddDialPhases(t *Timings) time.Duration {
-	t.Add(Connect, c.Connect)
+	t.Add(metrics.PhaseConnect, c.Connect)
 	dial := c.Connect
 	for _, ph := range [...]struct {
-		p Phase
+		p metrics.Phase
 		d time.Duration
-	}{{DNS, c.DNS}, {ProxyHandshake, c.Proxy}, {TLS, c.TLS}} {
+	}{{metrics.PhaseDNS, c.DNS}, {metrics.PhaseProxy, c.Proxy}, {metrics.PhaseTLS, c.TLS}} {
 		if ph.d > 0 {
 			t.Add(ph.p, ph.d)
 			dial += ph.d
@@ -283,7 +181,7 @@ func (c *Conn) Acquire() (first bool) {
 // NoteAnswered records that the request on c got its whole answer (the
 // body read to its end) without an error. Call it before [Conn.Release].
 // A connection closed after such a request for no reason the engine saw
-// is put down to net/http's wait for its writer ([CloseWriteLate]).
+// is put down to net/http's wait for its writer ([metrics.CloseWriteLate]).
 func (c *Conn) NoteAnswered() { c.answered.Store(true) }
 
 // Requests is the number of requests c has carried so far.
@@ -332,7 +230,7 @@ func (c *Conn) ServerIdleClose() (time.Duration, bool) {
 // SetCloseReason records why c is about to be closed, when the caller knows
 // it first (a PutIdleConn error, a "Connection: close" response). The first
 // reason set wins.
-func (c *Conn) SetCloseReason(r CloseReason) {
+func (c *Conn) SetCloseReason(r metrics.CloseReason) {
 	c.reason.CompareAndSwap(0, int32(r)+1)
 }
 
@@ -353,7 +251,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 			// there is the server's idle timeout.
 			c.NoteServerIdleClose()
 		} else {
-			c.SetCloseReason(CloseServer)
+			c.SetCloseReason(metrics.CloseServer)
 		}
 	}
 	return n, err
@@ -369,7 +267,7 @@ const QuickClose = 50 * time.Millisecond
 // NoteServerIdleClose records that the server closed c while it sat idle,
 // and for how long it had been idle then. A close seen within
 // [QuickClose] of the last request's end is the server closing after
-// that request ([CloseServer]). At the run's end nothing is noted: the
+// that request ([metrics.CloseServer]). At the run's end nothing is noted: the
 // run closed its connections itself, and what a server answers to that
 // (a TLS close_notify, an EOF) is not its idle timeout.
 func (c *Conn) NoteServerIdleClose() {
@@ -382,13 +280,13 @@ func (c *Conn) NoteServerIdleClose() {
 	}
 	idle := c.pool.now() - since
 	if idle < QuickClose && c.requests.Load() > 0 {
-		c.reason.Store(int32(CloseServer) + 1)
+		c.reason.Store(int32(metrics.CloseServer) + 1)
 		return
 	}
 	if c.idleClose.CompareAndSwap(0, int64(max(idle, 0))+1) {
 		// Definite: it overrides a guess made while reading (an EOF on a
 		// connection that had just been handed a request).
-		c.reason.Store(int32(CloseServerIdle) + 1)
+		c.reason.Store(int32(metrics.CloseServerIdle) + 1)
 	}
 }
 
@@ -414,17 +312,17 @@ func (c *Conn) Close() error {
 }
 
 // closeReason decides why c closed, given what was recorded before Close.
-func (c *Conn) closeReason(p *Dialer) CloseReason {
+func (c *Conn) closeReason(p *Dialer) metrics.CloseReason {
 	// Without keep-alives every connection closes after its request, by
 	// the client's choice, whatever else was seen on the way.
 	if p.cfg.DisableKeepAlives && c.requests.Load() > 0 {
-		return CloseKeepAlivesDisabled
+		return metrics.CloseKeepAlivesDisabled
 	}
 	if r := c.reason.Load(); r != 0 {
-		return CloseReason(r - 1)
+		return metrics.CloseReason(r - 1)
 	}
 	if p.ending.Load() {
-		return CloseRunEnd
+		return metrics.CloseRunEnd
 	}
 	// net/http closes a connection idle for IdleConnTimeout from a timer,
 	// with no hook; recognise it by how long the connection sat unused.
@@ -433,10 +331,10 @@ func (c *Conn) closeReason(p *Dialer) CloseReason {
 		last = int64(p.since(c.DialedAt))
 	}
 	if idle := time.Duration(int64(p.now()) - last); idle >= p.cfg.IdleConnTimeout*9/10 {
-		return CloseIdleTimeout
+		return metrics.CloseIdleTimeout
 	}
 	if c.requests.Load() == 0 {
-		return CloseUnused
+		return metrics.CloseUnused
 	}
 	// net/http closes a connection without a hook after an answer read
 	// whole in one case only: its writer had not reported the request
@@ -444,7 +342,7 @@ func (c *Conn) closeReason(p *Dialer) CloseReason {
 	// silent closes leave a reason: an EOF seen by Read, a canceled
 	// request, a PutIdleConn error, the run's end, the idle timer.
 	if c.answered.Load() {
-		return CloseWriteLate
+		return metrics.CloseWriteLate
 	}
-	return CloseOther
+	return metrics.CloseOther
 }

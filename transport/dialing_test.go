@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -62,7 +63,7 @@ func TestDialingCountsDetachedDials(t *testing.T) {
 	}
 	// Closed unused (its handshake was given up) or at the run's end (it
 	// completed after the pool closed): never another reason.
-	if rec.closed[transport.CloseUnused]+rec.closed[transport.CloseRunEnd] != 1 || len(rec.closed) != 1 {
+	if rec.closed[metrics.CloseUnused]+rec.closed[metrics.CloseRunEnd] != 1 || len(rec.closed) != 1 {
 		t.Errorf("closed %v, want the one connection closed unused or at the run's end", rec.closed)
 	}
 }

@@ -5,7 +5,7 @@
 // are sized for a load generator (derived from the concurrency, not Go's
 // MaxIdleConnsPerHost of 2) and whose dialer counts, times and labels every
 // connection ([Conn]): DNS, connect and TLS times, wire bytes, requests
-// carried and why it closed ([CloseReason]). An [Observer] receives the
+// carried and why it closed ([metrics.CloseReason]). An [Observer] receives the
 // connection events.
 //
 // A [Tracer] measures requests through net/http/httptrace: the wait for a

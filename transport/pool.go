@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/faya-load/faya/metrics"
 )
 
 // Observer receives the life events of a pool's connections. The pool calls
@@ -23,10 +25,10 @@ type Observer interface {
 	ConnDialed(c *Conn)
 	// ConnClosed is called once per connection when it closes. received
 	// and sent are the wire bytes not yet charged to a request.
-	ConnClosed(c *Conn, reason CloseReason, received, sent int64)
+	ConnClosed(c *Conn, reason metrics.CloseReason, received, sent int64)
 	// PutIdleFailed is called when net/http could not return a connection
 	// to the idle pool after a request.
-	PutIdleFailed(reason CloseReason)
+	PutIdleFailed(reason metrics.CloseReason)
 }
 
 // Dialer makes the connections of a pool and keeps their accounts: it
@@ -192,7 +194,7 @@ func (p *Dialer) Ending() { p.ending.Store(true) }
 
 // PutIdleFailed records that c could not be kept idle after a request and
 // will be closed for reason r.
-func (p *Dialer) PutIdleFailed(c *Conn, r CloseReason) {
+func (p *Dialer) PutIdleFailed(c *Conn, r metrics.CloseReason) {
 	c.SetCloseReason(r)
 	p.obs.PutIdleFailed(r)
 }
@@ -257,7 +259,7 @@ func (p *Dialer) dialDetached(ctx context.Context, network, addr string) (net.Co
 	}
 	p.dialed(c)
 	if err := ctx.Err(); err != nil {
-		c.SetCloseReason(CloseUnused)
+		c.SetCloseReason(metrics.CloseUnused)
 		_ = c.Close()
 		return nil, err
 	}

@@ -312,11 +312,11 @@ func (p *Dialer) tlsOver(ctx context.Context, c *Conn, nc net.Conn, serverName s
 // handshakeFailed is why a connection whose handshake failed is closed:
 // unused when the dial was given up (the request that asked for it got
 // another connection, or the run ended), else the failure.
-func handshakeFailed(ctx context.Context) CloseReason {
+func handshakeFailed(ctx context.Context) metrics.CloseReason {
 	if ctx.Err() != nil {
-		return CloseUnused
+		return metrics.CloseUnused
 	}
-	return CloseHandshakeFailed
+	return metrics.CloseHandshakeFailed
 }
 
 // connectTunnel asks an HTTP proxy for a tunnel to addr, with the run's

@@ -9,53 +9,22 @@ import (
 	"github.com/faya-load/faya/metrics"
 )
 
-// Phase names one part of a request's time.
-type Phase uint8
-
-// The phases of a request, in the order they happen. Blocked is the wait
-// for a connection from the pool (excluding a dial made for this request);
-// DNS, Connect, Proxy and TLS happen only on a connection dialed for the
-// request (Proxy: the proxy's own handshake, TLS to an HTTPS proxy, the
-// CONNECT round trip or the SOCKS5 negotiation);
-// Send is from having the connection to the request written; Wait is to the
-// first response byte; Receive is to the end of the body.
-const (
-	Blocked Phase = iota
-	DNS
-	Connect
-	ProxyHandshake // reported as "proxy"
-	TLS
-	Send
-	Wait
-	Receive
-
-	numPhases
-)
-
-// NumPhases is the number of Phase values.
-const NumPhases = int(numPhases)
-
-var phaseNames = [...]string{"blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive"}
-
-// String returns the phase's stable name, used in reports and JSON.
-func (p Phase) String() string { return phaseNames[p] }
-
 // Timings are the phases one request went through. A phase that did not
 // happen (DNS on a reused connection) is absent, not zero.
 type Timings struct {
-	d   [numPhases]time.Duration
+	d   [metrics.NumPhases]time.Duration
 	set uint16
 }
 
 // Set records phase p as having taken d. Negative d (a clock oddity) is
 // recorded as zero.
-func (t *Timings) Set(p Phase, d time.Duration) {
+func (t *Timings) Set(p metrics.Phase, d time.Duration) {
 	t.d[p] = max(d, 0)
 	t.set |= 1 << p
 }
 
 // Add adds d to phase p (a redirected request goes through phases again).
-func (t *Timings) Add(p Phase, d time.Duration) {
+func (t *Timings) Add(p metrics.Phase, d time.Duration) {
 	if t.set&(1<<p) == 0 {
 		t.Set(p, d)
 		return
@@ -64,7 +33,7 @@ func (t *Timings) Add(p Phase, d time.Duration) {
 }
 
 // Get returns phase p and whether it happened.
-func (t *Timings) Get(p Phase) (time.Duration, bool) {
+func (t *Timings) Get(p metrics.Phase) (time.Duration, bool) {
 	return t.d[p], t.set&(1<<p) != 0
 }
 
@@ -231,13 +200,13 @@ func (t *Tracer) endHop(now time.Duration) {
 		first = t.headers
 	}
 	if okW && wrote >= t.gotConn {
-		t.timings.Add(Send, wrote-t.gotConn)
+		t.timings.Add(metrics.PhaseSend, wrote-t.gotConn)
 		if okF && first >= wrote {
-			t.timings.Add(Wait, first-wrote)
+			t.timings.Add(metrics.PhaseWait, first-wrote)
 		}
 	}
 	if okF && now >= first {
-		t.timings.Add(Receive, now-first)
+		t.timings.Add(metrics.PhaseReceive, now-first)
 	}
 }
 
@@ -248,7 +217,7 @@ func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 	t.conn = c
 	t.wasIdle, t.idleTime = info.WasIdle, info.IdleTime
 	if c == nil {
-		t.timings.Add(Blocked, now-t.getConn)
+		t.timings.Add(metrics.PhaseBlocked, now-t.getConn)
 		return
 	}
 	t.fresh = c.Acquire()
@@ -273,7 +242,7 @@ func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 			wait = max(wait-dial, 0)
 		}
 	}
-	t.timings.Add(Blocked, wait)
+	t.timings.Add(metrics.PhaseBlocked, wait)
 }
 
 func (t *Tracer) onWroteRequest(info httptrace.WroteRequestInfo) {

@@ -11,30 +11,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
 
 type recorder struct {
 	mu      sync.Mutex
 	dialed  int
-	closed  map[transport.CloseReason]int
-	putIdle map[transport.CloseReason]int
+	closed  map[metrics.CloseReason]int
+	putIdle map[metrics.CloseReason]int
 	rx, tx  int64
 }
 
 func newRecorder() *recorder {
-	return &recorder{closed: map[transport.CloseReason]int{}, putIdle: map[transport.CloseReason]int{}}
+	return &recorder{closed: map[metrics.CloseReason]int{}, putIdle: map[metrics.CloseReason]int{}}
 }
 
 func (r *recorder) ConnDialed(*transport.Conn) { r.mu.Lock(); r.dialed++; r.mu.Unlock() }
-func (r *recorder) ConnClosed(_ *transport.Conn, why transport.CloseReason, rx, tx int64) {
+func (r *recorder) ConnClosed(_ *transport.Conn, why metrics.CloseReason, rx, tx int64) {
 	r.mu.Lock()
 	r.closed[why]++
 	r.rx += rx
 	r.tx += tx
 	r.mu.Unlock()
 }
-func (r *recorder) PutIdleFailed(why transport.CloseReason) {
+func (r *recorder) PutIdleFailed(why metrics.CloseReason) {
 	r.mu.Lock()
 	r.putIdle[why]++
 	r.mu.Unlock()
@@ -82,20 +83,20 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestPutIdleReason(t *testing.T) {
-	for msg, want := range map[string]transport.CloseReason{
-		"http: putIdleConn: too many idle connections for host": transport.CloseTooManyIdleForHost,
-		"http: putIdleConn: too many idle connections":          transport.CloseTooManyIdle,
-		"http: putIdleConn: keep alives disabled":               transport.CloseKeepAlivesDisabled,
-		"http: putIdleConn: connection is in bad state":         transport.CloseBroken,
-		"http: putIdleConn: CloseIdleConnections was called":    transport.CloseClosedIdle,
-		"something else": transport.CloseOther,
+	for msg, want := range map[string]metrics.CloseReason{
+		"http: putIdleConn: too many idle connections for host": metrics.CloseTooManyIdleForHost,
+		"http: putIdleConn: too many idle connections":          metrics.CloseTooManyIdle,
+		"http: putIdleConn: keep alives disabled":               metrics.CloseKeepAlivesDisabled,
+		"http: putIdleConn: connection is in bad state":         metrics.CloseBroken,
+		"http: putIdleConn: CloseIdleConnections was called":    metrics.CloseClosedIdle,
+		"something else": metrics.CloseOther,
 	} {
 		if got := transport.PutIdleReason(errors.New(msg)); got != want {
 			t.Errorf("PutIdleReason(%q) = %s, want %s", msg, got, want)
 		}
 	}
-	for r := range transport.NumCloseReasons {
-		if transport.CloseReason(r).String() == "" {
+	for r := range metrics.NumCloseReasons {
+		if metrics.CloseReason(r).String() == "" {
 			t.Errorf("reason %d has no name", r)
 		}
 	}
@@ -135,12 +136,12 @@ func TestTracerPhases(t *testing.T) {
 	// localhost resolves through /etc/hosts: the first request dials.
 	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/"
 	first := get(t, p, tr, url)
-	for _, ph := range []transport.Phase{transport.Blocked, transport.DNS, transport.Connect, transport.Send, transport.Wait, transport.Receive} {
+	for _, ph := range []metrics.Phase{metrics.PhaseBlocked, metrics.PhaseDNS, metrics.PhaseConnect, metrics.PhaseSend, metrics.PhaseWait, metrics.PhaseReceive} {
 		if _, ok := first.Get(ph); !ok {
 			t.Errorf("first request: %s absent", ph)
 		}
 	}
-	if _, ok := first.Get(transport.TLS); ok {
+	if _, ok := first.Get(metrics.PhaseTLS); ok {
 		t.Error("first request: TLS present over plain HTTP")
 	}
 	if f, r := tr.Uses(); f != 1 || r != 0 {
@@ -151,7 +152,7 @@ func TestTracerPhases(t *testing.T) {
 	}
 
 	second := get(t, p, tr, url)
-	for _, ph := range []transport.Phase{transport.DNS, transport.Connect, transport.TLS} {
+	for _, ph := range []metrics.Phase{metrics.PhaseDNS, metrics.PhaseConnect, metrics.PhaseTLS} {
 		if _, ok := second.Get(ph); ok {
 			t.Errorf("second request (reused connection): %s present", ph)
 		}
@@ -174,7 +175,7 @@ func TestTracerPhases(t *testing.T) {
 	p.Close()
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
-	if obs.dialed != 1 || obs.closed[transport.CloseRunEnd] != 1 {
+	if obs.dialed != 1 || obs.closed[metrics.CloseRunEnd] != 1 {
 		t.Errorf("dialed %d, closed %v; want one connection closed at run end", obs.dialed, obs.closed)
 	}
 	if obs.rx != 0 || obs.tx != 0 {

@@ -365,15 +365,15 @@ type idleWatch struct {
 }
 
 func (w *idleWatch) ConnDialed(*transport.Conn) {}
-func (w *idleWatch) ConnClosed(c *transport.Conn, r transport.CloseReason, _, _ int64) {
-	if d, ok := c.ServerIdleClose(); ok && r == transport.CloseServerIdle {
+func (w *idleWatch) ConnClosed(c *transport.Conn, r metrics.CloseReason, _, _ int64) {
+	if d, ok := c.ServerIdleClose(); ok && r == metrics.CloseServerIdle {
 		select {
 		case w.closed <- d:
 		default:
 		}
 	}
 }
-func (w *idleWatch) PutIdleFailed(transport.CloseReason) {}
+func (w *idleWatch) PutIdleFailed(metrics.CloseReason) {}
 
 // idleProbe sends one request, keeps its connection idle in the pool, and
 // waits for the server to close it, at most IdleWait.

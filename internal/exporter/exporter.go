@@ -15,7 +15,6 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -64,14 +63,14 @@ const (
 // connection to its idle pool, as the JSON report lists them.
 // keepalives_disabled and idle_timeout never reach net/http's PutIdleConn
 // hook; like the report, they are counted where the connection closes.
-var putIdleReasons = [...]transport.CloseReason{
-	transport.CloseTooManyIdleForHost,
-	transport.CloseTooManyIdle,
-	transport.CloseKeepAlivesDisabled,
-	transport.CloseBroken,
-	transport.CloseClosedIdle,
-	transport.CloseIdleTimeout,
-	transport.CloseOther,
+var putIdleReasons = [...]metrics.CloseReason{
+	metrics.CloseTooManyIdleForHost,
+	metrics.CloseTooManyIdle,
+	metrics.CloseKeepAlivesDisabled,
+	metrics.CloseBroken,
+	metrics.CloseClosedIdle,
+	metrics.CloseIdleTimeout,
+	metrics.CloseOther,
 }
 
 // hist is one histogram in Prometheus' form. Its buckets map is never
@@ -95,7 +94,7 @@ type state struct {
 	errs    [metrics.NumErrClasses]int64
 	dialed  int64
 	reused  int64
-	closed  [transport.NumCloseReasons]int64
+	closed  [metrics.NumCloseReasons]int64
 	putIdle [len(putIdleReasons)]int64
 
 	connsOpen, connsActive int64
@@ -304,7 +303,7 @@ func capture(total *metrics.Snapshot, p metrics.Point, prev *state) *state {
 	}
 	for i, r := range putIdleReasons {
 		switch r {
-		case transport.CloseKeepAlivesDisabled, transport.CloseIdleTimeout:
+		case metrics.CloseKeepAlivesDisabled, metrics.CloseIdleTimeout:
 			s.putIdle[i] = total.CloseReasons[r]
 		default:
 			s.putIdle[i] = total.PutIdleErrors[r]
@@ -449,14 +448,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	histogram(d.duration, &s.hists[histLatency])
 	for i := range metrics.NumPhases {
-		histogram(d.phase, &s.hists[histPhase0+i], transport.Phase(i).String())
+		histogram(d.phase, &s.hists[histPhase0+i], metrics.Phase(i).String())
 	}
 	histogram(d.service, &s.hists[histService])
 	histogram(d.lag, &s.hists[histLag])
 
 	counter(d.dialed, s.dialed)
 	for i, n := range s.closed {
-		counter(d.closed, n, transport.CloseReason(i).String())
+		counter(d.closed, n, metrics.CloseReason(i).String())
 	}
 	counter(d.reuses, s.reused)
 	gauge(d.open, s.connsOpen)

@@ -16,7 +16,6 @@ import (
 	"github.com/faya-load/faya/internal/exporter"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
-	"github.com/faya-load/faya/transport"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -183,8 +182,8 @@ func TestUpdate(t *testing.T) {
 	sh.Record(&metrics.Sample{Latency: 40 * time.Millisecond, Err: metrics.ErrTimeout}, errors.New("timeout"))
 	// A setup request is counted apart.
 	sh.Record(&metrics.Sample{Latency: time.Millisecond, Status: 200, Setup: true, Fresh: 1}, nil)
-	rec.ConnClosed(metrics.ClosedConn{Reason: int(transport.CloseServer), Requests: 3})
-	rec.PutIdleFailed(int(transport.CloseTooManyIdleForHost))
+	rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseServer, Requests: 3})
+	rec.PutIdleFailed(metrics.CloseTooManyIdleForHost)
 	total := rec.Flush(nil)
 	kept := total.Clone()
 
@@ -237,8 +236,8 @@ func TestUpdate(t *testing.T) {
 	wantValue(t, f, 3, "faya_connection_reuses_total")
 	wantValue(t, f, 1, "faya_connections_closed_total", "reason", "server")
 	wantValue(t, f, 0, "faya_connections_closed_total", "reason", "run_end")
-	if n := len(f["faya_connections_closed_total"].GetMetric()); n != transport.NumCloseReasons {
-		t.Errorf("faya_connections_closed_total has %d series, want %d", n, transport.NumCloseReasons)
+	if n := len(f["faya_connections_closed_total"].GetMetric()); n != metrics.NumCloseReasons {
+		t.Errorf("faya_connections_closed_total has %d series, want %d", n, metrics.NumCloseReasons)
 	}
 	wantValue(t, f, 1, "faya_idle_put_errors_total", "reason", "too_many_idle_for_host")
 	wantValue(t, f, 0, "faya_idle_put_errors_total", "reason", "idle_timeout")
@@ -382,7 +381,7 @@ func TestRun(t *testing.T) {
 	wantValue(t, final, float64(total.Dialed), "faya_connections_dialed_total")
 	wantValue(t, final, float64(total.ConnReused), "faya_connection_reuses_total")
 	wantValue(t, final, float64(total.Iterations), "faya_iterations_total")
-	wantValue(t, final, float64(total.CloseReasons[transport.CloseRunEnd]), "faya_connections_closed_total", "reason", "run_end")
+	wantValue(t, final, float64(total.CloseReasons[metrics.CloseRunEnd]), "faya_connections_closed_total", "reason", "run_end")
 	if n := final.histogram(t, "faya_request_duration_seconds").GetSampleCount(); n != uint64(total.Requests) {
 		t.Errorf("latency count = %d, the run made %d requests", n, total.Requests)
 	}

@@ -16,9 +16,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"text/template"
 	"text/template/parse"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/tidwall/gjson"
