@@ -109,8 +109,8 @@ func NewRecorder(n int) *Recorder {
 	n = max(n, 1)
 	r := &Recorder{shards: make([]Shard, n)}
 	for i := range r.shards {
-		r.shards[i].cur = &Snapshot{}
-		r.shards[i].spare = &Snapshot{}
+		r.shards[i].cur = recording()
+		r.shards[i].spare = recording()
 	}
 	return r
 }
@@ -234,11 +234,14 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 		full := s.cur
 		s.cur = s.spare
 		s.mu.Unlock()
+		full.fold()
 		if i == 0 {
 			// dst is empty: taking the shard's snapshot whole is the
 			// merge, without walking its histograms (with one CPU, the
-			// only shard: no merge at all).
+			// only shard: no merge at all). Each keeps its own way to
+			// record.
 			*dst, *full = *full, *dst
+			dst.raw, full.raw = full.raw, dst.raw
 		} else {
 			dst.MergeYield(full, runtime.Gosched)
 		}

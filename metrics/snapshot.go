@@ -138,23 +138,55 @@ type Snapshot struct {
 	Proxies []ProxyStats
 
 	hist [numMetrics]*hdrhistogram.Histogram
+	// raw, in a shard's snapshot, takes the values on the request's path;
+	// fold moves them into hist.
+	raw *[numMetrics]*rawHist
+}
+
+// recording returns an empty snapshot that records its histograms'
+// values cheaply (a shard's): call fold before reading them.
+func recording() *Snapshot { return &Snapshot{raw: new([numMetrics]*rawHist)} }
+
+// fold moves the values recorded cheaply into the histograms.
+func (s *Snapshot) fold() {
+	if s.raw == nil {
+		return
+	}
+	for m, r := range s.raw {
+		if r != nil {
+			s.hist[m] = r.fold(s.hist[m])
+		}
+	}
+	for i := range s.Steps {
+		s.Steps[i].fold()
+	}
 }
 
 // Hist returns the histogram of m, or nil when nothing was recorded.
 func (s *Snapshot) Hist(m Metric) *hdrhistogram.Histogram { return s.hist[m] }
 
 func (s *Snapshot) record(m Metric, d time.Duration) {
-	h := s.hist[m]
-	if h == nil {
-		h = newHist()
-		s.hist[m] = h
-	}
 	v := int64(d)
 	if v > histHighest {
 		v = histHighest
 		s.Clamped++
 	}
-	_ = h.RecordValue(max(v, 0))
+	v = max(v, 0)
+	if s.raw != nil {
+		r := s.raw[m]
+		if r == nil {
+			r = newRawHist()
+			s.raw[m] = r
+		}
+		r.record(v)
+		return
+	}
+	h := s.hist[m]
+	if h == nil {
+		h = newHist()
+		s.hist[m] = h
+	}
+	_ = h.RecordValue(v)
 }
 
 // Add records one sample. A setup sample (a VU's login) counts in its
@@ -177,7 +209,7 @@ func (s *Snapshot) Add(x *Sample) {
 		return
 	}
 	if x.Step > 0 {
-		s.stepStats(x.Step - 1).add(x)
+		s.stepStats(x.Step - 1).add(x, s.raw != nil)
 	}
 	if x.Proxy > 0 {
 		s.proxyStats(x.Proxy - 1).add(x)
@@ -337,8 +369,8 @@ func (s *Snapshot) Reset() { s.ResetYield(nil) }
 // ResetYield resets like Reset and calls between, if not nil, after each
 // histogram it clears (a quarter of a megabyte each).
 func (s *Snapshot) ResetYield(between func()) {
-	hist, steps, proxies := s.hist, s.Steps, s.Proxies
-	*s = Snapshot{}
+	hist, steps, proxies, raw := s.hist, s.Steps, s.Proxies, s.raw
+	*s = Snapshot{raw: raw}
 	for i, h := range hist {
 		if h != nil && h.TotalCount() > 0 {
 			h.Reset()

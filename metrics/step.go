@@ -26,12 +26,34 @@ type StepStats struct {
 	PhaseSum     [NumPhases]time.Duration
 	PhaseCount   [NumPhases]int64
 	latency      *hdrhistogram.Histogram
+
+	// In a shard's snapshot: the latency recorded cheaply, and the last
+	// status with its count not yet in Status (most answers of a step
+	// share one status: no map update per request). fold settles both.
+	rawLatency          *rawHist
+	lastStatus, lastRun int64
+}
+
+// fold moves what was recorded cheaply into Status and the latency
+// histogram.
+func (t *StepStats) fold() {
+	if t.lastRun > 0 {
+		if t.Status == nil {
+			t.Status = map[int]int64{}
+		}
+		t.Status[int(t.lastStatus)] += t.lastRun
+		t.lastRun = 0
+	}
+	if t.rawLatency != nil {
+		t.latency = t.rawLatency.fold(t.latency)
+	}
 }
 
 // Latency returns the step's latency histogram, or nil.
 func (t *StepStats) Latency() *hdrhistogram.Histogram { return t.latency }
 
-func (t *StepStats) add(x *Sample) {
+// add counts x; fast (a shard's snapshot) records what fold settles.
+func (t *StepStats) add(x *Sample, fast bool) {
 	t.Requests++
 	switch {
 	case x.Err != ErrNone:
@@ -50,7 +72,17 @@ func (t *StepStats) add(x *Sample) {
 		if st < 0 || st >= MaxStatus {
 			st = 0
 		}
-		t.Status[st]++
+		switch {
+		case !fast:
+			t.Status[st]++
+		case int64(st) == t.lastStatus && t.lastRun > 0:
+			t.lastRun++
+		default:
+			if t.lastRun > 0 {
+				t.Status[int(t.lastStatus)] += t.lastRun
+			}
+			t.lastStatus, t.lastRun = int64(st), 1
+		}
 	}
 	t.ChecksPassed += int64(x.ChecksPassed)
 	t.ChecksFailed += int64(x.ChecksFailed)
@@ -63,10 +95,18 @@ func (t *StepStats) add(x *Sample) {
 			t.PhaseCount[i]++
 		}
 	}
+	v := min(max(int64(x.Latency), 0), histHighest)
+	if fast {
+		if t.rawLatency == nil {
+			t.rawLatency = newRawHist()
+		}
+		t.rawLatency.record(v)
+		return
+	}
 	if t.latency == nil {
 		t.latency = newHist()
 	}
-	_ = t.latency.RecordValue(min(max(int64(x.Latency), 0), histHighest))
+	_ = t.latency.RecordValue(v)
 }
 
 // addChecks counts the checks of a sample that sent no request.
@@ -105,8 +145,8 @@ func (t *StepStats) merge(o *StepStats) {
 }
 
 func (t *StepStats) reset() {
-	h, st := t.latency, t.Status
-	*t = StepStats{}
+	h, st, raw := t.latency, t.Status, t.rawLatency
+	*t = StepStats{rawLatency: raw} // folded: raw is empty
 	if h != nil && h.TotalCount() > 0 {
 		h.Reset()
 	}

@@ -1,0 +1,82 @@
+package metrics
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// Values recorded cheaply and folded land in exactly the buckets
+// hdrhistogram-go puts them in: the same counts, total, min and max.
+func TestRawHistExact(t *testing.T) {
+	vals := []int64{0, 1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, 1e6, 1e9, histHighest - 1, histHighest}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100_000 {
+		vals = append(vals, rng.Int64N(histHighest+1)>>rng.IntN(40))
+	}
+	raw, want := newRawHist(), newHist()
+	for _, v := range vals {
+		raw.record(v)
+		if err := want.RecordValue(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := raw.fold(nil)
+	if !got.Equals(want) || !slices.Equal(got.Export().Counts, want.Export().Counts) {
+		t.Fatalf("folded: total %d, min %d, max %d; recorded: total %d, min %d, max %d", got.TotalCount(), got.Min(), got.Max(), want.TotalCount(), want.Min(), want.Max())
+	}
+	if raw.any || slices.ContainsFunc(raw.counts, func(c int64) bool { return c != 0 }) {
+		t.Error("fold left counts behind")
+	}
+	for i := range rawLen {
+		if rawIndex(rawValue(i)) != i {
+			t.Fatalf("index %d: value %d lands at %d", i, rawValue(i), rawIndex(rawValue(i)))
+		}
+	}
+}
+
+// A shard's snapshot, flushed, is the snapshot of its samples.
+func TestFlushFoldsRawValues(t *testing.T) {
+	rec := NewRecorder(2)
+	direct := &Snapshot{}
+	for i := range 1000 {
+		x := Sample{Latency: 1000 + time3(i), ServiceTime: 900 + time3(i), Status: 200, First: true}
+		rec.Shard(i).Record(&x, nil)
+		direct.Add(&x)
+	}
+	for range 2 { // twice: the shards' snapshots are reused
+		got := rec.Flush(nil)
+		if got.Requests != 1000 || !got.Hist(Latency).Equals(direct.Hist(Latency)) || !got.Hist(ServiceTime).Equals(direct.Hist(ServiceTime)) {
+			t.Fatalf("flushed %d requests, latency total %d (direct %d)", got.Requests, got.Hist(Latency).TotalCount(), direct.Hist(Latency).TotalCount())
+		}
+		for i := range 1000 {
+			x := Sample{Latency: 1000 + time3(i), ServiceTime: 900 + time3(i), Status: 200, First: true}
+			rec.Shard(i).Record(&x, nil)
+		}
+	}
+}
+
+func time3(i int) time.Duration { return time.Duration(i * i * 37) }
+
+// A step's stats, recorded in a shard and flushed, are those of its
+// samples: statuses (however they alternate) and latencies.
+func TestFlushFoldsSteps(t *testing.T) {
+	rec := NewRecorder(1)
+	step := rec.StepIndex("s") + 1
+	direct := &Snapshot{}
+	for i := range 500 {
+		st := 200
+		if i%7 == 0 || i%7 == 1 {
+			st = 404
+		}
+		x := Sample{Latency: time3(i), Status: st, Step: step}
+		rec.Shard(0).Record(&x, nil)
+		direct.Add(&x)
+	}
+	got := rec.Flush(nil)
+	g, d := &got.Steps[0], &direct.Steps[0]
+	if g.Status[200] != d.Status[200] || g.Status[404] != d.Status[404] || len(g.Status) != 2 || !g.Latency().Equals(d.Latency()) {
+		t.Errorf("flushed step: status %v, latency count %d; direct: status %v, latency count %d", g.Status, g.Latency().TotalCount(), d.Status, d.Latency().TotalCount())
+	}
+}
