@@ -49,12 +49,14 @@ func TestDiagLive(t *testing.T) {
 		if got, err = Diag(m); err != nil {
 			t.Fatal(err)
 		}
-		if got.TimeWait == 5 {
+		if got.TimeWait >= 5 {
 			break
 		}
 	}
-	if got.Established != 4 || got.TimeWait != 5 {
-		t.Fatalf("Diag: %+v, want 4 established and 5 in TIME_WAIT", got)
+	// At least the 5 closed here: an earlier test's sockets to a listener
+	// that had the same port may still be in TIME_WAIT (for 60 s).
+	if got.Established != 4 || got.TimeWait < 5 {
+		t.Fatalf("Diag: %+v, want 4 established and at least 5 in TIME_WAIT", got)
 	}
 	tables, err := Read(m)
 	if err != nil {
