@@ -145,7 +145,8 @@ if target == "go":
     req, conns = a[0], a[1]
 else:  # nginx counts the status requests and connections too: one per reading
     req, conns = a[0] - b[0] - 1, a[1] - b[1] - 1
-print(tool, rep, wall, cpu, f("Maximum resident set size (kbytes)"), req, conns)
+user, sys_ = float(f("User time (seconds)")), float(f("System time (seconds)"))
+print(tool, rep, wall, cpu, f("Maximum resident set size (kbytes)"), req, conns, user, sys_)
 PY
 }
 
@@ -171,7 +172,7 @@ closed() {
     u=$(url "$target")
     mkdir -p "$out"
     taskset -c 0 wrk -t1 -c"$C" -d2s "$u" >/dev/null 2>&1 || true # warm up
-    echo "tool rep wall cpu rss_kb requests conns" >"$out/runs.txt"
+    echo "tool rep wall cpu rss_kb requests conns user sys" >"$out/runs.txt"
     for rep in $(seq "$REPS"); do
       for tool in $TOOLS; do
         measure "$target" "$tool" "$rep" "$out/$tool.$rep" "$(closed_cmd "$tool" "$u")" >>"$out/runs.txt"
@@ -183,8 +184,8 @@ closed() {
 import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
 by = {}
-for tool, rep, wall, cpu, rss, req, conns in rows:
-    by.setdefault(tool, []).append((float(wall), float(cpu), int(rss), int(req), int(conns)))
+for tool, rep, wall, cpu, rss, req, conns, user, sys_ in rows:
+    by.setdefault(tool, []).append((float(wall), float(cpu), int(rss), int(req), int(conns), float(user), float(sys_)))
 wrk = None
 if "wrk" in by:
     wrk = st.median(r[3] / r[1] for r in by["wrk"] if r[1])
@@ -194,8 +195,8 @@ pair = {}
 for tool, rs in by.items():
     if wrk and tool != "wrk":
         pair[tool] = st.median((t[3] / t[1]) / (w[3] / w[1]) for t, w in zip(rs, by["wrk"]) if t[1] and w[1])
-print("| tool | reps | req/s (median) | CPU-s per 100k req | req per CPU-s | vs wrk | vs wrk, same rep (median) | peak RSS MB | target conns |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| tool | reps | req/s (median) | CPU-s per 100k req | user µs/req | sys µs/req | req per CPU-s | vs wrk | vs wrk, same rep (median) | peak RSS MB | target conns |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for tool, rs in by.items():
     rps = st.median(r[3] / r[0] for r in rs)
     cpu = st.median(r[1] / r[3] * 1e5 for r in rs if r[3])
@@ -204,7 +205,9 @@ for tool, rs in by.items():
     crange = f"{st.median(conns):.0f}" + (f" ({conns[0]}-{conns[-1]})" if conns[0] != conns[-1] else "")
     ratio = f"{1e5 / cpu / wrk:.2f}" if wrk else "-"
     pr = f"{pair[tool]:.2f}" if tool in pair else "-"
-    print(f"| {tool} | {len(rs)} | {rps:,.0f} | {cpu:.2f} | {1e5 / cpu:,.0f} | {ratio} | {pr} | {rss:.1f} | {crange} |")
+    user = st.median(r[5] / r[3] * 1e6 for r in rs if r[3])
+    sys_ = st.median(r[6] / r[3] * 1e6 for r in rs if r[3])
+    print(f"| {tool} | {len(rs)} | {rps:,.0f} | {cpu:.2f} | {user:.2f} | {sys_:.2f} | {1e5 / cpu:,.0f} | {ratio} | {pr} | {rss:.1f} | {crange} |")
 PY
   done
 }
@@ -282,7 +285,7 @@ out = sys.argv[1]
 rows = [l.split() for l in open(os.path.join(out, "runs.txt")).read().splitlines()[1:]]
 print("| run | requests the target saw | connections | peak RSS MB | errors |")
 print("|---|---|---|---|---|")
-for tool, rep, wall, cpu, rss, req, conns in rows:
+for tool, rep, wall, cpu, rss, req, conns, *_ in rows:
     errs = "-"
     j = os.path.join(out, tool.replace("faya-h1-c", "faya-h1.c").replace("faya-nethttp-c", "faya-nethttp.c") + ".json")
     if os.path.exists(j):
@@ -345,7 +348,7 @@ import os, statistics, sys
 out = sys.argv[1]
 rows = [l.split() for l in open(os.path.join(out, "runs.txt")).read().splitlines()[1:]]
 by = {}
-for tool, rep, wall, cpu, rss, req, conns in rows:
+for tool, rep, wall, cpu, rss, req, conns, *_ in rows:
     kind = "scenario" if tool == "faya-scenario" else "plain"
     d = by.setdefault((kind, rep), [0.0, 0, 0.0])
     d[0] += float(cpu); d[1] += int(req); d[2] += float(wall)
@@ -422,7 +425,7 @@ import json, os, statistics, sys
 out = sys.argv[1]
 rows = [l.split() for l in open(os.path.join(out, "runs.txt")).read().splitlines()[1:]]
 by = {}
-for tool, rep, wall, cpu, rss, req, conns in rows:
+for tool, rep, wall, cpu, rss, req, conns, *_ in rows:
     by.setdefault(tool, []).append((float(cpu), int(req), float(wall), rep))
 print("| run | reps | requests the target saw | faya CPU µs per request | req/s | connections faya made | errors | proxy phase mean |")
 print("|---|---|---|---|---|---|---|---|")
