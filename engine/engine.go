@@ -389,4 +389,3 @@ func (o observer) ConnClosed(c *transport.Conn, r metrics.CloseReason, received,
 func (o observer) PutIdleFailed(r metrics.CloseReason) { o.rec.PutIdleFailed(r) }
 
 var _ transport.Observer = observer{}
-

@@ -128,4 +128,3 @@ func (r CloseReason) String() string {
 	}
 	return "other"
 }
-

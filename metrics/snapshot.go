@@ -209,7 +209,7 @@ func (s *Snapshot) Add(x *Sample) {
 		return
 	}
 	if x.Step > 0 {
-		s.stepStats(x.Step - 1).add(x, s.raw != nil)
+		s.stepStats(x.Step-1).add(x, s.raw != nil)
 	}
 	if x.Proxy > 0 {
 		s.proxyStats(x.Proxy - 1).add(x)
