@@ -272,16 +272,18 @@ func generator(r Run) *Generator {
 		RunDelay: int64(r.RunDelay)}
 }
 
-// DiagnoseConfig maps the run's description to what the findings need.
+// DiagnoseConfig maps the run's description to what the findings need:
+// the one place the run's configuration becomes diagnose's (where a limit
+// of 0 is no limit).
 func (m Meta) DiagnoseConfig() diagnose.Config {
 	return diagnose.Config{
 		Engine:              m.Engine,
 		Concurrency:         m.VUs,
 		Open:                m.Open,
 		PerVUPools:          m.ConnScope == "vu",
-		MaxConnsPerHost:     m.Pool.MaxConnsPerHost,
-		MaxIdleConnsPerHost: m.Pool.MaxIdleConnsPerHost,
-		MaxIdleConns:        m.Pool.MaxIdleConns,
+		MaxConnsPerHost:     max(m.Pool.MaxConnsPerHost, 0),
+		MaxIdleConnsPerHost: max(m.Pool.MaxIdleConnsPerHost, 0),
+		MaxIdleConns:        max(m.Pool.MaxIdleConns, 0),
 		IdleConnTimeout:     m.Pool.IdleConnTimeout,
 		DisableKeepAlives:   m.Pool.DisableKeepAlives,
 		MaxBody:             m.MaxBody,

@@ -238,9 +238,9 @@ func stepsText(sc ScenarioMeta) string {
 	return s
 }
 
-// limit formats a pool limit (0: none).
+// limit formats a pool limit (0 or negative: none).
 func limit(n int) string {
-	if n == 0 {
+	if n <= 0 {
 		return "no limit"
 	}
 	return strconv.Itoa(n)
@@ -278,7 +278,7 @@ func configRows(m Meta) []kv {
 	if m.Open {
 		out = append(out, kv{"schedule", fmt.Sprintf("late after %s · graceful stop %s", timeout(m.LateThreshold), timeout(m.GracefulStop))})
 	}
-	if m.Pool.Insecure {
+	if m.Pool.InsecureSkipVerify {
 		out = append(out, kv{"TLS", "certificates not verified (--insecure)"})
 	}
 	from := proxyFromEnv(m)

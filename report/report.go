@@ -1,11 +1,13 @@
 package report
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/threshold"
+	"github.com/faya-load/faya/transport"
 )
 
 // SchemaVersion is the version of the JSON document ([Report]). It changes
@@ -84,9 +86,15 @@ type ScenarioMeta struct {
 	Steps      int           `json:"steps"`
 }
 
-// Pool is the effective pool configuration (limits after defaults; 0 means
-// no limit).
-type Pool struct {
+// Pool is the pool configuration the run used: the plan's
+// [transport.Config] after its defaults, where a negative limit means no
+// limit. The fields mean what they mean there. Its JSON is the report's
+// "pool" object, a subset with 0 for no limit and durations in
+// nanoseconds (docs/json.md).
+type Pool transport.Config
+
+// poolJSON is Pool in the report's JSON.
+type poolJSON struct {
 	MaxConnsPerHost       int           `json:"max_conns_per_host"`
 	MaxIdleConnsPerHost   int           `json:"max_idle_conns_per_host"`
 	MaxIdleConns          int           `json:"max_idle_conns"`
@@ -96,6 +104,48 @@ type Pool struct {
 	TLSHandshakeTimeout   time.Duration `json:"tls_handshake_timeout_ns"`
 	ResponseHeaderTimeout time.Duration `json:"response_header_timeout_ns"`
 	Insecure              bool          `json:"insecure"`
+}
+
+// MarshalJSON writes the report's pool object.
+func (p Pool) MarshalJSON() ([]byte, error) {
+	return json.Marshal(poolJSON{
+		MaxConnsPerHost:       max(p.MaxConnsPerHost, 0),
+		MaxIdleConnsPerHost:   max(p.MaxIdleConnsPerHost, 0),
+		MaxIdleConns:          max(p.MaxIdleConns, 0),
+		IdleConnTimeout:       p.IdleConnTimeout,
+		DisableKeepAlives:     p.DisableKeepAlives,
+		DialTimeout:           p.DialTimeout,
+		TLSHandshakeTimeout:   p.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: p.ResponseHeaderTimeout,
+		Insecure:              p.InsecureSkipVerify,
+	})
+}
+
+// UnmarshalJSON reads the report's pool object (a saved run's): a limit
+// of 0 is no limit.
+func (p *Pool) UnmarshalJSON(b []byte) error {
+	var j poolJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	unlimited := func(v int) int {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	*p = Pool{
+		MaxConnsPerHost:       unlimited(j.MaxConnsPerHost),
+		MaxIdleConnsPerHost:   unlimited(j.MaxIdleConnsPerHost),
+		MaxIdleConns:          unlimited(j.MaxIdleConns),
+		IdleConnTimeout:       j.IdleConnTimeout,
+		DisableKeepAlives:     j.DisableKeepAlives,
+		DialTimeout:           j.DialTimeout,
+		TLSHandshakeTimeout:   j.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: j.ResponseHeaderTimeout,
+		InsecureSkipVerify:    j.Insecure,
+	}
+	return nil
 }
 
 // Report is one run's report: the JSON document, field for field, and what

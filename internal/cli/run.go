@@ -818,7 +818,6 @@ func metaOf(p engine.Plan) report.Meta {
 	sc := p.Scenarios[0]
 	st := sc.Steps[0]
 	cfg := p.Transport.WithDefaults()
-	lim := func(v int) int { return max(v, 0) }
 	ex := sc.Executor
 	m := report.Meta{
 		Version:   Version,
@@ -839,17 +838,7 @@ func metaOf(p engine.Plan) report.Meta {
 		GracefulStop:  p.GracefulStop,
 		LateThreshold: p.LateThreshold,
 		MaxBody:       max(p.MaxBody, 0),
-		Pool: report.Pool{
-			MaxConnsPerHost:       lim(cfg.MaxConnsPerHost),
-			MaxIdleConnsPerHost:   lim(cfg.MaxIdleConnsPerHost),
-			MaxIdleConns:          lim(cfg.MaxIdleConns),
-			IdleConnTimeout:       cfg.IdleConnTimeout,
-			DisableKeepAlives:     cfg.DisableKeepAlives,
-			DialTimeout:           cfg.DialTimeout,
-			TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
-			ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
-			Insecure:              cfg.InsecureSkipVerify,
-		},
+		Pool:          report.Pool(cfg),
 	}
 	if ex.Type == engine.ConstantRate {
 		m.Rate = ex.Rate.String()
