@@ -5,6 +5,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/faya-load/faya/diagnose"
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/threshold"
 )
@@ -20,7 +21,7 @@ func Build(r Run) *Report {
 	rep := &Report{
 		SchemaVersion:   SchemaVersion,
 		Version:         r.Meta.Version,
-		Partial:         r.Partial,
+		Partial:         r.Interrupted,
 		Run:             r.Meta,
 		Duration:        int64(r.Duration),
 		LatencySpectrum: spectrum(s.Hist(metrics.Latency)),
@@ -56,7 +57,7 @@ func Build(r Run) *Report {
 
 // requests counts the requests by outcome, and the setup requests apart
 // (steps names the snapshot's steps, to find the setup ones).
-func requests(s *metrics.Snapshot, steps []StepName) Requests {
+func requests(s *metrics.Snapshot, steps []engine.StepInfo) Requests {
 	q := Requests{
 		Total:      s.Requests,
 		OK:         s.OK,
@@ -201,11 +202,11 @@ func checks(s *metrics.Snapshot) Checks {
 
 // steps are the per-step numbers, named by names index for index (a step
 // without a name has none).
-func steps(s *metrics.Snapshot, names []StepName) []Step {
+func steps(s *metrics.Snapshot, names []engine.StepInfo) []Step {
 	out := []Step{}
 	for i := range s.Steps {
 		st := &s.Steps[i]
-		var name StepName
+		var name engine.StepInfo
 		if i < len(names) {
 			name = names[i]
 		}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -47,8 +48,7 @@ type htmlPage struct {
 	Version   string
 	Schema    int
 	Partial   bool
-	Target    string // "GET http://host/path", or the scenario file
-	File      bool
+	Target    string // "GET http://host/path", or "scenario file shop.yaml"
 	Scenarios []scenarioRow
 	Config    []kv
 	Cards     []card
@@ -122,17 +122,15 @@ type proxyRow struct {
 func newHTMLPage(r *Report) *htmlPage {
 	m := r.Run
 	p := &htmlPage{Version: r.Version, Schema: r.SchemaVersion, Partial: r.Partial}
-	if m.File != "" {
-		p.File = true
-		p.Target = m.File
+	p.Target = m.target()
+	if m.manyScenarios() {
 		for _, sc := range m.Scenarios {
 			p.Scenarios = append(p.Scenarios, scenarioRow{Name: sc.Name, Model: scenarioModel(sc), Steps: stepsText(sc)})
 		}
 	} else {
-		p.Target = strings.TrimSpace(m.Method + " " + m.URL)
 		p.Config = append(p.Config, kv{"model", modelText(m)})
 	}
-	p.Title = "faya report: " + p.Target
+	p.Title = "faya report: " + cmp.Or(m.File, p.Target)
 	p.Config = append(p.Config, configRows(m)...)
 	p.Cards = cards(r)
 	for _, th := range r.Thresholds {

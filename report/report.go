@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/diagnose"
-	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/threshold"
 	"github.com/faya-load/faya/transport"
 )
@@ -241,13 +241,6 @@ type Step struct {
 	PhasesMean map[string]int64 `json:"phases_mean_ns"`
 }
 
-// StepName names a step of Run.Total.Steps.
-type StepName struct {
-	Scenario string
-	Name     string
-	Setup    bool
-}
-
 // Sockets are the kernel's TIME_WAIT sockets to the target, when they
 // could be read (Linux).
 type Sockets struct {
@@ -401,27 +394,20 @@ type Point struct {
 	TimeWait    int64 `json:"time_wait"`
 }
 
-// Run is what [Build] needs from a finished (or interrupted) run.
+// Run is what [Build] needs from a finished (or interrupted) run: its
+// description, what the engine measured, and what was measured beside
+// the engine.
+//
+//	res, err := e.Run(ctx)
+//	...
+//	rep := report.Build(report.Run{Meta: report.Describe(e), Result: *res})
 type Run struct {
-	Meta      Meta
-	Total     *metrics.Snapshot
-	Timeline  []metrics.Point
-	Duration  time.Duration
-	Partial   bool
-	OpenAtEnd int64
-	// Scheduling is how long iterations were started (engine.Result).
-	Scheduling time.Duration
-	// CPU and CPUs are the process's CPU time during the run and
-	// GOMAXPROCS (engine.Result; CPU 0 when unknown).
-	CPU  time.Duration
-	CPUs int
-	// RunDelay is the threads' wait for a CPU (engine.Result; 0 when
-	// unknown).
-	RunDelay time.Duration
+	Meta Meta
+	// Result is what the engine measured; its Steps name Total.Steps,
+	// index for index, and Interrupted makes the report partial.
+	engine.Result
 	// Sockets are the socket-table readings, when taken.
 	Sockets diagnose.Sockets
-	// Steps names Total.Steps, index for index.
-	Steps []StepName
 	// Thresholds are the evaluated thresholds.
 	Thresholds []threshold.Result
 }

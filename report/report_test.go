@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/threshold"
@@ -65,10 +66,12 @@ func fixture() report.Run {
 			Pool: report.Pool{MaxConnsPerHost: 4, MaxIdleConnsPerHost: 4, MaxIdleConns: 4, IdleConnTimeout: 90 * time.Second,
 				DialTimeout: 10 * time.Second, TLSHandshakeTimeout: 10 * time.Second},
 		},
-		Total:      total,
-		Timeline:   []metrics.Point{metrics.PointOf(total, time.Second, time.Second)},
-		Duration:   time.Second,
-		Scheduling: time.Second,
+		Result: engine.Result{
+			Total:      total,
+			Timeline:   []metrics.Point{metrics.PointOf(total, time.Second, time.Second)},
+			Duration:   time.Second,
+			Scheduling: time.Second,
+		},
 	}
 }
 
@@ -150,7 +153,7 @@ func scenarioFixture() report.Run {
 	}
 	run.Total = total
 	run.Timeline = []metrics.Point{metrics.PointOf(total, time.Second, time.Second)}
-	run.Steps = []report.StepName{{Scenario: "browse", Name: "login", Setup: true}, {Scenario: "browse", Name: "list"}, {Scenario: "browse", Name: "item"}}
+	run.Steps = []engine.StepInfo{{Scenario: "browse", Name: "login", Setup: true}, {Scenario: "browse", Name: "list"}, {Scenario: "browse", Name: "item"}}
 	var ths []threshold.Threshold
 	for _, src := range [][2]string{{"checks > 99%", ""}, {"p99(latency) < 300ms", ""}, {"p95(latency) < 1ms", "item"}} {
 		th, err := threshold.Parse(src[0], src[1])

@@ -69,7 +69,7 @@ type sinks struct {
 // and no usage error leaves a file changed. The reports are written to
 // temporary files renamed into place by finish; --out is written in
 // place, an interval at a time, so that a run killed midway reads back.
-func (o *outputs) open(e *env, meta report.Meta, steps []report.StepName) (*sinks, error) {
+func (o *outputs) open(e *env, meta report.Meta, steps []engine.StepInfo) (*sinks, error) {
 	s := &sinks{text: e.stdout, textTo: "stdout"}
 	create := func(flag, path string) (*reportFile, error) {
 		f, err := createReport(path)
@@ -168,8 +168,8 @@ func reportFailed(stderr io.Writer, errs []error) error {
 // stepNames names the plan's steps in the order the engine registers them
 // for its per-step stats: each scenario's setup steps, then its steps, a
 // name once.
-func stepNames(p engine.Plan) []report.StepName {
-	var out []report.StepName
+func stepNames(p engine.Plan) []engine.StepInfo {
+	var out []engine.StepInfo
 	seen := map[string]bool{}
 	for _, sc := range p.Scenarios {
 		for i, st := range append(append([]engine.Step(nil), sc.Setup...), sc.Steps...) {
@@ -180,7 +180,7 @@ func stepNames(p engine.Plan) []report.StepName {
 			}
 			if !seen[key] {
 				seen[key] = true
-				out = append(out, report.StepName{Scenario: sc.Name, Name: st.Label(), Setup: setup})
+				out = append(out, engine.StepInfo{Scenario: sc.Name, Name: st.Label(), Setup: setup})
 			}
 		}
 	}
@@ -309,10 +309,8 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		out.close()
 		return err
 	}
-	steps := make([]report.StepName, len(res.Steps))
 	names := make([]string, len(res.Steps))
 	for i, s := range res.Steps {
-		steps[i] = report.StepName{Scenario: s.Scenario, Name: s.Name, Setup: s.Setup}
 		names[i] = s.Name
 	}
 	var results []threshold.Result
@@ -322,21 +320,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 	if o.inProcess {
 		res.CPU, res.RunDelay = 0, 0
 	}
-	run := report.Run{
-		Meta:       meta,
-		Steps:      steps,
-		Thresholds: results,
-		Total:      res.Total,
-		Timeline:   res.Timeline,
-		Duration:   res.Duration,
-		Partial:    res.Interrupted,
-		OpenAtEnd:  res.OpenAtEnd,
-		Scheduling: res.Scheduling,
-		CPU:        res.CPU,
-		CPUs:       res.CPUs,
-		RunDelay:   res.RunDelay,
-		Sockets:    watch.result(),
-	}
+	run := report.Run{Meta: meta, Result: *res, Sockets: watch.result(), Thresholds: results}
 	if errs := out.finish(run, report.Build(run)); len(errs) > 0 {
 		return reportFailed(e.stderr, errs)
 	}
