@@ -248,29 +248,11 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		return usageError{err}
 	}
 	if addr != "" {
-		exp = exporter.New()
-		mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		bound, stopped, err := exp.Serve(mctx, addr)
-		if err != nil {
-			stop()
-			return usagef("--metrics-addr %s: %v", o.metrics, err)
+		var stop func()
+		if exp, stop, err = serveMetrics(ctx, e, addr, o); err != nil {
+			return err
 		}
-		defer func() {
-			if o.linger > 0 && ctx.Err() == nil {
-				// The report is out; let the scrapers take the final
-				// figures.
-				fmt.Fprintf(e.stderr, "faya: serving the final metrics on http://%s/metrics for %v (Ctrl-C ends it)\n", bound, o.linger)
-				t := time.NewTimer(o.linger)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-				}
-				t.Stop()
-			}
-			stop()
-			<-stopped
-		}()
-		fmt.Fprintf(e.stderr, "faya: Prometheus metrics on http://%s/metrics\n", bound)
+		defer stop()
 	}
 	if out, err = o.open(e, meta, stepNames(eng.Plan())); err != nil {
 		return err
@@ -279,27 +261,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 	watch.preflight(e.stderr, plan)
 
 	if !o.quiet {
-		po := progress.Options{Terminal: isTerminal(e.stderr), Config: meta.DiagnoseConfig()}
-		for _, sc := range plan.Scenarios {
-			po.Length = max(po.Length, sc.Executor.Length())
-		}
-		if len(plan.Scenarios) == 1 && po.Length == 0 {
-			po.Requests = plan.Scenarios[0].Executor.Iterations
-		}
-		if so := watch.result(); so.PortHi > 0 {
-			po.PortLo, po.PortHi = so.PortLo, so.PortHi
-		}
-		if po.Terminal {
-			fd := int(e.stderr.(*os.File).Fd())
-			po.Size = func() (int, int) {
-				w, h, err := term.GetSize(fd)
-				if err != nil {
-					return 0, 0
-				}
-				return w, h
-			}
-		}
-		view = progress.New(e.stderr, po)
+		view = liveView(e, plan, meta, watch)
 	}
 	res, err := eng.Run(ctx)
 	if view != nil {
@@ -334,4 +296,60 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		return exitError{ExitThresholds}
 	}
 	return nil
+}
+
+// serveMetrics serves the engine's metrics on addr (--metrics-addr) from
+// before the run. stop, deferred, lingers (--metrics-linger) once the
+// report is out, then stops the server.
+func serveMetrics(ctx context.Context, e *env, addr string, o outputs) (exp *exporter.Exporter, stop func(), err error) {
+	exp = exporter.New()
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	bound, stopped, err := exp.Serve(mctx, addr)
+	if err != nil {
+		cancel()
+		return nil, nil, usagef("--metrics-addr %s: %v", o.metrics, err)
+	}
+	fmt.Fprintf(e.stderr, "faya: Prometheus metrics on http://%s/metrics\n", bound)
+	stop = func() {
+		if o.linger > 0 && ctx.Err() == nil {
+			// The report is out; let the scrapers take the final
+			// figures.
+			fmt.Fprintf(e.stderr, "faya: serving the final metrics on http://%s/metrics for %v (Ctrl-C ends it)\n", bound, o.linger)
+			t := time.NewTimer(o.linger)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+		cancel()
+		<-stopped
+	}
+	return exp, stop, nil
+}
+
+// liveView starts the live view on stderr: a terminal's frames, or
+// plain lines.
+func liveView(e *env, plan engine.Plan, meta report.Meta, watch *socketWatch) *progress.View {
+	po := progress.Options{Terminal: isTerminal(e.stderr), Config: meta.DiagnoseConfig()}
+	for _, sc := range plan.Scenarios {
+		po.Length = max(po.Length, sc.Executor.Length())
+	}
+	if len(plan.Scenarios) == 1 && po.Length == 0 {
+		po.Requests = plan.Scenarios[0].Executor.Iterations
+	}
+	if so := watch.result(); so.PortHi > 0 {
+		po.PortLo, po.PortHi = so.PortLo, so.PortHi
+	}
+	if po.Terminal {
+		fd := int(e.stderr.(*os.File).Fd())
+		po.Size = func() (int, int) {
+			w, h, err := term.GetSize(fd)
+			if err != nil {
+				return 0, 0
+			}
+			return w, h
+		}
+	}
+	return progress.New(e.stderr, po)
 }
