@@ -256,7 +256,7 @@ func testHostileBytesEscaped(t *testing.T, eng string) {
 				t.Fatalf("errors by class %v (%q), want 2 of %s", s.ErrCount, s.ErrExample, tc.class)
 			}
 			var out strings.Builder
-			rep := report.Build(report.Run{Meta: report.Meta{Engine: eng, URL: tc.url, Executor: "vus"}, Total: s})
+			rep := report.Build(report.Run{Meta: report.Meta{Engine: eng, URL: tc.url, Executor: "vus"}, Result: engine.Result{Total: s}})
 			if err := report.Text(&out, rep); err != nil {
 				t.Fatal(err)
 			}

@@ -115,7 +115,7 @@ func engineFindings(res *engine.Result) []diagnose.Finding {
 	return report.Build(report.Run{
 		Meta: report.Meta{Engine: engine.EngineNetHTTP, Executor: string(engine.VUs), VUs: workers, ConnScope: string(engine.ScopeShared),
 			Pool: report.Pool{MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second}},
-		Total: res.Total, Duration: res.Duration, Scheduling: res.Scheduling,
+		Result: engine.Result{Total: res.Total, Duration: res.Duration, Scheduling: res.Scheduling},
 	}).Findings
 }
 

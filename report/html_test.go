@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
 )
@@ -366,7 +367,7 @@ func TestHTMLEmpty(t *testing.T) {
 
 // emptyRun is a run that recorded nothing.
 func emptyRun() report.Run {
-	return report.Run{Total: metrics.NewRecorder(1).Flush(nil)}
+	return report.Run{Result: engine.Result{Total: metrics.NewRecorder(1).Flush(nil)}}
 }
 
 func TestLatencySpectrum(t *testing.T) {

@@ -1,13 +1,13 @@
 package report
 
 import (
-	"strconv"
+	"encoding/json"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/faya-load/faya/diagnose"
-	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/threshold"
+	"github.com/faya-load/faya/transport"
 )
 
 // SchemaVersion is the version of the JSON document ([Report]). It changes
@@ -86,9 +86,15 @@ type ScenarioMeta struct {
 	Steps      int           `json:"steps"`
 }
 
-// Pool is the effective pool configuration (limits after defaults; 0 means
-// no limit).
-type Pool struct {
+// Pool is the pool configuration the run used: the plan's
+// [transport.Config] after its defaults, where a negative limit means no
+// limit. The fields mean what they mean there. Its JSON is the report's
+// "pool" object, a subset with 0 for no limit and durations in
+// nanoseconds (docs/json.md).
+type Pool transport.Config
+
+// poolJSON is Pool in the report's JSON.
+type poolJSON struct {
 	MaxConnsPerHost       int           `json:"max_conns_per_host"`
 	MaxIdleConnsPerHost   int           `json:"max_idle_conns_per_host"`
 	MaxIdleConns          int           `json:"max_idle_conns"`
@@ -98,6 +104,48 @@ type Pool struct {
 	TLSHandshakeTimeout   time.Duration `json:"tls_handshake_timeout_ns"`
 	ResponseHeaderTimeout time.Duration `json:"response_header_timeout_ns"`
 	Insecure              bool          `json:"insecure"`
+}
+
+// MarshalJSON writes the report's pool object.
+func (p Pool) MarshalJSON() ([]byte, error) {
+	return json.Marshal(poolJSON{
+		MaxConnsPerHost:       max(p.MaxConnsPerHost, 0),
+		MaxIdleConnsPerHost:   max(p.MaxIdleConnsPerHost, 0),
+		MaxIdleConns:          max(p.MaxIdleConns, 0),
+		IdleConnTimeout:       p.IdleConnTimeout,
+		DisableKeepAlives:     p.DisableKeepAlives,
+		DialTimeout:           p.DialTimeout,
+		TLSHandshakeTimeout:   p.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: p.ResponseHeaderTimeout,
+		Insecure:              p.InsecureSkipVerify,
+	})
+}
+
+// UnmarshalJSON reads the report's pool object (a saved run's): a limit
+// of 0 is no limit.
+func (p *Pool) UnmarshalJSON(b []byte) error {
+	var j poolJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	unlimited := func(v int) int {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	*p = Pool{
+		MaxConnsPerHost:       unlimited(j.MaxConnsPerHost),
+		MaxIdleConnsPerHost:   unlimited(j.MaxIdleConnsPerHost),
+		MaxIdleConns:          unlimited(j.MaxIdleConns),
+		IdleConnTimeout:       j.IdleConnTimeout,
+		DisableKeepAlives:     j.DisableKeepAlives,
+		DialTimeout:           j.DialTimeout,
+		TLSHandshakeTimeout:   j.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: j.ResponseHeaderTimeout,
+		InsecureSkipVerify:    j.Insecure,
+	}
+	return nil
 }
 
 // Report is one run's report: the JSON document, field for field, and what
@@ -191,13 +239,6 @@ type Step struct {
 	Latency      Dist   `json:"latency_ns"`
 	// PhasesMean are the means of the phases that happened, ns.
 	PhasesMean map[string]int64 `json:"phases_mean_ns"`
-}
-
-// StepName names a step of Run.Total.Steps.
-type StepName struct {
-	Scenario string
-	Name     string
-	Setup    bool
 }
 
 // Sockets are the kernel's TIME_WAIT sockets to the target, when they
@@ -353,287 +394,20 @@ type Point struct {
 	TimeWait    int64 `json:"time_wait"`
 }
 
-// Run is what [Build] needs from a finished (or interrupted) run.
+// Run is what [Build] needs from a finished (or interrupted) run: its
+// description, what the engine measured, and what was measured beside
+// the engine.
+//
+//	res, err := e.Run(ctx)
+//	...
+//	rep := report.Build(report.Run{Meta: report.Describe(e), Result: *res})
 type Run struct {
-	Meta      Meta
-	Total     *metrics.Snapshot
-	Timeline  []metrics.Point
-	Duration  time.Duration
-	Partial   bool
-	OpenAtEnd int64
-	// Scheduling is how long iterations were started (engine.Result).
-	Scheduling time.Duration
-	// CPU and CPUs are the process's CPU time during the run and
-	// GOMAXPROCS (engine.Result; CPU 0 when unknown).
-	CPU  time.Duration
-	CPUs int
-	// RunDelay is the threads' wait for a CPU (engine.Result; 0 when
-	// unknown).
-	RunDelay time.Duration
+	Meta Meta
+	// Result is what the engine measured; its Steps name Total.Steps,
+	// index for index, and Interrupted makes the report partial.
+	engine.Result
 	// Sockets are the socket-table readings, when taken.
 	Sockets diagnose.Sockets
-	// Steps names Total.Steps, index for index.
-	Steps []StepName
 	// Thresholds are the evaluated thresholds.
 	Thresholds []threshold.Result
-}
-
-// DiagnoseConfig maps the run's description to what the findings need.
-func (m Meta) DiagnoseConfig() diagnose.Config {
-	return diagnose.Config{
-		Engine:              m.Engine,
-		Concurrency:         m.VUs,
-		Open:                m.Open,
-		PerVUPools:          m.ConnScope == "vu",
-		MaxConnsPerHost:     m.Pool.MaxConnsPerHost,
-		MaxIdleConnsPerHost: m.Pool.MaxIdleConnsPerHost,
-		MaxIdleConns:        m.Pool.MaxIdleConns,
-		IdleConnTimeout:     m.Pool.IdleConnTimeout,
-		DisableKeepAlives:   m.Pool.DisableKeepAlives,
-		MaxBody:             m.MaxBody,
-		LateThreshold:       m.LateThreshold,
-	}
-}
-
-// putIdleReasons are the reasons net/http's PutIdleConn hook names, in
-// the order reports list them (their names are the JSON keys).
-// keepalives_disabled and idle_timeout never reach the hook; they are
-// counted where the connection closes.
-var putIdleReasons = []metrics.CloseReason{metrics.CloseTooManyIdleForHost, metrics.CloseTooManyIdle, metrics.CloseKeepAlivesDisabled,
-	metrics.CloseBroken, metrics.CloseClosedIdle, metrics.CloseIdleTimeout, metrics.CloseOther}
-
-// Build derives the report of a run.
-func Build(r Run) *Report {
-	s := r.Total
-	if s == nil {
-		s = &metrics.Snapshot{}
-	}
-	rep := &Report{
-		SchemaVersion: SchemaVersion,
-		Version:       r.Meta.Version,
-		Partial:       r.Partial,
-		Run:           r.Meta,
-		Duration:      int64(r.Duration),
-		Requests: Requests{
-			Total:      s.Requests,
-			OK:         s.OK,
-			HTTPErrors: s.HTTPErrors,
-			Errors:     s.Errors,
-			Retries:    s.Retries,
-			Redirects:  s.Redirects,
-			Truncated:  s.Truncated,
-
-			Interrupted: s.ErrCount[metrics.ErrCanceled],
-		},
-		Bytes:       Bytes{Sent: s.BytesSent, Received: s.BytesReceived, Body: s.BodyBytes},
-		Latency:     distOf(metrics.DistOf(s.Hist(metrics.Latency))),
-		ServiceTime: distOf(metrics.DistOf(s.Hist(metrics.ServiceTime))),
-		Lag:         distOf(metrics.DistOf(s.Hist(metrics.ScheduleLag))),
-		Phases:      map[string]Dist{},
-		Status:      map[string]int64{},
-		Errors:      map[string]ErrorClass{},
-	}
-	rep.LatencySpectrum = spectrum(s.Hist(metrics.Latency))
-	if r.Duration > 0 {
-		rep.Throughput = float64(s.Requests) / r.Duration.Seconds()
-	}
-	for m := metrics.Blocked; m <= metrics.Receive; m++ {
-		if d := metrics.DistOf(s.Hist(m)); d.Count > 0 {
-			rep.Phases[m.String()] = distOf(d)
-		}
-	}
-	if e := s.Expect; e[metrics.ExpectGot100]+e[metrics.ExpectTimeout]+e[metrics.ExpectFinal] > 0 {
-		rep.ExpectContinue = &ExpectContinue{Got100: e[metrics.ExpectGot100], Timeout: e[metrics.ExpectTimeout],
-			FinalFirst: e[metrics.ExpectFinal], Wait: distOf(metrics.DistOf(s.Hist(metrics.ContinueWait)))}
-	}
-	c := Connections{
-		Dialed:          s.Dialed,
-		Fresh:           s.ConnFresh,
-		Reused:          s.ConnReused,
-		Unused:          max(s.Dialed-s.ConnFresh, 0),
-		Closed:          s.Closed,
-		ClosedByServer:  s.CloseReasons[metrics.CloseServer],
-		OpenAtEnd:       r.OpenAtEnd,
-		MaxOpen:         s.MaxOpen,
-		CloseReasons:    map[string]int64{},
-		PutIdleErrors:   map[string]int64{},
-		RequestsPerConn: distOf(metrics.DistOf(s.Hist(metrics.ConnRequests))),
-		IdleBeforeReuse: distOf(metrics.DistOf(s.Hist(metrics.IdleBeforeReuse))),
-		Lifetime:        distOf(metrics.DistOf(s.Hist(metrics.ConnLifetime))),
-		ServerIdleClose: distOf(metrics.DistOf(s.Hist(metrics.ServerIdleClose))),
-		CloseAnswers:    s.CloseAnswers,
-		HTTP10:          s.HTTP10,
-	}
-	if used := c.Fresh + c.Reused; used > 0 {
-		c.ReuseRate = float64(c.Reused) / float64(used)
-	}
-	for i := range metrics.NumCloseReasons {
-		c.CloseReasons[metrics.CloseReason(i).String()] = s.CloseReasons[i]
-	}
-	for _, r := range putIdleReasons {
-		switch r {
-		case metrics.CloseKeepAlivesDisabled, metrics.CloseIdleTimeout:
-			c.PutIdleErrors[r.String()] = s.CloseReasons[r]
-		default:
-			c.PutIdleErrors[r.String()] = s.PutIdleErrors[r]
-		}
-	}
-	rep.Connections = c
-	for code, n := range s.Status {
-		if n > 0 {
-			rep.Status[strconv.Itoa(code)] = n
-		}
-	}
-	for i := 1; i < metrics.NumErrClasses; i++ {
-		if n := s.ErrCount[i]; n > 0 {
-			rep.Errors[metrics.ErrClass(i).String()] = ErrorClass{Count: n, Example: s.ErrExample[i]}
-		}
-	}
-	if r.CPU > 0 && r.CPUs > 0 && r.Duration > 0 {
-		rep.Generator = &Generator{CPU: int64(r.CPU), CPUs: r.CPUs,
-			Busy:     r.CPU.Seconds() / (r.Duration.Seconds() * float64(r.CPUs)),
-			RunDelay: int64(r.RunDelay)}
-	}
-	in := diagnose.Input{
-		Config:     r.Meta.DiagnoseConfig(),
-		Total:      s,
-		Timeline:   r.Timeline,
-		Duration:   r.Duration,
-		Scheduling: r.Scheduling,
-		Sockets:    r.Sockets,
-	}
-	for _, st := range r.Steps {
-		in.StepSetup = append(in.StepSetup, st.Setup)
-	}
-	if g := rep.Generator; g != nil {
-		in.GeneratorBusy, in.CPUs, in.RunDelay = g.Busy, g.CPUs, r.RunDelay
-	}
-	rep.Schedule = schedule(r, diagnose.RateShortfall(in))
-	rep.Sockets = Sockets(r.Sockets)
-	rep.Timeline = make([]Point, 0, len(r.Timeline))
-	for _, p := range r.Timeline {
-		rep.Timeline = append(rep.Timeline, Point{
-			T: int64(p.T), Requests: p.Requests, Errors: p.Errors, Dialed: p.Dialed,
-			RPS: p.RPS, P50: int64(p.P50), P99: int64(p.P99),
-			Intended: p.Intended, Dropped: p.Dropped, LagP99: int64(p.LagP99),
-			VUsBusy: p.VUsBusy, VUsAlloc: p.VUsAllocated,
-			ConnsOpen: p.ConnsOpen, ConnsActive: p.ConnsActive, ConnsIdle: p.ConnsOpen - p.ConnsActive,
-			TimeWait: p.TimeWait,
-		})
-	}
-	rep.Findings = diagnose.Analyze(in)
-	rep.Checks = Checks{Passed: s.ChecksPassed, Failed: s.ChecksFailed, Rate: 1}
-	if n := s.ChecksPassed + s.ChecksFailed; n > 0 {
-		rep.Checks.Rate = float64(s.ChecksPassed) / float64(n)
-	}
-	rep.Requests.Setup, rep.Requests.SetupFailed, rep.Requests.VUsStopped = s.Setup, s.SetupFailed, s.VUsStopped
-	rep.Requests.CookiesDropped = s.CookiesDropped
-	for i := range s.Steps {
-		if i >= len(r.Steps) || !r.Steps[i].Setup {
-			continue
-		}
-		st := &s.Steps[i]
-		for code, n := range st.Status {
-			if rep.Requests.SetupStatus == nil {
-				rep.Requests.SetupStatus = map[string]int64{}
-			}
-			rep.Requests.SetupStatus[strconv.Itoa(code)] += n
-		}
-		for c, n := range st.ErrCount {
-			if n > 0 && c > 0 {
-				if rep.Requests.SetupErrors == nil {
-					rep.Requests.SetupErrors = map[string]int64{}
-				}
-				rep.Requests.SetupErrors[metrics.ErrClass(c).String()] += n
-			}
-		}
-	}
-	rep.Steps = []Step{}
-	for i := range s.Steps {
-		st := &s.Steps[i]
-		var name StepName
-		if i < len(r.Steps) {
-			name = r.Steps[i]
-		}
-		out := Step{
-			Scenario: name.Scenario, Name: name.Name, Setup: name.Setup,
-			Requests: st.Requests, OK: st.OK, HTTPErrors: st.HTTPErrors, Errors: st.Errors,
-			Status: map[string]int64{}, ChecksPassed: st.ChecksPassed, ChecksFailed: st.ChecksFailed, CheckFailure: st.CheckFailure,
-			Latency: distOf(metrics.DistOf(st.Latency())), PhasesMean: map[string]int64{},
-		}
-		for code, n := range st.Status {
-			out.Status[strconv.Itoa(code)] = n
-		}
-		for p := range metrics.NumPhases {
-			if n := st.PhaseCount[p]; n > 0 {
-				out.PhasesMean[(metrics.Blocked + metrics.Metric(p)).String()] = int64(st.PhaseSum[p]) / n
-			}
-		}
-		rep.Steps = append(rep.Steps, out)
-	}
-	rep.Thresholds = r.Thresholds
-	if rep.Thresholds == nil {
-		rep.Thresholds = []threshold.Result{}
-	}
-	for i, url := range r.Meta.Proxies {
-		var ps metrics.ProxyStats
-		if i < len(s.Proxies) {
-			ps = s.Proxies[i]
-		}
-		pr := ProxyReport{URL: url, Requests: ps.Requests, Errors: ps.Errors, Dialed: ps.Dialed, Fresh: ps.Fresh, Reused: ps.Reused}
-		if ps.Handshakes > 0 {
-			pr.HandshakeMean = int64(ps.HandshakeSum) / ps.Handshakes
-		}
-		rep.Proxies = append(rep.Proxies, pr)
-	}
-	return rep
-}
-
-// schedule derives the schedule section.
-func schedule(r Run, sf diagnose.Shortfall) Schedule {
-	s := r.Total
-	if s == nil {
-		s = &metrics.Snapshot{}
-	}
-	sc := Schedule{
-		Intended:   s.Intended,
-		Sent:       s.Sent,
-		Dropped:    s.Dropped,
-		Late:       s.Late,
-		Scheduling: int64(r.Scheduling),
-		VUsBusyMax: s.VUsBusyMax,
-		VUsAlloc:   s.VUsAllocated,
-		LimitedBy:  sf.LimitedBy,
-		Reason:     sf.Reason,
-	}
-	if !r.Meta.Open {
-		sc.Intended, sc.Sent = s.Iterations, s.Iterations
-	}
-	if r.Scheduling > 0 {
-		sc.TargetRPS = float64(sc.Intended) / r.Scheduling.Seconds()
-		sc.AchievedRPS = float64(sc.Sent) / r.Scheduling.Seconds()
-	}
-	if sf.Fix != "" {
-		sc.Reason += "; fix: " + sf.Fix
-	}
-	return sc
-}
-
-// spectrum is h's values at [SpectrumPercentiles]; empty when h is.
-func spectrum(h *hdrhistogram.Histogram) []SpectrumPoint {
-	out := []SpectrumPoint{}
-	if h == nil || h.TotalCount() == 0 {
-		return out
-	}
-	for _, p := range SpectrumPercentiles {
-		out = append(out, SpectrumPoint{Percentile: p, Value: metrics.Quantile(h, p/100)})
-	}
-	return out
-}
-
-func distOf(d metrics.Dist) Dist {
-	return Dist{
-		Count: d.Count, Min: int64(d.Min), Mean: int64(d.Mean), Max: int64(d.Max),
-		P50: int64(d.P50), P90: int64(d.P90), P95: int64(d.P95), P99: int64(d.P99), P999: int64(d.P999),
-	}
 }

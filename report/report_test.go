@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -9,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/threshold"
+	"github.com/faya-load/faya/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -63,10 +66,12 @@ func fixture() report.Run {
 			Pool: report.Pool{MaxConnsPerHost: 4, MaxIdleConnsPerHost: 4, MaxIdleConns: 4, IdleConnTimeout: 90 * time.Second,
 				DialTimeout: 10 * time.Second, TLSHandshakeTimeout: 10 * time.Second},
 		},
-		Total:      total,
-		Timeline:   []metrics.Point{metrics.PointOf(total, time.Second, time.Second)},
-		Duration:   time.Second,
-		Scheduling: time.Second,
+		Result: engine.Result{
+			Total:      total,
+			Timeline:   []metrics.Point{metrics.PointOf(total, time.Second, time.Second)},
+			Duration:   time.Second,
+			Scheduling: time.Second,
+		},
 	}
 }
 
@@ -148,7 +153,7 @@ func scenarioFixture() report.Run {
 	}
 	run.Total = total
 	run.Timeline = []metrics.Point{metrics.PointOf(total, time.Second, time.Second)}
-	run.Steps = []report.StepName{{Scenario: "browse", Name: "login", Setup: true}, {Scenario: "browse", Name: "list"}, {Scenario: "browse", Name: "item"}}
+	run.Steps = []engine.StepInfo{{Scenario: "browse", Name: "login", Setup: true}, {Scenario: "browse", Name: "list"}, {Scenario: "browse", Name: "item"}}
 	var ths []threshold.Threshold
 	for _, src := range [][2]string{{"checks > 99%", ""}, {"p99(latency) < 300ms", ""}, {"p95(latency) < 1ms", "item"}} {
 		th, err := threshold.Parse(src[0], src[1])
@@ -392,5 +397,37 @@ func TestGeneratorCPU(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("HTML lacks %q", want)
 		}
+	}
+}
+
+// A run's pool is its transport.Config after defaults, where a negative
+// limit lifts it; the report's JSON writes that as 0, and a saved run
+// read back means the same.
+func TestPoolJSON(t *testing.T) {
+	cfg := transport.Config{Concurrency: 8, MaxConnsPerHost: -1, MaxIdleConns: 3, InsecureSkipVerify: true,
+		ResponseHeaderTimeout: time.Second, UserAgent: "faya/test", RootCAsPEM: []byte("not in the report")}.WithDefaults()
+	p := report.Pool(cfg)
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"max_conns_per_host":0,"max_idle_conns_per_host":8,"max_idle_conns":3,"idle_conn_timeout_ns":90000000000,` +
+		`"disable_keepalives":false,"dial_timeout_ns":10000000000,"tls_handshake_timeout_ns":10000000000,"response_header_timeout_ns":1000000000,"insecure":true}`
+	if string(b) != want {
+		t.Errorf("pool JSON\n%s\nwant\n%s", b, want)
+	}
+	var back report.Pool
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.MaxConnsPerHost != -1 || back.MaxIdleConnsPerHost != 8 || back.MaxIdleConns != 3 || !back.InsecureSkipVerify || back.DialTimeout != 10*time.Second {
+		t.Errorf("read back %+v", back)
+	}
+	if again, _ := json.Marshal(back); string(again) != want {
+		t.Errorf("written again\n%s\nwant\n%s", again, want)
+	}
+	dc := report.Meta{Pool: back}.DiagnoseConfig()
+	if dc.MaxConnsPerHost != 0 || dc.MaxIdleConnsPerHost != 8 || dc.MaxIdleConns != 3 || dc.IdleConnTimeout != 90*time.Second {
+		t.Errorf("diagnose config %+v: want 0 (no limit), 8, 3, 90s", dc)
 	}
 }

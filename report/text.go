@@ -61,14 +61,14 @@ func (t *textWriter) table(write func(w io.Writer)) {
 
 func (t *textWriter) header(r *Report) {
 	m := r.Run
-	if m.File != "" {
-		t.printf("faya %s: scenario file %s\n", m.Version, m.File)
+	if m.manyScenarios() {
+		t.printf("faya %s: %s\n", m.Version, m.target())
 		for _, sc := range m.Scenarios {
 			t.printf("  %s: %s; %s\n", sc.Name, scenarioModel(sc), plural(sc.Steps, "step"))
 		}
 		t.printf("  %s engine%s, %s\n", m.Engine, pipelineText(m.Pipeline), scopeNames[m.ConnScope])
 	} else {
-		t.printf("faya %s: %s %s\n", m.Version, m.Method, m.URL)
+		t.printf("faya %s: %s\n", m.Version, m.target())
 		t.printf("  %s, %s engine%s, %s\n", modelText(m), m.Engine, pipelineText(m.Pipeline), scopeNames[m.ConnScope])
 	}
 	t.proxyLine(m)
@@ -76,6 +76,25 @@ func (t *textWriter) header(r *Report) {
 		t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
 	}
 	t.printf("\n")
+}
+
+// manyScenarios says the header lists the scenarios: a scenario file's
+// run, or a plan of several.
+func (m Meta) manyScenarios() bool { return m.File != "" || len(m.Scenarios) > 1 }
+
+// target names what the run sent requests to: the scenario file, the
+// scenarios, or the first scenario's request (its name when it has none
+// to show: a scenario in Go).
+func (m Meta) target() string {
+	switch {
+	case m.File != "":
+		return "scenario file " + m.File
+	case len(m.Scenarios) > 1:
+		return plural(len(m.Scenarios), "scenario")
+	case m.URL == "" && len(m.Scenarios) == 1:
+		return "scenario " + m.Scenarios[0].Name
+	}
+	return strings.TrimSpace(m.Method + " " + m.URL)
 }
 
 // modelText describes a single URL's run model.

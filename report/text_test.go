@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
 )
@@ -24,7 +25,7 @@ func TestTextMinSuccessAndGrammar(t *testing.T) {
 	total := rec.Flush(nil)
 	text := func(m report.Meta) string {
 		var b bytes.Buffer
-		run := report.Run{Meta: m, Total: total, Duration: time.Second, Scheduling: time.Second}
+		run := report.Run{Meta: m, Result: engine.Result{Total: total, Duration: time.Second, Scheduling: time.Second}}
 		if err := report.Text(&b, report.Build(run)); err != nil {
 			t.Fatal(err)
 		}

@@ -35,37 +35,33 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := run(ctx, *base, engine.Executor{Type: engine.VUs, VUs: *vus, Duration: *duration})
+	run, err := browseRun(ctx, *base, engine.Executor{Type: engine.VUs, VUs: *vus, Duration: *duration})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "browse:", err)
 		os.Exit(1)
 	}
-	rep := report.Build(report.Run{
-		Meta:       report.Meta{Version: "examples/browse", URL: *base, Method: "GET", Engine: engine.EngineH1, ConnScope: string(engine.ScopeShared), Executor: string(engine.VUs), VUs: *vus, Duration: *duration},
-		Total:      res.Total,
-		Timeline:   res.Timeline,
-		Duration:   res.Duration,
-		Partial:    res.Interrupted,
-		Scheduling: res.Scheduling,
-		Steps:      stepNames(res.Steps),
-	})
-	if err := report.Text(os.Stdout, rep); err != nil {
+	if err := report.Text(os.Stdout, report.Build(run)); err != nil {
 		fmt.Fprintln(os.Stderr, "browse:", err)
 		os.Exit(1)
 	}
 }
 
-// run runs the browse scenario against base with the executor given.
-func run(ctx context.Context, base string, ex engine.Executor) (*engine.Result, error) {
+// browseRun runs the browse scenario against base with the executor
+// given, and describes it for its report.
+func browseRun(ctx context.Context, base string, ex engine.Executor) (report.Run, error) {
 	eng, err := engine.New(engine.Plan{Scenarios: []engine.Scenario{{
 		Name:     "browse",
 		Executor: ex,
 		Func:     browse(base),
 	}}})
 	if err != nil {
-		return nil, err
+		return report.Run{}, err
 	}
-	return eng.Run(ctx)
+	res, err := eng.Run(ctx)
+	if err != nil {
+		return report.Run{}, err
+	}
+	return report.Run{Meta: report.Describe(eng), Result: *res}, nil
 }
 
 // browse logs a VU in once, as user<ID>, then on each iteration lists the
@@ -139,12 +135,4 @@ func call(c *http.Client, req *http.Request, into any) error {
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	return err
-}
-
-func stepNames(steps []engine.StepInfo) []report.StepName {
-	out := make([]report.StepName, len(steps))
-	for i, s := range steps {
-		out[i] = report.StepName{Scenario: s.Scenario, Name: s.Name, Setup: s.Setup}
-	}
-	return out
 }

@@ -16,7 +16,7 @@ func Example() {
 	srv := httptest.NewServer(tg)
 	defer srv.Close()
 
-	res, err := run(context.Background(), srv.URL, engine.Executor{Type: engine.VUs, VUs: 10, Iterations: 100})
+	res, err := browseRun(context.Background(), srv.URL, engine.Executor{Type: engine.VUs, VUs: 10, Iterations: 100})
 	if err != nil {
 		fmt.Println(err)
 		return

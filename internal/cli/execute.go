@@ -69,7 +69,7 @@ type sinks struct {
 // and no usage error leaves a file changed. The reports are written to
 // temporary files renamed into place by finish; --out is written in
 // place, an interval at a time, so that a run killed midway reads back.
-func (o *outputs) open(e *env, meta report.Meta, steps []report.StepName) (*sinks, error) {
+func (o *outputs) open(e *env, meta report.Meta, steps []engine.StepInfo) (*sinks, error) {
 	s := &sinks{text: e.stdout, textTo: "stdout"}
 	create := func(flag, path string) (*reportFile, error) {
 		f, err := createReport(path)
@@ -168,8 +168,8 @@ func reportFailed(stderr io.Writer, errs []error) error {
 // stepNames names the plan's steps in the order the engine registers them
 // for its per-step stats: each scenario's setup steps, then its steps, a
 // name once.
-func stepNames(p engine.Plan) []report.StepName {
-	var out []report.StepName
+func stepNames(p engine.Plan) []engine.StepInfo {
+	var out []engine.StepInfo
 	seen := map[string]bool{}
 	for _, sc := range p.Scenarios {
 		for i, st := range append(append([]engine.Step(nil), sc.Setup...), sc.Steps...) {
@@ -180,7 +180,7 @@ func stepNames(p engine.Plan) []report.StepName {
 			}
 			if !seen[key] {
 				seen[key] = true
-				out = append(out, report.StepName{Scenario: sc.Name, Name: st.Label(), Setup: setup})
+				out = append(out, engine.StepInfo{Scenario: sc.Name, Name: st.Label(), Setup: setup})
 			}
 		}
 	}
@@ -248,29 +248,11 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		return usageError{err}
 	}
 	if addr != "" {
-		exp = exporter.New()
-		mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		bound, stopped, err := exp.Serve(mctx, addr)
-		if err != nil {
-			stop()
-			return usagef("--metrics-addr %s: %v", o.metrics, err)
+		var stop func()
+		if exp, stop, err = serveMetrics(ctx, e, addr, o); err != nil {
+			return err
 		}
-		defer func() {
-			if o.linger > 0 && ctx.Err() == nil {
-				// The report is out; let the scrapers take the final
-				// figures.
-				fmt.Fprintf(e.stderr, "faya: serving the final metrics on http://%s/metrics for %v (Ctrl-C ends it)\n", bound, o.linger)
-				t := time.NewTimer(o.linger)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-				}
-				t.Stop()
-			}
-			stop()
-			<-stopped
-		}()
-		fmt.Fprintf(e.stderr, "faya: Prometheus metrics on http://%s/metrics\n", bound)
+		defer stop()
 	}
 	if out, err = o.open(e, meta, stepNames(eng.Plan())); err != nil {
 		return err
@@ -279,27 +261,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 	watch.preflight(e.stderr, plan)
 
 	if !o.quiet {
-		po := progress.Options{Terminal: isTerminal(e.stderr), Config: meta.DiagnoseConfig()}
-		for _, sc := range plan.Scenarios {
-			po.Length = max(po.Length, sc.Executor.Length())
-		}
-		if len(plan.Scenarios) == 1 && po.Length == 0 {
-			po.Requests = plan.Scenarios[0].Executor.Iterations
-		}
-		if so := watch.result(); so.PortHi > 0 {
-			po.PortLo, po.PortHi = so.PortLo, so.PortHi
-		}
-		if po.Terminal {
-			fd := int(e.stderr.(*os.File).Fd())
-			po.Size = func() (int, int) {
-				w, h, err := term.GetSize(fd)
-				if err != nil {
-					return 0, 0
-				}
-				return w, h
-			}
-		}
-		view = progress.New(e.stderr, po)
+		view = liveView(e, plan, meta, watch)
 	}
 	res, err := eng.Run(ctx)
 	if view != nil {
@@ -309,10 +271,8 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		out.close()
 		return err
 	}
-	steps := make([]report.StepName, len(res.Steps))
 	names := make([]string, len(res.Steps))
 	for i, s := range res.Steps {
-		steps[i] = report.StepName{Scenario: s.Scenario, Name: s.Name, Setup: s.Setup}
 		names[i] = s.Name
 	}
 	var results []threshold.Result
@@ -322,21 +282,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 	if o.inProcess {
 		res.CPU, res.RunDelay = 0, 0
 	}
-	run := report.Run{
-		Meta:       meta,
-		Steps:      steps,
-		Thresholds: results,
-		Total:      res.Total,
-		Timeline:   res.Timeline,
-		Duration:   res.Duration,
-		Partial:    res.Interrupted,
-		OpenAtEnd:  res.OpenAtEnd,
-		Scheduling: res.Scheduling,
-		CPU:        res.CPU,
-		CPUs:       res.CPUs,
-		RunDelay:   res.RunDelay,
-		Sockets:    watch.result(),
-	}
+	run := report.Run{Meta: meta, Result: *res, Sockets: watch.result(), Thresholds: results}
 	if errs := out.finish(run, report.Build(run)); len(errs) > 0 {
 		return reportFailed(e.stderr, errs)
 	}
@@ -350,4 +296,60 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		return exitError{ExitThresholds}
 	}
 	return nil
+}
+
+// serveMetrics serves the engine's metrics on addr (--metrics-addr) from
+// before the run. stop, deferred, lingers (--metrics-linger) once the
+// report is out, then stops the server.
+func serveMetrics(ctx context.Context, e *env, addr string, o outputs) (exp *exporter.Exporter, stop func(), err error) {
+	exp = exporter.New()
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	bound, stopped, err := exp.Serve(mctx, addr)
+	if err != nil {
+		cancel()
+		return nil, nil, usagef("--metrics-addr %s: %v", o.metrics, err)
+	}
+	fmt.Fprintf(e.stderr, "faya: Prometheus metrics on http://%s/metrics\n", bound)
+	stop = func() {
+		if o.linger > 0 && ctx.Err() == nil {
+			// The report is out; let the scrapers take the final
+			// figures.
+			fmt.Fprintf(e.stderr, "faya: serving the final metrics on http://%s/metrics for %v (Ctrl-C ends it)\n", bound, o.linger)
+			t := time.NewTimer(o.linger)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+		cancel()
+		<-stopped
+	}
+	return exp, stop, nil
+}
+
+// liveView starts the live view on stderr: a terminal's frames, or
+// plain lines.
+func liveView(e *env, plan engine.Plan, meta report.Meta, watch *socketWatch) *progress.View {
+	po := progress.Options{Terminal: isTerminal(e.stderr), Config: meta.DiagnoseConfig()}
+	for _, sc := range plan.Scenarios {
+		po.Length = max(po.Length, sc.Executor.Length())
+	}
+	if len(plan.Scenarios) == 1 && po.Length == 0 {
+		po.Requests = plan.Scenarios[0].Executor.Iterations
+	}
+	if so := watch.result(); so.PortHi > 0 {
+		po.PortLo, po.PortHi = so.PortLo, so.PortHi
+	}
+	if po.Terminal {
+		fd := int(e.stderr.(*os.File).Fd())
+		po.Size = func() (int, int) {
+			w, h, err := term.GetSize(fd)
+			if err != nil {
+				return 0, 0
+			}
+			return w, h
+		}
+	}
+	return progress.New(e.stderr, po)
 }

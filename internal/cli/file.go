@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/faya-load/faya/engine"
@@ -174,12 +173,9 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 	if err != nil {
 		return engine.Plan{}, report.Meta{}, nil, usageError{err}
 	}
-	meta := metaOf(eng.Plan())
-	proxyMeta(&meta, eng)
-	meta.File, meta.Scenarios = f.Path, scenarioMetas(eng.Plan())
-	if len(plan.Scenarios) > 1 {
-		meta.MaxVUs = eng.Plan().VUs() // the VUs of every scenario, for "allocated N of M"
-	}
+	meta := report.Describe(eng)
+	meta.Version, meta.File = Version, f.Path
+	meta.Stages = "" // a file's stages are its scenarios'
 	return plan, meta, append(append([]threshold.Threshold(nil), f.Thresholds...), ths...), nil
 }
 
@@ -281,49 +277,3 @@ func parseThresholds(raw []string) ([]threshold.Threshold, []error) {
 	}
 	return out, errs
 }
-
-// scenarioMetas describes a plan's scenarios for the report.
-func scenarioMetas(p engine.Plan) []report.ScenarioMeta {
-	out := make([]report.ScenarioMeta, 0, len(p.Scenarios))
-	for _, sc := range p.Scenarios {
-		ex := sc.Executor
-		m := report.ScenarioMeta{
-			Name: sc.Name, Executor: string(ex.Type), VUs: ex.VUs, Iterations: ex.Iterations, Duration: ex.Duration,
-			PreVUs: ex.PreVUs, MaxVUs: ex.MaxVUs, SetupSteps: len(sc.Setup), Steps: len(sc.Steps),
-		}
-		switch ex.Type {
-		case engine.ConstantRate:
-			m.Rate = ex.Rate.String()
-		case engine.RampingRate:
-			m.Stages = stagesString(ex.Stages)
-			m.Duration = ex.Length()
-		case engine.RampingVUs:
-			m.Stages = vuStagesString(ex.VUStages)
-			m.Duration = ex.Length()
-			m.VUs = ex.PeakVUs()
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-func stagesString(st []engine.RateStage) string {
-	return joinStages(st, func(x engine.RateStage) string {
-		return fmt.Sprintf("%v:%s-%s", x.Duration, trimRate(x.From), trimRate(x.To))
-	})
-}
-
-func vuStagesString(st []engine.VUStage) string {
-	return joinStages(st, func(x engine.VUStage) string { return fmt.Sprintf("%v:%d-%d", x.Duration, x.From, x.To) })
-}
-
-// joinStages writes stages as the flags take them, comma-separated.
-func joinStages[S any](st []S, one func(S) string) string {
-	parts := make([]string, len(st))
-	for i, x := range st {
-		parts[i] = one(x)
-	}
-	return strings.Join(parts, ",")
-}
-
-func trimRate(r engine.Rate) string { return fmt.Sprintf("%g", r.PerSecond()) }

@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/faya-load/faya/engine"
-	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/transport"
 	"github.com/spf13/pflag"
 )
@@ -92,16 +91,4 @@ func (o *proxyOpts) plan(fs *pflag.FlagSet) (engine.ProxyPlan, []error) {
 		return engine.ProxyPlan{}, errs
 	}
 	return p, nil
-}
-
-// proxyMeta tells the report which proxies the run uses.
-func proxyMeta(m *report.Meta, eng *engine.Engine) {
-	p := eng.Plan().Proxy
-	m.Proxies, m.ProxyFromEnv = eng.Proxies(), p.FromEnv
-	if len(m.Proxies) > 1 {
-		m.ProxyMode = p.Mode
-		if m.ProxyMode == "" {
-			m.ProxyMode = engine.ProxyPerVU
-		}
-	}
 }

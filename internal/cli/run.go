@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -377,9 +376,10 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	if err != nil {
 		return engine.Plan{}, report.Meta{}, usageError{err}
 	}
-	meta := metaOf(eng.Plan())
-	proxyMeta(&meta, eng)
-	meta.Stages = o.stages
+	meta := report.Describe(eng)
+	meta.Version = Version
+	meta.Scenarios = nil   // one URL: the fields above describe its one scenario
+	meta.Stages = o.stages // as given
 	if o.vuStages != "" {
 		meta.Stages = o.vuStages
 	}
@@ -811,57 +811,4 @@ func parseHeaders(raw []string) (http.Header, []error) {
 		}
 	}
 	return h, errs
-}
-
-// metaOf describes the plan for the report, with secrets redacted.
-func metaOf(p engine.Plan) report.Meta {
-	sc := p.Scenarios[0]
-	st := sc.Steps[0]
-	cfg := p.Transport.WithDefaults()
-	lim := func(v int) int { return max(v, 0) }
-	ex := sc.Executor
-	m := report.Meta{
-		Version:   Version,
-		URL:       redactURL(st.URL),
-		Method:    st.Method,
-		Engine:    p.Engine,
-		Pipeline:  p.Pipeline,
-		Executor:  string(ex.Type),
-		VUs:       p.VUs(),
-		Requests:  ex.Iterations,
-		Duration:  ex.Duration,
-		ConnScope: string(p.ConnScope),
-		Timeout:   p.Timeout,
-		Open:      ex.Open(),
-		PreVUs:    ex.PreVUs,
-		MaxVUs:    ex.MaxVUs,
-
-		GracefulStop:  p.GracefulStop,
-		LateThreshold: p.LateThreshold,
-		MaxBody:       max(p.MaxBody, 0),
-		Pool: report.Pool{
-			MaxConnsPerHost:       lim(cfg.MaxConnsPerHost),
-			MaxIdleConnsPerHost:   lim(cfg.MaxIdleConnsPerHost),
-			MaxIdleConns:          lim(cfg.MaxIdleConns),
-			IdleConnTimeout:       cfg.IdleConnTimeout,
-			DisableKeepAlives:     cfg.DisableKeepAlives,
-			DialTimeout:           cfg.DialTimeout,
-			TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
-			ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
-			Insecure:              cfg.InsecureSkipVerify,
-		},
-	}
-	if ex.Type == engine.ConstantRate {
-		m.Rate = ex.Rate.String()
-	}
-	return m
-}
-
-// redactURL hides a password in the URL's user info.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	return u.Redacted()
 }

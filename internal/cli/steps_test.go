@@ -6,7 +6,6 @@ import (
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
-	"github.com/faya-load/faya/report"
 )
 
 // The step names a run file's header carries (for a run cut before its
@@ -29,10 +28,7 @@ func TestStepNamesAsTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []report.StepName
-	for _, s := range res.Steps {
-		want = append(want, report.StepName{Scenario: s.Scenario, Name: s.Name, Setup: s.Setup})
-	}
+	want := res.Steps
 	if got := stepNames(eng.Plan()); !reflect.DeepEqual(got, want) {
 		t.Errorf("stepNames:\n%v\nthe engine's:\n%v", got, want)
 	}

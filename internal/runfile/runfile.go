@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/diagnose"
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/threshold"
@@ -47,7 +48,7 @@ type header struct {
 	Meta    report.Meta `json:"meta"`
 	// Steps name the plan's steps, in the order of the snapshots' per-step
 	// stats, for a run cut before its end (which names them too).
-	Steps []report.StepName `json:"steps,omitempty"`
+	Steps []engine.StepInfo `json:"steps,omitempty"`
 }
 
 // Interval is one interval of a saved run.
@@ -73,7 +74,7 @@ type end struct {
 	CPUs       int                `json:"cpus,omitempty"`
 	RunDelay   int64              `json:"run_delay_ns,omitempty"`
 	Sockets    diagnose.Sockets   `json:"sockets"`
-	Steps      []report.StepName  `json:"steps"`
+	Steps      []engine.StepInfo  `json:"steps"`
 	Thresholds []threshold.Result `json:"thresholds"`
 	Findings   []diagnose.Finding `json:"findings"`
 }
@@ -102,7 +103,7 @@ type Writer struct {
 // Create creates path and writes the header: the run's description (its
 // Meta, already redacted), the names of its steps and the version of faya
 // that wrote it.
-func Create(path string, meta report.Meta, steps []report.StepName) (*Writer, error) {
+func Create(path string, meta report.Meta, steps []engine.StepInfo) (*Writer, error) {
 	if len(steps) > MaxSteps {
 		return nil, fmt.Errorf("the run has %d steps; a saved run holds at most %d", len(steps), MaxSteps)
 	}
@@ -156,7 +157,7 @@ func (w *Writer) Interval(p metrics.Point, hasPoint bool, s *metrics.Snapshot) {
 func (w *Writer) Close(run report.Run, findings []diagnose.Finding) error {
 	if w.err == nil {
 		w.err = w.write(line{End: &end{
-			Total: run.Total, Duration: int64(run.Duration), Partial: run.Partial,
+			Total: run.Total, Duration: int64(run.Duration), Partial: run.Interrupted,
 			OpenAtEnd: run.OpenAtEnd, Scheduling: int64(run.Scheduling), Sockets: run.Sockets,
 			CPU: int64(run.CPU), CPUs: run.CPUs, RunDelay: int64(run.RunDelay),
 			Steps: run.Steps, Thresholds: run.Thresholds, Findings: findings,
@@ -297,7 +298,7 @@ func read(r io.ReadSeeker, size int64) (*Run, error) {
 				points = e.Timeline
 			}
 			out.Run.Total, out.Run.Timeline = e.Total, points
-			out.Run.Duration, out.Run.Partial, out.Run.OpenAtEnd = time.Duration(e.Duration), e.Partial, e.OpenAtEnd
+			out.Run.Duration, out.Run.Interrupted, out.Run.OpenAtEnd = time.Duration(e.Duration), e.Partial, e.OpenAtEnd
 			out.Run.Scheduling, out.Run.Sockets = time.Duration(e.Scheduling), e.Sockets
 			out.Run.CPU, out.Run.CPUs, out.Run.RunDelay = time.Duration(e.CPU), e.CPUs, time.Duration(e.RunDelay)
 			out.Run.Steps, out.Run.Thresholds = e.Steps, e.Thresholds
@@ -312,14 +313,14 @@ func read(r io.ReadSeeker, size int64) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.Run.Total, out.Run.Timeline, out.Run.Partial = total, points, true
+	out.Run.Total, out.Run.Timeline, out.Run.Interrupted = total, points, true
 	if len(points) > 0 {
 		out.Run.Duration = points[len(points)-1].T
 	}
 	out.Run.Scheduling = out.Run.Duration
 	out.Run.Steps = h.Steps
 	for i := len(out.Run.Steps); i < len(total.Steps); i++ {
-		out.Run.Steps = append(out.Run.Steps, report.StepName{Name: fmt.Sprintf("step %d", i+1)})
+		out.Run.Steps = append(out.Run.Steps, engine.StepInfo{Name: fmt.Sprintf("step %d", i+1)})
 	}
 	return out, nil
 }

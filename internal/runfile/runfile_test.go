@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/faya-load/faya/diagnose"
+	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/threshold"
@@ -51,13 +53,15 @@ func aRun(t testing.TB) ([]Interval, report.Run) {
 	}
 	steps := []string{"home"}
 	return ivs, report.Run{
-		Meta:       report.Meta{Version: "test", URL: "http://127.0.0.1:1/", Method: "GET", Engine: "h1", Executor: "vus", VUs: 5, Duration: 3 * time.Second, ConnScope: "shared"},
-		Total:      total,
-		Timeline:   timeline,
-		Duration:   3 * time.Second,
-		Scheduling: 3 * time.Second,
+		Meta: report.Meta{Version: "test", URL: "http://127.0.0.1:1/", Method: "GET", Engine: "h1", Executor: "vus", VUs: 5, Duration: 3 * time.Second, ConnScope: "shared"},
+		Result: engine.Result{
+			Total:      total,
+			Timeline:   timeline,
+			Duration:   3 * time.Second,
+			Scheduling: 3 * time.Second,
+			Steps:      []engine.StepInfo{{Scenario: "s", Name: "home"}},
+		},
 		Sockets:    diagnose.Sockets{Watched: true, TimeWaitAfter: 3, PortLo: 32768, PortHi: 60999},
-		Steps:      []report.StepName{{Scenario: "s", Name: "home"}},
 		Thresholds: threshold.Evaluate([]threshold.Threshold{th}, threshold.Input{Total: total, StepNames: steps, Scheduling: 3 * time.Second}),
 	}
 }
@@ -275,9 +279,9 @@ func TestCutFile(t *testing.T) {
 		for _, iv := range ivs[:whole] {
 			want += iv.Snapshot.Requests
 		}
-		if back.Intervals != whole || back.Run.Total.Requests != want || !back.Run.Partial || len(back.Run.Timeline) != whole {
+		if back.Intervals != whole || back.Run.Total.Requests != want || !back.Run.Interrupted || len(back.Run.Timeline) != whole {
 			t.Fatalf("%d of %d bytes: %d intervals, %d requests, %d points, partial %v; want %d intervals, %d requests",
-				n, len(full), back.Intervals, back.Run.Total.Requests, len(back.Run.Timeline), back.Run.Partial, whole, want)
+				n, len(full), back.Intervals, back.Run.Total.Requests, len(back.Run.Timeline), back.Run.Interrupted, whole, want)
 		}
 		if !strings.Contains(back.Cut, "the file ends before the run's end") {
 			t.Fatalf("%d of %d bytes: cut %q", n, len(full), back.Cut)
@@ -318,5 +322,35 @@ func TestReadVersion1(t *testing.T) {
 	wantText, wantJSON := reports(t, run)
 	if gotText, gotJSON := reports(t, back.Run); gotText != wantText || gotJSON != wantJSON {
 		t.Errorf("the reports of a version 1 file differ:\n%s", gotText)
+	}
+}
+
+// Files written before the steps were engine.StepInfo name them with Go's
+// field names ("Scenario", "Name", "Setup"): they read as they did, in
+// the header (for a cut file) and in the end.
+func TestReadStepNamesOfEarlierFiles(t *testing.T) {
+	ivs, run := aRun(t)
+	run.Steps = append(run.Steps, engine.StepInfo{Scenario: "s", Name: "login", Setup: true})
+	path, _ := write(t, ivs, run)
+	good, _ := os.ReadFile(path)
+	text := gunzip(t, good)
+	earlier := strings.NewReplacer(`{"scenario":"s","name":"home"}`, `{"Scenario":"s","Name":"home","Setup":false}`,
+		`{"scenario":"s","name":"login","setup":true}`, `{"Scenario":"s","Name":"login","Setup":true}`).Replace(text)
+	if n := strings.Count(earlier, `"Scenario":"s"`); n != 4 {
+		t.Fatalf("%d steps renamed, want 4 (two in the header, two in the end):\n%s", n, earlier)
+	}
+	lines := strings.SplitAfter(earlier, "\n")
+	for name, content := range map[string]string{"whole": earlier, "cut": strings.Join(lines[:2], "")} {
+		old := filepath.Join(t.TempDir(), name+".faya")
+		if err := os.WriteFile(old, gz(t, content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Read(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back.Run.Steps, run.Steps) {
+			t.Errorf("%s file: steps %+v, want %+v", name, back.Run.Steps, run.Steps)
+		}
 	}
 }
