@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -401,4 +402,31 @@ func TestWithStart(t *testing.T) {
 			t.Errorf("a start 2s ago: err = %v", err)
 		}
 	})
+}
+
+// A redacted plan keeps no credentials nor data rows, and leaves the
+// plan it came from as it was.
+func TestPlanRedacted(t *testing.T) {
+	p := fakePlan(2, 0, time.Second)
+	p.Scenarios[0].Steps[0].URL = "http://bob:hunter2@127.0.0.1:1/"
+	p.Scenarios[0].Steps[0].Header = map[string][]string{"Authorization": {"Bearer s3cret"}, "Accept": {"text/html"}}
+	p.Scenarios[0].Steps[0].JSON = map[string]any{"user": "bob", "password": "hunter2"}
+	p.Scenarios[0].Setup = []Step{{URL: "http://127.0.0.1:1/login", Body: []byte("pw=hunter2"), Form: []Param{{"password", "hunter2"}}}}
+	p.Proxy.URLs = []string{"http://u:proxypw@127.0.0.1:3128"}
+	p.Data = []DataSource{{Name: "users", Columns: []string{"pw"}, Rows: [][]string{{"rowsecret"}}}}
+	b, err := json.Marshal(p.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"hunter2", "s3cret", "proxypw", "rowsecret"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the redacted plan holds %q: %s", secret, b)
+		}
+	}
+	if !strings.Contains(string(b), "text/html") || !strings.Contains(string(b), "bob") {
+		t.Errorf("the redacted plan lost what is not secret: %s", b)
+	}
+	if p.Scenarios[0].Steps[0].Header.Get("Authorization") != "Bearer s3cret" || p.Data[0].Rows[0][0] != "rowsecret" {
+		t.Error("Redacted changed the plan it was called on")
+	}
 }

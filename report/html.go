@@ -59,6 +59,8 @@ type htmlPage struct {
 	Steps         []stepRow
 	StepScenarios bool // the steps are of several scenarios: name them
 	Proxies       []proxyRow
+	Agents        []Agent
+	PartialText   string
 }
 
 type kv struct {
@@ -103,7 +105,7 @@ type proxyRow struct {
 
 func newHTMLPage(r *Report) *htmlPage {
 	m := r.Run
-	p := &htmlPage{Version: r.Version, Schema: r.SchemaVersion, Partial: r.Partial}
+	p := &htmlPage{Version: r.Version, Schema: r.SchemaVersion, Partial: r.Partial, Agents: r.Agents, PartialText: partialText(r)}
 	if m.File != "" {
 		p.File = true
 		p.Target = m.File
@@ -1071,8 +1073,11 @@ func fmtSeconds(s float64) string {
 }
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f":   fmtF,
-	"add": func(a, b float64) float64 { return a + b },
+	"f":    fmtF,
+	"add":  func(a, b float64) float64 { return a + b },
+	"dur":  agentDuration,
+	"sdur": signedDuration,
+	"pct":  func(v float64) float64 { return 100 * v },
 }).Parse(htmlSource))
 
 const htmlSource = `<!DOCTYPE html>
@@ -1169,7 +1174,11 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; text-align: cen
 </div>
 {{- end}}
 {{- if .Partial}}
+{{- if .Agents}}
+<p class="banner">{{.PartialText}}.</p>
+{{- else}}
 <p class="banner">Partial: the run was interrupted; the numbers cover what ran until then.</p>
+{{- end}}
 {{- end}}
 </header>
 
@@ -1313,6 +1322,20 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; text-align: cen
 </table>
 </div>
 <p class="note">Handshake: TLS to an HTTPS proxy, the CONNECT round trip or the SOCKS5 negotiation, per connection.</p>
+{{- end}}
+{{- if .Agents}}
+
+<h2 id="agents">Agents</h2>
+<div class="table card">
+<table>
+<thead><tr><th>agent</th><th>segment</th><th class="num">requests</th><th class="num">errors</th><th class="num">rate/s</th><th class="num">p99</th><th class="num">CPU busy</th><th class="num">clock offset</th><th>state</th></tr></thead>
+<tbody>
+{{- range .Agents}}
+<tr><td class="mono">{{.Name}}</td><td>{{.Segment}}</td><td class="num">{{.Requests}}</td><td class="num{{if .Errors}} fail{{end}}">{{.Errors}}</td><td class="num">{{printf "%.1f" .Rate}}</td><td class="num">{{dur .P99}}</td><td class="num">{{if .Busy}}{{printf "%.0f%%" (pct .Busy)}}{{else}}-{{end}}</td><td class="num">{{if .ClockKnown}}{{sdur .ClockOffset}}{{else}}unknown{{end}}</td><td class="{{if ne .State "ok"}}fail{{end}}">{{.State}}{{if .Reason}}: {{.Reason}}{{end}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+</div>
 {{- end}}
 
 <footer>faya {{.Version}} · report schema {{.Schema}}</footer>

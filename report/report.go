@@ -140,6 +140,12 @@ type Report struct {
 	Findings []diagnose.Finding `json:"findings"`
 	// Generator is the CPU faya used (absent where it cannot be read).
 	Generator *Generator `json:"generator,omitempty"`
+	// Agents are the agents of a distributed run, or the runs merged by
+	// faya merge, one per segment (absent for a run of one process).
+	Agents []Agent `json:"agents,omitempty"`
+	// NotRun says how much of the plan did not run when agents were lost
+	// or missing (absent when all of it ran).
+	NotRun string `json:"not_run,omitempty"`
 }
 
 // Generator is the CPU the generator's process used during the run.
@@ -376,6 +382,12 @@ type Run struct {
 	Steps []StepName
 	// Thresholds are the evaluated thresholds.
 	Thresholds []threshold.Result
+	// Start is when the run's clock started (engine.Result.Start; zero
+	// when unknown).
+	Start time.Time
+	// Agents and NotRun describe a distributed or merged run.
+	Agents []Agent
+	NotRun string
 }
 
 // DiagnoseConfig maps the run's description to what the findings need.
@@ -571,6 +583,7 @@ func Build(r Run) *Report {
 		}
 		rep.Steps = append(rep.Steps, out)
 	}
+	rep.Agents, rep.NotRun = r.Agents, r.NotRun
 	rep.Thresholds = r.Thresholds
 	if rep.Thresholds == nil {
 		rep.Thresholds = []threshold.Result{}

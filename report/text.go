@@ -31,6 +31,7 @@ func Text(w io.Writer, r *Report) error {
 	tw.phases(r)
 	tw.connections(r)
 	tw.proxies(r)
+	tw.agents(r)
 	tw.status(r)
 	tw.errors(r)
 	tw.steps(r)
@@ -73,7 +74,7 @@ func (t *textWriter) header(r *Report) {
 	}
 	t.proxyLine(m)
 	if r.Partial {
-		t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
+		t.printf("  %s\n", partialText(r))
 	}
 	t.printf("\n")
 }
