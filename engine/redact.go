@@ -95,4 +95,3 @@ func redactURL(raw string) string {
 	}
 	return u.String()
 }
-
