@@ -260,3 +260,26 @@ func (e *Engine) waitStart(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Iterations is the number of iterations the plan runs when it fixes it
+// (every scenario an arrival schedule, or closed with an iteration
+// count), and false when time bounds some scenario.
+func (p Plan) Iterations() (int64, bool) {
+	var n int64
+	for _, sc := range p.Scenarios {
+		ex := sc.Executor
+		switch {
+		case ex.Open():
+			a, err := newArrivals(ex.rateStages())
+			if err != nil {
+				return 0, false
+			}
+			n += a.total
+		case ex.Type == VUs && ex.Iterations > 0:
+			n += ex.Iterations
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}

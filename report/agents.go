@@ -45,13 +45,22 @@ const (
 )
 
 // Incomplete names the agents whose segment did not run whole, with
-// their state ("agent-2 (segment 2/3) lost"); empty when all did.
+// their state ("agent-2 (segment 2/3) lost"): those lost, missing or
+// failed, or else those interrupted; empty when all ran whole.
 func Incomplete(agents []Agent) []string {
-	var out []string
+	var out, stopped []string
 	for _, a := range agents {
-		if a.State != AgentOK {
-			out = append(out, fmt.Sprintf("%s (segment %s) %s", a.Name, a.Segment, a.State))
+		s := fmt.Sprintf("%s (segment %s) %s", a.Name, a.Segment, a.State)
+		switch a.State {
+		case AgentOK:
+		case AgentInterrupted:
+			stopped = append(stopped, s)
+		default:
+			out = append(out, s)
 		}
+	}
+	if len(out) == 0 {
+		return stopped
 	}
 	return out
 }

@@ -23,8 +23,11 @@ type Meta struct {
 	Engine  string `json:"engine"`
 	// Pipeline, above 1, is the requests each VU wrote on its connection
 	// before it read their answers (HTTP/1.1 pipelining).
-	Pipeline  int           `json:"pipeline,omitempty"`
-	Executor  string        `json:"executor"`
+	Pipeline int    `json:"pipeline,omitempty"`
+	Executor string `json:"executor"`
+	// Segment is the segment of the plan this run ran ("1/3"; absent for
+	// the whole plan). The other fields describe the whole plan.
+	Segment   string        `json:"segment,omitempty"`
 	VUs       int           `json:"vus"`
 	Requests  int64         `json:"requests,omitempty"`    // planned; 0: bounded by Duration
 	Duration  time.Duration `json:"duration_ns,omitempty"` // planned; 0: bounded by Requests

@@ -73,6 +73,9 @@ func (t *textWriter) header(r *Report) {
 		t.printf("  %s, %s engine%s, %s\n", modelText(m), m.Engine, pipelineText(m.Pipeline), scopeNames[m.ConnScope])
 	}
 	t.proxyLine(m)
+	if m.Segment != "" {
+		t.printf("  segment %s of the plan: the numbers are this segment's (faya merge joins the segments)\n", m.Segment)
+	}
 	if r.Partial {
 		t.printf("  %s\n", partialText(r))
 	}

@@ -116,8 +116,10 @@ func Runs(parts []Part, o Options) (report.Run, error) {
 		return report.Run{}, errors.New("no part has a run to merge")
 	}
 	base := parts[first].Run
+	meta := base.Run.Meta
+	meta.Segment = ""
 	out := report.Run{
-		Meta:  base.Run.Meta,
+		Meta:  meta,
 		Steps: base.Run.Steps,
 		Total: &metrics.Snapshot{},
 	}
@@ -239,21 +241,7 @@ func Runs(parts []Part, o Options) (report.Run, error) {
 	if len(missing) > 0 {
 		out.Partial = true
 	}
-	lost := 0
-	for _, a := range out.Agents {
-		if a.State != report.AgentOK {
-			lost++
-		}
-	}
-	if lost > 0 {
-		var names []string
-		for _, a := range out.Agents {
-			if a.State != report.AgentOK {
-				names = append(names, a.Segment)
-			}
-		}
-		out.NotRun = fmt.Sprintf("%d of %d segments (%s) did not run to their end: about %.0f%% of the plan is not in these numbers", lost, count, strings.Join(names, ", "), 100*float64(lost)/float64(count))
-	}
+	out.NotRun = notRun(out, count, base.Origin.Plan)
 	out.Thresholds = reevaluate(base.Run.Thresholds, out)
 	return out, nil
 }
@@ -346,4 +334,33 @@ func (p *Part) agent(count int) report.Agent {
 		}
 	}
 	return a
+}
+
+// notRun says how much of the plan the merged run did not run: the
+// segments that did not run to their end and, when the plan fixes its
+// iterations (an arrival schedule, -n), how many of them are missing.
+func notRun(r report.Run, count int, plan *engine.Plan) string {
+	var names []string
+	for _, a := range r.Agents {
+		if a.State != report.AgentOK {
+			names = append(names, fmt.Sprintf("%s %s", a.Segment, a.State))
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d of %d segments did not run to their end (%s)", len(names), count, strings.Join(names, ", "))
+	if plan == nil {
+		return s
+	}
+	planned, ok := plan.Iterations()
+	if !ok || planned <= 0 {
+		return s + "; the plan is bounded by time, so what did not run is the time after the stop"
+	}
+	ran := r.Total.Intended
+	if !r.Meta.Open {
+		ran = r.Total.Iterations
+	}
+	missing := max(planned-ran, 0)
+	return s + fmt.Sprintf("; %d of the plan's %d iterations did not run (%.1f%%)", missing, planned, 100*float64(missing)/float64(planned))
 }
