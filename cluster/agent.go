@@ -108,10 +108,10 @@ func (a *Agent) serveOne(ctx context.Context) error {
 	var (
 		assigned *control
 		runDone  chan error
-		cancel   context.CancelFunc = func() {}
 		lost     bool
 	)
-	defer func() { cancel() }()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	watch := time.NewTicker(max(timeout/10, 10*time.Millisecond))
 	defer watch.Stop()
 	for {
@@ -160,8 +160,6 @@ func (a *Agent) serveOne(ctx context.Context) error {
 					continue
 				}
 				reply(m, controlReply{OK: true})
-				var runCtx context.Context
-				runCtx, cancel = context.WithCancel(ctx)
 				runDone = make(chan error, 1)
 				go func(c control, start time.Time) {
 					runDone <- a.run(runCtx, js, id, join.Run, c, start, timeout)
