@@ -43,6 +43,8 @@ type Agent struct {
 	Version string
 	// Log receives the agent's lifecycle events; nil discards.
 	Log *slog.Logger
+
+	skew time.Duration // tests: how far the agent's clock is off
 }
 
 // ErrLostCoordinator is returned by Serve (with Once) when the
@@ -144,7 +146,7 @@ func (a *Agent) serveOne(ctx context.Context) error {
 			}
 			switch c.Op {
 			case opPing:
-				reply(m, controlReply{OK: true})
+				reply(m, controlReply{OK: true, Now: time.Now().Add(a.skew)})
 			case opPlan:
 				if err := a.accept(ctx, &c); err != nil {
 					a.Log.Warn("refused the plan", "err", err)
@@ -332,7 +334,9 @@ func beat(ctx context.Context, nc *nats.Conn, subject string, timeout time.Durat
 }
 
 func reply(m *nats.Msg, r controlReply) {
-	r.Now = time.Now()
+	if r.Now.IsZero() {
+		r.Now = time.Now()
+	}
 	b, _ := json.Marshal(r)
 	_ = m.Respond(b)
 }

@@ -198,3 +198,99 @@ func TestCoordinatorLostAgent(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// An agent whose clock is off by more than --max-clock-skew: the
+// coordinator refuses to start and prints the bound.
+func TestCoordinatorClockSkew(t *testing.T) {
+	ns := startNATS(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	a := &Agent{Conn: connect(t, ns.URL()), Name: "late", Once: true, skew: 3 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx) }()
+	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan("http://127.0.0.1:1/", 10, time.Second), Agents: 1,
+		JoinTimeout: 20 * time.Second, MaxClockSkew: time.Second}
+	_, err := c.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "agent late's clock is 3s off") || !strings.Contains(err.Error(), "beyond --max-clock-skew 1s") {
+		t.Errorf("err = %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the agent, stopped before its run: %v", err)
+	}
+}
+
+// Ctrl-C on the coordinator (its context canceled) stops every agent
+// gracefully: their results come back, the outcome is interrupted.
+func TestCoordinatorInterrupt(t *testing.T) {
+	ns := startNATS(t)
+	srv := testserver.Start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	wg, _, errs := agents(t, ctx, ns.URL(), 2, nil)
+	cctx, stop := context.WithCancel(ctx)
+	var once sync.Once
+	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan(srv.URL+"/", 50, 30*time.Second), Agents: 2, JoinTimeout: 20 * time.Second,
+		OnInterval: func(*metrics.Snapshot, metrics.Point, *metrics.Snapshot) { once.Do(stop) }}
+	t0 := time.Now()
+	out, err := c.Run(cctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if !out.Interrupted || out.Lost != 0 || time.Since(t0) > 20*time.Second {
+		t.Errorf("interrupted %v lost %d after %v", out.Interrupted, out.Lost, time.Since(t0))
+	}
+	run, err := merge.Runs(out.Parts, merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range run.Agents {
+		if a.State != report.AgentInterrupted {
+			t.Errorf("agent %+v, want interrupted", a)
+		}
+	}
+	if run.Total.Requests != srv.Stats().Requests || run.Total.Requests == 0 {
+		t.Errorf("%d requests, the target %d", run.Total.Requests, srv.Stats().Requests)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("agent %d: %v", i, err)
+		}
+	}
+}
+
+// --tolerate-lost 1: the run goes on without the lost agent, to its end,
+// and says how much of the plan did not run.
+func TestCoordinatorTolerateLost(t *testing.T) {
+	ns := startNATS(t)
+	srv := testserver.Start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	wg, conns, _ := agents(t, ctx, ns.URL(), 3, nil)
+	var once sync.Once
+	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan(srv.URL+"/", 60, 3*time.Second), Agents: 3, TolerateLost: 1,
+		JoinTimeout: 20 * time.Second, AgentTimeout: time.Second,
+		OnInterval: func(*metrics.Snapshot, metrics.Point, *metrics.Snapshot) { once.Do(func() { conns[2].Close() }) }}
+	out, err := c.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Lost != 1 || out.Stopped {
+		t.Errorf("lost %d stopped %v; want 1 lost and the run to its end", out.Lost, out.Stopped)
+	}
+	run, err := merge.Runs(out.Parts, merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := 0
+	for _, a := range run.Agents {
+		if a.State == report.AgentOK {
+			ok++
+		}
+	}
+	if ok != 2 || !run.Partial || !strings.Contains(run.NotRun, "1 of 3 segments did not run to their end") || !strings.Contains(run.NotRun, "of the plan's 180 iterations did not run") {
+		t.Errorf("ok agents %d partial %v not run %q", ok, run.Partial, run.NotRun)
+	}
+	cancel()
+	wg.Wait()
+}
