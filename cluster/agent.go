@@ -234,7 +234,7 @@ func (a *Agent) run(ctx context.Context, js jetstream.JetStream, id, run string,
 		if c.Origin != nil {
 			origin.Plan, origin.PlanHash = c.Origin.Plan, c.Origin.PlanHash
 		}
-		w, err := runfile.CreateFrom(a.Out, meta, origin)
+		w, err := runfile.CreateFrom(a.Out, meta, stepNames(*c.Plan), origin)
 		if err != nil {
 			a.Log.Warn("cannot save the run", "out", a.Out, "err", err)
 		} else {
@@ -339,4 +339,25 @@ func reply(m *nats.Msg, r controlReply) {
 	}
 	b, _ := json.Marshal(r)
 	_ = m.Respond(b)
+}
+
+// stepNames names the plan's steps in the order the engine registers
+// them (as faya run does for its saved run).
+func stepNames(p engine.Plan) []report.StepName {
+	var out []report.StepName
+	seen := map[string]bool{}
+	for _, sc := range p.Scenarios {
+		for i, st := range append(append([]engine.Step(nil), sc.Setup...), sc.Steps...) {
+			setup := i < len(sc.Setup)
+			key := sc.Name + "\x00" + st.Label()
+			if setup {
+				key = sc.Name + "\x00setup\x00" + st.Label()
+			}
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, report.StepName{Scenario: sc.Name, Name: st.Label(), Setup: setup})
+			}
+		}
+	}
+	return out
 }

@@ -500,7 +500,7 @@ func addSide(dst, src *metrics.Snapshot) {
 func (c *Coordinator) part(a *agentState) merge.Part {
 	org := runfile.Origin{Segment: a.seg.String(), Agent: a.name, PlanHash: merge.PlanHash(c.Plan), Plan: ptr(c.Plan.Redacted())}
 	p := merge.Part{Origin: org, Name: a.name, State: a.state, Reason: a.reason, ClockOffset: a.offset, ClockKnown: true}
-	r := &runfile.Run{Origin: org, Intervals: a.intervals}
+	r := &runfile.Run{Origin: org, Intervals: len(a.intervals)}
 	r.Run.Meta = c.Meta
 	if f := a.end; f != nil {
 		r.Run.Total, r.Run.Duration, r.Run.Partial, r.Run.OpenAtEnd = f.Total, f.Duration, f.Partial, f.OpenAtEnd
@@ -524,6 +524,6 @@ func (c *Coordinator) part(a *agentState) merge.Part {
 		}
 		r.Run.Partial = true
 	}
-	p.Run = r
+	p.Run, p.Intervals = r, a.intervals
 	return p
 }

@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 )
+
+// MaxKeptBody is the largest body a redacted plan keeps.
+const MaxKeptBody = 64 << 10
 
 // Redacted is the marker that replaces a secret in a redacted plan.
 const Redacted = "REDACTED"
@@ -13,9 +17,11 @@ const Redacted = "REDACTED"
 var secretHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "X-Auth-Token"}
 
 // Redacted returns a copy of p to keep or show: header values that carry
-// credentials, passwords in URLs (steps and proxies) and the data
-// sources' rows (logins, often) are replaced, so that a saved run never
-// holds them. It describes the plan; it is not a plan to run again.
+// credentials, passwords in URLs (steps and proxies), setup steps' bodies
+// (logins) and secret-named form and JSON fields, and the data sources'
+// rows (logins, often) are replaced, so that a saved run never holds
+// them; so are bodies over MaxKeptBody (a saved run's header stays
+// small). It describes the plan; it is not a plan to run again.
 func (p Plan) Redacted() Plan {
 	p.Scenarios = slices.Clone(p.Scenarios)
 	for i := range p.Scenarios {
@@ -48,6 +54,9 @@ func redactSteps(steps []Step) []Step {
 	for i := range steps {
 		st := &steps[i]
 		st.URL = redactURL(st.URL)
+		if len(st.Body) > MaxKeptBody {
+			st.Body = []byte(fmt.Sprintf("%s: %d bytes", Redacted, len(st.Body)))
+		}
 		if len(st.Header) > 0 {
 			h := st.Header.Clone()
 			for name := range h {

@@ -132,7 +132,7 @@ func (o *runOpts) coordinate(cmd *cobra.Command, e *env, plan engine.Plan, meta 
 	defer nc.Close()
 
 	o.outputs.part = part{origin: originOf(plan, part{}, "")}
-	out, err := o.outputs.open(e, meta)
+	out, err := o.outputs.open(e, meta, stepNames(plan))
 	if err != nil {
 		return err
 	}
@@ -204,8 +204,8 @@ func (o *runOpts) coordinate(cmd *cobra.Command, e *env, plan engine.Plan, meta 
 		}
 		run.Thresholds = threshold.Evaluate(ths, threshold.Input{Total: run.Total, StepNames: names, Scheduling: run.Scheduling})
 	}
-	if err := out.finish(run, report.Build(run)); err != nil {
-		return err
+	if errs := out.finish(run, report.Build(run)); len(errs) > 0 {
+		return reportFailed(e.stderr, errs)
 	}
 	switch {
 	case res.Lost > 0:

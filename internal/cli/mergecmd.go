@@ -52,19 +52,23 @@ the report PARTIAL and faya merge exit 1.`,
 					}
 					return usagef("%s: %v", path, err)
 				}
-				parts = append(parts, merge.Part{Run: r})
+				ivs, err := runfile.Intervals(path)
+				if err != nil {
+					return usagef("%s: %v", path, err)
+				}
+				parts = append(parts, merge.Part{Run: r, Intervals: ivs})
 			}
 			run, err := merge.Runs(parts, merge.Options{Names: args})
 			if err != nil {
 				return usageError{err}
 			}
 			run.Meta.Version = Version
-			out, err := o.open(e, run.Meta)
+			out, err := o.open(e, run.Meta, run.Steps)
 			if err != nil {
 				return err
 			}
-			if err := out.finish(run, report.Build(run)); err != nil {
-				return err
+			if errs := out.finish(run, report.Build(run)); len(errs) > 0 {
+				return reportFailed(e.stderr, errs)
 			}
 			switch {
 			case run.Partial:

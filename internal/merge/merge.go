@@ -30,6 +30,9 @@ type Part struct {
 	// Run is the segment's saved run (or what an agent streamed, in the
 	// same form). Nil for a segment that never reported: give Origin.
 	Run *runfile.Run
+	// Intervals are the run's intervals, with their snapshots, in order
+	// (runfile.Intervals reads them from a file).
+	Intervals []runfile.Interval
 	// Origin names the plan and segment when Run is nil.
 	Origin runfile.Origin
 	// Name names the agent; empty: Run.Origin.Agent, else "segment I/N".
@@ -179,7 +182,7 @@ func Runs(parts []Part, o Options) (report.Run, error) {
 			addAgent(out.Total, r.Total)
 		}
 		k := -1
-		for _, iv := range p.Run.Intervals {
+		for _, iv := range p.Intervals {
 			if !iv.HasPoint {
 				addAgent(at(max(k, 0)+shift).snap, iv.Snapshot)
 				continue

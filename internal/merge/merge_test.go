@@ -21,6 +21,7 @@ type sample struct {
 func partOf(seg, n int, start time.Time, samples []sample, intervals int) Part {
 	r := &runfile.Run{Origin: runfile.Origin{Segment: segStr(seg, n), PlanHash: "h1", Agent: "agent-" + segStr(seg, n)}}
 	total := &metrics.Snapshot{}
+	var ivs []runfile.Interval
 	for k := range intervals {
 		iv := &metrics.Snapshot{}
 		for _, s := range samples {
@@ -32,11 +33,12 @@ func partOf(seg, n int, start time.Time, samples []sample, intervals int) Part {
 		total.Merge(iv)
 		p := metrics.PointOf(iv, time.Duration(k+1)*time.Second+time.Millisecond, time.Second)
 		p.TimeWait = -1
-		r.Intervals = append(r.Intervals, runfile.Interval{Point: p, HasPoint: true, Snapshot: iv})
+		ivs = append(ivs, runfile.Interval{Point: p, HasPoint: true, Snapshot: iv})
+		r.Intervals++
 	}
 	r.Run = report.Run{Total: total, Duration: time.Duration(intervals) * time.Second, Start: start,
 		Scheduling: time.Duration(intervals) * time.Second, CPU: time.Second, CPUs: 2}
-	return Part{Run: r}
+	return Part{Run: r, Intervals: ivs}
 }
 
 func segStr(i, n int) string { return strings.Join([]string{itoa(i), itoa(n)}, "/") }
@@ -76,7 +78,7 @@ func TestMergeExact(t *testing.T) {
 		t.Fatalf("%d points, want %d", len(got.Timeline), intervals)
 	}
 	for k, p := range got.Timeline {
-		w := whole.Run.Intervals[k].Point
+		w := whole.Intervals[k].Point
 		if p.Requests != w.Requests || p.P50 != w.P50 || p.P99 != w.P99 {
 			t.Errorf("point %d: %d requests p50 %v p99 %v; one run: %d, %v, %v", k, p.Requests, p.P50, p.P99, w.Requests, w.P50, w.P99)
 		}

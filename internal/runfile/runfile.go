@@ -426,6 +426,9 @@ func open(r io.Reader) (*scanner, *header, error) {
 			return nil, nil, sc.damaged(err)
 		}
 	}
+	if err := json.Unmarshal(b, &h.Origin); err != nil {
+		return nil, nil, sc.damaged(err)
+	}
 	return sc, h, nil
 }
 
