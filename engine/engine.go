@@ -27,6 +27,8 @@ type Engine struct {
 	epoch     time.Time     // the run's clock, set when Run starts
 	fakeClock bool          // tests under testing/synctest: no timerfd
 	env       session.Env
+	seg       Segment   // the part of the plan run (WithSegment)
+	start     time.Time // when the run starts (WithStart); zero: at once
 	compiled  []*cscenario
 	proxies   *proxySet
 }
@@ -89,6 +91,17 @@ func New(plan Plan, opts ...Option) (*Engine, error) {
 	for _, o := range opts {
 		o(e)
 	}
+	if !e.seg.Whole() {
+		if err := e.seg.Validate(); err != nil {
+			return nil, fmt.Errorf("invalid segment: %w", err)
+		}
+		if err := plan.CheckSegments(e.seg.Count); err != nil {
+			return nil, fmt.Errorf("invalid plan for %d segments: %w", e.seg.Count, err)
+		}
+		p := plan
+		e.seg.segmentTransport(&p)
+		e.plan = p.withDefaults()
+	}
 	cs, err := compile(&e.plan, e.env)
 	if err != nil {
 		return nil, fmt.Errorf("invalid plan: %w", err)
@@ -127,6 +140,9 @@ type Result struct {
 	Timeline []metrics.Point
 	// Duration is from the first request's start to the last one's end.
 	Duration time.Duration
+	// Start is when the run's clock started (wall time): intended starts
+	// and the time series count from it.
+	Start time.Time
 	// Interrupted is set when the run was stopped (its context canceled)
 	// before it completed its plan.
 	Interrupted bool
@@ -160,6 +176,15 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	plan := e.plan
 	rec := metrics.NewRecorder(min(runtime.GOMAXPROCS(0), 8))
 	epoch := time.Now()
+	if !e.start.IsZero() {
+		if err := e.waitStart(ctx); err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return &Result{Total: &metrics.Snapshot{}, Interrupted: true, Start: e.start}, nil
+		}
+		epoch = e.start
+	}
 	cpu := newCPUMeter()
 	e.epoch = epoch
 
@@ -178,7 +203,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	}
 
 	e.log.LogAttrs(ctx, slog.LevelInfo, "run start", slog.Int("vus", plan.VUs()))
-	res := &Result{Total: &metrics.Snapshot{}}
+	res := &Result{Total: &metrics.Snapshot{}, Start: epoch}
 	collectorDone := make(chan struct{})
 	stopCollector := make(chan struct{})
 	conns := func() (open, active int64) {
@@ -220,8 +245,9 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	for i := range plan.Scenarios {
 		length = max(length, plan.Scenarios[i].Executor.Length())
 		cs := e.compiled[i]
+		sc, ok := e.seg.scenario(plan.Scenarios[i])
 		r := &runner{
-			sc:        &plan.Scenarios[i],
+			sc:        &sc,
 			cs:        cs,
 			plan:      &plan,
 			stepIdx:   stepIdx,
@@ -235,9 +261,12 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 			grace:     plan.GracefulStop,
 			lateAfter: plan.LateThreshold,
 			precise:   !e.fakeClock,
+			seg:       e.seg,
 		}
-		g.Go(func() error { return r.run(ctx) })
-		vu += r.sc.Executor.PeakVUs()
+		if ok {
+			g.Go(func() error { return r.run(ctx) })
+		}
+		vu += plan.Scenarios[i].Executor.PeakVUs()
 	}
 	err := g.Wait()
 	res.Duration = time.Since(epoch)

@@ -59,7 +59,8 @@ type runner struct {
 	epoch     time.Time // the run's clock: intended starts are offsets from it
 	grace     time.Duration
 	lateAfter time.Duration
-	precise   bool // wait for arrivals with the precise sleeper
+	precise   bool    // wait for arrivals with the precise sleeper
+	seg       Segment // the part of the scenario this process runs (segment.go)
 }
 
 func (r *runner) now() time.Duration { return time.Since(r.epoch) }
@@ -179,7 +180,7 @@ func (r *runner) runClosed(stop, reqCtx context.Context) error {
 	var g errgroup.Group
 	for i := range ex.VUs {
 		g.Go(func() error {
-			v, err := r.newVU(r.firstVU + i)
+			v, err := r.newVU(r.vuID(i))
 			if err != nil {
 				return err
 			}
@@ -244,6 +245,9 @@ func (r *runner) runRampingVUs(stop, reqCtx context.Context) error {
 	}
 	var g errgroup.Group
 	for id := range r.sc.Executor.PeakVUs() {
+		if !r.seg.Owns(int64(id)) {
+			continue
+		}
 		g.Go(func() error {
 			var v *vu
 			timer := time.NewTimer(time.Hour)
@@ -333,17 +337,30 @@ type cursor struct {
 	// offset is when the schedule starts on the run's clock: after the
 	// pre-allocated VUs' setup (their logins), 0 without one.
 	offset time.Duration
+	// seg is the segment of the schedule taken: iteration i of the
+	// cursor is the schedule's iteration seg.Global(i); total is its
+	// count (segment.go).
+	seg   Segment
+	total int64
+}
+
+// count is the number of iterations the cursor hands out.
+func (c *cursor) count() int64 {
+	if c.seg.Whole() {
+		return c.sched.total
+	}
+	return c.total
 }
 
 // at is the intended start of iteration i on the run's clock.
-func (c *cursor) at(i int64) time.Duration { return c.offset + c.sched.at(i) }
+func (c *cursor) at(i int64) time.Duration { return c.offset + c.sched.at(c.seg.Global(i)) }
 
 // take returns the next iteration and its intended start if that start
 // is not after now.
 func (c *cursor) take(now time.Duration) (time.Duration, bool) {
 	for {
 		i := c.next.Load()
-		if i >= c.sched.total {
+		if i >= c.count() {
 			return 0, false
 		}
 		t := c.at(i)
@@ -376,7 +393,7 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cur := &cursor{sched: sched}
+	cur := r.newCursor(sched)
 	var idle idleVUs
 	var all []chan job
 	var g errgroup.Group
@@ -384,7 +401,7 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 	setup := r.hasSetup()
 	var preparing atomic.Int64 // VUs added during the run, in their setup
 	startVU := func(first *job) {
-		id := r.firstVU + len(all)
+		id := r.vuID(len(all))
 		jobs := make(chan job, 1)
 		all = append(all, jobs)
 		if first != nil {
@@ -438,7 +455,7 @@ func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 	defer sl.close()
 	for {
 		i := cur.next.Load()
-		if i >= sched.total {
+		if i >= cur.count() {
 			break
 		}
 		now := r.now()

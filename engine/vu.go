@@ -79,6 +79,8 @@ type rowPick struct {
 	ds   *DataSource
 	row  map[string]string // the VU's current row, updated in place
 	next *atomic.Int64     // sequential sources: the shared cursor
+	seg  Segment           // sequential sources: take t is the run's take seg.take(t, vus)
+	vus  int64             // the run's VUs
 }
 
 func (p *rowPick) take(vu int) {
@@ -87,7 +89,7 @@ func (p *rowPick) take(vu int) {
 	case DataPerVU:
 		r = p.ds.Rows[vu%len(p.ds.Rows)]
 	case DataSequential:
-		r = p.ds.Rows[(p.next.Add(1)-1)%int64(len(p.ds.Rows))]
+		r = p.ds.Rows[p.seg.take(p.next.Add(1)-1, p.vus)%int64(len(p.ds.Rows))]
 	default:
 		r = p.ds.Rows[rand.IntN(len(p.ds.Rows))]
 	}
@@ -109,7 +111,7 @@ func (r *runner) newSession(id int) *vuSession {
 		if len(ds.Rows) == 0 {
 			continue
 		}
-		p := rowPick{ds: ds, row: map[string]string{}, next: r.cursors[ds.Name]}
+		p := rowPick{ds: ds, row: map[string]string{}, next: r.cursors[ds.Name], seg: r.seg, vus: int64(r.plan.VUs())}
 		rows[ds.Name] = p.row
 		s.rows = append(s.rows, p)
 	}

@@ -42,6 +42,8 @@ func Build(r Run) *Report {
 		Proxies:         proxies(r.Meta.Proxies, s.Proxies),
 		Timeline:        timelineOf(r.Timeline),
 		Generator:       generator(r),
+		Agents:          r.Agents,
+		NotRun:          r.NotRun,
 	}
 	if rep.Thresholds == nil {
 		rep.Thresholds = []threshold.Result{}

@@ -38,20 +38,26 @@ func HTML(w io.Writer, r *Report) error {
 var htmlSource string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f":   fmtF,
-	"add": func(a, b float64) float64 { return a + b },
+	"f":    fmtF,
+	"add":  func(a, b float64) float64 { return a + b },
+	"dur":  agentDuration,
+	"sdur": signedDuration,
+	"pct":  func(v float64) float64 { return 100 * v },
 }).Parse(htmlSource))
 
 // htmlPage is what the template shows, formatted.
 type htmlPage struct {
-	Title     string
-	Version   string
-	Schema    int
-	Partial   bool
-	Target    string // "GET http://host/path", or "scenario file shop.yaml"
-	Scenarios []scenarioRow
-	Config    []kv
-	Cards     []card
+	Title   string
+	Version string
+	Schema  int
+	Partial bool
+	// PartialText says why a distributed run is partial.
+	PartialText string
+	Agents      []Agent
+	Target      string // "GET http://host/path", or "scenario file shop.yaml"
+	Scenarios   []scenarioRow
+	Config      []kv
+	Cards       []card
 
 	Thresholds []thresholdRow
 	Findings   []diagnose.Finding
@@ -121,7 +127,7 @@ type proxyRow struct {
 
 func newHTMLPage(r *Report) *htmlPage {
 	m := r.Run
-	p := &htmlPage{Version: r.Version, Schema: r.SchemaVersion, Partial: r.Partial}
+	p := &htmlPage{Version: r.Version, Schema: r.SchemaVersion, Partial: r.Partial, Agents: r.Agents, PartialText: partialText(r)}
 	p.Target = m.target()
 	if m.manyScenarios() {
 		for _, sc := range m.Scenarios {

@@ -23,8 +23,11 @@ type Meta struct {
 	Engine  string `json:"engine"`
 	// Pipeline, above 1, is the requests each VU wrote on its connection
 	// before it read their answers (HTTP/1.1 pipelining).
-	Pipeline  int           `json:"pipeline,omitempty"`
-	Executor  string        `json:"executor"`
+	Pipeline int    `json:"pipeline,omitempty"`
+	Executor string `json:"executor"`
+	// Segment is the segment of the plan this run ran ("1/3"; absent for
+	// the whole plan). The other fields describe the whole plan.
+	Segment   string        `json:"segment,omitempty"`
 	VUs       int           `json:"vus"`
 	Requests  int64         `json:"requests,omitempty"`    // planned; 0: bounded by Duration
 	Duration  time.Duration `json:"duration_ns,omitempty"` // planned; 0: bounded by Requests
@@ -188,6 +191,12 @@ type Report struct {
 	Findings []diagnose.Finding `json:"findings"`
 	// Generator is the CPU faya used (absent where it cannot be read).
 	Generator *Generator `json:"generator,omitempty"`
+	// Agents are the agents of a distributed run, or the runs merged by
+	// faya merge, one per segment (absent for a run of one process).
+	Agents []Agent `json:"agents,omitempty"`
+	// NotRun says how much of the plan did not run when agents were lost
+	// or missing (absent when all of it ran).
+	NotRun string `json:"not_run,omitempty"`
 }
 
 // Generator is the CPU the generator's process used during the run.
@@ -410,4 +419,7 @@ type Run struct {
 	Sockets diagnose.Sockets
 	// Thresholds are the evaluated thresholds.
 	Thresholds []threshold.Result
+	// Agents and NotRun describe a distributed or merged run.
+	Agents []Agent
+	NotRun string
 }

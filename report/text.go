@@ -31,6 +31,7 @@ func Text(w io.Writer, r *Report) error {
 	tw.phases(r)
 	tw.connections(r)
 	tw.proxies(r)
+	tw.agents(r)
 	tw.status(r)
 	tw.errors(r)
 	tw.steps(r)
@@ -72,8 +73,11 @@ func (t *textWriter) header(r *Report) {
 		t.printf("  %s, %s engine%s, %s\n", modelText(m), m.Engine, pipelineText(m.Pipeline), scopeNames[m.ConnScope])
 	}
 	t.proxyLine(m)
+	if m.Segment != "" {
+		t.printf("  segment %s of the plan: the numbers are this segment's (faya merge joins the segments)\n", m.Segment)
+	}
 	if r.Partial {
-		t.printf("  PARTIAL: the run was interrupted; the numbers cover what ran until then\n")
+		t.printf("  %s\n", partialText(r))
 	}
 	t.printf("\n")
 }

@@ -120,6 +120,7 @@ and why a connection was not reused.`,
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newDoctorCmd(e), newDemoCmd(e), newTargetCmd(e))
 	root.AddCommand(newVetCmd(e))
+	root.AddCommand(newMergeCmd(e), newAgentCmd(e), newK8sCmd(e))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

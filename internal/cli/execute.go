@@ -29,6 +29,8 @@ type outputs struct {
 	// inProcess says the target runs in faya's process (the demo): the
 	// process's CPU is not the generator's alone, so it is not reported.
 	inProcess bool
+	// part is the segment run and its start (segment.go).
+	part part
 }
 
 func (o *outputs) bind(fs *pflag.FlagSet) {
@@ -100,7 +102,7 @@ func (o *outputs) open(e *env, meta report.Meta, steps []engine.StepInfo) (*sink
 		s.html = f
 	}
 	if o.out != "" {
-		w, err := runfile.Create(o.out, meta, steps)
+		w, err := runfile.CreateFrom(o.out, meta, steps, o.part.origin)
 		if err != nil {
 			s.close()
 			return nil, usagef("--out: %v", err)
@@ -243,7 +245,8 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		}
 	}
 	watch := watchSockets(ctx, socketTargets(plan))
-	eng, err := engine.New(plan, engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv), engine.WithIntervals(onInterval))
+	opts := append([]engine.Option{engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv), engine.WithIntervals(onInterval)}, o.part.options()...)
+	eng, err := engine.New(plan, opts...)
 	if err != nil {
 		return usageError{err}
 	}

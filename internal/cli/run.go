@@ -75,6 +75,9 @@ type runOpts struct {
 	outputs    outputs
 	cpuProfile string
 
+	// distributed runs (segment.go, coordinator.go)
+	dist distOpts
+
 	// notes are said once on stderr before the run: what faya made of an
 	// input that meant something else to another tool.
 	notes []string
@@ -166,6 +169,19 @@ run; if one fails, faya exits with code 99.`,
 			if err := o.sameFiles(); err != nil {
 				return err
 			}
+			pt, perrs := o.dist.part(cmd.Flags())
+			if len(perrs) > 0 {
+				return usageError{errors.Join(perrs...)}
+			}
+			if err := checkPart(plan, pt); err != nil {
+				return err
+			}
+			if o.dist.agents > 0 || cmd.Flags().Changed("agents") {
+				return o.coordinate(cmd, e, plan, meta, ths, pt)
+			}
+			pt.origin = originOf(plan, pt, o.dist.agent)
+			meta.Segment = pt.seg.String()
+			o.outputs.part = pt
 			for _, n := range o.notes {
 				fmt.Fprintf(e.stderr, "faya: %s\n", n)
 			}
@@ -205,6 +221,8 @@ var runFlagGroups = []flagGroup{
 	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
 	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
 	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
+	{"Distributed flags (docs/distributed.md)", []string{"segment", "start-at", "agent-name", "agents", "nats", "nats-listen", "creds", "tls-ca",
+		"join-timeout", "agent-timeout", "max-clock-skew", "tolerate-lost"}},
 }
 
 // groupedUsage writes a command's usage with its flags in groups; flags in
@@ -299,6 +317,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 
 	// output
 	o.outputs.bind(fs)
+	o.dist.bind(fs)
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for developers)")
 	_ = fs.MarkHidden("cpuprofile")
 }

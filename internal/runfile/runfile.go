@@ -49,6 +49,21 @@ type header struct {
 	// Steps name the plan's steps, in the order of the snapshots' per-step
 	// stats, for a run cut before its end (which names them too).
 	Steps []engine.StepInfo `json:"steps,omitempty"`
+	Origin
+}
+
+// Origin says which part of which plan a saved run ran, so that the
+// saved runs of one distributed run can be merged (faya merge).
+type Origin struct {
+	// Plan is the whole run's plan, its secrets (Authorization, cookies,
+	// passwords in URLs) and its data rows removed (engine.Plan.Redacted).
+	Plan *engine.Plan `json:"plan,omitempty"`
+	// PlanHash identifies Plan: the runs of one plan have the same.
+	PlanHash string `json:"plan_hash,omitempty"`
+	// Segment is the segment the run ran ("I/N"; "" for the whole plan),
+	// Agent the agent's name (the host and process when not named).
+	Segment string `json:"segment,omitempty"`
+	Agent   string `json:"agent,omitempty"`
 }
 
 // Interval is one interval of a saved run.
@@ -77,6 +92,9 @@ type end struct {
 	Steps      []engine.StepInfo  `json:"steps"`
 	Thresholds []threshold.Result `json:"thresholds"`
 	Findings   []diagnose.Finding `json:"findings"`
+	Start      time.Time          `json:"start,omitzero"`
+	Agents     []report.Agent     `json:"agents,omitempty"`
+	NotRun     string             `json:"not_run,omitempty"`
 }
 
 // line is one line of the file: exactly one of its fields is set.
@@ -104,6 +122,11 @@ type Writer struct {
 // Meta, already redacted), the names of its steps and the version of faya
 // that wrote it.
 func Create(path string, meta report.Meta, steps []engine.StepInfo) (*Writer, error) {
+	return CreateFrom(path, meta, steps, Origin{})
+}
+
+// CreateFrom is Create for a run that says which plan and segment it ran.
+func CreateFrom(path string, meta report.Meta, steps []engine.StepInfo, o Origin) (*Writer, error) {
 	if len(steps) > MaxSteps {
 		return nil, fmt.Errorf("the run has %d steps; a saved run holds at most %d", len(steps), MaxSteps)
 	}
@@ -114,7 +137,7 @@ func Create(path string, meta report.Meta, steps []engine.StepInfo) (*Writer, er
 	w := &Writer{f: f}
 	w.enc = json.NewEncoder(&w.line)
 	w.gz = gzip.NewWriter(&w.member)
-	if err := w.write(header{Format: Format, Version: Version, Faya: meta.Version, Meta: meta, Steps: steps}); err != nil {
+	if err := w.write(header{Format: Format, Version: Version, Faya: meta.Version, Meta: meta, Steps: steps, Origin: o}); err != nil {
 		_ = f.Close()
 		return nil, err
 	}
@@ -161,6 +184,7 @@ func (w *Writer) Close(run report.Run, findings []diagnose.Finding) error {
 			OpenAtEnd: run.OpenAtEnd, Scheduling: int64(run.Scheduling), Sockets: run.Sockets,
 			CPU: int64(run.CPU), CPUs: run.CPUs, RunDelay: int64(run.RunDelay),
 			Steps: run.Steps, Thresholds: run.Thresholds, Findings: findings,
+			Start: run.Start, Agents: run.Agents, NotRun: run.NotRun,
 		}})
 	}
 	if err := w.f.Close(); err != nil && w.err == nil {
@@ -211,6 +235,8 @@ type Run struct {
 	Cut string
 	// FayaVersion is the faya that wrote the file.
 	FayaVersion string
+	// Origin is the plan and the segment the run ran.
+	Origin Origin
 }
 
 // ErrNotRunFile is returned for a file that is not a saved run.
@@ -246,7 +272,7 @@ func read(r io.ReadSeeker, size int64) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Run{FayaVersion: h.Faya}
+	out := &Run{FayaVersion: h.Faya, Origin: h.Origin}
 	out.Run.Meta = h.Meta
 	out.Run.Meta.Version = h.Faya // not part of Meta's JSON
 	var points []metrics.Point
@@ -302,6 +328,7 @@ func read(r io.ReadSeeker, size int64) (*Run, error) {
 			out.Run.Scheduling, out.Run.Sockets = time.Duration(e.Scheduling), e.Sockets
 			out.Run.CPU, out.Run.CPUs, out.Run.RunDelay = time.Duration(e.CPU), e.CPUs, time.Duration(e.RunDelay)
 			out.Run.Steps, out.Run.Thresholds = e.Steps, e.Thresholds
+			out.Run.Start, out.Run.Agents, out.Run.NotRun = e.Start, e.Agents, e.NotRun
 			out.Findings = e.Findings
 			return out, nil
 		default:
@@ -398,6 +425,9 @@ func open(r io.Reader) (*scanner, *header, error) {
 		if err := json.Unmarshal(raw.Steps, &h.Steps); err != nil {
 			return nil, nil, sc.damaged(err)
 		}
+	}
+	if err := json.Unmarshal(b, &h.Origin); err != nil {
+		return nil, nil, sc.damaged(err)
 	}
 	return sc, h, nil
 }
