@@ -82,8 +82,17 @@ func testExpectContinue(t *testing.T, eng string) {
 				t.Errorf("outcome %s: %d, want %d (all: %v)", tc.outcome, got, n, s.Expect)
 			}
 			wait := metrics.DistOf(s.Hist(metrics.ContinueWait))
-			if wait.Count != n || wait.Min < tc.least-tc.least/500 { // HDR keeps 3 digits
-				t.Errorf("continue wait %+v, want %d waits of %v at the least", wait, n, tc.least)
+			// The server holds its 100 for 50 ms, but the wait is timed from
+			// when the client took the head as written (net/http: when its
+			// writer goroutine says so), which a loaded machine may make
+			// later: half of it, at the median. The timeout is timed from
+			// the same point as it is armed: in full (HDR keeps 3 digits).
+			least := tc.least - tc.least/500
+			if tc.mode == "100" {
+				least = tc.least / 2
+			}
+			if wait.Count != n || wait.P50 < least || tc.mode == "ignore" && wait.Min < least {
+				t.Errorf("continue wait %+v, want %d waits of about %v", wait, n, tc.least)
 			}
 			if got := read.Load(); got != tc.body {
 				t.Errorf("the server read %d body bytes, want %d", got, tc.body)
