@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faya-load/faya/http1"
+	"github.com/faya-load/faya/internal/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"

@@ -11,7 +11,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/faya-load/faya/http1"
+	"github.com/faya-load/faya/internal/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"

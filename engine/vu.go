@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/faya-load/faya/http1"
+	"github.com/faya-load/faya/internal/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 )
