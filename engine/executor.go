@@ -9,40 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/faya-load/faya/internal/http1"
-	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"golang.org/x/sync/errgroup"
 )
-
-// client sends requests for one VU. Each VU has its own, used by one
-// goroutine at a time.
-type client interface {
-	// do sends r, reads the response, and fills s (zeroed by the caller,
-	// its step set). intended is the iteration's intended start on the
-	// run's clock for the first step of an open-model iteration, and -1
-	// otherwise. resp, when not nil, receives the status, headers, body
-	// (up to the body cap) and final URL, for extractions and checks. do
-	// returns the request's error, which is also classified in s.Err; the
-	// error is data, not a reason to stop.
-	do(ctx context.Context, r *request, intended time.Duration, s *metrics.Sample, resp *session.Response) error
-	// roundTripper returns a RoundTripper over the client for a Go
-	// scenario's VU: each request it carries is measured and recorded by
-	// rec (its step index from stepOf).
-	roundTripper(rec recordFunc) http.RoundTripper
-}
-
-// recordFunc records a Go scenario's request: ctx names its step, method
-// and path name it otherwise.
-type recordFunc func(ctx context.Context, method, path string, s *metrics.Sample, err error)
-
-// clientFactory returns the client for VU vu (0-based, unique in the run)
-// of scenario sc.
-type clientFactory func(sc *Scenario, vu int) (client, error)
-
-// unscheduled marks an iteration of a closed-model executor: it has no
-// intended start.
-const unscheduled time.Duration = -1
 
 // runner runs one scenario's executor.
 type runner struct {
@@ -80,7 +49,7 @@ type vu struct {
 	fnSetup bool
 	fnStop  bool
 
-	pres  []http1.Result // pipelined requests' results (Plan.Pipeline)
+	pss   []metrics.Sample // pipelined requests' samples (Plan.Pipeline)
 	perrs []error
 }
 
@@ -99,7 +68,7 @@ func (r *runner) newVU(id int) (*vu, error) {
 			s.rows[i].take(id)
 		}
 		v.fnSess = s
-		rt := c.roundTripper(v.recordFunc)
+		rt := &goRoundTripper{c: c, rec: v.recordFunc}
 		maxRedirects := r.plan.MaxRedirects
 		v.fn.client = &http.Client{Transport: rt, Jar: s.jar.CookieJar(),
 			CheckRedirect: func(_ *http.Request, via []*http.Request) error {

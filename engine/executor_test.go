@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
 )
 
 // fakeClient answers every request after a fixed time, on the bubble's
@@ -28,7 +31,17 @@ type intents struct {
 	at []time.Duration
 }
 
-func (f fakeClient) roundTripper(recordFunc) http.RoundTripper { return nil }
+func (f fakeClient) exchange(*http.Request, *transport.Proxy, func(*metrics.Sample, error)) (*http.Response, error) {
+	return nil, errors.New("fakeClient: no Go scenarios")
+}
+
+func (f fakeClient) pipeline(_ context.Context, _ *request, ss []metrics.Sample, errs []error) {
+	for k := range ss {
+		errs[k] = errors.New("fakeClient: no pipelining")
+	}
+}
+
+func (f fakeClient) pick(*url.URL) *transport.Proxy { return nil }
 
 func (f fakeClient) do(ctx context.Context, _ *request, intended time.Duration, s *metrics.Sample, out *session.Response) error {
 	if out != nil {

@@ -69,45 +69,42 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.
 		cl.MaxRedirects = plan.MaxRedirects
 		cl.Patient = sc.Executor.Open()
 		return &h1Client{cl: cl, closeConns: plan.Transport.DisableKeepAlives, maxBody: plan.MaxBody,
-			proxies: proxies, proxy: proxies.forVU(vu)}, nil
+			proxyRoute: proxyRoute{proxies: proxies, proxy: proxies.forVU(vu)}}, nil
 	}
 	return factory, pools, nil
 }
 
 // h1Client sends one VU's requests through the http1 engine.
 type h1Client struct {
+	proxyRoute
 	cl         *http1.Client
-	static     []*http1.Request // static steps, prepared once, by step seq
+	static     stepCache[*http1.Request] // static steps, prepared once
 	res        http1.Result
 	capture    http1.Capture
+	pres       []http1.Result // a pipelined batch's results
 	closeConns bool
 	maxBody    int64
-	proxies    *proxySet        // nil: direct
-	proxy      *transport.Proxy // per-vu mode: this VU's
-}
 
-// captureLimit bounds the body kept for extractions and checks when the
-// body cap does not.
-const captureLimit = 1 << 20
+	goMu      sync.Mutex // a Go scenario's goroutines share the VU's client
+	goCapture http1.Capture
+	goRes     http1.Result
+}
 
 // prepare returns the http1 request for r.
 func (c *h1Client) prepare(r *request) (*http1.Request, error) {
 	st := r.step
-	if st.static {
-		for len(c.static) <= st.seq {
-			c.static = append(c.static, nil)
-		}
-		if p := c.static[st.seq]; p != nil {
-			return p, nil
-		}
-		p, err := http1.Prepare(st.Method, st.URL, c.header(st.Header), st.Body)
-		if err != nil {
-			return nil, err
-		}
-		c.static[st.seq] = p
+	if !st.static {
+		return http1.Prepare(r.method, r.url, c.header(r.header), r.body)
+	}
+	if p := c.static.get(st.seq); p != nil {
 		return p, nil
 	}
-	return http1.Prepare(r.method, r.url, c.header(r.header), r.body)
+	p, err := http1.Prepare(st.Method, st.URL, c.header(st.Header), st.Body)
+	if err != nil {
+		return nil, err
+	}
+	c.static.put(st.seq, p)
+	return p, nil
 }
 
 // header adds "Connection: close" when keep-alives are off, as net/http does.
@@ -128,63 +125,51 @@ func (c *h1Client) do(ctx context.Context, rq *request, intended time.Duration, 
 	if err != nil {
 		return err
 	}
-	c.cl.Jar = nil
+	call := http1.Call{Proxy: c.pick(req.URL)}
 	if rq.jar != nil {
-		c.cl.Jar = rq.jar
+		call.Jar = rq.jar
 	}
-	c.cl.Capture = nil
-	if out != nil && (rq.step.capture || rq.step.headers) {
-		c.capture.BodyLimit = captureLimit
-		if c.maxBody >= 0 {
-			c.capture.BodyLimit = min(c.maxBody, captureLimit)
-		}
-		c.cl.Capture = &c.capture
+	if wantsCapture(rq, out) {
+		c.capture.BodyLimit = bodyLimit(c.maxBody, captureLimit)
+		call.Capture = &c.capture
 	}
-	px := c.proxies.pick(c.proxy, req.URL)
-	c.cl.Proxy = px
-	err = c.cl.Do(ctx, req, &c.res)
+	err = c.cl.Do(ctx, req, call, &c.res)
 	r := &c.res
 	if out != nil {
 		out.Status = r.Status
 		out.URL = req.URL
-		if c.cl.Capture != nil {
+		if call.Capture != nil {
 			out.Header, out.Body, out.URL = c.capture.Header, c.capture.Body, c.capture.URL
 		}
 	}
 	fillFromResult(s, r, intended, err)
-	proxied(s, px)
+	proxied(s, call.Proxy)
 	return err
 }
 
-// proxied marks a sample that went through px; a 407 answer from an HTTP
-// proxy that forwards requests is the proxy's refusal, not the target's.
-func proxied(s *metrics.Sample, px *transport.Proxy) {
-	if px == nil {
-		return
-	}
-	s.Proxy = px.Index + 1
-	if s.Err == metrics.ErrNone && s.Status == http.StatusProxyAuthRequired {
-		s.Err = metrics.ErrProxyAuth
-	}
-}
-
-// fillFromResult fills a sample from what the http1 client measured.
-// doPipeline sends len(res) requests of rq's step pipelined on one
+// pipeline sends len(ss) requests of rq's step pipelined on one
 // connection (see http1.Client.DoPipeline).
-func (c *h1Client) doPipeline(ctx context.Context, rq *request, res []http1.Result, errs []error) {
+func (c *h1Client) pipeline(ctx context.Context, rq *request, ss []metrics.Sample, errs []error) {
+	if cap(c.pres) < len(ss) {
+		c.pres = make([]http1.Result, len(ss))
+	}
+	res := c.pres[:len(ss)]
 	req, err := c.prepare(rq)
 	if err != nil {
 		for k := range res {
 			res[k], errs[k] = http1.Result{}, err
 		}
-		return
+	} else {
+		c.cl.DoPipeline(ctx, req, res, errs)
 	}
-	c.cl.Jar, c.cl.Capture, c.cl.Proxy = nil, nil, nil
-	c.cl.DoPipeline(ctx, req, res, errs)
+	for k := range res {
+		fillFromResult(&ss[k], &res[k], unscheduled, errs[k])
+	}
 }
 
+// fillFromResult fills a sample from what the http1 client measured.
 func fillFromResult(s *metrics.Sample, r *http1.Result, intended time.Duration, err error) {
-	fillTimes(s, r.Start, r.End, intended, &r.Timings)
+	transport.FillTimes(s, r.Start, r.End, intended, &r.Timings)
 	s.Err = metrics.Classify(err)
 	if err == nil {
 		s.Status = r.Status
@@ -198,24 +183,12 @@ func fillFromResult(s *metrics.Sample, r *http1.Result, intended time.Duration, 
 	s.BytesSent, s.BytesReceived = r.BytesSent, r.BytesReceived
 }
 
-// roundTripper returns a RoundTripper over the VU's http1 client for a Go
-// scenario. http.Client follows the redirects and applies the VU's jar, so
-// the http1 client does neither here.
-func (c *h1Client) roundTripper(rec recordFunc) http.RoundTripper {
-	return &h1RoundTripper{c: c, rec: rec}
-}
-
-type h1RoundTripper struct {
-	mu      sync.Mutex // a VU's client serves one request at a time
-	c       *h1Client
-	rec     recordFunc
-	capture http1.Capture
-	res     http1.Result
-}
-
-func (t *h1RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// exchange sends a Go scenario's request on the VU's http1 client and
+// reads its answer whole (up to the body cap): the sample is done when
+// exchange returns.
+func (c *h1Client) exchange(req *http.Request, px *transport.Proxy, done func(*metrics.Sample, error)) (*http.Response, error) {
+	c.goMu.Lock()
+	defer c.goMu.Unlock()
 	var body []byte
 	if req.Body != nil {
 		b, err := io.ReadAll(req.Body)
@@ -234,34 +207,22 @@ func (t *h1RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl := t.c.cl
-	defer func(max int, jar http1.CookieJar, cp *http1.Capture) {
-		cl.MaxRedirects, cl.Jar, cl.Capture = max, jar, cp
-	}(cl.MaxRedirects, cl.Jar, cl.Capture)
-	cl.MaxRedirects, cl.Jar = -1, nil
-	t.capture.BodyLimit = 1<<62 - 1
-	if t.c.maxBody >= 0 {
-		t.capture.BodyLimit = t.c.maxBody
-	}
-	cl.Capture = &t.capture
-	px := t.c.proxies.pick(t.c.proxy, req.URL)
-	cl.Proxy = px
-	err = cl.Do(req.Context(), pr, &t.res)
+	c.goCapture.BodyLimit = bodyLimit(c.maxBody, noLimit)
+	err = c.cl.Do(req.Context(), pr, http1.Call{Capture: &c.goCapture, Proxy: px, NoRedirects: true}, &c.goRes)
 	var s metrics.Sample
-	fillFromResult(&s, &t.res, unscheduled, err)
-	proxied(&s, px)
-	t.rec(req.Context(), req.Method, req.URL.Path, &s, err)
+	fillFromResult(&s, &c.goRes, unscheduled, err)
+	done(&s, err)
 	if err != nil {
 		return nil, err
 	}
-	h := make(http.Header, len(t.capture.Header))
-	for _, kv := range t.capture.Header {
+	h := make(http.Header, len(c.goCapture.Header))
+	for _, kv := range c.goCapture.Header {
 		h.Add(kv[0], kv[1])
 	}
-	out := append([]byte(nil), t.capture.Body...)
+	out := append([]byte(nil), c.goCapture.Body...)
 	return &http.Response{
-		Status:        fmt.Sprintf("%d %s", t.res.Status, http.StatusText(t.res.Status)),
-		StatusCode:    t.res.Status,
+		Status:        fmt.Sprintf("%d %s", c.goRes.Status, http.StatusText(c.goRes.Status)),
+		StatusCode:    c.goRes.Status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/faya-load/faya/internal/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
@@ -98,13 +97,12 @@ type netPools struct {
 
 // netHTTPClient sends one VU's requests through net/http, traced.
 type netHTTPClient struct {
+	proxyRoute
 	pool         *transport.Pool // for the clock
 	pools        *netPools
-	proxies      *proxySet
-	proxy        *transport.Proxy // per-vu mode: this VU's
 	px           *transport.Proxy // the proxy of the request in flight
 	maxRedirects int
-	static       []*http.Request // static steps' templates, by step seq; never sent as they are
+	static       stepCache[*http.Request] // static steps' templates; never sent as they are
 	timeout      time.Duration
 	maxBody      int64
 
@@ -122,8 +120,8 @@ type netHTTPClient struct {
 	rctx    context.Context
 	rcancel context.CancelCauseFunc
 	rtimer  *time.Timer
-	rtraced context.Context // the traced context rctx derives from
-	sent    []*http.Request // static steps' templates with rctx, by step seq
+	rtraced context.Context          // the traced context rctx derives from
+	sent    stepCache[*http.Request] // static steps' templates with rctx
 }
 
 // errTimedOut is the cause of a request context canceled by its timer.
@@ -166,23 +164,19 @@ func (c *netHTTPClient) withContext(tmpl *http.Request, rq *request, ctx context
 	if !st.static || rq.jar != nil {
 		return tmpl.WithContext(ctx)
 	}
-	for len(c.sent) <= st.seq {
-		c.sent = append(c.sent, nil)
-	}
-	if r := c.sent[st.seq]; r != nil {
+	if r := c.sent.get(st.seq); r != nil {
 		return r
 	}
 	r := tmpl.WithContext(ctx)
-	c.sent[st.seq] = r
+	c.sent.put(st.seq, r)
 	return r
 }
 
 func newNetHTTPClient(plan Plan, ps *netPools, proxies *proxySet, fixed *transport.Proxy) *netHTTPClient {
 	return &netHTTPClient{
+		proxyRoute:   proxyRoute{proxies: proxies, proxy: fixed},
 		pool:         ps.clock,
 		pools:        ps,
-		proxies:      proxies,
-		proxy:        fixed,
 		maxRedirects: plan.MaxRedirects,
 		timeout:      plan.Timeout,
 		maxBody:      plan.MaxBody,
@@ -191,11 +185,16 @@ func newNetHTTPClient(plan Plan, ps *netPools, proxies *proxySet, fixed *transpo
 
 // transportFor returns the Transport for a request to u, and its proxy.
 func (c *netHTTPClient) transportFor(u *url.URL) (http.RoundTripper, *transport.Proxy) {
-	px := c.proxies.pick(c.proxy, u)
+	px := c.pick(u)
+	return c.transportVia(px), px
+}
+
+// transportVia returns the Transport of requests through px (nil: direct).
+func (c *netHTTPClient) transportVia(px *transport.Proxy) http.RoundTripper {
 	if px == nil {
-		return c.pools.direct.HTTP(), nil
+		return c.pools.direct.HTTP()
 	}
-	return c.pools.via[px.Index].HTTP(), px
+	return c.pools.via[px.Index].HTTP()
 }
 
 // newRequest builds a request template (its context is set per request).
@@ -226,17 +225,14 @@ func (c *netHTTPClient) template(r *request) (*http.Request, []byte, error) {
 		req, err := newRequest(r.method, r.url, r.header, r.body)
 		return req, r.body, err
 	}
-	for len(c.static) <= st.seq {
-		c.static = append(c.static, nil)
-	}
-	if t := c.static[st.seq]; t != nil {
+	if t := c.static.get(st.seq); t != nil {
 		return t, st.Body, nil
 	}
 	t, err := newRequest(st.Method, st.URL, st.Header, st.Body)
 	if err != nil {
 		return nil, nil, err
 	}
-	c.static[st.seq] = t
+	c.static.put(st.seq, t)
 	return t, st.Body, nil
 }
 
@@ -250,8 +246,10 @@ func (c *netHTTPClient) template(r *request) (*http.Request, []byte, error) {
 // generator does not need to spend.
 //
 // Each hop's answer is accounted in s as the h1 engine does it: a hop
-// that asks to close counts as a close answer and closes its connection
-// for reason server, and its body bytes count as body received.
+// that asks to close counts as a close answer, a redirect's connection
+// gets its close reason by transport.AnswerCloseReason (the last hop's
+// is set by do, once its body was read), and its body bytes count as
+// body received.
 func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.Jar, s *metrics.Sample) (*http.Response, *http.Request, error) {
 	for n := 0; ; n++ {
 		if jar != nil {
@@ -269,7 +267,7 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 			err = statusError(resp)
 		}
 		if err == nil {
-			c.answered(s, req, resp)
+			countAnswer(s, req, resp)
 			if jar != nil {
 				jar.SetCookies(req.URL, resp.Cookies())
 			}
@@ -279,12 +277,14 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 		}
 		next, nextBody, err := redirectOf(req, resp, body)
 		if err != nil {
+			c.closeReason(req, resp, false)
 			_ = resp.Body.Close()
 			return nil, req, err
 		}
 		if next == nil {
 			return resp, req, nil
 		}
+		c.closeReason(req, resp, false)
 		// Read the redirect's body so its connection can be reused.
 		hopBody, _ := discard.ReadFrom(io.LimitReader(resp.Body, 1<<16))
 		s.BodyBytes += hopBody
@@ -293,17 +293,30 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 	}
 }
 
-// answered accounts for one hop's answer: HTTP/1.0, and a request to
-// close the connection (then closed for reason server).
-func (c *netHTTPClient) answered(s *metrics.Sample, req *http.Request, resp *http.Response) {
+// countAnswer counts an answer in s: HTTP/1.0, and a request to close the
+// connection that the request did not make itself.
+func countAnswer(s *metrics.Sample, req *http.Request, resp *http.Response) {
 	if resp.ProtoMajor == 1 && resp.ProtoMinor == 0 {
 		s.HTTP10++
 	}
 	if resp.Close && !clientClose(req) {
 		s.CloseAnswers++
-		if conn := c.tracer.Conn(); conn != nil {
-			conn.SetCloseReason(metrics.CloseServer)
-		}
+	}
+}
+
+// closeReason sets the close reason of the connection that carried
+// resp, when the answer closes it (transport.AnswerCloseReason).
+func (c *netHTTPClient) closeReason(req *http.Request, resp *http.Response, truncated bool) {
+	setAnswerReason(c.tracer.Conn(), req, resp, truncated)
+}
+
+// setAnswerReason sets conn's close reason from the answer it carried.
+func setAnswerReason(conn *transport.Conn, req *http.Request, resp *http.Response, truncated bool) {
+	if conn == nil {
+		return
+	}
+	if why, ok := transport.AnswerCloseReason(truncated, resp.Close, clientClose(req), false); ok {
+		conn.SetCloseReason(why)
 	}
 }
 
@@ -317,42 +330,31 @@ func statusError(resp *http.Response) error {
 	return fmt.Errorf("malformed HTTP response: status %d below 100", resp.StatusCode)
 }
 
-// redirectOf returns the request a redirect leads to, or nil. A Location
-// that is no URL fails the request, as on the h1 engine.
+// redirectOf returns the request a redirect leads to, or nil, by
+// transport.RedirectOf's rule. A Location that is no URL fails the
+// request, as on the h1 engine.
 func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Request, []byte, error) {
-	switch resp.StatusCode {
-	case 301, 302, 303, 307, 308:
-	default:
-		return nil, nil, nil
+	rd, ok, err := transport.RedirectOf(req.Method, req.URL, resp.StatusCode, resp.Header.Get("Location"))
+	if !ok || err != nil {
+		return nil, nil, err
 	}
-	loc := resp.Header.Get("Location")
-	if loc == "" {
-		return nil, nil, nil
+	if !rd.KeepBody {
+		body = nil
 	}
-	u, err := req.URL.Parse(loc)
-	if err != nil {
-		return nil, nil, fmt.Errorf("malformed HTTP response: bad Location %q: %w", loc, err)
-	}
-	method := req.Method
-	if resp.StatusCode <= 303 && method != http.MethodHead {
-		method, body = http.MethodGet, nil
-	}
-	var rd io.Reader
+	var r io.Reader
 	if len(body) > 0 {
-		rd = bytes.NewReader(body)
+		r = bytes.NewReader(body)
 	}
-	next, err := http.NewRequestWithContext(req.Context(), method, u.String(), rd)
+	next, err := http.NewRequestWithContext(req.Context(), rd.Method, rd.URL.String(), r)
 	if err != nil {
 		return nil, nil, err
 	}
 	next.Header = req.Header.Clone()
 	next.Header.Del("Cookie") // the jar sets the next hop's
-	if u.Host == req.URL.Host {
+	if rd.SameHost {
 		next.Host = req.Host
 	} else {
-		for _, h := range http1.CrossHostHeaders {
-			next.Header.Del(h)
-		}
+		next.Header = transport.CrossHostHeader(next.Header)
 	}
 	return next, body, nil
 }
@@ -378,7 +380,7 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 			tr.ExpectsContinue()
 		}
 	}
-	capture := out != nil && (rq.step.capture || rq.step.headers)
+	capture := wantsCapture(rq, out)
 	resp, last, err := c.roundTrip(req, body, rq.jar, s)
 	tr.GotHeaders()
 	if err == nil {
@@ -401,10 +403,8 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 		n, s.Truncated, err = c.drain(resp.Body, err)
 		s.BodyBytes += n
 		if conn := tr.Conn(); conn != nil {
-			switch {
-			case s.Truncated:
-				conn.SetCloseReason(metrics.CloseBodyNotDrained)
-			case err == nil:
+			setAnswerReason(conn, req, resp, s.Truncated)
+			if !s.Truncated && err == nil {
 				conn.NoteAnswered()
 			}
 		}
@@ -415,11 +415,7 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 		err = fmt.Errorf("timeout after %v: %w", c.timeout, context.DeadlineExceeded)
 	}
 
-	fillTimes(s, start, end, intended, tr.Finish(end))
-	s.Expect, s.ContinueWait = tr.Expect()
-	s.Fresh, s.Reused = tr.Uses()
-	s.WasIdle, s.IdleTime = tr.Idle()
-	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()
+	tr.Measure(s, start, end, intended)
 	s.Err = metrics.Classify(err)
 	if err != nil {
 		s.Status = 0 // a response counts its status only when read whole
@@ -440,10 +436,7 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 // capture reads the body into buf, up to the capture limit (and the body
 // cap); drain reads the rest.
 func (c *netHTTPClient) capture(body io.Reader, buf []byte) ([]byte, error) {
-	limit := int64(captureLimit)
-	if c.maxBody >= 0 {
-		limit = min(limit, c.maxBody)
-	}
+	limit := bodyLimit(c.maxBody, captureLimit)
 	for int64(len(buf)) < limit {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -483,64 +476,52 @@ func (c *netHTTPClient) drain(body io.Reader, prev error) (n int64, truncated bo
 // discard reads into io.Discard's pooled buffers: no buffer per VU.
 var discard = io.Discard.(io.ReaderFrom)
 
-// roundTripper returns a RoundTripper for a Go scenario's VU: each request
-// is traced with a tracer of its own and recorded when its body is read to
+// errNoPipelining fails pipelined requests on an engine without
+// pipelining (Plan.Validate refuses such a plan).
+var errNoPipelining = errors.New("pipelining needs the h1 engine")
+
+// pipeline fails the requests: net/http does not pipeline.
+func (c *netHTTPClient) pipeline(_ context.Context, _ *request, ss []metrics.Sample, errs []error) {
+	for k := range ss {
+		errs[k] = errNoPipelining
+		ss[k].Err = metrics.Classify(errNoPipelining)
+	}
+}
+
+// exchange sends a Go scenario's request through px's Transport, traced
+// with a tracer of its own; done runs when the body returned is read to
 // the end or closed.
-func (c *netHTTPClient) roundTripper(rec recordFunc) http.RoundTripper {
-	return &netHTTPRoundTripper{c: c, rec: rec}
-}
-
-type netHTTPRoundTripper struct {
-	c   *netHTTPClient
-	rec recordFunc
-}
-
-func (t *netHTTPRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	tr := transport.NewTracer(t.c.pool)
+func (c *netHTTPClient) exchange(req *http.Request, px *transport.Proxy, done func(*metrics.Sample, error)) (*http.Response, error) {
+	tr := transport.NewTracer(c.pool)
 	start := tr.Start()
-	ctx := req.Context()
-	rt, px := t.c.transportFor(req.URL)
-	resp, err := rt.RoundTrip(req.WithContext(tr.Context(ctx)))
+	resp, err := c.transportVia(px).RoundTrip(req.WithContext(tr.Context(req.Context())))
 	tr.GotHeaders()
 	if err == nil {
 		err = statusError(resp)
 	}
 	if err != nil {
-		end := t.c.pool.Now()
 		var s metrics.Sample
-		t.finish(&s, tr, start, end, err)
-		proxied(&s, px)
-		t.rec(ctx, req.Method, req.URL.Path, &s, err)
+		c.finish(&s, tr, start, c.pool.Now(), err)
+		done(&s, err)
 		return nil, err
 	}
 	resp.Body = &measuredBody{ReadCloser: resp.Body, done: func(n int64, eof bool, rerr error) {
-		end := t.c.pool.Now()
-		if c := tr.Conn(); c != nil && eof {
-			c.NoteAnswered()
+		end := c.pool.Now()
+		if conn := tr.Conn(); conn != nil && eof {
+			conn.NoteAnswered()
 		}
 		s := metrics.Sample{Status: resp.StatusCode, BodyBytes: n}
-		if resp.ProtoMajor == 1 && resp.ProtoMinor == 0 {
-			s.HTTP10 = 1
-		}
-		if resp.Close && !clientClose(req) {
-			s.CloseAnswers = 1
-			if c := tr.Conn(); c != nil {
-				c.SetCloseReason(metrics.CloseServer)
-			}
-		}
-		t.finish(&s, tr, start, end, rerr)
-		proxied(&s, px)
-		t.rec(ctx, req.Method, req.URL.Path, &s, rerr)
+		countAnswer(&s, req, resp)
+		setAnswerReason(tr.Conn(), req, resp, false)
+		c.finish(&s, tr, start, end, rerr)
+		done(&s, rerr)
 	}}
 	return resp, nil
 }
 
-func (t *netHTTPRoundTripper) finish(s *metrics.Sample, tr *transport.Tracer, start, end time.Duration, err error) {
-	fillTimes(s, start, end, unscheduled, tr.Finish(end))
-	s.Expect, s.ContinueWait = tr.Expect()
-	s.Fresh, s.Reused = tr.Uses()
-	s.WasIdle, s.IdleTime = tr.Idle()
-	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()
+// finish fills a Go scenario request's sample from its tracer.
+func (c *netHTTPClient) finish(s *metrics.Sample, tr *transport.Tracer, start, end time.Duration, err error) {
+	tr.Measure(s, start, end, unscheduled)
 	s.Err = metrics.Classify(err)
 	if err != nil {
 		s.Status = 0
@@ -584,25 +565,4 @@ func (b *measuredBody) Close() error {
 // doing.
 func clientClose(r *http.Request) bool {
 	return r.Close || httpguts.HeaderValuesContainsToken(r.Header["Connection"], "close")
-}
-
-// fillTimes sets a sample's latency, service time, schedule lag and phases
-// from a request's start and end (on the run's clock) and its timings. Both
-// engines measure the same way through it.
-func fillTimes(s *metrics.Sample, start, end, intended time.Duration, tm *transport.Timings) {
-	s.End = end
-	s.Latency = end - start
-	blocked, _ := tm.Get(metrics.PhaseBlocked)
-	s.ServiceTime = s.Latency - blocked
-	if intended >= 0 {
-		s.Scheduled = true
-		s.Lag = start - intended
-		s.Latency = end - intended
-	}
-	for i := range metrics.NumPhases {
-		if d, ok := tm.Get(metrics.Phase(i)); ok {
-			s.Phases[i] = d
-			s.PhaseSet |= 1 << i
-		}
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/faya-load/faya/internal/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 )
@@ -365,19 +364,19 @@ func (v *vu) iteratePipeline(ctx context.Context, n int) time.Duration {
 	g.Begin()
 	defer g.End()
 	st := v.r.cs.steps[0]
-	hc := v.c.(*h1Client) // Plan.Validate allows pipelining on h1 only
-	if cap(v.pres) < n {
-		v.pres, v.perrs = make([]http1.Result, n), make([]error, n)
+	if cap(v.pss) < n {
+		v.pss, v.perrs = make([]metrics.Sample, n), make([]error, n)
 	}
-	res, errs := v.pres[:n], v.perrs[:n]
+	ss, errs := v.pss[:n], v.perrs[:n]
+	for k := range ss {
+		ss[k] = metrics.Sample{First: true, Step: v.r.stepIdx[st.seq]}
+	}
 	v.sreq.step = st
-	hc.doPipeline(ctx, &v.sreq, res, errs)
+	v.c.pipeline(ctx, &v.sreq, ss, errs)
 	end := time.Duration(0)
-	for k := range res {
-		v.s = metrics.Sample{First: true, Step: v.r.stepIdx[st.seq]}
-		fillFromResult(&v.s, &res[k], unscheduled, errs[k])
-		v.shard.Record(&v.s, errs[k])
-		end = max(end, v.s.End)
+	for k := range ss {
+		v.shard.Record(&ss[k], errs[k])
+		end = max(end, ss[k].End)
 	}
 	return end
 }

@@ -200,16 +200,8 @@ func (t *Transport) finish(tr *transport.Tracer, start time.Duration, status int
 	g := t.group
 	end := t.dialer.Now()
 	var s metrics.Sample
-	tm := tr.Finish(end)
-	s.End, s.Latency, s.Status, s.BodyBytes = end, end-start, status, n
-	blocked, _ := tm.Get(metrics.PhaseBlocked)
-	s.ServiceTime = s.Latency - blocked
-	for i := range metrics.NumPhases {
-		if d, ok := tm.Get(metrics.Phase(i)); ok {
-			s.Phases[i] = d
-			s.PhaseSet |= 1 << i
-		}
-	}
+	transport.FillTimes(&s, start, end, -1, tr.Finish(end))
+	s.Status, s.BodyBytes = status, n
 	s.Fresh, s.Reused = tr.Uses()
 	s.WasIdle, s.IdleTime = tr.Idle()
 	s.Retries, s.Redirects = tr.Retries(), tr.Redirects()

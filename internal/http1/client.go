@@ -37,15 +37,6 @@ type Client struct {
 	MaxRedirects int
 	// OnHeader, if set, sees every header of every final response.
 	OnHeader HeaderFunc
-	// Jar, if set, gives each request its Cookie header and keeps the
-	// cookies responses set, hop by hop (redirects included).
-	Jar CookieJar
-	// Capture, if set, receives the final response's status, headers,
-	// body (up to Capture.BodyLimit) and URL.
-	Capture *Capture
-	// Proxy, if set, is the proxy the next requests go through; its
-	// connections are pooled apart from direct ones and other proxies'.
-	Proxy *transport.Proxy
 	// Patient makes a request that finds no idle connection dial only
 	// while few dials to its destination are in flight (two, plus one per
 	// 250 µs of the quickest dial there so far); otherwise it waits for a
@@ -55,6 +46,7 @@ type Client struct {
 	// every connection busy dials one connection each.
 	Patient bool
 
+	call     Call                 // the inputs of the request in flight
 	cur      atomic.Pointer[Conn] // the connection a request is on, for aborting
 	ctx      context.Context
 	stopWait func() bool
@@ -72,6 +64,24 @@ type Client struct {
 	wbuf     []byte   // a request with a Cookie header
 	cookies  [][]byte // Set-Cookie lines of the last response
 	ckBuf    []byte
+}
+
+// Call is what one request takes beside the [Request]: the per-request
+// inputs, passed to [Client.Do] rather than set on the client.
+type Call struct {
+	// Jar, if set, gives each hop its Cookie header and keeps the cookies
+	// its answer sets (redirects included).
+	Jar CookieJar
+	// Capture, if set, receives the final response's status, headers,
+	// body (up to Capture.BodyLimit) and URL.
+	Capture *Capture
+	// Proxy, if set, is the proxy the request goes through; its
+	// connections are pooled apart from direct ones and other proxies'.
+	Proxy *transport.Proxy
+	// NoRedirects makes the first answer the request's, a redirect
+	// included, whatever MaxRedirects says (an http.Client above follows
+	// them).
+	NoRedirects bool
 }
 
 // CookieJar is a VU's cookies, as the client needs them.
@@ -92,13 +102,13 @@ type Capture struct {
 // onHeader keeps Set-Cookie lines for the jar and the headers for the
 // capture, then calls the user's OnHeader.
 func (cl *Client) onHeader(name, value []byte) {
-	if cl.Jar != nil && equalFold(name, "set-cookie") {
+	if cl.call.Jar != nil && equalFold(name, "set-cookie") {
 		start := len(cl.ckBuf)
 		cl.ckBuf = append(cl.ckBuf, value...)
 		cl.cookies = append(cl.cookies, cl.ckBuf[start:len(cl.ckBuf):len(cl.ckBuf)])
 	}
-	if cl.Capture != nil {
-		cl.Capture.Header = append(cl.Capture.Header, [2]string{string(name), string(value)})
+	if cp := cl.call.Capture; cp != nil {
+		cp.Header = append(cp.Header, [2]string{string(name), string(value)})
 	}
 	if cl.OnHeader != nil {
 		cl.OnHeader(name, value)
@@ -174,11 +184,13 @@ func (cl *Client) Close() {
 	}
 }
 
-// Do sends req and reads the answer to its end, following redirects, and
-// fills res (which it resets). The error is the request's failure, nil
-// when a response was read whole.
-func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
+// Do sends req with call's inputs and reads the answer to its end,
+// following redirects, and fills res (which it resets). The error is the
+// request's failure, nil when a response was read whole.
+func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) error {
 	*res = Result{}
+	cl.call = call
+	defer func() { cl.call = Call{} }() // the client keeps no jar, capture or proxy between requests
 	cl.watch(ctx)
 	d := cl.pool.d
 	res.Start = d.Now()
@@ -199,7 +211,7 @@ func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
 			return err
 		}
 		loc := cl.location
-		if cl.MaxRedirects < 0 || res.Redirects >= cl.MaxRedirects || len(loc) == 0 {
+		if cl.maxRedirects() < 0 || res.Redirects >= cl.MaxRedirects || len(loc) == 0 {
 			return nil
 		}
 		next, err := r.redirect(res.Status, loc)
@@ -214,6 +226,15 @@ func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
 	}
 }
 
+// maxRedirects is how many redirects the request in flight follows
+// (negative: none).
+func (cl *Client) maxRedirects() int {
+	if cl.call.NoRedirects {
+		return -1
+	}
+	return cl.MaxRedirects
+}
+
 // hop sends one request on one connection. retry says the request must
 // be sent again on another connection (a reused one turned out closed).
 func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Duration) (retry bool, err error) {
@@ -221,7 +242,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	if t0 < 0 {
 		t0 = d.Now()
 	}
-	rt := r.route(cl.Proxy)
+	rt := r.route(cl.call.Proxy)
 	c, src, err := cl.pool.get(ctx, r, rt, t0, cl.Patient, cl.due)
 	got := d.Now()
 	if err != nil {
@@ -256,8 +277,8 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		_ = c.nc.SetDeadline(aLongTimeAgo)
 	}
 	out := rt.raw
-	if cl.Jar != nil {
-		if ck := cl.Jar.CookieHeader(r.URL); ck != "" {
+	if cl.call.Jar != nil {
+		if ck := cl.call.Jar.CookieHeader(r.URL); ck != "" {
 			cl.wbuf = rt.appendWith(cl.wbuf[:0], "Cookie", ck)
 			out = cl.wbuf
 		}
@@ -291,16 +312,17 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		}
 		cl.rd.onHead = cl.headFn
 		onHeader := cl.OnHeader
-		if cl.Jar != nil || cl.Capture != nil {
+		cp := cl.call.Capture
+		if cl.call.Jar != nil || cp != nil {
 			onHeader = cl.hdrFn
 			cl.cookies, cl.ckBuf = cl.cookies[:0], cl.ckBuf[:0]
-			if cl.Capture != nil {
-				cl.Capture.Header = cl.Capture.Header[:0]
-				cl.Capture.Body = cl.Capture.Body[:0]
-				cl.rd.capture, cl.rd.captureMax = &cl.Capture.Body, cl.Capture.BodyLimit
+			if cp != nil {
+				cp.Header = cp.Header[:0]
+				cp.Body = cp.Body[:0]
+				cl.rd.capture, cl.rd.captureMax = &cp.Body, cp.BodyLimit
 			}
 		}
-		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, onHeader, cl.MaxRedirects >= 0)
+		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, onHeader, cl.maxRedirects() >= 0)
 		cl.rd.onHead, cl.rd.capture = nil, nil
 		if err == nil && res.Expect == metrics.ExpectFinal {
 			// A final answer came before the body: the connection stays in
@@ -312,11 +334,11 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 				cl.wrote = d.Now()
 			}
 		}
-		if err == nil && cl.Jar != nil && len(cl.cookies) > 0 {
-			cl.Jar.SetCookieLines(r.URL, cl.cookies)
+		if err == nil && cl.call.Jar != nil && len(cl.cookies) > 0 {
+			cl.call.Jar.SetCookieLines(r.URL, cl.cookies)
 		}
-		if cl.Capture != nil {
-			cl.Capture.Status, cl.Capture.URL = resp.Status, r.URL
+		if cp != nil {
+			cp.Status, cp.URL = resp.Status, r.URL
 		}
 	}
 	end := d.Now()
@@ -368,16 +390,10 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	res.HTTP10 += b2i(resp.HTTP10())
 	res.End = end
 
-	reusable := !resp.Close && cl.rd.Buffered() == 0
-	switch {
-	case resp.Truncated:
-		tc.SetCloseReason(metrics.CloseBodyNotDrained)
-	case resp.CloseAnswer && !cl.pool.cfg.DisableKeepAlives:
-		tc.SetCloseReason(metrics.CloseServer)
-	case resp.Close && !cl.pool.cfg.DisableKeepAlives:
-		tc.SetCloseReason(metrics.CloseServer) // a body delimited by the close
-	case !reusable:
-		tc.SetCloseReason(metrics.CloseBroken) // bytes beyond the response
+	extra := cl.rd.Buffered() != 0
+	reusable := !resp.Close && !extra
+	if why, ok := transport.AnswerCloseReason(resp.Truncated, resp.Close, cl.pool.cfg.DisableKeepAlives, extra); ok {
+		tc.SetCloseReason(why)
 	}
 	cl.pool.put(c, reusable, end)
 	tc.Release(end)

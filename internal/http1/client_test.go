@@ -81,11 +81,11 @@ func TestClientAllocs(t *testing.T) {
 	}
 	var res Result
 	ctx := context.Background()
-	if err := cl.Do(ctx, req, &res); err != nil {
+	if err := cl.Do(ctx, req, Call{}, &res); err != nil {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(500, func() {
-		if err := cl.Do(ctx, req, &res); err != nil || res.Status != 200 {
+		if err := cl.Do(ctx, req, Call{}, &res); err != nil || res.Status != 200 {
 			t.Fatal(err, res.Status)
 		}
 	})
@@ -105,7 +105,7 @@ func BenchmarkClientDo(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := cl.Do(ctx, req, &res); err != nil {
+		if err := cl.Do(ctx, req, Call{}, &res); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -145,16 +145,16 @@ func TestDeadlineKeptOrMoved(t *testing.T) {
 	}
 	var res Result
 	ctx := context.Background()
-	if err := long.Do(ctx, req, &res); err != nil {
+	if err := long.Do(ctx, req, Call{}, &res); err != nil {
 		t.Fatal(err)
 	}
 	// The connection is armed for a minute: too late for short, which
 	// must move the deadline back.
-	if err := short.Do(ctx, req, &res); err != nil || res.Reused != 1 {
+	if err := short.Do(ctx, req, Call{}, &res); err != nil || res.Reused != 1 {
 		t.Fatalf("second request: %v, reused %d", err, res.Reused)
 	}
 	start := time.Now()
-	err = short.Do(ctx, req, &res)
+	err = short.Do(ctx, req, Call{}, &res)
 	took := time.Since(start)
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("third request: %v, want a timeout", err)
@@ -181,7 +181,7 @@ func TestTimeoutCoversThePoolWait(t *testing.T) {
 		holder := NewClient(p)
 		holder.Timeout = 10 * time.Second
 		var res Result
-		held <- holder.Do(hold, req, &res)
+		held <- holder.Do(hold, req, Call{}, &res)
 	}()
 	for open, _ := p.Conns(); open == 0; open, _ = p.Conns() {
 		time.Sleep(time.Millisecond)
@@ -189,7 +189,7 @@ func TestTimeoutCoversThePoolWait(t *testing.T) {
 	cl.Timeout = 200 * time.Millisecond
 	var res Result
 	start := time.Now()
-	err = cl.Do(t.Context(), req, &res)
+	err = cl.Do(t.Context(), req, Call{}, &res)
 	took := time.Since(start)
 	var te *TimeoutError
 	if !errors.As(err, &te) || metrics.Classify(err) != metrics.ErrTimeout || !strings.Contains(err.Error(), "timeout after 200ms") {

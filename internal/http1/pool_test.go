@@ -54,7 +54,7 @@ func TestPatientDials(t *testing.T) {
 			cl.Patient = tc.patient
 			wg.Go(func() {
 				var res Result
-				if err := cl.Do(context.Background(), req, &res); err != nil || res.Status != 200 {
+				if err := cl.Do(context.Background(), req, Call{}, &res); err != nil || res.Status != 200 {
 					errs <- err
 				}
 			})

@@ -182,37 +182,18 @@ func (rt *route) appendWith(dst []byte, name, value string) []byte {
 }
 
 // redirect returns the request a redirect answer leads to, or nil when it
-// is not one to follow. 301, 302 and 303 turn into a GET without a body
-// (HEAD stays HEAD); 307 and 308 repeat the method and body.
+// is not one to follow (the rule is [transport.RedirectOf]'s).
 func (r *Request) redirect(status int, location []byte) (*Request, error) {
-	switch status {
-	case 301, 302, 303, 307, 308:
-	default:
-		return nil, nil
+	next, ok, err := transport.RedirectOf(r.Method, r.URL, status, string(location))
+	if !ok || err != nil {
+		return nil, err
 	}
-	if len(location) == 0 {
-		return nil, nil
+	body, header := r.body, r.header
+	if !next.KeepBody {
+		body = nil
 	}
-	loc, err := r.URL.Parse(string(location))
-	if err != nil {
-		return nil, &ProtocolError{fmt.Sprintf("bad Location %q: %v", location, err)}
+	if !next.SameHost {
+		header = transport.CrossHostHeader(header)
 	}
-	method, body := r.Method, r.body
-	if status <= 303 && method != http.MethodHead {
-		method, body = http.MethodGet, nil
-	}
-	header := r.header
-	if loc.Host != r.URL.Host {
-		header = header.Clone()
-		header.Del("Host")
-		for _, h := range CrossHostHeaders {
-			header.Del(h)
-		}
-	}
-	return prepare(method, loc, header, body)
+	return prepare(next.Method, next.URL, header, body)
 }
-
-// CrossHostHeaders are the request headers not sent on to another host
-// when following a redirect (credentials, as net/http's client does; the
-// cookie jar gives the next host its own cookies).
-var CrossHostHeaders = []string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization"}

@@ -1,0 +1,115 @@
+package engine_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/faya-load/faya/metrics"
+)
+
+// The tests in this file hold the rules both engines take from the one
+// accounting path (engine/client.go, transport/answer.go): the redirect
+// rule, and a connection's close reason from its answer's facts.
+
+// TestRedirectMethods: 301, 302 and 303 turn a POST into a GET without
+// its body, 307 and 308 repeat the method and the body, a HEAD stays a
+// HEAD, on both engines.
+func TestRedirectMethods(t *testing.T) { forEachEngine(t, testRedirectMethods) }
+
+func testRedirectMethods(t *testing.T, eng string) {
+	var mu sync.Mutex
+	var seen []string // method and body length at /final
+	url := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code, ok := strings.CutPrefix(r.URL.Path, "/r/"); ok {
+			_, _ = io.Copy(io.Discard, r.Body)
+			var status int
+			_, _ = fmt.Sscan(code, &status)
+			w.Header().Set("Location", "/final")
+			w.WriteHeader(status)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, fmt.Sprintf("%s %d", r.Method, len(b)))
+		mu.Unlock()
+	}))
+	for _, tc := range []struct {
+		method string
+		status int
+		want   string
+	}{
+		{"POST", 301, "GET 0"},
+		{"POST", 302, "GET 0"},
+		{"POST", 303, "GET 0"},
+		{"POST", 307, "POST 3"},
+		{"POST", 308, "POST 3"},
+		{"HEAD", 302, "HEAD 0"},
+		{"PUT", 307, "PUT 3"},
+	} {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		p := closedOn(eng, fmt.Sprintf("%s/r/%d", url, tc.status), 1, 2)
+		p.Scenarios[0].Steps[0].Method = tc.method
+		if tc.method != "HEAD" {
+			p.Scenarios[0].Steps[0].Body = []byte("abc")
+		}
+		s := run(t, p).Total
+		if s.Requests != 2 || s.Status[200] != 2 || s.Redirects != 2 {
+			t.Errorf("%s %d: requests %d, 200s %d, redirects %d; want 2 each (errors %v)", tc.method, tc.status, s.Requests, s.Status[200], s.Redirects, s.ErrExample)
+		}
+		mu.Lock()
+		got := strings.Join(seen, ", ")
+		mu.Unlock()
+		if want := tc.want + ", " + tc.want; got != want {
+			t.Errorf("%s %d: /final saw %q, want %q", tc.method, tc.status, got, want)
+		}
+	}
+}
+
+// TestBadLocation: a redirect whose Location is no URL fails the request
+// with class protocol on both engines, and its connection, which the
+// server closes, is closed for reason server.
+func TestBadLocation(t *testing.T) { forEachEngine(t, testBadLocation) }
+
+func testBadLocation(t *testing.T, eng string) {
+	url := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "http://[::1")
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusFound)
+	}))
+	const n = 5
+	s := run(t, closedOn(eng, url+"/", 1, n)).Total
+	if s.Requests != n || s.Errors != n || s.ErrCount[metrics.ErrProtocol] != n {
+		t.Fatalf("requests %d, errors %d (examples %v); want %d, all protocol", s.Requests, s.Errors, s.ErrExample, n)
+	}
+	if got := s.CloseReasons[metrics.CloseServer]; got != n || s.Dialed != n {
+		t.Errorf("dialed %d, closed by the server %d (close reasons %v); want %d each", s.Dialed, got, s.CloseReasons, n)
+	}
+}
+
+// TestCutCloseAnswer: a body cut at the cap whose answer also said
+// "Connection: close" is closed for reason body_not_drained (the cut
+// comes first) on both engines.
+func TestCutCloseAnswer(t *testing.T) { forEachEngine(t, testCutCloseAnswer) }
+
+func testCutCloseAnswer(t *testing.T, eng string) {
+	url := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		_, _ = w.Write(make([]byte, 5000))
+	}))
+	const n = 5
+	p := closedOn(eng, url+"/", 1, n)
+	p.MaxBody = 100
+	s := run(t, p).Total
+	if s.Requests != n || s.Truncated != n || s.CloseAnswers != n {
+		t.Fatalf("requests %d, truncated %d, close answers %d; want %d each (errors %v)", s.Requests, s.Truncated, s.CloseAnswers, n, s.ErrExample)
+	}
+	if got := s.CloseReasons[metrics.CloseBodyNotDrained]; got != n {
+		t.Errorf("closed body_not_drained %d, want %d (close reasons %v)", got, n, s.CloseReasons)
+	}
+}

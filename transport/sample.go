@@ -1,0 +1,44 @@
+package transport
+
+import (
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+)
+
+// FillTimes sets a sample's end, latency, service time, schedule lag and
+// phases from a request's start and end (on the run's clock) and its
+// timings. intended is the request's intended start for an open-model
+// request, and negative otherwise: then the latency runs from the actual
+// start. Every engine (and inspect) measures through it, so they measure
+// the same way.
+func FillTimes(s *metrics.Sample, start, end, intended time.Duration, tm *Timings) {
+	s.End = end
+	s.Latency = end - start
+	blocked, _ := tm.Get(metrics.PhaseBlocked)
+	s.ServiceTime = s.Latency - blocked
+	if intended >= 0 {
+		s.Scheduled = true
+		s.Lag = start - intended
+		s.Latency = end - intended
+	}
+	for i := range metrics.NumPhases {
+		if d, ok := tm.Get(metrics.Phase(i)); ok {
+			s.Phases[i] = d
+			s.PhaseSet |= 1 << i
+		}
+	}
+}
+
+// Measure fills s with what the tracer saw of the request that started
+// at start and ended at end: its times (see [FillTimes]), the wait for a
+// 100 Continue, the connections it got, whether the last was idle, and
+// the retries and redirects. It ends the request's last hop; the bytes
+// come with [Tracer.Release].
+func (t *Tracer) Measure(s *metrics.Sample, start, end, intended time.Duration) {
+	FillTimes(s, start, end, intended, t.Finish(end))
+	s.Expect, s.ContinueWait = t.Expect()
+	s.Fresh, s.Reused = t.Uses()
+	s.WasIdle, s.IdleTime = t.Idle()
+	s.Retries, s.Redirects = t.Retries(), t.Redirects()
+}
