@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/internal/enginetest"
+
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
@@ -50,11 +52,8 @@ func configOf(p engine.Plan) diagnose.Config {
 	}
 }
 
-func forEachEngine(t *testing.T, test func(*testing.T, string)) {
-	for _, eng := range []string{engine.EngineH1, engine.EngineNetHTTP} {
-		t.Run(strings.ReplaceAll(eng, "/", ""), func(t *testing.T) { test(t, eng) })
-	}
-}
+// forEachEngine runs a behavioural test against each HTTP engine.
+func forEachEngine(t *testing.T, test func(*testing.T, string)) { enginetest.ForEach(t, test) }
 
 func diagnoseRun(t *testing.T, eng string, p engine.Plan) ([]diagnose.Finding, *metrics.Snapshot) {
 	t.Helper()

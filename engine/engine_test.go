@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/internal/enginetest"
+
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
@@ -28,14 +30,8 @@ func closed(url string, vus int, n int64) engine.Plan {
 	}}}
 }
 
-// engines are the HTTP engines; the behavioural tests run against each.
-var engines = []string{engine.EngineH1, engine.EngineNetHTTP}
-
-func forEachEngine(t *testing.T, test func(*testing.T, string)) {
-	for _, eng := range engines {
-		t.Run(strings.ReplaceAll(eng, "/", ""), func(t *testing.T) { test(t, eng) })
-	}
-}
+// forEachEngine runs a behavioural test against each HTTP engine.
+func forEachEngine(t *testing.T, test func(*testing.T, string)) { enginetest.ForEach(t, test) }
 
 // closedOn is closed for one engine.
 func closedOn(eng, url string, vus int, n int64) engine.Plan {

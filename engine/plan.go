@@ -183,6 +183,10 @@ const (
 	EngineNetHTTP = "net/http"
 )
 
+// Engines returns the HTTP engines a Plan may name, the default first.
+// The behavioural tests run against each (internal/enginetest).
+func Engines() []string { return []string{EngineH1, EngineNetHTTP} }
+
 // ConnScope is the reach of a connection pool.
 type ConnScope string
 

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
 )
 
@@ -111,5 +114,55 @@ func testCutCloseAnswer(t *testing.T, eng string) {
 	}
 	if got := s.CloseReasons[metrics.CloseBodyNotDrained]; got != n {
 		t.Errorf("closed body_not_drained %d, want %d (close reasons %v)", got, n, s.CloseReasons)
+	}
+}
+
+// TestGoScenarioProxyRedirect: a Go scenario's requests go through the
+// plan's proxy on both engines (each hop of the redirect http.Client
+// follows is a request, forwarded by the proxy and marked with it, over
+// the proxy's connections).
+func TestGoScenarioProxyRedirect(t *testing.T) { forEachEngine(t, testGoScenarioProxyRedirect) }
+
+func testGoScenarioProxyRedirect(t *testing.T, eng string) {
+	url := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hop" {
+			http.Redirect(w, r, "/final", http.StatusFound)
+			return
+		}
+		_, _ = io.WriteString(w, "final")
+	}))
+	px := testserver.StartHTTPProxy(t, testserver.ProxyOptions{User: "u", Password: "pw", SourceIP: proxyIP})
+	const vus, iters = 2, 10
+	p := engine.Plan{Engine: eng, Scenarios: []engine.Scenario{{
+		Name:     "code",
+		Executor: engine.Executor{Type: engine.VUs, VUs: vus, Iterations: iters},
+		Func: &engine.Func{Iteration: func(ctx context.Context, vu *engine.VU) error {
+			req, _ := http.NewRequestWithContext(engine.WithStep(ctx, "hop"), "GET", url+"/hop", nil)
+			resp, err := vu.Client().Do(req)
+			if err != nil {
+				return err
+			}
+			b, err := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if err != nil || string(b) != "final" || resp.StatusCode != 200 {
+				return fmt.Errorf("status %d body %q err %v", resp.StatusCode, b, err)
+			}
+			return nil
+		}},
+	}}}
+	p.Proxy.URLs = []string{px.URLWithAuth()}
+	s := run(t, p).Total
+	const n = 2 * iters // a redirect and its target per iteration
+	if s.Requests != n || s.OK != n || s.Errors != 0 || s.ChecksFailed != 0 {
+		t.Fatalf("requests %d ok %d errors %d checks failed %d (%v); want %d ok", s.Requests, s.OK, s.Errors, s.ChecksFailed, s.ErrExample, n)
+	}
+	if st := px.Stats(); st.Forwards != n || st.AuthFailures != 0 {
+		t.Errorf("proxy stats %+v: want %d forwards", st, n)
+	}
+	if len(s.Proxies) != 1 {
+		t.Fatalf("per-proxy accounts %+v: want one proxy", s.Proxies)
+	}
+	if pa := s.Proxies[0]; pa.Requests != n || pa.Fresh+pa.Reused != n || pa.Dialed != s.Dialed || pa.Dialed != px.Stats().Conns {
+		t.Errorf("proxy accounts %+v (run dialed %d, the proxy accepted %d): want %d requests over the proxy's connections", pa, s.Dialed, px.Stats().Conns, n)
 	}
 }
