@@ -61,7 +61,6 @@ type cstep struct {
 	onFailure string
 	capture   bool // the response's body is needed
 	headers   bool // the response's headers are needed
-	key       string
 }
 
 type cheader struct {
@@ -113,61 +112,110 @@ func compile(p *Plan, env session.Env) ([]*cscenario, error) {
 	return out, errors.Join(errs...)
 }
 
+// stepCompiler compiles one step, gathering its problems.
+type stepCompiler struct {
+	sc      *Scenario
+	idx     int
+	setup   bool
+	defined map[string]bool // variables extracted by the steps before
+	sources map[string]*DataSource
+	env     session.Env
+	c       *cstep
+	errs    []error
+}
+
+// compileStep compiles step idx of sc (a setup step when setup): the
+// request (URL, headers, body, parameters, the URL's credentials), its
+// extractions, its check and think time. defined holds the variables the
+// steps before extract; the step's are added. All problems are returned.
 func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string]bool, sources map[string]*DataSource, env session.Env) (*cstep, []error) {
-	var errs []error
-	bad := func(field string, err error) {
-		errs = append(errs, &StepError{Scenario: sc.Name, Setup: setup, Index: idx, Field: field, Err: err})
+	k := &stepCompiler{sc: sc, idx: idx, setup: setup, defined: defined, sources: sources, env: env,
+		c: &cstep{Step: *st, setup: setup, onFailure: st.Check.OnFailure}}
+	if k.c.Method == "" {
+		k.c.Method = http.MethodGet
 	}
-	c := &cstep{Step: *st, setup: setup, onFailure: st.Check.OnFailure}
-	if c.Method == "" {
-		c.Method = http.MethodGet
+	k.compileURL(st)
+	k.compileHeaders(st)
+	k.compileBody(st)
+	k.compileParams(st)
+	k.compileAuth(st)
+	k.settleStatic(st)
+	k.compileExtracts(st)
+	k.compileCheck(st)
+	if st.Think.Min < 0 || st.Think.Max < 0 || (st.Think.Max > 0 && st.Think.Max < st.Think.Min) {
+		k.bad("think", fmt.Errorf("%v-%v: want a non-negative duration or a range MIN-MAX", st.Think.Min, st.Think.Max))
 	}
-	refs := func(field string, rs []session.Ref) {
-		for _, r := range rs {
-			switch r.Kind {
-			case "vars":
-				if !defined[r.Name] {
-					bad(field, fmt.Errorf("variable %q is not extracted before this step: extract it in a setup step or an earlier step", r.Name))
-				}
-			case "data":
-				ds := sources[r.Name]
-				switch {
-				case ds == nil:
-					bad(field, fmt.Errorf("data source %q is not defined", r.Name))
-				case !slices.Contains(ds.Columns, r.Field):
-					bad(field, fmt.Errorf("data source %q has no column %q (columns: %s)", r.Name, r.Field, strings.Join(ds.Columns, ", ")))
-				}
-			case "env":
-				if env != nil {
-					if _, ok := env(r.Name); !ok {
-						bad(field, fmt.Errorf("environment variable %s is not set: set it, or drop {{ env %q }}", r.Name, r.Name))
-					}
-				}
-			case "field":
-				bad(field, fmt.Errorf("{{ .%s }}: templates read .vars.NAME, .data.SOURCE.COLUMN, .vu and .iter", r.Name))
+	for _, e := range st.Extract {
+		defined[e.Var] = true
+	}
+	k.c.name = st.Label()
+	return k.c, k.errs
+}
+
+// bad records a problem with the step's field.
+func (k *stepCompiler) bad(field string, err error) {
+	k.errs = append(k.errs, &StepError{Scenario: k.sc.Name, Setup: k.setup, Index: k.idx, Field: field, Err: err})
+}
+
+// refs checks what a template of field reads: variables extracted
+// before, data sources and their columns, the environment (when one is
+// given).
+func (k *stepCompiler) refs(field string, rs []session.Ref) {
+	for _, r := range rs {
+		switch r.Kind {
+		case "vars":
+			if !k.defined[r.Name] {
+				k.bad(field, fmt.Errorf("variable %q is not extracted before this step: extract it in a setup step or an earlier step", r.Name))
 			}
+		case "data":
+			ds := k.sources[r.Name]
+			switch {
+			case ds == nil:
+				k.bad(field, fmt.Errorf("data source %q is not defined", r.Name))
+			case !slices.Contains(ds.Columns, r.Field):
+				k.bad(field, fmt.Errorf("data source %q has no column %q (columns: %s)", r.Name, r.Field, strings.Join(ds.Columns, ", ")))
+			}
+		case "env":
+			if k.env != nil {
+				if _, ok := k.env(r.Name); !ok {
+					k.bad(field, fmt.Errorf("environment variable %s is not set: set it, or drop {{ env %q }}", r.Name, r.Name))
+				}
+			}
+		case "field":
+			k.bad(field, fmt.Errorf("{{ .%s }}: templates read .vars.NAME, .data.SOURCE.COLUMN, .vu and .iter", r.Name))
 		}
 	}
-	parse := func(field, src string) *session.Template {
-		t, rs, err := session.Parse(field, src, env)
-		if err != nil {
-			bad(field, err)
-			return nil
-		}
-		refs(field, rs)
-		return t
+}
+
+// parse parses the template of field, nil when it is bad.
+func (k *stepCompiler) parse(field, src string) *session.Template {
+	t, rs, err := session.Parse(field, src, k.env)
+	if err != nil {
+		k.bad(field, err)
+		return nil
 	}
-	c.url = parse("url", st.URL)
+	k.refs(field, rs)
+	return t
+}
+
+// compileURL parses the URL; a templated one must at least start as a
+// URL.
+func (k *stepCompiler) compileURL(st *Step) {
+	c := k.c
+	c.url = k.parse("url", st.URL)
 	if c.url != nil && c.url.Static() {
 		if err := ValidateURL(st.URL); err != nil {
-			bad("url", err)
+			k.bad("url", err)
 		}
 	} else if c.url != nil {
-		// A templated URL must at least start as one.
 		if err := ValidateURL(strings.SplitN(st.URL, "{{", 2)[0] + "x"); err != nil && !strings.HasPrefix(st.URL, "{{") {
-			bad("url", err)
+			k.bad("url", err)
 		}
 	}
+}
+
+// compileHeaders parses the header values, by name.
+func (k *stepCompiler) compileHeaders(st *Step) {
 	names := make([]string, 0, len(st.Header))
 	for name := range st.Header {
 		names = append(names, name)
@@ -175,79 +223,98 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 	slices.Sort(names)
 	for _, name := range names {
 		for _, v := range st.Header[name] {
-			if t := parse("header "+name, v); t != nil {
-				c.header = append(c.header, cheader{name, t})
+			if t := k.parse("header "+name, v); t != nil {
+				k.c.header = append(k.c.header, cheader{name, t})
 			}
 		}
 	}
-	if st.JSON != nil {
-		t, rs, err := session.ParseJSON("json", st.JSON, env)
+}
+
+// compileBody compiles the body: JSON (with its Content-Type unless one
+// is given), raw, or a template.
+func (k *stepCompiler) compileBody(st *Step) {
+	c := k.c
+	switch {
+	case st.JSON != nil:
+		t, rs, err := session.ParseJSON("json", st.JSON, k.env)
 		if err != nil {
-			bad("json", err)
+			k.bad("json", err)
 		} else {
-			refs("json", rs)
+			k.refs("json", rs)
 			c.body = t
 			if t.Static() {
 				c.Body = []byte(t.String())
 			}
 		}
 		if len(st.Body) > 0 || len(st.Form) > 0 {
-			bad("json", errors.New("give one body: json, form or body"))
+			k.bad("json", errors.New("give one body: json, form or body"))
 		}
-		if st.Header.Get("Content-Type") == "" {
-			c.Header = st.Header.Clone()
-			if c.Header == nil {
-				c.Header = http.Header{}
-			}
-			c.Header.Set("Content-Type", "application/json")
-			c.header = append(c.header, cheader{"Content-Type", mustConst("application/json")})
-		}
-	} else if st.RawBody {
+		k.defaultHeader(st, "Content-Type", "application/json")
+	case st.RawBody:
 		c.body = session.Const(string(st.Body))
-	} else {
-		c.body = parse("body", string(st.Body))
+	default:
+		c.body = k.parse("body", string(st.Body))
 	}
+}
+
+// defaultHeader sets header name to a constant value unless the step
+// gives it.
+func (k *stepCompiler) defaultHeader(st *Step, name, value string) {
+	if st.Header.Get(name) != "" {
+		return
+	}
+	c := k.c
+	c.Header = c.Header.Clone()
+	if c.Header == nil {
+		c.Header = http.Header{}
+	}
+	c.Header.Set(name, value)
+	c.header = append(c.header, cheader{name, mustConst(value)})
+}
+
+// compileParams parses the query and form parameters; a form is the
+// body, with its Content-Type unless one is given.
+func (k *stepCompiler) compileParams(st *Step) {
 	params := func(kind string, ps []Param) []cparam {
 		var out []cparam
 		for _, p := range ps {
-			if t := parse(kind+" "+p.Name, p.Value); t != nil {
+			if t := k.parse(kind+" "+p.Name, p.Value); t != nil {
 				out = append(out, cparam{p.Name, t})
 			}
 		}
 		return out
 	}
-	c.query = params("query", st.Query)
-	c.form = params("form", st.Form)
+	k.c.query = params("query", st.Query)
+	k.c.form = params("form", st.Form)
 	if len(st.Form) > 0 && len(st.Body) > 0 {
-		bad("body", errors.New("give a form or a body, not both"))
+		k.bad("body", errors.New("give a form or a body, not both"))
 	}
-	if len(st.Form) > 0 && st.Header.Get("Content-Type") == "" {
-		c.Header = st.Header.Clone()
-		if c.Header == nil {
-			c.Header = http.Header{}
-		}
-		c.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		c.header = append(c.header, cheader{"Content-Type", mustConst("application/x-www-form-urlencoded")})
+	if len(st.Form) > 0 {
+		k.defaultHeader(st, "Content-Type", "application/x-www-form-urlencoded")
 	}
-	if auth := userAuth(st.URL); auth != "" && st.Header.Get("Authorization") == "" {
-		// The URL's user info is Basic authorization, as curl and Go's
-		// http.Client send it; a header given wins.
-		c.Header = c.Header.Clone()
-		if c.Header == nil {
-			c.Header = http.Header{}
-		}
-		c.Header.Set("Authorization", auth)
-		c.header = append(c.header, cheader{"Authorization", mustConst(auth)})
+}
+
+// compileAuth makes the URL's user info Basic authorization, as curl and
+// Go's http.Client send it; a header given wins.
+func (k *stepCompiler) compileAuth(st *Step) {
+	if auth := userAuth(st.URL); auth != "" {
+		k.defaultHeader(st, "Authorization", auth)
 	}
+}
+
+// settleStatic decides whether the request is static (nothing to render:
+// prepared once), encodes constant parameters once, and validates a
+// static request.
+func (k *stepCompiler) settleStatic(st *Step) {
+	c := k.c
 	c.static = c.url != nil && c.url.Static() && c.body != nil && c.body.Static()
 	for _, h := range c.header {
 		c.static = c.static && h.val.Static()
 	}
-	for _, p := range append(append([]cparam(nil), c.query...), c.form...) {
+	for _, p := range slices.Concat(c.query, c.form) {
 		c.static = c.static && p.val.Static()
 	}
 	if c.static && (len(c.query) > 0 || len(c.form) > 0) {
-		// Constant parameters: encode them once.
 		c.URL = withQuery(st.URL, encodeParams(c.query, nil, nil))
 		if len(c.form) > 0 {
 			c.Body = []byte(encodeParams(c.form, nil, nil))
@@ -255,16 +322,22 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 		c.query, c.form = nil, nil
 	}
 	if err := st.Validate(); err != nil && c.static {
-		bad("request", err)
+		k.bad("request", err)
 	}
+}
+
+// compileExtracts compiles the extractions and notes what of the
+// response they need.
+func (k *stepCompiler) compileExtracts(st *Step) {
+	c := k.c
 	for _, e := range st.Extract {
 		x := &session.Extract{Var: e.Var, JSON: e.JSON, Regex: e.Regex, Header: e.Header, Cookie: e.Cookie}
 		if e.Var == "" {
-			bad("extract", errors.New("a variable name is needed (var)"))
+			k.bad("extract", errors.New("a variable name is needed (var)"))
 			continue
 		}
 		if err := x.Compile(); err != nil {
-			bad("extract "+e.Var, err)
+			k.bad("extract "+e.Var, err)
 			continue
 		}
 		body, header := x.Needs()
@@ -272,41 +345,35 @@ func compileStep(sc *Scenario, st *Step, idx int, setup bool, defined map[string
 		c.headers = c.headers || header
 		c.extract = append(c.extract, x)
 	}
+}
+
+// compileCheck compiles the check and its on_failure (by default
+// continue; stop-vu for a setup step: a VU that cannot log in stops).
+func (k *stepCompiler) compileCheck(st *Step) {
+	c := k.c
 	c.check = session.Check{Status: st.Check.Status, BodyContains: st.Check.BodyContains}
 	if len(st.Check.JSON) > 0 {
 		c.check.JSON = map[string]*session.Template{}
 		for p, want := range st.Check.JSON {
-			if t := parse("check json "+p, want); t != nil {
+			if t := k.parse("check json "+p, want); t != nil {
 				c.check.JSON[p] = t
 			}
 		}
 	}
 	if err := c.check.Compile(); err != nil {
-		bad("check", err)
+		k.bad("check", err)
 	}
 	c.capture = c.capture || c.check.Needs()
 	switch c.onFailure {
 	case "":
 		c.onFailure = FailContinue
-		if setup {
-			c.onFailure = FailStopVU // a VU that cannot log in stops
+		if k.setup {
+			c.onFailure = FailStopVU
 		}
 	case FailContinue, FailAbortIteration, FailStopVU:
 	default:
-		bad("check on_failure", fmt.Errorf("%q: want %s, %s or %s", c.onFailure, FailContinue, FailAbortIteration, FailStopVU))
+		k.bad("check on_failure", fmt.Errorf("%q: want %s, %s or %s", c.onFailure, FailContinue, FailAbortIteration, FailStopVU))
 	}
-	if st.Think.Min < 0 || st.Think.Max < 0 || (st.Think.Max > 0 && st.Think.Max < st.Think.Min) {
-		bad("think", fmt.Errorf("%v-%v: want a non-negative duration or a range MIN-MAX", st.Think.Min, st.Think.Max))
-	}
-	for _, e := range st.Extract {
-		defined[e.Var] = true
-	}
-	c.name = st.Label()
-	c.key = sc.Name + "\x00" + c.name
-	if setup {
-		c.key = sc.Name + "\x00setup\x00" + c.name
-	}
-	return c, errs
 }
 
 // userAuth returns the Basic Authorization header of a URL's user info,
@@ -364,8 +431,6 @@ func withQuery(u, q string) string {
 	return u + "?" + q
 }
 
-// pathOf returns the path (and query) of a URL or URL template, for a
-// default step name.
 // Label is the step's name in reports: its Name, or its method and path.
 func (s Step) Label() string {
 	if s.Name != "" {
@@ -378,6 +443,8 @@ func (s Step) Label() string {
 	return m + " " + pathOf(s.URL)
 }
 
+// pathOf returns the path (and query) of a URL or URL template, for a
+// default step name.
 func pathOf(raw string) string {
 	if i := strings.Index(raw, "://"); i >= 0 {
 		rest := raw[i+3:]
@@ -397,9 +464,6 @@ func (c *cstep) thinkTime(pick func(time.Duration) time.Duration) time.Duration 
 	}
 	return t.Min
 }
-
-// urlOf parses a rendered URL, for cookies and redirects.
-func urlOf(raw string) (*url.URL, error) { return url.Parse(raw) }
 
 // StepInfo names a step of the per-step metrics.
 type StepInfo struct {

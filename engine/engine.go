@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -78,9 +79,10 @@ func WithTimeWait(f func() (int64, bool)) Option { return func(e *Engine) { e.ti
 // The default is one second.
 func WithInterval(d time.Duration) Option { return func(e *Engine) { e.interval = d } }
 
-// New validates plan and returns an Engine for it.
+// New validates plan and returns an Engine for it. Its steps are compiled
+// once, here, with the environment of WithEnv.
 func New(plan Plan, opts ...Option) (*Engine, error) {
-	if err := plan.Validate(); err != nil {
+	if err := errors.Join(plan.fieldErrors()...); err != nil {
 		return nil, fmt.Errorf("invalid plan: %w", err)
 	}
 	e := &Engine{
@@ -102,7 +104,7 @@ func New(plan Plan, opts ...Option) (*Engine, error) {
 		e.seg.segmentTransport(&p)
 		e.plan = p.withDefaults()
 	}
-	cs, err := compile(&e.plan, e.env)
+	cs, err := e.plan.compileSteps(e.env)
 	if err != nil {
 		return nil, fmt.Errorf("invalid plan: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/transport"
 	"golang.org/x/net/http/httpguts"
 )
@@ -510,6 +511,19 @@ func (p Plan) VUs() int {
 // Validate reports every problem with p, joined. Each names the field and
 // what would fix it.
 func (p Plan) Validate() error {
+	errs := p.fieldErrors()
+	if len(errs) == 0 {
+		q := p.withDefaults()
+		if _, err := q.compileSteps(nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// fieldErrors are the plan's problems outside its steps (which compile
+// finds).
+func (p Plan) fieldErrors() []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if len(p.Scenarios) == 0 {
@@ -579,16 +593,23 @@ func (p Plan) Validate() error {
 	if p.Pipeline < 0 || p.Pipeline > MaxPipeline {
 		add("pipeline %d: want 1 (off) to %d requests in flight per connection", p.Pipeline, MaxPipeline)
 	}
-	if len(errs) == 0 {
-		q := p.withDefaults()
-		cs, err := compile(&q, nil)
-		if err != nil {
-			errs = append(errs, err)
-		} else if p.Pipeline > 1 {
-			errs = append(errs, p.pipelineErrors(cs)...)
+	return errs
+}
+
+// compileSteps compiles the steps of p (its defaults applied): env, when
+// not nil, is where {{ env }} looks. It returns the steps' problems and
+// why the plan cannot pipeline, if it cannot.
+func (p *Plan) compileSteps(env session.Env) ([]*cscenario, error) {
+	cs, err := compile(p, env)
+	if err != nil {
+		return nil, err
+	}
+	if p.Pipeline > 1 {
+		if errs := p.pipelineErrors(cs); len(errs) > 0 {
+			return nil, errors.Join(errs...)
 		}
 	}
-	return errors.Join(errs...)
+	return cs, nil
 }
 
 // pipelineErrors says why the plan cannot pipeline, if it cannot.
