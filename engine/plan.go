@@ -157,6 +157,20 @@ func (p *Plan) FitPerVU(derived map[string]bool) (string, int) {
 	return source, rows
 }
 
+// DeriveVUs sets the open model's VU bounds the user did not give, in
+// one way for the command line and scenario files: MaxVUs to
+// DefaultMaxVUs of the peak rate, the request timeout (0:
+// DefaultTimeout) and the engine, unless maxGiven; PreVUs to
+// DefaultPreVUs of the peak rate and MaxVUs, unless preGiven.
+func (e *Executor) DeriveVUs(timeout time.Duration, engine string, maxGiven, preGiven bool) {
+	if !maxGiven {
+		e.MaxVUs = DefaultMaxVUs(e.PeakRate(), timeout, engine)
+	}
+	if !preGiven {
+		e.PreVUs = DefaultPreVUs(e.PeakRate(), e.MaxVUs)
+	}
+}
+
 // MaxDefaultVUs is the most VUs DefaultMaxVUs gives for an engine.
 func MaxDefaultVUs(engine string) int { return int(DefaultVUMemory / VUMemory(engine)) }
 

@@ -635,13 +635,11 @@ func (p *parser) scenario(name string, n *yaml.Node) {
 		}
 	}
 	if ex.Type == engine.ConstantRate || ex.Type == engine.RampingRate {
+		// A zero (or absent) max_vus or pre_vus is derived.
 		if ex.MaxVUs == 0 {
-			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), p.f.Plan.Timeout, p.f.Plan.Engine)
 			p.f.DerivedMaxVUs[name] = true
 		}
-		if ex.PreVUs == 0 {
-			ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
-		}
+		ex.DeriveVUs(p.f.Plan.Timeout, p.f.Plan.Engine, ex.MaxVUs != 0, ex.PreVUs != 0)
 	}
 	if setup != nil {
 		sc.Setup = p.steps(name, "setup", setup)

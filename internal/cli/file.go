@@ -104,11 +104,8 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 		sc := &plan.Scenarios[i]
 		ex, eerrs := o.overrideExecutor(fs, sc.Name, sc.Executor, timeout, engineName)
 		if ex.Open() && !set("max-vus") && (f.DerivedMaxVUs[sc.Name] || set("rate") || set("stages")) {
-			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), timeout, engineName)
+			ex.DeriveVUs(timeout, engineName, false, !set("rate") && !set("stages"))
 			ex.PreVUs = min(ex.PreVUs, ex.MaxVUs)
-			if set("rate") || set("stages") {
-				ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
-			}
 			derived[sc.Name] = true
 		}
 		errs = append(errs, eerrs...)

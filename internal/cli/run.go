@@ -551,19 +551,16 @@ func (o *runOpts) executor(fs *pflag.FlagSet, timeout time.Duration, eng string)
 			}
 			ex.Type, ex.Stages = engine.RampingRate, st
 		}
-		ex.MaxVUs = o.maxVUs
+		ex.MaxVUs, ex.PreVUs = o.maxVUs, o.preVUs
+		ex.DeriveVUs(timeout, eng, set("max-vus"), set("pre-vus"))
 		if !set("max-vus") {
-			ex.MaxVUs = engine.DefaultMaxVUs(ex.PeakRate(), timeout, eng)
 			if o.file == "" {
 				o.note("--max-vus %s", maxVUsNote(ex, timeout, eng, ""))
 			}
 		} else if o.maxVUs < 1 {
 			bad("--max-vus %d: must be at least 1", o.maxVUs)
 		}
-		ex.PreVUs = o.preVUs
-		if !set("pre-vus") {
-			ex.PreVUs = engine.DefaultPreVUs(ex.PeakRate(), ex.MaxVUs)
-		} else if o.preVUs < 0 || o.preVUs > ex.MaxVUs {
+		if set("pre-vus") && (o.preVUs < 0 || o.preVUs > ex.MaxVUs) {
 			bad("--pre-vus %d: must be from 0 to --max-vus (%d)", o.preVUs, ex.MaxVUs)
 		}
 		return ex, errs
