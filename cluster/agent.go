@@ -272,9 +272,7 @@ func (a *Agent) run(ctx context.Context, js jetstream.JetStream, id, run string,
 	if res != nil {
 		out = final{Err: out.Err, Total: res.Total, Duration: res.Duration, Partial: res.Interrupted, OpenAtEnd: res.OpenAtEnd,
 			Scheduling: res.Scheduling, CPU: res.CPU, CPUs: res.CPUs, RunDelay: res.RunDelay, Start: res.Start}
-		for _, s := range res.Steps {
-			out.Steps = append(out.Steps, s)
-		}
+		out.Steps = append(out.Steps, res.Steps...)
 	}
 	mu.Lock()
 	out.Intervals = intervals

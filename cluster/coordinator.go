@@ -67,17 +67,16 @@ type Outcome struct {
 
 // agentState is what the coordinator knows of one agent.
 type agentState struct {
-	id, name    string
-	seg         engine.Segment
-	offset      time.Duration
-	rtt         time.Duration
-	lastSeen    time.Time
-	intervals   []runfile.Interval
-	points      int
-	end         *final
-	state       string
-	reason      string
-	emittedUpTo int
+	id, name  string
+	seg       engine.Segment
+	offset    time.Duration
+	rtt       time.Duration
+	lastSeen  time.Time
+	intervals []runfile.Interval
+	points    int
+	end       *final
+	state     string
+	reason    string
 }
 
 // ErrNotEnoughAgents is wrapped by Run when too few agents joined.

@@ -21,7 +21,6 @@ type Engine struct {
 	plan      Plan
 	log       *slog.Logger
 	interval  time.Duration
-	observe   func(metrics.Point)
 	intervals func(Interval)
 	timeWait  func() (int64, bool)
 	newClient clientFactory // nil: net/http
@@ -40,10 +39,6 @@ type Option func(*Engine)
 // WithLogger sets the logger for run lifecycle events. The default
 // discards. The engine never logs per request.
 func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
-
-// WithObserver calls f with each interval's summary as the run goes, from
-// the engine's collector goroutine (never from a request's path).
-func WithObserver(f func(metrics.Point)) Option { return func(e *Engine) { e.observe = f } }
 
 // Interval is what the engine's collector hands WithIntervals once per
 // interval: the interval's snapshot and summary, and the run's total so
@@ -340,9 +335,6 @@ func (e *Engine) collect(rec *metrics.Recorder, res *Result, start time.Time, cp
 		}
 		res.Timeline = append(res.Timeline, p)
 		last = now
-		if e.observe != nil {
-			e.observe(p)
-		}
 		if e.intervals != nil {
 			e.intervals(Interval{Snapshot: iv, Point: p, HasPoint: true, Total: res.Total, Final: final, Busy: busy(now), CPUs: cpus})
 		}

@@ -240,12 +240,11 @@ func TestRawBodyAndBaseURL(t *testing.T) {
 	env := func(name string) (string, bool) { return "http://127.0.0.1:9", name == "BASE" }
 	src := "version: 1\nbase_url: '{{ env \"BASE\" }}/api/'\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n" +
 		"      - url: /up\n        body_file_raw: up.bin\n      - url: /tpl\n        body_file: up.bin\n"
-	f, err := Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env})
-	if err == nil {
+	if _, err := Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env}); err == nil {
 		t.Fatalf("a body_file that is not a template parsed")
 	}
 	src = strings.Replace(src, "        body_file: up.bin\n", "", 1)
-	f, err = Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env})
+	f, err := Parse("s.yaml", []byte(src), Options{ReadFile: read, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,8 +114,7 @@ const (
 // body (it may run at any time).
 func bodyUse(info *types.Info, n ast.Node, resp types.Object) int {
 	reads, closes := false, false
-	var inspectNode func(n ast.Node, top bool)
-	inspectNode = func(n ast.Node, top bool) {
+	inspectNode := func(n ast.Node, top bool) {
 		ast.Inspect(n, func(x ast.Node) bool {
 			switch x := x.(type) {
 			case *ast.FuncLit:

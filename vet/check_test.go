@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -125,10 +124,11 @@ func TestNoFalsePositives(t *testing.T) {
 	for _, d := range res.Diagnostics {
 		t.Errorf("faya: %s", d)
 	}
-	goroot := runtime.GOROOT()
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		goroot = strings.TrimSpace(string(out))
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
 	}
+	goroot := strings.TrimSpace(string(out))
 	res, err = vet.Check([]string{"./example_test.go"}, vet.Options{Dir: filepath.Join(goroot, "src", "net", "http")})
 	if err != nil {
 		t.Fatal(err)

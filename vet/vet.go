@@ -206,24 +206,6 @@ func isHandler(sig *types.Signature) bool {
 		isNamed(sig.Params().At(1).Type(), "net/http", "Request")
 }
 
-// rootIdent returns x of x.y.z (or x[i].y), or nil.
-func rootIdent(e ast.Expr) *ast.Ident {
-	for {
-		switch x := ast.Unparen(e).(type) {
-		case *ast.Ident:
-			return x
-		case *ast.SelectorExpr:
-			e = x.X
-		case *ast.IndexExpr:
-			e = x.X
-		case *ast.StarExpr:
-			e = x.X
-		default:
-			return nil
-		}
-	}
-}
-
 // refersTo reports whether n mentions v.
 func refersTo(info *types.Info, n ast.Node, v types.Object) bool {
 	found := false

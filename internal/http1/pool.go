@@ -167,7 +167,7 @@ again:
 	p.mu.Unlock()
 	var expired <-chan time.Time
 	if due > 0 {
-		t := time.NewTimer(p.d.At(due).Sub(time.Now()))
+		t := time.NewTimer(time.Until(p.d.At(due)))
 		defer t.Stop()
 		expired = t.C
 	}

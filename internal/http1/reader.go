@@ -850,17 +850,9 @@ var tokenChars = func() (t [256]bool) {
 	return t
 }()
 
-// validName reports a header name net/http takes: token characters, and
-// spaces (which net/http lets through without canonicalizing the name).
-func validName(b []byte) bool {
-	for _, c := range b {
-		if !nameChars[c] {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
+// nameChars are the bytes of a header name net/http takes: token
+// characters, and spaces (which net/http lets through without
+// canonicalizing the name).
 var nameChars = func() [256]bool {
 	t := tokenChars
 	t[' '] = true

@@ -81,14 +81,12 @@ func TestReadLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	var conns []net.Conn
-	for range 3 {
+	for range 3 { // three connections held open to the end of the test
 		c, err := net.Dial("tcp", l.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		conns = append(conns, c)
 	}
 	c, err := Read(ToRemote(netip.MustParseAddrPort(l.Addr().String())))
 	if err != nil {
