@@ -20,9 +20,18 @@
 // it. At the end, iterations in flight get Plan.GracefulStop, then their
 // requests are canceled.
 //
-// Requests go through net/http over a [github.com/faya-load/faya/transport]
-// pool: one shared by all VUs or one per VU. Each request is traced, its
-// body read to EOF (up to a cap) and closed, and its sample recorded into a
-// per-CPU shard of a [github.com/faya-load/faya/metrics.Recorder]: no lock
-// shared by all VUs, no channel, no log line per request.
+// Requests go through the plan's engine ([Plan.Engine], [Engines]): h1, the
+// default, is faya's own HTTP/1.1 client (internal/http1); net/http is Go's
+// *http.Transport, traced, the client Go services use. Both dial through a
+// [github.com/faya-load/faya/transport.Dialer], which counts, times and
+// labels every connection, over pools shared by all VUs or one per VU.
+// Both sit behind one seam (client.go): a VU asks its client to send a
+// request, and the accounting every engine shares (the per-step request
+// cache, the capture limit, proxies, the Go scenarios' RoundTripper) and
+// the rules each hop applies (transport's FillTimes, RedirectOf,
+// AnswerCloseReason) are written once; a new engine sends requests and
+// reports their facts. Each request's body is read to its end (up to a
+// cap), and its sample recorded into a per-CPU shard of a
+// [github.com/faya-load/faya/metrics.Recorder]: no lock shared by all VUs,
+// no channel, no log line per request.
 package engine

@@ -23,7 +23,7 @@ type Engine struct {
 	interval  time.Duration
 	intervals func(Interval)
 	timeWait  func() (int64, bool)
-	newClient clientFactory // nil: net/http
+	newClient clientFactory // nil: the plan's engine's (h1 by default); tests set a fake
 	epoch     time.Time     // the run's clock, set when Run starts
 	fakeClock bool          // tests under testing/synctest: no timerfd
 	env       session.Env
