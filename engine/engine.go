@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -165,6 +166,81 @@ type Result struct {
 	RunDelay time.Duration
 }
 
+// clients returns the factory of the VUs' clients under the plan's engine,
+// and its pools (none for a test's fake).
+func (e *Engine) clients(rec *metrics.Recorder, epoch time.Time) (clientFactory, []pool, error) {
+	if e.newClient != nil {
+		return e.newClient, nil, nil
+	}
+	newClients := h1Clients
+	if e.plan.Engine == EngineNetHTTP {
+		newClients = netHTTPClients
+	}
+	return newClients(e.plan, e.proxies, observer{rec}, epoch)
+}
+
+// registerSteps registers the steps with the recorder in the plan's
+// order, so the report lists them so; stepIdx maps a compiled step's seq
+// to its recorder index + 1.
+func (e *Engine) registerSteps(rec *metrics.Recorder) (steps *stepTable, stepIdx []int) {
+	steps = &stepTable{}
+	for _, cs := range e.compiled {
+		for _, st := range slices.Concat(cs.setup, cs.steps) {
+			for len(stepIdx) <= st.seq {
+				stepIdx = append(stepIdx, 0)
+			}
+			stepIdx[st.seq] = steps.index(rec, cs.sc.Name, st.name, st.setup) + 1
+		}
+	}
+	return steps, stepIdx
+}
+
+// runScenarios runs every scenario's executor (this segment's part of
+// it) and returns when all ended.
+func (e *Engine) runScenarios(ctx context.Context, plan *Plan, factory clientFactory, rec *metrics.Recorder, steps *stepTable, stepIdx []int, epoch time.Time) error {
+	cursors := map[string]*atomic.Int64{}
+	for _, ds := range plan.Data {
+		cursors[ds.Name] = new(atomic.Int64)
+	}
+	var g errgroup.Group
+	vu := 0
+	for i := range plan.Scenarios {
+		cs := e.compiled[i]
+		sc, ok := e.seg.scenario(plan.Scenarios[i])
+		r := &runner{
+			sc:        &sc,
+			cs:        cs,
+			plan:      plan,
+			stepIdx:   stepIdx,
+			cursors:   cursors,
+			scripted:  !cs.plain(plan),
+			steps:     steps,
+			firstVU:   vu,
+			newClient: factory,
+			rec:       rec,
+			epoch:     epoch,
+			grace:     plan.GracefulStop,
+			lateAfter: plan.LateThreshold,
+			precise:   !e.fakeClock,
+			seg:       e.seg,
+		}
+		if ok {
+			g.Go(func() error { return r.run(ctx) })
+		}
+		vu += plan.Scenarios[i].Executor.PeakVUs()
+	}
+	return g.Wait()
+}
+
+// length is the longest scenario's scheduled length (0: none has one).
+func (p *Plan) length() time.Duration {
+	var d time.Duration
+	for i := range p.Scenarios {
+		d = max(d, p.Scenarios[i].Executor.Length())
+	}
+	return d
+}
+
 // Run executes the plan. Canceling ctx stops the run gracefully: no new
 // iteration starts and requests in flight finish, each bounded by the
 // request timeout. Request failures are data in the Result; Run returns an
@@ -185,18 +261,9 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	cpu := newCPUMeter()
 	e.epoch = epoch
 
-	factory := e.newClient
-	var pools []pool
-	if factory == nil {
-		var err error
-		newClients := h1Clients
-		if plan.Engine == EngineNetHTTP {
-			newClients = netHTTPClients
-		}
-		factory, pools, err = newClients(plan, e.proxies, observer{rec}, epoch)
-		if err != nil {
-			return nil, err
-		}
+	factory, pools, err := e.clients(rec, epoch)
+	if err != nil {
+		return nil, err
 	}
 
 	e.log.LogAttrs(ctx, slog.LevelInfo, "run start", slog.Int("vus", plan.VUs()))
@@ -220,52 +287,8 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	stopWatch := context.AfterFunc(ctx, func() { stoppedAt.Store(int64(time.Since(epoch))) })
 	defer stopWatch()
 
-	// Register the steps in the plan's order, so the report lists them so.
-	steps := &stepTable{}
-	stepIdx := make([]int, 0)
-	for _, cs := range e.compiled {
-		for _, st := range append(append([]*cstep(nil), cs.setup...), cs.steps...) {
-			for len(stepIdx) <= st.seq {
-				stepIdx = append(stepIdx, 0)
-			}
-			stepIdx[st.seq] = steps.index(rec, cs.sc.Name, st.name, st.setup) + 1
-		}
-	}
-	cursors := map[string]*atomic.Int64{}
-	for _, ds := range plan.Data {
-		cursors[ds.Name] = new(atomic.Int64)
-	}
-
-	var g errgroup.Group
-	vu := 0
-	var length time.Duration
-	for i := range plan.Scenarios {
-		length = max(length, plan.Scenarios[i].Executor.Length())
-		cs := e.compiled[i]
-		sc, ok := e.seg.scenario(plan.Scenarios[i])
-		r := &runner{
-			sc:        &sc,
-			cs:        cs,
-			plan:      &plan,
-			stepIdx:   stepIdx,
-			cursors:   cursors,
-			scripted:  !cs.plain(&plan),
-			steps:     steps,
-			firstVU:   vu,
-			newClient: factory,
-			rec:       rec,
-			epoch:     epoch,
-			grace:     plan.GracefulStop,
-			lateAfter: plan.LateThreshold,
-			precise:   !e.fakeClock,
-			seg:       e.seg,
-		}
-		if ok {
-			g.Go(func() error { return r.run(ctx) })
-		}
-		vu += plan.Scenarios[i].Executor.PeakVUs()
-	}
-	err := g.Wait()
+	steps, stepIdx := e.registerSteps(rec)
+	err = e.runScenarios(ctx, &plan, factory, rec, steps, stepIdx, epoch)
 	res.Duration = time.Since(epoch)
 	if used, ok := cpu.used(); ok {
 		res.CPU, res.CPUs = used, runtime.GOMAXPROCS(0)
@@ -274,8 +297,8 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 		res.RunDelay = d
 	}
 	res.Interrupted = ctx.Err() != nil
-	res.Scheduling = length
-	if length == 0 {
+	res.Scheduling = plan.length()
+	if res.Scheduling == 0 {
 		res.Scheduling = res.Duration
 	}
 	if at := time.Duration(stoppedAt.Load()); res.Interrupted && at > 0 && at < res.Scheduling {

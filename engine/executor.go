@@ -356,6 +356,10 @@ func (c *cursor) take(now time.Duration) (time.Duration, bool) {
 // that the schedule does not wait for the scheduler's turn on a busy CPU
 // (behind hundreds of VUs made runnable at once, it waited tens of
 // milliseconds).
+//
+// Longer than the others: the scheduler loop and startVU share the VU
+// list, the idle stack, the cursor and the count of VUs in their setup;
+// split, each piece would take all of them.
 func (r *runner) runArrivals(stop, reqCtx context.Context) error {
 	ex := r.sc.Executor
 	sched, err := newArrivals(ex.rateStages())

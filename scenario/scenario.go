@@ -677,6 +677,9 @@ func (p *parser) steps(scenario, list string, n *yaml.Node) []engine.Step {
 	return out
 }
 
+// step parses one step. Long: one case per step key (stepKeys), each a
+// few lines, in one switch so that every key's file:line is recorded the
+// same way.
 func (p *parser) step(scenario, loc string, n *yaml.Node) engine.Step {
 	d := p.d
 	st := engine.Step{Header: http.Header{}}

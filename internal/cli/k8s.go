@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// newK8sCmd is faya k8s: its help text, flags and the manifests' apply
+// (long for the flags' number).
 func newK8sCmd(e *env) *cobra.Command {
 	var (
 		c        k8s.Config

@@ -86,6 +86,8 @@ type runOpts struct {
 // defaultDuration is how long a run lasts when neither -n nor -d is given.
 const defaultDuration = 10 * time.Second
 
+// newRunCmd is faya run: its help text and flags (long for their number;
+// the work is in runOpts).
 func newRunCmd(e *env) *cobra.Command {
 	o := &runOpts{}
 	cmd := &cobra.Command{

@@ -237,6 +237,11 @@ func (cl *Client) maxRedirects() int {
 
 // hop sends one request on one connection. retry says the request must
 // be sent again on another connection (a reused one turned out closed).
+//
+// Long (as net/http's persistConn.roundTrip is): one request's steps on
+// its connection in their order (get, arm, write, read, account, put),
+// which share the connection, the clock readings and the result; split,
+// they would pass all of them along on the hot path.
 func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Duration) (retry bool, err error) {
 	d := cl.pool.d
 	if t0 < 0 {

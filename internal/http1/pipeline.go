@@ -61,6 +61,9 @@ func (cl *Client) DoPipeline(ctx context.Context, req *Request, res []Result, er
 	}
 }
 
+// Long, as hop is, for the same reason: one batch's steps on one
+// connection, in order, sharing its state.
+//
 // pipelineOnce writes the requests of res on one connection and reads
 // their answers. It returns how many ended (answered, or failed for
 // good); the rest must go again on another connection, which closed

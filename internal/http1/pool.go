@@ -108,7 +108,9 @@ var errPoolClosed = errors.New("http1: pool closed")
 // waits for a returned connection or its turn to dial. due (on the
 // dialer's clock; 0: none) is when the request times out: the wait, the
 // dial, the TLS handshake and a proxy's handshake end then, with
-// context.DeadlineExceeded.
+// context.DeadlineExceeded. Long: one wait's cases under one lock (idle,
+// dial, wait, handed a connection or a slot, woken for nothing, timed
+// out), which share the destination's state.
 func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration, patient bool, due time.Duration) (c *Conn, src source, err error) {
 	front := false // a patient waiter woken for nothing waits again first in line
 again:

@@ -382,6 +382,9 @@ func (rd *Reader) ReadResponse(head bool, maxBody int64, onHeader HeaderFunc, ke
 }
 
 // readHead reads a status line, the headers, and the body they describe.
+// Long: one pass over the head, header by header, whose framing facts
+// (Content-Length, Transfer-Encoding, Connection, Trailer) are judged
+// together at its end; split, they would travel as a struct of flags.
 func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepLocation bool) error {
 	line, err := rd.statusLine()
 	if err != nil {
