@@ -202,3 +202,26 @@ func TestDefaultMaxVUs(t *testing.T) {
 		}
 	}
 }
+
+// DeriveVUs derives only the bounds not given: a given MaxVUs stays and
+// bounds the derived PreVUs; a given PreVUs stays.
+func TestDeriveVUs(t *testing.T) {
+	r, _ := ParseRate("5000")
+	for _, tc := range []struct {
+		name               string
+		max, pre           int
+		maxGiven, preGiven bool
+		wantMax, wantPre   int
+	}{
+		{"both derived", 0, 0, false, false, 13107, 10},
+		{"max given", 4, 0, true, false, 4, 4},
+		{"pre given", 0, 0, false, true, 13107, 0},
+		{"both given", 50, 7, true, true, 50, 7},
+	} {
+		ex := Executor{Type: ConstantRate, Rate: r, Duration: time.Second, MaxVUs: tc.max, PreVUs: tc.pre}
+		ex.DeriveVUs(30*time.Second, EngineH1, tc.maxGiven, tc.preGiven)
+		if ex.MaxVUs != tc.wantMax || ex.PreVUs != tc.wantPre {
+			t.Errorf("%s: max %d pre %d, want %d and %d", tc.name, ex.MaxVUs, ex.PreVUs, tc.wantMax, tc.wantPre)
+		}
+	}
+}
