@@ -98,6 +98,39 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 	if set("engine") {
 		engineName = o.engine
 	}
+	errs = append(errs, o.overrideScenarios(fs, f, &plan, header, ua, timeout, engineName)...)
+
+	// Request and pool flags override the file's defaults and transport.
+	errs = append(errs, o.applyRun(&plan, func(flag string) bool {
+		return set(flag) || flag == "engine" && plan.Engine == ""
+	})...)
+	errs = append(errs, o.overridePool(fs, &plan)...)
+	ths, terrs := parseThresholds(o.thresholds)
+	errs = append(errs, terrs...)
+	errs = append(errs, uncheckable(ths, plan)...)
+	if len(errs) > 0 {
+		return engine.Plan{}, report.Meta{}, nil, usageError{errors.Join(errs...)}
+	}
+	if err := plan.Validate(); err != nil {
+		return engine.Plan{}, report.Meta{}, nil, usageError{fmt.Errorf("%s with the flags given: %w", f.Path, err)}
+	}
+	eng, err := engine.New(plan, engine.WithEnv(os.LookupEnv))
+	if err != nil {
+		return engine.Plan{}, report.Meta{}, nil, usageError{err}
+	}
+	meta := report.Describe(eng)
+	meta.Version, meta.File = Version, f.Path
+	meta.Stages = "" // a file's stages are its scenarios'
+	return plan, meta, append(append([]threshold.Threshold(nil), f.Thresholds...), ths...), nil
+}
+
+// overrideScenarios applies the load flags to every scenario's executor
+// (the open model's derived VU bound following the timeout and the engine
+// the run will have, then fitted to per-vu data), and -H and the
+// User-Agent to their steps.
+func (o *runOpts) overrideScenarios(fs *pflag.FlagSet, f *scenario.File, plan *engine.Plan, header map[string][]string, ua string, timeout time.Duration, engineName string) []error {
+	var errs []error
+	set := fs.Changed
 	plan.Scenarios = append([]engine.Scenario(nil), plan.Scenarios...)
 	derived := map[string]bool{}
 	for i := range plan.Scenarios {
@@ -123,13 +156,14 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 			o.note("scenario %s: max_vus %s", sc.Name, maxVUsNote(sc.Executor, timeout, engineName, fit))
 		}
 	}
+	return errs
+}
 
-	// Request and pool flags override the file's defaults and transport.
-	errs = append(errs, o.applyRun(&plan, func(flag string) bool {
-		return set(flag) || flag == "engine" && plan.Engine == ""
-	})...)
-	pool, perrs := o.pool(fs)
-	errs = append(errs, perrs...)
+// overridePool applies the pool and proxy flags given over the file's
+// transport and proxy.
+func (o *runOpts) overridePool(fs *pflag.FlagSet, plan *engine.Plan) []error {
+	set := fs.Changed
+	pool, errs := o.pool(fs)
 	t := &plan.Transport
 	for flag, apply := range map[string]func(){
 		"max-idle-conns":          func() { t.MaxIdleConns = pool.MaxIdleConns },
@@ -157,23 +191,7 @@ func (o *runOpts) filePlan(fs *pflag.FlagSet, f *scenario.File) (engine.Plan, re
 			break
 		}
 	}
-	ths, terrs := parseThresholds(o.thresholds)
-	errs = append(errs, terrs...)
-	errs = append(errs, uncheckable(ths, plan)...)
-	if len(errs) > 0 {
-		return engine.Plan{}, report.Meta{}, nil, usageError{errors.Join(errs...)}
-	}
-	if err := plan.Validate(); err != nil {
-		return engine.Plan{}, report.Meta{}, nil, usageError{fmt.Errorf("%s with the flags given: %w", f.Path, err)}
-	}
-	eng, err := engine.New(plan, engine.WithEnv(os.LookupEnv))
-	if err != nil {
-		return engine.Plan{}, report.Meta{}, nil, usageError{err}
-	}
-	meta := report.Describe(eng)
-	meta.Version, meta.File = Version, f.Path
-	meta.Stages = "" // a file's stages are its scenarios'
-	return plan, meta, append(append([]threshold.Threshold(nil), f.Thresholds...), ths...), nil
+	return errs
 }
 
 // withHeaders adds the -H headers (replacing the file's of the same name)
