@@ -432,15 +432,15 @@ func withQuery(u, q string) string {
 }
 
 // Label is the step's name in reports: its Name, or its method and path.
-func (s Step) Label() string {
-	if s.Name != "" {
-		return s.Name
+func (st Step) Label() string {
+	if st.Name != "" {
+		return st.Name
 	}
-	m := s.Method
+	m := st.Method
 	if m == "" {
 		m = http.MethodGet
 	}
-	return m + " " + pathOf(s.URL)
+	return m + " " + pathOf(st.URL)
 }
 
 // pathOf returns the path (and query) of a URL or URL template, for a

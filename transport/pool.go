@@ -325,9 +325,6 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 	}, nil
 }
 
-// dialTLS dials like dial, then runs the TLS handshake over the counted
-// connection, so that its bytes are wire bytes and its time is the
-// connection's TLS phase.
 // Dial connects to addr (host:port), resolving the host, and for TLS runs
 // the handshake with serverName. It returns the counted TCP connection and
 // the connection to use: the same one, or the TLS session over it.
@@ -346,6 +343,9 @@ func (p *Dialer) Dial(ctx context.Context, addr string, useTLS bool, serverName 
 	return ConnOf(tc), tc, nil
 }
 
+// dialTLSName dials like dial, then runs the TLS handshake with host over
+// the counted connection, so that its bytes are wire bytes and its time is
+// the connection's TLS phase.
 func (p *Dialer) dialTLSName(ctx context.Context, network, addr, host string, detach bool) (net.Conn, error) {
 	c, err := p.dialTCP(ctx, network, addr, detach)
 	if err != nil {
