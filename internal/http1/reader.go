@@ -85,6 +85,106 @@ type Reader struct {
 	// capture, when not nil, receives the body, up to captureMax bytes.
 	capture    *[]byte
 	captureMax int64
+	// names are the header names of the last responses, by position
+	// (servers send the same headers in the same order every time): a
+	// line that starts with the name this position held and a colon has
+	// a name already checked and classified.
+	names []knownName
+	// last is the head of the last response read in full, status line
+	// to the empty line, and what it said: a response whose head is the
+	// same bytes says the same (a server's heads differ only when its
+	// Date changes, once a second), so it is not parsed again.
+	last lastHead
+	// moves counts the times fill moved or dropped the bytes read: a head
+	// read between two equal counts is whole in the buffer.
+	moves int
+	hits  int // heads found equal to the last one (for the tests)
+}
+
+// lastHead is a head the reader parsed and its outcome.
+type lastHead struct {
+	head          []byte
+	resp          Response // Status, Major, Minor, CloseAnswer, Close
+	chunked       bool
+	contentLength int64
+	keepLocation  bool   // Location was looked for ...
+	loc           []byte // ... and this is what it said (nil: none)
+}
+
+// maxLastHead bounds the head the reader keeps.
+const maxLastHead = 1 << 10
+
+// knownName is a header name the reader checked, and what it is.
+type knownName struct {
+	name []byte
+	kind fieldKind
+}
+
+// fieldKind is what the reader makes of a header.
+type fieldKind uint8
+
+const (
+	fieldOther fieldKind = iota
+	fieldContentLength
+	fieldTransferEncoding
+	fieldConnection
+	fieldTrailer
+	fieldLocation
+)
+
+// kindOf classifies a header name, in any case.
+func kindOf(name []byte) fieldKind {
+	switch {
+	case equalFold(name, "content-length"):
+		return fieldContentLength
+	case equalFold(name, "transfer-encoding"):
+		return fieldTransferEncoding
+	case equalFold(name, "connection"):
+		return fieldConnection
+	case equalFold(name, "trailer"):
+		return fieldTrailer
+	case equalFold(name, "location"):
+		return fieldLocation
+	}
+	return fieldOther
+}
+
+// The names kept: the first maxKnownNames positions, names of up to
+// maxKnownNameLen bytes.
+const (
+	maxKnownNames   = 32
+	maxKnownNameLen = 64
+)
+
+// header splits the header line at position i into its name, its value
+// and its kind, as splitField checks it, with the name looked up first
+// among the names the last responses had there.
+func (rd *Reader) header(line []byte, folded bool, i int) (name, value []byte, kind fieldKind, err error) {
+	if i < len(rd.names) {
+		k := &rd.names[i]
+		if n := len(k.name); n < len(line) && line[n] == ':' && string(line[:n]) == string(k.name) {
+			value = line[n+1:]
+			if !validValue(value) {
+				return nil, nil, 0, protoErr("invalid byte in a header value: " + quoted(line))
+			}
+			if folded {
+				return line[:n], trimLeftOWS(value), k.kind, nil
+			}
+			return line[:n], trimOWS(value), k.kind, nil
+		}
+	}
+	if name, value, err = splitField(line, folded); err != nil {
+		return nil, nil, 0, err
+	}
+	kind = kindOf(name)
+	if i < maxKnownNames && len(name) <= maxKnownNameLen {
+		for len(rd.names) <= i {
+			rd.names = append(rd.names, knownName{})
+		}
+		k := &rd.names[i]
+		k.name, k.kind = append(k.name[:0], name...), kind
+	}
+	return name, value, kind, nil
 }
 
 // gotBytes reports whether the last ReadResponse read any byte.
@@ -125,8 +225,10 @@ func (rd *Reader) errHeaderLimit() error {
 func (rd *Reader) fill(limit int) error {
 	if rd.r > 0 && rd.r == rd.w {
 		rd.r, rd.w = 0, 0
+		rd.moves++
 	}
 	if rd.w == len(rd.buf) {
+		rd.moves++
 		if rd.r > 0 {
 			n := copy(rd.buf, rd.buf[rd.r:rd.w])
 			rd.r, rd.w = 0, n
@@ -386,6 +488,26 @@ func (rd *Reader) ReadResponse(head bool, maxBody int64, onHeader HeaderFunc, ke
 // (Content-Length, Transfer-Encoding, Connection, Trailer) are judged
 // together at its end; split, they would travel as a struct of flags.
 func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepLocation bool) error {
+	l := &rd.last
+	if len(l.head) > 0 && onHeader == nil && rd.headBytes == 0 && rd.r == rd.w {
+		// statusLine's first step, taken here to look at the bytes.
+		if err := rd.fill(rd.headerLimit()); err != nil {
+			return err
+		}
+	}
+	if len(l.head) > 0 && onHeader == nil && rd.headBytes == 0 && l.keepLocation == keepLocation &&
+		rd.w-rd.r >= len(l.head) && string(rd.buf[rd.r:rd.r+len(l.head)]) == string(l.head) && len(l.head) <= rd.headerLimit() {
+		// The head of the last response again: what it said holds.
+		rd.hits++
+		rd.r += len(l.head)
+		rd.headBytes += len(l.head)
+		*resp = l.resp
+		if l.loc != nil {
+			resp.Location = l.loc
+		}
+		return rd.body(resp, head, l.chunked, l.contentLength)
+	}
+	start, moves := rd.r, rd.moves
 	line, err := rd.statusLine()
 	if err != nil {
 		return err
@@ -402,20 +524,20 @@ func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepL
 		final            = resp.Status < 100 || resp.Status >= 200
 	)
 	limit := rd.headerLimit()
-	for first := true; ; first = false {
-		line, folded, err := rd.fieldLine(limit, first)
+	for i := 0; ; i++ {
+		line, folded, err := rd.fieldLine(limit, i == 0)
 		if err != nil {
 			return err
 		}
 		if len(line) == 0 {
 			break
 		}
-		name, value, err := splitField(line, folded)
+		name, value, kind, err := rd.header(line, folded, i)
 		if err != nil {
 			return err
 		}
-		switch {
-		case equalFold(name, "content-length"):
+		switch kind {
+		case fieldContentLength:
 			v := trimOWS(value)
 			if !clSeen {
 				rd.cl = append(rd.cl[:0], v...) // the buffer moves as more is read
@@ -423,17 +545,26 @@ func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepL
 			} else if !bytes.Equal(v, rd.cl) {
 				clDiffer = true
 			}
-		case equalFold(name, "transfer-encoding"):
+		case fieldTransferEncoding:
 			te++
 			rd.te = append(rd.te[:0], value...)
-		case equalFold(name, "connection"):
-			closeTok = closeTok || hasToken(value, "close")
-			keepAliveTok = keepAliveTok || hasToken(value, "keep-alive")
-		case equalFold(name, "trailer"):
+		case fieldConnection:
+			switch string(value) { // the usual values, without a token scan
+			case "keep-alive":
+				keepAliveTok = true
+			case "close":
+				closeTok = true
+			default:
+				closeTok = closeTok || hasToken(value, "close")
+				keepAliveTok = keepAliveTok || hasToken(value, "keep-alive")
+			}
+		case fieldTrailer:
 			badTrailer = badTrailer || hasToken(value, "content-length") || hasToken(value, "transfer-encoding") || hasToken(value, "trailer")
-		case keepLocation && equalFold(name, "location"):
-			rd.loc = append(rd.loc[:0], value...) // the buffer moves as the body is read
-			resp.Location = rd.loc
+		case fieldLocation:
+			if keepLocation {
+				rd.loc = append(rd.loc[:0], value...) // the buffer moves as the body is read
+				resp.Location = rd.loc
+			}
 		}
 		if onHeader != nil && final {
 			onHeader(name, value)
@@ -477,6 +608,23 @@ func (rd *Reader) readHead(resp *Response, head bool, onHeader HeaderFunc, keepL
 	}
 	resp.CloseAnswer = closeTok
 	resp.Close = closeTok || resp.Status == 101 // the connection speaks another protocol now
+	if n := rd.r - start; rd.moves == moves && n == rd.headBytes && n <= maxLastHead && resp.Status >= 200 {
+		// Read whole in the buffer, no 1xx before it: kept for the next.
+		l := &rd.last
+		l.head = append(l.head[:0], rd.buf[start:rd.r]...)
+		l.resp = Response{Status: resp.Status, Major: resp.Major, Minor: resp.Minor, CloseAnswer: resp.CloseAnswer, Close: resp.Close}
+		l.chunked, l.contentLength, l.keepLocation = chunked, contentLength, keepLocation
+		l.loc = nil
+		if resp.Location != nil {
+			l.loc = append(l.loc[:0:0], resp.Location...)
+		}
+	}
+	return rd.body(resp, head, chunked, contentLength)
+}
+
+// body reads the body a head described, after telling onHead.
+func (rd *Reader) body(resp *Response, head, chunked bool, contentLength int64) error {
+	final := resp.Status >= 200
 	if rd.onHead != nil && (final || resp.Status == 101) {
 		rd.onHead()
 	}
@@ -583,6 +731,7 @@ func (rd *Reader) capped(resp *Response) bool {
 // buffer.
 func (rd *Reader) fillBody() error {
 	rd.r, rd.w = 0, 0
+	rd.moves++
 	n, err := rd.src.Read(rd.buf)
 	if n > 0 {
 		if rd.first.IsZero() {

@@ -155,6 +155,65 @@ func TestReaderAllocs(t *testing.T) {
 	}
 }
 
+// A reader that read one response reads the next as a new reader does:
+// for every pair of the fuzz seeds (and each seed twice, which finds the
+// head it kept), with and without the Location kept, the same result, the
+// same error and the same bytes left over. A seed read twice finds its
+// head again when it was whole in one read and carried no 1xx.
+func TestReaderReused(t *testing.T) {
+	type outcome struct {
+		key  respKey
+		loc  string
+		err  string
+		left string
+	}
+	read := func(rd *Reader, in string, keepLoc bool) outcome {
+		src := strings.NewReader(in)
+		rd.Reset(src)
+		resp, err := rd.ReadResponse(false, -1, nil, keepLoc)
+		o := outcome{key: key(resp), loc: string(resp.Location)}
+		if err != nil {
+			o.err = err.Error()
+		}
+		more, _ := io.ReadAll(src)
+		o.left = string(rd.buf[rd.r:rd.w]) + string(more)
+		return o
+	}
+	seeds := append(readSeeds,
+		"HTTP/1.1 200 OK\r\nServer: x\r\nDate: Wed, 02 Dec 2026 13:57:30 GMT\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nServer: x\r\nDate: Wed, 02 Dec 2026 13:57:31 GMT\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nServer: x\r\nDate: Wed, 02 Dec 2026 13:57:31 GMT\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nServer: x\r\nDate: Wed, 02 Dec 2026 13:57:31 GMT\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nokk",
+		"HTTP/1.1 200 OK\r\nServer: x\r\nDate: Wed, 02 Dec 2026 13:57:31 GMT\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nServer: x\r\nDate: Wed, 02 Dec 2026 13:57:31 GMT\r\nContent-Length: 3\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nServer: x\r\nDate: Wed, 02 Dec 2026 13:57:31 GMT\r\nConnection: keep-alive\r\nContent-Length: 2\r\n",
+		"HTTP/1.1 200 OK\r\nServer: x\r\nDate: Wed, 02 Dec 2026 13:57:31 GMT\r\nConnection: keep-alive\r\nContent-Length:\x01 2\r\n\r\nok",
+		"HTTP/1.1 302 Found\r\nLocation: /a\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nNEXT",
+	)
+	hits := 0
+	for _, keep := range [][2]bool{{false, false}, {true, true}, {false, true}, {true, false}} {
+		for _, a := range seeds {
+			for _, b := range seeds {
+				rd := NewReader()
+				read(rd, a, keep[0])
+				before := rd.hits
+				got, want := read(rd, b, keep[1]), read(NewReader(), b, keep[1])
+				if got != want {
+					t.Fatalf("keep location %v: %q after %q reads as %+v, a new reader as %+v", keep, b, a, got, want)
+				}
+				if a == b && keep[0] == keep[1] && rd.hits > before {
+					hits++
+				}
+			}
+		}
+	}
+	if hits < len(seeds) {
+		t.Errorf("%d of %d seeds read twice found their head again, want at least %d", hits, 2*len(seeds), len(seeds))
+	}
+}
+
 // readSeeds are responses the differential fuzz test starts from: the
 // usual ones and the edges where faya's reader and net/http's once
 // disagreed.
@@ -238,6 +297,17 @@ func FuzzReadResponse(f *testing.F) {
 			if !errors.As(err, &pe) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("error %v is neither a protocol error nor an EOF", err)
 			}
+		}
+		// A reader that read in before reads it again the same.
+		again := NewReader()
+		again.Reset(strings.NewReader(in))
+		_, _ = again.ReadResponse(head, -1, nil, true)
+		again.Reset(strings.NewReader(in))
+		var body2 []byte
+		again.capture, again.captureMax = &body2, 1<<30
+		got2, err2 := again.ReadResponse(head, -1, nil, true)
+		if key(got2) != key(got) || (err == nil) != (err2 == nil) || err != nil && err.Error() != err2.Error() || string(body2) != string(body) || string(got2.Location) != string(got.Location) {
+			t.Fatalf("%q read again: %+v (%v), the first time %+v (%v)", in, got2, err2, got, err)
 		}
 		status, nbody, nerr := netHTTPRead(in, head)
 		switch {
