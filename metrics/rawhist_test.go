@@ -80,3 +80,48 @@ func TestFlushFoldsSteps(t *testing.T) {
 		t.Errorf("flushed step: status %v, latency count %d; direct: status %v, latency count %d", g.Status, g.Latency().TotalCount(), d.Status, d.Latency().TotalCount())
 	}
 }
+
+// A shard records as Snapshot.Add does at the edges too: negative values
+// (counted as 0), values above the histograms' range (clamped, and
+// counted as such), every phase set or none, idle times, steps.
+func TestShardRecordsLikeAdd(t *testing.T) {
+	rec := NewRecorder(1)
+	step := rec.StepIndex("GET /") + 1
+	direct := &Snapshot{}
+	vals := []time.Duration{-5, 0, 1, 2047, 2048, time.Millisecond, time.Duration(histHighest), time.Duration(histHighest) + 1, 3 * time.Hour}
+	n := 0
+	for i, v := range vals {
+		for set := range uint16(1 << NumPhases) {
+			x := Sample{Latency: v, ServiceTime: v - 3, Status: 200, First: true, Step: step, WasIdle: set&1 == 0, IdleTime: v, PhaseSet: set}
+			for p := range NumPhases {
+				x.Phases[p] = v + time.Duration(p*i)
+			}
+			rec.Shard(0).Record(&x, nil)
+			direct.Add(&x)
+			n++
+		}
+	}
+	got := rec.Flush(nil)
+	if got.Requests != int64(n) || got.Clamped != direct.Clamped || direct.Clamped == 0 {
+		t.Fatalf("requests %d (want %d), clamped %d (direct %d)", got.Requests, n, got.Clamped, direct.Clamped)
+	}
+	for m := range numMetrics {
+		g, w := got.Hist(m), direct.Hist(m)
+		if (g == nil) != (w == nil) || g != nil && !g.Equals(w) {
+			t.Errorf("metric %v: the shard's histogram differs from Add's", m)
+		}
+	}
+	// Each phase is set in half of the samples.
+	for p := range NumPhases {
+		if c := got.Hist(Blocked + Metric(p)).TotalCount(); c != int64(n/2) {
+			t.Errorf("phase %d: %d values, want %d", p, c, n/2)
+		}
+		if c := got.Steps[step-1].PhaseCount[p]; c != int64(n/2) {
+			t.Errorf("step phase %d: counted %d, want %d", p, c, n/2)
+		}
+	}
+	gs, ws := got.Steps[step-1], direct.Steps[step-1]
+	if gs.PhaseSum != ws.PhaseSum || gs.PhaseCount != ws.PhaseCount || !gs.Latency().Equals(ws.Latency()) {
+		t.Errorf("step: phases %v %v, latency total %d; Add: %v %v, %d", gs.PhaseSum, gs.PhaseCount, gs.Latency().TotalCount(), ws.PhaseSum, ws.PhaseCount, ws.Latency().TotalCount())
+	}
+}

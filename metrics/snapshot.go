@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -165,7 +166,30 @@ func (s *Snapshot) fold() {
 // Hist returns the histogram of m, or nil when nothing was recorded.
 func (s *Snapshot) Hist(m Metric) *hdrhistogram.Histogram { return s.hist[m] }
 
+// record counts d in m's histogram.
 func (s *Snapshot) record(m Metric, d time.Duration) {
+	if !s.recordRaw(m, d) {
+		s.recordSlow(m, d)
+	}
+}
+
+// recordRaw is record's usual case, small enough to be inlined: a shard's
+// snapshot counting a value in range in counts it already has. It
+// reports false when it did not count d.
+func (s *Snapshot) recordRaw(m Metric, d time.Duration) bool {
+	if s.raw == nil || uint64(d) > uint64(histHighest) {
+		return false
+	}
+	r := s.raw[m]
+	if r == nil {
+		return false
+	}
+	r.counts[rawIndex(int64(d))]++
+	r.any = true
+	return true
+}
+
+func (s *Snapshot) recordSlow(m Metric, d time.Duration) {
 	v := int64(d)
 	if v > histHighest {
 		v = histHighest
@@ -223,8 +247,8 @@ func (s *Snapshot) Add(x *Sample) {
 	s.ConnReused += int64(x.Reused)
 	s.Retries += int64(x.Retries)
 	s.Redirects += int64(x.Redirects)
-	if x.WasIdle {
-		s.record(IdleBeforeReuse, x.IdleTime)
+	if x.WasIdle && !s.recordRaw(IdleBeforeReuse, x.IdleTime) {
+		s.recordSlow(IdleBeforeReuse, x.IdleTime)
 	}
 	s.CookiesDropped += int64(x.CookiesDropped)
 	if x.Setup {
@@ -261,17 +285,24 @@ func (s *Snapshot) Add(x *Sample) {
 	if x.First {
 		s.Iterations++
 	}
-	s.record(Latency, x.Latency)
-	s.record(ServiceTime, x.ServiceTime)
+	// The request's path: recordRaw inlined, record's call only when it
+	// does not count.
+	if !s.recordRaw(Latency, x.Latency) {
+		s.recordSlow(Latency, x.Latency)
+	}
+	if !s.recordRaw(ServiceTime, x.ServiceTime) {
+		s.recordSlow(ServiceTime, x.ServiceTime)
+	}
 	if x.Scheduled {
 		s.record(ScheduleLag, x.Lag)
 		if x.Late {
 			s.Late++
 		}
 	}
-	for i := range NumPhases {
-		if x.PhaseSet&(1<<i) != 0 {
-			s.record(Blocked+Metric(i), x.Phases[i])
+	for set := x.PhaseSet & (1<<NumPhases - 1); set != 0; set &= set - 1 {
+		i := bits.TrailingZeros16(set)
+		if m := Blocked + Metric(i); !s.recordRaw(m, x.Phases[i]) {
+			s.recordSlow(m, x.Phases[i])
 		}
 	}
 	if x.Expect != ExpectNone {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -89,11 +90,10 @@ func (t *StepStats) add(x *Sample, fast bool) {
 	if x.CheckFailure != "" && t.CheckFailure == "" {
 		t.CheckFailure = Example(x.CheckFailure)
 	}
-	for i := range NumPhases {
-		if x.PhaseSet&(1<<i) != 0 {
-			t.PhaseSum[i] += x.Phases[i]
-			t.PhaseCount[i]++
-		}
+	for set := x.PhaseSet & (1<<NumPhases - 1); set != 0; set &= set - 1 {
+		i := bits.TrailingZeros16(set)
+		t.PhaseSum[i] += x.Phases[i]
+		t.PhaseCount[i]++
 	}
 	v := min(max(int64(x.Latency), 0), histHighest)
 	if fast {
