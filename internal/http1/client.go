@@ -51,7 +51,7 @@ type Client struct {
 	ctx      context.Context
 	stopWait func() bool
 	rhtArmed bool
-	deadline time.Time     // the request's deadline, as set on its connection
+	deadline time.Duration // the request's deadline, as set on its connection (dialer's clock)
 	due      time.Duration // when the request times out, on the dialer's clock
 	conn     *Conn
 	location []byte // the last response's Location
@@ -120,7 +120,7 @@ func NewClient(p *Pool) *Client {
 	cl := &Client{pool: p, rd: NewReader(), Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
 	cl.headFn = cl.headDone
 	cl.wroteFn = func() { cl.wrote = p.d.Now() }
-	cl.rd.now = func() time.Time { return p.d.At(p.d.Now()) } // one clock reading, not time.Now's two
+	cl.rd.now = p.d.Now
 	cl.rd.MaxHeaderBytes = int(min(p.cfg.MaxResponseHeaderBytes, math.MaxInt32))
 	cl.hdrFn = cl.onHeader
 	return cl
@@ -306,7 +306,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	var resp Response
 	if err == nil {
 		if rht := cl.ResponseHeaderTimeout; rht > 0 {
-			if dl := time.Now().Add(rht); dl.Before(cl.deadline) {
+			if dl := time.Now().Add(rht); dl.Before(cl.pool.d.At(cl.deadline)) {
 				_ = c.nc.SetReadDeadline(dl)
 				cl.rhtArmed, cl.conn = true, c
 			}
@@ -384,7 +384,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	}
 
 	cl.location = resp.Location
-	first := d.Since(resp.FirstByte)
+	first := resp.FirstByte
 	res.Timings.Add(metrics.PhaseSend, wrote-got)
 	res.Timings.Add(metrics.PhaseWait, first-wrote)
 	res.Timings.Add(metrics.PhaseReceive, end-first)
@@ -428,7 +428,7 @@ func (cl *Client) expectContinue(c *Conn, out []byte, bodyAt int, res *Result) e
 	start := d.Now()
 	cl.rd.Reset(c.nc)
 	wait := cl.pool.d.At(start + cl.ExpectContinueTimeout)
-	early := wait.Before(cl.deadline)
+	early := wait.Before(cl.pool.d.At(cl.deadline))
 	if early {
 		_ = c.nc.SetReadDeadline(wait)
 	}
@@ -439,7 +439,7 @@ func (cl *Client) expectContinue(c *Conn, out []byte, bodyAt int, res *Result) e
 	now := d.Now()
 	res.ContinueWait = now - start
 	if early {
-		_ = c.nc.SetReadDeadline(cl.deadline)
+		_ = c.nc.SetReadDeadline(cl.pool.d.At(cl.deadline))
 	}
 	switch {
 	case err != nil && early && isTimeout(err) && cl.rd.Buffered() == 0:
@@ -481,7 +481,7 @@ func (cl *Client) arm(c *Conn) {
 		c.armed.Store(int64(a))
 		_ = c.nc.SetDeadline(cl.pool.d.At(a))
 	}
-	cl.deadline = cl.pool.d.At(a)
+	cl.deadline = a
 }
 
 // deadlineSlack is how late a request's timeout may fire: 1/64 of it, at
@@ -494,7 +494,7 @@ func deadlineSlack(timeout time.Duration) time.Duration {
 // applies to the body.
 func (cl *Client) headDone() {
 	if cl.rhtArmed {
-		_ = cl.conn.nc.SetReadDeadline(cl.deadline)
+		_ = cl.conn.nc.SetReadDeadline(cl.pool.d.At(cl.deadline))
 		cl.rhtArmed, cl.conn = false, nil
 	}
 }

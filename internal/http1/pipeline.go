@@ -148,7 +148,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 			}
 			break
 		}
-		first := d.Since(resp.FirstByte)
+		first := resp.FirstByte
 		r.Timings.Add(metrics.PhaseSend, wrote-got)
 		r.Timings.Add(metrics.PhaseWait, max(first-prev, 0))
 		r.Timings.Add(metrics.PhaseReceive, end-first)

@@ -37,8 +37,9 @@ type Response struct {
 	// Truncated is set when the body was longer than the cap and reading
 	// stopped there; the connection cannot be reused.
 	Truncated bool
-	// FirstByte is when the first byte of the response arrived.
-	FirstByte time.Time
+	// FirstByte is when the first byte of the response arrived, on the
+	// reader's clock (the dialer's, for a Client's reader).
+	FirstByte time.Duration
 	// Location is the Location header, when the reader was asked to keep
 	// it (it aliases the reader's storage until the next response).
 	Location []byte
@@ -74,8 +75,9 @@ type Reader struct {
 	// MaxHeaderBytes bounds the status lines and headers of one response,
 	// its 1xx answers included (net/http's Transport.MaxResponseHeaderBytes).
 	MaxHeaderBytes int
-	first          time.Time
-	now            func() time.Time // the clock FirstByte is read from
+	first          time.Duration        // on the clock now reads, when got
+	got            bool                 // a byte came for this ReadResponse
+	now            func() time.Duration // the clock FirstByte is read from
 	maxBody        int64
 	loc            []byte
 	cl             []byte // the first Content-Length value, to compare with the next
@@ -188,7 +190,7 @@ func (rd *Reader) header(line []byte, folded bool, i int) (name, value []byte, k
 }
 
 // gotBytes reports whether the last ReadResponse read any byte.
-func (rd *Reader) gotBytes() bool { return !rd.first.IsZero() }
+func (rd *Reader) gotBytes() bool { return rd.got }
 
 // DefaultMaxHeaderBytes is the default limit on a response's headers.
 const DefaultMaxHeaderBytes = 1 << 20
@@ -198,8 +200,13 @@ const initialBuf = 4 << 10
 // NewReader returns a Reader with a small buffer that grows, for a large
 // header block, up to MaxHeaderBytes.
 func NewReader() *Reader {
-	return &Reader{buf: make([]byte, initialBuf), MaxHeaderBytes: DefaultMaxHeaderBytes, now: time.Now}
+	return &Reader{buf: make([]byte, initialBuf), MaxHeaderBytes: DefaultMaxHeaderBytes, now: sinceStart}
 }
+
+// start is the epoch of a reader's default clock.
+var start = time.Now()
+
+func sinceStart() time.Duration { return time.Since(start) }
 
 // Reset points the reader at src with nothing buffered.
 func (rd *Reader) Reset(src io.Reader) {
@@ -243,8 +250,8 @@ func (rd *Reader) fill(limit int) error {
 	}
 	n, err := rd.src.Read(rd.buf[rd.w:])
 	if n > 0 {
-		if rd.first.IsZero() {
-			rd.first = rd.now()
+		if !rd.got {
+			rd.first, rd.got = rd.now(), true
 		}
 		rd.w += n
 		return nil
@@ -454,16 +461,16 @@ func splitField(line []byte, folded bool) (name, value []byte, err error) {
 // cap). onHeader, if not nil, sees every header of the final response.
 // keepLocation keeps a 3xx response's Location.
 func (rd *Reader) ReadResponse(head bool, maxBody int64, onHeader HeaderFunc, keepLocation bool) (Response, error) {
-	rd.first = time.Time{}
+	rd.got = false
 	rd.maxBody = maxBody
 	rd.headBytes = 0
 	if rd.r < rd.w {
-		rd.first = rd.now() // bytes were already here
+		rd.first, rd.got = rd.now(), true // bytes were already here
 	}
 	var resp Response
 	for {
 		if err := rd.readHead(&resp, head, onHeader, keepLocation); err != nil {
-			if rd.first.IsZero() && errors.Is(err, io.EOF) {
+			if !rd.got && errors.Is(err, io.EOF) {
 				return resp, io.EOF // nothing at all: the server closed the connection
 			}
 			if errors.Is(err, io.EOF) {
@@ -734,8 +741,8 @@ func (rd *Reader) fillBody() error {
 	rd.moves++
 	n, err := rd.src.Read(rd.buf)
 	if n > 0 {
-		if rd.first.IsZero() {
-			rd.first = rd.now()
+		if !rd.got {
+			rd.first, rd.got = rd.now(), true
 		}
 		rd.w = n
 		return nil
