@@ -35,7 +35,8 @@ type Pool struct {
 	cfg transport.Config
 
 	mu        sync.Mutex
-	hosts     map[string]*host
+	hosts     map[string]*host // never removed
+	last      *host            // the last one get looked up: most runs have one
 	idleTotal int
 	closed    bool
 
@@ -119,10 +120,13 @@ again:
 		p.mu.Unlock()
 		return nil, 0, errPoolClosed
 	}
-	h := p.hosts[rt.key]
-	if h == nil {
-		h = &host{key: rt.key}
-		p.hosts[rt.key] = h
+	h := p.last
+	if h == nil || h.key != rt.key {
+		if h = p.hosts[rt.key]; h == nil {
+			h = &host{key: rt.key}
+			p.hosts[rt.key] = h
+		}
+		p.last = h
 	}
 	for len(h.idle) > 0 {
 		c = h.idle[len(h.idle)-1]

@@ -2,7 +2,10 @@ package http1
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,4 +143,58 @@ func TestReturnedConnToPatientWaiter(t *testing.T) {
 			t.Errorf("impatient waiter: handed %p, %d idle; want the connection itself", got, idle)
 		}
 	}
+}
+
+// One pool, two destinations, requests alternating between them: each
+// destination gets its own connection and keeps reusing it, whatever the
+// destination of the request before (the pool remembers the last one it
+// looked up).
+func TestPoolAlternatingHosts(t *testing.T) {
+	var conns [2]atomic.Int64
+	var urls [2]string
+	for i := range urls {
+		urls[i] = testserver.Raw(t, func(c net.Conn) {
+			conns[i].Add(1)
+			defer c.Close()
+			answerEach(c, func(int) ([]byte, bool) {
+				return []byte("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + strconv.Itoa(i)), false
+			})
+		})
+	}
+	d, err := transport.NewDialer(transport.Config{Concurrency: 2}, nopObserver{}) // room for two idle connections
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPool(d)
+	t.Cleanup(p.Close)
+	cl := NewClient(p)
+	var reqs [2]*Request
+	for i, u := range urls {
+		if reqs[i], err = Prepare("GET", u, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := make([]byte, 0, 8)
+	cp := &Capture{BodyLimit: 8}
+	for k := range 20 {
+		i := k % 2
+		var res Result
+		if err := cl.Do(t.Context(), reqs[i], Call{Capture: cp}, &res); err != nil {
+			t.Fatalf("request %d: %v", k, err)
+		}
+		body = append(body[:0], cp.Body...)
+		if string(body) != strconv.Itoa(i) || res.Reused != b2iInt(k >= 2) {
+			t.Fatalf("request %d to server %d: body %q, reused %d", k, i, body, res.Reused)
+		}
+	}
+	if conns[0].Load() != 1 || conns[1].Load() != 1 {
+		t.Errorf("connections per server %d and %d, want 1 and 1", conns[0].Load(), conns[1].Load())
+	}
+}
+
+func b2iInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
