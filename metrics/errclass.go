@@ -34,6 +34,9 @@ const (
 	ErrProxyAuth             // the proxy refused the credentials (407, SOCKS5 authentication)
 	ErrProxyConnect          // an HTTP proxy rejected the CONNECT (its status in the message)
 	ErrProxySOCKS            // a SOCKS5 proxy answered a failure code
+	// ErrProtocolNegotiation: --http 2 was asked and the server's ALPN
+	// did not pick h2 (it picked HTTP/1.1, or nothing).
+	ErrProtocolNegotiation
 
 	numErrClasses
 )
@@ -42,7 +45,7 @@ const (
 const NumErrClasses = int(numErrClasses)
 
 var errClassNames = [...]string{"none", "dns", "refused", "reset", "timeout", "tls", "eof", "protocol", "canceled", "local", "other",
-	"proxy_refused", "proxy_auth", "proxy_connect", "proxy_socks"}
+	"proxy_refused", "proxy_auth", "proxy_connect", "proxy_socks", "protocol_negotiation"}
 
 // String returns the class's stable name, used as a JSON key.
 func (c ErrClass) String() string { return errClassNames[c] }
