@@ -633,6 +633,12 @@ func (p Plan) fieldErrors() []error {
 	if p.Transport.HTTP == transport.HTTP2 && !SpeaksH2(p.withDefaults().Engine) {
 		add("--http 2 (a scenario file's http: 2): the default engine (%s) does not speak HTTP/2 yet: use --engine net/http (engine: net/http)", EngineH1)
 	}
+	if t := p.Transport; t.H2StrictStreams && p.withDefaults().Engine == EngineNetHTTP {
+		add("--h2-strict-streams (transport.h2_strict_streams): not with --engine net/http: Go 1.26's HTTP/2 client with HTTP2Config.StrictMaxConcurrentRequests stops sending for good once the server's MAX_CONCURRENT_STREAMS is below the requests in flight (seen with a bare http.Client against Go's own server at 2 streams, 8 in flight); leave it out")
+	}
+	if t := p.Transport; t.H2MaxStreams > 0 && p.withDefaults().Engine == EngineNetHTTP {
+		add("--h2-max-streams (transport.h2_max_streams): not with --engine net/http: Go's HTTP/2 client has no cap of its own on a connection's streams (it opens what the server's SETTINGS_MAX_CONCURRENT_STREAMS allows); leave it out")
+	}
 	if t := p.Transport; t.H2MaxStreams != 0 || t.H2StrictStreams || t.H2PingTimeout != 0 {
 		switch {
 		case t.HTTP == transport.HTTP1:

@@ -106,6 +106,16 @@ func Classify(err error) ErrClass {
 	// net/http's parse errors are unexported types (or errors.New); their
 	// texts are stable.
 	msg := err.Error()
+	if i := strings.Index(msg, "stream error: stream ID "); i >= 0 {
+		// Go's HTTP/2: the server's RST_STREAM ("stream error: stream
+		// ID 3; CANCEL") is a reset, as a TCP reset on HTTP/1.1; with a
+		// cause ("; CODE; cause") it is the client's own verdict on what
+		// the server sent.
+		if strings.Count(msg[i:], "; ") == 1 {
+			return ErrReset
+		}
+		return ErrProtocol
+	}
 	for _, m := range messageClasses {
 		if strings.Contains(msg, m.text) {
 			return m.class
@@ -150,4 +160,12 @@ var messageClasses = []struct {
 	{"unexpected EOF reading trailer", ErrEOF},
 	{"server closed idle connection", ErrEOF},
 	{"tls: ", ErrTLS},
+	// Go's HTTP/2: a GOAWAY that left the request unanswered is the
+	// server closing the connection before the response, as an EOF on
+	// HTTP/1.1; a connection error is what the server sent breaking the
+	// protocol; a PING unanswered (--h2-ping-timeout) a timeout.
+	{"server sent GOAWAY and closed the connection", ErrEOF},
+	{"graceful shutdown GOAWAY", ErrEOF},
+	{"connection error: ", ErrProtocol},
+	{"http2: client connection lost", ErrTimeout},
 }

@@ -317,6 +317,8 @@ func (m Meta) DiagnoseConfig() diagnose.Config {
 		DisableKeepAlives:   m.Pool.DisableKeepAlives,
 		MaxBody:             m.MaxBody,
 		LateThreshold:       m.LateThreshold,
+		HTTP:                string(m.Pool.HTTP),
+		H2Offered:           m.H2Offered,
 	}
 }
 

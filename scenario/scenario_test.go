@@ -174,7 +174,7 @@ func TestErrors(t *testing.T) {
 		{"http 2", head + "engine: net/http\nhttp: 2\n" + steps + "      - url: /\n", ""},
 		{"http 1.1", head + "http: 1.1\n" + steps + "      - url: /\n", ""},
 		{"bad http", head + "http: 3\n" + steps + "      - url: /\n", `:3: http "3": want auto, 1.1 or 2`},
-		{"h2 knobs", head + "engine: net/http\ntransport:\n  h2_max_streams: 8\n  h2_strict_streams: true\n  h2_ping_timeout: 5s\n" + steps + "      - url: /\n", ""},
+		{"h2 knobs", head + "engine: net/http\ntransport:\n  h2_ping_timeout: 5s\n" + steps + "      - url: /\n", ""},
 		{"h2 max streams 0", head + "engine: net/http\ntransport:\n  h2_max_streams: 0\n" + steps + "      - url: /\n", ":5: transport.h2_max_streams 0: want at least 1"},
 		{"key of another executor", head + "scenarios:\n  s:\n    executor: rate\n    rate: 10\n    duration: 1s\n    vus: 5\n    steps:\n      - url: /\n", ":8: scenario s: vus does not apply to executor rate (it takes rate, duration, pre_vus, max_vus)"},
 		{"timeout 0", head + "defaults:\n  timeout: 0s\n" + steps + "      - url: /\n", ":4: defaults.timeout 0: a request needs a timeout"},

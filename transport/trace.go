@@ -72,10 +72,11 @@ type Tracer struct {
 	// Set from net/http's write and read loops.
 	wrote     atomic.Int64 // pool clock ns + 1; 0: not yet
 	firstByte atomic.Int64
-	waitCont  atomic.Int64  // the head written, waiting for 100 Continue
-	got100    atomic.Int64  // the server's 100 Continue
-	headers   time.Duration // the final answer's head was had (GotHeaders); 0: not known
-	expect    bool          // the request asks "Expect: 100-continue" (ExpectsContinue)
+	waitCont  atomic.Int64         // the head written, waiting for 100 Continue
+	got100    atomic.Int64         // the server's 100 Continue
+	headers   time.Duration        // the final answer's head was had (GotHeaders); 0: not known
+	stream    atomic.Pointer[Conn] // the HTTP/2 connection whose stream count this request holds
+	expect    bool                 // the request asks "Expect: 100-continue" (ExpectsContinue)
 }
 
 // NewTracer returns a Tracer whose times are on p's clock.
@@ -84,6 +85,7 @@ func NewTracer(p *Pool) *Tracer {
 	t.trace = httptrace.ClientTrace{
 		GetConn:              t.onGetConn,
 		GotConn:              t.onGotConn,
+		WroteHeaders:         t.onWroteHeaders,
 		WroteRequest:         t.onWroteRequest,
 		GotFirstResponseByte: t.onFirstByte,
 		PutIdleConn:          t.onPutIdleConn,
@@ -210,7 +212,25 @@ func (t *Tracer) endHop(now time.Duration) {
 	}
 }
 
+// onWroteHeaders counts an HTTP/2 stream open: its headers written, the
+// request had a stream slot. It runs on Go's HTTP/2 writer goroutine,
+// after GotConn set t.conn.
+func (t *Tracer) onWroteHeaders() {
+	if c := t.conn; c != nil && c.Proto == metrics.ProtoH2 {
+		c.StreamOpened()
+		t.stream.Store(c)
+	}
+}
+
+// endStream counts the end of the stream onWroteHeaders counted, if any.
+func (t *Tracer) endStream() {
+	if c := t.stream.Swap(nil); c != nil {
+		c.StreamClosed()
+	}
+}
+
 func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
+	t.endStream() // the previous hop's
 	now := t.pool.now()
 	t.gotConn = now
 	c := ConnOf(info.Conn)
@@ -277,6 +297,7 @@ func (t *Tracer) Finish(now time.Duration) *Timings {
 // at now, after any close reason was set, and returns the wire bytes they
 // carried since the last request.
 func (t *Tracer) Release(now time.Duration) (received, sent int64) {
+	t.endStream()
 	for _, c := range t.acquired {
 		rx, tx := c.TakeBytes()
 		received += rx
