@@ -1,6 +1,10 @@
 package report
 
-import "github.com/faya-load/faya/metrics"
+import (
+	"fmt"
+
+	"github.com/faya-load/faya/metrics"
+)
 
 // H2Connections are the HTTP/2 connections' accounts (the report's
 // connections.h2, absent when no request or connection was HTTP/2).
@@ -95,4 +99,41 @@ func h2Connections(s *metrics.Snapshot) *H2Connections {
 		PingTimeouts:      h.PingTimeouts,
 		FlowControlStalls: h.FlowStalls,
 	}
+}
+
+// h2Rows are the HTML report's HTTP/2 rows; nil when the run neither used
+// nor offered HTTP/2. They say what the text report's HTTP/2 section says.
+func h2Rows(r *Report) []kv {
+	h := r.Connections.H2
+	if h == nil {
+		return nil
+	}
+	q, c := r.Requests.Protocols, r.Connections.Protocols
+	out := []kv{{"protocols", fmt.Sprintf("requests h1 %d · h2 %d; connections h1 %d · h2 %d", q["h1"], q["h2"], c["h1"], c["h2"])}}
+	if d := h.StreamsPerConn; d.Count > 0 {
+		out = append(out, kv{"streams per connection", fmt.Sprintf("p50 %d · p99 %d · max %d (%d connections closed)", d.P50, d.P99, d.Max, h.Connections)})
+	}
+	peak := fmt.Sprint(h.PeakStreams)
+	switch m := h.ServerMaxStreams; {
+	case m.Seen > 0 && m.Min == m.Max:
+		peak += fmt.Sprintf(" (server MAX_CONCURRENT_STREAMS %d)", m.Max)
+	case m.Seen > 0:
+		peak += fmt.Sprintf(" (server MAX_CONCURRENT_STREAMS %d to %d)", m.Min, m.Max)
+	case m.Unlimited > 0:
+		peak += " (server MAX_CONCURRENT_STREAMS not set: no limit)"
+	}
+	out = append(out, kv{"peak concurrent streams", peak})
+	if g := h.GoAways; g.Count > 0 {
+		out = append(out, kv{"GOAWAY received", fmt.Sprintf("%d (%s) · last-stream-id p50 %d · max %d", g.Count, codeList(g.Codes), g.LastStreamID.P50, g.LastStreamID.Max)})
+	}
+	if len(h.RSTStreams) > 0 {
+		out = append(out, kv{"RST_STREAM received", fmt.Sprintf("%s (REFUSED_STREAM retried %d)", codeList(h.RSTStreams), h.RefusedRetried)})
+	}
+	if d := h.Ping; d.Count > 0 || h.PingTimeouts > 0 {
+		out = append(out, kv{"PING round trips", fmt.Sprintf("%d · p50 %s · max %s · unanswered %d", d.Count, Duration(d.P50), Duration(d.Max), h.PingTimeouts)})
+	}
+	if h.FlowControlStalls > 0 {
+		out = append(out, kv{"flow-control stalls", fmt.Sprint(h.FlowControlStalls)})
+	}
+	return out
 }

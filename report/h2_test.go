@@ -97,6 +97,28 @@ func TestH2Sections(t *testing.T) {
 	}
 }
 
+// The HTML report has the HTTP/2 card for an h2 run, not for an h1 run.
+func TestH2HTML(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  report.Run
+		want bool
+	}{{"h2", h2Run(), true}, {"h1", fixture(), false}} {
+		var b bytes.Buffer
+		if err := report.HTML(&b, report.Build(tc.run)); err != nil {
+			t.Fatal(err)
+		}
+		html := b.String()
+		got := strings.Contains(html, "<h3>HTTP/2</h3>")
+		if got != tc.want {
+			t.Errorf("%s: HTTP/2 card %v, want %v", tc.name, got, tc.want)
+		}
+		if tc.want && (!strings.Contains(html, "GOAWAY received") || !strings.Contains(html, "3 (NO_ERROR 3)")) {
+			t.Errorf("%s: the card lacks the GOAWAYs", tc.name)
+		}
+	}
+}
+
 // An HTTP/1.x run that did not ask for HTTP/2 has none of it.
 func TestH1HasNoH2Sections(t *testing.T) {
 	r := report.Build(fixture())
