@@ -152,6 +152,12 @@ func TestH2Protocols(t *testing.T) {
 					if s.Dialed > 4 || s.H2.Conns != s.Dialed {
 						t.Errorf("h2: dialed %d, h2 connections closed %d", s.Dialed, s.H2.Conns)
 					}
+					// net/http asks its pool again when its HTTP/2 pool had
+					// no connection yet (the dial race): nothing was sent
+					// twice, so no retry.
+					if s.Retries != 0 {
+						t.Errorf("h2: %d retries counted; the server saw %d requests for %d", s.Retries, sh2, n)
+					}
 					if d := metrics.DistOf(s.Hist(metrics.H2Streams)); d.Count != s.Dialed || int64(d.Mean)*d.Count > n+d.Count {
 						t.Errorf("streams per connection %+v over %d connections", d, s.Dialed)
 					}

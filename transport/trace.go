@@ -66,6 +66,7 @@ type Tracer struct {
 	idleTime  time.Duration
 	hops      int // GetConn calls
 	retries   int
+	hopGot    bool // the hop got a connection (GotConn)
 	redirects int
 	timings   Timings
 
@@ -112,6 +113,7 @@ func (t *Tracer) Start() time.Duration {
 	t.fresh, t.wasIdle, t.idleTime = false, false, 0
 	t.uses = [2]int{}
 	t.hops, t.retries, t.redirects = 0, 0, 0
+	t.hopGot = false
 	t.timings.Reset()
 	t.wrote.Store(0)
 	t.firstByte.Store(0)
@@ -170,6 +172,14 @@ func stamp(a *atomic.Int64) (time.Duration, bool) {
 }
 
 func (t *Tracer) onGetConn(string) {
+	if t.hops > 0 && !t.hopGot {
+		// net/http asks again without having had a connection: its
+		// HTTP/2 pool had none to give (http2 ErrNoCachedConn, after a
+		// dial race) and it looks once more. Nothing was sent: the wait
+		// for a connection goes on from the first ask.
+		return
+	}
+	t.hopGot = false
 	now := t.pool.now()
 	if t.hops > 0 {
 		// A second GetConn within one request is either a redirect (the
@@ -231,6 +241,7 @@ func (t *Tracer) endStream() {
 
 func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 	t.endStream() // the previous hop's
+	t.hopGot = true
 	now := t.pool.now()
 	t.gotConn = now
 	c := ConnOf(info.Conn)
