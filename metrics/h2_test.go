@@ -34,6 +34,8 @@ func TestH2Accounts(t *testing.T) {
 	sh.Record(&metrics.Sample{Proto: metrics.ProtoH2, Status: 200, PhaseSet: 1 << metrics.PhaseStreamWait,
 		Phases: [metrics.NumPhases]time.Duration{metrics.PhaseStreamWait: time.Millisecond}}, nil)
 	sh.Record(&metrics.Sample{Status: 200}, nil)
+	// A request that got no connection spoke no protocol.
+	sh.Record(&metrics.Sample{Err: metrics.ErrProtocolNegotiation}, nil)
 	a := r.Flush(nil)
 
 	r.H2Settings(250, true, true)

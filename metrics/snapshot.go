@@ -143,7 +143,8 @@ type Snapshot struct {
 	VUsStopped int64
 	// Protocols counts the requests by the protocol of the connection
 	// they were sent on (index: Protocol; an engine that does not say
-	// records ProtoH1), setup requests excluded; DialedProto counts the
+	// records ProtoH1), setup requests and requests that got no
+	// connection excluded; DialedProto counts the
 	// connections established by protocol.
 	Protocols   [NumProtocols]int64
 	DialedProto [NumProtocols]int64
@@ -254,8 +255,8 @@ func (s *Snapshot) Add(x *Sample) {
 		return
 	}
 	s.Requests++
-	if int(x.Proto) < NumProtocols {
-		s.Protocols[x.Proto]++
+	if int(x.Proto) < NumProtocols && (x.Fresh+x.Reused > 0 || x.Status != 0) {
+		s.Protocols[x.Proto]++ // a request that got no connection spoke nothing
 	}
 	switch {
 	case x.Err != ErrNone:

@@ -307,7 +307,7 @@ type Requests struct {
 	// limits; the oldest make room).
 	CookiesDropped int64 `json:"cookies_dropped"`
 	// Protocols counts the requests by the protocol of their connection
-	// ({"h1": n, "h2": n}); absent when the run neither used nor asked
+	// ({"h1": n, "h2": n}; a request that got none is in neither); absent when the run neither used nor asked
 	// for HTTP/2.
 	Protocols map[string]int64 `json:"protocols,omitempty"`
 }
