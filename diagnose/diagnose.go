@@ -134,6 +134,7 @@ func Analyze(in Input) []Finding {
 		a.serverCloses()
 		a.serverGoAway()
 		a.h2NotNegotiated()
+		a.streamLimit()
 		a.serverIdleCloses()
 		a.silentRetries()
 		a.writeLate()

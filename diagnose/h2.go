@@ -58,3 +58,34 @@ func (a *analysis) serverGoAway() {
 	}
 	a.add(Finding{ID: "server-goaway", Severity: sev, Title: title, Evidence: evidence, Fix: fix})
 }
+
+// streamLimit: requests waited for a free stream slot on their HTTP/2
+// connection (the stream_wait phase) for a tenth of their latency or
+// more: the server's MAX_CONCURRENT_STREAMS times the connections is below
+// the concurrency. Judged only when the engine measured the wait.
+func (a *analysis) streamLimit() {
+	s := a.s
+	wait := metrics.DistOf(s.Hist(metrics.StreamWait))
+	lat := metrics.DistOf(s.Hist(metrics.Latency))
+	if wait.Count == 0 || lat.Mean <= 0 || float64(wait.Mean) < 0.1*float64(lat.Mean) {
+		return
+	}
+	c := a.concurrency()
+	conns := max(s.DialedProto[metrics.ProtoH2], 1)
+	evidence := fmt.Sprintf("%d of %d requests waited for a free stream slot on their HTTP/2 connection (stream_wait p50 %s, p99 %s, of a mean latency of %s); %d VUs shared %d HTTP/2 connections, with at most %d streams open at once on one",
+		wait.Count, s.Requests, dur(wait.P50), dur(wait.P99), dur(lat.Mean), c, conns, s.H2.PeakStreams)
+	fix := "let the client open more HTTP/2 connections when streams run out (drop --h2-strict-streams; in Go: HTTP2Config.StrictMaxConcurrentRequests = false, and http.Transport.MaxConnsPerHost no lower than the VUs divided by the server's streams), or allow more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)"
+	if m := s.H2.MaxStreamsMax; m > 0 {
+		evidence += fmt.Sprintf("; the server's SETTINGS_MAX_CONCURRENT_STREAMS was %d", m)
+		if need := (int64(c) + m - 1) / m; need > int64(conns) && a.Config.MaxConnsPerHost > 0 && int64(a.Config.MaxConnsPerHost) < need {
+			fix = fmt.Sprintf("--max-conns-per-host %d (%d VUs / %d streams per connection; in Go: http.Transport.MaxConnsPerHost = %d, without HTTP2Config.StrictMaxConcurrentRequests), or more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)", need, c, m, need)
+		}
+	}
+	a.add(Finding{
+		ID:       "stream-limit",
+		Severity: Warning,
+		Title:    fmt.Sprintf("Requests wait for an HTTP/2 stream: %.0f%% of the latency is the wait for a stream slot", 100*float64(wait.Mean)/float64(lat.Mean)),
+		Evidence: evidence + ".",
+		Fix:      fix,
+	})
+}

@@ -3,11 +3,14 @@ package diagnose_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
 
@@ -79,5 +82,38 @@ func TestH2NotNegotiated(t *testing.T) {
 	}
 	if fs := h2Run(t, tlsServer(t, true, 0), transport.HTTPAuto, 2, 20); has(fs, "h2-not-negotiated") {
 		t.Errorf("h2-not-negotiated on an h2 server: %s", dump(fs))
+	}
+}
+
+// stream-limit fires on the stream_wait an engine measured, with the
+// connections the server's limit needs; not when the wait is small.
+func TestStreamLimit(t *testing.T) {
+	snap := func(wait time.Duration) *metrics.Snapshot {
+		rec := metrics.NewRecorder(1)
+		rec.ConnDialedProto(metrics.ProtoH2)
+		rec.H2Settings(4, true, true)
+		rec.H2Streams(4)
+		sh := rec.Shard(0)
+		for range 100 {
+			var x metrics.Sample
+			x.Latency, x.Status, x.Proto, x.Reused = 10*time.Millisecond, 200, metrics.ProtoH2, 1
+			x.Phases[metrics.PhaseStreamWait], x.PhaseSet = wait, 1<<metrics.PhaseStreamWait
+			sh.Record(&x, nil)
+		}
+		return rec.Flush(nil)
+	}
+	// A cap below what the server's 4 streams need for 16 VUs: raise it
+	// to 4; a cap already above it is not lowered.
+	cfg := diagnose.Config{Concurrency: 16, MaxConnsPerHost: 2}
+	fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: snap(5 * time.Millisecond)})
+	f := find(t, fs, "stream-limit")
+	mention(t, f, "SETTINGS_MAX_CONCURRENT_STREAMS was 4", "--max-conns-per-host 4", "16 VUs shared 1 HTTP/2 connections")
+	f = find(t, diagnose.Analyze(diagnose.Input{Config: diagnose.Config{Concurrency: 16, MaxConnsPerHost: 16}, Total: snap(5 * time.Millisecond)}), "stream-limit")
+	if strings.Contains(f.Fix, "--max-conns-per-host 4") {
+		t.Errorf("stream-limit lowers a cap of 16 to 4: %s", f.Fix)
+	}
+	mention(t, f, "drop --h2-strict-streams")
+	if fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: snap(100 * time.Microsecond)}); has(fs, "stream-limit") {
+		t.Errorf("stream-limit on a 1%% wait: %s", dump(fs))
 	}
 }

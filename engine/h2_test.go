@@ -25,7 +25,6 @@ type h2Server struct {
 	inflight, peak   atomic.Int64
 	mu               sync.Mutex
 	perConn          map[string]int // requests by remote address
-	release          chan struct{}  // handlers wait on it when set
 	maxStreams       uint32
 	keepaliveRequest int
 }
