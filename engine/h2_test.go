@@ -223,8 +223,10 @@ func TestH2StreamLimit(t *testing.T) {
 			t.Errorf("peak streams on a connection: %d, want 1 to the 8 VUs", s.H2.PeakStreams)
 		}
 		d := metrics.DistOf(s.Hist(metrics.H2Streams))
-		if sum := int64(d.Mean) * d.Count; d.Count != s.Dialed || sum < 400-d.Count || sum > 400+d.Count {
-			t.Errorf("streams per connection %+v: want %d connections carrying 400 streams", d, s.Dialed)
+		// A stream the server refused (REFUSED_STREAM) is sent again on a
+		// new stream by Go: streams are at least the requests.
+		if sum := int64(d.Mean) * d.Count; d.Count != s.Dialed || sum < 400-d.Count || sum > 800 {
+			t.Errorf("streams per connection %+v: want %d connections carrying 400 requests' streams", d, s.Dialed)
 		}
 	})
 }

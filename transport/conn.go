@@ -308,7 +308,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 			// net/http's read loop waits on every idle connection; an EOF
 			// there is the server's idle timeout.
 			c.NoteServerIdleClose()
-		} else {
+		} else if c.Proto != metrics.ProtoH2 || err != io.EOF {
+			// On HTTP/2 an EOF while a stream is open is the server
+			// closing after its GOAWAY, its last answer maybe whole: a
+			// request it cut fails and says so (RequestFailed).
 			c.SetCloseReason(metrics.CloseServer)
 		}
 	}
