@@ -62,6 +62,11 @@ type Config struct {
 	DisableKeepAlives   bool
 	MaxBody             int64 // 0: no cap
 	LateThreshold       time.Duration
+	// HTTP is the --http mode ("" for auto, "1.1", "2"); H2Offered says
+	// the run offered h2 by ALPN (auto or 2, an engine that speaks
+	// HTTP/2, an https target).
+	HTTP      string
+	H2Offered bool
 }
 
 // Sockets are readings of the kernel's socket table for the target.
@@ -127,6 +132,9 @@ func Analyze(in Input) []Finding {
 		a.poolWait()
 		a.keepAlivesDisabled()
 		a.serverCloses()
+		a.serverGoAway()
+		a.h2NotNegotiated()
+		a.streamLimit()
 		a.serverIdleCloses()
 		a.silentRetries()
 		a.writeLate()

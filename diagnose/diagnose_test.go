@@ -49,6 +49,8 @@ func configOf(p engine.Plan) diagnose.Config {
 		DisableKeepAlives:   cfg.DisableKeepAlives,
 		MaxBody:             p.MaxBody,
 		LateThreshold:       engine.DefaultLateThreshold,
+		HTTP:                string(cfg.HTTP),
+		H2Offered:           p.OffersH2(),
 	}
 }
 

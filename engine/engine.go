@@ -412,7 +412,7 @@ type pool interface {
 type observer struct{ rec *metrics.Recorder }
 
 func (o observer) ConnDialed(c *transport.Conn) {
-	o.rec.ConnDialed()
+	o.rec.ConnDialedProto(c.Proto)
 	if c.ProxyIndex > 0 {
 		o.rec.ProxyDialed(c.ProxyIndex - 1)
 	}
@@ -426,12 +426,22 @@ func (o observer) ConnClosed(c *transport.Conn, r metrics.CloseReason, received,
 		Received:     received,
 		Sent:         sent,
 		Lifetime:     c.Lifetime(),
-		ServerClosed: r == metrics.CloseServer,
+		ServerClosed: r == metrics.CloseServer || r == metrics.CloseGoAway,
 		IdleClosed:   idleClosed && r == metrics.CloseServerIdle,
 		IdleFor:      idle,
+		Proto:        c.Proto,
+		PeakStreams:  c.PeakStreams(),
 	})
 }
 
 func (o observer) PutIdleFailed(r metrics.CloseReason) { o.rec.PutIdleFailed(r) }
+
+// H2GoAway counts a GOAWAY a request's error revealed (net/http engine).
+func (o observer) H2GoAway(lastStreamID uint32, code metrics.H2Code) {
+	o.rec.H2GoAway(lastStreamID, code)
+}
+
+// H2RSTStream counts a stream the server reset (net/http engine).
+func (o observer) H2RSTStream(code metrics.H2Code) { o.rec.H2RSTStream(code, false) }
 
 var _ transport.Observer = observer{}

@@ -420,10 +420,8 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	if err != nil {
 		s.Status = 0 // a response counts its status only when read whole
 	}
-	if conn := tr.Conn(); conn != nil {
-		if r, ok := transport.FailedReason(s.Err); ok {
-			conn.SetCloseReason(r)
-		}
+	if conn := tr.Conn(); conn != nil && err != nil {
+		c.pool.RequestFailed(conn, err, s.Err) // HTTP/2: most failures are the stream's
 	}
 	s.BytesReceived, s.BytesSent = tr.Release(end)
 	proxied(s, c.px)

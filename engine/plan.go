@@ -202,6 +202,32 @@ const (
 // The behavioural tests run against each (internal/enginetest).
 func Engines() []string { return []string{EngineH1, EngineNetHTTP} }
 
+// SpeaksH2 reports whether the engine named speaks HTTP/2: net/http does
+// (Go's own HTTP/2); the default engine does not yet, so --http 2 is
+// refused with it and auto offers it only http/1.1.
+func SpeaksH2(name string) bool { return name == EngineNetHTTP }
+
+// OffersH2 reports whether the plan offers HTTP/2: --http 2, or auto
+// with an engine that speaks it and a step whose URL is https.
+func (p Plan) OffersH2() bool {
+	switch p.Transport.HTTP {
+	case transport.HTTP2:
+		return true
+	case transport.HTTPAuto:
+		if !SpeaksH2(p.withDefaults().Engine) {
+			return false
+		}
+		for _, sc := range p.Scenarios {
+			for _, st := range append(append([]Step(nil), sc.Setup...), sc.Steps...) {
+				if len(st.URL) >= 8 && strings.EqualFold(st.URL[:8], "https://") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // ConnScope is the reach of a connection pool.
 type ConnScope string
 
@@ -603,6 +629,26 @@ func (p Plan) fieldErrors() []error {
 		if ds.Mode == DataPerVU && len(ds.Rows) > 0 && len(ds.Rows) < p.VUs() {
 			add("data source %q has %d rows for %d VUs: mode %s gives each VU a row of its own; add rows or use mode %s", ds.Name, len(ds.Rows), p.VUs(), DataPerVU, DataSequential)
 		}
+	}
+	if p.Transport.HTTP == transport.HTTP2 && !SpeaksH2(p.withDefaults().Engine) {
+		add("--http 2 (a scenario file's http: 2): the default engine (%s) does not speak HTTP/2 yet: use --engine net/http (engine: net/http)", EngineH1)
+	}
+	if t := p.Transport; t.H2StrictStreams && p.withDefaults().Engine == EngineNetHTTP {
+		add("--h2-strict-streams (transport.h2_strict_streams): not with --engine net/http: Go 1.26's HTTP/2 client with HTTP2Config.StrictMaxConcurrentRequests stops sending for good once the server's MAX_CONCURRENT_STREAMS is below the requests in flight (seen with a bare http.Client against Go's own server at 2 streams, 8 in flight); leave it out")
+	}
+	if t := p.Transport; t.H2MaxStreams > 0 && p.withDefaults().Engine == EngineNetHTTP {
+		add("--h2-max-streams (transport.h2_max_streams): not with --engine net/http: Go's HTTP/2 client has no cap of its own on a connection's streams (it opens what the server's SETTINGS_MAX_CONCURRENT_STREAMS allows); leave it out")
+	}
+	if t := p.Transport; t.H2MaxStreams != 0 || t.H2StrictStreams || t.H2PingTimeout != 0 {
+		switch {
+		case t.HTTP == transport.HTTP1:
+			add("--h2-max-streams, --h2-strict-streams, --h2-ping-timeout (transport.h2_*) do nothing with --http 1.1: drop them, or use --http auto or 2")
+		case !SpeaksH2(p.withDefaults().Engine):
+			add("--h2-max-streams, --h2-strict-streams, --h2-ping-timeout (transport.h2_*) need an engine that speaks HTTP/2: the default engine (%s) does not yet; use --engine net/http", EngineH1)
+		}
+	}
+	if p.Pipeline > 1 && p.Transport.HTTP == transport.HTTP2 {
+		add("pipeline %d: HTTP/2 does not pipeline (its streams are concurrent): drop --pipeline or use --http 1.1", p.Pipeline)
 	}
 	if p.Pipeline < 0 || p.Pipeline > MaxPipeline {
 		add("pipeline %d: want 1 (off) to %d requests in flight per connection", p.Pipeline, MaxPipeline)

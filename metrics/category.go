@@ -14,7 +14,11 @@ type Phase uint8
 // proxy's own handshake, TLS to an HTTPS proxy, the CONNECT round trip or
 // the SOCKS5 negotiation); PhaseSend is from having the connection to the
 // request written; PhaseWait is to the first response byte; PhaseReceive
-// is to the end of the body.
+// is to the end of the body. PhaseStreamWait, on an HTTP/2 connection, is
+// the wait for a free stream slot once the request had its connection (the
+// server's MAX_CONCURRENT_STREAMS, or --h2-max-streams, were in use): a
+// client-side queue like PhaseBlocked, which it follows in time; it is
+// last in the numbering only so that saved runs keep their indices.
 const (
 	PhaseBlocked Phase = iota
 	PhaseDNS
@@ -24,6 +28,7 @@ const (
 	PhaseSend
 	PhaseWait
 	PhaseReceive
+	PhaseStreamWait
 
 	numPhases
 )
@@ -96,6 +101,14 @@ const (
 	// SOCKS5, TLS to an HTTPS proxy), failed after the TCP connect; the
 	// request failed with that error's class.
 	CloseHandshakeFailed
+	// CloseGoAway: an HTTP/2 connection the server ended with a GOAWAY
+	// frame (a graceful one, NO_ERROR: its per-connection request limit,
+	// a reload, a shutdown), closed once its streams were done.
+	CloseGoAway
+	// CloseH2Error: an HTTP/2 connection closed on a connection error (a
+	// GOAWAY with an error code, a protocol or flow-control violation, a
+	// PING not answered in time).
+	CloseH2Error
 
 	numCloseReasons
 )
@@ -119,6 +132,8 @@ var closeReasonNames = [...]string{
 	CloseOther:              "other",
 	CloseWriteLate:          "write_late",
 	CloseHandshakeFailed:    "handshake_failed",
+	CloseGoAway:             "goaway",
+	CloseH2Error:            "h2_error",
 }
 
 // String returns the reason's stable name, used as a JSON key.

@@ -34,6 +34,9 @@ const (
 	ErrProxyAuth             // the proxy refused the credentials (407, SOCKS5 authentication)
 	ErrProxyConnect          // an HTTP proxy rejected the CONNECT (its status in the message)
 	ErrProxySOCKS            // a SOCKS5 proxy answered a failure code
+	// ErrProtocolNegotiation: --http 2 was asked and the server's ALPN
+	// did not pick h2 (it picked HTTP/1.1, or nothing).
+	ErrProtocolNegotiation
 
 	numErrClasses
 )
@@ -42,7 +45,7 @@ const (
 const NumErrClasses = int(numErrClasses)
 
 var errClassNames = [...]string{"none", "dns", "refused", "reset", "timeout", "tls", "eof", "protocol", "canceled", "local", "other",
-	"proxy_refused", "proxy_auth", "proxy_connect", "proxy_socks"}
+	"proxy_refused", "proxy_auth", "proxy_connect", "proxy_socks", "protocol_negotiation"}
 
 // String returns the class's stable name, used as a JSON key.
 func (c ErrClass) String() string { return errClassNames[c] }
@@ -103,6 +106,16 @@ func Classify(err error) ErrClass {
 	// net/http's parse errors are unexported types (or errors.New); their
 	// texts are stable.
 	msg := err.Error()
+	if i := strings.Index(msg, "stream error: stream ID "); i >= 0 {
+		// Go's HTTP/2: the server's RST_STREAM ("stream error: stream
+		// ID 3; CANCEL") is a reset, as a TCP reset on HTTP/1.1; with a
+		// cause ("; CODE; cause") it is the client's own verdict on what
+		// the server sent.
+		if strings.Count(msg[i:], "; ") == 1 {
+			return ErrReset
+		}
+		return ErrProtocol
+	}
 	for _, m := range messageClasses {
 		if strings.Contains(msg, m.text) {
 			return m.class
@@ -147,4 +160,12 @@ var messageClasses = []struct {
 	{"unexpected EOF reading trailer", ErrEOF},
 	{"server closed idle connection", ErrEOF},
 	{"tls: ", ErrTLS},
+	// Go's HTTP/2: a GOAWAY that left the request unanswered is the
+	// server closing the connection before the response, as an EOF on
+	// HTTP/1.1; a connection error is what the server sent breaking the
+	// protocol; a PING unanswered (--h2-ping-timeout) a timeout.
+	{"server sent GOAWAY and closed the connection", ErrEOF},
+	{"graceful shutdown GOAWAY", ErrEOF},
+	{"connection error: ", ErrProtocol},
+	{"http2: client connection lost", ErrTimeout},
 }

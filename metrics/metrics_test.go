@@ -246,10 +246,11 @@ func TestMemoryBounded(t *testing.T) {
 }
 
 // Each phase's distribution is its Metric, named alike, in the order the
-// phases happen.
+// phases happen (stream_wait last: saved runs keep their indices).
 func TestPhaseMetrics(t *testing.T) {
-	want := []string{"blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive"}
-	if metrics.NumPhases != len(want) || metrics.PhaseReceive.Metric() != metrics.Receive || metrics.PhaseBlocked.Metric() != metrics.Blocked {
+	want := []string{"blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive", "stream_wait"}
+	if metrics.NumPhases != len(want) || metrics.PhaseReceive.Metric() != metrics.Receive || metrics.PhaseBlocked.Metric() != metrics.Blocked ||
+		metrics.PhaseStreamWait.Metric() != metrics.StreamWait {
 		t.Fatalf("%d phases from %v to %v", metrics.NumPhases, metrics.PhaseBlocked.Metric(), metrics.PhaseReceive.Metric())
 	}
 	for i, name := range want {

@@ -66,6 +66,10 @@ type Sample struct {
 	BytesReceived int64
 	BodyBytes     int64
 
+	// Proto is the protocol of the connection the request was sent on
+	// (ProtoH1 when the engine does not say).
+	Proto Protocol
+
 	Fresh, Reused int // connections got (first use, reuse)
 	WasIdle       bool
 	IdleTime      time.Duration
@@ -154,10 +158,17 @@ func (s *Shard) Record(x *Sample, err error) {
 	s.mu.Unlock()
 }
 
-// ConnDialed counts an established connection.
-func (r *Recorder) ConnDialed() {
+// ConnDialed counts an established HTTP/1.x connection.
+func (r *Recorder) ConnDialed() { r.ConnDialedProto(ProtoH1) }
+
+// ConnDialedProto counts an established connection that speaks p (for
+// TLS, what ALPN negotiated).
+func (r *Recorder) ConnDialedProto(p Protocol) {
 	r.connMu.Lock()
 	r.conns.Dialed++
+	if int(p) < NumProtocols {
+		r.conns.DialedProto[p]++
+	}
 	r.open++
 	if r.open > r.openPeak {
 		r.openPeak = r.open
@@ -177,6 +188,11 @@ type ClosedConn struct {
 	ServerClosed bool
 	IdleClosed   bool
 	IdleFor      time.Duration
+	// Proto is the protocol it spoke; for ProtoH2, Requests is its
+	// streams (recorded in the H2Streams distribution too) and
+	// PeakStreams the most it had open at once.
+	Proto       Protocol
+	PeakStreams int
 }
 
 // ConnClosed counts a closed connection: why it closed, how many requests
@@ -199,6 +215,11 @@ func (r *Recorder) ConnClosed(c ClosedConn) {
 	}
 	r.conns.BytesReceived += c.Received
 	r.conns.BytesSent += c.Sent
+	if c.Proto == ProtoH2 {
+		r.conns.H2.Conns++
+		r.conns.record(H2Streams, time.Duration(c.Requests))
+		r.conns.H2.PeakStreams = max(r.conns.H2.PeakStreams, int64(c.PeakStreams))
+	}
 	r.connMu.Unlock()
 }
 

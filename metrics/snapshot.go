@@ -10,8 +10,8 @@ import (
 // Metric names one duration distribution kept as an HDR histogram.
 type Metric uint8
 
-// The metrics. Blocked through Receive are the request phases in the order
-// of [Phase].
+// The metrics. Blocked through StreamWait are the request phases in the
+// order of [Phase].
 const (
 	Latency Metric = iota // the request's total time
 	Blocked               // waiting for a connection from the pool
@@ -22,6 +22,7 @@ const (
 	Send
 	Wait
 	Receive
+	StreamWait      // an HTTP/2 request's wait for a free stream slot
 	IdleBeforeReuse // how long a reused connection sat idle before this request
 	ServiceTime     // the request's time once it had a connection (no client-side queueing)
 	ScheduleLag     // open model: actual start minus intended start
@@ -37,6 +38,13 @@ const (
 	// answer: for the server's 100 Continue, for a final answer, or for
 	// the ExpectContinueTimeout.
 	ContinueWait
+	// H2Streams is the number of streams (requests) each closed HTTP/2
+	// connection carried, H2GoAwayLastStream the last-stream-id of the
+	// GOAWAY frames received (counts, not durations), and H2PingRTT the
+	// PING round trips.
+	H2Streams
+	H2GoAwayLastStream
+	H2PingRTT
 
 	numMetrics
 )
@@ -44,8 +52,9 @@ const (
 // NumMetrics is the number of Metric values.
 const NumMetrics = int(numMetrics)
 
-var metricNames = [...]string{"latency", "blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive",
-	"idle_before_reuse", "service_time", "schedule_lag", "conn_lifetime", "server_idle_close", "conn_requests", "server_close_requests", "continue_wait"}
+var metricNames = [...]string{"latency", "blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive", "stream_wait",
+	"idle_before_reuse", "service_time", "schedule_lag", "conn_lifetime", "server_idle_close", "conn_requests", "server_close_requests", "continue_wait",
+	"h2_streams", "h2_goaway_last_stream", "h2_ping_rtt"}
 
 // String returns the metric's stable name.
 func (m Metric) String() string { return metricNames[m] }
@@ -133,6 +142,15 @@ type Snapshot struct {
 	// a step failed with on_failure: stop_vu (or a Go scenario's Setup
 	// failed).
 	VUsStopped int64
+	// Protocols counts the requests by the protocol of the connection
+	// they were sent on (index: Protocol; an engine that does not say
+	// records ProtoH1), setup requests and requests that got no
+	// connection excluded; DialedProto counts the
+	// connections established by protocol.
+	Protocols   [NumProtocols]int64
+	DialedProto [NumProtocols]int64
+	// H2 are the HTTP/2 connections' accounts.
+	H2 H2Stats
 	// Steps are the stats per step, by the recorder's step index.
 	Steps []StepStats
 	// Proxies are the stats per proxy, by the proxy's index in the run.
@@ -261,6 +279,9 @@ func (s *Snapshot) Add(x *Sample) {
 		return
 	}
 	s.Requests++
+	if int(x.Proto) < NumProtocols && (x.Fresh+x.Reused > 0 || x.Status != 0) {
+		s.Protocols[x.Proto]++ // a request that got no connection spoke nothing
+	}
 	switch {
 	case x.Err != ErrNone:
 		s.Errors++
@@ -366,6 +387,11 @@ func (s *Snapshot) MergeYield(o *Snapshot, between func()) {
 	s.SetupFailed += o.SetupFailed
 	s.VUsStopped += o.VUsStopped
 	s.CookiesDropped += o.CookiesDropped
+	for i := range s.Protocols {
+		s.Protocols[i] += o.Protocols[i]
+		s.DialedProto[i] += o.DialedProto[i]
+	}
+	s.H2.merge(&o.H2)
 	for i := range o.Steps {
 		s.stepStats(i).merge(&o.Steps[i])
 		if between != nil && o.Steps[i].latency != nil {

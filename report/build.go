@@ -8,6 +8,7 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/threshold"
+	"github.com/faya-load/faya/transport"
 )
 
 // Build derives the report of a run: each section from the run's total
@@ -25,14 +26,14 @@ func Build(r Run) *Report {
 		Run:             r.Meta,
 		Duration:        int64(r.Duration),
 		LatencySpectrum: spectrum(s.Hist(metrics.Latency)),
-		Requests:        requests(s, r.Steps),
+		Requests:        requests(s, r.Steps, askedH2(r.Meta)),
 		Bytes:           Bytes{Sent: s.BytesSent, Received: s.BytesReceived, Body: s.BodyBytes},
 		Latency:         dist(s, metrics.Latency),
 		ServiceTime:     dist(s, metrics.ServiceTime),
 		Lag:             dist(s, metrics.ScheduleLag),
 		Phases:          phases(s),
 		ExpectContinue:  expectContinue(s),
-		Connections:     connections(s, r.OpenAtEnd),
+		Connections:     connections(s, r.OpenAtEnd, askedH2(r.Meta)),
 		Status:          statusCodes(s),
 		Errors:          errorClasses(s),
 		Sockets:         Sockets(r.Sockets),
@@ -57,9 +58,18 @@ func Build(r Run) *Report {
 	return rep
 }
 
+// askedH2 reports whether the run asked for HTTP/2 (--http 2, or auto
+// on an https target with an engine that speaks it).
+func askedH2(m Meta) bool {
+	if m.Pool.HTTP == transport.HTTP2 {
+		return true
+	}
+	return m.Pool.HTTP == transport.HTTPAuto && m.H2Offered
+}
+
 // requests counts the requests by outcome, and the setup requests apart
 // (steps names the snapshot's steps, to find the setup ones).
-func requests(s *metrics.Snapshot, steps []engine.StepInfo) Requests {
+func requests(s *metrics.Snapshot, steps []engine.StepInfo, h2 bool) Requests {
 	q := Requests{
 		Total:      s.Requests,
 		OK:         s.OK,
@@ -74,6 +84,9 @@ func requests(s *metrics.Snapshot, steps []engine.StepInfo) Requests {
 		SetupFailed:    s.SetupFailed,
 		VUsStopped:     s.VUsStopped,
 		CookiesDropped: s.CookiesDropped,
+	}
+	if h2 || usedH2(s) {
+		q.Protocols = protocolCounts(&s.Protocols)
 	}
 	for i := range s.Steps {
 		if i >= len(steps) || !steps[i].Setup {
@@ -106,7 +119,7 @@ func dist(s *metrics.Snapshot, m metrics.Metric) Dist {
 // phases are the distributions of the phases that happened, by name.
 func phases(s *metrics.Snapshot) map[string]Dist {
 	out := map[string]Dist{}
-	for m := metrics.Blocked; m <= metrics.Receive; m++ {
+	for m := metrics.Blocked; m <= metrics.StreamWait; m++ {
 		if d := dist(s, m); d.Count > 0 {
 			out[m.String()] = d
 		}
@@ -133,8 +146,9 @@ var putIdleReasons = []metrics.CloseReason{metrics.CloseTooManyIdleForHost, metr
 	metrics.CloseBroken, metrics.CloseClosedIdle, metrics.CloseIdleTimeout, metrics.CloseOther}
 
 // connections is what the pool did; openAtEnd is the connections still
-// open when the run's result was taken.
-func connections(s *metrics.Snapshot, openAtEnd int64) Connections {
+// open when the run's result was taken; h2 says the run asked for
+// HTTP/2, whose accounts are then listed even if none was used.
+func connections(s *metrics.Snapshot, openAtEnd int64, h2 bool) Connections {
 	c := Connections{
 		Dialed:          s.Dialed,
 		Fresh:           s.ConnFresh,
@@ -156,8 +170,20 @@ func connections(s *metrics.Snapshot, openAtEnd int64) Connections {
 	if used := c.Fresh + c.Reused; used > 0 {
 		c.ReuseRate = float64(c.Reused) / float64(used)
 	}
+	h2 = h2 || usedH2(s)
 	for i := range metrics.NumCloseReasons {
-		c.CloseReasons[metrics.CloseReason(i).String()] = s.CloseReasons[i]
+		r := metrics.CloseReason(i)
+		if (r == metrics.CloseGoAway || r == metrics.CloseH2Error) && !h2 && s.CloseReasons[i] == 0 {
+			continue // an HTTP/1.x run's report is what it was
+		}
+		c.CloseReasons[r.String()] = s.CloseReasons[i]
+	}
+	if h2 {
+		c.Protocols = protocolCounts(&s.DialedProto)
+		c.H2 = h2Connections(s)
+		if c.H2 == nil {
+			c.H2 = &H2Connections{RSTStreams: map[string]int64{}, GoAways: H2GoAways{Codes: map[string]int64{}}}
+		}
 	}
 	for _, r := range putIdleReasons {
 		switch r {
@@ -291,6 +317,8 @@ func (m Meta) DiagnoseConfig() diagnose.Config {
 		DisableKeepAlives:   m.Pool.DisableKeepAlives,
 		MaxBody:             m.MaxBody,
 		LateThreshold:       m.LateThreshold,
+		HTTP:                string(m.Pool.HTTP),
+		H2Offered:           m.H2Offered,
 	}
 }
 

@@ -42,6 +42,7 @@ func Describe(e *engine.Engine) Meta {
 		Scenarios:     scenarios(p),
 		Proxies:       e.Proxies(),
 		ProxyFromEnv:  p.Proxy.FromEnv,
+		H2Offered:     p.OffersH2(),
 	}
 	if len(sc.Steps) > 0 {
 		m.URL, m.Method = redactURL(sc.Steps[0].URL), sc.Steps[0].Method

@@ -70,6 +70,7 @@ type htmlPage struct {
 	Shortfall     string
 	ConnCharts    []*chart
 	Conn          []kv
+	H2            []kv // the HTTP/2 accounts; nil when the run neither used nor offered HTTP/2
 	Status        *chart
 	Errors        []errorRow
 	Steps         []stepRow
@@ -163,6 +164,7 @@ func newHTMLPage(r *Report) *htmlPage {
 		p.Schedule, p.Shortfall = scheduleRows(r)
 	}
 	p.Conn = connRows(r)
+	p.H2 = h2Rows(r)
 	p.Status = statusChart(r)
 	for _, k := range sortedKeys(r.Errors) {
 		e := r.Errors[k]

@@ -34,6 +34,9 @@ type Meta struct {
 	ConnScope string        `json:"conn_scope"`
 	Timeout   time.Duration `json:"timeout_ns"`
 	Pool      Pool          `json:"pool"`
+	// H2Offered says the run offered HTTP/2 (--http 2, or auto on an
+	// https target with an engine that speaks it).
+	H2Offered bool `json:"h2_offered,omitempty"`
 
 	// Open model and ramping: the rate ("5000/s"), the stages as given
 	// ("10s:0-2000,30s:2000"), the VU bounds.
@@ -107,6 +110,11 @@ type poolJSON struct {
 	TLSHandshakeTimeout   time.Duration `json:"tls_handshake_timeout_ns"`
 	ResponseHeaderTimeout time.Duration `json:"response_header_timeout_ns"`
 	Insecure              bool          `json:"insecure"`
+	// The protocol mode when not auto, and the HTTP/2 knobs when set.
+	HTTP            string        `json:"http,omitempty"`
+	H2MaxStreams    int           `json:"h2_max_streams,omitempty"`
+	H2StrictStreams bool          `json:"h2_strict_streams,omitempty"`
+	H2PingTimeout   time.Duration `json:"h2_ping_timeout_ns,omitempty"`
 }
 
 // MarshalJSON writes the report's pool object.
@@ -121,6 +129,10 @@ func (p Pool) MarshalJSON() ([]byte, error) {
 		TLSHandshakeTimeout:   p.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: p.ResponseHeaderTimeout,
 		Insecure:              p.InsecureSkipVerify,
+		HTTP:                  string(p.HTTP),
+		H2MaxStreams:          p.H2MaxStreams,
+		H2StrictStreams:       p.H2StrictStreams,
+		H2PingTimeout:         p.H2PingTimeout,
 	})
 }
 
@@ -147,6 +159,10 @@ func (p *Pool) UnmarshalJSON(b []byte) error {
 		TLSHandshakeTimeout:   j.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: j.ResponseHeaderTimeout,
 		InsecureSkipVerify:    j.Insecure,
+		HTTP:                  transport.HTTPVersion(j.HTTP),
+		H2MaxStreams:          j.H2MaxStreams,
+		H2StrictStreams:       j.H2StrictStreams,
+		H2PingTimeout:         j.H2PingTimeout,
 	}
 	return nil
 }
@@ -290,6 +306,10 @@ type Requests struct {
 	// over 4,096 bytes, or past 50 per domain or 3,000 per VU (a browser's
 	// limits; the oldest make room).
 	CookiesDropped int64 `json:"cookies_dropped"`
+	// Protocols counts the requests by the protocol of their connection
+	// ({"h1": n, "h2": n}; a request that got none is in neither); absent when the run neither used nor asked
+	// for HTTP/2.
+	Protocols map[string]int64 `json:"protocols,omitempty"`
 }
 
 // Schedule is how iterations were started. In the closed model every
@@ -362,6 +382,12 @@ type Connections struct {
 	// HTTP/1.0 responses.
 	CloseAnswers int64 `json:"close_answers"`
 	HTTP10       int64 `json:"http10_answers"`
+	// Protocols counts the connections established by protocol, and H2
+	// are the HTTP/2 connections' accounts; both absent when the run
+	// neither used nor asked for HTTP/2 (as are the close reasons goaway
+	// and h2_error).
+	Protocols map[string]int64 `json:"protocols,omitempty"`
+	H2        *H2Connections   `json:"h2,omitempty"`
 }
 
 // ExpectContinue counts the requests sent with "Expect: 100-continue" by

@@ -30,6 +30,7 @@ func Text(w io.Writer, r *Report) error {
 	tw.latency(r)
 	tw.phases(r)
 	tw.connections(r)
+	tw.h2(r)
 	tw.proxies(r)
 	tw.agents(r)
 	tw.status(r)
@@ -351,6 +352,53 @@ func (t *textWriter) connections(r *Report) {
 			so.TimeWaitBefore, so.TimeWaitAfter, so.TimeWaitPeak, so.PortLo, so.PortHi)
 	}
 	t.printf("\n")
+}
+
+// h2 prints the protocols and the HTTP/2 accounts; nothing for a run that
+// neither used nor asked for HTTP/2.
+func (t *textWriter) h2(r *Report) {
+	h := r.Connections.H2
+	if h == nil {
+		return
+	}
+	q, c := r.Requests.Protocols, r.Connections.Protocols
+	t.printf("HTTP/2\n")
+	t.printf("  protocols   requests h1 %d, h2 %d; connections h1 %d, h2 %d\n", q["h1"], q["h2"], c["h1"], c["h2"])
+	if d := h.StreamsPerConn; d.Count > 0 {
+		t.printf("  streams per connection   p50 %d, p99 %d, max %d (%d connections closed)\n", d.P50, d.P99, d.Max, h.Connections)
+	}
+	t.printf("  peak concurrent streams  %d", h.PeakStreams)
+	switch m := h.ServerMaxStreams; {
+	case m.Seen > 0 && m.Min == m.Max:
+		t.printf("; server MAX_CONCURRENT_STREAMS %d", m.Max)
+	case m.Seen > 0:
+		t.printf("; server MAX_CONCURRENT_STREAMS %d to %d", m.Min, m.Max)
+	case m.Unlimited > 0:
+		t.printf("; server MAX_CONCURRENT_STREAMS not set (no limit)")
+	}
+	t.printf("\n")
+	if g := h.GoAways; g.Count > 0 {
+		t.printf("  GOAWAY received          %d (%s), last-stream-id p50 %d, max %d\n", g.Count, codeList(g.Codes), g.LastStreamID.P50, g.LastStreamID.Max)
+	}
+	if len(h.RSTStreams) > 0 {
+		t.printf("  RST_STREAM received      %s (REFUSED_STREAM retried %d)\n", codeList(h.RSTStreams), h.RefusedRetried)
+	}
+	if d := h.Ping; d.Count > 0 || h.PingTimeouts > 0 {
+		t.printf("  PING round trips         %d, p50 %s, max %s, unanswered %d\n", d.Count, Duration(d.P50), Duration(d.Max), h.PingTimeouts)
+	}
+	if h.FlowControlStalls > 0 {
+		t.printf("  flow-control stalls      %d\n", h.FlowControlStalls)
+	}
+	t.printf("\n")
+}
+
+// codeList is "CODE n, CODE n", by name.
+func codeList(m map[string]int64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (t *textWriter) findings(r *Report) {

@@ -153,7 +153,7 @@ type parser struct {
 	dataLines map[string]int
 }
 
-var topKeys = []string{"version", "base_url", "engine", "defaults", "transport", "proxy", "graceful_stop", "late_threshold", "data", "scenarios", "thresholds"}
+var topKeys = []string{"version", "base_url", "engine", "http", "defaults", "transport", "proxy", "graceful_stop", "late_threshold", "data", "scenarios", "thresholds"}
 
 func (p *parser) file(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -174,6 +174,17 @@ func (p *parser) file(n *yaml.Node) {
 			if plan.Engine != engine.EngineH1 && plan.Engine != engine.EngineNetHTTP {
 				d.errf(v, "engine %q: want h1 or net/http", plan.Engine)
 			}
+		case "http":
+			raw := v.Value // 1.1 and 2 are YAML numbers; the key takes them as written
+			if v.Kind != yaml.ScalarNode {
+				d.errf(v, "http: want auto, 1.1 or 2")
+				break
+			}
+			hv, err := transport.ParseHTTPVersion(raw)
+			if err != nil {
+				d.errf(v, "http %v", err)
+			}
+			plan.Transport.HTTP = hv
 		case "defaults":
 			p.defaults(v)
 		case "transport":
@@ -314,7 +325,7 @@ func (p *parser) defaults(n *yaml.Node) {
 // underscores).
 var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "max_idle_conns", "idle_conn_timeout",
 	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "expect_continue_timeout", "insecure", "cacert", "conn_scope",
-	"max_header_bytes"}
+	"max_header_bytes", "h2_max_streams", "h2_strict_streams", "h2_ping_timeout"}
 
 func (p *parser) transport(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -370,6 +381,18 @@ func (p *parser) transport(n *yaml.Node) {
 					d.errf(v, "%s %q: %v", what, file, err)
 				}
 				t.RootCAsPEM = b
+			}
+		case "h2_max_streams":
+			if x := d.integer(v, what); x < 1 {
+				d.errf(v, "%s %d: want at least 1 (leave it out for what the server's SETTINGS allow)", what, x)
+			} else {
+				t.H2MaxStreams = x
+			}
+		case "h2_strict_streams":
+			t.H2StrictStreams = d.boolean(v, what)
+		case "h2_ping_timeout":
+			if t.H2PingTimeout = d.duration(v, what); t.H2PingTimeout < 0 {
+				d.errf(v, "%s %v: must not be negative", what, t.H2PingTimeout)
 			}
 		case "conn_scope":
 			plan.ConnScope = engine.ConnScope(d.str(v, what))

@@ -50,6 +50,7 @@ var metricsByName = map[string]metrics.Metric{
 	"latency": metrics.Latency, "service_time": metrics.ServiceTime, "schedule_lag": metrics.ScheduleLag,
 	"blocked": metrics.Blocked, "dns": metrics.DNS, "connect": metrics.Connect, "proxy": metrics.Proxy, "tls": metrics.TLS,
 	"send": metrics.Send, "wait": metrics.Wait, "receive": metrics.Receive,
+	"stream_wait": metrics.StreamWait,
 }
 
 var rates = map[string]bool{"error_rate": true, "checks": true, "rps": true, "requests": true, "dropped": true}
@@ -82,10 +83,10 @@ func Parse(expr, step string) (Threshold, error) {
 			return t, fmt.Errorf("threshold %q: %q: want pNN, mean, min or max", expr, agg)
 		}
 		if _, ok := metricsByName[m]; !ok {
-			return t, fmt.Errorf("threshold %q: unknown metric %q (known: latency, service_time, schedule_lag, blocked, dns, connect, proxy, tls, send, wait, receive)", expr, m)
+			return t, fmt.Errorf("threshold %q: unknown metric %q (known: latency, service_time, schedule_lag, blocked, dns, connect, proxy, tls, send, wait, receive, stream_wait)", expr, m)
 		}
-		if mm := metricsByName[m]; step != "" && m != "latency" && (t.agg != "mean" || mm < metrics.Blocked || mm > metrics.Receive) {
-			return t, fmt.Errorf("threshold %q: a step keeps the percentiles of its latency and the means of its phases (blocked ... receive) only", expr)
+		if mm := metricsByName[m]; step != "" && m != "latency" && (t.agg != "mean" || mm < metrics.Blocked || mm > metrics.StreamWait) {
+			return t, fmt.Errorf("threshold %q: a step keeps the percentiles of its latency and the means of its phases (blocked ... receive, stream_wait) only", expr)
 		}
 		t.metric = m
 	} else {

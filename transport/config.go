@@ -81,6 +81,80 @@ type Config struct {
 	// an HTTP proxy, so that the proxy's log ties each tunnel to the run.
 	// Empty: none.
 	UserAgent string `json:"user_agent,omitempty"`
+
+	// HTTP is the protocol the pool may speak (--http): HTTPAuto offers h2
+	// and http/1.1 by ALPN on https when the engine speaks HTTP/2 and
+	// uses what the server picks (HTTP/1.1 on http), HTTP1 forces
+	// HTTP/1.1, HTTP2 requires HTTP/2 (ALPN h2 on https, a server that
+	// does not pick it failing as protocol_negotiation; prior-knowledge
+	// h2c on http).
+	HTTP HTTPVersion `json:"http,omitempty"`
+
+	// H2MaxStreams caps the streams the client opens at once on one
+	// HTTP/2 connection (--h2-max-streams), below what the server's
+	// SETTINGS_MAX_CONCURRENT_STREAMS allows. 0: what the server allows.
+	H2MaxStreams int `json:"h2_max_streams,omitempty"`
+
+	// H2StrictStreams never opens another connection while every
+	// connection's streams are in use: requests wait for a stream slot
+	// (--h2-strict-streams; Go's HTTP2Config.StrictMaxConcurrentRequests).
+	H2StrictStreams bool `json:"h2_strict_streams,omitempty"`
+
+	// H2PingTimeout closes an HTTP/2 connection whose PING is not answered
+	// within it (--h2-ping-timeout; Go's HTTP2Config.PingTimeout). 0: Go's
+	// default (15s), PINGs sent only after SendPingTimeout of silence,
+	// which faya leaves unset.
+	H2PingTimeout time.Duration `json:"h2_ping_timeout,omitempty"`
+}
+
+// HTTPVersion is the HTTP protocol a pool may speak ([Config.HTTP]).
+type HTTPVersion string
+
+// The protocol modes of --http.
+const (
+	// HTTPAuto ("auto", the zero value) does what Go's http.Transport
+	// does: h2 by ALPN on https when the server picks it, HTTP/1.1
+	// otherwise.
+	HTTPAuto HTTPVersion = ""
+	// HTTP1 ("1.1") forces HTTP/1.1.
+	HTTP1 HTTPVersion = "1.1"
+	// HTTP2 ("2") requires HTTP/2.
+	HTTP2 HTTPVersion = "2"
+)
+
+// ParseHTTPVersion parses a value of --http: "auto" (or empty), "1.1"
+// or "2".
+func ParseHTTPVersion(s string) (HTTPVersion, error) {
+	switch s {
+	case "", "auto":
+		return HTTPAuto, nil
+	case "1.1":
+		return HTTP1, nil
+	case "2":
+		return HTTP2, nil
+	}
+	return HTTPAuto, fmt.Errorf("%q: want auto, 1.1 or 2", s)
+}
+
+// String returns the mode as --http takes it ("auto" for HTTPAuto).
+func (v HTTPVersion) String() string {
+	if v == HTTPAuto {
+		return "auto"
+	}
+	return string(v)
+}
+
+// ALPN returns the protocols a TLS handshake offers in mode v, in order
+// of preference; h2 says whether the engine can speak HTTP/2 (without
+// it, auto offers only http/1.1).
+func (v HTTPVersion) ALPN(h2 bool) []string {
+	switch {
+	case v == HTTP2:
+		return []string{"h2"}
+	case v == HTTPAuto && h2:
+		return []string{"h2", "http/1.1"}
+	}
+	return []string{"http/1.1"}
 }
 
 // Defaults used when a Config field is zero.
@@ -144,6 +218,13 @@ func (c Config) Validate() error {
 	neg("dial timeout", c.DialTimeout)
 	neg("TLS handshake timeout", c.TLSHandshakeTimeout)
 	neg("response header timeout", c.ResponseHeaderTimeout)
+	neg("h2 ping timeout", c.H2PingTimeout)
+	if _, err := ParseHTTPVersion(string(c.HTTP)); err != nil {
+		errs = append(errs, fmt.Errorf("http version %w", err))
+	}
+	if c.H2MaxStreams < 0 {
+		errs = append(errs, fmt.Errorf("h2 max streams must be at least 1 (0: what the server allows), got %d", c.H2MaxStreams))
+	}
 	if len(c.RootCAsPEM) > 0 {
 		if _, err := CAPool(c.RootCAsPEM); err != nil {
 			errs = append(errs, fmt.Errorf("CA certificates: %w", err))

@@ -27,7 +27,7 @@ func FailedReason(c metrics.ErrClass) (metrics.CloseReason, bool) {
 		return metrics.CloseServer, true
 	case metrics.ErrProtocol:
 		return metrics.CloseBroken, true
-	case metrics.ErrTLS, metrics.ErrProxyAuth, metrics.ErrProxyConnect, metrics.ErrProxySOCKS:
+	case metrics.ErrTLS, metrics.ErrProxyAuth, metrics.ErrProxyConnect, metrics.ErrProxySOCKS, metrics.ErrProtocolNegotiation:
 		return metrics.CloseHandshakeFailed, true
 	}
 	return 0, false
@@ -71,10 +71,19 @@ type Conn struct {
 	ProxyIndex int
 	// DialedAt is when the dial started.
 	DialedAt time.Time
+	// Proto is the protocol the connection speaks: what TLS's ALPN
+	// negotiated, ProtoH2 for prior-knowledge h2c (--http 2 on http).
+	// Set before the connection is reported dialed.
+	Proto metrics.Protocol
 
 	pool *Dialer
 
 	requests  atomic.Int64
+	inflight  atomic.Int32  // requests carried now (HTTP/2: its open streams)
+	peak      atomic.Int32  // the most at once
+	goaway    atomic.Bool   // HTTP/2: a GOAWAY was counted
+	streams   atomic.Int32  // HTTP/2: streams open now (headers written, not yet released)
+	peakOpen  atomic.Int32  // HTTP/2: the most streams open at once
 	state     atomic.Uint32 // stateInUse | stateClosed | stateReported
 	idleClose atomic.Int64  // when the server closed it idle: how long it had been idle (ns)
 	rx, tx    atomic.Int64  // wire bytes read and written
@@ -116,12 +125,36 @@ func (c *Conn) update(f func(uint32) uint32) (report bool) {
 	}
 }
 
-// tlsConn is what the pool hands to net/http for HTTPS: the TLS session
-// over a counted TCP connection.
-type tlsConn struct {
-	*tls.Conn
-	c *Conn
+// NegotiationError is a TLS handshake whose ALPN did not pick h2 when
+// HTTP/2 was required (--http 2): its class is protocol_negotiation.
+type NegotiationError struct {
+	Addr string
+	// Got is the protocol the server picked ("" when it picked none).
+	Got string
+	// Alert: the server refused the handshake (no_application_protocol:
+	// it speaks none of h2); err is the handshake's error.
+	Alert bool
+	err   error
 }
+
+func (e *NegotiationError) Error() string {
+	if e.Alert {
+		return "HTTP/2 required (--http 2) but " + e.Addr + " does not speak h2: " + e.err.Error()
+	}
+	got := e.Got
+	if got == "" {
+		got = "no protocol by ALPN (it ignored ALPN: HTTP/1.1 only)"
+	} else {
+		got += " by ALPN"
+	}
+	return "HTTP/2 required (--http 2) but " + e.Addr + " picked " + got + ", not h2"
+}
+
+// Unwrap returns the handshake's error, if any.
+func (e *NegotiationError) Unwrap() error { return e.err }
+
+// ErrClass classes it for the reports.
+func (e *NegotiationError) ErrClass() metrics.ErrClass { return metrics.ErrProtocolNegotiation }
 
 // ConnOf returns the pool's Conn behind a connection net/http reports
 // (plain or TLS), or nil for a connection the pool did not make.
@@ -129,14 +162,13 @@ func ConnOf(c net.Conn) *Conn {
 	switch c := c.(type) {
 	case *Conn:
 		return c
-	case *tlsConn:
-		return c.c
 	case *layered:
 		return c.c
-	case *tls.Conn: // TLS run by net/http over a Conn (see Dialer.Track)
-		if tc, ok := c.NetConn().(*Conn); ok {
-			return tc
-		}
+	case *tls.Conn:
+		// The pool's TLS (net/http needs a *tls.Conn for h2), maybe over
+		// TLS to an HTTPS proxy, or net/http's over a Conn (see
+		// Dialer.Track).
+		return ConnOf(c.NetConn())
 	}
 	return nil
 }
@@ -174,9 +206,32 @@ func (c *Conn) AddRequests(n int64) { c.requests.Add(n) }
 // the connection's first.
 func (c *Conn) Acquire() (first bool) {
 	c.answered.Store(false)
+	n := c.inflight.Add(1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
 	c.update(func(s uint32) uint32 { return s | stateInUse })
 	return c.requests.Add(1) == 1
 }
+
+// StreamOpened counts a stream opened on c (an HTTP/2 request's headers
+// written: it had its stream slot); StreamClosed its end.
+func (c *Conn) StreamOpened() {
+	n := c.streams.Add(1)
+	for p := c.peakOpen.Load(); n > p && !c.peakOpen.CompareAndSwap(p, n); p = c.peakOpen.Load() {
+	}
+}
+
+// StreamClosed counts the end of a stream StreamOpened counted.
+func (c *Conn) StreamClosed() { c.streams.Add(-1) }
+
+// PeakStreams is the most HTTP/2 streams c had open at once: requests
+// whose headers were written and that had not ended (a request handed c
+// but waiting for a stream slot is not one).
+func (c *Conn) PeakStreams() int { return int(c.peakOpen.Load()) }
+
+// PeakInFlight is the most requests c was handed at once: 1 on
+// HTTP/1.x; on HTTP/2 those waiting for a stream slot too.
+func (c *Conn) PeakInFlight() int { return int(c.peak.Load()) }
 
 // NoteAnswered records that the request on c got its whole answer (the
 // body read to its end) without an error. Call it before [Conn.Release].
@@ -203,6 +258,9 @@ func (c *Conn) TakeBytes() (received, sent int64) {
 // the pool's observer now.
 func (c *Conn) Release(now time.Duration) {
 	c.lastUse.Store(int64(now))
+	if c.inflight.Add(-1) > 0 {
+		return // an HTTP/2 connection with other streams open
+	}
 	if c.update(func(s uint32) uint32 { return s &^ stateInUse }) {
 		c.pool.closed(c)
 	}
@@ -250,7 +308,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 			// net/http's read loop waits on every idle connection; an EOF
 			// there is the server's idle timeout.
 			c.NoteServerIdleClose()
-		} else {
+		} else if c.Proto != metrics.ProtoH2 || err != io.EOF {
+			// On HTTP/2 an EOF while a stream is open is the server
+			// closing after its GOAWAY, its last answer maybe whole: a
+			// request it cut fails and says so (RequestFailed).
 			c.SetCloseReason(metrics.CloseServer)
 		}
 	}
@@ -280,7 +341,14 @@ func (c *Conn) NoteServerIdleClose() {
 	}
 	idle := c.pool.now() - since
 	if idle < QuickClose && c.requests.Load() > 0 {
-		c.reason.Store(int32(metrics.CloseServer) + 1)
+		r := metrics.CloseServer
+		if c.Proto == metrics.ProtoH2 {
+			// An HTTP/2 server ends a connection it keeps no more with a
+			// GOAWAY (RFC 9113 6.8), and closes it when its streams are
+			// done: just after the last one, as here.
+			r = metrics.CloseGoAway
+		}
+		c.reason.Store(int32(r) + 1)
 		return
 	}
 	if c.idleClose.CompareAndSwap(0, int64(max(idle, 0))+1) {
@@ -342,6 +410,13 @@ func (c *Conn) closeReason(p *Dialer) metrics.CloseReason {
 	// silent closes leave a reason: an EOF seen by Read, a canceled
 	// request, a PutIdleConn error, the run's end, the idle timer.
 	if c.answered.Load() {
+		if c.Proto == metrics.ProtoH2 {
+			// Go's HTTP/2 client closes a connection after its streams
+			// ended, with no error, in one case besides the run's end and
+			// the idle timer: the server's GOAWAY (it has no write-late
+			// rule).
+			return metrics.CloseGoAway
+		}
 		return metrics.CloseWriteLate
 	}
 	return metrics.CloseOther

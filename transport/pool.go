@@ -46,6 +46,7 @@ type Dialer struct {
 	ending   atomic.Bool
 	dialing  atomic.Int64 // dials started and not yet counted (dialed) or failed
 	proxy    *Proxy       // WithProxy: the Pool's connections go through it
+	h2       bool         // WithHTTP2: the engine speaks HTTP/2
 
 	mu   sync.Mutex
 	open map[*Conn]struct{} // connections open now
@@ -60,13 +61,23 @@ type Option func(*Dialer)
 // are per proxy, as net/http keys its pool by proxy.
 func WithProxy(px *Proxy) Option { return func(d *Dialer) { d.proxy = px } }
 
+// WithHTTP2 says the engine speaks HTTP/2: with --http auto, TLS then
+// offers h2 before http/1.1 by ALPN (without it, auto offers only
+// http/1.1); --http 2 offers h2 alone either way. [New] (net/http) sets
+// it.
+func WithHTTP2() Option { return func(d *Dialer) { d.h2 = true } }
+
 // WithEpoch sets the start of the dialer's clock ([Dialer.Now]), so that
 // several pools, and the engine's schedule, share one clock. The default
 // is the time the Dialer is made.
 func WithEpoch(t time.Time) Option { return func(d *Dialer) { d.epoch = t } }
 
 // NewDialer returns a Dialer for cfg (defaults applied) reporting to obs.
-// TLS connections offer only HTTP/1.1 (ALPN "http/1.1").
+// TLS connections offer by ALPN what cfg.HTTP asks ([HTTPVersion.ALPN]):
+// HTTP/1.1 only unless the engine speaks HTTP/2 ([WithHTTP2]) or HTTP/2
+// is required; with --http 2 a server that does not pick h2 fails the
+// dial with a [NegotiationError]. Each Conn's Proto is what was
+// negotiated.
 func NewDialer(cfg Config, obs Observer, opts ...Option) (*Dialer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("transport config: %w", err)
@@ -97,8 +108,17 @@ func NewDialer(cfg Config, obs Observer, opts ...Option) (*Dialer, error) {
 	for _, o := range opts {
 		o(p)
 	}
+	p.tls.NextProtos = cfg.HTTP.ALPN(p.h2)
 	return p, nil
 }
+
+// HTTP2 reports whether the dialer's connections may speak HTTP/2: the
+// engine speaks it and --http is not 1.1.
+func (p *Dialer) HTTP2() bool { return p.cfg.HTTP == HTTP2 || p.h2 && p.cfg.HTTP == HTTPAuto }
+
+// H2C reports whether plain-TCP connections speak HTTP/2 with prior
+// knowledge (--http 2 on an http URL).
+func (p *Dialer) H2C() bool { return p.cfg.HTTP == HTTP2 }
 
 // Pool is one tuned net/http connection pool: a *http.Transport whose
 // [Dialer] counts, times and labels every connection. Create it with [New];
@@ -109,11 +129,14 @@ type Pool struct {
 	http *http.Transport
 }
 
-// New builds a Pool from cfg (defaults applied) reporting to obs.
-// HTTP/2 is not negotiated: every connection is HTTP/1.1, so that the pool
-// limits mean what they say and each connection is one TCP stream.
+// New builds a Pool from cfg (defaults applied) reporting to obs. It
+// speaks what cfg.HTTP asks with Go's own HTTP/2 (http.Transport's
+// Protocols and HTTP2Config): auto, h2 where an https server picks it by
+// ALPN and HTTP/1.1 elsewhere; 1.1, HTTP/1.1 only; 2, HTTP/2 only (h2 by
+// ALPN, prior-knowledge h2c on http). MaxConnsPerHost caps the HTTP/2
+// connections too.
 func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
-	d, err := NewDialer(cfg, obs, opts...)
+	d, err := NewDialer(cfg, obs, append(opts, WithHTTP2())...)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +159,23 @@ func New(cfg Config, obs Observer, opts ...Option) (*Pool, error) {
 	}
 	// One header limit for both engines (h1's reader applies it too).
 	p.http.MaxResponseHeaderBytes = cfg.MaxResponseHeaderBytes
+	p.http.Protocols = new(http.Protocols)
+	switch cfg.HTTP {
+	case HTTP1:
+		p.http.Protocols.SetHTTP1(true)
+	case HTTP2:
+		p.http.Protocols.SetHTTP2(true)
+		p.http.Protocols.SetUnencryptedHTTP2(true)
+	default:
+		p.http.Protocols.SetHTTP1(true)
+		p.http.Protocols.SetHTTP2(true)
+	}
+	p.http.HTTP2 = &http.HTTP2Config{
+		StrictMaxConcurrentRequests: cfg.H2StrictStreams,
+		PingTimeout:                 cfg.H2PingTimeout,
+		// A PING after that long without a frame: without it Go sends none.
+		SendPingTimeout: cfg.H2PingTimeout,
+	}
 	if px := d.proxy; px != nil {
 		p.http.Proxy = func(req *http.Request) (*url.URL, error) {
 			if px.Forwards(req.URL.Scheme == "https") {
@@ -316,13 +356,17 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 		return nil, err
 	}
 	ok = true
-	return &Conn{
+	c := &Conn{
 		Conn:     nc,
 		DNS:      dns,
 		Connect:  time.Since(connectStart),
 		DialedAt: start,
 		pool:     p,
-	}, nil
+	}
+	if p.H2C() {
+		c.Proto = metrics.ProtoH2 // prior knowledge; TLS's ALPN decides for https
+	}
+	return c, nil
 }
 
 // Dial connects to addr (host:port), resolving the host, and for TLS runs

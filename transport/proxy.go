@@ -302,11 +302,27 @@ func (p *Dialer) tlsOver(ctx context.Context, c *Conn, nc net.Conn, serverName s
 		c.SetCloseReason(handshakeFailed(ctx))
 		p.dialed(c)
 		_ = c.Close()
+		// The alert the server sent is an unexported type: its text is
+		// fixed (RFC 7301's no_application_protocol).
+		if p.cfg.HTTP == HTTP2 && strings.Contains(err.Error(), "tls: no application protocol") {
+			// The server knows ALPN and none of it is h2.
+			return nil, &NegotiationError{Addr: nc.RemoteAddr().String(), Alert: true, err: err}
+		}
 		return nil, err
 	}
 	c.TLS = time.Since(start)
+	c.Proto = metrics.ProtoH1
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		c.Proto = metrics.ProtoH2
+	}
+	if p.cfg.HTTP == HTTP2 && c.Proto != metrics.ProtoH2 {
+		c.SetCloseReason(metrics.CloseHandshakeFailed)
+		p.dialed(c)
+		_ = tc.Close()
+		return nil, &NegotiationError{Addr: nc.RemoteAddr().String(), Got: tc.ConnectionState().NegotiatedProtocol}
+	}
 	p.dialed(c)
-	return &tlsConn{Conn: tc, c: c}, nil
+	return tc, nil
 }
 
 // handshakeFailed is why a connection whose handshake failed is closed:

@@ -16,7 +16,8 @@ func FillTimes(s *metrics.Sample, start, end, intended time.Duration, tm *Timing
 	s.End = end
 	s.Latency = end - start
 	blocked, _ := tm.Get(metrics.PhaseBlocked)
-	s.ServiceTime = s.Latency - blocked
+	streamWait, _ := tm.Get(metrics.PhaseStreamWait) // HTTP/2: a client-side queue too
+	s.ServiceTime = s.Latency - blocked - streamWait
 	if intended >= 0 {
 		s.Scheduled = true
 		s.Lag = start - intended
@@ -32,7 +33,7 @@ func FillTimes(s *metrics.Sample, start, end, intended time.Duration, tm *Timing
 
 // Measure fills s with what the tracer saw of the request that started
 // at start and ended at end: its times (see [FillTimes]), the wait for a
-// 100 Continue, the connections it got, whether the last was idle, and
+// 100 Continue, the connections it got (the protocol of the last), whether the last was idle, and
 // the retries and redirects. It ends the request's last hop; the bytes
 // come with [Tracer.Release].
 func (t *Tracer) Measure(s *metrics.Sample, start, end, intended time.Duration) {
@@ -41,4 +42,7 @@ func (t *Tracer) Measure(s *metrics.Sample, start, end, intended time.Duration) 
 	s.Fresh, s.Reused = t.Uses()
 	s.WasIdle, s.IdleTime = t.Idle()
 	s.Retries, s.Redirects = t.Retries(), t.Redirects()
+	if c := t.conn; c != nil {
+		s.Proto = c.Proto
+	}
 }

@@ -66,16 +66,18 @@ type Tracer struct {
 	idleTime  time.Duration
 	hops      int // GetConn calls
 	retries   int
+	hopGot    bool // the hop got a connection (GotConn)
 	redirects int
 	timings   Timings
 
 	// Set from net/http's write and read loops.
 	wrote     atomic.Int64 // pool clock ns + 1; 0: not yet
 	firstByte atomic.Int64
-	waitCont  atomic.Int64  // the head written, waiting for 100 Continue
-	got100    atomic.Int64  // the server's 100 Continue
-	headers   time.Duration // the final answer's head was had (GotHeaders); 0: not known
-	expect    bool          // the request asks "Expect: 100-continue" (ExpectsContinue)
+	waitCont  atomic.Int64         // the head written, waiting for 100 Continue
+	got100    atomic.Int64         // the server's 100 Continue
+	headers   time.Duration        // the final answer's head was had (GotHeaders); 0: not known
+	stream    atomic.Pointer[Conn] // the HTTP/2 connection whose stream count this request holds
+	expect    bool                 // the request asks "Expect: 100-continue" (ExpectsContinue)
 }
 
 // NewTracer returns a Tracer whose times are on p's clock.
@@ -84,6 +86,7 @@ func NewTracer(p *Pool) *Tracer {
 	t.trace = httptrace.ClientTrace{
 		GetConn:              t.onGetConn,
 		GotConn:              t.onGotConn,
+		WroteHeaders:         t.onWroteHeaders,
 		WroteRequest:         t.onWroteRequest,
 		GotFirstResponseByte: t.onFirstByte,
 		PutIdleConn:          t.onPutIdleConn,
@@ -110,6 +113,7 @@ func (t *Tracer) Start() time.Duration {
 	t.fresh, t.wasIdle, t.idleTime = false, false, 0
 	t.uses = [2]int{}
 	t.hops, t.retries, t.redirects = 0, 0, 0
+	t.hopGot = false
 	t.timings.Reset()
 	t.wrote.Store(0)
 	t.firstByte.Store(0)
@@ -168,6 +172,14 @@ func stamp(a *atomic.Int64) (time.Duration, bool) {
 }
 
 func (t *Tracer) onGetConn(string) {
+	if t.hops > 0 && !t.hopGot {
+		// net/http asks again without having had a connection: its
+		// HTTP/2 pool had none to give (http2 ErrNoCachedConn, after a
+		// dial race) and it looks once more. Nothing was sent: the wait
+		// for a connection goes on from the first ask.
+		return
+	}
+	t.hopGot = false
 	now := t.pool.now()
 	if t.hops > 0 {
 		// A second GetConn within one request is either a redirect (the
@@ -210,7 +222,26 @@ func (t *Tracer) endHop(now time.Duration) {
 	}
 }
 
+// onWroteHeaders counts an HTTP/2 stream open: its headers written, the
+// request had a stream slot. It runs on Go's HTTP/2 writer goroutine,
+// after GotConn set t.conn.
+func (t *Tracer) onWroteHeaders() {
+	if c := t.conn; c != nil && c.Proto == metrics.ProtoH2 {
+		c.StreamOpened()
+		t.stream.Store(c)
+	}
+}
+
+// endStream counts the end of the stream onWroteHeaders counted, if any.
+func (t *Tracer) endStream() {
+	if c := t.stream.Swap(nil); c != nil {
+		c.StreamClosed()
+	}
+}
+
 func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
+	t.endStream() // the previous hop's
+	t.hopGot = true
 	now := t.pool.now()
 	t.gotConn = now
 	c := ConnOf(info.Conn)
@@ -277,6 +308,7 @@ func (t *Tracer) Finish(now time.Duration) *Timings {
 // at now, after any close reason was set, and returns the wire bytes they
 // carried since the last request.
 func (t *Tracer) Release(now time.Duration) (received, sent int64) {
+	t.endStream()
 	for _, c := range t.acquired {
 		rx, tx := c.TakeBytes()
 		received += rx

@@ -178,6 +178,10 @@ func (o *runOpts) overridePool(fs *pflag.FlagSet, plan *engine.Plan) []error {
 		"expect-continue-timeout": func() { t.ExpectContinueTimeout = pool.ExpectContinueTimeout },
 		"insecure":                func() { t.InsecureSkipVerify = pool.InsecureSkipVerify },
 		"cacert":                  func() { t.RootCAsPEM = pool.RootCAsPEM },
+		"http":                    func() { t.HTTP = pool.HTTP },
+		"h2-max-streams":          func() { t.H2MaxStreams = pool.H2MaxStreams },
+		"h2-strict-streams":       func() { t.H2StrictStreams = pool.H2StrictStreams },
+		"h2-ping-timeout":         func() { t.H2PingTimeout = pool.H2PingTimeout },
 	} {
 		if set(flag) {
 			apply()

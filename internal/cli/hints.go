@@ -38,16 +38,20 @@ var otherTools = map[string]string{
 	"--host":                     "Locust's --host is --base-url here (with -f FILE)",
 	"--disable-redirects":        "hey's -disable-redirects is --max-redirects 0 here",
 	"--insecure-skip-tls-verify": "k6's --insecure-skip-tls-verify is --insecure here",
-	"--http2":                    noHTTP2,
-	"--h2":                       noHTTP2,
-	"--http2-prior-knowledge":    noHTTP2,
+	"--http2":                    useHTTP2,
+	"--h2":                       useHTTP2,
+	"--http2-prior-knowledge":    useHTTP2,
+	"--http1.1":                  "use --http 1.1",
 	"--http3":                    noHTTP2,
 	"--h3":                       noHTTP2,
 	"--latency-correction":       "faya's open model measures latency from each request's intended start; see -r/--rate (there is nothing to correct)",
 	"--no-latency-correction":    "faya's open model measures latency from each request's intended start; see -r/--rate",
 }
 
-const noHTTP2 = "faya speaks HTTP/1.1 only (over TCP or TLS, on both engines); HTTP/2 and HTTP/3 are not supported yet. --engine chooses h1 (faya's own) or net/http (Go's client)"
+const (
+	useHTTP2 = "use --http 2 (HTTP/2 required: ALPN h2 on https, prior-knowledge h2c on http) with --engine net/http; --http auto, the default, uses h2 when an https server picks it"
+	noHTTP2  = "faya speaks HTTP/1.1 and HTTP/2 (--http auto|1.1|2), not HTTP/3 yet"
+)
 
 // flagError makes pflag's errors say what the user meant: the faya flag
 // for another tool's, the flag a typo is closest to, the collision of -d

@@ -61,6 +61,10 @@ type runOpts struct {
 	maxHeaderBytes        int64
 	expectContinue        time.Duration
 	connScope             string
+	httpVersion           string
+	h2MaxStreams          int
+	h2StrictStreams       bool
+	h2PingTimeout         time.Duration
 
 	engine string
 
@@ -217,9 +221,10 @@ type flagGroup struct {
 // runFlagGroups are faya run's flags as the README's tables group them.
 var runFlagGroups = []flagGroup{
 	{"Load flags", []string{"concurrency", "requests", "duration", "rate", "stages", "vu-stages", "max-vus", "pre-vus", "graceful-stop", "late-threshold"}},
-	{"Request flags", []string{"method", "header", "body", "body-file", "template", "timeout", "insecure", "cacert", "user-agent", "max-body", "max-redirects", "pipeline", "engine"}},
+	{"Request flags", []string{"method", "header", "body", "body-file", "template", "timeout", "insecure", "cacert", "user-agent", "max-body", "max-redirects", "pipeline", "engine", "http"}},
 	{"Pool flags (each sets the http.Transport field of the same name)", []string{"max-conns-per-host", "max-idle-conns-per-host", "max-idle-conns", "idle-conn-timeout",
-		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "expect-continue-timeout", "conn-scope"}},
+		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "expect-continue-timeout", "conn-scope",
+		"h2-max-streams", "h2-strict-streams", "h2-ping-timeout"}},
 	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
 	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
 	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
@@ -307,6 +312,10 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.maxHeaderBytes, "max-header-bytes", transport.DefaultMaxResponseHeaderBytes, "bound a response's status lines and headers, 1xx answers included; past it the request fails as protocol (both engines; http.Transport.MaxResponseHeaderBytes)")
 	fs.DurationVar(&o.expectContinue, "expect-continue-timeout", transport.DefaultExpectContinueTimeout, "a request sent with 'Expect: 100-continue' waits this long for the server's 100 Continue before it sends its body: http.Transport.ExpectContinueTimeout (negative: send it at once)")
 	fs.StringVar(&o.engine, "engine", engine.EngineH1, "HTTP engine: h1 (faya's own HTTP/1.1 engine, the fastest) or net/http (Go's client, as Go services use it); both measure the same")
+	fs.StringVar(&o.httpVersion, "http", "auto", "HTTP version: auto (h2 by ALPN on https when the engine speaks it and the server picks it, else HTTP/1.1), 1.1 (HTTP/1.1 only) or 2 (HTTP/2 required: ALPN h2 on https, prior-knowledge h2c on http; net/http engine)")
+	fs.IntVar(&o.h2MaxStreams, "h2-max-streams", 0, "HTTP/2: streams the client opens at once per connection, at most (default: what the server's SETTINGS_MAX_CONCURRENT_STREAMS allows)")
+	fs.BoolVar(&o.h2StrictStreams, "h2-strict-streams", false, "HTTP/2: never open another connection while every connection's streams are in use; requests wait for a stream slot (http.HTTP2Config.StrictMaxConcurrentRequests)")
+	fs.DurationVar(&o.h2PingTimeout, "h2-ping-timeout", 0, "HTTP/2: close a connection whose PING is not answered within this (http.HTTP2Config.PingTimeout; default: Go's, 15s)")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
 	// proxies
@@ -760,6 +769,16 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 		}
 		return v
 	}
+	httpVersion, err := transport.ParseHTTPVersion(o.httpVersion)
+	if err != nil {
+		errs = append(errs, usagef("--http %v", err))
+	}
+	if fs.Changed("h2-max-streams") && o.h2MaxStreams < 1 {
+		errs = append(errs, usagef("--h2-max-streams %d: want at least 1 (leave it out for what the server's SETTINGS allow)", o.h2MaxStreams))
+	}
+	if o.h2PingTimeout < 0 {
+		errs = append(errs, usagef("--h2-ping-timeout %v: must not be negative", o.h2PingTimeout))
+	}
 	if o.maxHeaderBytes < transport.MinResponseHeaderBytes {
 		errs = append(errs, usagef("--max-header-bytes %d: want at least %d (the default is %d, 1 MiB)", o.maxHeaderBytes, transport.MinResponseHeaderBytes, transport.DefaultMaxResponseHeaderBytes))
 	}
@@ -776,6 +795,10 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 		RootCAsPEM:             o.rootCAs(&errs),
 		MaxResponseHeaderBytes: o.maxHeaderBytes,
 		ExpectContinueTimeout:  o.expectContinue,
+		HTTP:                   httpVersion,
+		H2MaxStreams:           max(o.h2MaxStreams, 0),
+		H2StrictStreams:        o.h2StrictStreams,
+		H2PingTimeout:          max(o.h2PingTimeout, 0),
 	}, errs
 }
 

@@ -97,6 +97,9 @@ type state struct {
 	closed  [metrics.NumCloseReasons]int64
 	putIdle [len(putIdleReasons)]int64
 
+	protocols, dialedProto [metrics.NumProtocols]int64
+	goaways                int64
+
 	connsOpen, connsActive int64
 	vusBusy, vusAllocated  int64
 
@@ -126,6 +129,8 @@ type descs struct {
 	vusBusy, vusAllocated     *prometheus.Desc
 	iterations, dropped, late *prometheus.Desc
 	checks, setup             *prometheus.Desc
+	protocols, dialedProto    *prometheus.Desc
+	goaways                   *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -142,7 +147,7 @@ func newDescs() descs {
 		duration: d("request_duration_seconds",
 			"Request latency: from the intended start (open model) or the actual start (closed model) to the end of the response, failed requests included. Buckets come from an HDR histogram at 3 significant digits."),
 		phase: d("request_phase_seconds",
-			"Time requests spent in each phase (blocked: waiting for a pooled connection; dns; connect; proxy: the proxy handshake; tls; send; wait: for the first response byte; receive). A request is counted only in the phases it went through.",
+			"Time requests spent in each phase (blocked: waiting for a pooled connection; dns; connect; proxy: the proxy handshake; tls; send; wait: for the first response byte; receive; stream_wait: HTTP/2, waiting for a free stream slot). A request is counted only in the phases it went through.",
 			"phase"),
 		service: d("request_service_time_seconds",
 			"Request time once it had a connection: the latency without the client-side queueing (schedule lag and the wait for a pooled connection)."),
@@ -153,6 +158,14 @@ func newDescs() descs {
 		closed: d("connections_closed_total",
 			"Connections closed, by reason (every reason is listed).",
 			"reason"),
+		protocols: d("requests_by_protocol_total",
+			"Requests by the protocol of their connection (h1, h2).",
+			"protocol"),
+		dialedProto: d("connections_dialed_by_protocol_total",
+			"Connections established, by protocol (h1, h2: what ALPN negotiated, or h2c).",
+			"protocol"),
+		goaways: d("h2_goaways_total",
+			"HTTP/2 GOAWAY frames received (the net/http engine sees those that reached a request as an error)."),
 		reuses: d("connection_reuses_total",
 			"Requests sent on a reused (kept-alive) connection."),
 		open: d("connections_open",
@@ -295,6 +308,9 @@ func capture(total *metrics.Snapshot, p metrics.Point, prev *state) *state {
 		checksPassed: total.ChecksPassed,
 		checksFailed: total.ChecksFailed,
 		setup:        total.Setup,
+		protocols:    total.Protocols,
+		dialedProto:  total.DialedProto,
+		goaways:      total.H2.GoAways,
 	}
 	for code, n := range total.Status {
 		if n > 0 {
@@ -422,7 +438,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		d.requests, d.errors, d.duration, d.phase, d.service, d.lag,
 		d.dialed, d.closed, d.reuses, d.open, d.active, d.putIdle,
 		d.vusBusy, d.vusAllocated, d.iterations, d.dropped, d.late,
-		d.checks, d.setup,
+		d.checks, d.setup, d.protocols, d.dialedProto, d.goaways,
 	} {
 		ch <- desc
 	}
@@ -458,6 +474,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.closed, n, metrics.CloseReason(i).String())
 	}
 	counter(d.reuses, s.reused)
+	for i := range metrics.NumProtocols {
+		counter(d.protocols, s.protocols[i], metrics.Protocol(i).String())
+		counter(d.dialedProto, s.dialedProto[i], metrics.Protocol(i).String())
+	}
+	counter(d.goaways, s.goaways)
 	gauge(d.open, s.connsOpen)
 	gauge(d.active, s.connsActive)
 	for i, r := range putIdleReasons {

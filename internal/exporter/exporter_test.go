@@ -420,3 +420,30 @@ func TestServeListenError(t *testing.T) {
 		t.Error("the stopped channel is not closed")
 	}
 }
+
+// The protocols and GOAWAYs of an HTTP/2 run are exported; an HTTP/1.x
+// run exports zeros under h2.
+func TestUpdateH2(t *testing.T) {
+	rec := metrics.NewRecorder(1)
+	sh := rec.Shard(0)
+	rec.ConnDialedProto(metrics.ProtoH2)
+	rec.ConnDialed()
+	rec.H2GoAway(19, metrics.H2NoError)
+	for range 3 {
+		sh.Record(&metrics.Sample{Latency: time.Millisecond, Status: 200, Proto: metrics.ProtoH2}, nil)
+	}
+	sh.Record(withPhase(ok200(time.Millisecond, false), metrics.StreamWait, time.Millisecond), nil)
+	rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseGoAway, Requests: 3, Proto: metrics.ProtoH2})
+	x := exporter.New()
+	x.Update(rec.Flush(nil), metrics.Point{T: time.Second})
+	f := scrape(t, x.Handler())
+	wantValue(t, f, 3, "faya_requests_by_protocol_total", "protocol", "h2")
+	wantValue(t, f, 1, "faya_requests_by_protocol_total", "protocol", "h1")
+	wantValue(t, f, 1, "faya_connections_dialed_by_protocol_total", "protocol", "h2")
+	wantValue(t, f, 1, "faya_connections_dialed_by_protocol_total", "protocol", "h1")
+	wantValue(t, f, 1, "faya_h2_goaways_total")
+	wantValue(t, f, 1, "faya_connections_closed_total", "reason", "goaway")
+	if h := f.histogram(t, "faya_request_phase_seconds", "phase", "stream_wait"); h.GetSampleCount() != 1 {
+		t.Errorf("stream_wait phase count %d, want 1", h.GetSampleCount())
+	}
+}

@@ -1,0 +1,119 @@
+package diagnose_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/diagnose"
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+)
+
+// tlsServer serves "ok" over TLS, HTTP/2 when h2 (else HTTP/1.1 only),
+// answering a connection's perConn-th request with "Connection: close"
+// when perConn > 0 (Go's h2 server turns it into a GOAWAY).
+func tlsServer(t *testing.T, h2 bool, perConn int) string {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.RemoteAddr]++
+		n := seen[r.RemoteAddr]
+		mu.Unlock()
+		if perConn > 0 && n >= perConn {
+			w.Header().Set("Connection", "close")
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.EnableHTTP2 = h2
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func h2Run(t *testing.T, url string, mode transport.HTTPVersion, vus int, n int64) []diagnose.Finding {
+	p := closedPlan(url+"/", vus, n)
+	p.Transport.HTTP = mode
+	p.Transport.InsecureSkipVerify = true
+	fs, s := diagnoseRun(t, engine.EngineNetHTTP, p)
+	if s.OK != n {
+		t.Fatalf("ok %d of %d: %v %v", s.OK, n, s.ErrCount, s.ErrExample)
+	}
+	return fs
+}
+
+func has(fs []diagnose.Finding, id string) bool {
+	for _, f := range fs {
+		if f.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// A server whose HTTP/2 connections end after 10 streams: the finding
+// names the count and the nginx setting; a server that keeps them does
+// not get it.
+func TestServerGoAway(t *testing.T) {
+	fs := h2Run(t, tlsServer(t, true, 10), transport.HTTP2, 1, 100)
+	f := find(t, fs, "server-goaway")
+	mention(t, f, "after 10 streams", "keepalive_requests 10", "Go's client has no setting for it")
+	if has(fs, "h2-not-negotiated") {
+		t.Errorf("h2-not-negotiated on an h2 run: %s", dump(fs))
+	}
+	if fs := h2Run(t, tlsServer(t, true, 0), transport.HTTP2, 1, 100); has(fs, "server-goaway") {
+		t.Errorf("server-goaway without a GOAWAY: %s", dump(fs))
+	}
+}
+
+// --http auto against an HTTP/1.1-only https server: h2-not-negotiated;
+// --http 1.1 (asked for) and an h2 server do not get it.
+func TestH2NotNegotiated(t *testing.T) {
+	h1 := tlsServer(t, false, 0)
+	f := find(t, h2Run(t, h1, transport.HTTPAuto, 2, 20), "h2-not-negotiated")
+	mention(t, f, "--http 2", "--http 1.1")
+	if fs := h2Run(t, h1, transport.HTTP1, 2, 20); has(fs, "h2-not-negotiated") {
+		t.Errorf("h2-not-negotiated with --http 1.1: %s", dump(fs))
+	}
+	if fs := h2Run(t, tlsServer(t, true, 0), transport.HTTPAuto, 2, 20); has(fs, "h2-not-negotiated") {
+		t.Errorf("h2-not-negotiated on an h2 server: %s", dump(fs))
+	}
+}
+
+// stream-limit fires on the stream_wait an engine measured, with the
+// connections the server's limit needs; not when the wait is small.
+func TestStreamLimit(t *testing.T) {
+	snap := func(wait time.Duration) *metrics.Snapshot {
+		rec := metrics.NewRecorder(1)
+		rec.ConnDialedProto(metrics.ProtoH2)
+		rec.H2Settings(4, true, true)
+		rec.H2Streams(4)
+		sh := rec.Shard(0)
+		for range 100 {
+			var x metrics.Sample
+			x.Latency, x.Status, x.Proto, x.Reused = 10*time.Millisecond, 200, metrics.ProtoH2, 1
+			x.Phases[metrics.PhaseStreamWait], x.PhaseSet = wait, 1<<metrics.PhaseStreamWait
+			sh.Record(&x, nil)
+		}
+		return rec.Flush(nil)
+	}
+	// A cap below what the server's 4 streams need for 16 VUs: raise it
+	// to 4; a cap already above it is not lowered.
+	cfg := diagnose.Config{Concurrency: 16, MaxConnsPerHost: 2}
+	fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: snap(5 * time.Millisecond)})
+	f := find(t, fs, "stream-limit")
+	mention(t, f, "SETTINGS_MAX_CONCURRENT_STREAMS was 4", "--max-conns-per-host 4", "16 VUs shared 1 HTTP/2 connections")
+	f = find(t, diagnose.Analyze(diagnose.Input{Config: diagnose.Config{Concurrency: 16, MaxConnsPerHost: 16}, Total: snap(5 * time.Millisecond)}), "stream-limit")
+	if strings.Contains(f.Fix, "--max-conns-per-host 4") {
+		t.Errorf("stream-limit lowers a cap of 16 to 4: %s", f.Fix)
+	}
+	mention(t, f, "drop --h2-strict-streams")
+	if fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: snap(100 * time.Microsecond)}); has(fs, "stream-limit") {
+		t.Errorf("stream-limit on a 1%% wait: %s", dump(fs))
+	}
+}

@@ -1,0 +1,168 @@
+package engine_test
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+)
+
+// nginxH2 starts Debian's nginx on a loopback port with "listen ... ssl
+// http2" (the form nginx before 1.25.1 takes; later ones warn), a
+// self-signed certificate made here, and keepalive_requests at perConn,
+// logging $server_protocol $connection $connection_requests.
+// It returns the URL and the access log's path. Skipped when nginx is
+// absent unless FAYA_CI=1 (.ci/run installs it).
+func nginxH2(t *testing.T, perConn int) (url, accessLog string) {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, e := os.Stat("/usr/sbin/nginx"); e == nil {
+			bin = "/usr/sbin/nginx"
+		} else if os.Getenv("FAYA_CI") == "1" {
+			t.Fatal("nginx is not installed (FAYA_CI=1: .ci/run installs it)")
+		} else {
+			t.Skip("nginx is not installed")
+		}
+	}
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	accessLog = filepath.Join(dir, "access.log")
+	user := ""
+	if os.Getuid() == 0 {
+		user = "user root;"
+	}
+	write("nginx.conf", []byte(fmt.Sprintf(`%s
+daemon off;
+master_process off;
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log;
+events { worker_connections 256; }
+http {
+	log_format h2 "$server_protocol $connection $connection_requests";
+	access_log %[3]s h2;
+	client_body_temp_path %[2]s; proxy_temp_path %[2]s; fastcgi_temp_path %[2]s; uwsgi_temp_path %[2]s; scgi_temp_path %[2]s;
+	server {
+		listen %[4]s ssl http2;
+		ssl_certificate %[2]s/cert.pem;
+		ssl_certificate_key %[2]s/key.pem;
+		keepalive_requests %[5]d;
+		location / { return 200 "ok"; }
+	}
+}
+`, user, dir, accessLog, addr, perConn)))
+	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; ; i++ { // bounded: 10 s
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			break
+		}
+		if i == 100 {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx did not listen on %s: %v\n%s", addr, err, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "https://" + addr, accessLog
+}
+
+// nginx over TLS with HTTP/2 ends each connection after keepalive_requests
+// (10) with a GOAWAY: the access log's connections are the ones faya
+// dialed, every request was HTTP/2.0, each connection carried 10, and the
+// connections nginx ended closed as goaway.
+func TestNginxH2GoAway(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		url, accessLog := nginxH2(t, 10)
+		// nginx's probe connection (the readiness dial) is in no log line.
+		p := h2Plan(eng, url, transport.HTTP2, 1, 100)
+		e, err := engine.New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := res.Total
+		if s.OK != 100 || s.Protocols[metrics.ProtoH2] != 100 {
+			t.Fatalf("ok %d, protocols %v, errors %v %v", s.OK, s.Protocols, s.ErrCount, s.ErrExample)
+		}
+		f, err := os.Open(accessLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		conns, most, lines := map[string]int{}, 0, 0
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var proto, conn string
+			var n int
+			if _, err := fmt.Sscan(sc.Text(), &proto, &conn, &n); err != nil || proto != "HTTP/2.0" {
+				t.Errorf("access log line %q: want HTTP/2.0", sc.Text())
+			}
+			lines++
+			conns[conn]++
+			most = max(most, n)
+		}
+		if lines != 100 || most != 10 || int64(len(conns)) != s.Dialed {
+			t.Errorf("access log: %d requests on %d connections, at most %d per connection; faya dialed %d", lines, len(conns), most, s.Dialed)
+		}
+		// nginx ended the 10 connections; the last may close at the run's
+		// end before its GOAWAY is acted on.
+		if got := s.CloseReasons[metrics.CloseGoAway]; got < s.Dialed-1 || got > s.Dialed {
+			t.Errorf("goaway closes %d of %d connections (close reasons %v)", got, s.Dialed, s.CloseReasons)
+		}
+		t.Logf("dialed %d, nginx connections %d, close reasons %v", s.Dialed, len(conns), s.CloseReasons)
+		if d := metrics.DistOf(s.Hist(metrics.H2Streams)); d.Max != 10 || d.Min != 10 {
+			t.Errorf("streams per connection %+v, want 10 each", d)
+		}
+	})
+}

@@ -1,0 +1,112 @@
+package metrics_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+)
+
+// The HTTP/2 accounts: what the recording methods count, how flushes and
+// merges combine them (counters add, the limits take min and max), and
+// that they survive a saved run's encoding.
+func TestH2Accounts(t *testing.T) {
+	r := metrics.NewRecorder(2)
+	r.ConnDialedProto(metrics.ProtoH2)
+	r.ConnDialedProto(metrics.ProtoH2)
+	r.ConnDialed()
+	r.H2Settings(100, true, true)
+	r.H2Settings(0, false, true)  // a first SETTINGS without the limit
+	r.H2Settings(0, false, false) // a later one without it changes nothing
+	r.H2GoAway(199, metrics.H2NoError)
+	r.H2GoAway(7, metrics.H2Code(0x77)) // an undefined code
+	r.H2RSTStream(metrics.H2RefusedStream, true)
+	r.H2RSTStream(metrics.H2Cancel, false)
+	r.H2Ping(3 * time.Millisecond)
+	r.H2Ping(-1)
+	r.H2FlowStall()
+	r.H2Streams(5)
+	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseGoAway, Requests: 100, Proto: metrics.ProtoH2, PeakStreams: 9})
+	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseServer, Requests: 3})
+	sh := r.Shard(0)
+	sh.Record(&metrics.Sample{Proto: metrics.ProtoH2, Status: 200}, nil)
+	sh.Record(&metrics.Sample{Proto: metrics.ProtoH2, Status: 200, PhaseSet: 1 << metrics.PhaseStreamWait,
+		Phases: [metrics.NumPhases]time.Duration{metrics.PhaseStreamWait: time.Millisecond}}, nil)
+	sh.Record(&metrics.Sample{Status: 200}, nil)
+	// A request that got no connection spoke no protocol.
+	sh.Record(&metrics.Sample{Err: metrics.ErrProtocolNegotiation}, nil)
+	a := r.Flush(nil)
+
+	r.H2Settings(250, true, true)
+	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseH2Error, Requests: 1, Proto: metrics.ProtoH2, PeakStreams: 1})
+	b := r.Flush(nil)
+
+	if a.DialedProto != [metrics.NumProtocols]int64{1, 2} || a.Protocols != [metrics.NumProtocols]int64{1, 2} {
+		t.Errorf("connections by protocol %v, requests by protocol %v, want [1 2] both", a.DialedProto, a.Protocols)
+	}
+	h := a.H2
+	if h.Settings != 3 || h.MaxStreamsSeen != 1 || h.MaxStreamsMin != 100 || h.MaxStreamsMax != 100 || h.SettingsUnlimited != 1 {
+		t.Errorf("settings %+v", h)
+	}
+	if h.GoAways != 2 || h.GoAwayCodes[metrics.H2NoError] != 1 || h.GoAwayCodes[metrics.H2CodeUnknown] != 1 {
+		t.Errorf("goaways %d by code %v", h.GoAways, h.GoAwayCodes)
+	}
+	if h.RSTStreams[metrics.H2RefusedStream] != 1 || h.RSTStreams[metrics.H2Cancel] != 1 || h.Refused != 1 {
+		t.Errorf("rst streams %v, refused retried %d", h.RSTStreams, h.Refused)
+	}
+	if h.Pings != 1 || h.PingTimeouts != 1 || h.FlowStalls != 1 || h.PeakStreams != 9 || h.Conns != 1 {
+		t.Errorf("pings %d, timeouts %d, stalls %d, peak %d, conns %d", h.Pings, h.PingTimeouts, h.FlowStalls, h.PeakStreams, h.Conns)
+	}
+	if a.CloseReasons[metrics.CloseGoAway] != 1 || a.CloseReasons[metrics.CloseServer] != 1 {
+		t.Errorf("close reasons %v", a.CloseReasons)
+	}
+	if d := metrics.DistOf(a.Hist(metrics.H2Streams)); d.Count != 1 || d.Max != 100 {
+		t.Errorf("streams per h2 connection %+v, want one of 100 (the h1 connection is not in it)", d)
+	}
+	if d := metrics.DistOf(a.Hist(metrics.H2GoAwayLastStream)); d.Count != 2 || d.Max != 199 {
+		t.Errorf("goaway last stream ids %+v", d)
+	}
+	if d := metrics.DistOf(a.Hist(metrics.StreamWait)); d.Count != 1 || d.Max < 999*time.Microsecond || d.Max > 1001*time.Microsecond {
+		t.Errorf("stream_wait %+v", d)
+	}
+
+	a.Merge(b)
+	if a.H2.MaxStreamsMin != 100 || a.H2.MaxStreamsMax != 250 || a.H2.PeakStreams != 9 || a.H2.Conns != 2 || a.CloseReasons[metrics.CloseH2Error] != 1 {
+		t.Errorf("merged: %+v, close reasons %v", a.H2, a.CloseReasons)
+	}
+	enc, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back metrics.Snapshot
+	if err := json.Unmarshal(enc, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.H2 != a.H2 || back.Protocols != a.Protocols || back.DialedProto != a.DialedProto ||
+		metrics.DistOf(back.Hist(metrics.H2Streams)) != metrics.DistOf(a.Hist(metrics.H2Streams)) {
+		t.Errorf("decoded %+v, want %+v", back.H2, a.H2)
+	}
+}
+
+func TestH2Names(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{metrics.ProtoH1.String(), "h1"},
+		{metrics.ProtoH2.String(), "h2"},
+		{metrics.H2RefusedStream.String(), "REFUSED_STREAM"},
+		{metrics.H2HTTP11Required.String(), "HTTP_1_1_REQUIRED"},
+		{metrics.H2Code(0xff).String(), "UNKNOWN"},
+		{metrics.CloseGoAway.String(), "goaway"},
+		{metrics.CloseH2Error.String(), "h2_error"},
+		{metrics.ErrProtocolNegotiation.String(), "protocol_negotiation"},
+		{metrics.StreamWait.String(), "stream_wait"},
+		{metrics.PhaseStreamWait.String(), "stream_wait"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+	if c, ok := metrics.ParseErrClass("protocol_negotiation"); !ok || c != metrics.ErrProtocolNegotiation {
+		t.Errorf("ParseErrClass(protocol_negotiation) = %v, %v", c, ok)
+	}
+}

@@ -1,0 +1,138 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/transport"
+)
+
+// h2Run is a run of 30 requests over HTTP/2: three connections of ten
+// streams each, the server ending each with a GOAWAY after stream 19.
+func h2Run() report.Run {
+	rec := metrics.NewRecorder(1)
+	sh := rec.Shard(0)
+	for range 3 {
+		rec.ConnDialedProto(metrics.ProtoH2)
+		rec.H2Settings(128, true, true)
+		rec.H2GoAway(19, metrics.H2NoError)
+	}
+	for i := range 30 {
+		sh.Record(&metrics.Sample{Latency: time.Millisecond, Status: 200, Proto: metrics.ProtoH2, Fresh: b2i(i%10 == 0), Reused: b2i(i%10 != 0)}, nil)
+	}
+	for range 3 {
+		rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseGoAway, Requests: 10, Proto: metrics.ProtoH2, PeakStreams: 4})
+	}
+	rec.H2RSTStream(metrics.H2RefusedStream, true)
+	total := rec.Flush(nil)
+	return report.Run{
+		Meta:   report.Meta{URL: "https://127.0.0.1/", Engine: "net/http", Pool: report.Pool(transport.Config{HTTP: transport.HTTP2})},
+		Result: engine.Result{Total: total, Duration: time.Second},
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestH2Sections(t *testing.T) {
+	r := report.Build(h2Run())
+	if got := r.Requests.Protocols; got["h1"] != 0 || got["h2"] != 30 {
+		t.Errorf("requests.protocols %v, want h1 0, h2 30", got)
+	}
+	c := r.Connections
+	if c.Protocols["h2"] != 3 || c.CloseReasons["goaway"] != 3 || c.H2 == nil {
+		t.Fatalf("connections.protocols %v, close reasons %v, h2 %v", c.Protocols, c.CloseReasons, c.H2)
+	}
+	h := c.H2
+	if h.Connections != 3 || h.StreamsPerConn.P50 != 10 || h.StreamsPerConn.Max != 10 || h.PeakStreams != 4 ||
+		h.ServerMaxStreams != (report.H2MaxStreams{Seen: 3, Min: 128, Max: 128}) ||
+		h.GoAways.Count != 3 || h.GoAways.Codes["NO_ERROR"] != 3 || h.GoAways.LastStreamID.Max != 19 ||
+		h.RSTStreams["REFUSED_STREAM"] != 1 || h.RefusedRetried != 1 {
+		t.Errorf("connections.h2 %+v", h)
+	}
+	var js bytes.Buffer
+	if err := report.JSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Requests struct {
+			Protocols map[string]int64 `json:"protocols"`
+		} `json:"requests"`
+		Connections struct {
+			H2 map[string]json.RawMessage `json:"h2"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Requests.Protocols["h2"] != 30 || string(doc.Connections.H2["peak_concurrent_streams"]) != "4" {
+		t.Errorf("JSON requests.protocols %v, connections.h2 %v", doc.Requests.Protocols, doc.Connections.H2)
+	}
+	var txt bytes.Buffer
+	if err := report.Text(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"HTTP/2\n",
+		"requests h1 0, h2 30; connections h1 0, h2 3",
+		"streams per connection   p50 10, p99 10, max 10 (3 connections closed)",
+		"peak concurrent streams  4; server MAX_CONCURRENT_STREAMS 128",
+		"GOAWAY received          3 (NO_ERROR 3), last-stream-id p50 19, max 19",
+		"RST_STREAM received      REFUSED_STREAM 1 (REFUSED_STREAM retried 1)",
+		"goaway 3",
+	} {
+		if !strings.Contains(txt.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, txt.String())
+		}
+	}
+}
+
+// The HTML report has the HTTP/2 card for an h2 run, not for an h1 run.
+func TestH2HTML(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  report.Run
+		want bool
+	}{{"h2", h2Run(), true}, {"h1", fixture(), false}} {
+		var b bytes.Buffer
+		if err := report.HTML(&b, report.Build(tc.run)); err != nil {
+			t.Fatal(err)
+		}
+		html := b.String()
+		got := strings.Contains(html, "<h3>HTTP/2</h3>")
+		if got != tc.want {
+			t.Errorf("%s: HTTP/2 card %v, want %v", tc.name, got, tc.want)
+		}
+		if tc.want && (!strings.Contains(html, "GOAWAY received") || !strings.Contains(html, "3 (NO_ERROR 3)")) {
+			t.Errorf("%s: the card lacks the GOAWAYs", tc.name)
+		}
+	}
+}
+
+// An HTTP/1.x run that did not ask for HTTP/2 has none of it.
+func TestH1HasNoH2Sections(t *testing.T) {
+	r := report.Build(fixture())
+	if r.Requests.Protocols != nil || r.Connections.Protocols != nil || r.Connections.H2 != nil {
+		t.Errorf("protocols %v / %v, h2 %v in an h1 run", r.Requests.Protocols, r.Connections.Protocols, r.Connections.H2)
+	}
+	if _, ok := r.Connections.CloseReasons["goaway"]; ok {
+		t.Error("close reason goaway listed in an h1 run")
+	}
+	var txt bytes.Buffer
+	if err := report.Text(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(txt.String(), "HTTP/2") {
+		t.Errorf("text of an h1 run mentions HTTP/2:\n%s", txt.String())
+	}
+}
