@@ -105,6 +105,9 @@ type netHTTPClient struct {
 	static       stepCache[*http.Request] // static steps' templates; never sent as they are
 	timeout      time.Duration
 	maxBody      int64
+	// retire: connections have a request or age limit, so each hop's
+	// header is its own, for Tracer.Sending to add "Connection: close".
+	retire bool
 
 	base   context.Context // the request context the tracer was attached to
 	tracer *transport.Tracer
@@ -180,6 +183,7 @@ func newNetHTTPClient(plan Plan, ps *netPools, proxies *proxySet, fixed *transpo
 		maxRedirects: plan.MaxRedirects,
 		timeout:      plan.Timeout,
 		maxBody:      plan.MaxBody,
+		retire:       plan.Transport.MaxRequestsPerConn > 0 || plan.Transport.MaxConnLifetime > 0,
 	}
 }
 
@@ -261,6 +265,10 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 		rt, px := c.transportFor(req.URL)
 		if n == 0 {
 			c.px = px
+		}
+		if c.retire {
+			req = ownHeader(req)
+			c.tracer.Sending(req.Header)
 		}
 		resp, err := rt.RoundTrip(req)
 		if err == nil {
@@ -492,7 +500,12 @@ func (c *netHTTPClient) pipeline(_ context.Context, _ *request, ss []metrics.Sam
 func (c *netHTTPClient) exchange(req *http.Request, px *transport.Proxy, done func(*metrics.Sample, error)) (*http.Response, error) {
 	tr := transport.NewTracer(c.pool)
 	start := tr.Start()
-	resp, err := c.transportVia(px).RoundTrip(req.WithContext(tr.Context(req.Context())))
+	sent := req.WithContext(tr.Context(req.Context()))
+	if c.retire {
+		sent = ownHeader(sent)
+		tr.Sending(sent.Header)
+	}
+	resp, err := c.transportVia(px).RoundTrip(sent)
 	tr.GotHeaders()
 	if err == nil {
 		err = statusError(resp)
@@ -556,6 +569,17 @@ func (b *measuredBody) Close() error {
 		b.done(b.n, false, nil)
 	}
 	return err
+}
+
+// ownHeader returns a shallow copy of req with a header of its own, for
+// [transport.Tracer.Sending] to change.
+func ownHeader(req *http.Request) *http.Request {
+	r := *req
+	r.Header = req.Header.Clone()
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	return &r
 }
 
 // clientClose reports whether the request itself asked to close the

@@ -687,6 +687,9 @@ func (p Plan) pipelineErrors(cs []*cscenario) []error {
 	if p.Transport.DisableKeepAlives {
 		add("needs keep-alives")
 	}
+	if p.Transport.MaxRequestsPerConn > 0 || p.Transport.MaxConnLifetime > 0 {
+		add("a pipelined connection is not rotated; drop --max-requests-per-conn and --max-conn-lifetime, or the pipelining")
+	}
 	if p.Transport.ResponseHeaderTimeout > 0 {
 		add("a response-header timeout does not apply to pipelined answers; drop it (the whole-request timeout applies)")
 	}

@@ -109,6 +109,13 @@ const (
 	// GOAWAY with an error code, a protocol or flow-control violation, a
 	// PING not answered in time).
 	CloseH2Error
+	// CloseMaxRequests: it carried MaxRequestsPerConn requests
+	// (--max-requests-per-conn); the last asked the server to close.
+	CloseMaxRequests
+	// CloseLifetime: it was older than MaxConnLifetime
+	// (--max-conn-lifetime), and closed after its request in flight, or
+	// while idle.
+	CloseLifetime
 
 	numCloseReasons
 )
@@ -134,6 +141,8 @@ var closeReasonNames = [...]string{
 	CloseHandshakeFailed:    "handshake_failed",
 	CloseGoAway:             "goaway",
 	CloseH2Error:            "h2_error",
+	CloseMaxRequests:        "max_requests",
+	CloseLifetime:           "lifetime",
 }
 
 // String returns the reason's stable name, used as a JSON key.

@@ -325,7 +325,8 @@ func (p *parser) defaults(n *yaml.Node) {
 // underscores).
 var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "max_idle_conns", "idle_conn_timeout",
 	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "expect_continue_timeout", "insecure", "cacert", "conn_scope",
-	"max_header_bytes", "h2_max_streams", "h2_strict_streams", "h2_ping_timeout"}
+	"max_header_bytes", "h2_max_streams", "h2_strict_streams", "h2_ping_timeout",
+	"max_requests_per_conn", "max_conn_lifetime"}
 
 func (p *parser) transport(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -368,6 +369,19 @@ func (p *parser) transport(n *yaml.Node) {
 			}
 		case "expect_continue_timeout":
 			t.ExpectContinueTimeout = d.duration(v, what)
+		case "max_requests_per_conn":
+			if x := d.integer(v, what); x < 0 {
+				d.errf(v, "%s %d: must not be negative (0: no limit)", what, x)
+			} else {
+				t.MaxRequestsPerConn = int64(x)
+			}
+		case "max_conn_lifetime":
+			life, jitter, err := transport.ParseLifetime(d.str(v, what))
+			if err != nil {
+				d.errf(v, "%s %v", what, err)
+			} else {
+				t.MaxConnLifetime, t.MaxConnLifetimeJitter = life, jitter
+			}
 		case "insecure":
 			t.InsecureSkipVerify = d.boolean(v, what)
 		case "cacert":

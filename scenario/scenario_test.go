@@ -170,6 +170,8 @@ func TestErrors(t *testing.T) {
 		{"bad transport", head + "transport:\n  max_idle_conns_per_host: -3\n" + steps + "      - url: /\n", ":4: transport.max_idle_conns_per_host -3: must not be negative"},
 		{"unknown transport key", head + "transport:\n  max_conns: 3\n" + steps + "      - url: /\n", `unknown key "max_conns" (known: max_conns_per_host`},
 		{"small header limit", head + "transport:\n  max_header_bytes: 100\n" + steps + "      - url: /\n", ":4: transport.max_header_bytes 100: want at least 4096"},
+		{"negative max requests per conn", head + "transport:\n  max_requests_per_conn: -1\n" + steps + "      - url: /\n", ":4: transport.max_requests_per_conn -1: must not be negative"},
+		{"lifetime jitter too wide", head + "transport:\n  max_conn_lifetime: 10s±10s\n" + steps + "      - url: /\n", ":4: transport.max_conn_lifetime \"10s±10s\": want a jitter from 0 to less than the lifetime"},
 		{"bad engine", head + "engine: fasthttp\n" + steps + "      - url: /\n", `engine "fasthttp": want h1 or net/http`},
 		{"http 2", head + "engine: net/http\nhttp: 2\n" + steps + "      - url: /\n", ""},
 		{"http 1.1", head + "http: 1.1\n" + steps + "      - url: /\n", ""},
@@ -307,6 +309,20 @@ func TestMaxHeaderBytes(t *testing.T) {
 	}
 	if got := f.Plan.Transport.MaxResponseHeaderBytes; got != 65536 || !f.Set["max_header_bytes"] {
 		t.Errorf("max response header bytes %d (set %v), want 65536", got, f.Set["max_header_bytes"])
+	}
+}
+
+// transport.max_requests_per_conn and max_conn_lifetime (with its
+// jitter) are --max-requests-per-conn and --max-conn-lifetime.
+func TestRotationKeys(t *testing.T) {
+	src := head + "transport:\n  max_requests_per_conn: 100\n  max_conn_lifetime: 30s±5s\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n      - url: /\n"
+	f, err := Parse("s.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := f.Plan.Transport
+	if tr.MaxRequestsPerConn != 100 || tr.MaxConnLifetime != 30*time.Second || tr.MaxConnLifetimeJitter != 5*time.Second {
+		t.Errorf("max requests %d, lifetime %v±%v; want 100, 30s±5s", tr.MaxRequestsPerConn, tr.MaxConnLifetime, tr.MaxConnLifetimeJitter)
 	}
 }
 

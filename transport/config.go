@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -76,6 +77,24 @@ type Config struct {
 	// must chain to, instead of the system's roots (--cacert). Empty: the
 	// system's.
 	RootCAsPEM []byte `json:"ca_pem,omitempty"`
+
+	// MaxRequestsPerConn caps the requests one connection carries: the
+	// last one asks the server to close ("Connection: close") and the
+	// client closes the connection after its answer, with reason
+	// max_requests. 0 means no limit.
+	MaxRequestsPerConn int64 `json:"max_requests_per_conn,omitempty"`
+
+	// MaxConnLifetime retires a connection once it is this old: the
+	// first request it is given after that is its last (it asks the
+	// server to close, as for MaxRequestsPerConn) and the client closes
+	// it after the answer, with reason lifetime; an idle connection past
+	// its lifetime is closed instead of being reused where the engine
+	// owns its pool. Each connection's lifetime is MaxConnLifetime plus
+	// a uniform jitter in [-MaxConnLifetimeJitter, +MaxConnLifetimeJitter]
+	// drawn when it is dialed, so that connections dialed together do
+	// not all close together. 0 means no limit.
+	MaxConnLifetime       time.Duration `json:"max_conn_lifetime,omitempty"`
+	MaxConnLifetimeJitter time.Duration `json:"max_conn_lifetime_jitter,omitempty"`
 
 	// UserAgent is sent on the CONNECT requests that open tunnels through
 	// an HTTP proxy, so that the proxy's log ties each tunnel to the run.
@@ -225,6 +244,14 @@ func (c Config) Validate() error {
 	if c.H2MaxStreams < 0 {
 		errs = append(errs, fmt.Errorf("h2 max streams must be at least 1 (0: what the server allows), got %d", c.H2MaxStreams))
 	}
+	if c.MaxRequestsPerConn < 0 {
+		errs = append(errs, fmt.Errorf("max requests per connection must not be negative, got %d (0: no limit)", c.MaxRequestsPerConn))
+	}
+	neg("max connection lifetime", c.MaxConnLifetime)
+	neg("max connection lifetime jitter", c.MaxConnLifetimeJitter)
+	if c.MaxConnLifetimeJitter > 0 && c.MaxConnLifetimeJitter >= c.MaxConnLifetime {
+		errs = append(errs, fmt.Errorf("max connection lifetime jitter %v: want less than the lifetime %v", c.MaxConnLifetimeJitter, c.MaxConnLifetime))
+	}
 	if len(c.RootCAsPEM) > 0 {
 		if _, err := CAPool(c.RootCAsPEM); err != nil {
 			errs = append(errs, fmt.Errorf("CA certificates: %w", err))
@@ -234,6 +261,45 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max response header bytes %d: want at least %d (0: 1 MiB)", c.MaxResponseHeaderBytes, MinResponseHeaderBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// connLifetime draws the lifetime of one new connection: MaxConnLifetime
+// moved by a uniform jitter in [-J, +J]; 0 when there is no limit. r is a
+// uniform draw in [0, 1).
+func (c Config) connLifetime(r float64) time.Duration {
+	if c.MaxConnLifetime <= 0 {
+		return 0
+	}
+	j := c.MaxConnLifetimeJitter
+	if j <= 0 {
+		return c.MaxConnLifetime
+	}
+	return c.MaxConnLifetime - j + time.Duration(r*float64(2*j))
+}
+
+// ParseLifetime reads a connection lifetime with an optional jitter, as
+// --max-conn-lifetime takes it: "30s", "30s±5s" or "30s+-5s". The jitter
+// must be shorter than the lifetime.
+func ParseLifetime(s string) (d, jitter time.Duration, err error) {
+	base, j, found := strings.Cut(s, "±")
+	if !found {
+		base, j, found = strings.Cut(s, "+-")
+	}
+	if d, err = time.ParseDuration(strings.TrimSpace(base)); err != nil {
+		return 0, 0, fmt.Errorf("%q: want a duration such as 30s, with an optional jitter: 30s±5s (or 30s+-5s)", s)
+	}
+	if found {
+		if jitter, err = time.ParseDuration(strings.TrimSpace(j)); err != nil {
+			return 0, 0, fmt.Errorf("%q: the jitter after ± is no duration; want e.g. 30s±5s", s)
+		}
+	}
+	switch {
+	case d <= 0:
+		return 0, 0, fmt.Errorf("%q: want a lifetime above 0", s)
+	case jitter < 0 || jitter >= d:
+		return 0, 0, fmt.Errorf("%q: want a jitter from 0 to less than the lifetime", s)
+	}
+	return d, jitter, nil
 }
 
 // limit maps a Config limit (after defaults) to net/http's encoding, where

@@ -75,6 +75,9 @@ type Conn struct {
 	// negotiated, ProtoH2 for prior-knowledge h2c (--http 2 on http).
 	// Set before the connection is reported dialed.
 	Proto metrics.Protocol
+	// MaxAge is how old the connection may grow before it is retired
+	// ([Config.MaxConnLifetime] with its jitter); 0: no limit.
+	MaxAge time.Duration
 
 	pool *Dialer
 
@@ -232,6 +235,35 @@ func (c *Conn) PeakStreams() int { return int(c.peakOpen.Load()) }
 // PeakInFlight is the most requests c was handed at once: 1 on
 // HTTP/1.x; on HTTP/2 those waiting for a stream slot too.
 func (c *Conn) PeakInFlight() int { return int(c.peak.Load()) }
+
+// Last reports whether the request c was just acquired for ([Conn.Acquire])
+// must be its last, and why: it is its MaxRequestsPerConn-th
+// ([metrics.CloseMaxRequests]), or c is older than its MaxAge
+// ([metrics.CloseLifetime]). It records that reason for c's close
+// ([Conn.SetCloseReason]) then and there: the client has decided, and
+// under net/http the close may come before the request's end is known
+// (net/http frees a connection for the next request before the last
+// one's body was read to its end). The engine asks the server to close
+// and closes c after the answer.
+func (c *Conn) Last() (metrics.CloseReason, bool) {
+	r := metrics.CloseReason(0)
+	switch {
+	case c.pool.cfg.MaxRequestsPerConn > 0 && c.requests.Load() >= c.pool.cfg.MaxRequestsPerConn:
+		r = metrics.CloseMaxRequests
+	case c.MaxAge > 0 && time.Since(c.DialedAt) >= c.MaxAge:
+		r = metrics.CloseLifetime
+	default:
+		return 0, false
+	}
+	c.SetCloseReason(r)
+	return r, true
+}
+
+// Expired reports whether c, idle, is past its MaxAge: a pool that owns
+// its idle list closes it ([metrics.CloseLifetime]) rather than reuse it.
+func (c *Conn) Expired() bool {
+	return c.MaxAge > 0 && time.Since(c.DialedAt) >= c.MaxAge
+}
 
 // NoteAnswered records that the request on c got its whole answer (the
 // body read to its end) without an error. Call it before [Conn.Release].

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -361,6 +362,7 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 		DNS:      dns,
 		Connect:  time.Since(connectStart),
 		DialedAt: start,
+		MaxAge:   p.cfg.connLifetime(rand.Float64()),
 		pool:     p,
 	}
 	if p.H2C() {

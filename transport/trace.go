@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,8 @@ type Tracer struct {
 	headers   time.Duration        // the final answer's head was had (GotHeaders); 0: not known
 	stream    atomic.Pointer[Conn] // the HTTP/2 connection whose stream count this request holds
 	expect    bool                 // the request asks "Expect: 100-continue" (ExpectsContinue)
+
+	sending http.Header // the header of the hop being sent (Sending)
 }
 
 // NewTracer returns a Tracer whose times are on p's clock.
@@ -121,6 +124,7 @@ func (t *Tracer) Start() time.Duration {
 	t.got100.Store(0)
 	t.headers = 0
 	t.expect = false
+	t.sending = nil
 	return now
 }
 
@@ -239,6 +243,14 @@ func (t *Tracer) endStream() {
 	}
 }
 
+// Sending names the header of the hop about to be sent, owned by that
+// hop (not shared with later requests): when the connection it gets must
+// close after it ([Conn.Last]), "Connection: close" is added to it, so
+// that the server closes and net/http does not reuse the connection.
+// Needed only when [Config.MaxRequestsPerConn] or [Config.MaxConnLifetime]
+// is set.
+func (t *Tracer) Sending(h http.Header) { t.sending = h }
+
 func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 	t.endStream() // the previous hop's
 	t.hopGot = true
@@ -252,6 +264,13 @@ func (t *Tracer) onGotConn(info httptrace.GotConnInfo) {
 		return
 	}
 	t.fresh = c.Acquire()
+	// HTTP/2 has no Connection header (RFC 9113 8.2.2): rotation there is
+	// not done yet, an h2 connection is never told to close this way.
+	if c.Proto != metrics.ProtoH2 {
+		if _, ok := c.Last(); ok && t.sending != nil {
+			t.sending["Connection"] = []string{"close"}
+		}
+	}
 	t.acquired = append(t.acquired, c)
 	if t.fresh {
 		t.uses[0]++

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"math/rand/v2"
 	"net"
 	"time"
 )
@@ -11,7 +12,7 @@ import (
 // its reason. dialedAt is when the dial started; connect is how long it
 // took (the whole dial, as the other dialer did it).
 func (p *Dialer) Track(nc net.Conn, dialedAt time.Time, connect time.Duration) *Conn {
-	c := &Conn{Conn: nc, Connect: connect, DialedAt: dialedAt, pool: p}
+	c := &Conn{Conn: nc, Connect: connect, DialedAt: dialedAt, MaxAge: p.cfg.connLifetime(rand.Float64()), pool: p}
 	p.dialed(c)
 	return c
 }

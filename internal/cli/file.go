@@ -182,6 +182,8 @@ func (o *runOpts) overridePool(fs *pflag.FlagSet, plan *engine.Plan) []error {
 		"h2-max-streams":          func() { t.H2MaxStreams = pool.H2MaxStreams },
 		"h2-strict-streams":       func() { t.H2StrictStreams = pool.H2StrictStreams },
 		"h2-ping-timeout":         func() { t.H2PingTimeout = pool.H2PingTimeout },
+		"max-requests-per-conn":   func() { t.MaxRequestsPerConn = pool.MaxRequestsPerConn },
+		"max-conn-lifetime":       func() { t.MaxConnLifetime, t.MaxConnLifetimeJitter = pool.MaxConnLifetime, pool.MaxConnLifetimeJitter },
 	} {
 		if set(flag) {
 			apply()

@@ -65,6 +65,8 @@ type runOpts struct {
 	h2MaxStreams          int
 	h2StrictStreams       bool
 	h2PingTimeout         time.Duration
+	maxRequestsPerConn    int64
+	maxConnLifetime       string
 
 	engine string
 
@@ -225,6 +227,7 @@ var runFlagGroups = []flagGroup{
 	{"Pool flags (each sets the http.Transport field of the same name)", []string{"max-conns-per-host", "max-idle-conns-per-host", "max-idle-conns", "idle-conn-timeout",
 		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "expect-continue-timeout", "conn-scope",
 		"h2-max-streams", "h2-strict-streams", "h2-ping-timeout"}},
+	{"Connection rotation flags", []string{"max-requests-per-conn", "max-conn-lifetime"}},
 	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
 	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
 	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
@@ -316,6 +319,8 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&o.h2MaxStreams, "h2-max-streams", 0, "HTTP/2: streams the client opens at once per connection, at most (default: what the server's SETTINGS_MAX_CONCURRENT_STREAMS allows)")
 	fs.BoolVar(&o.h2StrictStreams, "h2-strict-streams", false, "HTTP/2: never open another connection while every connection's streams are in use; requests wait for a stream slot (http.HTTP2Config.StrictMaxConcurrentRequests)")
 	fs.DurationVar(&o.h2PingTimeout, "h2-ping-timeout", 0, "HTTP/2: close a connection whose PING is not answered within this (http.HTTP2Config.PingTimeout; default: Go's, 15s)")
+	fs.Int64Var(&o.maxRequestsPerConn, "max-requests-per-conn", 0, "close a connection after this many requests, the last sent with 'Connection: close' (close reason max_requests; 0: no limit)")
+	fs.StringVar(&o.maxConnLifetime, "max-conn-lifetime", "", "retire a connection once this old: its next request is its last (close reason lifetime); an optional jitter spreads them, e.g. 30s±5s or 30s+-5s (default: no limit)")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
 	// proxies
@@ -782,7 +787,20 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 	if o.maxHeaderBytes < transport.MinResponseHeaderBytes {
 		errs = append(errs, usagef("--max-header-bytes %d: want at least %d (the default is %d, 1 MiB)", o.maxHeaderBytes, transport.MinResponseHeaderBytes, transport.DefaultMaxResponseHeaderBytes))
 	}
+	if o.maxRequestsPerConn < 0 {
+		errs = append(errs, usagef("--max-requests-per-conn %d: must not be negative (0: no limit)", o.maxRequestsPerConn))
+	}
+	var life, jitter time.Duration
+	if o.maxConnLifetime != "" {
+		var err error
+		if life, jitter, err = transport.ParseLifetime(o.maxConnLifetime); err != nil {
+			errs = append(errs, usagef("--max-conn-lifetime %v", err))
+		}
+	}
 	return transport.Config{
+		MaxRequestsPerConn:     max(o.maxRequestsPerConn, 0),
+		MaxConnLifetime:        life,
+		MaxConnLifetimeJitter:  jitter,
 		MaxIdleConns:           lim("max-idle-conns", o.maxIdleConns),
 		MaxIdleConnsPerHost:    lim("max-idle-conns-per-host", o.maxIdleConnsPerHost),
 		MaxConnsPerHost:        lim("max-conns-per-host", o.maxConnsPerHost),

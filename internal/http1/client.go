@@ -282,11 +282,16 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		_ = c.nc.SetDeadline(aLongTimeAgo)
 	}
 	out := rt.raw
+	ck := ""
 	if cl.call.Jar != nil {
-		if ck := cl.call.Jar.CookieHeader(r.URL); ck != "" {
-			cl.wbuf = rt.appendWith(cl.wbuf[:0], "Cookie", ck)
-			out = cl.wbuf
-		}
+		ck = cl.call.Jar.CookieHeader(r.URL)
+	}
+	// The connection's last request (MaxRequestsPerConn, MaxConnLifetime)
+	// asks the server to close, as net/http's Request.Close does.
+	_, last := tc.Last()
+	if ck != "" || last {
+		cl.wbuf = rt.appendHeaders(cl.wbuf[:0], ck, last)
+		out = cl.wbuf
 	}
 	got0 := 0 // answer bytes read with the write
 	primed := false
@@ -391,13 +396,21 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	res.Status = resp.Status
 	res.BodyBytes += resp.BodyBytes
 	res.Truncated = res.Truncated || resp.Truncated
-	res.CloseAnswers += b2i(resp.CloseAnswer)
+	res.CloseAnswers += b2i(resp.CloseAnswer && !last)
 	res.HTTP10 += b2i(resp.HTTP10())
 	res.End = end
 
+	if !last && tc.Expired() {
+		// It grew past its lifetime during this request: close it now,
+		// after its request in flight.
+		tc.SetCloseReason(metrics.CloseLifetime)
+		last = true
+	}
 	extra := cl.rd.Buffered() != 0
-	reusable := !resp.Close && !extra
-	if why, ok := transport.AnswerCloseReason(resp.Truncated, resp.Close, cl.pool.cfg.DisableKeepAlives, extra); ok {
+	reusable := !resp.Close && !last && !extra
+	if last {
+		// the reason is set (Conn.Last, or just above)
+	} else if why, ok := transport.AnswerCloseReason(resp.Truncated, resp.Close, cl.pool.cfg.DisableKeepAlives, extra); ok {
 		tc.SetCloseReason(why)
 	}
 	cl.pool.put(c, reusable, end)

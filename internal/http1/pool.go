@@ -133,11 +133,15 @@ again:
 		h.idle = h.idle[:len(h.idle)-1]
 		p.idleTotal--
 		idle := now - c.idleSince
-		if idle >= p.cfg.IdleConnTimeout {
+		if idle >= p.cfg.IdleConnTimeout || p.cfg.MaxConnLifetime > 0 && c.tc.Expired() {
 			h.n--
 			p.wake(h)
 			p.mu.Unlock()
-			c.tc.SetCloseReason(metrics.CloseIdleTimeout)
+			if idle >= p.cfg.IdleConnTimeout {
+				c.tc.SetCloseReason(metrics.CloseIdleTimeout)
+			} else {
+				c.tc.SetCloseReason(metrics.CloseLifetime)
+			}
 			_ = c.nc.Close()
 			p.mu.Lock()
 			continue

@@ -171,13 +171,18 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 	return r, nil
 }
 
-// appendWith appends the route's bytes with one more header to dst.
-func (rt *route) appendWith(dst []byte, name, value string) []byte {
+// appendHeaders appends the request with a Cookie header (when cookie is
+// not empty) and "Connection: close" (when close) added to its head.
+func (rt *route) appendHeaders(dst []byte, cookie string, close bool) []byte {
 	dst = append(dst, rt.raw[:rt.headEnd]...)
-	dst = append(dst, name...)
-	dst = append(dst, ": "...)
-	dst = append(dst, value...)
-	dst = append(dst, "\r\n"...)
+	if cookie != "" {
+		dst = append(dst, "Cookie: "...)
+		dst = append(dst, cookie...)
+		dst = append(dst, "\r\n"...)
+	}
+	if close {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
 	return append(dst, rt.raw[rt.headEnd:]...)
 }
 
