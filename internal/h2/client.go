@@ -1,0 +1,276 @@
+package h2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+)
+
+// Client sends one VU's requests through a Pool, one at a time. It is not
+// safe for concurrent use; give each VU its own.
+type Client struct {
+	pool *Pool
+
+	// Timeout bounds each request: the wait for a stream slot, the dial,
+	// the server's SETTINGS, the answer, redirects included.
+	Timeout time.Duration
+	// MaxBody caps the body bytes read per response (negative: no cap);
+	// a stream cut at the cap is reset (RST_STREAM CANCEL).
+	MaxBody int64
+	// MaxRedirects is how many redirects to follow (negative: none).
+	MaxRedirects int
+	// Jar, if set, gives each request its Cookie header and keeps the
+	// cookies responses set, hop by hop.
+	Jar CookieJar
+	// Capture, if set, receives the final response's status, headers,
+	// body (up to Capture.BodyLimit) and URL.
+	Capture *Capture
+
+	st      *stream
+	w       waiter
+	timer   *time.Timer
+	hdrFn   func(name, value string)
+	cookies [][]byte
+	ckBuf   []byte
+}
+
+// CookieJar is a VU's cookies, as the client needs them.
+type CookieJar interface {
+	CookieHeader(u *url.URL) string
+	SetCookieLines(u *url.URL, lines [][]byte)
+}
+
+// Capture is what a client keeps of a final response.
+type Capture struct {
+	Status    int
+	Header    [][2]string
+	Body      []byte
+	BodyLimit int64
+	URL       *url.URL
+}
+
+// Result is what one request measured.
+type Result struct {
+	Status  int
+	Timings transport.Timings
+	// StreamWait is the time the request waited for a stream slot on a
+	// full connection (every connection allowed was open and at its
+	// limit); it is not in Timings' blocked phase.
+	StreamWait time.Duration
+	// Start and End are on the dialer's clock.
+	Start, End time.Duration
+	// Streams got: the first on their connection, or on one used before.
+	Fresh, Reused int
+	// Retries counts requests sent again after the server did not
+	// process them (REFUSED_STREAM, GOAWAY); Redirects the redirects
+	// followed.
+	Retries, Redirects int
+	// BytesSent and BytesReceived are the connection's wire bytes since
+	// the last request on it took them: exact over a run, shared out
+	// among the streams in flight together.
+	BytesSent     int64
+	BytesReceived int64
+	BodyBytes     int64
+	Truncated     bool
+}
+
+// NewClient returns a client over p.
+func NewClient(p *Pool) *Client {
+	cl := &Client{pool: p, st: newStream(), Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
+	cl.w.ch = make(chan *Conn, 1)
+	cl.timer = time.NewTimer(time.Hour)
+	cl.timer.Stop()
+	cl.hdrFn = cl.onHeader
+	return cl
+}
+
+// onHeader keeps Set-Cookie lines for the jar and the headers for the
+// capture (on the connection's reader, while the client waits).
+func (cl *Client) onHeader(name, value string) {
+	if cl.Jar != nil && name == "set-cookie" {
+		start := len(cl.ckBuf)
+		cl.ckBuf = append(cl.ckBuf, value...)
+		cl.cookies = append(cl.cookies, cl.ckBuf[start:len(cl.ckBuf):len(cl.ckBuf)])
+	}
+	if cl.Capture != nil {
+		cl.Capture.Header = append(cl.Capture.Header, [2]string{name, value})
+	}
+}
+
+// Do sends req and reads the answer to its end, following redirects, and
+// fills res (which it resets). The error is the request's failure, nil
+// when a response was read whole.
+func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
+	*res = Result{}
+	d := cl.pool.d
+	res.Start = d.Now()
+	due := res.Start + cl.Timeout
+	cl.timer.Reset(cl.Timeout)
+	defer cl.timer.Stop()
+	r := req
+	refused := false
+	for {
+		retry, err := cl.hop(ctx, r, res, due, &refused)
+		if retry {
+			continue
+		}
+		res.End = d.Now()
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("request canceled: %w", ctx.Err())
+			}
+			return err
+		}
+		st := cl.st
+		if cl.MaxRedirects < 0 || res.Redirects >= cl.MaxRedirects || st.location == "" {
+			return nil
+		}
+		next, err := r.redirect(res.Status, st.location)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		res.Redirects++
+		r = next
+	}
+}
+
+// hop sends one request on one stream. retry says it must be sent again
+// (the server did not process it; once per request).
+func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Duration, refused *bool) (retry bool, err error) {
+	p := cl.pool
+	d := p.d
+	t0 := d.Now()
+	c, src, err := p.get(ctx, r, &cl.w, due, cl.timer.C)
+	got := d.Now()
+	if err != nil {
+		if src == fromWait {
+			res.StreamWait += got - t0
+		} else {
+			res.Timings.Add(metrics.PhaseBlocked, got-t0)
+		}
+		if ctx.Err() == nil && (got >= due || errors.Is(err, context.DeadlineExceeded)) {
+			err = &TimeoutError{After: cl.Timeout, Err: err}
+		}
+		return false, err
+	}
+	wait := got - t0
+	switch src {
+	case fromDial:
+		res.Timings.Add(metrics.PhaseBlocked, max(wait-c.tc.AddDialPhases(&res.Timings), 0))
+		res.Fresh++
+	case fromWait:
+		res.StreamWait += wait
+		res.Reused++
+	default:
+		res.Timings.Add(metrics.PhaseBlocked, wait)
+		res.Reused++
+	}
+
+	st := cl.st
+	st.reset()
+	st.head = r.head
+	st.maxBody = cl.MaxBody
+	st.follow = cl.MaxRedirects >= 0
+	cookie := ""
+	if cl.Jar != nil {
+		cookie = cl.Jar.CookieHeader(r.URL)
+		cl.cookies, cl.ckBuf = cl.cookies[:0], cl.ckBuf[:0]
+	}
+	if cl.Jar != nil || cl.Capture != nil {
+		st.onHeader = cl.hdrFn
+	}
+	if cl.Capture != nil {
+		cl.Capture.Header = cl.Capture.Header[:0]
+		cl.Capture.Body = cl.Capture.Body[:0]
+		st.capture, st.captureMax = &cl.Capture.Body, cl.Capture.BodyLimit
+	}
+	err = c.start(st, r, cookie, cl.timer.C, ctx.Done())
+	wrote := d.Now()
+	switch err {
+	case errWindowTimeout:
+		err = &TimeoutError{After: cl.Timeout, Err: err}
+	case errWindowCanceled:
+		err = ctx.Err()
+	}
+	if _, ok := err.(*errUnprocessed); ok {
+		p.release(c, wrote)
+		return cl.again(res, refused, err)
+	}
+	if err == nil {
+		select {
+		case <-st.done:
+		case <-cl.timer.C:
+			err = &TimeoutError{After: cl.Timeout, Err: errors.New("awaiting the response")}
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		// A timeout or a cancel (while sending, or waiting): give the
+		// stream up, unless the reader finished it meanwhile.
+		c.mu.Lock()
+		gaveUp := c.abandon(st)
+		c.mu.Unlock()
+		if gaveUp {
+			cl.st = newStream() // the old one may still be touched by the reader
+			c.flush()
+			end := d.Now()
+			p.release(c, end)
+			cl.takeBytes(c, res)
+			return false, err
+		}
+		<-st.done
+		err = nil
+	}
+	end := st.end
+	p.release(c, end)
+	cl.takeBytes(c, res)
+	if st.err != nil {
+		if _, ok := st.err.(*errUnprocessed); ok {
+			return cl.again(res, refused, st.err)
+		}
+		return false, st.err
+	}
+	if cl.Jar != nil && len(cl.cookies) > 0 {
+		cl.Jar.SetCookieLines(r.URL, cl.cookies)
+	}
+	if cl.Capture != nil {
+		cl.Capture.Status, cl.Capture.URL = st.status, r.URL
+	}
+	res.Timings.Add(metrics.PhaseSend, wrote-got)
+	res.Timings.Add(metrics.PhaseWait, st.firstHdr-wrote)
+	res.Timings.Add(metrics.PhaseReceive, end-st.firstHdr)
+	res.Status = st.status
+	res.BodyBytes += st.bodyBytes
+	res.Truncated = res.Truncated || st.truncated
+	return false, nil
+}
+
+// again decides whether a stream the server did not process goes again:
+// once per request.
+func (cl *Client) again(res *Result, refused *bool, err error) (bool, error) {
+	if *refused {
+		return false, err
+	}
+	*refused = true
+	res.Retries++
+	cl.pool.stats.Refused.Add(1)
+	return true, nil
+}
+
+func (cl *Client) takeBytes(c *Conn, res *Result) {
+	rx, tx := c.tc.TakeBytes()
+	res.BytesReceived += rx
+	res.BytesSent += tx
+}
+
+// Close releases the client's timer.
+func (cl *Client) Close() { cl.timer.Stop() }

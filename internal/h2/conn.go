@@ -1,0 +1,875 @@
+package h2
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// The client's receive windows: what it announces (SETTINGS_INITIAL_WINDOW_SIZE
+// for each stream, and the connection's window raised at the start), and
+// gives back in WINDOW_UPDATE frames once half is used.
+const (
+	streamWindow = 4 << 20
+	connWindow   = 1 << 30
+	// defaultLimit is the streams a connection carries when the server
+	// sets no MAX_CONCURRENT_STREAMS and the client no cap.
+	defaultLimit = 1000
+	// maxStreamID is the last client stream id (2^31-1).
+	maxStreamID = 1<<31 - 1
+)
+
+// Conn is one HTTP/2 connection: a reader goroutine demultiplexing frames
+// to streams, writes coalesced by whoever finds the socket free.
+type Conn struct {
+	p  *Pool
+	h  *host
+	tc *transport.Conn // the counted TCP connection
+	nc net.Conn        // tc, or TLS over it
+	br *bufio.Reader
+	fr *http2.Framer // reads (the reader goroutine's)
+
+	dec *hpack.Decoder // the reader's; emits to cur
+
+	// The write side, under wmu: frames are appended to wbuf; the
+	// goroutine that finds no flush running writes them (and whatever
+	// others append meanwhile) to the socket, outside the lock.
+	wmu      sync.Mutex
+	wbuf     []byte
+	wspare   []byte
+	flushing bool
+	werr     error
+	fw       *http2.Framer // writes into wbuf
+	hbuf     []byte        // a header block with an added field
+
+	// Under mu: the streams, windows and the connection's state.
+	mu       sync.Mutex
+	streams  map[uint32]*stream
+	nextID   uint32
+	maxFrame uint32 // the server's SETTINGS_MAX_FRAME_SIZE
+	peerWin  int32  // the server's SETTINGS_INITIAL_WINDOW_SIZE
+	sendWin  int32  // the connection's send window
+	winCh    chan struct{}
+	winWait  int // goroutines waiting on winCh
+	goaway   bool
+	lastID   uint32        // the GOAWAY's last stream id
+	goawayEr http2.ErrCode // its code
+	dead     error
+	recvConn int32 // bytes received and not given back
+
+	// The pool's, under p.mu.
+	active    int           // streams open, and slots handed out
+	limit     int           // min(the server's MAX_CONCURRENT_STREAMS, the pool's cap)
+	started   int64         // streams started on this connection
+	idleSince time.Duration // when active fell to 0, on the dialer's clock
+	gone      bool          // takes no new streams (GOAWAY, dead, out of ids)
+	closing   bool          // closed, or about to be, by the pool
+
+	ready    chan struct{} // closed at the server's first SETTINGS, or the reader's end
+	readyErr error         // set before ready is closed when the reader ended first
+
+	// The reader's.
+	cur        *stream // the stream whose header block is being decoded (nil: none wanted)
+	curEnd     bool    // END_STREAM on the HEADERS of that block
+	inBlock    bool
+	settings   bool   // the server's first SETTINGS was read
+	flushAfter bool   // control frames were queued: flush once no frame is buffered
+	hdrBuf     []byte // a HEADERS frame's payload
+	pingSent   time.Duration
+	pingData   [8]byte
+}
+
+// stream is one request's exchange on a connection. A client reuses its
+// stream from request to request, unless it gave one up (a timeout) while
+// the reader could still touch it.
+type stream struct {
+	id   uint32
+	done chan struct{} // one send per finish
+
+	// Set by the client before the stream starts.
+	head       bool
+	maxBody    int64
+	capture    *[]byte
+	captureMax int64
+	onHeader   func(name, value string)
+	follow     bool // decode Location on a 3xx answer
+
+	// Set by the reader under c.mu; read by the client after done.
+	status     int
+	firstHdr   time.Duration // the final answer's HEADERS
+	end        time.Duration
+	bodyBytes  int64
+	truncated  bool
+	location   string
+	hdrBytes   int // decoded, as RFC 9113 counts them (32 more per field)
+	blockBytes int // encoded
+	hdrErr     error
+	err        error
+	final      bool // the final (non-1xx) HEADERS came
+	finished   bool
+	sendWin    int32 // the stream's send window
+	recv       int32 // bytes received and not given back
+}
+
+func newStream() *stream { return &stream{done: make(chan struct{}, 1)} }
+
+// reset readies s for a new request.
+func (s *stream) reset() {
+	*s = stream{done: s.done}
+}
+
+// appender is the write framer's writer: it appends to the connection's
+// write buffer (wmu is held).
+type appender struct{ c *Conn }
+
+func (a appender) Write(b []byte) (int, error) {
+	a.c.wbuf = append(a.c.wbuf, b...)
+	return len(b), nil
+}
+
+// newConn starts the HTTP/2 connection over nc: the preface, SETTINGS,
+// the connection window raised, and the reader goroutine.
+func newConn(p *Pool, h *host, tc *transport.Conn, nc net.Conn) *Conn {
+	c := &Conn{
+		p: p, h: h, tc: tc, nc: nc,
+		streams:  map[uint32]*stream{},
+		nextID:   1,
+		maxFrame: 16384,
+		peerWin:  65535,
+		sendWin:  65535,
+		winCh:    make(chan struct{}),
+		ready:    make(chan struct{}),
+		limit:    1,
+	}
+	c.br = bufio.NewReaderSize(nc, 32<<10)
+	c.fr = http2.NewFramer(nil, c.br)
+	c.fr.SetReuseFrames()
+	c.fr.SetMaxReadFrameSize(16384)
+	c.dec = hpack.NewDecoder(4096, c.emit)
+	c.dec.SetMaxStringLength(p.maxHeader)
+	c.fw = http2.NewFramer(appender{c}, nil)
+	c.wmu.Lock()
+	c.wbuf = append(c.wbuf, http2.ClientPreface...)
+	_ = c.fw.WriteSettings(
+		http2.Setting{ID: http2.SettingEnablePush, Val: 0},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: streamWindow},
+	)
+	_ = c.fw.WriteWindowUpdate(0, connWindow-65535)
+	c.unlockAndFlush()
+	go c.readLoop()
+	return c
+}
+
+// unlockAndFlush writes the queued frames unless another goroutine is
+// writing (it will write them too), and unlocks wmu.
+func (c *Conn) unlockAndFlush() {
+	if c.flushing {
+		c.wmu.Unlock()
+		return
+	}
+	c.flushing = true
+	for len(c.wbuf) > 0 && c.werr == nil {
+		buf := c.wbuf
+		c.wbuf = c.wspare[:0]
+		c.wmu.Unlock()
+		_, err := c.nc.Write(buf)
+		c.wmu.Lock()
+		c.wspare = buf[:0]
+		if err != nil {
+			c.werr = err
+		}
+	}
+	c.wbuf = c.wbuf[:0]
+	failed := c.werr != nil
+	c.flushing = false
+	c.wmu.Unlock()
+	if failed {
+		_ = c.nc.Close() // the reader ends and fails the streams
+	}
+}
+
+// flush writes what was queued.
+func (c *Conn) flush() {
+	c.wmu.Lock()
+	c.unlockAndFlush()
+}
+
+// writeHeaders queues a HEADERS frame (and CONTINUATIONs) carrying
+// block. wmu is held.
+func (c *Conn) writeHeaders(id uint32, block []byte, endStream bool, maxFrame uint32) {
+	first := block
+	if uint32(len(first)) > maxFrame {
+		first = first[:maxFrame]
+	}
+	rest := block[len(first):]
+	_ = c.fw.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first, EndStream: endStream, EndHeaders: len(rest) == 0})
+	for len(rest) > 0 {
+		n := min(uint32(len(rest)), maxFrame)
+		_ = c.fw.WriteContinuation(id, int(n) == len(rest), rest[:n])
+		rest = rest[n:]
+	}
+}
+
+// start opens stream st for r: an id, the HEADERS (with cookie, when
+// set, as one more field), then the body within the flow-control
+// windows. expired and quit end a wait for window. It returns an
+// *errUnprocessed when the connection took no stream.
+func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.Time, quit <-chan struct{}) error {
+	c.mu.Lock()
+	if c.dead != nil || c.goaway || c.nextID > maxStreamID {
+		err := c.dead
+		c.mu.Unlock()
+		return &errUnprocessed{goaway: true, cause: err}
+	}
+	st.id = c.nextID
+	c.nextID += 2
+	st.sendWin = c.peerWin
+	c.streams[st.id] = st
+	maxFrame := c.maxFrame
+	c.wmu.Lock()
+	c.mu.Unlock()
+	block := r.block
+	if cookie != "" {
+		c.hbuf = appendLiteral(append(c.hbuf[:0], block...), "cookie", cookie)
+		block = c.hbuf
+	}
+	body := r.body
+	c.writeHeaders(st.id, block, len(body) == 0, maxFrame)
+	c.unlockAndFlush()
+	for len(body) > 0 {
+		c.mu.Lock()
+		if st.finished || c.dead != nil {
+			c.mu.Unlock()
+			return nil // answered (or failed) before the whole body was sent
+		}
+		n := min(len(body), int(c.maxFrame), int(st.sendWin), int(c.sendWin))
+		if n <= 0 {
+			ch := c.winCh
+			c.winWait++
+			c.mu.Unlock()
+			c.p.stats.FlowStalls.Add(1)
+			select {
+			case <-ch:
+			case <-expired:
+				return errWindowTimeout
+			case <-quit:
+				return errWindowCanceled
+			}
+			c.mu.Lock()
+			c.winWait--
+			c.mu.Unlock()
+			continue
+		}
+		st.sendWin -= int32(n)
+		c.sendWin -= int32(n)
+		c.wmu.Lock()
+		c.mu.Unlock()
+		_ = c.fw.WriteData(st.id, n == len(body), body[:n])
+		c.unlockAndFlush()
+		body = body[n:]
+	}
+	return nil
+}
+
+var (
+	errWindowTimeout  = errors.New("h2: waiting for the server's flow-control window")
+	errWindowCanceled = errors.New("h2: canceled waiting for the server's flow-control window")
+)
+
+// appendLiteral appends a literal header field without indexing (RFC
+// 7541 6.2.2, new name) to dst.
+func appendLiteral(dst []byte, name, value string) []byte {
+	dst = appendVarInt(dst, 4, 0, 0)
+	dst = appendString(dst, name)
+	return appendString(dst, value)
+}
+
+func appendString(dst []byte, s string) []byte {
+	if n := hpack.HuffmanEncodeLength(s); n < uint64(len(s)) {
+		dst = appendVarInt(dst, 7, 0x80, n)
+		return hpack.AppendHuffmanString(dst, s)
+	}
+	dst = appendVarInt(dst, 7, 0, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// appendVarInt appends i as an HPACK integer with an n-bit prefix, the
+// prefix's other bits set to first.
+func appendVarInt(dst []byte, n byte, first byte, i uint64) []byte {
+	k := uint64((1 << n) - 1)
+	if i < k {
+		return append(dst, first|byte(i))
+	}
+	dst = append(dst, first|byte(k))
+	i -= k
+	for ; i >= 128; i >>= 7 {
+		dst = append(dst, byte(0x80|(i&0x7f)))
+	}
+	return append(dst, byte(i))
+}
+
+func errHeaderLimit(n int) error {
+	return &ProtocolError{"response headers over " + strconv.Itoa(n) + " bytes"}
+}
+
+// abandon gives up st (a timeout, a cancel): it leaves the map, and
+// RST_STREAM(CANCEL) is queued for the server (the caller flushes). It
+// reports false when the reader had finished it first (its result
+// stands). c.mu is held.
+func (c *Conn) abandon(st *stream) bool {
+	if st.finished {
+		return false
+	}
+	st.finished = true
+	delete(c.streams, st.id)
+	if c.dead == nil && st.id != 0 {
+		c.wmu.Lock()
+		_ = c.fw.WriteRSTStream(st.id, http2.ErrCodeCancel)
+		c.wmu.Unlock()
+	}
+	return true
+}
+
+// finish ends st with err (nil: the answer was read whole). c.mu is held.
+func (c *Conn) finish(st *stream, err error) {
+	if st.finished {
+		return
+	}
+	st.finished = true
+	st.err = err
+	st.end = c.p.d.Now()
+	delete(c.streams, st.id)
+	st.done <- struct{}{}
+}
+
+// readLoop reads frames until the connection fails or closes.
+func (c *Conn) readLoop() {
+	var err error
+	for {
+		var f http2.Frame
+		var fh http2.FrameHeader
+		fh, err = c.fr.ReadFrameHeader() // the framer checks sizes and the HEADERS/CONTINUATION order
+		if err == nil && fh.Type == http2.FrameHeaders && c.settings {
+			// Parsed here: the framer allocates a HeadersFrame each.
+			if err = c.readHeaders(fh); err != nil {
+				break
+			}
+			if c.flushAfter && c.br.Buffered() == 0 {
+				c.flushAfter = false
+				c.flush()
+			}
+			continue
+		}
+		if err == nil {
+			f, err = c.fr.ReadFrameForHeader(fh)
+		}
+		if err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				c.resetStream(se.StreamID, se.Code, &ProtocolError{se.Error()})
+				continue
+			}
+			break
+		}
+		if err = c.handle(f); err != nil {
+			break
+		}
+		if c.flushAfter && c.br.Buffered() == 0 {
+			c.flushAfter = false
+			c.flush()
+		}
+	}
+	c.fail(err)
+}
+
+// readHeaders reads a HEADERS frame's payload (after its header fh) and
+// decodes its fragment.
+func (c *Conn) readHeaders(fh http2.FrameHeader) error {
+	if fh.StreamID == 0 {
+		return connErr{http2.ErrCodeProtocol, "HEADERS frame with stream ID 0"}
+	}
+	if cap(c.hdrBuf) < int(fh.Length) {
+		c.hdrBuf = make([]byte, fh.Length)
+	}
+	p := c.hdrBuf[:fh.Length]
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		return err
+	}
+	pad := 0
+	if fh.Flags.Has(http2.FlagHeadersPadded) {
+		if len(p) < 1 {
+			return connErr{http2.ErrCodeProtocol, "HEADERS frame too short for its padding"}
+		}
+		pad, p = int(p[0]), p[1:]
+	}
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		if len(p) < 5 {
+			return connErr{http2.ErrCodeProtocol, "HEADERS frame too short for its priority"}
+		}
+		p = p[5:]
+	}
+	if pad > len(p) {
+		c.resetStream(fh.StreamID, http2.ErrCodeProtocol, &ProtocolError{"HEADERS padding longer than the frame"})
+		return nil
+	}
+	return c.onHeaders(fh.StreamID, p[:len(p)-pad], fh.Flags.Has(http2.FlagHeadersEndHeaders), fh.Flags.Has(http2.FlagHeadersEndStream))
+}
+
+// queue writes a control frame through w (wmu held) for the next flush.
+func (c *Conn) queue(w func(*http2.Framer) error) {
+	c.wmu.Lock()
+	_ = w(c.fw)
+	c.wmu.Unlock()
+	c.flushAfter = true
+}
+
+// connErr is a connection error the client detects: it sends GOAWAY
+// with code and ends the connection.
+type connErr struct {
+	code http2.ErrCode
+	msg  string
+}
+
+func (e connErr) Error() string { return e.code.String() + ": " + e.msg }
+
+func (c *Conn) handle(f http2.Frame) error {
+	fh := f.Header()
+	if !c.settings {
+		if _, ok := f.(*http2.SettingsFrame); !ok || fh.Flags.Has(http2.FlagSettingsAck) {
+			return connErr{http2.ErrCodeProtocol, "the server's first frame is not SETTINGS"}
+		}
+	}
+	switch f := f.(type) {
+	case *http2.SettingsFrame:
+		return c.onSettings(f)
+	case *http2.HeadersFrame: // only before the first SETTINGS, refused above
+	case *http2.ContinuationFrame:
+		return c.onHeaders(fh.StreamID, f.HeaderBlockFragment(), f.HeadersEnded(), false)
+	case *http2.DataFrame:
+		return c.onData(f)
+	case *http2.RSTStreamFrame:
+		c.p.stats.noteRST(f.ErrCode)
+		if f.ErrCode == http2.ErrCodeRefusedStream {
+			c.resetStream(fh.StreamID, 0, &errUnprocessed{})
+		} else {
+			c.resetStream(fh.StreamID, 0, &StreamError{Code: f.ErrCode})
+		}
+	case *http2.WindowUpdateFrame:
+		return c.onWindowUpdate(fh.StreamID, f.Increment)
+	case *http2.PingFrame:
+		if f.IsAck() {
+			if f.Data == c.pingData && c.pingSent > 0 {
+				c.p.stats.notePing(c.p.d.Now() - c.pingSent)
+				c.pingSent = 0
+			}
+			return nil
+		}
+		data := f.Data
+		c.queue(func(fw *http2.Framer) error { return fw.WritePing(true, data) })
+	case *http2.GoAwayFrame:
+		c.onGoAway(f.LastStreamID, f.ErrCode)
+	case *http2.PushPromiseFrame:
+		return connErr{http2.ErrCodeProtocol, "PUSH_PROMISE with push disabled"}
+	}
+	return nil
+}
+
+func (c *Conn) onSettings(f *http2.SettingsFrame) error {
+	if f.IsAck() {
+		return nil
+	}
+	if err := f.ForeachSetting(func(s http2.Setting) error {
+		if err := s.Valid(); err != nil {
+			return err
+		}
+		switch s.ID {
+		case http2.SettingMaxConcurrentStreams:
+			c.p.stats.noteMaxStreams(s.Val)
+			c.p.setLimit(c, int(min(s.Val, math.MaxInt32)))
+		case http2.SettingInitialWindowSize:
+			c.mu.Lock()
+			delta := int32(s.Val) - c.peerWin
+			c.peerWin = int32(s.Val)
+			for _, st := range c.streams {
+				st.sendWin += delta
+			}
+			c.windowGrew()
+			c.mu.Unlock()
+		case http2.SettingMaxFrameSize:
+			c.mu.Lock()
+			c.maxFrame = s.Val
+			c.mu.Unlock()
+		}
+		return nil
+	}); err != nil {
+		var ce http2.ConnectionError
+		if errors.As(err, &ce) {
+			return connErr{http2.ErrCode(ce), err.Error()}
+		}
+		return err
+	}
+	c.queue(func(fw *http2.Framer) error { return fw.WriteSettingsAck() })
+	if !c.settings {
+		c.settings = true
+		// Without MAX_CONCURRENT_STREAMS in its first SETTINGS, the
+		// server sets no limit.
+		sawLimit := false
+		_ = f.ForeachSetting(func(s http2.Setting) error {
+			sawLimit = sawLimit || s.ID == http2.SettingMaxConcurrentStreams
+			return nil
+		})
+		if !sawLimit {
+			c.p.setLimit(c, defaultLimit)
+		}
+		// Measure one round trip: the PING's answer.
+		c.pingSent = c.p.d.Now()
+		c.pingData = [8]byte{'f', 'a', 'y', 'a'}
+		c.queue(func(fw *http2.Framer) error { return fw.WritePing(false, c.pingData) })
+		close(c.ready)
+	}
+	return nil
+}
+
+// windowGrew wakes the writers waiting for window. c.mu is held.
+func (c *Conn) windowGrew() {
+	if c.winWait > 0 {
+		close(c.winCh)
+		c.winCh = make(chan struct{})
+	}
+}
+
+func (c *Conn) onWindowUpdate(id, incr uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id == 0 {
+		if int64(c.sendWin)+int64(incr) > maxStreamID {
+			return connErr{http2.ErrCodeFlowControl, "connection window over 2^31-1"}
+		}
+		c.sendWin += int32(incr)
+	} else if st := c.streams[id]; st != nil {
+		if int64(st.sendWin)+int64(incr) > maxStreamID {
+			c.resetStreamLocked(st, http2.ErrCodeFlowControl, &ProtocolError{"stream window over 2^31-1"})
+			return nil
+		}
+		st.sendWin += int32(incr)
+	}
+	c.windowGrew()
+	return nil
+}
+
+// onHeaders decodes a header block fragment for stream id.
+func (c *Conn) onHeaders(id uint32, frag []byte, endHeaders, endStream bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.inBlock {
+		c.inBlock = true
+		c.cur = c.streams[id]
+		c.curEnd = endStream
+		c.dec.SetEmitEnabled(true)
+		if c.cur != nil {
+			c.cur.hdrBytes, c.cur.blockBytes = 0, 0
+			if !c.cur.final {
+				c.cur.status = 0
+			}
+		}
+	}
+	if st := c.cur; st != nil && st.hdrErr == nil {
+		// Fields skipped (not emitted) are not counted one by one; the
+		// block's encoded size bounds their decoded size from below.
+		st.blockBytes += len(frag)
+		if st.blockBytes > c.p.maxHeader {
+			st.hdrErr = errHeaderLimit(c.p.maxHeader)
+		}
+	}
+	if _, err := c.dec.Write(frag); err != nil {
+		return connErr{http2.ErrCodeCompression, err.Error()}
+	}
+	if !endHeaders {
+		return nil
+	}
+	c.inBlock = false
+	if err := c.dec.Close(); err != nil {
+		return connErr{http2.ErrCodeCompression, err.Error()}
+	}
+	st := c.cur
+	c.cur = nil
+	if st == nil {
+		return nil
+	}
+	switch {
+	case st.hdrErr != nil:
+		c.resetStreamLocked(st, http2.ErrCodeCancel, st.hdrErr)
+	case st.final:
+		// Trailers: they end the stream.
+		if !c.curEnd {
+			c.resetStreamLocked(st, http2.ErrCodeProtocol, &ProtocolError{"trailers without END_STREAM"})
+			return nil
+		}
+		c.finish(st, nil)
+	case st.status == 0:
+		c.resetStreamLocked(st, http2.ErrCodeProtocol, &ProtocolError{"response without :status"})
+	case st.status < 200 && st.status != 101:
+		// An informational answer (100, 103): the final one follows.
+		if c.curEnd {
+			c.resetStreamLocked(st, http2.ErrCodeProtocol, &ProtocolError{"1xx answer with END_STREAM"})
+		}
+	default:
+		st.final = true
+		st.firstHdr = c.p.d.Now()
+		if c.curEnd {
+			c.finish(st, nil)
+		}
+	}
+	return nil
+}
+
+// emit takes one decoded field of the block being decoded.
+func (c *Conn) emit(f hpack.HeaderField) {
+	st := c.cur
+	if st == nil || st.hdrErr != nil {
+		return
+	}
+	st.hdrBytes += len(f.Name) + len(f.Value) + 32
+	if st.hdrBytes > c.p.maxHeader {
+		st.hdrErr = errHeaderLimit(c.p.maxHeader)
+		c.dec.SetEmitEnabled(false)
+		return
+	}
+	if f.Name == ":status" {
+		n, err := strconv.Atoi(f.Value)
+		if err != nil || n < 100 || n > 999 || len(f.Value) != 3 {
+			st.hdrErr = &ProtocolError{"bad :status " + strconv.Quote(f.Value)}
+			return
+		}
+		if !st.final {
+			st.status = n
+		}
+		if st.onHeader == nil && !(st.follow && n >= 300 && n < 400) {
+			// Nothing else is wanted from this block: skip its strings
+			// (fields added to the dynamic table are still decoded).
+			c.dec.SetEmitEnabled(false)
+		}
+		return
+	}
+	if st.final {
+		return // a trailer
+	}
+	if len(f.Name) > 0 && f.Name[0] == ':' {
+		return
+	}
+	if f.Name == "location" {
+		st.location = f.Value
+	}
+	if st.onHeader != nil {
+		st.onHeader(f.Name, f.Value)
+	}
+}
+
+func (c *Conn) onData(f *http2.DataFrame) error {
+	id := f.Header().StreamID
+	fl := int32(f.Header().Length) // flow control counts the padding too
+	data := f.Data()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recvConn += fl
+	if c.recvConn >= connWindow/2 {
+		n := uint32(c.recvConn)
+		c.recvConn = 0
+		c.queue(func(fw *http2.Framer) error { return fw.WriteWindowUpdate(0, n) })
+	}
+	st := c.streams[id]
+	if st == nil {
+		return nil // a stream given up: its bytes still counted against the connection window
+	}
+	if !st.final {
+		c.resetStreamLocked(st, http2.ErrCodeProtocol, &ProtocolError{"DATA before the response's HEADERS"})
+		return nil
+	}
+	n := int64(len(data))
+	if st.maxBody >= 0 && st.bodyBytes+n > st.maxBody {
+		n = st.maxBody - st.bodyBytes
+		st.truncated = true
+	}
+	if st.capture != nil {
+		keep := min(n, st.captureMax-int64(len(*st.capture)))
+		if keep > 0 {
+			*st.capture = append(*st.capture, data[:keep]...)
+		}
+	}
+	st.bodyBytes += n
+	if st.truncated {
+		// The cap: the rest is not read; the stream is reset.
+		c.resetStreamLocked(st, http2.ErrCodeCancel, nil)
+		return nil
+	}
+	if f.StreamEnded() {
+		c.finish(st, nil)
+		return nil
+	}
+	st.recv += fl
+	if st.recv >= streamWindow/2 {
+		n := uint32(st.recv)
+		st.recv = 0
+		sid := st.id
+		c.queue(func(fw *http2.Framer) error { return fw.WriteWindowUpdate(sid, n) })
+	}
+	return nil
+}
+
+// resetStream ends stream id with err, and sends RST_STREAM(code) unless
+// code is 0 (the server reset it).
+func (c *Conn) resetStream(id uint32, code http2.ErrCode, err error) {
+	c.mu.Lock()
+	if st := c.streams[id]; st != nil {
+		c.resetStreamLocked(st, code, err)
+	}
+	c.mu.Unlock()
+}
+
+func (c *Conn) resetStreamLocked(st *stream, code http2.ErrCode, err error) {
+	if code != 0 {
+		id := st.id
+		c.queue(func(fw *http2.Framer) error { return fw.WriteRSTStream(id, code) })
+	}
+	c.finish(st, err)
+}
+
+// onGoAway: streams above lastID were not processed and fail as such
+// (the client sends them again); the connection takes no new streams and
+// closes once the others are done.
+func (c *Conn) onGoAway(lastID uint32, code http2.ErrCode) {
+	c.p.stats.noteGoAway(lastID, code)
+	c.mu.Lock()
+	if !c.goaway || lastID < c.lastID {
+		c.lastID = lastID
+	}
+	c.goaway = true
+	c.goawayEr = code
+	for id, st := range c.streams {
+		if id > lastID {
+			c.finish(st, &errUnprocessed{goaway: true})
+		}
+	}
+	c.mu.Unlock()
+	c.tc.SetCloseReason(closeGoAway)
+	c.p.goingAway(c)
+}
+
+// fail ends the connection after the reader stopped with err: every
+// stream still open fails, the pool forgets the connection, and the
+// socket is closed.
+func (c *Conn) fail(err error) {
+	var ce connErr
+	if errors.As(err, &ce) {
+		c.wmu.Lock()
+		_ = c.fw.WriteGoAway(0, ce.code, nil)
+		c.wmu.Unlock()
+		c.flush()
+		c.tc.SetCloseReason(closeH2Error)
+		err = &ConnError{Code: ce.code, Err: errors.New(ce.msg)}
+	} else if ce, ok := err.(http2.ConnectionError); ok {
+		// The framer found the server's frames broken.
+		c.wmu.Lock()
+		_ = c.fw.WriteGoAway(0, http2.ErrCode(ce), nil)
+		c.wmu.Unlock()
+		c.flush()
+		c.tc.SetCloseReason(closeH2Error)
+		err = &ConnError{Code: http2.ErrCode(ce), Err: err}
+	} else if c.goawayEr != http2.ErrCodeNo && c.goaway {
+		err = &ConnError{Code: c.goawayEr, Remote: true, Err: err}
+	} else if err == nil || errors.Is(err, net.ErrClosed) {
+		err = errConnClosed
+	} else if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF // the server closed with streams open
+	}
+	c.mu.Lock()
+	if c.dead == nil {
+		c.dead = err
+	}
+	for id, st := range c.streams {
+		if c.goaway && id > c.lastID {
+			c.finish(st, &errUnprocessed{goaway: true, cause: err})
+		} else {
+			c.finish(st, err)
+		}
+	}
+	c.windowGrew()
+	c.mu.Unlock()
+	if !c.settings {
+		c.readyErr = err
+		close(c.ready)
+	}
+	c.p.dead(c)
+	_ = c.nc.Close()
+}
+
+// Close reasons of HTTP/2 connections, until metrics has its own: a
+// connection the server sent GOAWAY on, and one ended by an HTTP/2
+// protocol error.
+const (
+	closeGoAway  = metrics.CloseServer
+	closeH2Error = metrics.CloseBroken
+)
+
+// Stats are the HTTP/2 facts of a pool's connections.
+type Stats struct {
+	// MaxStreams is the last MAX_CONCURRENT_STREAMS a server set (0: none).
+	MaxStreams atomic.Uint32
+	// PeakStreams is the most streams open at once on one connection.
+	PeakStreams atomic.Int64
+	// GoAways counts the GOAWAY frames received; LastGoAway is the last
+	// one's last stream id and code.
+	GoAways        atomic.Int64
+	LastGoAwayID   atomic.Uint32
+	LastGoAwayCode atomic.Uint32
+	// RSTs counts the RST_STREAM frames received, by code (codes over 13
+	// in the last slot).
+	RSTs [14]atomic.Int64
+	// FlowStalls counts the times a request body waited for the server's
+	// flow-control window.
+	FlowStalls atomic.Int64
+	// Refused counts the streams sent again after the server did not
+	// process them (REFUSED_STREAM, above a GOAWAY's last stream id).
+	Refused atomic.Int64
+	// Pings and PingRTT: the PING round trips measured (one per
+	// connection, after the server's SETTINGS) and their sum.
+	Pings   atomic.Int64
+	PingRTT atomic.Int64
+}
+
+func (s *Stats) noteRST(code http2.ErrCode) {
+	s.RSTs[min(int(code), len(s.RSTs)-1)].Add(1)
+}
+
+func (s *Stats) noteGoAway(last uint32, code http2.ErrCode) {
+	s.GoAways.Add(1)
+	s.LastGoAwayID.Store(last)
+	s.LastGoAwayCode.Store(uint32(code))
+}
+
+func (s *Stats) noteMaxStreams(n uint32) { s.MaxStreams.Store(n) }
+
+func (s *Stats) notePing(rtt time.Duration) {
+	s.Pings.Add(1)
+	s.PingRTT.Add(int64(rtt))
+}
+
+func (s *Stats) notePeak(n int) {
+	for {
+		old := s.PeakStreams.Load()
+		if int64(n) <= old || s.PeakStreams.CompareAndSwap(old, int64(n)) {
+			return
+		}
+	}
+}

@@ -1,0 +1,16 @@
+// Package h2 is the default engine's HTTP/2 client, built for load: one
+// reader goroutine per connection demultiplexing frames to streams
+// (framing and HPACK from golang.org/x/net/http2 and its hpack package),
+// writes from the requests' own goroutines coalesced into one socket
+// write per burst, stream slots bounded by the server's
+// MAX_CONCURRENT_STREAMS and a client cap with the wait for a slot
+// measured (the stream wait), flow control both ways, GOAWAY, RST_STREAM
+// and connection errors turned into counted outcomes, and a [Pool] of
+// connections per destination over the same counting
+// [github.com/faya-load/faya/transport.Dialer] as the HTTP/1.1 engine.
+//
+// Requests are encoded once ([Prepare]: the header block is HPACK without
+// the dynamic table, so the same bytes fit every connection), and a warm
+// connection serves a request without allocating on the client's side
+// for the usual answers (see TestClientAllocs).
+package h2

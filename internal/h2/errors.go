@@ -1,0 +1,111 @@
+package h2
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+	"golang.org/x/net/http2"
+)
+
+// ProtocolError is an answer that broke HTTP/2's rules for one stream
+// (a bad status, oversized headers, a bad Location): the request fails,
+// the connection goes on.
+type ProtocolError struct{ Msg string }
+
+func (e *ProtocolError) Error() string { return "h2: " + e.Msg }
+
+// ErrClass is metrics.ErrProtocol.
+func (e *ProtocolError) ErrClass() metrics.ErrClass { return metrics.ErrProtocol }
+
+// StreamError is a stream the server reset (RST_STREAM) with Code.
+type StreamError struct{ Code http2.ErrCode }
+
+func (e *StreamError) Error() string { return "h2: stream reset by the server: " + e.Code.String() }
+
+// ErrClass is metrics.ErrReset: the server gave up the request.
+func (e *StreamError) ErrClass() metrics.ErrClass { return metrics.ErrReset }
+
+// ConnError is a connection that ended in an HTTP/2 error: the server
+// broke the protocol (the client sent GOAWAY with Code), or sent GOAWAY
+// with an error code (Remote). Every stream on it fails.
+type ConnError struct {
+	Code   http2.ErrCode
+	Remote bool
+	Err    error
+}
+
+func (e *ConnError) Error() string {
+	if e.Remote {
+		return "h2: the server ended the connection: GOAWAY " + e.Code.String()
+	}
+	return fmt.Sprintf("h2: connection error %v: %v", e.Code, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// ErrClass is metrics.ErrProtocol.
+func (e *ConnError) ErrClass() metrics.ErrClass { return metrics.ErrProtocol }
+
+// errUnprocessed is a stream the server did not process: above a GOAWAY's
+// last stream id, or refused (REFUSED_STREAM). It is safe to send again,
+// whatever its method; after one retry it fails with its cause's class.
+type errUnprocessed struct {
+	goaway bool
+	cause  error
+}
+
+func (e *errUnprocessed) Error() string {
+	if e.goaway {
+		return "h2: stream not processed: the server sent GOAWAY"
+	}
+	return "h2: stream refused by the server (REFUSED_STREAM)"
+}
+
+// ErrClass is metrics.ErrReset for a refused stream, metrics.ErrEOF for
+// one cut by the server's GOAWAY (the connection is going away).
+func (e *errUnprocessed) ErrClass() metrics.ErrClass {
+	if e.goaway {
+		return metrics.ErrEOF
+	}
+	return metrics.ErrReset
+}
+
+// TimeoutError is a request that ran out of time: the whole-request
+// timeout, whatever it was waiting for (a stream slot, the dial, the
+// server's SETTINGS, the answer).
+type TimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *TimeoutError) Error() string { return fmt.Sprintf("timeout after %v: %v", e.After, e.Err) }
+
+// Unwrap returns what the timeout cut.
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// Timeout reports true.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// ErrClass is metrics.ErrTimeout.
+func (e *TimeoutError) ErrClass() metrics.ErrClass { return metrics.ErrTimeout }
+
+// errNoH2 is a TLS server that did not choose h2 in ALPN.
+type errNoH2 struct{ proto string }
+
+func (e *errNoH2) Error() string {
+	if e.proto == "" {
+		return "h2: the server did not negotiate HTTP/2 (no ALPN protocol)"
+	}
+	return fmt.Sprintf("h2: the server negotiated %q, not h2", e.proto)
+}
+
+// ErrClass is metrics.ErrProtocol.
+func (e *errNoH2) ErrClass() metrics.ErrClass { return metrics.ErrProtocol }
+
+var (
+	errConnClosed = errors.New("h2: connection closed")
+	errPoolClosed = errors.New("h2: pool closed")
+)

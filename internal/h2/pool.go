@@ -1,0 +1,459 @@
+package h2
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+)
+
+// Pool holds the HTTP/2 connections of one pool, per destination: at most
+// MaxConnsPerHost connections each (dialing or open); a request takes a
+// stream slot on the open connection with the most free slots, a new
+// connection is dialed only when every one is full, and at the cap the
+// request waits for a slot (its stream wait). A connection's slots are
+// min(the server's MAX_CONCURRENT_STREAMS, the pool's per-connection cap).
+// Connections without a stream for IdleConnTimeout are closed.
+type Pool struct {
+	d         *transport.Dialer
+	cfg       transport.Config
+	maxConns  int // per destination; 0: no limit
+	maxSlots  int // per connection, the client's cap; 0: the server's
+	maxHeader int
+	tls       *tls.Config
+	stats     Stats
+
+	mu     sync.Mutex
+	hosts  map[string]*host
+	closed bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type host struct {
+	key     string
+	conns   []*Conn
+	dialing int
+	waiters []*waiter
+}
+
+// waiter is a request waiting for a stream slot: it is handed a
+// connection with the slot taken for it, or nil, meaning it may dial.
+type waiter struct {
+	ch chan *Conn
+}
+
+// NewPool returns a pool dialing through d, with at most maxStreams
+// streams per connection (0 or less: as many as the server allows).
+func NewPool(d *transport.Dialer, maxStreams int) (*Pool, error) {
+	cfg := d.Config()
+	tc := &tls.Config{
+		InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // the user asked for it with --insecure
+		NextProtos:         []string{"h2"},
+	}
+	if len(cfg.RootCAsPEM) > 0 {
+		roots, err := transport.CAPool(cfg.RootCAsPEM)
+		if err != nil {
+			return nil, fmt.Errorf("transport config: CA certificates: %w", err)
+		}
+		tc.RootCAs = roots
+	}
+	p := &Pool{
+		d: d, cfg: cfg, tls: tc,
+		maxConns:  max(cfg.MaxConnsPerHost, 0),
+		maxSlots:  max(maxStreams, 0),
+		maxHeader: int(min(cfg.MaxResponseHeaderBytes, math.MaxInt32)),
+		hosts:     map[string]*host{},
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	go p.sweep()
+	return p, nil
+}
+
+// Dialer returns the pool's dialer.
+func (p *Pool) Dialer() *transport.Dialer { return p.d }
+
+// Stats returns the pool's HTTP/2 counters.
+func (p *Pool) Stats() *Stats { return &p.stats }
+
+// source says how get found a slot.
+type source uint8
+
+const (
+	fromOpen source = iota // an open connection with a free slot
+	fromDial               // a connection dialed for this request
+	fromWait               // a slot freed while the request waited
+)
+
+// get returns a connection with a stream slot taken for the request: on
+// an open connection, on a new one, or freed while waiting. expired and
+// quit end the wait and the dial.
+func (p *Pool) get(ctx context.Context, r *Request, w *waiter, due time.Duration, expired <-chan time.Time) (*Conn, source, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, 0, errPoolClosed
+	}
+	h := p.hosts[r.key]
+	if h == nil {
+		h = &host{key: r.key}
+		p.hosts[r.key] = h
+	}
+	if c := h.pick(); c != nil {
+		p.take(c)
+		p.mu.Unlock()
+		return c, fromOpen, nil
+	}
+	if p.mayDial(h) {
+		h.dialing++
+		p.mu.Unlock()
+		c, err := p.dial(ctx, r, h, due)
+		return c, fromDial, err
+	}
+	h.waiters = append(h.waiters, w)
+	p.mu.Unlock()
+	var c *Conn
+	var giveUp error
+	select {
+	case c = <-w.ch:
+	case <-ctx.Done():
+		giveUp = ctx.Err()
+	case <-expired:
+		giveUp = context.DeadlineExceeded
+	}
+	if giveUp != nil {
+		p.mu.Lock()
+		if h.remove(w) {
+			p.mu.Unlock()
+			return nil, fromWait, giveUp
+		}
+		p.mu.Unlock()
+		// Handed something just now: give it back.
+		if c = <-w.ch; c != nil {
+			p.release(c, p.d.Now())
+		} else {
+			p.mu.Lock()
+			h.dialing--
+			p.wakeDialers(h)
+			p.mu.Unlock()
+		}
+		return nil, fromWait, giveUp
+	}
+	if c == nil {
+		c, err := p.dial(ctx, r, h, due) // a dial slot was freed for us
+		return c, fromDial, err
+	}
+	return c, fromWait, nil
+}
+
+// pick returns the open connection with the most free slots, nil when
+// every one is full. p.mu is held.
+func (h *host) pick() *Conn {
+	var best *Conn
+	for _, c := range h.conns {
+		if c.gone || c.active >= c.limit {
+			continue
+		}
+		if best == nil || c.limit-c.active > best.limit-best.active {
+			best = c
+		}
+	}
+	return best
+}
+
+// take gives the request a slot on c. p.mu is held.
+func (p *Pool) take(c *Conn) {
+	c.active++
+	c.started++
+	p.stats.notePeak(c.active)
+	if c.active == 1 {
+		c.tc.Acquire()
+	} else {
+		c.tc.AddRequests(1)
+	}
+}
+
+func (p *Pool) mayDial(h *host) bool {
+	return p.maxConns <= 0 || len(h.conns)+h.dialing < p.maxConns
+}
+
+// remove takes w off the waiters, if it is still there. p.mu is held.
+func (h *host) remove(w *waiter) bool {
+	for i, x := range h.waiters {
+		if x == w {
+			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// hand gives c's free slots to waiters. p.mu is held.
+func (p *Pool) hand(h *host, c *Conn) {
+	for len(h.waiters) > 0 && !c.gone && c.active < c.limit {
+		w := h.waiters[0]
+		h.waiters = h.waiters[1:]
+		p.take(c)
+		w.ch <- c
+	}
+}
+
+// wakeDialers lets waiters dial while the cap allows. p.mu is held.
+func (p *Pool) wakeDialers(h *host) {
+	for len(h.waiters) > 0 && p.mayDial(h) {
+		w := h.waiters[0]
+		h.waiters = h.waiters[1:]
+		h.dialing++
+		w.ch <- nil
+	}
+}
+
+// dial dials a connection for h in a slot counted in h.dialing, waits
+// for the server's SETTINGS, and takes a stream slot on it.
+func (p *Pool) dial(ctx context.Context, r *Request, h *host, due time.Duration) (*Conn, error) {
+	if due > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, p.d.At(due))
+		defer cancel()
+	}
+	c, err := p.connect(ctx, r, h)
+	p.mu.Lock()
+	h.dialing--
+	if err != nil {
+		p.wakeDialers(h)
+		p.mu.Unlock()
+		return nil, err
+	}
+	if p.closed {
+		p.mu.Unlock()
+		c.tc.SetCloseReason(metrics.CloseUnused)
+		_ = c.nc.Close()
+		return nil, errPoolClosed
+	}
+	h.conns = append(h.conns, c)
+	p.take(c)
+	if c.gone { // GOAWAY or an error already
+		p.mu.Unlock()
+		return c, nil
+	}
+	p.hand(h, c)
+	p.mu.Unlock()
+	return c, nil
+}
+
+// connect dials, runs TLS with ALPN h2 (or speaks h2c with prior
+// knowledge on plain connections), starts the connection and waits for
+// the server's SETTINGS.
+func (p *Pool) connect(ctx context.Context, r *Request, h *host) (*Conn, error) {
+	tc, nc, err := p.d.Dial(ctx, r.addr, false, "")
+	if err != nil {
+		return nil, err
+	}
+	if r.tls {
+		conf := p.tls.Clone()
+		conf.ServerName = r.serverName
+		hctx, cancel := context.WithTimeout(ctx, p.cfg.TLSHandshakeTimeout)
+		start := time.Now()
+		t := tls.Client(nc, conf)
+		err := t.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			tc.SetCloseReason(metrics.CloseHandshakeFailed)
+			if ctx.Err() != nil {
+				tc.SetCloseReason(metrics.CloseUnused)
+			}
+			_ = tc.Close()
+			return nil, err
+		}
+		tc.TLS = time.Since(start)
+		if proto := t.ConnectionState().NegotiatedProtocol; proto != "h2" {
+			tc.SetCloseReason(metrics.CloseHandshakeFailed)
+			_ = t.Close()
+			return nil, &errNoH2{proto: proto}
+		}
+		nc = t
+	}
+	c := newConn(p, h, tc, nc)
+	select {
+	case <-c.ready:
+		if c.readyErr != nil {
+			return nil, c.readyErr
+		}
+		return c, nil
+	case <-ctx.Done():
+		tc.SetCloseReason(metrics.CloseCanceled)
+		_ = nc.Close()
+		<-c.ready // the reader ends
+		return nil, fmt.Errorf("h2: waiting for the server's SETTINGS: %w", ctx.Err())
+	}
+}
+
+// setLimit sets c's stream slots from the server's MAX_CONCURRENT_STREAMS
+// (n), under the pool's cap, and hands new free slots to waiters.
+func (p *Pool) setLimit(c *Conn, n int) {
+	if p.maxSlots > 0 {
+		n = min(n, p.maxSlots)
+	}
+	p.mu.Lock()
+	c.limit = n
+	if c.h != nil && p.listed(c) {
+		p.hand(c.h, c)
+	}
+	p.mu.Unlock()
+}
+
+// listed reports whether c is one of its host's connections. p.mu is held.
+func (p *Pool) listed(c *Conn) bool {
+	for _, x := range c.h.conns {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// release frees a stream slot of c at now (the dialer's clock): it goes
+// to a waiter, or the connection closes when it is going away and has no
+// stream left.
+func (p *Pool) release(c *Conn, now time.Duration) {
+	p.mu.Lock()
+	c.active--
+	if c.active == 0 {
+		c.idleSince = now
+		c.tc.Release(now) // a connection closed meanwhile is reported now
+	}
+	closeIt := false
+	if c.gone || p.closed {
+		closeIt = c.active == 0 && !c.closing
+		if closeIt {
+			c.closing = true
+			p.unlist(c)
+		}
+	} else {
+		p.hand(c.h, c)
+	}
+	p.mu.Unlock()
+	if closeIt {
+		_ = c.nc.Close()
+	}
+}
+
+// unlist takes c out of its host's connections and lets waiters dial in
+// its place. p.mu is held.
+func (p *Pool) unlist(c *Conn) {
+	h := c.h
+	for i, x := range h.conns {
+		if x == c {
+			h.conns = append(h.conns[:i], h.conns[i+1:]...)
+			break
+		}
+	}
+	p.wakeDialers(h)
+}
+
+// goingAway: the server sent GOAWAY on c; it takes no new stream, and
+// closes when its last stream ends.
+func (p *Pool) goingAway(c *Conn) {
+	p.mu.Lock()
+	c.gone = true
+	closeIt := c.active == 0 && !c.closing && p.listed(c)
+	if closeIt {
+		c.closing = true
+	}
+	p.unlist(c)
+	p.mu.Unlock()
+	if closeIt {
+		_ = c.nc.Close()
+	}
+}
+
+// dead: c's reader ended.
+func (p *Pool) dead(c *Conn) {
+	p.mu.Lock()
+	c.gone = true
+	c.closing = true
+	p.unlist(c)
+	p.mu.Unlock()
+}
+
+// Conns returns the connections open now and how many carry a request.
+func (p *Pool) Conns() (open, active int) { return p.d.Conns() }
+
+// Dialing is the number of dials in flight.
+func (p *Pool) Dialing() int64 { return p.d.Dialing() }
+
+// Close closes the connections without a stream and stops the sweeper;
+// the others close when their last stream ends.
+func (p *Pool) Close() {
+	p.d.Ending()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	var idle []*Conn
+	for _, h := range p.hosts {
+		keep := h.conns[:0]
+		for _, c := range h.conns {
+			if c.active == 0 {
+				c.closing = true
+				idle = append(idle, c)
+				continue
+			}
+			keep = append(keep, c)
+		}
+		clear(h.conns[len(keep):])
+		h.conns = keep
+	}
+	p.mu.Unlock()
+	close(p.stop)
+	<-p.done
+	for _, c := range idle {
+		_ = c.nc.Close()
+	}
+}
+
+// sweep closes connections without a stream for IdleConnTimeout.
+func (p *Pool) sweep() {
+	defer close(p.done)
+	every := max(min(p.cfg.IdleConnTimeout/3, time.Second), time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var expired []*Conn
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		now := p.d.Now()
+		expired = expired[:0]
+		p.mu.Lock()
+		for _, h := range p.hosts {
+			for _, c := range h.conns {
+				if c.active == 0 && !c.closing && now-c.idleSince >= p.cfg.IdleConnTimeout {
+					c.closing = true
+					expired = append(expired, c)
+				}
+			}
+			for _, c := range expired {
+				if c.h == h {
+					p.unlist(c)
+				}
+			}
+		}
+		p.mu.Unlock()
+		for _, c := range expired {
+			c.tc.SetCloseReason(metrics.CloseIdleTimeout)
+			_ = c.nc.Close()
+		}
+	}
+}
