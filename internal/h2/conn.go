@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -237,6 +238,10 @@ func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.
 	st.sendWin = c.peerWin
 	c.streams[st.id] = st
 	maxFrame := c.maxFrame
+	// With other streams in flight, their clients are likely about to
+	// write too (woken by the answers the reader just handed out): the
+	// flush yields once, so that one write carries all their frames.
+	yield := len(c.streams) > 1
 	c.wmu.Lock()
 	c.mu.Unlock()
 	block := r.block
@@ -246,6 +251,13 @@ func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.
 	}
 	body := r.body
 	c.writeHeaders(st.id, block, len(body) == 0, maxFrame)
+	if yield && !c.flushing {
+		c.flushing = true
+		c.wmu.Unlock()
+		runtime.Gosched()
+		c.wmu.Lock()
+		c.flushing = false
+	}
 	c.unlockAndFlush()
 	for len(body) > 0 {
 		c.mu.Lock()
