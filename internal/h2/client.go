@@ -201,7 +201,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		err = ctx.Err()
 	}
 	if _, ok := err.(*errUnprocessed); ok {
-		p.release(c, wrote)
+		p.release(c, wrote) // no stream was opened
 		return cl.again(res, refused, err)
 	}
 	if err == nil {
@@ -220,6 +220,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		gaveUp := c.abandon(st)
 		c.mu.Unlock()
 		if gaveUp {
+			c.tc.StreamClosed()
 			cl.st = newStream() // the old one may still be touched by the reader
 			c.flush()
 			end := d.Now()
@@ -230,6 +231,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		<-st.done
 		err = nil
 	}
+	c.tc.StreamClosed()
 	end := st.end
 	p.release(c, end)
 	cl.takeBytes(c, res)

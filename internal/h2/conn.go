@@ -73,6 +73,7 @@ type Conn struct {
 	active    int           // streams open, and slots handed out
 	limit     int           // min(the server's MAX_CONCURRENT_STREAMS, the pool's cap)
 	started   int64         // streams started on this connection
+	peak      int           // the most streams at once
 	idleSince time.Duration // when active fell to 0, on the dialer's clock
 	gone      bool          // takes no new streams (GOAWAY, dead, out of ids)
 	closing   bool          // closed, or about to be, by the pool
@@ -244,6 +245,7 @@ func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.
 	yield := len(c.streams) > 1
 	c.wmu.Lock()
 	c.mu.Unlock()
+	c.tc.StreamOpened()
 	block := r.block
 	if cookie != "" {
 		c.hbuf = appendLiteral(append(c.hbuf[:0], block...), "cookie", cookie)
@@ -271,6 +273,7 @@ func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.
 			c.winWait++
 			c.mu.Unlock()
 			c.p.stats.FlowStalls.Add(1)
+			c.p.rec.H2FlowStall()
 			select {
 			case <-ch:
 			case <-expired:
@@ -472,6 +475,7 @@ func (c *Conn) handle(f http2.Frame) error {
 		return c.onData(f)
 	case *http2.RSTStreamFrame:
 		c.p.stats.noteRST(f.ErrCode)
+		c.p.rec.H2RSTStream(metrics.H2Code(f.ErrCode), f.ErrCode == http2.ErrCodeRefusedStream)
 		if f.ErrCode == http2.ErrCodeRefusedStream {
 			c.resetStream(fh.StreamID, 0, &errUnprocessed{})
 		} else {
@@ -482,7 +486,9 @@ func (c *Conn) handle(f http2.Frame) error {
 	case *http2.PingFrame:
 		if f.IsAck() {
 			if f.Data == c.pingData && c.pingSent > 0 {
-				c.p.stats.notePing(c.p.d.Now() - c.pingSent)
+				rtt := c.p.d.Now() - c.pingSent
+				c.p.stats.notePing(rtt)
+				c.p.rec.H2Ping(rtt)
 				c.pingSent = 0
 			}
 			return nil
@@ -532,16 +538,20 @@ func (c *Conn) onSettings(f *http2.SettingsFrame) error {
 		return err
 	}
 	c.queue(func(fw *http2.Framer) error { return fw.WriteSettingsAck() })
+	var maxStreams uint32
+	has := false
+	_ = f.ForeachSetting(func(s http2.Setting) error {
+		if s.ID == http2.SettingMaxConcurrentStreams {
+			maxStreams, has = s.Val, true
+		}
+		return nil
+	})
+	c.p.rec.H2Settings(maxStreams, has, !c.settings)
 	if !c.settings {
 		c.settings = true
 		// Without MAX_CONCURRENT_STREAMS in its first SETTINGS, the
 		// server sets no limit.
-		sawLimit := false
-		_ = f.ForeachSetting(func(s http2.Setting) error {
-			sawLimit = sawLimit || s.ID == http2.SettingMaxConcurrentStreams
-			return nil
-		})
-		if !sawLimit {
+		if !has {
 			c.p.setLimit(c, defaultLimit)
 		}
 		// Measure one round trip: the PING's answer.
@@ -762,6 +772,7 @@ func (c *Conn) resetStreamLocked(st *stream, code http2.ErrCode, err error) {
 // closes once the others are done.
 func (c *Conn) onGoAway(lastID uint32, code http2.ErrCode) {
 	c.p.stats.noteGoAway(lastID, code)
+	c.p.rec.H2GoAway(lastID, metrics.H2Code(code))
 	c.mu.Lock()
 	if !c.goaway || lastID < c.lastID {
 		c.lastID = lastID
@@ -774,7 +785,11 @@ func (c *Conn) onGoAway(lastID uint32, code http2.ErrCode) {
 		}
 	}
 	c.mu.Unlock()
-	c.tc.SetCloseReason(closeGoAway)
+	if code == http2.ErrCodeNo {
+		c.tc.SetCloseReason(closeGoAway)
+	} else {
+		c.tc.SetCloseReason(closeH2Error)
+	}
 	c.p.goingAway(c)
 }
 
@@ -826,12 +841,11 @@ func (c *Conn) fail(err error) {
 	_ = c.nc.Close()
 }
 
-// Close reasons of HTTP/2 connections, until metrics has its own: a
-// connection the server sent GOAWAY on, and one ended by an HTTP/2
-// protocol error.
+// Close reasons of HTTP/2 connections: one the server sent GOAWAY on, and
+// one ended by an HTTP/2 connection error.
 const (
-	closeGoAway  = metrics.CloseServer
-	closeH2Error = metrics.CloseBroken
+	closeGoAway  = metrics.CloseGoAway
+	closeH2Error = metrics.CloseH2Error
 )
 
 // Stats are the HTTP/2 facts of a pool's connections.

@@ -92,19 +92,6 @@ func (e *TimeoutError) Timeout() bool { return true }
 // ErrClass is metrics.ErrTimeout.
 func (e *TimeoutError) ErrClass() metrics.ErrClass { return metrics.ErrTimeout }
 
-// errNoH2 is a TLS server that did not choose h2 in ALPN.
-type errNoH2 struct{ proto string }
-
-func (e *errNoH2) Error() string {
-	if e.proto == "" {
-		return "h2: the server did not negotiate HTTP/2 (no ALPN protocol)"
-	}
-	return fmt.Sprintf("h2: the server negotiated %q, not h2", e.proto)
-}
-
-// ErrClass is metrics.ErrProtocol.
-func (e *errNoH2) ErrClass() metrics.ErrClass { return metrics.ErrProtocol }
-
 var (
 	errConnClosed = errors.New("h2: connection closed")
 	errPoolClosed = errors.New("h2: pool closed")

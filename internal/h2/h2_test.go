@@ -139,11 +139,12 @@ func ok(w http.ResponseWriter, r *http.Request) {
 func newPool(t testing.TB, cfg transport.Config, maxStreams int) (*Pool, *observer) {
 	t.Helper()
 	o := &observer{}
+	cfg.HTTP = transport.HTTP2
 	d, err := transport.NewDialer(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPool(d, maxStreams)
+	p, err := NewPool(d, Options{MaxStreams: maxStreams})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package h2
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"math"
 	"sync"
@@ -25,8 +24,9 @@ type Pool struct {
 	maxConns  int // per destination; 0: no limit
 	maxSlots  int // per connection, the client's cap; 0: the server's
 	maxHeader int
-	tls       *tls.Config
+	strict    bool
 	stats     Stats
+	rec       Recorder
 
 	mu     sync.Mutex
 	hosts  map[string]*host
@@ -49,29 +49,57 @@ type waiter struct {
 	ch chan *Conn
 }
 
-// NewPool returns a pool dialing through d, with at most maxStreams
-// streams per connection (0 or less: as many as the server allows).
-func NewPool(d *transport.Dialer, maxStreams int) (*Pool, error) {
+// Options are a Pool's HTTP/2 settings.
+type Options struct {
+	// MaxStreams caps the streams per connection (0: as many as the
+	// server allows).
+	MaxStreams int
+	// Strict never dials another connection to a destination while one
+	// is open: requests wait for a stream slot on it.
+	Strict bool
+	// Recorder, if set, receives the connections' HTTP/2 events.
+	Recorder Recorder
+}
+
+// Recorder receives the HTTP/2 events of a pool's connections, per frame
+// or connection, not per request ([metrics.Recorder] is one).
+type Recorder interface {
+	H2Settings(maxStreams uint32, has, first bool)
+	H2GoAway(lastStreamID uint32, code metrics.H2Code)
+	H2RSTStream(code metrics.H2Code, retried bool)
+	H2Ping(rtt time.Duration)
+	H2FlowStall()
+	H2Streams(n int)
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) H2Settings(uint32, bool, bool)    {}
+func (nopRecorder) H2GoAway(uint32, metrics.H2Code)  {}
+func (nopRecorder) H2RSTStream(metrics.H2Code, bool) {}
+func (nopRecorder) H2Ping(time.Duration)             {}
+func (nopRecorder) H2FlowStall()                     {}
+func (nopRecorder) H2Streams(int)                    {}
+
+// NewPool returns a pool dialing through d.
+func NewPool(d *transport.Dialer, o Options) (*Pool, error) {
 	cfg := d.Config()
-	tc := &tls.Config{
-		InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // the user asked for it with --insecure
-		NextProtos:         []string{"h2"},
-	}
-	if len(cfg.RootCAsPEM) > 0 {
-		roots, err := transport.CAPool(cfg.RootCAsPEM)
-		if err != nil {
-			return nil, fmt.Errorf("transport config: CA certificates: %w", err)
-		}
-		tc.RootCAs = roots
+	if cfg.HTTP != transport.HTTP2 {
+		return nil, fmt.Errorf("h2: the dialer's configuration must require HTTP/2 (--http 2), not %v", cfg.HTTP)
 	}
 	p := &Pool{
-		d: d, cfg: cfg, tls: tc,
+		d: d, cfg: cfg,
 		maxConns:  max(cfg.MaxConnsPerHost, 0),
-		maxSlots:  max(maxStreams, 0),
+		maxSlots:  max(o.MaxStreams, 0),
+		strict:    o.Strict,
+		rec:       o.Recorder,
 		maxHeader: int(min(cfg.MaxResponseHeaderBytes, math.MaxInt32)),
 		hosts:     map[string]*host{},
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+	}
+	if p.rec == nil {
+		p.rec = nopRecorder{}
 	}
 	go p.sweep()
 	return p, nil
@@ -173,14 +201,17 @@ func (p *Pool) take(c *Conn) {
 	c.active++
 	c.started++
 	p.stats.notePeak(c.active)
-	if c.active == 1 {
-		c.tc.Acquire()
-	} else {
-		c.tc.AddRequests(1)
+	if c.active > c.peak {
+		c.peak = c.active
+		p.rec.H2Streams(c.active)
 	}
+	c.tc.Acquire()
 }
 
 func (p *Pool) mayDial(h *host) bool {
+	if p.strict && len(h.conns)+h.dialing > 0 {
+		return false
+	}
 	return p.maxConns <= 0 || len(h.conns)+h.dialing < p.maxConns
 }
 
@@ -252,33 +283,12 @@ func (p *Pool) dial(ctx context.Context, r *Request, h *host, due time.Duration)
 // knowledge on plain connections), starts the connection and waits for
 // the server's SETTINGS.
 func (p *Pool) connect(ctx context.Context, r *Request, h *host) (*Conn, error) {
-	tc, nc, err := p.d.Dial(ctx, r.addr, false, "")
+	// The dialer offers h2 alone by ALPN (--http 2), fails a server that
+	// does not pick it as protocol_negotiation, and marks plain
+	// connections h2 (prior knowledge).
+	tc, nc, err := p.d.Dial(ctx, r.addr, r.tls, r.serverName)
 	if err != nil {
 		return nil, err
-	}
-	if r.tls {
-		conf := p.tls.Clone()
-		conf.ServerName = r.serverName
-		hctx, cancel := context.WithTimeout(ctx, p.cfg.TLSHandshakeTimeout)
-		start := time.Now()
-		t := tls.Client(nc, conf)
-		err := t.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			tc.SetCloseReason(metrics.CloseHandshakeFailed)
-			if ctx.Err() != nil {
-				tc.SetCloseReason(metrics.CloseUnused)
-			}
-			_ = tc.Close()
-			return nil, err
-		}
-		tc.TLS = time.Since(start)
-		if proto := t.ConnectionState().NegotiatedProtocol; proto != "h2" {
-			tc.SetCloseReason(metrics.CloseHandshakeFailed)
-			_ = t.Close()
-			return nil, &errNoH2{proto: proto}
-		}
-		nc = t
 	}
 	c := newConn(p, h, tc, nc)
 	select {
@@ -327,8 +337,8 @@ func (p *Pool) release(c *Conn, now time.Duration) {
 	c.active--
 	if c.active == 0 {
 		c.idleSince = now
-		c.tc.Release(now) // a connection closed meanwhile is reported now
 	}
+	c.tc.Release(now) // the last one reports a connection closed meanwhile
 	closeIt := false
 	if c.gone || p.closed {
 		closeIt = c.active == 0 && !c.closing

@@ -1,0 +1,219 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/faya-load/faya/internal/h2"
+	"github.com/faya-load/faya/internal/session"
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+)
+
+// h2Clients builds the HTTP/2 pools of a plan run by the default engine
+// with --http 2 (one shared, or one per VU) and a factory of clients over
+// them. A connection carries at most H2MaxStreams streams, by default
+// ceil(Concurrency / MaxConnsPerHost) (and never more than the server's
+// MAX_CONCURRENT_STREAMS), so that the pool's VUs spread over the
+// connections the pool allows: -c 100 --max-conns-per-host 10 is 10
+// connections of 10 streams each.
+func h2Clients(plan Plan, _ *proxySet, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
+	cfg := plan.Transport.WithDefaults()
+	opts := h2.Options{MaxStreams: cfg.H2MaxStreams, Strict: cfg.H2StrictStreams}
+	if opts.MaxStreams == 0 && cfg.MaxConnsPerHost > 0 {
+		opts.MaxStreams = (max(cfg.Concurrency, 1) + cfg.MaxConnsPerHost - 1) / cfg.MaxConnsPerHost
+	}
+	if o, ok := obs.(observer); ok {
+		opts.Recorder = o.rec
+	}
+	newPool := func() (*h2.Pool, error) {
+		d, err := transport.NewDialer(plan.Transport, obs, transport.WithEpoch(epoch))
+		if err != nil {
+			return nil, err
+		}
+		return h2.NewPool(d, opts)
+	}
+	var shared *h2.Pool
+	var perVU []*h2.Pool
+	var pools []pool
+	if plan.ConnScope != ScopeVU {
+		p, err := newPool()
+		if err != nil {
+			return nil, nil, err
+		}
+		shared = p
+		pools = append(pools, p)
+	} else {
+		perVU = make([]*h2.Pool, plan.VUs())
+		for i := range perVU {
+			p, err := newPool()
+			if err != nil {
+				return nil, nil, err
+			}
+			perVU[i] = p
+			pools = append(pools, p)
+		}
+	}
+	factory := func(sc *Scenario, vu int) (client, error) {
+		p := shared
+		if p == nil {
+			p = perVU[vu]
+		}
+		cl := h2.NewClient(p)
+		cl.Timeout = plan.Timeout
+		cl.MaxBody = plan.MaxBody
+		cl.MaxRedirects = plan.MaxRedirects
+		return &h2Client{cl: cl, maxBody: plan.MaxBody}, nil
+	}
+	return factory, pools, nil
+}
+
+// h2Client sends one VU's requests through the HTTP/2 client. HTTP/2
+// runs direct only (Plan.Validate refuses proxies), and does not pipeline.
+type h2Client struct {
+	cl      *h2.Client
+	static  stepCache[*h2.Request]
+	res     h2.Result
+	capture h2.Capture
+	maxBody int64
+
+	goMu      sync.Mutex // a Go scenario's goroutines may share the VU
+	goRes     h2.Result
+	goCapture h2.Capture
+}
+
+func (c *h2Client) prepare(r *request) (*h2.Request, error) {
+	st := r.step
+	if !st.static {
+		return h2.Prepare(r.method, r.url, r.header, r.body)
+	}
+	if p := c.static.get(st.seq); p != nil {
+		return p, nil
+	}
+	p, err := h2.Prepare(st.Method, st.URL, st.Header, st.Body)
+	if err != nil {
+		return nil, err
+	}
+	c.static.put(st.seq, p)
+	return p, nil
+}
+
+func (c *h2Client) do(ctx context.Context, rq *request, intended time.Duration, s *metrics.Sample, out *session.Response) error {
+	req, err := c.prepare(rq)
+	if err != nil {
+		return err
+	}
+	c.cl.Jar = nil
+	if rq.jar != nil {
+		c.cl.Jar = rq.jar
+	}
+	c.cl.Capture = nil
+	if wantsCapture(rq, out) {
+		c.capture.BodyLimit = bodyLimit(c.maxBody, captureLimit)
+		c.cl.Capture = &c.capture
+	}
+	err = c.cl.Do(ctx, req, &c.res)
+	if out != nil {
+		out.Status = c.res.Status
+		out.URL = req.URL
+		if c.cl.Capture != nil {
+			out.Header, out.Body, out.URL = c.capture.Header, c.capture.Body, c.capture.URL
+		}
+	}
+	fillFromH2(s, &c.res, intended, err)
+	return err
+}
+
+// pipeline fails: HTTP/2 multiplexes instead (Plan.Validate refuses
+// pipelining with it).
+func (c *h2Client) pipeline(_ context.Context, _ *request, ss []metrics.Sample, errs []error) {
+	for k := range ss {
+		errs[k] = errors.New("HTTP/2 does not pipeline")
+		ss[k].Err = metrics.Classify(errs[k])
+	}
+}
+
+// pick returns nil: HTTP/2 goes direct.
+func (c *h2Client) pick(*url.URL) *transport.Proxy { return nil }
+
+// fillFromH2 fills a sample from what the HTTP/2 client measured; the
+// wait for a stream slot is its stream_wait phase (not in service time,
+// as blocked is not).
+func fillFromH2(s *metrics.Sample, r *h2.Result, intended time.Duration, err error) {
+	if r.StreamWait > 0 {
+		r.Timings.Add(metrics.PhaseStreamWait, r.StreamWait)
+	}
+	transport.FillTimes(s, r.Start, r.End, intended, &r.Timings)
+	s.ServiceTime -= r.StreamWait
+	s.Proto = metrics.ProtoH2
+	s.Err = metrics.Classify(err)
+	if err == nil {
+		s.Status = r.Status
+	}
+	s.BodyBytes, s.Truncated = r.BodyBytes, r.Truncated
+	s.Fresh, s.Reused = r.Fresh, r.Reused
+	s.Retries, s.Redirects = r.Retries, r.Redirects
+	s.BytesSent, s.BytesReceived = r.BytesSent, r.BytesReceived
+}
+
+// exchange sends a Go scenario's request on the VU's HTTP/2 client
+// (no redirects, no jar: the http.Client above does both) and reads its
+// answer whole (up to the body cap).
+func (c *h2Client) exchange(req *http.Request, _ *transport.Proxy, done func(*metrics.Sample, error)) (*http.Response, error) {
+	c.goMu.Lock()
+	defer c.goMu.Unlock()
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	header := req.Header
+	if req.Host != "" && req.Host != req.URL.Host {
+		header = header.Clone()
+		header.Set("Host", req.Host)
+	}
+	pr, err := h2.Prepare(req.Method, req.URL.String(), header, body)
+	if err != nil {
+		return nil, err
+	}
+	cl := c.cl
+	defer func(max int, jar h2.CookieJar, cp *h2.Capture) {
+		cl.MaxRedirects, cl.Jar, cl.Capture = max, jar, cp
+	}(cl.MaxRedirects, cl.Jar, cl.Capture)
+	cl.MaxRedirects, cl.Jar = -1, nil
+	c.goCapture.BodyLimit = bodyLimit(c.maxBody, noLimit)
+	cl.Capture = &c.goCapture
+	err = cl.Do(req.Context(), pr, &c.goRes)
+	var s metrics.Sample
+	fillFromH2(&s, &c.goRes, unscheduled, err)
+	done(&s, err)
+	if err != nil {
+		return nil, err
+	}
+	h := make(http.Header, len(c.goCapture.Header))
+	for _, kv := range c.goCapture.Header {
+		h.Add(kv[0], kv[1])
+	}
+	out := append([]byte(nil), c.goCapture.Body...)
+	return &http.Response{
+		Status:        fmt.Sprintf("%d %s", c.goRes.Status, http.StatusText(c.goRes.Status)),
+		StatusCode:    c.goRes.Status,
+		Proto:         "HTTP/2.0",
+		ProtoMajor:    2,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(out)),
+		ContentLength: int64(len(out)),
+		Request:       req,
+	}, nil
+}
