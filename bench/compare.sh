@@ -11,6 +11,10 @@
 #                               # checks, against plain runs of the same three URLs (Go target)
 #   bench/compare.sh proxy      # CPU per request through tinyproxy (forwarding) and dante (SOCKS5)
 #                               # against direct, both engines (nginx target)
+#   bench/compare.sh h2         # HTTP/2 over TLS on nginx: h2load -c 1 -m 100 and -c 10 -m 10 against
+#                               # faya --http 2 -c 100 --max-conns-per-host 1 and 10 (and
+#                               # --engine net/http when it speaks HTTP/2), requests per CPU-second
+#   H2_N=500000 REPS=5 bench/compare.sh h2
 #   REPS=1 N=50000 D=3s bench/compare.sh closed        # a quick look
 #   TOOLS="faya hey" TARGETS=nginx bench/compare.sh closed
 #   SAME_D=1 REPS=7 TOOLS="wrk faya" TARGETS=nginx bench/compare.sh closed  # every tool for D
@@ -57,6 +61,10 @@ command -v nginx >/dev/null || need_apt+=(nginx-light)
 [ -x /usr/bin/time ] || need_apt+=(time)
 command -v taskset >/dev/null || need_apt+=(util-linux)
 command -v curl >/dev/null || need_apt+=(curl)
+if [ "$SECTIONS" = h2 ] || [ "$SECTIONS" = all ]; then
+  command -v h2load >/dev/null || need_apt+=(nghttp2-client)
+  command -v openssl >/dev/null || need_apt+=(openssl)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} (apt-get)" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -88,11 +96,19 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
-url() { if [ "$1" = go ]; then echo "http://127.0.0.1:$GP/"; else echo "http://127.0.0.1:$NP/"; fi; }
+url() {
+  case $1 in
+    go) echo "http://127.0.0.1:$GP/" ;;
+    nginx-h2) echo "https://127.0.0.1:$H2P/" ;;
+    *) echo "http://127.0.0.1:$NP/" ;;
+  esac
+}
 # stats TARGET: "requests conns" so far (nginx: less the status requests).
 stats() {
   if [ "$1" = go ]; then
     curl -fs "http://127.0.0.1:$GA/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], d["conns_new"])'
+  elif [ "$1" = nginx-h2 ]; then
+    curl -fs "http://127.0.0.1:$H2S/" | awk 'NR==3{print $3, $1}'
   else
     curl -fs "http://127.0.0.1:$NS/" | awk 'NR==3{print $3, $1}'
   fi
@@ -107,6 +123,8 @@ settle() {
     local active
     if [ "$1" = go ]; then
       active=$(curl -fs "http://127.0.0.1:$GA/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["conns_active"])')
+    elif [ "$1" = nginx-h2 ]; then
+      active=$(curl -fs "http://127.0.0.1:$H2S/" | awk 'NR==1{print $3 - 1}')
     else
       active=$(curl -fs "http://127.0.0.1:$NS/" | awk 'NR==1{print $3 - 1}')
     fi
@@ -462,14 +480,90 @@ stalls() {
   wait "$bg" || true
 }
 
+# h2: HTTP/2 over TLS on its own nginx (bench/nginx/nginx-h2.conf, a
+# self-signed certificate made here), pinned to CPU 1; each tool on CPU 0.
+# Two shapes: one connection of 100 streams (h2load -c 1 -m 100, faya -c 100
+# --max-conns-per-host 1) and ten of ten (h2load -c 10 -m 10, faya -c 100
+# --max-conns-per-host 10). Requests and connections are nginx's counts.
+# perf stat -e instructions:u, where the machine has the counter, gives
+# instructions per request (they do not grow with a loaded machine as CPU
+# time does).
+h2() {
+  local out=$OUT/h2 n=${H2_N:-200000}
+  mkdir -p "$out/nginx/tmp"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$out/nginx/key.pem" -out "$out/nginx/cert.pem" 2>/dev/null
+  H2P=$(port)
+  H2S=$(port)
+  sed -e "s/STATUS_PORT/$H2S/; s/PORT/$H2P/" bench/nginx/nginx-h2.conf >"$out/nginx/nginx.conf"
+  taskset -c 1 nginx -p "$out/nginx/" -c nginx.conf 2>"$out/nginx/error.log" &
+  PIDS+=($!)
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$H2S/" >/dev/null 2>&1 && break; sleep 0.05; done
+  local u
+  u=$(url nginx-h2)
+  local tools="h2load faya"
+  "$BIN/faya" run --engine net/http --http 2 --insecure -n 1 -q "$u" >/dev/null 2>&1 && tools="$tools faya-nethttp"
+  local perf=""
+  perf stat -e instructions:u -x, -- true 2>&1 | grep -q '^[0-9]' && perf="perf stat -e instructions:u -x, -o"
+  echo "tool rep wall cpu rss_kb requests conns user sys" >"$out/runs.txt"
+  taskset -c 0 h2load -n 20000 -c 1 -m 100 "$u" >/dev/null 2>&1 || true # warm up
+  for rep in $(seq "$REPS"); do
+    for shape in 1 10; do
+      for tool in $tools; do
+        local cmd
+        case $tool in
+          h2load) cmd="h2load -n $n -c $shape -m $((100 / shape)) $u" ;;
+          faya) cmd="$BIN/faya run --http 2 -c 100 --max-conns-per-host $shape -n $n --insecure -q --json $out/$tool-$shape.$rep.json $u" ;;
+          faya-nethttp) cmd="$BIN/faya run --engine net/http --http 2 -c 100 --max-conns-per-host $shape -n $n --insecure -q --json $out/$tool-$shape.$rep.json $u" ;;
+        esac
+        [ -n "$perf" ] && cmd="$perf $out/$tool-$shape.$rep.perf $cmd"
+        measure nginx-h2 "$tool-$shape" "$rep" "$out/$tool-$shape.$rep" "$cmd" >>"$out/runs.txt"
+      done
+    done
+  done
+  echo
+  echo "HTTP/2 over TLS, nginx target: $n requests per run"
+  python3 - "$out" <<'PY' | tee "$out/summary.md"
+import glob, os, statistics as st, sys
+out = sys.argv[1]
+rows = [l.split() for l in open(os.path.join(out, "runs.txt")).read().splitlines()[1:]]
+by = {}
+for tool, rep, wall, cpu, rss, req, conns, user, sys_ in rows:
+    by.setdefault(tool, []).append((float(wall), float(cpu), int(req), int(conns), float(user), float(sys_), rep))
+def instr(tool, rep, req):
+    f = os.path.join(out, f"{tool}.{rep}.perf")
+    if not os.path.exists(f):
+        return None
+    for line in open(f):
+        p = line.split(",")
+        if len(p) > 2 and p[2].startswith("instructions") and p[0].isdigit():
+            return int(p[0]) / max(req, 1)
+    return None
+print("| tool, shape | reps | req/s (median) | req per CPU-s (median) | user µs/req | sys µs/req | vs h2load, same rep (median) | instructions:u per req | target conns |")
+print("|---|---|---|---|---|---|---|---|---|")
+for tool in sorted(by, key=lambda t: (t.rsplit("-", 1)[1].zfill(3), t)):
+    rs = by[tool]
+    shape = tool.rsplit("-", 1)[1]
+    base = by.get("h2load-" + shape)
+    rpc = st.median(r[2] / r[1] for r in rs if r[1])
+    vs = "—"
+    if base and not tool.startswith("h2load"):
+        vs = "%.2fx" % st.median((t[2] / t[1]) / (b[2] / b[1]) for t, b in zip(rs, base) if t[1] and b[1])
+    ins = [i for i in (instr(tool, r[6], r[2]) for r in rs) if i]
+    insn = "%.0f" % st.median(ins) if ins else "n/a"
+    print(f"| {tool} | {len(rs)} | {st.median(r[2] / r[0] for r in rs):,.0f} | {rpc:,.0f} | {st.median(r[4] / r[2] * 1e6 for r in rs):.2f} | {st.median(r[5] / r[2] * 1e6 for r in rs):.2f} | {vs} | {insn} | {rs[0][3]} |")
+PY
+}
+
 case $SECTIONS in
   closed) closed ;;
+  h2) h2 ;;
   stalls) stalls ;;
   rate) rate ;;
   memory) memory ;;
   scenario) scenario ;;
   proxy) proxy ;;
-  all) closed; rate; memory; scenario; proxy ;;
-  *) echo "usage: bench/compare.sh [closed|rate|memory|scenario|proxy|stalls|all]" >&2; exit 2 ;;
+  all) closed; rate; memory; scenario; proxy; h2 ;;
+  *) echo "usage: bench/compare.sh [closed|rate|memory|scenario|proxy|h2|stalls|all]" >&2; exit 2 ;;
 esac
 echo "raw records: $OUT" >&2
