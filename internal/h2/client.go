@@ -34,7 +34,7 @@ type Client struct {
 	st      *stream
 	w       waiter
 	timer   *time.Timer
-	hdrFn   func(name, value string)
+	hdrFn   func(name, value []byte)
 	cookies [][]byte
 	ckBuf   []byte
 }
@@ -91,14 +91,14 @@ func NewClient(p *Pool) *Client {
 
 // onHeader keeps Set-Cookie lines for the jar and the headers for the
 // capture (on the connection's reader, while the client waits).
-func (cl *Client) onHeader(name, value string) {
-	if cl.Jar != nil && name == "set-cookie" {
+func (cl *Client) onHeader(name, value []byte) {
+	if cl.Jar != nil && string(name) == "set-cookie" {
 		start := len(cl.ckBuf)
 		cl.ckBuf = append(cl.ckBuf, value...)
 		cl.cookies = append(cl.cookies, cl.ckBuf[start:len(cl.ckBuf):len(cl.ckBuf)])
 	}
 	if cl.Capture != nil {
-		cl.Capture.Header = append(cl.Capture.Header, [2]string{name, value})
+		cl.Capture.Header = append(cl.Capture.Header, [2]string{string(name), string(value)})
 	}
 }
 

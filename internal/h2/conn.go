@@ -41,7 +41,9 @@ type Conn struct {
 	br *bufio.Reader
 	fr *http2.Framer // reads (the reader goroutine's)
 
-	dec *hpack.Decoder // the reader's; emits to cur
+	dec    *decoder // the reader's; emits to cur
+	emitFn func(name, value []byte)
+	block  []byte // a header block split over CONTINUATION frames
 
 	// The write side, under wmu: frames are appended to wbuf; the
 	// goroutine that finds no flush running writes them (and whatever
@@ -104,7 +106,7 @@ type stream struct {
 	maxBody    int64
 	capture    *[]byte
 	captureMax int64
-	onHeader   func(name, value string)
+	onHeader   func(name, value []byte)
 	follow     bool // decode Location on a 3xx answer
 
 	// Set by the reader under c.mu; read by the client after done.
@@ -158,8 +160,8 @@ func newConn(p *Pool, h *host, tc *transport.Conn, nc net.Conn) *Conn {
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(16384)
-	c.dec = hpack.NewDecoder(4096, c.emit)
-	c.dec.SetMaxStringLength(p.maxHeader)
+	c.dec = newDecoder(4096, p.maxHeader)
+	c.emitFn = c.emit
 	c.fw = http2.NewFramer(appender{c}, nil)
 	c.wmu.Lock()
 	c.wbuf = append(c.wbuf, http2.ClientPreface...)
@@ -598,7 +600,7 @@ func (c *Conn) onHeaders(id uint32, frag []byte, endHeaders, endStream bool) err
 		c.inBlock = true
 		c.cur = c.streams[id]
 		c.curEnd = endStream
-		c.dec.SetEmitEnabled(true)
+		c.block = c.block[:0]
 		if c.cur != nil {
 			c.cur.hdrBytes, c.cur.blockBytes = 0, 0
 			if !c.cur.final {
@@ -614,14 +616,20 @@ func (c *Conn) onHeaders(id uint32, frag []byte, endHeaders, endStream bool) err
 			st.hdrErr = errHeaderLimit(c.p.maxHeader)
 		}
 	}
-	if _, err := c.dec.Write(frag); err != nil {
-		return connErr{http2.ErrCodeCompression, err.Error()}
-	}
-	if !endHeaders {
-		return nil
+	if !endHeaders || len(c.block) > 0 {
+		// Decoded whole once the last fragment is in; bounded, since the
+		// table's state depends on every byte of it.
+		if len(c.block)+len(frag) > 2*c.p.maxHeader+64<<10 {
+			return connErr{http2.ErrCodeEnhanceYourCalm, "header block over " + strconv.Itoa(2*c.p.maxHeader+64<<10) + " bytes"}
+		}
+		c.block = append(c.block, frag...)
+		if !endHeaders {
+			return nil
+		}
+		frag = c.block
 	}
 	c.inBlock = false
-	if err := c.dec.Close(); err != nil {
+	if err := c.dec.decode(frag, c.emitFn); err != nil {
 		return connErr{http2.ErrCodeCompression, err.Error()}
 	}
 	st := c.cur
@@ -657,21 +665,29 @@ func (c *Conn) onHeaders(id uint32, frag []byte, endHeaders, endStream bool) err
 }
 
 // emit takes one decoded field of the block being decoded.
-func (c *Conn) emit(f hpack.HeaderField) {
+func (c *Conn) emit(name, value []byte) {
 	st := c.cur
 	if st == nil || st.hdrErr != nil {
+		c.dec.skip = true
 		return
 	}
-	st.hdrBytes += len(f.Name) + len(f.Value) + 32
+	st.hdrBytes += len(name) + len(value) + 32
 	if st.hdrBytes > c.p.maxHeader {
 		st.hdrErr = errHeaderLimit(c.p.maxHeader)
-		c.dec.SetEmitEnabled(false)
+		c.dec.skip = true
 		return
 	}
-	if f.Name == ":status" {
-		n, err := strconv.Atoi(f.Value)
-		if err != nil || n < 100 || n > 999 || len(f.Value) != 3 {
-			st.hdrErr = &ProtocolError{"bad :status " + strconv.Quote(f.Value)}
+	if string(name) == ":status" {
+		n := 0
+		for _, b := range value {
+			if b < '0' || b > '9' {
+				n = -1
+				break
+			}
+			n = n*10 + int(b-'0')
+		}
+		if n < 100 || n > 999 || len(value) != 3 {
+			st.hdrErr = &ProtocolError{"bad :status " + strconv.Quote(string(value))}
 			return
 		}
 		if !st.final {
@@ -680,21 +696,21 @@ func (c *Conn) emit(f hpack.HeaderField) {
 		if st.onHeader == nil && !(st.follow && n >= 300 && n < 400) {
 			// Nothing else is wanted from this block: skip its strings
 			// (fields added to the dynamic table are still decoded).
-			c.dec.SetEmitEnabled(false)
+			c.dec.skip = true
 		}
 		return
 	}
 	if st.final {
 		return // a trailer
 	}
-	if len(f.Name) > 0 && f.Name[0] == ':' {
+	if len(name) > 0 && name[0] == ':' {
 		return
 	}
-	if f.Name == "location" {
-		st.location = f.Value
+	if string(name) == "location" {
+		st.location = string(value)
 	}
 	if st.onHeader != nil {
-		st.onHeader(f.Name, f.Value)
+		st.onHeader(name, value)
 	}
 }
 

@@ -1,0 +1,311 @@
+package h2
+
+import (
+	"errors"
+
+	"golang.org/x/net/http2/hpack"
+)
+
+// decoder is an HPACK decoder (RFC 7541) for response header blocks that
+// does not allocate per field: each field is handed to emit as byte
+// slices valid until the next one, the dynamic table's strings live in
+// one byte arena, and a literal the table does not keep is not even
+// Huffman-decoded when skip says the rest of the block is not wanted.
+// (x/net's hpack.Decoder makes two strings per literal; nginx sends its
+// every response header as a literal with incremental indexing.)
+// Huffman decoding is hpack's.
+type decoder struct {
+	maxSize int // the table size the client allows (SETTINGS_HEADER_TABLE_SIZE)
+	limit   int // the table size the server set (a size update), at most maxSize
+	size    int // the table's size as RFC 7541 counts it (32 more per entry)
+	ents    []entry
+	arena   []byte
+	maxStr  int // the longest string accepted (0: no bound)
+	skip    bool
+	scratch [2]strBuf
+}
+
+type entry struct{ off, nlen, vlen int }
+
+type strBuf struct{ b []byte }
+
+func (s *strBuf) Write(p []byte) (int, error) {
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+var (
+	errHpackIndex  = errors.New("hpack: invalid index")
+	errHpackInt    = errors.New("hpack: integer overflow")
+	errHpackTrunc  = errors.New("hpack: truncated header block")
+	errHpackSize   = errors.New("hpack: table size update over the allowed size")
+	errHpackString = errors.New("hpack: string over the header limit")
+	errHpackBad    = errors.New("hpack: invalid encoding")
+)
+
+func newDecoder(maxSize, maxStr int) *decoder {
+	return &decoder{maxSize: maxSize, limit: maxSize, maxStr: maxStr}
+}
+
+// decode decodes one whole header block, calling emit per field. Setting
+// d.skip from emit makes the rest of the block's literals go unread
+// (those the table keeps are still decoded and kept).
+func (d *decoder) decode(p []byte, emit func(name, value []byte)) error {
+	d.skip = false
+	first := true
+	for len(p) > 0 {
+		b := p[0]
+		switch {
+		case b&0x80 != 0: // indexed field
+			i, rest, err := varint(p, 7)
+			if err != nil {
+				return err
+			}
+			p = rest
+			name, value, ok := d.at(i)
+			if !ok {
+				return errHpackIndex
+			}
+			if !d.skip {
+				emit(name, value)
+			}
+		case b&0xc0 == 0x40: // literal, added to the table
+			rest, err := d.literal(p, 6, true, emit)
+			if err != nil {
+				return err
+			}
+			p = rest
+		case b&0xf0 == 0x00, b&0xf0 == 0x10: // literal, not added (never indexed or not)
+			rest, err := d.literal(p, 4, false, emit)
+			if err != nil {
+				return err
+			}
+			p = rest
+		case b&0xe0 == 0x20: // dynamic table size update
+			if !first && d.size > 0 { // as x/net's decoder: only first, or with the table empty
+				return errHpackBad
+			}
+			n, rest, err := varint(p, 5)
+			if err != nil {
+				return err
+			}
+			if n > uint64(d.maxSize) {
+				return errHpackSize
+			}
+			p = rest
+			d.limit = int(n)
+			d.evict(0)
+			continue
+		default:
+			return errHpackBad
+		}
+		first = false
+	}
+	return nil
+}
+
+func (d *decoder) literal(p []byte, n uint8, index bool, emit func(name, value []byte)) ([]byte, error) {
+	i, p, err := varint(p, n)
+	if err != nil {
+		return nil, err
+	}
+	var name []byte
+	nameRaw, nameHuff := []byte(nil), false
+	if i > 0 {
+		nn, _, ok := d.at(i)
+		if !ok {
+			return nil, errHpackIndex
+		}
+		name = nn
+		if i > uint64(len(staticTable)) {
+			// In the arena, which adding to the table may move.
+			d.scratch[0].b = append(d.scratch[0].b[:0], nn...)
+			name = d.scratch[0].b
+		}
+	} else {
+		if nameRaw, nameHuff, p, err = d.str(p); err != nil {
+			return nil, err
+		}
+	}
+	valRaw, valHuff, p, err := d.str(p)
+	if err != nil {
+		return nil, err
+	}
+	if d.skip && !index {
+		return p, nil
+	}
+	if i == 0 {
+		if name, err = d.text(&d.scratch[0], nameRaw, nameHuff); err != nil {
+			return nil, err
+		}
+	}
+	value, err := d.text(&d.scratch[1], valRaw, valHuff)
+	if err != nil {
+		return nil, err
+	}
+	if index {
+		d.add(name, value)
+	}
+	if !d.skip {
+		emit(name, value)
+	}
+	return p, nil
+}
+
+// str reads a string literal: its bytes, and whether they are Huffman
+// coded.
+func (d *decoder) str(p []byte) (raw []byte, huff bool, rest []byte, err error) {
+	if len(p) == 0 {
+		return nil, false, nil, errHpackTrunc
+	}
+	huff = p[0]&0x80 != 0
+	n, p, err := varint(p, 7)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if d.maxStr > 0 && n > uint64(d.maxStr) {
+		return nil, false, nil, errHpackString
+	}
+	if uint64(len(p)) < n {
+		return nil, false, nil, errHpackTrunc
+	}
+	return p[:n], huff, p[n:], nil
+}
+
+// text returns raw decoded (into buf when Huffman coded).
+func (d *decoder) text(buf *strBuf, raw []byte, huff bool) ([]byte, error) {
+	if !huff {
+		return raw, nil
+	}
+	buf.b = buf.b[:0]
+	if _, err := hpack.HuffmanDecode(buf, raw); err != nil {
+		return nil, err
+	}
+	if d.maxStr > 0 && len(buf.b) > d.maxStr {
+		return nil, errHpackString
+	}
+	return buf.b, nil
+}
+
+// at returns the field at index i (1-based: the static table, then the
+// dynamic one, newest first).
+func (d *decoder) at(i uint64) (name, value []byte, ok bool) {
+	if i == 0 {
+		return nil, nil, false
+	}
+	if i <= uint64(len(staticTable)) {
+		f := &staticTable[i-1]
+		return f[0], f[1], true
+	}
+	j := i - uint64(len(staticTable))
+	if j > uint64(len(d.ents)) {
+		return nil, nil, false
+	}
+	e := d.ents[len(d.ents)-int(j)]
+	return d.arena[e.off : e.off+e.nlen], d.arena[e.off+e.nlen : e.off+e.nlen+e.vlen], true
+}
+
+// add puts a field in the dynamic table, evicting the oldest to fit.
+func (d *decoder) add(name, value []byte) {
+	sz := len(name) + len(value) + 32
+	if sz > d.limit {
+		d.ents = d.ents[:0]
+		d.size = 0
+		d.arena = d.arena[:0]
+		return
+	}
+	d.evict(sz)
+	if len(d.arena)+len(name)+len(value) > 4*d.maxSize+4096 {
+		d.compact()
+	}
+	off := len(d.arena)
+	d.arena = append(d.arena, name...)
+	d.arena = append(d.arena, value...)
+	d.ents = append(d.ents, entry{off, len(name), len(value)})
+	d.size += sz
+}
+
+// evict drops the oldest entries until room more bytes fit.
+func (d *decoder) evict(room int) {
+	k := 0
+	for d.size+room > d.limit && k < len(d.ents) {
+		e := d.ents[k]
+		d.size -= e.nlen + e.vlen + 32
+		k++
+	}
+	if k > 0 {
+		n := copy(d.ents, d.ents[k:])
+		d.ents = d.ents[:n]
+	}
+	if len(d.ents) == 0 {
+		d.arena = d.arena[:0]
+	}
+}
+
+// compact moves the live entries' bytes to the front of the arena.
+func (d *decoder) compact() {
+	if len(d.ents) == 0 {
+		d.arena = d.arena[:0]
+		return
+	}
+	start := d.ents[0].off
+	n := copy(d.arena, d.arena[start:])
+	d.arena = d.arena[:n]
+	for i := range d.ents {
+		d.ents[i].off -= start
+	}
+}
+
+// varint reads an HPACK integer with an n-bit prefix.
+func varint(p []byte, n uint8) (uint64, []byte, error) {
+	if len(p) == 0 {
+		return 0, nil, errHpackTrunc
+	}
+	mask := uint64(1)<<n - 1
+	i := uint64(p[0]) & mask
+	p = p[1:]
+	if i < mask {
+		return i, p, nil
+	}
+	var m uint
+	for len(p) > 0 {
+		b := p[0]
+		p = p[1:]
+		i += uint64(b&0x7f) << m
+		if b&0x80 == 0 {
+			return i, p, nil
+		}
+		m += 7
+		if m >= 63 {
+			return 0, nil, errHpackInt
+		}
+	}
+	return 0, nil, errHpackTrunc
+}
+
+// staticTable is RFC 7541's Appendix A.
+var staticTable = func() [][2][]byte {
+	src := [...][2]string{
+		{":authority", ""}, {":method", "GET"}, {":method", "POST"}, {":path", "/"},
+		{":path", "/index.html"}, {":scheme", "http"}, {":scheme", "https"}, {":status", "200"},
+		{":status", "204"}, {":status", "206"}, {":status", "304"}, {":status", "400"},
+		{":status", "404"}, {":status", "500"}, {"accept-charset", ""}, {"accept-encoding", "gzip, deflate"},
+		{"accept-language", ""}, {"accept-ranges", ""}, {"accept", ""}, {"access-control-allow-origin", ""},
+		{"age", ""}, {"allow", ""}, {"authorization", ""}, {"cache-control", ""},
+		{"content-disposition", ""}, {"content-encoding", ""}, {"content-language", ""}, {"content-length", ""},
+		{"content-location", ""}, {"content-range", ""}, {"content-type", ""}, {"cookie", ""},
+		{"date", ""}, {"etag", ""}, {"expect", ""}, {"expires", ""},
+		{"from", ""}, {"host", ""}, {"if-match", ""}, {"if-modified-since", ""},
+		{"if-none-match", ""}, {"if-range", ""}, {"if-unmodified-since", ""}, {"last-modified", ""},
+		{"link", ""}, {"location", ""}, {"max-forwards", ""}, {"proxy-authenticate", ""},
+		{"proxy-authorization", ""}, {"range", ""}, {"referer", ""}, {"refresh", ""},
+		{"retry-after", ""}, {"server", ""}, {"set-cookie", ""}, {"strict-transport-security", ""},
+		{"transfer-encoding", ""}, {"user-agent", ""}, {"vary", ""}, {"via", ""},
+		{"www-authenticate", ""},
+	}
+	t := make([][2][]byte, len(src))
+	for i, f := range src {
+		t[i] = [2][]byte{[]byte(f[0]), []byte(f[1])}
+	}
+	return t
+}()

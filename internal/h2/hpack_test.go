@@ -1,0 +1,89 @@
+package h2
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"golang.org/x/net/http2/hpack"
+)
+
+// decodeBoth decodes the blocks in turn with faya's decoder and x/net's,
+// and returns each one's fields (or the first error).
+func decodeBoth(blocks [][]byte) (ours, theirs []string, errOurs, errTheirs error) {
+	d := newDecoder(4096, 16<<10)
+	x := hpack.NewDecoder(4096, nil)
+	x.SetMaxStringLength(16 << 10)
+	for _, b := range blocks {
+		if errOurs == nil {
+			errOurs = d.decode(b, func(name, value []byte) { ours = append(ours, string(name)+": "+string(value)) })
+		}
+		if errTheirs == nil {
+			fs, err := x.DecodeFull(b)
+			errTheirs = err
+			for _, f := range fs {
+				theirs = append(theirs, f.Name+": "+f.Value)
+			}
+		}
+	}
+	return
+}
+
+// encoded returns header blocks as Go's encoder writes them (with the
+// dynamic table), one per field list.
+func encoded(lists ...[]hpack.HeaderField) [][]byte {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	var out [][]byte
+	for _, l := range lists {
+		buf.Reset()
+		for _, f := range l {
+			_ = enc.WriteField(f)
+		}
+		out = append(out, bytes.Clone(buf.Bytes()))
+	}
+	return out
+}
+
+func TestDecoderMatchesXNet(t *testing.T) {
+	var lists [][]hpack.HeaderField
+	for i := range 300 {
+		lists = append(lists, []hpack.HeaderField{
+			{Name: ":status", Value: "200"},
+			{Name: "server", Value: "nginx/1.22.1"},
+			{Name: "date", Value: fmt.Sprintf("Wed, 02 Dec 2026 14:%02d:%02d GMT", i/60%60, i%60)},
+			{Name: "content-type", Value: "text/plain"},
+			{Name: "x-long", Value: string(bytes.Repeat([]byte{byte('a' + i%26)}, i*7%900))},
+			{Name: "x-secret", Value: "s", Sensitive: true},
+			{Name: fmt.Sprintf("x-name-%d", i%40), Value: fmt.Sprint(i)},
+		})
+	}
+	ours, theirs, e1, e2 := decodeBoth(encoded(lists...))
+	if e1 != nil || e2 != nil {
+		t.Fatal(e1, e2)
+	}
+	if fmt.Sprint(ours) != fmt.Sprint(theirs) {
+		t.Fatalf("fields differ:\nours   %q\ntheirs %q", ours[:10], theirs[:10])
+	}
+	if len(ours) != 7*300 {
+		t.Fatalf("%d fields", len(ours))
+	}
+}
+
+// FuzzDecoder: on any bytes, faya's decoder and x/net's agree on the
+// fields of every block up to the first error, and on whether there is
+// one.
+func FuzzDecoder(f *testing.F) {
+	for _, b := range encoded([]hpack.HeaderField{{Name: ":status", Value: "200"}, {Name: "server", Value: "x"}}, []hpack.HeaderField{{Name: "server", Value: "x"}, {Name: "a", Value: "b"}}) {
+		f.Add(b, []byte{0x3f, 0xe1, 0x1f})
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		ours, theirs, e1, e2 := decodeBoth([][]byte{a, b})
+		if (e1 == nil) != (e2 == nil) {
+			t.Fatalf("errors differ: ours %v, x/net %v", e1, e2)
+		}
+		if e1 == nil && fmt.Sprint(ours) != fmt.Sprint(theirs) {
+			t.Fatalf("fields differ:\nours   %q\ntheirs %q", ours, theirs)
+		}
+	})
+}
