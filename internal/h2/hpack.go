@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"errors"
 
 	"golang.org/x/net/http2/hpack"
@@ -23,6 +24,11 @@ type decoder struct {
 	maxStr  int // the longest string accepted (0: no bound)
 	skip    bool
 	scratch [2]strBuf
+	// memo holds the last Huffman-coded values decoded, coded and
+	// decoded: a server sends the same values again and again (nginx:
+	// server, content-type, content-length, the date for a second).
+	memo     [8]struct{ raw, dec []byte }
+	memoNext int
 }
 
 type entry struct{ off, nlen, vlen int }
@@ -139,7 +145,7 @@ func (d *decoder) literal(p []byte, n uint8, index bool, emit func(name, value [
 			return nil, err
 		}
 	}
-	value, err := d.text(&d.scratch[1], valRaw, valHuff)
+	value, err := d.value(valRaw, valHuff)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +191,28 @@ func (d *decoder) text(buf *strBuf, raw []byte, huff bool) ([]byte, error) {
 		return nil, errHpackString
 	}
 	return buf.b, nil
+}
+
+// value returns a field's value decoded, from the memo when it was seen
+// lately.
+func (d *decoder) value(raw []byte, huff bool) ([]byte, error) {
+	if !huff || len(raw) > 128 {
+		return d.text(&d.scratch[1], raw, huff)
+	}
+	for i := range d.memo {
+		if m := &d.memo[i]; m.raw != nil && bytes.Equal(m.raw, raw) {
+			return m.dec, nil
+		}
+	}
+	dec, err := d.text(&d.scratch[1], raw, huff)
+	if err != nil {
+		return nil, err
+	}
+	m := &d.memo[d.memoNext]
+	d.memoNext = (d.memoNext + 1) % len(d.memo)
+	m.raw = append(m.raw[:0], raw...)
+	m.dec = append(m.dec[:0], dec...)
+	return m.dec, nil
 }
 
 // at returns the field at index i (1-based: the static table, then the
