@@ -238,6 +238,11 @@ func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.
 	}
 	st.id = c.nextID
 	c.nextID += 2
+	if c.nextID > maxStreamID {
+		// The last stream id: the connection takes no more streams and
+		// closes once they are done; the next requests get another.
+		defer c.p.goingAway(c)
+	}
 	st.sendWin = c.peerWin
 	c.streams[st.id] = st
 	maxFrame := c.maxFrame
