@@ -693,3 +693,31 @@ func BenchmarkClientParallel(b *testing.B) {
 		}
 	})
 }
+
+// A connection that used its last stream id takes no more streams: the
+// next request gets a new connection.
+func TestStreamIDsExhausted(t *testing.T) {
+	s := startServer(t, false, nil, ok)
+	p, o := newPool(t, transport.Config{Concurrency: 1}, 0)
+	cl := NewClient(p)
+	defer cl.Close()
+	req := mustPrepare(t, "GET", s.URL, nil)
+	var res Result
+	if err := cl.Do(context.Background(), req, &res); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	c := p.hosts[req.key].conns[0]
+	p.mu.Unlock()
+	c.mu.Lock()
+	c.nextID = maxStreamID // the last one
+	c.mu.Unlock()
+	for i := range 3 {
+		if err := cl.Do(context.Background(), req, &res); err != nil || res.Status != 200 {
+			t.Fatalf("request %d: %v %+v", i, err, res)
+		}
+	}
+	if dialed, _ := o.counts(); dialed != 2 || s.conns.Load() != 2 {
+		t.Errorf("dialed %d, server saw %d, want 2", dialed, s.conns.Load())
+	}
+}
