@@ -13,7 +13,8 @@
 #                               # against direct, both engines (nginx target)
 #   bench/compare.sh h2         # HTTP/2 over TLS on nginx: h2load -c 1 -m 100 and -c 10 -m 10 against
 #                               # faya --http 2 -c 100 --max-conns-per-host 1 and 10 (and
-#                               # --engine net/http when it speaks HTTP/2), requests per CPU-second
+#                               # --engine net/http when it speaks HTTP/2) and Go's net/http HTTP/2
+#                               # client alone (bench/h2nethttp), requests per CPU-second
 #   H2_N=500000 REPS=5 bench/compare.sh h2
 #   REPS=1 N=50000 D=3s bench/compare.sh closed        # a quick look
 #   TOOLS="faya hey" TARGETS=nginx bench/compare.sh closed
@@ -501,7 +502,8 @@ h2() {
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$H2S/" >/dev/null 2>&1 && break; sleep 0.05; done
   local u
   u=$(url nginx-h2)
-  local tools="h2load faya"
+  go build -o "$BIN/h2nethttp" ./bench/h2nethttp
+  local tools="h2load faya go-nethttp"
   "$BIN/faya" run --engine net/http --http 2 --insecure -n 1 -q "$u" >/dev/null 2>&1 && tools="$tools faya-nethttp"
   local perf=""
   perf stat -e instructions:u -x, -- true 2>&1 | grep -q '^[0-9]' && perf="perf stat -e instructions:u -x, -o"
@@ -510,10 +512,11 @@ h2() {
   for rep in $(seq "$REPS"); do
     for shape in 1 10; do
       for tool in $tools; do
-        local cmd
+        local cmd=""
         case $tool in
           h2load) cmd="h2load -n $n -c $shape -m $((100 / shape)) $u" ;;
           faya) cmd="$BIN/faya run --http 2 -c 100 --max-conns-per-host $shape -n $n --insecure -q --json $out/$tool-$shape.$rep.json $u" ;;
+          go-nethttp) cmd="$BIN/h2nethttp -c 100 -m $shape -n $n $u" ;;
           faya-nethttp) cmd="$BIN/faya run --engine net/http --http 2 -c 100 --max-conns-per-host $shape -n $n --insecure -q --json $out/$tool-$shape.$rep.json $u" ;;
         esac
         [ -n "$perf" ] && cmd="$perf $out/$tool-$shape.$rep.perf $cmd"
