@@ -1,12 +1,15 @@
 package engine_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/faya-load/faya/engine"
@@ -164,5 +167,33 @@ func testGoScenarioProxyRedirect(t *testing.T, eng string) {
 	}
 	if pa := s.Proxies[0]; pa.Requests != n || pa.Fresh+pa.Reused != n || pa.Dialed != s.Dialed || pa.Dialed != px.Stats().Conns {
 		t.Errorf("proxy accounts %+v (run dialed %d, the proxy accepted %d): want %d requests over the proxy's connections", pa, s.Dialed, px.Stats().Conns, n)
+	}
+}
+
+// TestCloseDelimitedAnswer: an answer whose body ends when the server
+// closes (no Content-Length, no chunking) is a close answer on both
+// engines (net/http's Response.Close), and its connection closes for
+// reason server: one connection per request, as the server accepted.
+func TestCloseDelimitedAnswer(t *testing.T) { forEachEngine(t, testCloseDelimitedAnswer) }
+
+func testCloseDelimitedAnswer(t *testing.T, eng string) {
+	var accepted atomic.Int64
+	url := testserver.Raw(t, func(c net.Conn) {
+		accepted.Add(1)
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\n\r\nhello"))
+		}
+		_ = c.Close()
+	})
+	const n = 3
+	s := run(t, closedOn(eng, url, 1, n)).Total
+	if s.Requests != n || s.OK != n || s.BodyBytes != 5*n {
+		t.Fatalf("requests %d, ok %d, body bytes %d; want %d answers of 5 bytes (errors %v)", s.Requests, s.OK, s.BodyBytes, n, s.ErrExample)
+	}
+	if got := accepted.Load(); s.Dialed != got || got != n {
+		t.Errorf("dialed %d, the server accepted %d; want %d", s.Dialed, got, n)
+	}
+	if s.CloseAnswers != n || s.CloseReasons[metrics.CloseServer] != n {
+		t.Errorf("close answers %d, closed by the server %d; want %d each (close reasons %v)", s.CloseAnswers, s.CloseReasons[metrics.CloseServer], n, nonzero(s.CloseReasons[:]))
 	}
 }

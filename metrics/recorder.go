@@ -51,7 +51,8 @@ type Sample struct {
 	// after this request (a browser's limits: see session.Jar).
 	CookiesDropped int32
 	// CloseAnswers counts the answers of the request's hops (redirects
-	// included) that asked to close the connection; HTTP10 those that
+	// included) that said the connection ends after them (asked to close
+	// it, or delimited the body by the close); HTTP10 those that
 	// were HTTP/1.0 responses.
 	CloseAnswers, HTTP10 int32
 

@@ -377,8 +377,9 @@ type Connections struct {
 	// ServerIdleClose is how long connections sat idle before the server
 	// closed them (its keep-alive timeout, seen from the client).
 	ServerIdleClose Dist `json:"server_idle_close_ns"`
-	// CloseAnswers counts responses that asked to close the connection
-	// ("Connection: close", HTTP/1.0 without keep-alive); HTTP10 counts
+	// CloseAnswers counts responses that said the connection ends after
+	// them ("Connection: close", HTTP/1.0 without keep-alive, a body
+	// delimited by the close); HTTP10 counts
 	// HTTP/1.0 responses.
 	CloseAnswers int64 `json:"close_answers"`
 	HTTP10       int64 `json:"http10_answers"`

@@ -672,11 +672,12 @@ func (p *parser) scenario(name string, n *yaml.Node) {
 		}
 	}
 	if ex.Type == engine.ConstantRate || ex.Type == engine.RampingRate {
-		// A zero (or absent) max_vus or pre_vus is derived.
+		// A zero (or absent) max_vus is derived; an absent pre_vus is
+		// derived, and pre_vus: 0 means none, as --pre-vus 0 does.
 		if ex.MaxVUs == 0 {
 			p.f.DerivedMaxVUs[name] = true
 		}
-		ex.DeriveVUs(p.f.Plan.Timeout, p.f.Plan.Engine, ex.MaxVUs != 0, ex.PreVUs != 0)
+		ex.DeriveVUs(p.f.Plan.Timeout, p.f.Plan.Engine, ex.MaxVUs != 0, given["pre_vus"] != nil)
 	}
 	if setup != nil {
 		sc.Setup = p.steps(name, "setup", setup)

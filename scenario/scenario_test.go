@@ -362,3 +362,21 @@ func TestFilesAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// pre_vus: 0 in a file means no VU allocated before the start, as
+// --pre-vus 0 does; an absent pre_vus is derived (1 at 100/s).
+func TestPreVUsZeroFromFile(t *testing.T) {
+	for _, tc := range []struct {
+		name, key string
+		want      int
+	}{{"zero", "    pre_vus: 0\n", 0}, {"absent", "", 1}, {"given", "    pre_vus: 3\n", 3}} {
+		src := head + "defaults:\n  timeout: 5s\nscenarios:\n  s:\n    executor: rate\n    rate: 100\n    duration: 1s\n" + tc.key + "    steps:\n      - url: /\n"
+		f, err := Parse("s.yaml", []byte(src), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Plan.Scenarios[0].Executor.PreVUs; got != tc.want {
+			t.Errorf("%s: pre_vus %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

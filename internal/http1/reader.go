@@ -30,8 +30,10 @@ type Response struct {
 	// keep-alive, switched protocols, or sent a body delimited by closing
 	// the connection.
 	Close bool
-	// CloseAnswer is set when the response itself asked for the close
-	// ("Connection: close", or HTTP/1.0 without keep-alive).
+	// CloseAnswer is set when the response itself says the connection
+	// ends after it ("Connection: close", HTTP/1.0 without keep-alive, or
+	// a body delimited by the close): net/http's Response.Close, which
+	// the net/http engine counts, so both engines count the same answers.
 	CloseAnswer bool
 	BodyBytes   int64
 	// Truncated is set when the body was longer than the cap and reading
@@ -645,6 +647,7 @@ func (rd *Reader) body(resp *Response, head, chunked bool, contentLength int64) 
 		return rd.fixedBody(resp, contentLength)
 	default:
 		resp.Close = true // delimited by the end of the connection
+		resp.CloseAnswer = true
 		return rd.bodyToEOF(resp)
 	}
 }

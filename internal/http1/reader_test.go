@@ -43,7 +43,7 @@ func TestReadResponse(t *testing.T) {
 		{name: "close token list", in: "HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\nContent-Length: 0\r\n\r\n", want: Response{Status: 200, Major: 1, Minor: 1, Close: true, CloseAnswer: true}},
 		{name: "http/1.0", in: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", want: Response{Status: 200, Major: 1, Minor: 0, BodyBytes: 2, Close: true, CloseAnswer: true}},
 		{name: "http/1.0 keep-alive", in: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", want: Response{Status: 200, Major: 1, Minor: 0, BodyBytes: 2}},
-		{name: "to eof", in: "HTTP/1.1 200 OK\r\n\r\nuntil the end", want: Response{Status: 200, Major: 1, Minor: 1, BodyBytes: 13, Close: true}},
+		{name: "to eof", in: "HTTP/1.1 200 OK\r\n\r\nuntil the end", want: Response{Status: 200, Major: 1, Minor: 1, BodyBytes: 13, Close: true, CloseAnswer: true}},
 		{name: "1xx first", in: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", want: Response{Status: 201, Major: 1, Minor: 1, BodyBytes: 1}},
 		{name: "big body", in: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + big + "NEXT", want: Response{Status: 200, Major: 1, Minor: 1, BodyBytes: 100000}, after: "NEXT"},
 		{name: "capped", in: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + big, max: 1000, want: Response{Status: 200, Major: 1, Minor: 1, BodyBytes: 1000, Truncated: true, Close: true}},
