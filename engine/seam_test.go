@@ -197,3 +197,25 @@ func testCloseDelimitedAnswer(t *testing.T, eng string) {
 		t.Errorf("close answers %d, closed by the server %d; want %d each (close reasons %v)", s.CloseAnswers, s.CloseReasons[metrics.CloseServer], n, nonzero(s.CloseReasons[:]))
 	}
 }
+
+// A request whose own header says "Connection: close" asks for the close:
+// both engines close its connection as keepalives_disabled and count no
+// close answer, so no finding tells the user to fix the server.
+func TestClientAskedClose(t *testing.T) { forEachEngine(t, testClientAskedClose) }
+
+func testClientAskedClose(t *testing.T, eng string) {
+	srv := testserver.Start(t)
+	const n = 6
+	p := closedOn(eng, srv.URL+"/", 2, n)
+	p.Scenarios[0].Steps[0].Header = http.Header{"Connection": {"close"}}
+	s := run(t, p).Total
+	if s.Requests != n || s.OK != n {
+		t.Fatalf("requests %d, ok %d; want %d (errors %v)", s.Requests, s.OK, n, s.ErrExample)
+	}
+	if st := srv.Stats(); s.Dialed != n || st.ConnsNew != n {
+		t.Errorf("dialed %d, the server accepted %d; want %d (a connection per request)", s.Dialed, st.ConnsNew, n)
+	}
+	if s.CloseAnswers != 0 || s.CloseReasons[metrics.CloseKeepAlivesDisabled] != n {
+		t.Errorf("close answers %d, keepalives_disabled %d; want 0 and %d (close reasons %v)", s.CloseAnswers, s.CloseReasons[metrics.CloseKeepAlivesDisabled], n, nonzero(s.CloseReasons[:]))
+	}
+}

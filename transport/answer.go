@@ -13,7 +13,9 @@ import (
 // the connection cannot carry another request by the server's doing
 // (it said "Connection: close", answered HTTP/1.0 without keep-alive,
 // or delimited the body by closing: server), unless the client asked
-// for the close itself; bytes came beyond the response (broken). ok is
+// for the close itself (keepalives_disabled: its request said
+// "Connection: close", or keep-alives are off); bytes came beyond the
+// response (broken). ok is
 // false for a connection that may be reused. Every engine sets its
 // connection's reason through it, so they name the same closes alike.
 func AnswerCloseReason(truncated, closes, clientAsked, extraBytes bool) (r metrics.CloseReason, ok bool) {
@@ -22,6 +24,8 @@ func AnswerCloseReason(truncated, closes, clientAsked, extraBytes bool) (r metri
 		return metrics.CloseBodyNotDrained, true
 	case closes && !clientAsked:
 		return metrics.CloseServer, true
+	case closes:
+		return metrics.CloseKeepAlivesDisabled, true
 	case extraBytes:
 		return metrics.CloseBroken, true
 	}

@@ -21,7 +21,7 @@ func TestAnswerCloseReason(t *testing.T) {
 		{name: "cut at the cap", truncated: true, want: metrics.CloseBodyNotDrained, ok: true},
 		{name: "cut beats the server's close", truncated: true, closes: true, want: metrics.CloseBodyNotDrained, ok: true},
 		{name: "server closes", closes: true, want: metrics.CloseServer, ok: true},
-		{name: "client asked", closes: true, clientAsked: true},
+		{name: "client asked", closes: true, clientAsked: true, want: metrics.CloseKeepAlivesDisabled, ok: true},
 		{name: "bytes beyond", extras: true, want: metrics.CloseBroken, ok: true},
 		{name: "server close beats bytes beyond", closes: true, extras: true, want: metrics.CloseServer, ok: true},
 	} {

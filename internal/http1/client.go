@@ -396,7 +396,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	res.Status = resp.Status
 	res.BodyBytes += resp.BodyBytes
 	res.Truncated = res.Truncated || resp.Truncated
-	res.CloseAnswers += b2i(resp.CloseAnswer && !last)
+	res.CloseAnswers += b2i(resp.CloseAnswer && !last && !r.closes)
 	res.HTTP10 += b2i(resp.HTTP10())
 	res.End = end
 
@@ -410,7 +410,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	reusable := !resp.Close && !last && !extra
 	if last {
 		// the reason is set (Conn.Last, or just above)
-	} else if why, ok := transport.AnswerCloseReason(resp.Truncated, resp.Close, cl.pool.cfg.DisableKeepAlives, extra); ok {
+	} else if why, ok := transport.AnswerCloseReason(resp.Truncated, resp.Close, cl.pool.cfg.DisableKeepAlives || r.closes, extra); ok {
 		tc.SetCloseReason(why)
 	}
 	cl.pool.put(c, reusable, end)

@@ -28,6 +28,7 @@ type Request struct {
 	head       bool
 	idempotent bool
 	expect     bool // "Expect: 100-continue" with a body: the body waits for the server's 100
+	closes     bool // the header says "Connection: close": the client asks for the close
 
 	header http.Header // kept to build redirected requests
 	body   []byte
@@ -159,6 +160,11 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 	r.headEnd = len(b)
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
+	for _, v := range header.Values("Connection") {
+		if hasToken([]byte(v), "close") {
+			r.closes = true
+		}
+	}
 	if len(body) > 0 {
 		for _, v := range header.Values("Expect") {
 			if hasToken([]byte(v), "100-continue") {
