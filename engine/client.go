@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -145,4 +146,25 @@ func (c *stepCache[T]) put(seq int, v T) {
 		*c = append(*c, zero)
 	}
 	(*c)[seq] = v
+}
+
+// goRequestParts returns the header and the whole body of a Go scenario's
+// request, for an engine's client to prepare: the body read and closed,
+// and a Host other than the URL's carried as the Host header.
+func goRequestParts(req *http.Request) (http.Header, []byte, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		body = b
+	}
+	header := req.Header
+	if req.Host != "" && req.Host != req.URL.Host {
+		header = header.Clone()
+		header.Set("Host", req.Host)
+	}
+	return header, body, nil
 }

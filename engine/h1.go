@@ -189,19 +189,9 @@ func fillFromResult(s *metrics.Sample, r *http1.Result, intended time.Duration, 
 func (c *h1Client) exchange(req *http.Request, px *transport.Proxy, done func(*metrics.Sample, error)) (*http.Response, error) {
 	c.goMu.Lock()
 	defer c.goMu.Unlock()
-	var body []byte
-	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
-		_ = req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		body = b
-	}
-	header := req.Header
-	if req.Host != "" && req.Host != req.URL.Host {
-		header = header.Clone()
-		header.Set("Host", req.Host)
+	header, body, err := goRequestParts(req)
+	if err != nil {
+		return nil, err
 	}
 	pr, err := http1.Prepare(req.Method, req.URL.String(), header, body)
 	if err != nil {

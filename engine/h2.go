@@ -169,19 +169,9 @@ func fillFromH2(s *metrics.Sample, r *h2.Result, intended time.Duration, err err
 func (c *h2Client) exchange(req *http.Request, _ *transport.Proxy, done func(*metrics.Sample, error)) (*http.Response, error) {
 	c.goMu.Lock()
 	defer c.goMu.Unlock()
-	var body []byte
-	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
-		_ = req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		body = b
-	}
-	header := req.Header
-	if req.Host != "" && req.Host != req.URL.Host {
-		header = header.Clone()
-		header.Set("Host", req.Host)
+	header, body, err := goRequestParts(req)
+	if err != nil {
+		return nil, err
 	}
 	pr, err := h2.Prepare(req.Method, req.URL.String(), header, body)
 	if err != nil {

@@ -27,10 +27,13 @@ func main() {
 	}
 	url := flag.Arg(0)
 	tr := &http.Transport{
-		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a benchmark against a self-signed loopback nginx
-		ForceAttemptHTTP2:  true,
-		MaxConnsPerHost:    *m,
-		DisableCompression: true,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a benchmark against a self-signed loopback nginx
+		ForceAttemptHTTP2: true,
+		MaxConnsPerHost:   *m,
+		// Idle connections kept as many as it may open, so that a
+		// connection returned when HTTP/1.1 is spoken is not closed.
+		MaxIdleConnsPerHost: *m,
+		DisableCompression:  true,
 	}
 	client := &http.Client{Transport: tr}
 	var next, fails atomic.Int64
