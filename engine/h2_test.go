@@ -12,6 +12,7 @@ import (
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/enginetest"
+	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
@@ -250,6 +251,29 @@ func TestH2GoAwayCloses(t *testing.T) {
 		}
 		if d := metrics.DistOf(s.Hist(metrics.ServerCloseRequests)); d.Min != 10 || d.Max != 10 {
 			t.Errorf("requests per connection the server ended: %+v, want 10", d)
+		}
+	})
+}
+
+// h2c by prior knowledge (--http 2 on an http URL) to an HTTP/1.1-only
+// server: the server answers the preface in HTTP/1.1, which is the
+// negotiation failing, on each engine; never an unexplained "other".
+func TestH2cToHTTP1Server(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		srv := testserver.Start(t)
+		s := run(t, h2Plan(eng, srv.URL, transport.HTTP2, 2, 10)).Total
+		if s.Requests != 10 || s.OK != 0 {
+			t.Fatalf("requests %d, ok %d; want 10 failed", s.Requests, s.OK)
+		}
+		neg := s.ErrCount[metrics.ErrProtocolNegotiation]
+		if eng != engine.EngineNetHTTP && neg != 10 {
+			t.Errorf("errors %v (examples %v): want protocol_negotiation for every request", nonzero(s.ErrCount[:]), s.ErrExample)
+		}
+		// Go's own HTTP/2 shares the failing connection between requests:
+		// a request may see the write after the preface fail (a reset) or
+		// the connection closed under it by Go (other) instead.
+		if neg < 5 {
+			t.Errorf("errors %v (examples %v): want protocol_negotiation for most requests", nonzero(s.ErrCount[:]), s.ErrExample)
 		}
 	})
 }

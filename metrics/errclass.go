@@ -34,8 +34,9 @@ const (
 	ErrProxyAuth             // the proxy refused the credentials (407, SOCKS5 authentication)
 	ErrProxyConnect          // an HTTP proxy rejected the CONNECT (its status in the message)
 	ErrProxySOCKS            // a SOCKS5 proxy answered a failure code
-	// ErrProtocolNegotiation: --http 2 was asked and the server's ALPN
-	// did not pick h2 (it picked HTTP/1.1, or nothing).
+	// ErrProtocolNegotiation: --http 2 was asked and the server did not
+	// speak HTTP/2: its ALPN did not pick h2 (it picked HTTP/1.1, or
+	// nothing), or it answered the h2c preface in HTTP/1.x.
 	ErrProtocolNegotiation
 
 	numErrClasses
@@ -130,6 +131,9 @@ var messageClasses = []struct {
 	text  string
 	class ErrClass
 }{
+	// Go's HTTP/2 (net/http's and x/net's) read an HTTP/1.x answer to its
+	// connection preface: the server does not speak h2c on that port.
+	{"the frame header looked like an HTTP/1.1 header", ErrProtocolNegotiation},
 	// What the server sent is not HTTP/1.x: the status line, a header
 	// (its name, a value with a NUL or a bare CR, a folded first line),
 	// Content-Length, Transfer-Encoding, the chunks, the trailers, too

@@ -412,6 +412,11 @@ func (c *Conn) readLoop() {
 			c.flush()
 		}
 	}
+	if !c.settings && errors.Is(err, http2.ErrFrameTooLarge) {
+		// The first "frame" was an HTTP/1.x answer to the preface.
+		c.tc.SetCloseReason(metrics.CloseHandshakeFailed)
+		err = &NotH2Error{Err: err}
+	}
 	c.fail(err)
 }
 

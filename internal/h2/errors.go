@@ -19,6 +19,22 @@ func (e *ProtocolError) Error() string { return "h2: " + e.Msg }
 // ErrClass is metrics.ErrProtocol.
 func (e *ProtocolError) ErrClass() metrics.ErrClass { return metrics.ErrProtocol }
 
+// NotH2Error is a server that answered the connection preface in
+// HTTP/1.x: it does not speak HTTP/2 on this port (h2c by prior knowledge
+// to an HTTP/1.1-only server).
+type NotH2Error struct{ Err error }
+
+func (e *NotH2Error) Error() string {
+	return "HTTP/2 required (--http 2) but the server answered in HTTP/1.x: it does not speak h2c on this port (use --http 1.1 or auto): " + e.Err.Error()
+}
+
+// Unwrap returns the framer's error.
+func (e *NotH2Error) Unwrap() error { return e.Err }
+
+// ErrClass is metrics.ErrProtocolNegotiation, as for a TLS server that
+// does not pick h2 by ALPN.
+func (e *NotH2Error) ErrClass() metrics.ErrClass { return metrics.ErrProtocolNegotiation }
+
 // StreamError is a stream the server reset (RST_STREAM) with Code.
 type StreamError struct{ Code http2.ErrCode }
 
