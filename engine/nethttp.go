@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/faya-load/faya/internal/session"
@@ -258,6 +259,11 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 	for n := 0; ; n++ {
 		if jar != nil {
 			if ck := jar.CookieHeader(req.URL); ck != "" {
+				// One Cookie line: the request's own, then the jar's,
+				// as Go's Request.AddCookie joins them.
+				if own := req.Header.Values("Cookie"); len(own) > 0 {
+					ck = strings.Join(own, "; ") + "; " + ck
+				}
 				req.Header = req.Header.Clone()
 				req.Header.Set("Cookie", ck)
 			}

@@ -441,3 +441,39 @@ func testCookieLimit(t *testing.T, eng string) {
 		t.Errorf("cookies dropped %d, want 30", s.CookiesDropped)
 	}
 }
+
+// A step's own Cookie header and the VU's jar go out as one Cookie line
+// ("user; jar", as Go's Request.AddCookie joins them), on each engine: a
+// request never carries two Cookie headers (RFC 6265, 5.4).
+func TestUserCookieJoinsJar(t *testing.T) { forEachEngine(t, testUserCookieJoinsJar) }
+
+func testUserCookieJoinsJar(t *testing.T, eng string) {
+	for _, proxied := range []bool{false, true} {
+		t.Run(fmt.Sprintf("proxied=%v", proxied), func(t *testing.T) {
+			var mu sync.Mutex
+			var seen [][]string
+			url := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen = append(seen, r.Header.Values("Cookie"))
+				mu.Unlock()
+				http.SetCookie(w, &http.Cookie{Name: "sid", Value: "s1", Path: "/"})
+			}))
+			p := closedOn(eng, url+"/", 1, 1)
+			if proxied {
+				// A forwarding proxy: the request goes out in absolute form.
+				p.Proxy.URLs = []string{testserver.StartHTTPProxy(t, testserver.ProxyOptions{}).URL}
+			}
+			own := http.Header{"Cookie": {"theme=dark"}}
+			p.Scenarios[0].Steps = []engine.Step{{URL: url + "/a", Header: own}, {URL: url + "/b", Header: own}, {URL: url + "/c", Header: own}}
+			if s := run(t, p).Total; s.OK != 3 {
+				t.Fatalf("ok %d of %d (errors %v)", s.OK, s.Requests, s.ErrExample)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			want := [][]string{{"theme=dark"}, {"theme=dark; sid=s1"}, {"theme=dark; sid=s1"}}
+			if fmt.Sprint(seen) != fmt.Sprint(want) {
+				t.Errorf("Cookie headers the server saw per request: %q, want %q", seen, want)
+			}
+		})
+	}
+}

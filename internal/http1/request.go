@@ -25,6 +25,7 @@ type Request struct {
 	serverName string
 	raw        []byte // request line, headers and body
 	headEnd    int    // where the blank line that ends the headers starts
+	cookieAt   int    // where the user's Cookie line ends (before its CRLF), 0: none
 	head       bool
 	idempotent bool
 	expect     bool // "Expect: 100-continue" with a body: the body waits for the server's 100
@@ -41,11 +42,12 @@ type Request struct {
 // connections, and the bytes to send (absolute-form, with the proxy's
 // credentials, when an HTTP proxy forwards it).
 type route struct {
-	px      *transport.Proxy
-	forward bool
-	key     string
-	raw     []byte
-	headEnd int
+	px       *transport.Proxy
+	forward  bool
+	key      string
+	raw      []byte
+	headEnd  int
+	cookieAt int // where the user's Cookie line ends (before its CRLF), 0: none
 }
 
 // route returns the request's route through px (nil: direct).
@@ -58,7 +60,7 @@ func (r *Request) route(px *transport.Proxy) *route {
 			return rt
 		}
 	}
-	rt := &route{px: px, forward: px.Forwards(r.tls), raw: r.raw, headEnd: r.headEnd}
+	rt := &route{px: px, forward: px.Forwards(r.tls), raw: r.raw, headEnd: r.headEnd, cookieAt: r.cookieAt}
 	rt.key = "proxy" + strconv.Itoa(px.Index) + "|" + r.key
 	if rt.forward {
 		// GET http://host/path HTTP/1.1, and the proxy's credentials.
@@ -73,6 +75,9 @@ func (r *Request) route(px *transport.Proxy) *route {
 			b = append(b, "Proxy-Authorization: "...)
 			b = append(b, a...)
 			b = append(b, "\r\n"...)
+		}
+		if r.cookieAt > 0 {
+			rt.cookieAt = r.cookieAt + line + 1 + len(target) - rest
 		}
 		rt.headEnd = len(b)
 		b = append(b, r.raw[r.headEnd:]...)
@@ -138,7 +143,7 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 	names := make([]string, 0, len(header))
 	for name := range header {
 		switch http.CanonicalHeaderKey(name) {
-		case "Host", "Content-Length", "Transfer-Encoding":
+		case "Host", "Content-Length", "Transfer-Encoding", "Cookie":
 			continue
 		}
 		names = append(names, name)
@@ -151,6 +156,15 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 			b = append(b, v...)
 			b = append(b, "\r\n"...)
 		}
+	}
+	// The user's cookies go on one line, last but Content-Length, so that
+	// a jar's cookies join it ("; ") as Go's Request.AddCookie does: a
+	// request carries one Cookie header (RFC 6265, 5.4).
+	if cookies := header.Values("Cookie"); len(cookies) > 0 {
+		b = append(b, "Cookie: "...)
+		b = append(b, strings.Join(cookies, "; ")...)
+		r.cookieAt = len(b)
+		b = append(b, "\r\n"...)
 	}
 	if len(body) > 0 || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
 		b = append(b, "Content-Length: "...)
@@ -173,14 +187,23 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 		}
 	}
 	r.raw = b
-	r.direct = route{key: r.key, raw: r.raw, headEnd: r.headEnd}
+	r.direct = route{key: r.key, raw: r.raw, headEnd: r.headEnd, cookieAt: r.cookieAt}
 	return r, nil
 }
 
-// appendHeaders appends the request with a Cookie header (when cookie is
-// not empty) and "Connection: close" (when close) added to its head.
+// appendHeaders appends the request with cookie (when not empty: joined
+// to the user's Cookie line, or a Cookie header of its own) and
+// "Connection: close" (when close) added to its head.
 func (rt *route) appendHeaders(dst []byte, cookie string, close bool) []byte {
-	dst = append(dst, rt.raw[:rt.headEnd]...)
+	if cookie != "" && rt.cookieAt > 0 {
+		dst = append(dst, rt.raw[:rt.cookieAt]...)
+		dst = append(dst, "; "...)
+		dst = append(dst, cookie...)
+		dst = append(dst, rt.raw[rt.cookieAt:rt.headEnd]...)
+		cookie = ""
+	} else {
+		dst = append(dst, rt.raw[:rt.headEnd]...)
+	}
 	if cookie != "" {
 		dst = append(dst, "Cookie: "...)
 		dst = append(dst, cookie...)
