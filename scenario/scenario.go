@@ -326,7 +326,7 @@ func (p *parser) defaults(n *yaml.Node) {
 var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "max_idle_conns", "idle_conn_timeout",
 	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "expect_continue_timeout", "insecure", "cacert", "conn_scope",
 	"max_header_bytes", "h2_max_streams", "h2_strict_streams", "h2_ping_timeout",
-	"max_requests_per_conn", "max_conn_lifetime"}
+	"max_requests_per_conn", "max_conn_lifetime", "local_addr"}
 
 func (p *parser) transport(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -407,6 +407,16 @@ func (p *parser) transport(n *yaml.Node) {
 		case "h2_ping_timeout":
 			if t.H2PingTimeout = d.duration(v, what); t.H2PingTimeout < 0 {
 				d.errf(v, "%s %v: must not be negative", what, t.H2PingTimeout)
+			}
+		case "local_addr":
+			addrs, err := transport.ParseLocalAddrs(d.list(v, what))
+			if err == nil {
+				err = transport.CheckLocal(addrs)
+			}
+			if err != nil {
+				d.errf(v, "%s %v", what, err)
+			} else {
+				t.LocalAddrs = addrs
 			}
 		case "conn_scope":
 			plan.ConnScope = engine.ConnScope(d.str(v, what))

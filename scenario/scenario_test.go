@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,6 +173,8 @@ func TestErrors(t *testing.T) {
 		{"small header limit", head + "transport:\n  max_header_bytes: 100\n" + steps + "      - url: /\n", ":4: transport.max_header_bytes 100: want at least 4096"},
 		{"negative max requests per conn", head + "transport:\n  max_requests_per_conn: -1\n" + steps + "      - url: /\n", ":4: transport.max_requests_per_conn -1: must not be negative"},
 		{"lifetime jitter too wide", head + "transport:\n  max_conn_lifetime: 10s±10s\n" + steps + "      - url: /\n", ":4: transport.max_conn_lifetime \"10s±10s\": want a jitter from 0 to less than the lifetime"},
+		{"bad local addr", head + "transport:\n  local_addr: [127.0.0.2, 127.0.0.300]\n" + steps + "      - url: /\n", `:4: transport.local_addr "127.0.0.300": want an IPv4 or IPv6 address`},
+		{"foreign local addr", head + "transport:\n  local_addr: 192.0.2.7\n" + steps + "      - url: /\n", ":4: transport.local_addr 192.0.2.7 is not an address of this machine"},
 		{"bad engine", head + "engine: fasthttp\n" + steps + "      - url: /\n", `engine "fasthttp": want h1 or net/http`},
 		{"http 2", head + "engine: net/http\nhttp: 2\n" + steps + "      - url: /\n", ""},
 		{"http 1.1", head + "http: 1.1\n" + steps + "      - url: /\n", ""},
@@ -323,6 +326,21 @@ func TestRotationKeys(t *testing.T) {
 	tr := f.Plan.Transport
 	if tr.MaxRequestsPerConn != 100 || tr.MaxConnLifetime != 30*time.Second || tr.MaxConnLifetimeJitter != 5*time.Second {
 		t.Errorf("max requests %d, lifetime %v±%v; want 100, 30s±5s", tr.MaxRequestsPerConn, tr.MaxConnLifetime, tr.MaxConnLifetimeJitter)
+	}
+}
+
+// transport.local_addr takes a list or a comma string, CIDR prefixes
+// expanded, as --local-addr does.
+func TestLocalAddrKey(t *testing.T) {
+	for _, v := range []string{"[127.0.0.2, 127.0.0.4/31]", "\"127.0.0.2,127.0.0.4/31\""} {
+		src := head + "transport:\n  local_addr: " + v + "\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n      - url: /\n"
+		f, err := Parse("s.yaml", []byte(src), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(f.Plan.Transport.LocalAddrs); got != "[127.0.0.2 127.0.0.4 127.0.0.5]" {
+			t.Errorf("local_addr %s: %s; want [127.0.0.2 127.0.0.4 127.0.0.5]", v, got)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -95,6 +96,11 @@ type Config struct {
 	// not all close together. 0 means no limit.
 	MaxConnLifetime       time.Duration `json:"max_conn_lifetime,omitempty"`
 	MaxConnLifetimeJitter time.Duration `json:"max_conn_lifetime_jitter,omitempty"`
+
+	// LocalAddrs are the source addresses new connections bind, one after
+	// the other in turn (--local-addr; [ParseLocalAddrs]). Empty: the
+	// system picks.
+	LocalAddrs []netip.Addr `json:"local_addrs,omitempty"`
 
 	// UserAgent is sent on the CONNECT requests that open tunnels through
 	// an HTTP proxy, so that the proxy's log ties each tunnel to the run.
@@ -251,6 +257,11 @@ func (c Config) Validate() error {
 	neg("max connection lifetime jitter", c.MaxConnLifetimeJitter)
 	if c.MaxConnLifetimeJitter > 0 && c.MaxConnLifetimeJitter >= c.MaxConnLifetime {
 		errs = append(errs, fmt.Errorf("max connection lifetime jitter %v: want less than the lifetime %v", c.MaxConnLifetimeJitter, c.MaxConnLifetime))
+	}
+	for _, a := range c.LocalAddrs {
+		if !a.IsValid() || a.Zone() != "" {
+			errs = append(errs, fmt.Errorf("local address %q: want an IPv4 or IPv6 address without a zone", a))
+		}
 	}
 	if len(c.RootCAsPEM) > 0 {
 		if _, err := CAPool(c.RootCAsPEM); err != nil {

@@ -48,6 +48,8 @@ type Dialer struct {
 	dialing  atomic.Int64 // dials started and not yet counted (dialed) or failed
 	proxy    *Proxy       // WithProxy: the Pool's connections go through it
 	h2       bool         // WithHTTP2: the engine speaks HTTP/2
+	// localNext counts the dials that took a source address (LocalAddrs).
+	localNext atomic.Uint64
 
 	mu   sync.Mutex
 	open map[*Conn]struct{} // connections open now
@@ -347,8 +349,14 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 	}
 	connectStart := time.Now()
 	var nc net.Conn
+	nd := &p.net
+	if la := p.localAddr(); la != nil {
+		d := p.net
+		d.LocalAddr = la
+		nd = &d
+	}
 	for _, ip := range ips {
-		nc, err = p.net.DialContext(connectCtx, network, net.JoinHostPort(ip.Unmap().String(), port))
+		nc, err = nd.DialContext(connectCtx, network, net.JoinHostPort(ip.Unmap().String(), port))
 		if err == nil || connectCtx.Err() != nil || ctx.Err() != nil {
 			break
 		}

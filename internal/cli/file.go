@@ -184,6 +184,7 @@ func (o *runOpts) overridePool(fs *pflag.FlagSet, plan *engine.Plan) []error {
 		"h2-ping-timeout":         func() { t.H2PingTimeout = pool.H2PingTimeout },
 		"max-requests-per-conn":   func() { t.MaxRequestsPerConn = pool.MaxRequestsPerConn },
 		"max-conn-lifetime":       func() { t.MaxConnLifetime, t.MaxConnLifetimeJitter = pool.MaxConnLifetime, pool.MaxConnLifetimeJitter },
+		"local-addr":              func() { t.LocalAddrs = pool.LocalAddrs },
 	} {
 		if set(flag) {
 			apply()

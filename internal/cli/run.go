@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,6 +68,7 @@ type runOpts struct {
 	h2PingTimeout         time.Duration
 	maxRequestsPerConn    int64
 	maxConnLifetime       string
+	localAddrs            []string
 
 	engine string
 
@@ -228,6 +230,7 @@ var runFlagGroups = []flagGroup{
 		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "expect-continue-timeout", "conn-scope",
 		"h2-max-streams", "h2-strict-streams", "h2-ping-timeout"}},
 	{"Connection rotation flags", []string{"max-requests-per-conn", "max-conn-lifetime"}},
+	{"Source address flags", []string{"local-addr"}},
 	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
 	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
 	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
@@ -321,6 +324,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.h2PingTimeout, "h2-ping-timeout", 0, "HTTP/2: close a connection whose PING is not answered within this (http.HTTP2Config.PingTimeout; default: Go's, 15s)")
 	fs.Int64Var(&o.maxRequestsPerConn, "max-requests-per-conn", 0, "close a connection after this many requests, the last sent with 'Connection: close' (close reason max_requests; 0: no limit)")
 	fs.StringVar(&o.maxConnLifetime, "max-conn-lifetime", "", "retire a connection once this old: its next request is its last (close reason lifetime); an optional jitter spreads them, e.g. 30s±5s or 30s+-5s (default: no limit)")
+	fs.StringArrayVar(&o.localAddrs, "local-addr", nil, "source addresses new connections bind in turn: ADDR[,ADDR...] (IPv4, IPv6, or a CIDR such as 127.0.0.0/29 for each of its addresses, at most 1024); each must be an address of this machine (repeatable)")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
 	// proxies
@@ -797,7 +801,17 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 			errs = append(errs, usagef("--max-conn-lifetime %v", err))
 		}
 	}
+	var local []netip.Addr
+	if len(o.localAddrs) > 0 {
+		var err error
+		if local, err = transport.ParseLocalAddrs(o.localAddrs); err != nil {
+			errs = append(errs, usagef("--local-addr %v", err))
+		} else if err := transport.CheckLocal(local); err != nil {
+			errs = append(errs, usagef("--local-addr %v", err))
+		}
+	}
 	return transport.Config{
+		LocalAddrs:             local,
 		MaxRequestsPerConn:     max(o.maxRequestsPerConn, 0),
 		MaxConnLifetime:        life,
 		MaxConnLifetimeJitter:  jitter,
