@@ -326,7 +326,7 @@ func (p *parser) defaults(n *yaml.Node) {
 var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "max_idle_conns", "idle_conn_timeout",
 	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "expect_continue_timeout", "insecure", "cacert", "conn_scope",
 	"max_header_bytes", "h2_max_streams", "h2_strict_streams", "h2_ping_timeout",
-	"max_requests_per_conn", "max_conn_lifetime", "local_addr"}
+	"max_requests_per_conn", "max_conn_lifetime", "local_addr", "resolve"}
 
 func (p *parser) transport(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -417,6 +417,13 @@ func (p *parser) transport(n *yaml.Node) {
 				d.errf(v, "%s %v", what, err)
 			} else {
 				t.LocalAddrs = addrs
+			}
+		case "resolve":
+			m, err := transport.ParseResolve(d.list(v, what))
+			if err != nil {
+				d.errf(v, "%s %v", what, err)
+			} else {
+				t.Resolve = m
 			}
 		case "conn_scope":
 			plan.ConnScope = engine.ConnScope(d.str(v, what))

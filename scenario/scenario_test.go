@@ -175,6 +175,7 @@ func TestErrors(t *testing.T) {
 		{"lifetime jitter too wide", head + "transport:\n  max_conn_lifetime: 10s±10s\n" + steps + "      - url: /\n", ":4: transport.max_conn_lifetime \"10s±10s\": want a jitter from 0 to less than the lifetime"},
 		{"bad local addr", head + "transport:\n  local_addr: [127.0.0.2, 127.0.0.300]\n" + steps + "      - url: /\n", `:4: transport.local_addr "127.0.0.300": want an IPv4 or IPv6 address`},
 		{"foreign local addr", head + "transport:\n  local_addr: 192.0.2.7\n" + steps + "      - url: /\n", ":4: transport.local_addr 192.0.2.7 is not an address of this machine"},
+		{"bad resolve", head + "transport:\n  resolve: [shop.test:443]\n" + steps + "      - url: /\n", `:4: transport.resolve "shop.test:443": want HOST:PORT:ADDR`},
 		{"bad engine", head + "engine: fasthttp\n" + steps + "      - url: /\n", `engine "fasthttp": want h1 or net/http`},
 		{"http 2", head + "engine: net/http\nhttp: 2\n" + steps + "      - url: /\n", ""},
 		{"http 1.1", head + "http: 1.1\n" + steps + "      - url: /\n", ""},
@@ -341,6 +342,18 @@ func TestLocalAddrKey(t *testing.T) {
 		if got := fmt.Sprint(f.Plan.Transport.LocalAddrs); got != "[127.0.0.2 127.0.0.4 127.0.0.5]" {
 			t.Errorf("local_addr %s: %s; want [127.0.0.2 127.0.0.4 127.0.0.5]", v, got)
 		}
+	}
+}
+
+// transport.resolve is a list of --resolve entries (or one).
+func TestResolveKey(t *testing.T) {
+	src := head + "transport:\n  resolve:\n    - shop.test:443:127.0.0.1,127.0.0.2\n    - api.test:80:[::1]\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n      - url: /\n"
+	f, err := Parse("s.yaml", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(f.Plan.Transport.Resolve); got != "map[api.test:80:[::1] shop.test:443:[127.0.0.1 127.0.0.2]]" {
+		t.Errorf("resolve %s; want map[api.test:80:[::1] shop.test:443:[127.0.0.1 127.0.0.2]]", got)
 	}
 }
 

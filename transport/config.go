@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -101,6 +102,12 @@ type Config struct {
 	// the other in turn (--local-addr; [ParseLocalAddrs]). Empty: the
 	// system picks.
 	LocalAddrs []netip.Addr `json:"local_addrs,omitempty"`
+
+	// Resolve maps "host:port" (host in lower case) to the addresses its
+	// dials connect to, without DNS, the next one in turn per new
+	// connection (--resolve; [ParseResolve]). The Host header and the TLS
+	// server name stay the host.
+	Resolve map[string][]netip.Addr `json:"resolve,omitempty"`
 
 	// UserAgent is sent on the CONNECT requests that open tunnels through
 	// an HTTP proxy, so that the proxy's log ties each tunnel to the run.
@@ -257,6 +264,16 @@ func (c Config) Validate() error {
 	neg("max connection lifetime jitter", c.MaxConnLifetimeJitter)
 	if c.MaxConnLifetimeJitter > 0 && c.MaxConnLifetimeJitter >= c.MaxConnLifetime {
 		errs = append(errs, fmt.Errorf("max connection lifetime jitter %v: want less than the lifetime %v", c.MaxConnLifetimeJitter, c.MaxConnLifetime))
+	}
+	for k, addrs := range c.Resolve {
+		if _, _, err := net.SplitHostPort(k); err != nil || k != strings.ToLower(k) {
+			errs = append(errs, fmt.Errorf("resolve key %q: want host:port with the host in lower case", k))
+		}
+		for _, a := range addrs {
+			if !a.IsValid() || a.Zone() != "" {
+				errs = append(errs, fmt.Errorf("resolve %s: address %q: want an IPv4 or IPv6 address without a zone", k, a))
+			}
+		}
 	}
 	for _, a := range c.LocalAddrs {
 		if !a.IsValid() || a.Zone() != "" {

@@ -50,6 +50,8 @@ type Dialer struct {
 	h2       bool         // WithHTTP2: the engine speaks HTTP/2
 	// localNext counts the dials that took a source address (LocalAddrs).
 	localNext atomic.Uint64
+	// resolveNext counts, per Resolve key, the dials it answered.
+	resolveNext map[string]*atomic.Uint64
 
 	mu   sync.Mutex
 	open map[*Conn]struct{} // connections open now
@@ -107,6 +109,12 @@ func NewDialer(cfg Config, obs Observer, opts ...Option) (*Dialer, error) {
 			return nil, fmt.Errorf("transport config: CA certificates: %w", err)
 		}
 		p.tls.RootCAs = roots
+	}
+	if len(cfg.Resolve) > 0 {
+		p.resolveNext = make(map[string]*atomic.Uint64, len(cfg.Resolve))
+		for k := range cfg.Resolve {
+			p.resolveNext[k] = new(atomic.Uint64)
+		}
 	}
 	for _, o := range opts {
 		o(p)
@@ -340,6 +348,8 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 	var ips []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ips = []netip.Addr{ip}
+	} else if given, ok := p.resolved(host, port); ok {
+		ips = given // --resolve: no lookup
 	} else {
 		ips, err = p.resolver.LookupNetIP(ctx, "ip", host)
 		dns = time.Since(start)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -116,4 +117,77 @@ func (p *Dialer) localAddr() net.Addr {
 	}
 	i := (p.localNext.Add(1) - 1) % uint64(n)
 	return &net.TCPAddr{IP: p.cfg.LocalAddrs[i].AsSlice()}
+}
+
+// ParseResolve reads --resolve entries in curl's syntax, HOST:PORT:ADDR
+// with one or more comma-separated addresses (an IPv6 one in brackets or
+// bare: shop.test:443:[::1],127.0.0.1). The map it returns is keyed by
+// "host:port" with the host in lower case; entries for the same
+// HOST:PORT add their addresses up.
+func ParseResolve(items []string) (map[string][]netip.Addr, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	out := map[string][]netip.Addr{}
+	for _, item := range items {
+		host, rest, ok1 := strings.Cut(strings.TrimSpace(item), ":")
+		port, list, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("%q: want HOST:PORT:ADDR[,ADDR...], e.g. shop.test:443:127.0.0.1", item)
+		}
+		if !validHost(host) {
+			return nil, fmt.Errorf("%q: host %q is no host name (letters, digits, '-', '.'); want e.g. shop.test:443:127.0.0.1", item, host)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '+' {
+			return nil, fmt.Errorf("%q: port %q: want a number from 1 to 65535, e.g. shop.test:443:127.0.0.1", item, port)
+		}
+		key := strings.ToLower(host) + ":" + strings.TrimLeft(port, "0")
+		for _, s := range strings.Split(list, ",") {
+			s = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "["), "]")
+			ip, err := netip.ParseAddr(s)
+			if err != nil || ip.Zone() != "" {
+				return nil, fmt.Errorf("%q: address %q: want an IPv4 or IPv6 address, e.g. shop.test:443:127.0.0.1,[::1]", item, s)
+			}
+			out[key] = append(out[key], ip.Unmap())
+		}
+	}
+	return out, nil
+}
+
+// validHost reports whether h is a DNS host name: dot-separated labels of
+// letters, digits and hyphens (underscores too, as some names have).
+func validHost(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// resolved returns the addresses --resolve gives host:port, the next one
+// in turn first and the others after it (tried if it does not answer);
+// ok is false when --resolve does not name host:port.
+func (p *Dialer) resolved(host, port string) (ips []netip.Addr, ok bool) {
+	if len(p.cfg.Resolve) == 0 {
+		return nil, false
+	}
+	key := strings.ToLower(host) + ":" + port
+	addrs, ok := p.cfg.Resolve[key]
+	if !ok || len(addrs) == 0 {
+		return nil, false
+	}
+	n := uint64(len(addrs))
+	i := (p.resolveNext[key].Add(1) - 1) % n
+	ips = make([]netip.Addr, 0, n)
+	ips = append(ips, addrs[i:]...)
+	return append(ips, addrs[:i]...), true
 }

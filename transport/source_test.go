@@ -1,10 +1,16 @@
 package transport
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/faya-load/faya/metrics"
 )
 
 func TestParseLocalAddrs(t *testing.T) {
@@ -70,3 +76,84 @@ func TestCheckLocal(t *testing.T) {
 		}
 	}
 }
+
+func TestParseResolve(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string // the map, or the error's start
+	}{
+		{[]string{"shop.test:8080:127.0.0.1"}, "map[shop.test:8080:[127.0.0.1]]"},
+		{[]string{"Shop.Test:443:127.0.0.1,[::1]", "shop.test:443:127.0.0.2"}, "map[shop.test:443:[127.0.0.1 ::1 127.0.0.2]]"},
+		{[]string{"a.test:80:::1", "b.test:80:127.0.0.1"}, "map[a.test:80:[::1] b.test:80:[127.0.0.1]]"},
+		{[]string{"shop.test:127.0.0.1"}, `"shop.test:127.0.0.1": want HOST:PORT:ADDR`},
+		{[]string{"shop.test:http:127.0.0.1"}, `"shop.test:http:127.0.0.1": port "http": want a number`},
+		{[]string{"shop.test"}, `"shop.test": want HOST:PORT:ADDR`},
+		{[]string{"shop.test:80:"}, `"shop.test:80:": address "": want an IPv4 or IPv6 address`},
+		{[]string{"shop.test:80:localhost"}, `"shop.test:80:localhost": address "localhost"`},
+		{[]string{"shop.test:0:127.0.0.1"}, `"shop.test:0:127.0.0.1": port "0"`},
+		{[]string{"sh op:80:127.0.0.1"}, `"sh op:80:127.0.0.1": host "sh op" is no host name`},
+		{[]string{":80:127.0.0.1"}, `":80:127.0.0.1": host "" is no host name`},
+	} {
+		got, err := ParseResolve(tc.in)
+		s := fmt.Sprint(got)
+		if err != nil {
+			s = err.Error()
+		}
+		if !strings.HasPrefix(s, tc.want) {
+			t.Errorf("ParseResolve(%q) = %s; want %s", tc.in, s, tc.want)
+		}
+	}
+}
+
+// A host --resolve names is dialed at its addresses in turn, without a
+// lookup: the dialer's resolver is never asked.
+func TestResolveSkipsDNS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln2, err := net.Listen("tcp", "127.0.0.2:"+port)
+	if err != nil {
+		t.Skipf("listen on 127.0.0.2:%s: %v", port, err)
+	}
+	defer ln2.Close()
+	cfg := Config{Resolve: map[string][]netip.Addr{"shop.test:" + port: {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")}}}
+	d, err := NewDialer(cfg, nopObserver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lookups atomic.Int64
+	d.resolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		lookups.Add(1)
+		return nil, errors.New("no DNS in this test")
+	}}
+	by := map[string]int{}
+	for range 4 {
+		c, _, err := d.Dial(t.Context(), "Shop.test:"+port, false, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DNS != 0 {
+			t.Errorf("DNS phase %v; want none", c.DNS)
+		}
+		by[c.RemoteAddr().(*net.TCPAddr).IP.String()]++
+		_ = c.Close()
+	}
+	if lookups.Load() != 0 {
+		t.Errorf("%d lookups for a host --resolve names; want 0", lookups.Load())
+	}
+	if by["127.0.0.1"] != 2 || by["127.0.0.2"] != 2 {
+		t.Errorf("connections by address %v; want 2 to 127.0.0.1 and 2 to 127.0.0.2", by)
+	}
+	if _, _, err := d.Dial(t.Context(), "other.test:"+port, false, ""); err == nil || lookups.Load() == 0 {
+		t.Errorf("a host --resolve does not name: err %v, %d lookups; want the resolver asked", err, lookups.Load())
+	}
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ConnDialed(*Conn)                                    {}
+func (nopObserver) ConnClosed(*Conn, metrics.CloseReason, int64, int64) {}
+func (nopObserver) PutIdleFailed(metrics.CloseReason)                   {}

@@ -185,6 +185,7 @@ func (o *runOpts) overridePool(fs *pflag.FlagSet, plan *engine.Plan) []error {
 		"max-requests-per-conn":   func() { t.MaxRequestsPerConn = pool.MaxRequestsPerConn },
 		"max-conn-lifetime":       func() { t.MaxConnLifetime, t.MaxConnLifetimeJitter = pool.MaxConnLifetime, pool.MaxConnLifetimeJitter },
 		"local-addr":              func() { t.LocalAddrs = pool.LocalAddrs },
+		"resolve":                 func() { t.Resolve = pool.Resolve },
 	} {
 		if set(flag) {
 			apply()

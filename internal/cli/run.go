@@ -69,6 +69,7 @@ type runOpts struct {
 	maxRequestsPerConn    int64
 	maxConnLifetime       string
 	localAddrs            []string
+	resolve               []string
 
 	engine string
 
@@ -230,7 +231,7 @@ var runFlagGroups = []flagGroup{
 		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "expect-continue-timeout", "conn-scope",
 		"h2-max-streams", "h2-strict-streams", "h2-ping-timeout"}},
 	{"Connection rotation flags", []string{"max-requests-per-conn", "max-conn-lifetime"}},
-	{"Source address flags", []string{"local-addr"}},
+	{"Address flags", []string{"local-addr", "resolve"}},
 	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
 	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
 	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
@@ -325,6 +326,7 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.maxRequestsPerConn, "max-requests-per-conn", 0, "close a connection after this many requests, the last sent with 'Connection: close' (close reason max_requests; 0: no limit)")
 	fs.StringVar(&o.maxConnLifetime, "max-conn-lifetime", "", "retire a connection once this old: its next request is its last (close reason lifetime); an optional jitter spreads them, e.g. 30s±5s or 30s+-5s (default: no limit)")
 	fs.StringArrayVar(&o.localAddrs, "local-addr", nil, "source addresses new connections bind in turn: ADDR[,ADDR...] (IPv4, IPv6, or a CIDR such as 127.0.0.0/29 for each of its addresses, at most 1024); each must be an address of this machine (repeatable)")
+	fs.StringArrayVar(&o.resolve, "resolve", nil, "HOST:PORT:ADDR[,ADDR...]: dial HOST:PORT at these addresses, in turn per new connection, without DNS (curl's --resolve; the Host header and TLS server name stay HOST; repeatable)")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
 	// proxies
@@ -810,8 +812,13 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 			errs = append(errs, usagef("--local-addr %v", err))
 		}
 	}
+	resolve, err := transport.ParseResolve(o.resolve)
+	if err != nil {
+		errs = append(errs, usagef("--resolve %v", err))
+	}
 	return transport.Config{
 		LocalAddrs:             local,
+		Resolve:                resolve,
 		MaxRequestsPerConn:     max(o.maxRequestsPerConn, 0),
 		MaxConnLifetime:        life,
 		MaxConnLifetimeJitter:  jitter,
