@@ -360,9 +360,12 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 	connectStart := time.Now()
 	var nc net.Conn
 	nd := &p.net
-	if la := p.localAddr(); la != nil {
+	if la, ok := p.localAddr(); ok {
+		if ips = sameFamily(ips, la); len(ips) == 0 {
+			return nil, &FamilyError{Local: la, Addr: addr}
+		}
 		d := p.net
-		d.LocalAddr = la
+		d.LocalAddr = &net.TCPAddr{IP: la.AsSlice()}
 		nd = &d
 	}
 	for _, ip := range ips {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/faya-load/faya/metrics"
 )
 
 // MaxLocalAddrs bounds the source addresses --local-addr may expand to.
@@ -109,15 +111,41 @@ func checkLocal(addrs []netip.Addr, ifs []net.Addr) error {
 }
 
 // localAddr returns the source address of the next new connection, in
-// turn; nil without --local-addr.
-func (p *Dialer) localAddr() net.Addr {
+// turn; ok is false without --local-addr.
+func (p *Dialer) localAddr() (a netip.Addr, ok bool) {
 	n := len(p.cfg.LocalAddrs)
 	if n == 0 {
-		return nil
+		return netip.Addr{}, false
 	}
-	i := (p.localNext.Add(1) - 1) % uint64(n)
-	return &net.TCPAddr{IP: p.cfg.LocalAddrs[i].AsSlice()}
+	return p.cfg.LocalAddrs[(p.localNext.Add(1)-1)%uint64(n)], true
 }
+
+// sameFamily keeps the addresses of ips a socket bound to local can
+// reach: those of its family.
+func sameFamily(ips []netip.Addr, local netip.Addr) []netip.Addr {
+	out := ips[:0:0]
+	for _, ip := range ips {
+		if ip.Unmap().Is4() == local.Is4() {
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
+// FamilyError is a dial whose source address (--local-addr) is of
+// another family than every address of the target: IPv4 and IPv6 do not
+// reach each other. Its class is local: the fix is the generator's.
+type FamilyError struct {
+	Local netip.Addr // the source address the dial took
+	Addr  string     // the host:port dialed
+}
+
+func (e *FamilyError) Error() string {
+	return fmt.Sprintf("dial %s from --local-addr %s: no address of the target in its family (IPv4 and IPv6 do not reach each other); give --local-addr addresses of the target's family", e.Addr, e.Local)
+}
+
+// ErrClass is local.
+func (e *FamilyError) ErrClass() metrics.ErrClass { return metrics.ErrLocal }
 
 // ParseResolve reads --resolve entries in curl's syntax, HOST:PORT:ADDR
 // with one or more comma-separated addresses (an IPv6 one in brackets or

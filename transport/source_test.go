@@ -157,3 +157,30 @@ type nopObserver struct{}
 func (nopObserver) ConnDialed(*Conn)                                    {}
 func (nopObserver) ConnClosed(*Conn, metrics.CloseReason, int64, int64) {}
 func (nopObserver) PutIdleFailed(metrics.CloseReason)                   {}
+
+// A source address of the other family fails the dial as local, before
+// any connect, and the next dial takes the next address.
+func TestLocalAddrFamily(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := Config{LocalAddrs: []netip.Addr{netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.2")}}
+	d, err := NewDialer(cfg, nopObserver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = d.Dial(t.Context(), ln.Addr().String(), false, "")
+	if c := metrics.Classify(err); c != metrics.ErrLocal {
+		t.Errorf("dial from ::1 to %s: %v (class %v); want class local", ln.Addr(), err, c)
+	}
+	c, _, err := d.Dial(t.Context(), ln.Addr().String(), false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.LocalAddr().(*net.TCPAddr).IP.String(); got != "127.0.0.2" {
+		t.Errorf("second dial from %s; want 127.0.0.2", got)
+	}
+}
