@@ -168,3 +168,24 @@ func goRequestParts(req *http.Request) (http.Header, []byte, error) {
 	}
 	return header, body, nil
 }
+
+// scopedPools makes an engine's pools for the plan's connection scope:
+// one shared by every VU, or one per VU (--conn-scope vu). poolOf returns
+// VU vu's pool; pools lists them all, for the run's end and readings.
+func scopedPools[P pool](plan Plan, newPool func() (P, error)) (poolOf func(vu int) P, pools []pool, err error) {
+	n := 1
+	if plan.ConnScope == ScopeVU {
+		n = plan.VUs()
+	}
+	made := make([]P, n)
+	for i := range made {
+		if made[i], err = newPool(); err != nil {
+			return nil, nil, err
+		}
+		pools = append(pools, made[i])
+	}
+	if plan.ConnScope != ScopeVU {
+		return func(int) P { return made[0] }, pools, nil
+	}
+	return func(vu int) P { return made[vu] }, pools, nil
+}

@@ -35,32 +35,12 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.
 		}
 		return http1.NewPool(d), nil
 	}
-	var shared *http1.Pool
-	var perVU []*http1.Pool
-	var pools []pool
-	if plan.ConnScope != ScopeVU {
-		p, err := newPool()
-		if err != nil {
-			return nil, nil, err
-		}
-		shared = p
-		pools = append(pools, p)
-	} else {
-		perVU = make([]*http1.Pool, plan.VUs())
-		for i := range perVU {
-			p, err := newPool()
-			if err != nil {
-				return nil, nil, err
-			}
-			perVU[i] = p
-			pools = append(pools, p)
-		}
+	poolOf, pools, err := scopedPools(plan, newPool)
+	if err != nil {
+		return nil, nil, err
 	}
 	factory := func(sc *Scenario, vu int) (client, error) {
-		p := shared
-		if p == nil {
-			p = perVU[vu]
-		}
+		p := poolOf(vu)
 		cl := http1.NewClient(p)
 		cl.Timeout = plan.Timeout
 		cl.ResponseHeaderTimeout = plan.Transport.ResponseHeaderTimeout

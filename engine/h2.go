@@ -40,32 +40,12 @@ func h2Clients(plan Plan, _ *proxySet, obs transport.Observer, epoch time.Time) 
 		}
 		return h2.NewPool(d, opts)
 	}
-	var shared *h2.Pool
-	var perVU []*h2.Pool
-	var pools []pool
-	if plan.ConnScope != ScopeVU {
-		p, err := newPool()
-		if err != nil {
-			return nil, nil, err
-		}
-		shared = p
-		pools = append(pools, p)
-	} else {
-		perVU = make([]*h2.Pool, plan.VUs())
-		for i := range perVU {
-			p, err := newPool()
-			if err != nil {
-				return nil, nil, err
-			}
-			perVU[i] = p
-			pools = append(pools, p)
-		}
+	poolOf, pools, err := scopedPools(plan, newPool)
+	if err != nil {
+		return nil, nil, err
 	}
 	factory := func(sc *Scenario, vu int) (client, error) {
-		p := shared
-		if p == nil {
-			p = perVU[vu]
-		}
+		p := poolOf(vu)
 		cl := h2.NewClient(p)
 		cl.Timeout = plan.Timeout
 		cl.MaxBody = plan.MaxBody
