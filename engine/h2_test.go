@@ -270,10 +270,12 @@ func TestH2cToHTTP1Server(t *testing.T) {
 			t.Errorf("errors %v (examples %v): want protocol_negotiation for every request", nonzero(s.ErrCount[:]), s.ErrExample)
 		}
 		// Go's own HTTP/2 shares the failing connection between requests:
-		// a request may see the write after the preface fail (a reset) or
-		// the connection closed under it by Go (other) instead.
-		if neg < 5 {
-			t.Errorf("errors %v (examples %v): want protocol_negotiation for most requests", nonzero(s.ErrCount[:]), s.ErrExample)
+		// the others see the write after the preface fail (reset), the
+		// connection closed under them (eof), or "client conn could not
+		// be established" (other: Go does not say why); at least the
+		// request that read the answer names the cause.
+		if neg < 1 {
+			t.Errorf("errors %v (examples %v): want protocol_negotiation", nonzero(s.ErrCount[:]), s.ErrExample)
 		}
 	})
 }

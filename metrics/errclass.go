@@ -134,6 +134,10 @@ var messageClasses = []struct {
 	// Go's HTTP/2 (net/http's and x/net's) read an HTTP/1.x answer to its
 	// connection preface: the server does not speak h2c on that port.
 	{"the frame header looked like an HTTP/1.1 header", ErrProtocolNegotiation},
+	// Go's HTTP/2 closed the connection under the request (after another
+	// request on it failed): the connection ended before the answer, as
+	// eof says on HTTP/1.1.
+	{"http2: client connection force closed", ErrEOF},
 	// What the server sent is not HTTP/1.x: the status line, a header
 	// (its name, a value with a NUL or a bare CR, a folded first line),
 	// Content-Length, Transfer-Encoding, the chunks, the trailers, too
