@@ -67,8 +67,10 @@ func TestSnapshotJSONBounded(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
-			// The input itself, a few copies of it, and the snapshot.
-			if limit := uint64(8*len(tc.in)) + 1<<20; n > limit {
+			// The input itself, a few copies of it, and the snapshot (with
+			// its HTTP/2 histograms; the race detector's allocations
+			// included): far below the 47 MB and 64 MiB the inputs claim.
+			if limit := uint64(8*len(tc.in)) + 2<<20; n > limit {
 				t.Errorf("decoding %d bytes allocated %d bytes, want at most %d", len(tc.in), n, limit)
 			}
 		})
