@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -60,13 +57,13 @@ type h1Client struct {
 	cl         *http1.Client
 	static     stepCache[*http1.Request] // static steps, prepared once
 	res        http1.Result
-	capture    http1.Capture
+	capture    transport.Capture
 	pres       []http1.Result // a pipelined batch's results
 	closeConns bool
 	maxBody    int64
 
 	goMu      sync.Mutex // a Go scenario's goroutines share the VU's client
-	goCapture http1.Capture
+	goCapture transport.Capture
 	goRes     http1.Result
 }
 
@@ -185,20 +182,5 @@ func (c *h1Client) exchange(req *http.Request, px *transport.Proxy, done func(*m
 	if err != nil {
 		return nil, err
 	}
-	h := make(http.Header, len(c.goCapture.Header))
-	for _, kv := range c.goCapture.Header {
-		h.Add(kv[0], kv[1])
-	}
-	out := append([]byte(nil), c.goCapture.Body...)
-	return &http.Response{
-		Status:        fmt.Sprintf("%d %s", c.goRes.Status, http.StatusText(c.goRes.Status)),
-		StatusCode:    c.goRes.Status,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(out)),
-		ContentLength: int64(len(out)),
-		Request:       req,
-	}, nil
+	return c.goCapture.Response(req, 1, 1), nil
 }

@@ -1,11 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -61,12 +58,12 @@ type h2Client struct {
 	cl      *h2.Client
 	static  stepCache[*h2.Request]
 	res     h2.Result
-	capture h2.Capture
+	capture transport.Capture
 	maxBody int64
 
 	goMu      sync.Mutex // a Go scenario's goroutines may share the VU
 	goRes     h2.Result
-	goCapture h2.Capture
+	goCapture transport.Capture
 }
 
 func (c *h2Client) prepare(r *request) (*h2.Request, error) {
@@ -90,20 +87,19 @@ func (c *h2Client) do(ctx context.Context, rq *request, intended time.Duration, 
 	if err != nil {
 		return err
 	}
-	c.cl.Jar = nil
+	var call h2.Call
 	if rq.jar != nil {
-		c.cl.Jar = rq.jar
+		call.Jar = rq.jar
 	}
-	c.cl.Capture = nil
 	if wantsCapture(rq, out) {
 		c.capture.BodyLimit = bodyLimit(c.maxBody, captureLimit)
-		c.cl.Capture = &c.capture
+		call.Capture = &c.capture
 	}
-	err = c.cl.Do(ctx, req, &c.res)
+	err = c.cl.Do(ctx, req, call, &c.res)
 	if out != nil {
 		out.Status = c.res.Status
 		out.URL = req.URL
-		if c.cl.Capture != nil {
+		if call.Capture != nil {
 			out.Header, out.Body, out.URL = c.capture.Header, c.capture.Body, c.capture.URL
 		}
 	}
@@ -157,33 +153,13 @@ func (c *h2Client) exchange(req *http.Request, _ *transport.Proxy, done func(*me
 	if err != nil {
 		return nil, err
 	}
-	cl := c.cl
-	defer func(max int, jar h2.CookieJar, cp *h2.Capture) {
-		cl.MaxRedirects, cl.Jar, cl.Capture = max, jar, cp
-	}(cl.MaxRedirects, cl.Jar, cl.Capture)
-	cl.MaxRedirects, cl.Jar = -1, nil
 	c.goCapture.BodyLimit = bodyLimit(c.maxBody, noLimit)
-	cl.Capture = &c.goCapture
-	err = cl.Do(req.Context(), pr, &c.goRes)
+	err = c.cl.Do(req.Context(), pr, h2.Call{Capture: &c.goCapture, NoRedirects: true}, &c.goRes)
 	var s metrics.Sample
 	fillFromH2(&s, &c.goRes, unscheduled, err)
 	done(&s, err)
 	if err != nil {
 		return nil, err
 	}
-	h := make(http.Header, len(c.goCapture.Header))
-	for _, kv := range c.goCapture.Header {
-		h.Add(kv[0], kv[1])
-	}
-	out := append([]byte(nil), c.goCapture.Body...)
-	return &http.Response{
-		Status:        fmt.Sprintf("%d %s", c.goRes.Status, http.StatusText(c.goRes.Status)),
-		StatusCode:    c.goRes.Status,
-		Proto:         "HTTP/2.0",
-		ProtoMajor:    2,
-		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(out)),
-		ContentLength: int64(len(out)),
-		Request:       req,
-	}, nil
+	return c.goCapture.Response(req, 2, 0), nil
 }

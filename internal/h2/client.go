@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/faya-load/faya/metrics"
@@ -24,13 +23,8 @@ type Client struct {
 	MaxBody int64
 	// MaxRedirects is how many redirects to follow (negative: none).
 	MaxRedirects int
-	// Jar, if set, gives each request its Cookie header and keeps the
-	// cookies responses set, hop by hop.
-	Jar CookieJar
-	// Capture, if set, receives the final response's status, headers,
-	// body (up to Capture.BodyLimit) and URL.
-	Capture *Capture
 
+	call    Call // the request's, for the length of Do
 	st      *stream
 	w       waiter
 	timer   *time.Timer
@@ -39,19 +33,18 @@ type Client struct {
 	ckBuf   []byte
 }
 
-// CookieJar is a VU's cookies, as the client needs them.
-type CookieJar interface {
-	CookieHeader(u *url.URL) string
-	SetCookieLines(u *url.URL, lines [][]byte)
-}
-
-// Capture is what a client keeps of a final response.
-type Capture struct {
-	Status    int
-	Header    [][2]string
-	Body      []byte
-	BodyLimit int64
-	URL       *url.URL
+// Call is what one request brings to [Client.Do] besides the request.
+type Call struct {
+	// Jar, if set, gives each hop its Cookie header and keeps the cookies
+	// its answer sets (redirects included).
+	Jar transport.CookieJar
+	// Capture, if set, receives the final response's status, headers,
+	// body (up to Capture.BodyLimit) and URL.
+	Capture *transport.Capture
+	// NoRedirects makes the first answer the request's, a redirect
+	// included, whatever MaxRedirects says (an http.Client above follows
+	// them).
+	NoRedirects bool
 }
 
 // Result is what one request measured.
@@ -92,21 +85,23 @@ func NewClient(p *Pool) *Client {
 // onHeader keeps Set-Cookie lines for the jar and the headers for the
 // capture (on the connection's reader, while the client waits).
 func (cl *Client) onHeader(name, value []byte) {
-	if cl.Jar != nil && string(name) == "set-cookie" {
+	if cl.call.Jar != nil && string(name) == "set-cookie" {
 		start := len(cl.ckBuf)
 		cl.ckBuf = append(cl.ckBuf, value...)
 		cl.cookies = append(cl.cookies, cl.ckBuf[start:len(cl.ckBuf):len(cl.ckBuf)])
 	}
-	if cl.Capture != nil {
-		cl.Capture.Header = append(cl.Capture.Header, [2]string{string(name), string(value)})
+	if cl.call.Capture != nil {
+		cl.call.Capture.Header = append(cl.call.Capture.Header, [2]string{string(name), string(value)})
 	}
 }
 
 // Do sends req and reads the answer to its end, following redirects, and
 // fills res (which it resets). The error is the request's failure, nil
 // when a response was read whole.
-func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
+func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) error {
 	*res = Result{}
+	cl.call = call
+	defer func() { cl.call = Call{} }() // the client keeps no jar or capture between requests
 	d := cl.pool.d
 	res.Start = d.Now()
 	due := res.Start + cl.Timeout
@@ -127,7 +122,7 @@ func (cl *Client) Do(ctx context.Context, req *Request, res *Result) error {
 			return err
 		}
 		st := cl.st
-		if cl.MaxRedirects < 0 || res.Redirects >= cl.MaxRedirects || st.location == "" {
+		if cl.call.NoRedirects || cl.MaxRedirects < 0 || res.Redirects >= cl.MaxRedirects || st.location == "" {
 			return nil
 		}
 		next, err := r.redirect(res.Status, st.location)
@@ -178,19 +173,19 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 	st.reset()
 	st.head = r.head
 	st.maxBody = cl.MaxBody
-	st.follow = cl.MaxRedirects >= 0
+	st.follow = !cl.call.NoRedirects && cl.MaxRedirects >= 0
 	cookie := ""
-	if cl.Jar != nil {
-		cookie = cl.Jar.CookieHeader(r.URL)
+	if cl.call.Jar != nil {
+		cookie = cl.call.Jar.CookieHeader(r.URL)
 		cl.cookies, cl.ckBuf = cl.cookies[:0], cl.ckBuf[:0]
 	}
-	if cl.Jar != nil || cl.Capture != nil {
+	if cl.call.Jar != nil || cl.call.Capture != nil {
 		st.onHeader = cl.hdrFn
 	}
-	if cl.Capture != nil {
-		cl.Capture.Header = cl.Capture.Header[:0]
-		cl.Capture.Body = cl.Capture.Body[:0]
-		st.capture, st.captureMax = &cl.Capture.Body, cl.Capture.BodyLimit
+	if cl.call.Capture != nil {
+		cl.call.Capture.Header = cl.call.Capture.Header[:0]
+		cl.call.Capture.Body = cl.call.Capture.Body[:0]
+		st.capture, st.captureMax = &cl.call.Capture.Body, cl.call.Capture.BodyLimit
 	}
 	err = c.start(st, r, cookie, cl.timer.C, ctx.Done())
 	wrote := d.Now()
@@ -241,11 +236,11 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		}
 		return false, st.err
 	}
-	if cl.Jar != nil && len(cl.cookies) > 0 {
-		cl.Jar.SetCookieLines(r.URL, cl.cookies)
+	if cl.call.Jar != nil && len(cl.cookies) > 0 {
+		cl.call.Jar.SetCookieLines(r.URL, cl.cookies)
 	}
-	if cl.Capture != nil {
-		cl.Capture.Status, cl.Capture.URL = st.status, r.URL
+	if cl.call.Capture != nil {
+		cl.call.Capture.Status, cl.call.Capture.URL = st.status, r.URL
 	}
 	res.Timings.Add(metrics.PhaseSend, wrote-got)
 	res.Timings.Add(metrics.PhaseWait, st.firstHdr-wrote)

@@ -202,7 +202,7 @@ func run(p *Pool, vus, n int, req *Request, setup func(*Client)) ([]Result, []er
 				if i >= n {
 					return nil
 				}
-				errs[i] = cl.Do(context.Background(), req, &res[i])
+				errs[i] = cl.Do(context.Background(), req, Call{}, &res[i])
 			}
 		})
 	}
@@ -392,12 +392,12 @@ func TestRSTStream(t *testing.T) {
 	cl := NewClient(p)
 	defer cl.Close()
 	var res Result
-	err := cl.Do(context.Background(), mustPrepare(t, "GET", s.URL+"/abort", nil), &res)
+	err := cl.Do(context.Background(), mustPrepare(t, "GET", s.URL+"/abort", nil), Call{}, &res)
 	var se *StreamError
 	if !errors.As(err, &se) || metrics.Classify(err) != metrics.ErrReset {
 		t.Fatalf("err %v (class %v), want a stream reset", err, metrics.Classify(err))
 	}
-	if err := cl.Do(context.Background(), mustPrepare(t, "GET", s.URL+"/fine", nil), &res); err != nil || res.Status != 200 || res.Reused != 1 {
+	if err := cl.Do(context.Background(), mustPrepare(t, "GET", s.URL+"/fine", nil), Call{}, &res); err != nil || res.Status != 200 || res.Reused != 1 {
 		t.Fatalf("after the reset: %v %+v", err, res)
 	}
 	if dialed, _ := o.counts(); dialed != 1 {
@@ -422,7 +422,7 @@ func TestFlowControlStall(t *testing.T) {
 	defer cl.Close()
 	body := bytes.Repeat([]byte("x"), 256<<10)
 	var res Result
-	if err := cl.Do(context.Background(), mustPrepare(t, "POST", s.URL, body), &res); err != nil || res.Status != 200 {
+	if err := cl.Do(context.Background(), mustPrepare(t, "POST", s.URL, body), Call{}, &res); err != nil || res.Status != 200 {
 		t.Fatalf("%v %+v", err, res)
 	}
 	if got.Load() != int64(len(body)) {
@@ -451,11 +451,11 @@ func TestOversizedHeaders(t *testing.T) {
 	cl := NewClient(p)
 	defer cl.Close()
 	var res Result
-	err := cl.Do(context.Background(), mustPrepare(t, "GET", s.URL+"/big", nil), &res)
+	err := cl.Do(context.Background(), mustPrepare(t, "GET", s.URL+"/big", nil), Call{}, &res)
 	if metrics.Classify(err) != metrics.ErrProtocol || !strings.Contains(fmt.Sprint(err), "over 16384 bytes") {
 		t.Fatalf("err %v (class %v), want the header limit", err, metrics.Classify(err))
 	}
-	if err := cl.Do(context.Background(), mustPrepare(t, "GET", s.URL+"/small", nil), &res); err != nil || res.Status != 200 {
+	if err := cl.Do(context.Background(), mustPrepare(t, "GET", s.URL+"/small", nil), Call{}, &res); err != nil || res.Status != 200 {
 		t.Fatalf("after: %v %+v", err, res)
 	}
 	if dialed, _ := o.counts(); dialed != 1 {
@@ -507,7 +507,7 @@ func TestSilentServers(t *testing.T) {
 			defer cl.Close()
 			cl.Timeout = 150 * time.Millisecond
 			var res Result
-			err := cl.Do(context.Background(), mustPrepare(t, "GET", url, nil), &res)
+			err := cl.Do(context.Background(), mustPrepare(t, "GET", url, nil), Call{}, &res)
 			if metrics.Classify(err) != metrics.ErrTimeout {
 				t.Fatalf("err %v (class %v), want a timeout", err, metrics.Classify(err))
 			}
@@ -539,7 +539,7 @@ func TestRefusedStreamRetried(t *testing.T) {
 	cl := NewClient(p)
 	defer cl.Close()
 	var res Result
-	if err := cl.Do(context.Background(), mustPrepare(t, "GET", url, nil), &res); err != nil || res.Status != 200 || res.BodyBytes != 5 {
+	if err := cl.Do(context.Background(), mustPrepare(t, "GET", url, nil), Call{}, &res); err != nil || res.Status != 200 || res.BodyBytes != 5 {
 		t.Fatalf("%v %+v", err, res)
 	}
 	if res.Retries != 1 || p.stats.Refused.Load() != 1 || p.stats.RSTs[http2.ErrCodeRefusedStream].Load() != 1 {
@@ -571,7 +571,7 @@ func TestConnectionError(t *testing.T) {
 	cl := NewClient(p)
 	defer cl.Close()
 	var res Result
-	err := cl.Do(context.Background(), mustPrepare(t, "GET", url, nil), &res)
+	err := cl.Do(context.Background(), mustPrepare(t, "GET", url, nil), Call{}, &res)
 	var ce *ConnError
 	if !errors.As(err, &ce) || metrics.Classify(err) != metrics.ErrProtocol {
 		t.Fatalf("err %v, want a connection error", err)
@@ -643,12 +643,12 @@ func TestClientAllocs(t *testing.T) {
 	var res Result
 	ctx := context.Background()
 	for range 3 {
-		if err := cl.Do(ctx, req, &res); err != nil || res.Status != 200 || res.BodyBytes != 2 {
+		if err := cl.Do(ctx, req, Call{}, &res); err != nil || res.Status != 200 || res.BodyBytes != 2 {
 			t.Fatal(err, res)
 		}
 	}
 	allocs := testing.AllocsPerRun(500, func() {
-		if err := cl.Do(ctx, req, &res); err != nil || res.Status != 200 {
+		if err := cl.Do(ctx, req, Call{}, &res); err != nil || res.Status != 200 {
 			t.Fatal(err, res.Status)
 		}
 	})
@@ -668,7 +668,7 @@ func BenchmarkClientDo(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := cl.Do(ctx, req, &res); err != nil {
+		if err := cl.Do(ctx, req, Call{}, &res); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -686,7 +686,7 @@ func BenchmarkClientParallel(b *testing.B) {
 		defer cl.Close()
 		var res Result
 		for pb.Next() {
-			if err := cl.Do(context.Background(), req, &res); err != nil {
+			if err := cl.Do(context.Background(), req, Call{}, &res); err != nil {
 				b.Error(err)
 				return
 			}
@@ -703,7 +703,7 @@ func TestStreamIDsExhausted(t *testing.T) {
 	defer cl.Close()
 	req := mustPrepare(t, "GET", s.URL, nil)
 	var res Result
-	if err := cl.Do(context.Background(), req, &res); err != nil {
+	if err := cl.Do(context.Background(), req, Call{}, &res); err != nil {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
@@ -713,7 +713,7 @@ func TestStreamIDsExhausted(t *testing.T) {
 	c.nextID = maxStreamID // the last one
 	c.mu.Unlock()
 	for i := range 3 {
-		if err := cl.Do(context.Background(), req, &res); err != nil || res.Status != 200 {
+		if err := cl.Do(context.Background(), req, Call{}, &res); err != nil || res.Status != 200 {
 			t.Fatalf("request %d: %v %+v", i, err, res)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/url"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -71,10 +70,10 @@ type Client struct {
 type Call struct {
 	// Jar, if set, gives each hop its Cookie header and keeps the cookies
 	// its answer sets (redirects included).
-	Jar CookieJar
+	Jar transport.CookieJar
 	// Capture, if set, receives the final response's status, headers,
 	// body (up to Capture.BodyLimit) and URL.
-	Capture *Capture
+	Capture *transport.Capture
 	// Proxy, if set, is the proxy the request goes through; its
 	// connections are pooled apart from direct ones and other proxies'.
 	Proxy *transport.Proxy
@@ -82,21 +81,6 @@ type Call struct {
 	// included, whatever MaxRedirects says (an http.Client above follows
 	// them).
 	NoRedirects bool
-}
-
-// CookieJar is a VU's cookies, as the client needs them.
-type CookieJar interface {
-	CookieHeader(u *url.URL) string
-	SetCookieLines(u *url.URL, lines [][]byte)
-}
-
-// Capture is what a client keeps of a final response.
-type Capture struct {
-	Status    int
-	Header    [][2]string
-	Body      []byte
-	BodyLimit int64
-	URL       *url.URL
 }
 
 // onHeader keeps Set-Cookie lines for the jar and the headers for the

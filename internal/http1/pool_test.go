@@ -175,7 +175,7 @@ func TestPoolAlternatingHosts(t *testing.T) {
 		}
 	}
 	body := make([]byte, 0, 8)
-	cp := &Capture{BodyLimit: 8}
+	cp := &transport.Capture{BodyLimit: 8}
 	for k := range 20 {
 		i := k % 2
 		var res Result

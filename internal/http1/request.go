@@ -1,9 +1,6 @@
 package http1
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -103,31 +100,12 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 		method = http.MethodGet
 	}
 	r := &Request{Method: method, URL: u, header: header, body: body, head: method == http.MethodHead}
-	switch strings.ToLower(u.Scheme) {
-	case "http":
-	case "https":
-		r.tls = true
-	default:
-		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
+	dest, err := transport.DestinationOf(u)
+	if err != nil {
+		return nil, err
 	}
-	host := u.Hostname()
-	if host == "" {
-		return nil, errors.New("no host in URL")
-	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-		if r.tls {
-			port = "443"
-		}
-	}
-	r.addr = net.JoinHostPort(host, port)
-	r.serverName = host
-	r.key = strings.ToLower(u.Scheme) + "|" + r.addr
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		r.idempotent = true
-	}
+	r.addr, r.serverName, r.tls, r.key = dest.Addr, dest.ServerName, dest.TLS, dest.Key
+	r.idempotent = transport.Idempotent(method)
 
 	hostHeader := u.Host
 	if h := header.Get("Host"); h != "" {
