@@ -67,6 +67,12 @@ type Config struct {
 	// HTTP/2, an https target).
 	HTTP      string
 	H2Offered bool
+	// Stages are the plan's load over time, from the run's start: VUs
+	// (ramping-vus), or arrivals per second with StagesRate
+	// (ramping-rate); nil for a constant load or several scenarios. The
+	// idle-in-quiet-hours finding reads its quiet stage from them.
+	Stages     []Stage
+	StagesRate bool
 }
 
 // Sockets are readings of the kernel's socket table for the target.
@@ -103,6 +109,9 @@ type Input struct {
 	// schedstat), -1 when unknown. A generator that waited long without
 	// being busy was starved by others on the machine.
 	RunDelay time.Duration
+	// Start is when the run's clock started (wall time; zero: unknown),
+	// for findings that name a time of the run.
+	Start time.Time
 }
 
 // TimeWaitShare is the share of the ephemeral port range above which the
@@ -136,6 +145,7 @@ func Analyze(in Input) []Finding {
 		a.h2NotNegotiated()
 		a.streamLimit()
 		a.serverIdleCloses()
+		a.idleInQuietHours()
 		a.silentRetries()
 		a.writeLate()
 		a.bodiesNotDrained()
@@ -368,9 +378,12 @@ func (a *analysis) serverTimeout() (d time.Duration, ok bool) {
 }
 
 // idleFix is the client setting that keeps clear of a server keep-alive
-// timeout of server, or "" when none should be recommended.
+// timeout of server, or "" when none should be recommended: 80% of it,
+// rounded to the nearest number a person would type (the histogram's
+// bucket puts a 5 s timeout at 4.997 s: 4 s, not 3.9 s), so between 75%
+// and 85% of it.
 func idleFix(server time.Duration) string {
-	suggest := roundDown(server * 8 / 10)
+	suggest := roundNear(server * 8 / 10)
 	if suggest < MinIdleTimeout {
 		return ""
 	}
@@ -617,16 +630,16 @@ func dur(d time.Duration) string {
 	return fmt.Sprintf("%.2fs", d.Seconds())
 }
 
-// roundDown rounds d down to a number a person would type: whole seconds
-// above 10 s, tenths of a second above 1 s, milliseconds below.
-func roundDown(d time.Duration) time.Duration {
+// roundNear rounds d to the nearest number a person would type: whole
+// seconds from 10 s, tenths of a second from 1 s, milliseconds below.
+func roundNear(d time.Duration) time.Duration {
 	switch {
 	case d >= 10*time.Second:
-		return d.Truncate(time.Second)
+		return d.Round(time.Second)
 	case d >= time.Second:
-		return d.Truncate(100 * time.Millisecond)
+		return d.Round(100 * time.Millisecond)
 	case d >= time.Millisecond:
-		return d.Truncate(time.Millisecond)
+		return d.Round(time.Millisecond)
 	}
 	return max(d, time.Millisecond)
 }

@@ -228,8 +228,12 @@ func TestIdleTimeoutRecommendation(t *testing.T) {
 		says     string
 		noneSays string
 	}{
-		// 80% of the 5 s seen (HDR keeps it to 3 digits: 4.99 s), rounded down.
-		{"5 s, seen 5 times", 5, 5 * time.Second, diagnose.Warning, "--idle-conn-timeout 3.9s (in Go: http.Transport.IdleConnTimeout = 3900 * time.Millisecond)", ""},
+		// 80% of the 5 s seen (HDR keeps it to 3 digits: 4.997 s), to the
+		// nearest tenth of a second: 4 s, not 3.9 s.
+		{"5 s, seen 5 times", 5, 5 * time.Second, diagnose.Warning, "--idle-conn-timeout 4s (in Go: http.Transport.IdleConnTimeout = 4 * time.Second)", ""},
+		{"60 s, seen 5 times", 5, time.Minute, diagnose.Warning, "--idle-conn-timeout 48s (in Go: http.Transport.IdleConnTimeout = 48 * time.Second)", ""},
+		// 80% of 1.1 s is below the 1 s floor: no client timeout is named.
+		{"1.1 s, seen 5 times", 5, 1100 * time.Millisecond, diagnose.Warning, "raise the server's keep-alive timeout", "--idle-conn-timeout"},
 		{"5 s, seen twice", 2, 5 * time.Second, diagnose.Info, "too few to tell", "--idle-conn-timeout"},
 		{"300 ms, seen 5 times", 5, 300 * time.Millisecond, diagnose.Warning, "raise the server's keep-alive timeout", "--idle-conn-timeout"},
 		// Closes spread from 50 ms to 20 s (a restart closed every idle

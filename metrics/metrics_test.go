@@ -264,3 +264,18 @@ func TestPhaseMetrics(t *testing.T) {
 		}
 	}
 }
+
+// An interval's point counts the connections closed idle in it, by the
+// client's IdleConnTimeout and by the server.
+func TestPointIdleCloses(t *testing.T) {
+	rec := metrics.NewRecorder(1)
+	for range 3 {
+		rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseServerIdle, IdleClosed: true, IdleFor: 5 * time.Second})
+	}
+	rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseIdleTimeout})
+	rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseRunEnd})
+	p := metrics.PointOf(rec.Flush(nil), time.Second, time.Second)
+	if p.ServerIdleCloses != 3 || p.IdleTimeoutCloses != 1 {
+		t.Errorf("point: %d server idle closes, %d idle timeouts; want 3 and 1", p.ServerIdleCloses, p.IdleTimeoutCloses)
+	}
+}

@@ -63,6 +63,12 @@ type Point struct {
 	// sockets to the target in TIME_WAIT (-1: not watched).
 	ConnsOpen, ConnsActive int64
 	TimeWait               int64
+	// IdleTimeoutCloses counts the connections the client closed in the
+	// interval because they sat idle for IdleConnTimeout, and
+	// ServerIdleCloses those the server closed while they sat idle in the
+	// pool (its keep-alive timeout): what a pool sized for a busy stage
+	// does in a quiet one.
+	IdleTimeoutCloses, ServerIdleCloses int64
 }
 
 // PointOf summarises the interval snapshot s, which ended at t and lasted d.
@@ -77,6 +83,9 @@ func PointOf(s *Snapshot, t, d time.Duration) Point {
 
 		VUsBusy:      s.VUsBusyMax,
 		VUsAllocated: s.VUsAllocated,
+
+		IdleTimeoutCloses: s.CloseReasons[CloseIdleTimeout],
+		ServerIdleCloses:  s.CloseReasons[CloseServerIdle],
 	}
 	if h := s.Hist(ScheduleLag); h != nil {
 		p.LagP99 = time.Duration(Quantile(h, 0.99))

@@ -2,6 +2,8 @@ package report
 
 import (
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/faya-load/faya/diagnose"
@@ -285,7 +287,7 @@ func timelineOf(points []metrics.Point) []Point {
 			Intended: p.Intended, Dropped: p.Dropped, LagP99: int64(p.LagP99),
 			VUsBusy: p.VUsBusy, VUsAlloc: p.VUsAllocated,
 			ConnsOpen: p.ConnsOpen, ConnsActive: p.ConnsActive, ConnsIdle: p.ConnsOpen - p.ConnsActive,
-			TimeWait: p.TimeWait,
+			TimeWait: p.TimeWait, IdleTimeoutCloses: p.IdleTimeoutCloses, ServerIdleCloses: p.ServerIdleCloses,
 		})
 	}
 	return out
@@ -319,7 +321,46 @@ func (m Meta) DiagnoseConfig() diagnose.Config {
 		LateThreshold:       m.LateThreshold,
 		HTTP:                string(m.Pool.HTTP),
 		H2Offered:           m.H2Offered,
+		Stages:              m.loadStages(),
+		StagesRate:          m.Executor == string(engine.RampingRate),
 	}
+}
+
+// loadStages are the run's stages as diagnose reads them, from the stages
+// Describe wrote (DURATION:FROM-TO,...); nil for a constant load, a plan
+// of several scenarios (no one load over time) or stages that do not read
+// back (a saved run from elsewhere).
+func (m Meta) loadStages() []diagnose.Stage {
+	if m.Stages == "" || len(m.Scenarios) > 1 || (m.Executor != string(engine.RampingVUs) && m.Executor != string(engine.RampingRate)) {
+		return nil
+	}
+	var out []diagnose.Stage
+	for _, part := range strings.Split(m.Stages, ",") {
+		d, ends, ok := strings.Cut(part, ":")
+		// The dash between the ends, not one of an exponent (%g: 1e-05).
+		i := strings.IndexByte(ends, '-')
+		for i > 0 && ends[i-1] == 'e' {
+			j := strings.IndexByte(ends[i+1:], '-')
+			if j < 0 {
+				i = -1
+				break
+			}
+			i += 1 + j
+		}
+		ok2 := i > 0
+		from, to := ends, ends
+		if ok2 {
+			from, to = ends[:i], ends[i+1:]
+		}
+		dur, err := time.ParseDuration(d)
+		f, err1 := strconv.ParseFloat(from, 64)
+		t, err2 := strconv.ParseFloat(to, 64)
+		if !ok || !ok2 || err != nil || err1 != nil || err2 != nil || dur <= 0 || f < 0 || t < 0 {
+			return nil
+		}
+		out = append(out, diagnose.Stage{Duration: dur, From: f, To: t})
+	}
+	return out
 }
 
 // diagnoseInput is what diagnose reads of the run: its configuration,
@@ -332,6 +373,7 @@ func diagnoseInput(r Run, s *metrics.Snapshot, gen *Generator) diagnose.Input {
 		Duration:   r.Duration,
 		Scheduling: r.Scheduling,
 		Sockets:    r.Sockets,
+		Start:      r.Start,
 	}
 	for _, st := range r.Steps {
 		in.StepSetup = append(in.StepSetup, st.Setup)

@@ -300,6 +300,27 @@ func openChart(r *Report) *chart {
 		}, yAxis{Format: fmtCount, Integer: true})
 }
 
+// idleChart shows what the pool did with idle connections: the idle
+// ones at the end of each interval, and those closed in it while idle, by
+// the client's IdleConnTimeout and by the server. Nil when no connection
+// was closed idle: then the connections chart says it all.
+func idleChart(r *Report) *chart {
+	any := false
+	for _, p := range r.Timeline {
+		any = any || p.IdleTimeoutCloses > 0 || p.ServerIdleCloses > 0
+	}
+	if !any {
+		return nil
+	}
+	return lineChart("idle", "Idle connections and idle closes",
+		"Idle: in the pool at the end of each interval. Closed: in the interval, while idle, by the client (IdleConnTimeout) or by the server (its keep-alive timeout). A quiet stage after a busy one leaves the busy stage's connections idle; the side whose timeout is shorter closes them.",
+		timeline(r), partialLast(r), []lineSeries{
+			{Name: "idle", Color: colorGray, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.ConnsIdle) }), Dash: true},
+			{Name: "closed by IdleConnTimeout", Color: colorTeal, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.IdleTimeoutCloses) })},
+			{Name: "closed idle by the server", Color: colorRed, Ys: perPoint(r, func(p Point, _ float64) float64 { return float64(p.ServerIdleCloses) })},
+		}, yAxis{Format: fmtCount, Integer: true})
+}
+
 // nines maps a percentile to the log axis of the spectrum: 0 → 0, 90 → 1,
 // 99 → 2, 99.9 → 3.
 func nines(p float64) float64 {

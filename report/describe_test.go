@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/transport"
@@ -114,5 +115,55 @@ func TestTextManyScenarios(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("the HTML page lacks %s", want)
 		}
+	}
+}
+
+// The findings get the plan's load over time from the stages Describe
+// wrote (a saved run carries only those): ramping VUs, ramping rates
+// (an exponent's dash is not the stages' dash), and none for a constant
+// load, several scenarios or stages that do not read back.
+func TestDiagnoseStages(t *testing.T) {
+	small, err := engine.ParseRate("0.00001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := engine.ParseRate("2000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := func(ex engine.Executor) engine.Plan {
+		return engine.Plan{Scenarios: []engine.Scenario{{Name: "s", Executor: ex, Steps: []engine.Step{{URL: "http://127.0.0.1:1/"}}}}}
+	}
+	s := time.Second
+	for _, tc := range []struct {
+		name string
+		plan engine.Plan
+		want []diagnose.Stage
+		rate bool
+	}{
+		{"ramping VUs", one(engine.Executor{Type: engine.RampingVUs, VUStages: []engine.VUStage{{Duration: s, To: 200}, {Duration: 3 * s, From: 200, To: 200}, {Duration: s, From: 200, To: 20}, {Duration: 8 * s, From: 20, To: 20}}}),
+			[]diagnose.Stage{{Duration: s, From: 0, To: 200}, {Duration: 3 * s, From: 200, To: 200}, {Duration: s, From: 200, To: 20}, {Duration: 8 * s, From: 20, To: 20}}, false},
+		{"ramping rate", one(engine.Executor{Type: engine.RampingRate, MaxVUs: 10, Stages: []engine.RateStage{{Duration: 10 * s, From: small, To: big}, {Duration: time.Minute, From: big, To: small}}}),
+			[]diagnose.Stage{{Duration: 10 * s, From: 0.00001, To: 2000}, {Duration: time.Minute, From: 2000, To: 0.00001}}, true},
+		{"constant VUs", one(engine.Executor{Type: engine.VUs, VUs: 5, Duration: s}), nil, false},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			e, err := engine.New(tc.plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := report.Describe(e).DiagnoseConfig()
+			if !reflect.DeepEqual(cfg.Stages, tc.want) || cfg.StagesRate != tc.rate {
+				t.Errorf("stages %+v (rate %v), want %+v (rate %v)", cfg.Stages, cfg.StagesRate, tc.want, tc.rate)
+			}
+		})
+	}
+	m := report.Meta{Executor: string(engine.RampingVUs), Stages: "10s:0-200,junk"}
+	if got := m.DiagnoseConfig().Stages; got != nil {
+		t.Errorf("stages %+v from %q, want none", got, m.Stages)
+	}
+	m = report.Meta{Executor: string(engine.RampingVUs), Stages: "10s:0-200", Scenarios: []report.ScenarioMeta{{}, {}}}
+	if got := m.DiagnoseConfig().Stages; got != nil {
+		t.Errorf("stages %+v of several scenarios, want none", got)
 	}
 }

@@ -152,6 +152,9 @@ func newHTMLPage(r *Report) *htmlPage {
 	if len(r.Timeline) > 0 {
 		p.TimeCharts = append(p.TimeCharts, throughputChart(r), latencyChart(r))
 		p.ConnCharts = append(p.ConnCharts, dialChart(r), openChart(r))
+		if c := idleChart(r); c != nil {
+			p.ConnCharts = append(p.ConnCharts, c)
+		}
 	}
 	if len(r.LatencySpectrum) > 0 {
 		p.LatencyCharts = append(p.LatencyCharts, spectrumChart(r))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -418,5 +419,47 @@ func TestLatencySpectrum(t *testing.T) {
 	}
 	if string(doc["latency_spectrum"]) != "[]" {
 		t.Errorf("latency_spectrum = %s, want []", doc["latency_spectrum"])
+	}
+}
+
+// A run whose pool closed idle connections gets the idle chart: the idle
+// connections and, per interval, those closed idle by IdleConnTimeout and
+// by the server, each point at its count; a run without idle closes has
+// no such chart (TestHTMLCharts).
+func TestHTMLIdleChart(t *testing.T) {
+	run := richFixture()
+	for i := range run.Timeline {
+		p := &run.Timeline[i]
+		switch i {
+		case 20:
+			p.ServerIdleCloses = 6
+		case 21:
+			p.ServerIdleCloses, p.IdleTimeoutCloses = 2, 1
+		}
+	}
+	rep := report.Build(run)
+	names, svg := htmlCharts(t, renderHTML(t, rep))
+	if !slices.Contains(names, "idle") {
+		t.Fatalf("charts %v: no idle chart", names)
+	}
+	paths := pathRe.FindAllStringSubmatch(svg["idle"], -1)
+	want := []string{"idle", "closed by IdleConnTimeout", "closed idle by the server"}
+	if len(paths) != len(want) {
+		t.Fatalf("idle chart: %d series, want %v", len(paths), want)
+	}
+	for i, p := range paths {
+		if p[1] != want[i] {
+			t.Errorf("idle chart: series %d is %q, want %q", i, p[1], want[i])
+		}
+	}
+	// The server's line peaks at 6 (t=21s): its y is the highest on the
+	// chart (smallest), above the 2 of the next second and the 0s.
+	ys := cmdRe.FindAllStringSubmatch(paths[2][3], -1)
+	y0, y20, y21 := mustFloat(t, ys[0][3]), mustFloat(t, ys[20][3]), mustFloat(t, ys[21][3])
+	if !(y20 < y21 && y21 < y0) {
+		t.Errorf("server idle closes drawn at y %v (0s), %v (6 closes), %v (2 closes): want 6 above 2 above 0", y0, y20, y21)
+	}
+	if rep.Timeline[20].ServerIdleCloses != 6 || rep.Timeline[21].IdleTimeoutCloses != 1 {
+		t.Errorf("timeline points %+v %+v do not carry the closes", rep.Timeline[20], rep.Timeline[21])
 	}
 }

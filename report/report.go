@@ -428,6 +428,10 @@ type Point struct {
 	ConnsActive int64 `json:"conns_active"`
 	ConnsIdle   int64 `json:"conns_idle"`
 	TimeWait    int64 `json:"time_wait"`
+	// Connections closed in the interval while idle: by the client's
+	// IdleConnTimeout, and by the server (its keep-alive timeout).
+	IdleTimeoutCloses int64 `json:"idle_timeout_closes"`
+	ServerIdleCloses  int64 `json:"server_idle_closes"`
 }
 
 // Run is what [Build] needs from a finished (or interrupted) run: its

@@ -50,6 +50,9 @@ type View struct {
 	notes     []string // to print with the next frame
 	busy      float64  // the generator's CPU share so far (0: unknown)
 	cpus      int
+	// Connections closed idle since the last plain line, by the client's
+	// IdleConnTimeout and by the server.
+	idleClosed, serverIdleClosed int64
 }
 
 // New returns a view writing to w.
@@ -114,9 +117,12 @@ func (v *View) Update(p metrics.Point, total *metrics.Snapshot) {
 	for _, w := range warnings {
 		fmt.Fprintf(v.w, "faya: %s\n", w)
 	}
+	v.idleClosed += p.IdleTimeoutCloses
+	v.serverIdleClosed += p.ServerIdleCloses
 	if p.T-v.lastPlain >= v.o.Every {
-		v.lastPlain = p.T
 		fmt.Fprintln(v.w, v.plain(p, total))
+		v.lastPlain = p.T
+		v.idleClosed, v.serverIdleClosed = 0, 0
 	}
 }
 
@@ -210,6 +216,9 @@ func (v *View) frame(p metrics.Point, total *metrics.Snapshot, width, height int
 		fmt.Sprintf("new %d/s", p.Dialed), fmt.Sprintf("VUs busy %d", p.VUsBusy),
 		fmt.Sprintf("total %s requests, %s errors", count(total.Requests), count(total.Errors+total.HTTPErrors)),
 	})
+	if p.IdleTimeoutCloses > 0 || p.ServerIdleCloses > 0 {
+		lines = append(lines, []string{fmt.Sprintf("  closed idle %d by IdleConnTimeout, %d by the server", p.IdleTimeoutCloses, p.ServerIdleCloses), "(last second)"})
+	}
 	if p.Intended > 0 || p.Dropped > 0 {
 		lines = append(lines, []string{fmt.Sprintf("  schedule: %d intended, %d dropped", p.Intended, p.Dropped), "lag p99 " + dur(p.LagP99)})
 	}
@@ -289,8 +298,12 @@ func runes(s string) int { return utf8.RuneCountInString(s) }
 // plain is the line written where there is no terminal.
 func (v *View) plain(p metrics.Point, total *metrics.Snapshot) string {
 	_, label := v.progress(p, total)
-	return fmt.Sprintf("faya: %s  %s req/s, %d errors, p99 %s, conns %d open, %d new/s; total %s requests",
-		strings.Join(label, "  "), count(int64(p.RPS+0.5)), p.Errors, dur(p.P99), p.ConnsOpen, p.Dialed, count(total.Requests))
+	idle := ""
+	if v.idleClosed > 0 || v.serverIdleClosed > 0 {
+		idle = fmt.Sprintf(", closed idle since %s: %d by IdleConnTimeout, %d by the server", clock(v.lastPlain), v.idleClosed, v.serverIdleClosed)
+	}
+	return fmt.Sprintf("faya: %s  %s req/s, %d errors, p99 %s, conns %d open (%d idle), %d new/s%s; total %s requests",
+		strings.Join(label, "  "), count(int64(p.RPS+0.5)), p.Errors, dur(p.P99), p.ConnsOpen, p.ConnsOpen-p.ConnsActive, p.Dialed, idle, count(total.Requests))
 }
 
 // progress is how much of the run is done (0-1) and its label's parts.

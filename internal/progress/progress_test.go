@@ -258,3 +258,29 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+// Idle closes: the frame shows the last second's, a plain line those since
+// the line before (none when there were none).
+func TestIdleCloses(t *testing.T) {
+	var b bytes.Buffer
+	v := New(&b, Options{Terminal: true, Length: time.Minute, Config: cfg(), Width: 100})
+	p := point(3)
+	p.IdleTimeoutCloses, p.ServerIdleCloses = 2, 7
+	v.Update(p, total(3))
+	if !strings.Contains(b.String(), "closed idle 2 by IdleConnTimeout, 7 by the server") {
+		t.Errorf("frame without the idle closes:\n%s", b.String())
+	}
+	b.Reset()
+	v = New(&b, Options{Requests: 1_000_000, Config: cfg()})
+	for sec := 1; sec <= 10; sec++ {
+		p := point(sec)
+		if sec == 7 || sec == 8 {
+			p.ServerIdleCloses = 90
+		}
+		v.Update(p, total(sec))
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 || strings.Contains(lines[0], "closed idle") || !strings.Contains(lines[1], "closed idle since 0:05: 0 by IdleConnTimeout, 180 by the server") {
+		t.Errorf("plain lines, want the 180 closes of 0:07-0:08 on the second only:\n%s", b.String())
+	}
+}
