@@ -78,6 +78,7 @@ type quietCount struct {
 func countQuiet(tl []metrics.Point, q quiet) quietCount {
 	var c quietCount
 	prev := time.Duration(0)
+	var firstBusy int64
 	for _, p := range tl {
 		mid := prev + (p.T-prev)/2
 		start := prev
@@ -93,9 +94,18 @@ func countQuiet(tl []metrics.Point, q quiet) quietCount {
 		c.points++
 		c.open = max(c.open, p.ConnsOpen)
 		c.idle = max(c.idle, p.ConnsOpen-p.ConnsActive)
-		c.busy = max(c.busy, p.VUsBusy, p.ConnsActive)
+		if c.points == 1 {
+			// The first interval's busy VUs may be the busy stage's
+			// last: counted only when no other interval is.
+			firstBusy = max(p.VUsBusy, p.ConnsActive)
+		} else {
+			c.busy = max(c.busy, p.VUsBusy, p.ConnsActive)
+		}
 		c.serverIdle += p.ServerIdleCloses
 		c.clientIdle += p.IdleTimeoutCloses
+	}
+	if c.points == 1 {
+		c.busy = firstBusy
 	}
 	return c
 }

@@ -22,6 +22,7 @@ type quietRun struct {
 	serverIdle                 []time.Duration // each idle close's idle time
 	serverCloses, clientCloses int64
 	quietActive                int64 // connections active in the quiet stage
+	tail                       bool  // the busy stage's VUs still busy in the quiet stage's first second
 	cfg                        func(*diagnose.Config)
 }
 
@@ -61,6 +62,9 @@ func (q quietRun) input() diagnose.Input {
 				open -= p.ServerIdleCloses + p.IdleTimeoutCloses
 			}
 			p.ConnsOpen, p.ConnsActive, p.VUsBusy = open, q.quietActive, q.quietActive
+			if q.tail && p.T-time.Second <= quietAt {
+				p.VUsBusy = 200
+			}
 		}
 		tl = append(tl, p)
 	}
@@ -105,6 +109,8 @@ func TestIdleInQuietHours(t *testing.T) {
 			q.serverIdle = closes(180, 60*time.Second)
 			q.stages = []diagnose.Stage{{30 * time.Second, 200, 200}, {90 * time.Second, 20, 20}}
 		}), []string{"--idle-conn-timeout 48s", "below the server's 60.00s"}, nil},
+		{"the busy stage's last iterations in the quiet stage's first second", with(func(q *quietRun) { q.tail = true }),
+			[]string{"--max-idle-conns-per-host 20 ", "(~20)"}, nil},
 		{"the quiet stage's measured concurrency rounds up", with(func(q *quietRun) { q.quietActive = 23 }),
 			[]string{"--max-idle-conns-per-host 25", "(~23)"}, nil},
 		{"a quiet stage of one VU: never a pool of one", with(func(q *quietRun) {
