@@ -23,7 +23,10 @@ does the server keep connections alive (and over which HTTP version), how many
 requests it allows per connection, after how long it closes an idle connection,
 and up to what concurrency its throughput stays at its best (each step of the
 ladder is run several times, and it stops only on errors or a drop beyond the
-steps' own spread). Then print the findings and a recommended pool, as faya
+steps' own spread), and, when the server's idle timeout was seen, which side
+closes a busy pool's idle connections in a quiet spell that follows (the
+recommended idle timeout is lowered if the server closed them first). Then
+print the findings and a recommended pool, as faya
 flags and as a Go http.Transport literal to paste into a service. When the
 target runs on faya's machine, or faya's CPU was busy, the recommendation is a
 lower bound, and the report says so.`,

@@ -77,8 +77,8 @@ func (o Options) Plan() string {
 		"  1. keep-alive: 1 VU, at most %d requests or %v\n"+
 		"  2. idle timeout: 1 request, then its connection held idle for at most %v\n"+
 		"  3. saturation: concurrency 1, 2, 4, ... up to %d, each step run %d times for at most %v and %d requests, "+
-		"stopping on errors or when throughput drops beyond the steps' own spread",
-		2+steps*o.Repeats, o.URL, o.KeepAliveRequests, o.KeepAliveTime, o.IdleWait, o.MaxConcurrency, o.Repeats, o.StepTime, o.StepRequests)
+		"stopping on errors or when throughput drops beyond the steps' own spread"+quietPlan(o),
+		3+steps*o.Repeats, o.URL, o.KeepAliveRequests, o.KeepAliveTime, o.IdleWait, o.MaxConcurrency, o.Repeats, o.StepTime, o.StepRequests)
 }
 
 // Step is one saturation step: a concurrency, run Repeats times.
@@ -204,6 +204,11 @@ type Report struct {
 	SharedCPU bool
 	CPUs      int
 
+	// Busy-then-quiet probe (nil: not run) and its verdict, applied to
+	// IdleConnTimeout.
+	Quiet        *Quiet
+	QuietVerdict QuietVerdict
+
 	Findings []diagnose.Finding
 	// The recommended pool.
 	MaxConnsPerHost int
@@ -264,6 +269,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.IdleConnTimeout = transport.DefaultIdleConnTimeout
 	if r.IdleSeen {
 		r.IdleConnTimeout = suggestIdle(r.IdleTimeout)
+	}
+
+	// 4. Busy then quiet.
+	if err := o.quietProbe(ctx, r); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -475,7 +485,7 @@ func (r *Report) generatorBusy() float64 {
 
 func (r *Report) idleComment() string {
 	if r.IdleSeen {
-		return fmt.Sprintf(" // below the server's %s, so the client closes first", r.IdleTimeout.Round(time.Millisecond))
+		return fmt.Sprintf(" // below the server's %s, so the client closes first%s", r.IdleTimeout.Round(time.Millisecond), r.quietComment())
 	}
 	return ""
 }
@@ -532,6 +542,9 @@ func (r *Report) Text(w io.Writer) error {
 	}
 	if busy := r.generatorBusy(); busy >= generatorLimit {
 		fmt.Fprintf(&b, "  faya's CPU was %.0f%% busy at the best step: the generator was a limit too, so the recommendation is a lower bound\n", 100*busy)
+	}
+	if r.KeepAlive {
+		b.WriteString(r.quietText())
 	}
 	fmt.Fprintf(&b, "\nFindings\n")
 	for _, f := range r.Findings {
