@@ -77,8 +77,8 @@ func (o Options) Plan() string {
 		"  1. keep-alive: 1 VU, at most %d requests or %v\n"+
 		"  2. idle timeout: 1 request, then its connection held idle for at most %v\n"+
 		"  3. saturation: concurrency 1, 2, 4, ... up to %d, each step run %d times for at most %v and %d requests, "+
-		"stopping on errors or when throughput drops beyond the steps' own spread"+quietPlan(o),
-		3+steps*o.Repeats, o.URL, o.KeepAliveRequests, o.KeepAliveTime, o.IdleWait, o.MaxConcurrency, o.Repeats, o.StepTime, o.StepRequests)
+		"stopping on errors or when throughput drops beyond the steps' own spread",
+		3+steps*o.Repeats, o.URL, o.KeepAliveRequests, o.KeepAliveTime, o.IdleWait, o.MaxConcurrency, o.Repeats, o.StepTime, o.StepRequests) + quietPlan(o)
 }
 
 // Step is one saturation step: a concurrency, run Repeats times.
