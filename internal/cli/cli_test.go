@@ -399,7 +399,7 @@ func TestDoctor(t *testing.T) {
 	if r.code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"up to 8 short runs", "each step run 3 times", "share this machine's", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
+	for _, want := range []string{"up to 9 short runs", "each step run 3 times", "4. busy then quiet", "Busy then quiet", "share this machine's", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, r.stdout)
 		}
