@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -87,6 +88,17 @@ type Sockets struct {
 	HostPeak int
 	// PortLo and PortHi bound the ephemeral port range.
 	PortLo, PortHi int
+	// Sources are the TIME_WAIT sockets to the target by source address,
+	// when the connections bound --local-addr addresses: each address
+	// has the whole port range to itself.
+	Sources []SourceSockets
+}
+
+// SourceSockets are the TIME_WAIT sockets to the target from one source
+// address: before the run, after it, and the most during it.
+type SourceSockets struct {
+	Addr                                        netip.Addr
+	TimeWaitBefore, TimeWaitAfter, TimeWaitPeak int
 }
 
 // Input is what Analyze reads: the run's configuration, its measurements
@@ -531,17 +543,36 @@ func (a *analysis) timeWait() {
 	share := float64(peak) / float64(ports)
 	ev := fmt.Sprintf("%d local sockets to the target were in TIME_WAIT after the run (%d before, about %d at most during it): %.1f%% of the %d ephemeral ports (%d-%d). A socket stays in TIME_WAIT for 60 s after the side that closed first closed it, holding its port for this target.",
 		so.TimeWaitAfter, so.TimeWaitBefore, so.TimeWaitPeak, 100*share, ports, so.PortLo, so.PortHi)
+	more, from := "spread source addresses (--local-addr)", ""
+	if n := len(so.Sources); n > 0 {
+		// Each source address has the whole port range: the budget is
+		// theirs together, and the fullest one runs out first.
+		fullest := so.Sources[0]
+		for _, s := range so.Sources[1:] {
+			if max(s.TimeWaitPeak, s.TimeWaitAfter) > max(fullest.TimeWaitPeak, fullest.TimeWaitAfter) {
+				fullest = s
+			}
+		}
+		top := max(fullest.TimeWaitPeak, fullest.TimeWaitAfter)
+		share = float64(top) / float64(ports)
+		ev = fmt.Sprintf("%d local sockets to the target were in TIME_WAIT after the run (%d before, about %d at most during it), from %d source addresses (--local-addr) with %d ephemeral ports each (%d-%d), %d in all: %.1f%% of them. The fullest address, %s, held %d (%d after the run): %.1f%% of its ports. A socket stays in TIME_WAIT for 60 s after the side that closed first closed it, holding its port for this target.",
+			so.TimeWaitAfter, so.TimeWaitBefore, so.TimeWaitPeak, n, ports, so.PortLo, so.PortHi, n*ports, 100*float64(peak)/float64(n*ports),
+			fullest.Addr, top, fullest.TimeWaitAfter, 100*share)
+		peak = top
+		more = fmt.Sprintf("add source addresses to the %d of --local-addr", n)
+		from = fmt.Sprintf(" from %s (the fullest of %d source addresses)", fullest.Addr, n)
+	}
 	switch {
 	case share > 5*TimeWaitShare:
 		a.add(Finding{ID: "time-wait", Severity: Error,
-			Title:    fmt.Sprintf("Half the ephemeral ports to the target are in TIME_WAIT (%d)", peak),
+			Title:    fmt.Sprintf("Half the ephemeral ports to the target%s are in TIME_WAIT (%d)", from, peak),
 			Evidence: ev,
-			Fix:      "reuse connections (see the findings above: idle pool, keep-alives, server closes); or spread source addresses; or widen net.ipv4.ip_local_port_range"})
+			Fix:      "reuse connections (see the findings above: idle pool, keep-alives, server closes); or " + more + "; or widen net.ipv4.ip_local_port_range"})
 	case share > TimeWaitShare:
 		a.add(Finding{ID: "time-wait", Severity: Warning,
-			Title:    fmt.Sprintf("%d sockets to the target are in TIME_WAIT: %.0f%% of the ephemeral ports", peak, 100*share),
+			Title:    fmt.Sprintf("%d sockets to the target%s are in TIME_WAIT: %.0f%% of the ephemeral ports", peak, from, 100*share),
 			Evidence: ev,
-			Fix:      "reuse connections (see the findings above); a longer run at this churn would run out of ports"})
+			Fix:      "reuse connections (see the findings above), or " + more + "; a longer run at this churn would run out of ports"})
 	case so.TimeWaitAfter-so.TimeWaitBefore > int(a.minConns()):
 		a.add(Finding{ID: "time-wait", Severity: Info,
 			Title:    fmt.Sprintf("%d new sockets to the target in TIME_WAIT", so.TimeWaitAfter-so.TimeWaitBefore),

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -365,6 +366,29 @@ func TestSyntheticFindings(t *testing.T) {
 		if f.ID == "time-wait" {
 			t.Errorf("time-wait reported for 2 new sockets")
 		}
+	}
+
+	// With source addresses (--local-addr) each has the whole range:
+	// 16000 sockets over 4 addresses, 4000 each, is a warning (14% of the
+	// fullest's ports), not the error 16000 over one range is; the
+	// fullest address is named, and the budget is 4 x 28232 ports.
+	in.Sockets = diagnose.Sockets{Watched: true, TimeWaitBefore: 10, TimeWaitAfter: 15000, TimeWaitPeak: 16000, PortLo: 32768, PortHi: 60999}
+	for i := range 4 {
+		n := 3750 + 250*(i%2)
+		in.Sockets.Sources = append(in.Sockets.Sources, diagnose.SourceSockets{Addr: netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + i)}), TimeWaitAfter: n - 100, TimeWaitPeak: n})
+	}
+	f = find(t, diagnose.Analyze(in), "time-wait")
+	if f.Severity != diagnose.Warning {
+		t.Errorf("time-wait severity %s at 14%% of the fullest source address's range", f.Severity)
+	}
+	mention(t, f, "from 4 source addresses", "112928 in all", "127.0.0.3, held 4000 (3900 after the run)", "from 127.0.0.3", "add source addresses to the 4 of --local-addr")
+	// The same 16000 from one of the 4 addresses is the error.
+	for i := range in.Sockets.Sources {
+		in.Sockets.Sources[i].TimeWaitPeak, in.Sockets.Sources[i].TimeWaitAfter = 0, 0
+	}
+	in.Sockets.Sources[2].TimeWaitPeak = 16000
+	if f := find(t, diagnose.Analyze(in), "time-wait"); f.Severity != diagnose.Error || !strings.Contains(f.Title, "127.0.0.4") {
+		t.Errorf("time-wait %s %q; want an error naming 127.0.0.4 (57%% of its ports)", f.Severity, f.Title)
 	}
 
 	loc := *s

@@ -250,6 +250,7 @@ func (p *Plan) length() time.Duration {
 func (e *Engine) Run(ctx context.Context) (*Result, error) {
 	plan := e.plan
 	rec := metrics.NewRecorder(min(runtime.GOMAXPROCS(0), 8))
+	rec.RegisterAddrs(plan.Transport.LocalAddrs, plan.Transport.ResolvedAddrs())
 	epoch := time.Now()
 	if !e.start.IsZero() {
 		if err := e.waitStart(ctx); err != nil {
@@ -414,7 +415,7 @@ type pool interface {
 type observer struct{ rec *metrics.Recorder }
 
 func (o observer) ConnDialed(c *transport.Conn) {
-	o.rec.ConnDialedProto(c.Proto)
+	c.Dest = o.rec.ConnDialedAt(c.Proto, c.Local, c.Remote())
 	if c.ProxyIndex > 0 {
 		o.rec.ProxyDialed(c.ProxyIndex - 1)
 	}

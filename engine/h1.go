@@ -25,8 +25,9 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.
 		}
 		cfg.MaxIdleConns = max(cfg.Concurrency, 1) * routes
 	}
+	turns := transport.NewTurns(cfg)
 	newPool := func() (*http1.Pool, error) {
-		d, err := transport.NewDialer(cfg, obs, transport.WithEpoch(epoch))
+		d, err := transport.NewDialer(cfg, obs, transport.WithEpoch(epoch), transport.WithTurns(turns))
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +154,7 @@ func fillFromResult(s *metrics.Sample, r *http1.Result, intended time.Duration, 
 	}
 	s.BodyBytes, s.Truncated = r.BodyBytes, r.Truncated
 	s.CloseAnswers, s.HTTP10 = r.CloseAnswers, r.HTTP10
-	s.Fresh, s.Reused = r.Fresh, r.Reused
+	s.Fresh, s.Reused, s.Dest = r.Fresh, r.Reused, r.Dest
 	s.WasIdle, s.IdleTime = r.WasIdle, r.IdleTime
 	s.Retries, s.Redirects = r.Retries, r.Redirects
 	s.Expect, s.ContinueWait = r.Expect, r.ContinueWait

@@ -30,8 +30,9 @@ func h2Clients(plan Plan, _ *proxySet, obs transport.Observer, epoch time.Time) 
 	if o, ok := obs.(observer); ok {
 		opts.Recorder = o.rec
 	}
+	turns := transport.NewTurns(plan.Transport)
 	newPool := func() (*h2.Pool, error) {
-		d, err := transport.NewDialer(plan.Transport, obs, transport.WithEpoch(epoch))
+		d, err := transport.NewDialer(plan.Transport, obs, transport.WithEpoch(epoch), transport.WithTurns(turns))
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +135,7 @@ func fillFromH2(s *metrics.Sample, r *h2.Result, intended time.Duration, err err
 		s.Status = r.Status
 	}
 	s.BodyBytes, s.Truncated = r.BodyBytes, r.Truncated
-	s.Fresh, s.Reused = r.Fresh, r.Reused
+	s.Fresh, s.Reused, s.Dest = r.Fresh, r.Reused, r.Dest
 	s.Retries, s.Redirects = r.Retries, r.Redirects
 	s.BytesSent, s.BytesReceived = r.BytesSent, r.BytesReceived
 }

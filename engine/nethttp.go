@@ -24,10 +24,11 @@ import (
 // requests go straight to their target.
 func netHTTPClients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
 	var all []pool
+	turns := transport.NewTurns(plan.Transport)
 	newSet := func(only *transport.Proxy) (*netPools, error) {
 		ps := &netPools{}
 		add := func(px *transport.Proxy) (*transport.Pool, error) {
-			opts := []transport.Option{transport.WithEpoch(epoch)}
+			opts := []transport.Option{transport.WithEpoch(epoch), transport.WithTurns(turns)}
 			if px != nil {
 				opts = append(opts, transport.WithProxy(px))
 			}

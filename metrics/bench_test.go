@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -9,9 +10,20 @@ import (
 
 // BenchmarkShardRecord is the recording cost of one request on the hot
 // path: a kept-alive GET with four phases, a status and a step.
-func BenchmarkShardRecord(b *testing.B) {
+func BenchmarkShardRecord(b *testing.B) { benchShardRecord(b, false) }
+
+// BenchmarkShardRecordDest is BenchmarkShardRecord with the request's
+// destination address known (every engine's request on a connection it
+// dialed): its accounts and latency per address too.
+func BenchmarkShardRecordDest(b *testing.B) { benchShardRecord(b, true) }
+
+func benchShardRecord(b *testing.B, dest bool) {
 	rec := metrics.NewRecorder(1)
 	step := rec.StepIndex("GET /") + 1
+	var slot int32
+	if dest {
+		slot = rec.ConnDialedAt(metrics.ProtoH1, netip.Addr{}, netip.MustParseAddrPort("127.0.0.1:80"))
+	}
 	sh := rec.Shard(0)
 	var x metrics.Sample
 	b.ReportAllocs()
@@ -19,7 +31,7 @@ func BenchmarkShardRecord(b *testing.B) {
 	for b.Loop() {
 		i++
 		d := time.Duration(200_000 + i%50_000)
-		x = metrics.Sample{Latency: d, ServiceTime: d - 80, End: d, First: true, Step: step, Status: 200, BytesSent: 60, BytesReceived: 300}
+		x = metrics.Sample{Latency: d, ServiceTime: d - 80, End: d, First: true, Step: step, Status: 200, BytesSent: 60, BytesReceived: 300, Dest: slot}
 		for _, ph := range []struct {
 			m metrics.Metric
 			v time.Duration

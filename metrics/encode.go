@@ -44,7 +44,7 @@ type snapshotJSON struct {
 // before they are decoded.
 type snapshotSizes struct {
 	Status, ErrCount, ErrExample, CloseReasons, PutIdleErrors, Hists json.RawMessage
-	Steps, Proxies                                                   json.RawMessage
+	Steps, Proxies, Sources, Dests                                   json.RawMessage
 }
 
 // check refuses parts with more elements than a snapshot can have.
@@ -62,6 +62,8 @@ func (z *snapshotSizes) check() error {
 		{"histograms", z.Hists, NumMetrics},
 		{"steps", z.Steps, MaxEncodedSteps},
 		{"proxies", z.Proxies, MaxEncodedProxies},
+		{"source addresses", z.Sources, MaxSourceAddrs},
+		{"destination addresses", z.Dests, MaxDestAddrs},
 	} {
 		if n := elements(c.raw); n > c.max {
 			return fmt.Errorf("%d %s: more than the %d a snapshot can have", n, c.what, c.max)
@@ -246,13 +248,64 @@ func (t *StepStats) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// maxAddrLen bounds a decoded address: an IPv6 address with a port takes
+// at most 47 bytes.
+const maxAddrLen = 64
+
+type addrAlias AddrStats
+
+type addrJSON struct {
+	*addrAlias
+	Latency string `json:"Latency,omitempty"`
+}
+
+// MarshalJSON encodes a with its latency histogram.
+func (a AddrStats) MarshalJSON() ([]byte, error) {
+	w := addrJSON{addrAlias: (*addrAlias)(&a)}
+	if a.latency != nil && a.latency.TotalCount() > 0 {
+		enc, err := encodeHist(a.latency)
+		if err != nil {
+			return nil, err
+		}
+		w.Latency = enc
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote.
+func (a *AddrStats) UnmarshalJSON(b []byte) error {
+	*a = AddrStats{}
+	w := addrJSON{addrAlias: (*addrAlias)(a)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	if len(a.Addr) > maxAddrLen {
+		return fmt.Errorf("address %.20q...: longer than the %d bytes an address takes", a.Addr, maxAddrLen)
+	}
+	a.Addr = Printable(a.Addr)
+	if w.Latency != "" {
+		h, err := decodeHistDigits(w.Latency, addrDigits)
+		if err != nil {
+			return fmt.Errorf("address %s latency: %w", Printable(a.Addr), err)
+		}
+		a.latency = h
+	}
+	return nil
+}
+
 func encodeHist(h *hdrhistogram.Histogram) (string, error) {
 	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	return string(b), err
 }
 
-func decodeHist(enc string) (h *hdrhistogram.Histogram, err error) {
-	if err := checkHist(enc); err != nil {
+func decodeHist(enc string) (*hdrhistogram.Histogram, error) {
+	return decodeHistDigits(enc, histDigits)
+}
+
+// decodeHistDigits decodes a histogram of faya's range at digits
+// significant digits.
+func decodeHistDigits(enc string, digits int64) (h *hdrhistogram.Histogram, err error) {
+	if err := checkHist(enc, digits); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -267,11 +320,14 @@ func decodeHist(enc string) (h *hdrhistogram.Histogram, err error) {
 // encodes its counts in: 9 bytes (LEB128, 64 bits) per count.
 var maxPayload = sync.OnceValue(func() int { return 9 * len(newHist().Export().Counts) })
 
+// maxAddrPayload is maxPayload for the per-address histograms.
+var maxAddrPayload = sync.OnceValue(func() int { return 9 * len(newAddrHist().Export().Counts) })
+
 // checkHist reads the header of a histogram in HdrHistogram's V2
 // compressed encoding and refuses it, before the library allocates its
-// counts, unless its range and precision are faya's and its counts
+// counts, unless its range is faya's, its precision want, and its counts
 // inflate to no more than such a histogram can hold.
-func checkHist(enc string) error {
+func checkHist(enc string, want int64) error {
 	const (
 		compressedCookie = 0x1c849304
 		cookie           = 0x1c849303
@@ -293,6 +349,9 @@ func checkHist(enc string) error {
 		return fmt.Errorf("damaged histogram: %w", err)
 	}
 	limit := headerSize + maxPayload()
+	if want == addrDigits {
+		limit = headerSize + maxAddrPayload()
+	}
 	inflated, err := io.ReadAll(io.LimitReader(z, int64(limit)+1))
 	switch {
 	case err != nil:
@@ -304,8 +363,8 @@ func checkHist(enc string) error {
 	}
 	digits := int64(int32(binary.BigEndian.Uint32(inflated[12:])))
 	lo, hi := int64(binary.BigEndian.Uint64(inflated[16:])), int64(binary.BigEndian.Uint64(inflated[24:]))
-	if lo != histLowest || hi != histHighest || digits != histDigits {
-		return fmt.Errorf("histogram range %d-%d/%d digits, want %d-%d/%d", lo, hi, digits, histLowest, histHighest, histDigits)
+	if lo != histLowest || hi != histHighest || digits != want {
+		return fmt.Errorf("histogram range %d-%d/%d digits, want %d-%d/%d", lo, hi, digits, histLowest, histHighest, want)
 	}
 	return nil
 }

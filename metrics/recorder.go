@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,9 @@ type Sample struct {
 	// it, or delimited the body by the close); HTTP10 those that
 	// were HTTP/1.0 responses.
 	CloseAnswers, HTTP10 int32
+	// Dest is 1 + the slot of the address the request's connection was
+	// made to, as [Recorder.ConnDialedAt] returned it (0: not known).
+	Dest int32
 
 	Phases   [NumPhases]time.Duration // indexed by Metric - Blocked
 	PhaseSet uint16                   // bit i: Phases[i] happened
@@ -98,6 +102,9 @@ type Recorder struct {
 	conns    Snapshot // connection events since the last flush
 	open     int64
 	openPeak int64
+	// srcs and dsts give source and destination addresses their slots.
+	srcs addrTable[netip.Addr]
+	dsts addrTable[netip.AddrPort]
 }
 
 // Shard is one recording slot of a Recorder. Record is safe for concurrent
@@ -113,6 +120,8 @@ type Shard struct {
 func NewRecorder(n int) *Recorder {
 	n = max(n, 1)
 	r := &Recorder{shards: make([]Shard, n)}
+	r.srcs.limit = MaxSourceAddrs
+	r.dsts.limit, r.dsts.other = MaxDestAddrs, true
 	for i := range r.shards {
 		r.shards[i].cur = recording()
 		r.shards[i].spare = recording()
@@ -166,6 +175,12 @@ func (r *Recorder) ConnDialed() { r.ConnDialedProto(ProtoH1) }
 // TLS, what ALPN negotiated).
 func (r *Recorder) ConnDialedProto(p Protocol) {
 	r.connMu.Lock()
+	r.dialedLocked(p)
+	r.connMu.Unlock()
+}
+
+// dialedLocked counts a connection that speaks p; connMu is held.
+func (r *Recorder) dialedLocked(p Protocol) {
 	r.conns.Dialed++
 	if int(p) < NumProtocols {
 		r.conns.DialedProto[p]++
@@ -174,7 +189,6 @@ func (r *Recorder) ConnDialedProto(p Protocol) {
 	if r.open > r.openPeak {
 		r.openPeak = r.open
 	}
-	r.connMu.Unlock()
 }
 
 // ClosedConn describes a connection that closed.
@@ -275,6 +289,7 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 	r.connMu.Lock()
 	dst.Merge(&r.conns)
 	r.conns.Reset()
+	r.nameAddrs(dst)
 	dst.MaxOpen = max(dst.MaxOpen, r.openPeak)
 	r.openPeak = r.open
 	r.connMu.Unlock()

@@ -155,6 +155,10 @@ type Snapshot struct {
 	Steps []StepStats
 	// Proxies are the stats per proxy, by the proxy's index in the run.
 	Proxies []ProxyStats
+	// Sources are the accounts per source address (--local-addr), Dests
+	// per destination address, by slot (see [Recorder.ConnDialedAt]);
+	// at most MaxSourceAddrs and MaxDestAddrs.
+	Sources, Dests []AddrStats
 
 	hist [numMetrics]*hdrhistogram.Histogram
 	// raw, in a shard's snapshot, takes the values on the request's path;
@@ -255,6 +259,9 @@ func (s *Snapshot) Add(x *Sample) {
 	}
 	if x.Proxy > 0 {
 		s.proxyStats(x.Proxy - 1).add(x)
+	}
+	if x.Dest > 0 && x.Dest <= MaxDestAddrs && !x.Setup {
+		addrStats(&s.Dests, int(x.Dest)-1).add(x)
 	}
 	s.BytesSent += x.BytesSent
 	s.BytesReceived += x.BytesReceived
@@ -401,6 +408,8 @@ func (s *Snapshot) MergeYield(o *Snapshot, between func()) {
 	for i := range o.Proxies {
 		s.proxyStats(i).merge(&o.Proxies[i])
 	}
+	mergeAddrs(&s.Sources, o.Sources, MaxSourceAddrs)
+	mergeAddrs(&s.Dests, o.Dests, MaxDestAddrs)
 	for i, h := range o.hist {
 		s.hist[i] = mergeHist(s.hist[i], h)
 		if between != nil && h != nil {
@@ -427,7 +436,8 @@ func (s *Snapshot) Reset() { s.ResetYield(nil) }
 // histogram it clears (a quarter of a megabyte each).
 func (s *Snapshot) ResetYield(between func()) {
 	hist, steps, proxies, raw := s.hist, s.Steps, s.Proxies, s.raw
-	*s = Snapshot{raw: raw}
+	sources, dests := s.Sources, s.Dests
+	*s = Snapshot{raw: raw, Sources: resetAddrs(sources), Dests: resetAddrs(dests)}
 	for i, h := range hist {
 		if h != nil && h.TotalCount() > 0 {
 			h.Reset()

@@ -38,11 +38,12 @@ func Build(r Run) *Report {
 		Connections:     connections(s, r.OpenAtEnd, askedH2(r.Meta)),
 		Status:          statusCodes(s),
 		Errors:          errorClasses(s),
-		Sockets:         Sockets(r.Sockets),
+		Sockets:         socketsOf(r.Sockets),
 		Checks:          checks(s),
 		Steps:           steps(s, r.Steps),
 		Thresholds:      r.Thresholds,
 		Proxies:         proxies(r.Meta.Proxies, s.Proxies),
+		Addresses:       addresses(s, r.Sockets),
 		Timeline:        timelineOf(r.Timeline),
 		Generator:       generator(r),
 		Agents:          r.Agents,
@@ -275,6 +276,42 @@ func proxies(urls []string, stats []metrics.ProxyStats) []ProxyReport {
 		out = append(out, pr)
 	}
 	return out
+}
+
+// socketsOf are the socket readings as the report gives them.
+func socketsOf(so diagnose.Sockets) Sockets {
+	return Sockets{Watched: so.Watched, TimeWaitBefore: so.TimeWaitBefore, TimeWaitAfter: so.TimeWaitAfter,
+		TimeWaitPeak: so.TimeWaitPeak, HostPeak: so.HostPeak, PortLo: so.PortLo, PortHi: so.PortHi}
+}
+
+// addresses are the accounts per source address (with the TIME_WAIT
+// readings by address) and per destination address, when there are
+// several destinations; nil when there is neither.
+func addresses(s *metrics.Snapshot, so diagnose.Sockets) *Addresses {
+	a := &Addresses{}
+	tw := map[string]diagnose.SourceSockets{}
+	for _, x := range so.Sources {
+		tw[x.Addr.String()] = x
+	}
+	for _, x := range s.Sources {
+		row := SourceAddr{Addr: x.Addr, Dialed: x.Dialed}
+		if t, ok := tw[x.Addr]; ok && so.Watched {
+			after, peak := t.TimeWaitAfter, max(t.TimeWaitPeak, t.TimeWaitAfter)
+			row.TimeWait, row.TimeWaitPeak = &after, &peak
+		}
+		a.Sources = append(a.Sources, row)
+	}
+	if len(s.Dests) > 1 {
+		for i := range s.Dests {
+			x := &s.Dests[i]
+			a.Destinations = append(a.Destinations, DestAddr{Addr: x.Addr, Dialed: x.Dialed, Requests: x.Requests, Errors: x.Errors,
+				Latency: distOf(metrics.DistOf(x.Latency()))})
+		}
+	}
+	if a.Sources == nil && a.Destinations == nil {
+		return nil
+	}
+	return a
 }
 
 // timelineOf is the time series, one point per interval.

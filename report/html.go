@@ -76,6 +76,24 @@ type htmlPage struct {
 	Steps         []stepRow
 	StepScenarios bool // the steps are of several scenarios: name them
 	Proxies       []proxyRow
+	// Sources and Dests are the per-address tables; SourceTW says the
+	// sources have TIME_WAIT readings, Ports the range each address has.
+	Sources  []sourceRow
+	SourceTW bool
+	Ports    int
+	Dests    []destRow
+}
+
+type sourceRow struct {
+	Addr           string
+	Dialed         int64
+	TimeWait, Peak int
+}
+
+type destRow struct {
+	Addr                     string
+	Dialed, Requests, Errors int64
+	P50, P99, Max            string
 }
 
 type kv struct {
@@ -175,7 +193,32 @@ func newHTMLPage(r *Report) *htmlPage {
 	}
 	p.Steps, p.StepScenarios = stepRows(r.Steps)
 	p.Proxies = proxyRows(r.Proxies)
+	p.addressRows(r)
 	return p
+}
+
+// addressRows fill the per-address tables.
+func (p *htmlPage) addressRows(r *Report) {
+	a := r.Addresses
+	if a == nil {
+		return
+	}
+	for _, s := range a.Sources {
+		row := sourceRow{Addr: s.Addr, Dialed: s.Dialed}
+		if s.TimeWait != nil && s.TimeWaitPeak != nil {
+			p.SourceTW = true
+			row.TimeWait, row.Peak = *s.TimeWait, *s.TimeWaitPeak
+		}
+		p.Sources = append(p.Sources, row)
+	}
+	p.Ports = r.Sockets.PortHi - r.Sockets.PortLo + 1
+	for _, d := range a.Destinations {
+		row := destRow{Addr: d.Addr, Dialed: d.Dialed, Requests: d.Requests, Errors: d.Errors, P50: "-", P99: "-", Max: "-"}
+		if d.Latency.Count > 0 {
+			row.P50, row.P99, row.Max = Duration(d.Latency.P50), Duration(d.Latency.P99), Duration(d.Latency.Max)
+		}
+		p.Dests = append(p.Dests, row)
+	}
 }
 
 // distTables are the latency table (latency, service time, schedule lag)

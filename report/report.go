@@ -77,6 +77,43 @@ type ProxyReport struct {
 	HandshakeMean int64 `json:"handshake_mean_ns"`
 }
 
+// Addresses are the accounts per address of the run's connections.
+type Addresses struct {
+	// Sources are the source addresses connections bound (--local-addr),
+	// in its order: connections made from each and the sockets to the
+	// target it held in TIME_WAIT (when they could be read). Absent
+	// without --local-addr.
+	Sources []SourceAddr `json:"sources,omitempty"`
+	// Destinations are the addresses connections were made to (--resolve's
+	// in its order, then as first dialed; a proxy's when through one),
+	// when there were several: at most 32, the rest counted together
+	// under "other".
+	Destinations []DestAddr `json:"destinations,omitempty"`
+}
+
+// SourceAddr is one source address's accounts.
+type SourceAddr struct {
+	Addr   string `json:"addr"`
+	Dialed int64  `json:"dialed"`
+	// TimeWait is the sockets from it to the target in TIME_WAIT after
+	// the run, TimeWaitPeak the most at once during it; absent where the
+	// socket tables could not be read.
+	TimeWait     *int `json:"time_wait,omitempty"`
+	TimeWaitPeak *int `json:"time_wait_peak,omitempty"`
+}
+
+// DestAddr is one destination address's accounts: the connections made
+// to it, the requests they carried (setup requests excluded) and those
+// that failed without a response, and their latency (percentiles at 2
+// significant digits).
+type DestAddr struct {
+	Addr     string `json:"addr"`
+	Dialed   int64  `json:"dialed"`
+	Requests int64  `json:"requests"`
+	Errors   int64  `json:"errors"`
+	Latency  Dist   `json:"latency_ns"`
+}
+
 // ScenarioMeta describes one scenario of a file.
 type ScenarioMeta struct {
 	Name       string        `json:"name"`
@@ -200,8 +237,12 @@ type Report struct {
 	Steps          []Step                `json:"steps"`
 	Thresholds     []threshold.Result    `json:"thresholds"`
 	// Proxies are the accounts per proxy (absent without proxies).
-	Proxies  []ProxyReport `json:"proxies,omitempty"`
-	Timeline []Point       `json:"timeline"`
+	Proxies []ProxyReport `json:"proxies,omitempty"`
+	// Addresses are the accounts per source address (--local-addr) and
+	// per destination address (when connections went to several): absent
+	// when neither.
+	Addresses *Addresses `json:"addresses,omitempty"`
+	Timeline  []Point    `json:"timeline"`
 	// Findings explain the connections and the schedule, most serious
 	// first; a clean run has one info finding that says so.
 	Findings []diagnose.Finding `json:"findings"`

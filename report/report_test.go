@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
@@ -429,5 +431,70 @@ func TestPoolJSON(t *testing.T) {
 	dc := report.Meta{Pool: back}.DiagnoseConfig()
 	if dc.MaxConnsPerHost != 0 || dc.MaxIdleConnsPerHost != 8 || dc.MaxIdleConns != 3 || dc.IdleConnTimeout != 90*time.Second {
 		t.Errorf("diagnose config %+v: want 0 (no limit), 8, 3, 90s", dc)
+	}
+}
+
+// The per-address tables: 2 source addresses (--local-addr) with their
+// TIME_WAIT readings, 2 destinations with their requests and latency;
+// text (golden), JSON and HTML agree.
+func TestAddressesGolden(t *testing.T) {
+	rec := metrics.NewRecorder(1)
+	srcs := []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")}
+	dsts := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:8080"), netip.MustParseAddrPort("127.0.0.2:8080")}
+	rec.RegisterAddrs(srcs, dsts)
+	for c := range 6 {
+		slot := rec.ConnDialedAt(metrics.ProtoH1, srcs[c%2], dsts[c/3])
+		for r := range 10 {
+			s := &metrics.Sample{Status: 200, Latency: time.Duration(1+c/3) * time.Millisecond, Dest: slot, Reused: 1}
+			if r == 9 && c == 5 {
+				s.Status, s.Err = 0, metrics.ErrReset
+			}
+			rec.Shard(0).Record(s, nil)
+		}
+	}
+	run := fixture()
+	run.Total = rec.Flush(nil)
+	run.Sockets = diagnose.Sockets{Watched: true, TimeWaitAfter: 9, TimeWaitPeak: 12, PortLo: 32768, PortHi: 60999,
+		Sources: []diagnose.SourceSockets{{Addr: srcs[0], TimeWaitAfter: 5, TimeWaitPeak: 7}, {Addr: srcs[1], TimeWaitAfter: 4, TimeWaitPeak: 5}}}
+	rep := report.Build(run)
+	var buf bytes.Buffer
+	if err := report.Text(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report-addresses.txt.golden", buf.Bytes())
+	a := rep.Addresses
+	if a == nil || len(a.Sources) != 2 || len(a.Destinations) != 2 {
+		t.Fatalf("addresses %+v; want 2 sources and 2 destinations", a)
+	}
+	if s := a.Sources[0]; s.Addr != "127.0.0.2" || s.Dialed != 3 || *s.TimeWait != 5 || *s.TimeWaitPeak != 7 {
+		t.Errorf("source %+v; want 127.0.0.2: 3 connections, 5 in TIME_WAIT, at most 7", s)
+	}
+	if d := a.Destinations[1]; d.Addr != "127.0.0.2:8080" || d.Dialed != 3 || d.Requests != 30 || d.Errors != 1 ||
+		d.Latency.P50 < 1_980_000 || d.Latency.P50 > 2_020_000 {
+		t.Errorf("destination %+v; want 127.0.0.2:8080: 3 connections, 30 requests, 1 error, p50 2ms", d)
+	}
+	js, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"addresses":{"sources":[{"addr":"127.0.0.2","dialed":3,"time_wait":5,"time_wait_peak":7}`, `{"addr":"127.0.0.2:8080","dialed":3,"requests":30,"errors":1,"latency_ns":{"count":30`} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+	buf.Reset()
+	if err := report.HTML(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<h2 id="sources">`, `<td class="mono">127.0.0.3</td><td class="num">3</td><td class="num">4</td><td class="num">5</td>`,
+		`<h2 id="destinations">`, `<td class="mono">127.0.0.1:8080</td><td class="num">3</td><td class="num">30</td><td class="num">0</td><td class="num">1.00ms</td>`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("HTML lacks %s", want)
+		}
+	}
+	// One destination and no --local-addr: no tables.
+	plain := fixture()
+	if r := report.Build(plain); r.Addresses != nil {
+		t.Errorf("a run to one address: addresses %+v; want none", r.Addresses)
 	}
 }

@@ -32,6 +32,7 @@ func Text(w io.Writer, r *Report) error {
 	tw.connections(r)
 	tw.h2(r)
 	tw.proxies(r)
+	tw.addresses(r)
 	tw.agents(r)
 	tw.status(r)
 	tw.errors(r)
@@ -521,6 +522,58 @@ func (t *textWriter) proxies(r *Report) {
 		}
 	})
 	t.printf("  (handshake: TLS to an https:// proxy, the CONNECT round trip or the SOCKS5 negotiation, per connection)\n\n")
+}
+
+// addresses prints the accounts per source and per destination address.
+func (t *textWriter) addresses(r *Report) {
+	a := r.Addresses
+	if a == nil {
+		return
+	}
+	if len(a.Sources) > 0 {
+		t.printf("Source addresses (--local-addr)\n")
+		width := len("address")
+		for _, s := range a.Sources {
+			width = max(width, len(s.Addr))
+		}
+		watched := a.Sources[0].TimeWait != nil
+		t.table(func(w io.Writer) {
+			if watched {
+				fmt.Fprintf(w, "  %-*s\tdialed\tTIME_WAIT\tpeak\t\n", width, "address")
+			} else {
+				fmt.Fprintf(w, "  %-*s\tdialed\t\n", width, "address")
+			}
+			for _, s := range a.Sources {
+				if watched && s.TimeWait != nil {
+					fmt.Fprintf(w, "  %-*s\t%d\t%d\t%d\t\n", width, s.Addr, s.Dialed, *s.TimeWait, *s.TimeWaitPeak)
+				} else {
+					fmt.Fprintf(w, "  %-*s\t%d\t\n", width, s.Addr, s.Dialed)
+				}
+			}
+		})
+		if watched {
+			t.printf("  (TIME_WAIT: sockets to the target after the run, peak: the most during it; each address has its own %d ephemeral ports)\n", r.Sockets.PortHi-r.Sockets.PortLo+1)
+		}
+		t.printf("\n")
+	}
+	if len(a.Destinations) > 0 {
+		t.printf("Destination addresses\n")
+		width := len("address")
+		for _, d := range a.Destinations {
+			width = max(width, len(d.Addr))
+		}
+		t.table(func(w io.Writer) {
+			fmt.Fprintf(w, "  %-*s\tdialed\trequests\terrors\tp50\tp99\tmax\t\n", width, "address")
+			for _, d := range a.Destinations {
+				p50, p99, mx := "-", "-", "-"
+				if d.Latency.Count > 0 {
+					p50, p99, mx = Duration(d.Latency.P50), Duration(d.Latency.P99), Duration(d.Latency.Max)
+				}
+				fmt.Fprintf(w, "  %-*s\t%d\t%d\t%d\t%s\t%s\t%s\t\n", width, d.Addr, d.Dialed, d.Requests, d.Errors, p50, p99, mx)
+			}
+		})
+		t.printf("  (the addresses connected to; latency at 2 significant digits; past 32 addresses the rest count as other)\n\n")
+	}
 }
 
 // stepLabel names a step in the text report: "(setup) login", with its

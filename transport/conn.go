@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -78,6 +79,14 @@ type Conn struct {
 	// MaxAge is how old the connection may grow before it is retired
 	// ([Config.MaxConnLifetime] with its jitter); 0: no limit.
 	MaxAge time.Duration
+	// Local is the source address the connection bound
+	// ([Config.LocalAddrs]); the zero Addr when it bound none.
+	Local netip.Addr
+	// Dest is 1 + the slot of the address the connection was made to in
+	// the run's accounts ([metrics.Recorder.ConnDialedAt]), 0 when not
+	// known: set by the [Observer]'s ConnDialed, before the connection
+	// carries a request, and copied to each request's sample.
+	Dest int32
 
 	pool *Dialer
 
@@ -181,6 +190,16 @@ func ConnOf(c net.Conn) *Conn {
 type layered struct {
 	net.Conn
 	c *Conn
+}
+
+// Remote is the address c is connected to (a proxy's, through one); the
+// zero AddrPort when it is not a TCP connection.
+func (c *Conn) Remote() netip.AddrPort {
+	if a, ok := c.Conn.RemoteAddr().(*net.TCPAddr); ok {
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
 }
 
 // AddDialPhases adds the phases of c's dial that happened (DNS, connect,

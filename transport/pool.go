@@ -48,10 +48,9 @@ type Dialer struct {
 	dialing  atomic.Int64 // dials started and not yet counted (dialed) or failed
 	proxy    *Proxy       // WithProxy: the Pool's connections go through it
 	h2       bool         // WithHTTP2: the engine speaks HTTP/2
-	// localNext counts the dials that took a source address (LocalAddrs).
-	localNext atomic.Uint64
-	// resolveNext counts, per Resolve key, the dials it answered.
-	resolveNext map[string]*atomic.Uint64
+	// turns count the dials that took a source address (LocalAddrs) and,
+	// per Resolve key, those it answered: maybe shared (WithTurns).
+	turns *Turns
 
 	mu   sync.Mutex
 	open map[*Conn]struct{} // connections open now
@@ -71,6 +70,32 @@ func WithProxy(px *Proxy) Option { return func(d *Dialer) { d.proxy = px } }
 // http/1.1); --http 2 offers h2 alone either way. [New] (net/http) sets
 // it.
 func WithHTTP2() Option { return func(d *Dialer) { d.h2 = true } }
+
+// Turns are the round-robin counters of --local-addr (the next source
+// address) and --resolve (the next address of each entry). The dialers
+// of one run share one ([WithTurns]), so that pools made per VU (or per
+// proxy) take the addresses in turn together, not each from the first.
+type Turns struct {
+	local   atomic.Uint64
+	resolve map[string]*atomic.Uint64 // by Config.Resolve key; read-only after NewTurns
+}
+
+// NewTurns returns counters for cfg's LocalAddrs and Resolve entries.
+func NewTurns(cfg Config) *Turns {
+	t := &Turns{}
+	if len(cfg.Resolve) > 0 {
+		t.resolve = make(map[string]*atomic.Uint64, len(cfg.Resolve))
+		for k := range cfg.Resolve {
+			t.resolve[k] = new(atomic.Uint64)
+		}
+	}
+	return t
+}
+
+// WithTurns makes the dialer take its source and --resolve addresses in
+// turn with every other dialer given t (made by [NewTurns] for the same
+// Config).
+func WithTurns(t *Turns) Option { return func(d *Dialer) { d.turns = t } }
 
 // WithEpoch sets the start of the dialer's clock ([Dialer.Now]), so that
 // several pools, and the engine's schedule, share one clock. The default
@@ -110,14 +135,11 @@ func NewDialer(cfg Config, obs Observer, opts ...Option) (*Dialer, error) {
 		}
 		p.tls.RootCAs = roots
 	}
-	if len(cfg.Resolve) > 0 {
-		p.resolveNext = make(map[string]*atomic.Uint64, len(cfg.Resolve))
-		for k := range cfg.Resolve {
-			p.resolveNext[k] = new(atomic.Uint64)
-		}
-	}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.turns == nil {
+		p.turns = NewTurns(cfg)
 	}
 	p.tls.NextProtos = cfg.HTTP.ALPN(p.h2)
 	return p, nil
@@ -360,7 +382,8 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 	connectStart := time.Now()
 	var nc net.Conn
 	nd := &p.net
-	if la, ok := p.localAddr(); ok {
+	la, bound := p.localAddr()
+	if bound {
 		if ips = sameFamily(ips, la); len(ips) == 0 {
 			return nil, &FamilyError{Local: la, Addr: addr}
 		}
@@ -385,6 +408,9 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 		DialedAt: start,
 		MaxAge:   p.cfg.connLifetime(rand.Float64()),
 		pool:     p,
+	}
+	if bound {
+		c.Local = la
 	}
 	if p.H2C() {
 		c.Proto = metrics.ProtoH2 // prior knowledge; TLS's ALPN decides for https

@@ -44,5 +44,6 @@ func (t *Tracer) Measure(s *metrics.Sample, start, end, intended time.Duration) 
 	s.Retries, s.Redirects = t.Retries(), t.Redirects()
 	if c := t.conn; c != nil {
 		s.Proto = c.Proto
+		s.Dest = c.Dest
 	}
 }

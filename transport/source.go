@@ -2,8 +2,10 @@ package transport
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -117,7 +119,7 @@ func (p *Dialer) localAddr() (a netip.Addr, ok bool) {
 	if n == 0 {
 		return netip.Addr{}, false
 	}
-	return p.cfg.LocalAddrs[(p.localNext.Add(1)-1)%uint64(n)], true
+	return p.cfg.LocalAddrs[(p.turns.local.Add(1)-1)%uint64(n)], true
 }
 
 // sameFamily keeps the addresses of ips a socket bound to local can
@@ -182,6 +184,24 @@ func ParseResolve(items []string) (map[string][]netip.Addr, error) {
 	return out, nil
 }
 
+// ResolvedAddrs returns the addresses --resolve gives, each with its
+// entry's port, by entry (sorted by host:port) in the order given: the
+// destinations the run's accounts list first.
+func (c Config) ResolvedAddrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, key := range slices.Sorted(maps.Keys(c.Resolve)) {
+		_, p, _ := strings.Cut(key, ":")
+		port, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			continue
+		}
+		for _, a := range c.Resolve[key] {
+			out = append(out, netip.AddrPortFrom(a.Unmap(), uint16(port)))
+		}
+	}
+	return out
+}
+
 // validHost reports whether h is a DNS host name: dot-separated labels of
 // letters, digits and hyphens (underscores too, as some names have).
 func validHost(h string) bool {
@@ -214,7 +234,10 @@ func (p *Dialer) resolved(host, port string) (ips []netip.Addr, ok bool) {
 		return nil, false
 	}
 	n := uint64(len(addrs))
-	i := (p.resolveNext[key].Add(1) - 1) % n
+	var i uint64
+	if next := p.turns.resolve[key]; next != nil {
+		i = (next.Add(1) - 1) % n
+	}
 	ips = make([]netip.Addr, 0, n)
 	ips = append(ips, addrs[i:]...)
 	return append(ips, addrs[:i]...), true

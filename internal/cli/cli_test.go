@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/internal/cli"
+	"github.com/faya-load/faya/internal/sockstat"
 	"github.com/faya-load/faya/internal/testserver"
 	"go.uber.org/goleak"
 )
@@ -515,5 +517,106 @@ func TestMaxHeaderBytesFlag(t *testing.T) {
 					eng, tc.limit, rep.Requests.OK, rep.Errors, r.code, tc.ok, tc.protocolEr)
 			}
 		}
+	}
+}
+
+// With --local-addr the pre-run port warning counts every address's
+// range: 1000 new connections a second need 60,000 ports, more than 2
+// addresses' default ranges hold (2 x 28,232) and less than 4's.
+func TestPreflightPortWarningPerSource(t *testing.T) {
+	if _, err := os.Stat("/proc/sys/net/ipv4/ip_local_port_range"); err != nil {
+		t.Skip("no port range to read")
+	}
+	lo, hi, err := sockstat.PortRange()
+	if err != nil {
+		t.Skip(err)
+	}
+	ports := hi - lo + 1
+	srv := testserver.Start(t)
+	for _, tc := range []struct {
+		addrs string
+		n     int
+	}{{"127.0.0.2,127.0.0.3", 2}, {"127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5", 4}} {
+		r := faya(t.Context(), "run", "-r", "1000", "-d", "50ms", "--disable-keepalives", "--local-addr", tc.addrs, srv.URL+"/")
+		if r.code != cli.ExitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		warned := strings.Contains(r.stderr, "faya: warning: at 1000 new connections a second")
+		if want := 60000 >= tc.n*ports; warned != want {
+			t.Errorf("%d source addresses of %d ports each: warned %v, want %v:\n%s", tc.n, ports, warned, want, r.stderr)
+		}
+		if warned && !strings.Contains(r.stderr, fmt.Sprintf("the %d source addresses of --local-addr have %d (%d ports each", tc.n, tc.n*ports, ports)) {
+			t.Errorf("the warning does not count the %d addresses' ports:\n%s", tc.n, r.stderr)
+		}
+	}
+}
+
+// --local-addr at -c 10: the report's source table in JSON and text gives
+// the connections from each address, taken in turn (5 and 5 when each VU
+// dialed one: the engine's TestLocalAddrs holds that), adding up to those
+// dialed, with their TIME_WAIT readings.
+func TestLocalAddrReport(t *testing.T) {
+	srv := testserver.Start(t)
+	r := faya(t.Context(), "run", "-c", "10", "-n", "200", "--local-addr", "127.0.0.2,127.0.0.3", "--json", "-", srv.URL+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Sockets     struct{ Watched bool } `json:"sockets"`
+		Connections struct {
+			Dialed int64 `json:"dialed"`
+		} `json:"connections"`
+		Addresses struct {
+			Sources []struct {
+				Addr     string `json:"addr"`
+				Dialed   int64  `json:"dialed"`
+				TimeWait *int   `json:"time_wait"`
+			} `json:"sources"`
+			Destinations []json.RawMessage `json:"destinations"`
+		} `json:"addresses"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	src := rep.Addresses.Sources
+	if len(src) != 2 || src[0].Addr != "127.0.0.2" || src[1].Addr != "127.0.0.3" || src[0].Dialed-src[1].Dialed < 0 || src[0].Dialed-src[1].Dialed > 1 ||
+		src[0].Dialed+src[1].Dialed != rep.Connections.Dialed || rep.Connections.Dialed == 0 {
+		t.Errorf("sources %+v; want the %d connections dialed taken in turn from 127.0.0.2 and 127.0.0.3", src, rep.Connections.Dialed)
+	}
+	for _, s := range src {
+		if (s.TimeWait != nil) != rep.Sockets.Watched {
+			t.Errorf("%s: TIME_WAIT %v with the sockets watched %v; want a reading exactly when watched", s.Addr, s.TimeWait, rep.Sockets.Watched)
+		}
+	}
+	if len(rep.Addresses.Destinations) != 0 {
+		t.Errorf("%d destinations; want none for a run to one address", len(rep.Addresses.Destinations))
+	}
+	if !strings.Contains(r.stderr, "Source addresses (--local-addr)") || !regexp.MustCompile(fmt.Sprintf(`\n\s+127\.0\.0\.3\s+%d\s`, src[1].Dialed)).MatchString(r.stderr) {
+		t.Errorf("text report lacks the source table:\n%s", r.stderr)
+	}
+}
+
+// The TIME_WAIT watch takes --resolve's addresses for the names it gives,
+// without a lookup: shop.test resolves nowhere, and its sockets are
+// watched all the same.
+func TestResolveWatchesSockets(t *testing.T) {
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skip("no socket tables to read")
+	}
+	srv := testserver.Start(t)
+	_, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
+	r := faya(t.Context(), "run", "-c", "2", "-n", "20", "--resolve", "shop.test:"+port+":127.0.0.1", "--json", "-", "http://shop.test:"+port+"/")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Requests struct{ OK int64 }     `json:"requests"`
+		Sockets  struct{ Watched bool } `json:"sockets"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requests.OK != 20 || !rep.Sockets.Watched {
+		t.Errorf("%d requests answered, sockets watched %v; want 20, and watched", rep.Requests.OK, rep.Sockets.Watched)
 	}
 }

@@ -244,7 +244,7 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 			view.Update(iv.Point, iv.Total)
 		}
 	}
-	watch := watchSockets(ctx, socketTargets(plan))
+	watch := watchSockets(ctx, socketTargets(plan), plan.Transport)
 	opts := append([]engine.Option{engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv), engine.WithIntervals(onInterval)}, o.part.options()...)
 	eng, err := engine.New(plan, opts...)
 	if err != nil {

@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/sockstat"
+	"github.com/faya-load/faya/transport"
 )
 
 // timeWaitLife is how long Linux keeps a socket in TIME_WAIT.
@@ -30,8 +32,16 @@ const timeWaitLife = 60 * time.Second
 // from the host-wide rise (reading the full tables then could stall the
 // run for hundreds of milliseconds when tens of thousands of sockets
 // exist).
+//
+// With --local-addr the sockets are counted per source address too: each
+// address has its own ephemeral ports.
 type socketWatch struct {
 	match      sockstat.Match
+	srcs       []netip.Addr    // --local-addr
+	split      *sockstat.Split // the last reading per source address; mu
+	srcBefore  []int
+	srcPeak    []int // mu
+	mu         sync.Mutex
 	lo, hi     int
 	before     int
 	hostBefore int
@@ -42,8 +52,9 @@ type socketWatch struct {
 }
 
 // targetAddrs resolves the host:port of each URL (http and https, a proxy
-// URL alike).
-func targetAddrs(ctx context.Context, rawURLs []string) []netip.AddrPort {
+// URL alike); a host:port --resolve names (resolve) takes its addresses
+// from there, without a lookup.
+func targetAddrs(ctx context.Context, rawURLs []string, resolve map[string][]netip.Addr) []netip.AddrPort {
 	var addrs []netip.AddrPort
 	for _, raw := range rawURLs {
 		u, err := url.Parse(raw)
@@ -61,6 +72,8 @@ func targetAddrs(ctx context.Context, rawURLs []string) []netip.AddrPort {
 		var ips []netip.Addr
 		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
 			ips = []netip.Addr{ip}
+		} else if given, ok := resolve[strings.ToLower(u.Hostname())+":"+strings.TrimLeft(port, "0")]; ok {
+			ips = given
 		} else {
 			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			ips, _ = net.DefaultResolver.LookupNetIP(rctx, "ip", u.Hostname())
@@ -74,11 +87,12 @@ func targetAddrs(ctx context.Context, rawURLs []string) []netip.AddrPort {
 }
 
 // watchSockets resolves the targets' addresses (the URLs the run sends
-// to, and its proxies) and takes the first reading. Where the socket
-// tables cannot be read, the watch is off.
-func watchSockets(ctx context.Context, targets []string) *socketWatch {
-	w := &socketWatch{}
-	addrs := targetAddrs(ctx, targets)
+// to, and its proxies; --resolve's addresses for the names it gives) and
+// takes the first reading, per source address of cfg.LocalAddrs too.
+// Where the socket tables cannot be read, the watch is off.
+func watchSockets(ctx context.Context, targets []string, cfg transport.Config) *socketWatch {
+	w := &socketWatch{srcs: cfg.LocalAddrs}
+	addrs := targetAddrs(ctx, targets, cfg.Resolve)
 	if len(addrs) == 0 {
 		return w
 	}
@@ -87,11 +101,21 @@ func watchSockets(ctx context.Context, targets []string) *socketWatch {
 	if err != nil {
 		return w
 	}
-	c, err := sockstat.Diag(w.match)
+	if len(w.srcs) > 0 {
+		w.split = sockstat.BySource(w.srcs)
+	}
+	c, err := sockstat.DiagSplit(w.match, w.split)
 	w.diag = err == nil
 	if !w.diag {
-		if c, err = sockstat.Read(w.match); err != nil {
+		if c, err = sockstat.ReadSplit(w.match, w.split); err != nil {
 			return w
+		}
+	}
+	if w.split != nil {
+		w.srcBefore = make([]int, len(w.srcs))
+		w.srcPeak = make([]int, len(w.srcs))
+		for i, c := range w.split.Counts {
+			w.srcBefore[i], w.srcPeak[i] = c.TimeWait, c.TimeWait
 		}
 	}
 	host, err := sockstat.HostTimeWait()
@@ -125,7 +149,12 @@ func (w *socketWatch) count() (int64, bool) {
 		raise(&w.hostPeak, int64(h))
 	}
 	if w.diag {
-		c, err := sockstat.Diag(w.match)
+		w.mu.Lock()
+		c, err := sockstat.DiagSplit(w.match, w.split)
+		if err == nil {
+			w.raiseSources()
+		}
+		w.mu.Unlock()
 		if err == nil {
 			raise(&w.peak, int64(c.TimeWait))
 			return int64(c.TimeWait), true
@@ -137,6 +166,17 @@ func (w *socketWatch) count() (int64, bool) {
 	n := timeWaitToTarget(w.before, w.hostBefore, h)
 	raise(&w.peak, n)
 	return n, true
+}
+
+// raiseSources takes the last reading's TIME_WAIT per source address
+// into the peaks; mu is held.
+func (w *socketWatch) raiseSources() {
+	if w.split == nil {
+		return
+	}
+	for i, c := range w.split.Counts {
+		w.srcPeak[i] = max(w.srcPeak[i], c.TimeWait)
+	}
 }
 
 // timeWaitToTarget estimates the TIME_WAIT sockets to the target from the
@@ -153,19 +193,30 @@ func (w *socketWatch) result() diagnose.Sockets {
 	if !w.ok {
 		return diagnose.Sockets{}
 	}
+	w.count()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	var c sockstat.Counts
 	var err error
 	if w.diag {
-		c, err = sockstat.Diag(w.match)
+		c, err = sockstat.DiagSplit(w.match, w.split)
 	}
 	if !w.diag || err != nil {
-		if c, err = sockstat.Read(w.match); err != nil {
+		if c, err = sockstat.ReadSplit(w.match, w.split); err != nil {
 			return diagnose.Sockets{}
 		}
 	}
-	w.count()
+	w.raiseSources()
 	raise(&w.peak, int64(c.TimeWait))
+	var srcs []diagnose.SourceSockets
+	if w.split != nil {
+		for i, a := range w.srcs {
+			srcs = append(srcs, diagnose.SourceSockets{Addr: a, TimeWaitBefore: w.srcBefore[i],
+				TimeWaitAfter: w.split.Counts[i].TimeWait, TimeWaitPeak: w.srcPeak[i]})
+		}
+	}
 	return diagnose.Sockets{
+		Sources:        srcs,
 		Watched:        true,
 		TimeWaitBefore: w.before,
 		TimeWaitAfter:  c.TimeWait,
@@ -178,12 +229,20 @@ func (w *socketWatch) result() diagnose.Sockets {
 
 // preflight warns, before any traffic, when an open-model run with
 // keep-alives disabled would use up the ephemeral ports: each connection
-// can leave a socket in TIME_WAIT for a minute.
+// can leave a socket in TIME_WAIT for a minute. With --local-addr each
+// source address has the whole port range: the budget is theirs together.
 func (w *socketWatch) preflight(stderr io.Writer, plan engine.Plan) {
 	if !w.ok || !plan.Transport.DisableKeepAlives {
 		return
 	}
 	ports := w.hi - w.lo + 1
+	budget := fmt.Sprintf("this machine has %d (%d-%d)", ports, w.lo, w.hi)
+	fix := "Keep connections alive, lower the rate, add source addresses (--local-addr), or widen net.ipv4.ip_local_port_range."
+	if n := len(plan.Transport.LocalAddrs); n > 0 {
+		budget = fmt.Sprintf("the %d source addresses of --local-addr have %d (%d ports each, %d-%d)", n, n*ports, ports, w.lo, w.hi)
+		ports *= n
+		fix = fmt.Sprintf("Keep connections alive, lower the rate, add source addresses to the %d of --local-addr, or widen net.ipv4.ip_local_port_range.", n)
+	}
 	for _, sc := range plan.Scenarios {
 		ex := sc.Executor
 		if !ex.Open() {
@@ -198,8 +257,8 @@ func (w *socketWatch) preflight(stderr io.Writer, plan engine.Plan) {
 			continue
 		}
 		after := time.Duration(float64(ports) / rate * float64(time.Second)).Round(100 * time.Millisecond)
-		fmt.Fprintf(stderr, "faya: warning: at %.0f new connections a second (--disable-keepalives), sockets left in TIME_WAIT for %v would need %.0f ephemeral ports; this machine has %d (%d-%d), so connects may fail with \"cannot assign requested address\" after about %v. Keep connections alive, lower the rate, or widen net.ipv4.ip_local_port_range.\n",
-			rate, timeWaitLife, inUse, ports, w.lo, w.hi, after)
+		fmt.Fprintf(stderr, "faya: warning: at %.0f new connections a second (--disable-keepalives), sockets left in TIME_WAIT for %v would need %.0f ephemeral ports; %s, so connects may fail with \"cannot assign requested address\" after about %v. %s\n",
+			rate, timeWaitLife, inUse, budget, after, fix)
 	}
 }
 

@@ -59,6 +59,8 @@ type Result struct {
 	Start, End time.Duration
 	// Streams got: the first on their connection, or on one used before.
 	Fresh, Reused int
+	// Dest is the connection's destination slot ([transport.Conn.Dest]).
+	Dest int32
 	// Retries counts requests sent again after the server did not
 	// process them (REFUSED_STREAM, GOAWAY); Redirects the redirects
 	// followed.
@@ -157,6 +159,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		return false, err
 	}
 	wait := got - t0
+	res.Dest = c.tc.Dest
 	switch src {
 	case fromDial:
 		res.Timings.Add(metrics.PhaseBlocked, max(wait-c.tc.AddDialPhases(&res.Timings), 0))

@@ -119,6 +119,8 @@ type Result struct {
 	Start, End time.Duration
 	// Connections got: first use, or used before.
 	Fresh, Reused int
+	// Dest is the last connection's destination slot ([transport.Conn.Dest]).
+	Dest int32
 	// WasIdle says the last connection came from the idle list, after
 	// IdleTime.
 	WasIdle  bool
@@ -249,6 +251,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	} else {
 		res.Reused++
 	}
+	res.Dest = tc.Dest
 	wait := got - t0
 	res.WasIdle, res.IdleTime = false, 0
 	switch src {

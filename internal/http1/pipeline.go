@@ -92,6 +92,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 		dial = tc.AddDialPhases(&res[0].Timings)
 	}
 	for k := range res {
+		res[k].Dest = tc.Dest
 		res[k].Timings.Add(metrics.PhaseBlocked, max(got-t0-dial, 0))
 		if k == 0 && fresh {
 			res[k].Fresh++

@@ -217,6 +217,23 @@ func Runs(parts []Part, o Options) (report.Run, error) {
 		if r.Sockets.PortHi > 0 {
 			out.Sockets.PortLo, out.Sockets.PortHi = r.Sockets.PortLo, r.Sockets.PortHi
 		}
+		// TIME_WAIT per source address (--local-addr): by address, the
+		// worst of each (an agent's addresses are its own machine's).
+		for _, src := range r.Sockets.Sources {
+			j := 0
+			for j < len(out.Sockets.Sources) && out.Sockets.Sources[j].Addr != src.Addr {
+				j++
+			}
+			switch {
+			case j < len(out.Sockets.Sources):
+				d := &out.Sockets.Sources[j]
+				d.TimeWaitBefore = max(d.TimeWaitBefore, src.TimeWaitBefore)
+				d.TimeWaitAfter = max(d.TimeWaitAfter, src.TimeWaitAfter)
+				d.TimeWaitPeak = max(d.TimeWaitPeak, src.TimeWaitPeak)
+			case j < metrics.MaxSourceAddrs:
+				out.Sockets.Sources = append(out.Sockets.Sources, src)
+			}
+		}
 	}
 	var last time.Duration
 	for _, b := range buckets {

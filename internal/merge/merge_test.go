@@ -2,10 +2,12 @@ package merge
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/runfile"
 	"github.com/faya-load/faya/metrics"
@@ -156,5 +158,66 @@ func TestMergeMissing(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), "PARTIAL: segment 1/3 (segment 1/3) missing") || !strings.Contains(text.String(), "Agents") {
 		t.Errorf("text report:\n%s", text.String())
+	}
+}
+
+// addrPart is segment seg/2's run: one connection from each source to
+// each destination, reqs requests on each; its TIME_WAIT readings per
+// source are tw.
+func addrPart(seg int, srcs, dsts []string, reqs int, tw map[string]int) Part {
+	rec := metrics.NewRecorder(1)
+	for _, s := range srcs {
+		for _, d := range dsts {
+			slot := rec.ConnDialedAt(metrics.ProtoH1, netip.MustParseAddr(s), netip.MustParseAddrPort(d))
+			for range reqs {
+				x := metrics.Sample{Status: 200, Latency: time.Millisecond, First: true, Fresh: 1, Dest: slot}
+				rec.Shard(0).Record(&x, nil)
+			}
+		}
+	}
+	total := rec.Flush(nil)
+	r := &runfile.Run{Origin: runfile.Origin{Segment: segStr(seg, 2), PlanHash: "h1", Agent: "agent-" + segStr(seg, 2)}}
+	so := diagnose.Sockets{Watched: true, PortLo: 32768, PortHi: 60999}
+	for _, s := range srcs {
+		so.Sources = append(so.Sources, diagnose.SourceSockets{Addr: netip.MustParseAddr(s), TimeWaitAfter: tw[s], TimeWaitPeak: tw[s]})
+	}
+	r.Run = report.Run{Result: engine.Result{Total: total, Duration: time.Second, Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Scheduling: time.Second}, Sockets: so}
+	return Part{Run: r}
+}
+
+// The per-address accounts of two agents merge by address: counts add,
+// TIME_WAIT per source address is the worst agent's (its own machine's).
+func TestMergeAddresses(t *testing.T) {
+	a := addrPart(0, []string{"10.0.0.2", "10.0.0.3"}, []string{"10.1.0.1:80", "10.1.0.2:80"}, 3, map[string]int{"10.0.0.2": 7, "10.0.0.3": 1})
+	b := addrPart(1, []string{"10.0.0.3"}, []string{"10.1.0.2:80", "10.1.0.3:80"}, 5, map[string]int{"10.0.0.3": 4})
+	got, err := Runs([]Part{a, b}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := report.Build(got)
+	if rep.Addresses == nil {
+		t.Fatal("no per-address accounts")
+	}
+	src := map[string]report.SourceAddr{}
+	for _, s := range rep.Addresses.Sources {
+		src[s.Addr] = s
+	}
+	if s := src["10.0.0.2"]; s.Dialed != 2 || s.TimeWait == nil || *s.TimeWait != 7 {
+		t.Errorf("10.0.0.2: %+v; want 2 connections, 7 in TIME_WAIT", s)
+	}
+	if s := src["10.0.0.3"]; s.Dialed != 4 || s.TimeWait == nil || *s.TimeWait != 4 {
+		t.Errorf("10.0.0.3: %+v; want 4 connections, 4 in TIME_WAIT (the worst agent's)", s)
+	}
+	dst := map[string]report.DestAddr{}
+	for _, d := range rep.Addresses.Destinations {
+		dst[d.Addr] = d
+	}
+	for addr, want := range map[string][2]int64{"10.1.0.1:80": {2, 6}, "10.1.0.2:80": {3, 6 + 5}, "10.1.0.3:80": {1, 5}} {
+		if d := dst[addr]; d.Dialed != want[0] || d.Requests != want[1] || d.Latency.Count != want[1] {
+			t.Errorf("%s: %+v; want %d connections, %d requests and latencies", addr, d, want[0], want[1])
+		}
+	}
+	if len(rep.Addresses.Destinations) != 3 || len(rep.Addresses.Sources) != 2 {
+		t.Errorf("%d destinations, %d sources; want 3 and 2", len(rep.Addresses.Destinations), len(rep.Addresses.Sources))
 	}
 }

@@ -20,7 +20,11 @@ const (
 // kernel sends only sockets in those states, so a reading costs time in
 // proportion to them, not to the whole table; it is cheap enough to take
 // every second during a run.
-func Diag(m Match) (Counts, error) {
+func Diag(m Match) (Counts, error) { return DiagSplit(m, nil) }
+
+// DiagSplit is Diag that also counts by sp's groups (sp may be nil).
+func DiagSplit(m Match, sp *Split) (Counts, error) {
+	sp.reset()
 	var c Counts
 	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, syscall.NETLINK_INET_DIAG)
 	if err != nil {
@@ -32,7 +36,7 @@ func Diag(m Match) (Counts, error) {
 	}
 	buf := make([]byte, 64<<10)
 	for seq, family := range []uint8{syscall.AF_INET, syscall.AF_INET6} {
-		if err := diagDump(fd, uint32(seq+1), family, buf, m, &c); err != nil {
+		if err := diagDump(fd, uint32(seq+1), family, buf, m, &c, sp); err != nil {
 			return c, err
 		}
 	}
@@ -40,7 +44,7 @@ func Diag(m Match) (Counts, error) {
 }
 
 // diagDump asks for one address family's sockets and counts the answers.
-func diagDump(fd int, seq uint32, family uint8, buf []byte, m Match, c *Counts) error {
+func diagDump(fd int, seq uint32, family uint8, buf []byte, m Match, c *Counts, sp *Split) error {
 	req := make([]byte, syscall.NLMSG_HDRLEN+diagReqLen)
 	le := binary.NativeEndian
 	le.PutUint32(req[0:], uint32(len(req)))
@@ -78,13 +82,13 @@ func diagDump(fd int, seq uint32, family uint8, buf []byte, m Match, c *Counts) 
 			if msg.Header.Seq != seq || len(msg.Data) < diagMsgLen {
 				continue
 			}
-			countDiag(msg.Data, m, c)
+			countDiag(msg.Data, m, c, sp)
 		}
 	}
 }
 
 // countDiag counts one struct inet_diag_msg.
-func countDiag(d []byte, m Match, c *Counts) {
+func countDiag(d []byte, m Match, c *Counts, sp *Split) {
 	family, state := d[0], d[1]
 	id := d[4:]
 	sport, dport := binary.BigEndian.Uint16(id[0:]), binary.BigEndian.Uint16(id[2:])
@@ -99,11 +103,5 @@ func countDiag(d []byte, m Match, c *Counts) {
 	if !m(local, remote) {
 		return
 	}
-	c.Total++
-	switch state {
-	case stateEstablished:
-		c.Established++
-	case stateTimeWait:
-		c.TimeWait++
-	}
+	count(c, sp, local, remote, uint64(state))
 }

@@ -69,3 +69,68 @@ func TestDiagLive(t *testing.T) {
 		t.Errorf("Diag to a port nothing uses: %+v, %v", c, err)
 	}
 }
+
+// DiagSplit and ReadSplit count by source address: 3 connections this
+// test closes first from 127.0.0.2 and 2 from 127.0.0.3 (TIME_WAIT on its
+// side), 1 kept open from 127.0.0.2; 127.0.0.4 has none.
+func TestSplitBySource(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, _ = c.Read(make([]byte, 1))
+				_ = c.Close()
+			}()
+		}
+	}()
+	srcs := []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.4")}
+	for i, from := range []int{0, 0, 0, 1, 1, 0} {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: srcs[from].AsSlice()}}
+		c, err := d.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Skipf("dial from %s: %v", srcs[from], err)
+		}
+		if i == 5 {
+			defer c.Close()
+			continue
+		}
+		_ = c.Close()
+	}
+	m := ToRemote(netip.MustParseAddrPort(l.Addr().String()))
+	want := []Counts{{Established: 1, TimeWait: 3, Total: 4}, {TimeWait: 2, Total: 2}, {}}
+	var sp *Split
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		sp = BySource(srcs)
+		if _, err := DiagSplit(m, sp); err != nil {
+			t.Fatal(err)
+		}
+		if sp.Counts[0].TimeWait >= 3 && sp.Counts[1].TimeWait >= 2 {
+			break
+		}
+	}
+	// An earlier run's sockets from these addresses to a listener that had
+	// the same port may still be in TIME_WAIT: at least, then.
+	for i, w := range want {
+		if g := sp.Counts[i]; g.Established != w.Established || g.TimeWait < w.TimeWait || i == 2 && g.Total != 0 {
+			t.Errorf("DiagSplit %s: %+v; want %+v", srcs[i], g, w)
+		}
+	}
+	tables := BySource(srcs)
+	if _, err := ReadSplit(m, tables); err != nil {
+		t.Fatal(err)
+	}
+	for i := range srcs {
+		if tables.Counts[i].Established != sp.Counts[i].Established || tables.Counts[i].TimeWait != sp.Counts[i].TimeWait {
+			t.Errorf("%s: tables %+v, Diag %+v; want the same counts", srcs[i], tables.Counts[i], sp.Counts[i])
+		}
+	}
+}

@@ -4,3 +4,6 @@ package sockstat
 
 // Diag is not available here: there are no netlink socket diagnostics.
 func Diag(m Match) (Counts, error) { return Counts{}, ErrUnsupported }
+
+// DiagSplit is not available here either.
+func DiagSplit(m Match, sp *Split) (Counts, error) { return Counts{}, ErrUnsupported }

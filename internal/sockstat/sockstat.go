@@ -56,6 +56,54 @@ func contains(addrs []netip.AddrPort, a netip.AddrPort) bool {
 	return false
 }
 
+// Split counts the sockets a Match selected by group, besides their
+// total: Of returns a socket's group, its index in Counts (-1: none).
+type Split struct {
+	Of     func(local, remote netip.AddrPort) int
+	Counts []Counts
+}
+
+// BySource returns a Split by local address: group i is srcs[i]'s
+// sockets.
+func BySource(srcs []netip.Addr) *Split {
+	idx := make(map[netip.Addr]int, len(srcs))
+	for i, a := range srcs {
+		idx[a.Unmap()] = i
+	}
+	return &Split{Counts: make([]Counts, len(srcs)), Of: func(local, _ netip.AddrPort) int {
+		if i, ok := idx[local.Addr().Unmap()]; ok {
+			return i
+		}
+		return -1
+	}}
+}
+
+// reset zeroes the groups' counts.
+func (sp *Split) reset() {
+	if sp != nil {
+		clear(sp.Counts)
+	}
+}
+
+// count adds one socket in state st to c and to its group's counts.
+func count(c *Counts, sp *Split, local, remote netip.AddrPort, st uint64) {
+	add := func(c *Counts) {
+		c.Total++
+		switch st {
+		case stateEstablished:
+			c.Established++
+		case stateTimeWait:
+			c.TimeWait++
+		}
+	}
+	add(c)
+	if sp != nil {
+		if i := sp.Of(local, remote); i >= 0 && i < len(sp.Counts) {
+			add(&sp.Counts[i])
+		}
+	}
+}
+
 // Tables are the files Read reads.
 var Tables = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 
@@ -63,7 +111,11 @@ var Tables = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 var ErrUnsupported = errors.New("sockstat: no /proc/net/tcp on this system")
 
 // Read counts the sockets in the system's tables that m selects.
-func Read(m Match) (Counts, error) {
+func Read(m Match) (Counts, error) { return ReadSplit(m, nil) }
+
+// ReadSplit is Read that also counts by sp's groups (sp may be nil).
+func ReadSplit(m Match, sp *Split) (Counts, error) {
+	sp.reset()
 	var c Counts
 	found := false
 	for _, path := range Tables {
@@ -72,7 +124,7 @@ func Read(m Match) (Counts, error) {
 			continue
 		}
 		found = true
-		err = Parse(f, m, &c)
+		err = parse(f, m, &c, sp)
 		_ = f.Close()
 		if err != nil {
 			return c, fmt.Errorf("%s: %w", path, err)
@@ -86,7 +138,9 @@ func Read(m Match) (Counts, error) {
 
 // Parse adds to c the sockets of one table (the format of /proc/net/tcp or
 // /proc/net/tcp6) that m selects.
-func Parse(r io.Reader, m Match, c *Counts) error {
+func Parse(r io.Reader, m Match, c *Counts) error { return parse(r, m, c, nil) }
+
+func parse(r io.Reader, m Match, c *Counts, sp *Split) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 512), 4096)
 	first := true
@@ -114,13 +168,7 @@ func Parse(r io.Reader, m Match, c *Counts) error {
 		if err != nil {
 			return fmt.Errorf("state %q: %w", fields[3], err)
 		}
-		c.Total++
-		switch st {
-		case stateEstablished:
-			c.Established++
-		case stateTimeWait:
-			c.TimeWait++
-		}
+		count(c, sp, local, remote, st)
 	}
 	return sc.Err()
 }
