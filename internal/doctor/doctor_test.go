@@ -123,7 +123,7 @@ func TestRequestLimitAndHTTP10(t *testing.T) {
 
 func TestPlanIsStated(t *testing.T) {
 	p := doctor.Options{URL: "http://127.0.0.1:1/"}.Plan()
-	for _, want := range []string{"up to 29 short runs", "at most 200 requests or 3s", "at most 15s", "up to 256", "each step run 3 times for at most 500ms and 5000 requests", "drops beyond the steps' own spread"} {
+	for _, want := range []string{"up to 32 short runs", "at most 200 requests or 3s", "at most 15s", "up to 256", "each step run 3 times for at most 500ms and 5000 requests", "drops beyond the steps' own spread", "at most 10000 streams (32 at once) or for 3s", "recommended HTTP/2 pool run 3 times"} {
 		if !strings.Contains(p, want) {
 			t.Errorf("plan %q lacks %q", p, want)
 		}
