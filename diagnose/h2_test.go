@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
@@ -123,10 +121,10 @@ func TestStreamLimit(t *testing.T) {
 	}
 }
 
-// h2Server is Go's HTTP/2 server (x/net's, over TLS) with the settings of
-// s, answering after work (the server's own time per request) and reading
+// h2Server is Go's HTTP/2 server over TLS with the settings of cfg,
+// answering after work (the server's own time per request) and reading
 // request bodies to the end.
-func h2Server(t *testing.T, s *http2.Server, work time.Duration) string {
+func h2Server(t *testing.T, cfg *http.HTTP2Config, work time.Duration) string {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		if work > 0 {
@@ -134,10 +132,8 @@ func h2Server(t *testing.T, s *http2.Server, work time.Duration) string {
 		}
 		_, _ = w.Write([]byte("ok"))
 	}))
-	if err := http2.ConfigureServer(srv.Config, s); err != nil {
-		t.Fatal(err)
-	}
-	srv.TLS = srv.Config.TLSConfig
+	srv.Config.HTTP2 = cfg
+	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -169,7 +165,7 @@ func bottleneckRun(t *testing.T, eng, url string, vus, conns int, d time.Duratio
 // fires. Judged on the engine that measures the stream wait (the
 // default; net/http's Go client queues without saying).
 func TestSingleConnectionBottleneckRun(t *testing.T) {
-	url := h2Server(t, &http2.Server{MaxConcurrentStreams: 2}, 2*time.Millisecond)
+	url := h2Server(t, &http.HTTP2Config{MaxConcurrentStreams: 2}, 2*time.Millisecond)
 	fs, s := bottleneckRun(t, engine.EngineH1, url, 16, 1, 1200*time.Millisecond, nil)
 	f := find(t, fs, "single-connection-bottleneck")
 	mention(t, f, "16 VUs sent", "over 1 HTTP/2 connection open at once", "every connection's 2 streams were in use (the server's SETTINGS_MAX_CONCURRENT_STREAMS)",
@@ -197,7 +193,7 @@ func TestSingleConnectionBottleneckRun(t *testing.T) {
 // window (the streams' own, 1 MiB, have room), and the finding asks for
 // more connections, each with its own window.
 func TestSingleConnectionFlowControlRun(t *testing.T) {
-	url := h2Server(t, &http2.Server{MaxUploadBufferPerConnection: 65535, MaxUploadBufferPerStream: 1 << 20}, 0)
+	url := h2Server(t, &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 1 << 20}, 0)
 	body := bytes.Repeat([]byte("x"), 256<<10)
 	fs, s := bottleneckRun(t, engine.EngineH1, url, 8, 1, 1200*time.Millisecond, body)
 	t.Logf("%d requests, stalls %d for %v, on the connection's window %d for %v", s.Requests, s.H2.FlowStalls, s.H2.FlowStallTime, s.H2.FlowStallsConn, s.H2.FlowStallConnTime)

@@ -50,7 +50,8 @@ type H2Settings struct {
 type H2Report struct {
 	// ALPN lists the protocols the server took when each was offered
 	// alone by ALPN ("h2", "http/1.1"; https only). ALPNIgnored says a
-	// handshake completed with no protocol chosen (a server without ALPN).
+	// handshake completed with no protocol chosen: HTTP/1.1 without ALPN
+	// (Go's TLS server answers so to an http/1.1 it does not list).
 	ALPN        []string `json:"alpn"`
 	ALPNIgnored bool     `json:"alpn_ignored,omitempty"`
 	// H2C says an http URL's server answered the HTTP/2 connection
@@ -585,7 +586,7 @@ func (r *Report) h2Text(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "  ALPN (h2 and http/1.1 offered one at a time): the server takes %s", alpn)
 		if h.ALPNIgnored {
-			fmt.Fprintf(b, "; it chose no protocol for one offer (no ALPN on the server)")
+			fmt.Fprintf(b, "; a handshake completed with no protocol chosen (HTTP/1.1 without ALPN)")
 		}
 		fmt.Fprintf(b, "\n")
 	}

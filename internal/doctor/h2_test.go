@@ -22,9 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
-
 	"github.com/faya-load/faya/internal/doctor"
 	"github.com/faya-load/faya/internal/testserver"
 )
@@ -60,15 +57,15 @@ func jsonOf(t *testing.T, r *doctor.Report) map[string]any {
 // ForceAttemptHTTP2 in its snippet (and never in the HTTP/1.1 one).
 func TestDoctorH2GoServer(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(ok))
-	if err := http2.ConfigureServer(srv.Config, &http2.Server{MaxConcurrentStreams: 7, MaxReadFrameSize: 1 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	srv.TLS = srv.Config.TLSConfig
+	srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 7, MaxReadFrameSize: 1 << 20}
+	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	defer srv.Close()
 	r := run(t, h2quick(srv.URL+"/", 300))
 	h := r.H2
-	if h == nil || !h.Speaks || strings.Join(h.ALPN, ",") != "h2,http/1.1" || h.H2C {
+	// net/http's server lists h2 alone; Go's TLS completes an offer of
+	// http/1.1 without choosing it (HTTP/1.1 without ALPN).
+	if h == nil || !h.Speaks || strings.Join(h.ALPN, ",") != "h2" || !h.ALPNIgnored || h.H2C {
 		t.Fatalf("h2 report %+v", h)
 	}
 	s := h.Settings
@@ -96,7 +93,7 @@ func TestDoctorH2GoServer(t *testing.T) {
 	}
 	var b strings.Builder
 	_ = r.Text(&b)
-	for _, want := range []string{"the server takes h2, http/1.1", "MAX_CONCURRENT_STREAMS 7, INITIAL_WINDOW_SIZE", "MAX_FRAME_SIZE 1048576",
+	for _, want := range []string{"the server takes h2; a handshake completed with no protocol chosen", "MAX_CONCURRENT_STREAMS 7, INITIAL_WINDOW_SIZE", "MAX_FRAME_SIZE 1048576",
 		"GOAWAY: none within 300 streams", "faya run " + h.Flags() + " URL"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text lacks %q", want)
@@ -109,10 +106,15 @@ func TestDoctorH2GoServer(t *testing.T) {
 	}
 }
 
-// h2c by prior knowledge on an http URL: Go's server behind h2c.NewHandler
-// with MAX_CONCURRENT_STREAMS 5; the snippet enables unencrypted HTTP/2.
+// h2c by prior knowledge on an http URL: Go's server with unencrypted
+// HTTP/2 and MAX_CONCURRENT_STREAMS 5; the snippet enables unencrypted
+// HTTP/2.
 func TestDoctorH2C(t *testing.T) {
-	srv := httptest.NewServer(h2c.NewHandler(http.HandlerFunc(ok), &http2.Server{MaxConcurrentStreams: 5}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(ok))
+	srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 5}
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
 	defer srv.Close()
 	r := run(t, h2quick(srv.URL+"/", 100))
 	h := r.H2
