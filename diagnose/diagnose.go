@@ -156,6 +156,7 @@ func Analyze(in Input) []Finding {
 		a.serverGoAway()
 		a.h2NotNegotiated()
 		a.streamLimit()
+		a.singleConnBottleneck()
 		a.serverIdleCloses()
 		a.idleInQuietHours()
 		a.silentRetries()

@@ -2,6 +2,9 @@ package diagnose
 
 import (
 	"fmt"
+	"math"
+	"strings"
+	"time"
 
 	"github.com/faya-load/faya/metrics"
 )
@@ -88,4 +91,119 @@ func (a *analysis) streamLimit() {
 		Evidence: evidence + ".",
 		Fix:      fix,
 	})
+}
+
+// The bounds of single-connection-bottleneck: a run shorter or smaller
+// than these cannot show one connection's limit; a connection's waits
+// below waitShare of the requests' time did not cap anything.
+const (
+	bottleneckMinRun      = time.Second
+	bottleneckMinRequests = 200
+	bottleneckMaxConns    = 2
+	waitShare             = 0.10
+)
+
+// singleConnBottleneck: one HTTP/2 connection (or two) carried the run's
+// streams and was its limit, by one of two pieces of the run's own
+// evidence: its streams were all in use (at the server's
+// MAX_CONCURRENT_STREAMS, or the most seen) while requests waited for a
+// slot for a tenth of their time or more, or request bodies waited for
+// the connection's flow-control window (shared by its streams; another
+// connection has its own) for a tenth of the requests' time or more.
+// Judged only on HTTP/2 runs (90% of the requests or more) of a second
+// and 200 requests at least, with at most 2 connections open at once and
+// more requests in flight than connections. It replaces stream-limit,
+// whose evidence it carries, when it fires on the streams.
+func (a *analysis) singleConnBottleneck() {
+	s := a.s
+	h2 := s.Protocols[metrics.ProtoH2]
+	open := max(s.MaxOpen, 1)
+	c := int64(a.concurrency())
+	if h2 == 0 || float64(h2) < 0.9*float64(s.Requests) || s.Requests < bottleneckMinRequests ||
+		a.Duration < bottleneckMinRun || open > bottleneckMaxConns || c <= open {
+		return
+	}
+	lat := metrics.DistOf(s.Hist(metrics.Latency))
+	total := float64(lat.Mean) * float64(lat.Count) // the requests' time together
+	if total <= 0 {
+		return
+	}
+	conns := fmt.Sprintf("%d HTTP/2 connection", open)
+	if open > 1 {
+		conns += "s"
+	}
+	// The streams: all of a connection's in use, requests waiting.
+	wait := metrics.DistOf(s.Hist(metrics.StreamWait))
+	limit, peak := s.H2.MaxStreamsMin, s.H2.PeakStreams
+	if limit <= 0 {
+		limit = peak // the server's limit unseen (net/http): the most open at once
+	}
+	streams := wait.Count > 0 && limit > 0 && peak >= limit && open*limit < c &&
+		float64(wait.Mean)*float64(wait.Count) >= waitShare*total
+	// The connection's flow-control window.
+	stall := s.H2.FlowStallConnTime
+	flow := float64(stall) >= waitShare*total
+	if !streams && !flow {
+		return
+	}
+	var ev []string
+	ev = append(ev, fmt.Sprintf("%d VUs sent %d requests over %s open at once (%d dialed) in %s", c, s.Requests, conns, s.DialedProto[metrics.ProtoH2], dur(a.Duration)))
+	var fixes []string
+	need := open
+	if streams {
+		share := float64(wait.Mean) * float64(wait.Count) / total
+		src := "the server's SETTINGS_MAX_CONCURRENT_STREAMS"
+		if s.H2.MaxStreamsMin <= 0 {
+			src = "the most seen open at once"
+		}
+		ev = append(ev, fmt.Sprintf("every connection's %d streams were in use (%s), and %d requests waited for a stream slot: stream_wait p50 %s, p99 %s, %.0f%% of the requests' time",
+			limit, src, wait.Count, dur(wait.P50), dur(wait.P99), 100*share))
+		need = max(need, (c+limit-1)/limit)
+		if m := a.Config.MaxConnsPerHost; m == 0 || int64(m) >= need {
+			// The cap allowed them: the pool kept to its connections
+			// because of --h2-strict-streams.
+			fixes = append(fixes, fmt.Sprintf("drop --h2-strict-streams (in Go: HTTP2Config.StrictMaxConcurrentRequests = false), so that the pool opens the %d connections %d VUs need at %d streams each", need, c, limit))
+		} else {
+			fixes = append(fixes, fmt.Sprintf("--max-conns-per-host %d (in Go: http.Transport.MaxConnsPerHost = %d, with HTTP2Config.StrictMaxConcurrentRequests false): %d VUs at %d streams per connection", need, need, c, limit))
+		}
+		fixes = append(fixes, "or allow more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)")
+	}
+	if flow {
+		share := float64(stall) / total
+		ev = append(ev, fmt.Sprintf("request bodies waited %d times for the connection's flow-control window (the streams' own had room) for %s together, %.0f%% of the requests' time",
+			s.H2.FlowStallsConn, dur(stall), 100*share))
+		// Each connection brings its own window: enough of them that the
+		// waits' share would vanish (at least twice as many), within the
+		// VUs; the streams spread over them by a cap per connection (the
+		// pool opens another connection only when streams run out).
+		// (Less 0.05: the latencies' histogram rounds.)
+		n := max(need, min(c, max(2*open, int64(math.Ceil(float64(open)/(1-min(share, 0.9))-0.05)))))
+		per := (c + n - 1) / n
+		fixes = append(fixes, fmt.Sprintf("--max-conns-per-host %d --h2-max-streams %d (each connection has its own window; Go's client has no cap of streams per connection, so there: more than one http.Transport)", n, per),
+			"or a larger connection window on the server (Go: http.HTTP2Config.MaxReceiveBufferPerConnection, x/net's http2.Server.MaxUploadBufferPerConnection)")
+	}
+	title := "One HTTP/2 connection was the limit: its streams were all in use"
+	if !streams {
+		title = "One HTTP/2 connection was the limit: its flow-control window held the request bodies back"
+	}
+	if open > 1 {
+		title = strings.Replace(title, "One HTTP/2 connection was", fmt.Sprintf("%d HTTP/2 connections were", open), 1)
+		title = strings.Replace(title, "its ", "their ", 1)
+	}
+	a.add(Finding{ID: "single-connection-bottleneck", Severity: Warning, Title: title,
+		Evidence: strings.Join(ev, "; ") + ".", Fix: strings.Join(fixes, ", ")})
+	if streams {
+		a.drop("stream-limit")
+	}
+}
+
+// drop takes the findings with id out.
+func (a *analysis) drop(id string) {
+	out := a.out[:0]
+	for _, f := range a.out {
+		if f.ID != id {
+			out = append(out, f)
+		}
+	}
+	a.out = out
 }

@@ -1,6 +1,9 @@
 package diagnose_test
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -115,5 +118,93 @@ func TestStreamLimit(t *testing.T) {
 	mention(t, f, "drop --h2-strict-streams")
 	if fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: snap(100 * time.Microsecond)}); has(fs, "stream-limit") {
 		t.Errorf("stream-limit on a 1%% wait: %s", dump(fs))
+	}
+}
+
+// h2Server is Go's HTTP/2 server over TLS with the settings of cfg,
+// answering after work (the server's own time per request) and reading
+// request bodies to the end.
+func h2Server(t *testing.T, cfg *http.HTTP2Config, work time.Duration) string {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if work > 0 {
+			time.Sleep(work)
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.HTTP2 = cfg
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// bottleneckRun runs vus VUs for d over --http 2 with at most conns
+// connections, posting body when it is not nil.
+func bottleneckRun(t *testing.T, eng, url string, vus, conns int, d time.Duration, body []byte) ([]diagnose.Finding, *metrics.Snapshot) {
+	p := engine.Plan{Scenarios: []engine.Scenario{{
+		Name:     "t",
+		Executor: engine.Executor{Type: engine.VUs, VUs: vus, Iterations: 100_000, Duration: d},
+		Steps:    []engine.Step{{URL: url + "/"}},
+	}}}
+	if body != nil {
+		p.Scenarios[0].Steps[0].Method, p.Scenarios[0].Steps[0].Body, p.Scenarios[0].Steps[0].RawBody = http.MethodPost, body, true
+	}
+	p.Transport.HTTP, p.Transport.InsecureSkipVerify, p.Transport.MaxConnsPerHost = transport.HTTP2, true, conns
+	fs, s := diagnoseRun(t, eng, p)
+	if s.Requests < 200 || s.Errors+s.HTTPErrors > 0 || s.Protocols[metrics.ProtoH2] != s.Requests {
+		t.Fatalf("%d requests, %d errors (%v %v), protocols %v", s.Requests, s.Errors+s.HTTPErrors, s.ErrCount, s.ErrExample, s.Protocols)
+	}
+	return fs, s
+}
+
+// Real runs against Go's HTTP/2 server of 2 streams per connection: 16
+// VUs kept to one connection wait for a stream slot most of their time,
+// and the finding says so with the server's number and the connections
+// the VUs need; allowed 16 connections, the pool opens 8 and nothing
+// fires. Judged on the engine that measures the stream wait (the
+// default; net/http's Go client queues without saying).
+func TestSingleConnectionBottleneckRun(t *testing.T) {
+	url := h2Server(t, &http.HTTP2Config{MaxConcurrentStreams: 2}, 2*time.Millisecond)
+	fs, s := bottleneckRun(t, engine.EngineH1, url, 16, 1, 1200*time.Millisecond, nil)
+	f := find(t, fs, "single-connection-bottleneck")
+	mention(t, f, "16 VUs sent", "over 1 HTTP/2 connection open at once", "every connection's 2 streams were in use (the server's SETTINGS_MAX_CONCURRENT_STREAMS)",
+		"--max-conns-per-host 8 (in Go: http.Transport.MaxConnsPerHost = 8")
+	if has(fs, "stream-limit") {
+		t.Errorf("stream-limit beside it: %s", dump(fs))
+	}
+	t.Logf("fired: %d requests, max open %d: %s", s.Requests, s.MaxOpen, f.Evidence)
+
+	// The VUs' first requests dial at once, before the server's SETTINGS
+	// say 2 streams: 8 connections or more.
+	fs, s = bottleneckRun(t, engine.EngineH1, url, 16, 16, 1200*time.Millisecond, nil)
+	if has(fs, "single-connection-bottleneck") || s.MaxOpen < 8 {
+		t.Errorf("16 connections allowed: max open %d (want 8 or more), findings %s", s.MaxOpen, dump(fs))
+	}
+	// net/http measures no stream wait (Go's client queues inside
+	// RoundTrip): the same run cannot be judged there.
+	if fs, s = bottleneckRun(t, engine.EngineNetHTTP, url, 16, 1, 1200*time.Millisecond, nil); has(fs, "single-connection-bottleneck") {
+		t.Errorf("net/http: fired without a stream wait measured (max open %d): %s", s.MaxOpen, dump(fs))
+	}
+}
+
+// A server's connection window of 64 KiB shared by 8 streams posting
+// 256 KiB bodies on one connection: the bodies wait for the connection's
+// window (the streams' own, 1 MiB, have room), and the finding asks for
+// more connections, each with its own window.
+func TestSingleConnectionFlowControlRun(t *testing.T) {
+	url := h2Server(t, &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 1 << 20}, 0)
+	body := bytes.Repeat([]byte("x"), 256<<10)
+	fs, s := bottleneckRun(t, engine.EngineH1, url, 8, 1, 1200*time.Millisecond, body)
+	t.Logf("%d requests, stalls %d for %v, on the connection's window %d for %v", s.Requests, s.H2.FlowStalls, s.H2.FlowStallTime, s.H2.FlowStallsConn, s.H2.FlowStallConnTime)
+	if s.H2.FlowStallsConn == 0 || s.H2.FlowStallConnTime <= 0 || s.H2.FlowStallConnTime > s.H2.FlowStallTime || s.H2.FlowStallsConn > s.H2.FlowStalls {
+		t.Fatalf("flow-control stalls %+v", s.H2)
+	}
+	f := find(t, fs, "single-connection-bottleneck")
+	mention(t, f, "8 VUs sent", fmt.Sprintf("waited %d times for the connection's flow-control window", s.H2.FlowStallsConn), "--max-conns-per-host", "MaxReceiveBufferPerConnection")
+	// Without request bodies nothing waits for a window, and the
+	// server's 250 streams are far from in use: nothing fires.
+	if fs, _ := bottleneckRun(t, engine.EngineH1, url, 8, 1, 1200*time.Millisecond, nil); has(fs, "single-connection-bottleneck") {
+		t.Errorf("fired on GETs: %s", dump(fs))
 	}
 }

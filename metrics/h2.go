@@ -109,8 +109,14 @@ type H2Stats struct {
 	Pings, PingTimeouts int64
 	// FlowStalls counts the times a request's body waited for the
 	// server's flow-control window (a WINDOW_UPDATE) before it could send
-	// more.
-	FlowStalls int64
+	// more, FlowStallTime the time those waits took together.
+	// FlowStallsConn and FlowStallConnTime are the part of them that
+	// waited for the connection's window (shared by all its streams:
+	// another connection has its own) while the stream's own had room.
+	FlowStalls        int64
+	FlowStallTime     time.Duration
+	FlowStallsConn    int64
+	FlowStallConnTime time.Duration
 }
 
 // Used reports whether anything was recorded in s.
@@ -134,6 +140,9 @@ func (s *H2Stats) merge(o *H2Stats) {
 	s.Pings += o.Pings
 	s.PingTimeouts += o.PingTimeouts
 	s.FlowStalls += o.FlowStalls
+	s.FlowStallTime += o.FlowStallTime
+	s.FlowStallsConn += o.FlowStallsConn
+	s.FlowStallConnTime += o.FlowStallConnTime
 }
 
 // minPositive is the smaller of a and b, where 0 means none.
@@ -206,11 +215,18 @@ func (r *Recorder) H2Ping(rtt time.Duration) {
 	r.connMu.Unlock()
 }
 
-// H2FlowStall counts a request body's wait for the server's flow-control
-// window.
-func (r *Recorder) H2FlowStall() {
+// H2FlowStall counts a request body's wait of d for the server's
+// flow-control window; conn says it was the connection's window that was
+// exhausted (the stream's had room).
+func (r *Recorder) H2FlowStall(d time.Duration, conn bool) {
 	r.connMu.Lock()
-	r.conns.H2.FlowStalls++
+	h := &r.conns.H2
+	h.FlowStalls++
+	h.FlowStallTime += d
+	if conn {
+		h.FlowStallsConn++
+		h.FlowStallConnTime += d
+	}
 	r.connMu.Unlock()
 }
 

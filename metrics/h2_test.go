@@ -25,7 +25,8 @@ func TestH2Accounts(t *testing.T) {
 	r.H2RSTStream(metrics.H2Cancel, false)
 	r.H2Ping(3 * time.Millisecond)
 	r.H2Ping(-1)
-	r.H2FlowStall()
+	r.H2FlowStall(3*time.Millisecond, true)
+	r.H2FlowStall(time.Millisecond, false)
 	r.H2Streams(5)
 	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseGoAway, Requests: 100, Proto: metrics.ProtoH2, PeakStreams: 9})
 	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseServer, Requests: 3})
@@ -55,8 +56,11 @@ func TestH2Accounts(t *testing.T) {
 	if h.RSTStreams[metrics.H2RefusedStream] != 1 || h.RSTStreams[metrics.H2Cancel] != 1 || h.Refused != 1 {
 		t.Errorf("rst streams %v, refused retried %d", h.RSTStreams, h.Refused)
 	}
-	if h.Pings != 1 || h.PingTimeouts != 1 || h.FlowStalls != 1 || h.PeakStreams != 9 || h.Conns != 1 {
+	if h.Pings != 1 || h.PingTimeouts != 1 || h.FlowStalls != 2 || h.PeakStreams != 9 || h.Conns != 1 {
 		t.Errorf("pings %d, timeouts %d, stalls %d, peak %d, conns %d", h.Pings, h.PingTimeouts, h.FlowStalls, h.PeakStreams, h.Conns)
+	}
+	if h.FlowStallTime != 4*time.Millisecond || h.FlowStallsConn != 1 || h.FlowStallConnTime != 3*time.Millisecond {
+		t.Errorf("stall time %v, on the connection's window %d for %v; want 4ms, 1 for 3ms", h.FlowStallTime, h.FlowStallsConn, h.FlowStallConnTime)
 	}
 	if a.CloseReasons[metrics.CloseGoAway] != 1 || a.CloseReasons[metrics.CloseServer] != 1 {
 		t.Errorf("close reasons %v", a.CloseReasons)

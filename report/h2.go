@@ -30,8 +30,13 @@ type H2Connections struct {
 	Ping         Dist  `json:"ping_rtt_ns"`
 	PingTimeouts int64 `json:"ping_timeouts"`
 	// FlowControlStalls counts the request bodies' waits for the
-	// server's flow-control window.
-	FlowControlStalls int64 `json:"flow_control_stalls"`
+	// server's flow-control window, FlowControlStallTime their time
+	// together; FlowControlConnStalls and FlowControlConnStallTime those
+	// that waited for the connection's window (the stream's had room).
+	FlowControlStalls        int64 `json:"flow_control_stalls"`
+	FlowControlStallTime     int64 `json:"flow_control_stall_ns"`
+	FlowControlConnStalls    int64 `json:"flow_control_conn_stalls"`
+	FlowControlConnStallTime int64 `json:"flow_control_conn_stall_ns"`
 }
 
 // H2MaxStreams is what the server's SETTINGS said of
@@ -91,13 +96,16 @@ func h2Connections(s *metrics.Snapshot) *H2Connections {
 		StreamsPerConn: dist(s, metrics.H2Streams),
 		ServerMaxStreams: H2MaxStreams{Seen: h.MaxStreamsSeen, Min: h.MaxStreamsMin, Max: h.MaxStreamsMax,
 			Unlimited: h.SettingsUnlimited},
-		PeakStreams:       h.PeakStreams,
-		GoAways:           H2GoAways{Count: h.GoAways, Codes: byCode(&h.GoAwayCodes), LastStreamID: dist(s, metrics.H2GoAwayLastStream)},
-		RSTStreams:        byCode(&h.RSTStreams),
-		RefusedRetried:    h.Refused,
-		Ping:              dist(s, metrics.H2PingRTT),
-		PingTimeouts:      h.PingTimeouts,
-		FlowControlStalls: h.FlowStalls,
+		PeakStreams:              h.PeakStreams,
+		GoAways:                  H2GoAways{Count: h.GoAways, Codes: byCode(&h.GoAwayCodes), LastStreamID: dist(s, metrics.H2GoAwayLastStream)},
+		RSTStreams:               byCode(&h.RSTStreams),
+		RefusedRetried:           h.Refused,
+		Ping:                     dist(s, metrics.H2PingRTT),
+		PingTimeouts:             h.PingTimeouts,
+		FlowControlStalls:        h.FlowStalls,
+		FlowControlStallTime:     int64(h.FlowStallTime),
+		FlowControlConnStalls:    h.FlowStallsConn,
+		FlowControlConnStallTime: int64(h.FlowStallConnTime),
 	}
 }
 
@@ -133,7 +141,8 @@ func h2Rows(r *Report) []kv {
 		out = append(out, kv{"PING round trips", fmt.Sprintf("%d · p50 %s · max %s · unanswered %d", d.Count, Duration(d.P50), Duration(d.Max), h.PingTimeouts)})
 	}
 	if h.FlowControlStalls > 0 {
-		out = append(out, kv{"flow-control stalls", fmt.Sprint(h.FlowControlStalls)})
+		out = append(out, kv{"flow-control stalls", fmt.Sprintf("%d for %s · on the connection's window %d for %s",
+			h.FlowControlStalls, Duration(h.FlowControlStallTime), h.FlowControlConnStalls, Duration(h.FlowControlConnStallTime))})
 	}
 	return out
 }

@@ -388,7 +388,8 @@ func (t *textWriter) h2(r *Report) {
 		t.printf("  PING round trips         %d, p50 %s, max %s, unanswered %d\n", d.Count, Duration(d.P50), Duration(d.Max), h.PingTimeouts)
 	}
 	if h.FlowControlStalls > 0 {
-		t.printf("  flow-control stalls      %d\n", h.FlowControlStalls)
+		t.printf("  flow-control stalls      %d for %s, on the connection's window %d for %s\n", h.FlowControlStalls, Duration(h.FlowControlStallTime),
+			h.FlowControlConnStalls, Duration(h.FlowControlConnStallTime))
 	}
 	t.printf("\n")
 }

@@ -243,6 +243,8 @@ func TestBadInput(t *testing.T) {
 		{"doctor bad URL", []string{"doctor", "localhost:80"}, "has no scheme"},
 		{"doctor bad concurrency", []string{"doctor", "--max-concurrency", "0", url}, "--max-concurrency 0"},
 		{"doctor bad repeats", []string{"doctor", "--repeats", "0", url}, "--repeats 0: must be from 1 to 20"},
+		{"doctor bad h2 streams", []string{"doctor", "--h2-streams", "0", url}, "--h2-streams 0: must be from 1 to 1000000"},
+		{"doctor bad h2 time", []string{"doctor", "--h2-time", "0s", url}, "--h2-time 0s: must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := faya(t.Context(), tc.args...)
@@ -401,10 +403,44 @@ func TestDoctor(t *testing.T) {
 	if r.code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"up to 9 short runs", "each step run 3 times", "4. busy then quiet", "Busy then quiet", "share this machine's", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
+	for _, want := range []string{"up to 12 short runs", "each step run 3 times", "4. busy then quiet", "Busy then quiet", "share this machine's", "Keep-alive", "yes (HTTP/1.1)", "Idle timeout", "Saturation",
+		"HTTP/2\n  the server does not speak HTTP/2 here: h2c by prior knowledge: the server answered in HTTP/1.x", "Recommended pool", "--max-conns-per-host", "&http.Transport{"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	if strings.Contains(r.stdout, "ForceAttemptHTTP2") {
+		t.Errorf("doctor offers HTTP/2 for an HTTP/1.1 server:\n%s", r.stdout)
+	}
+
+	// --json: the JSON alone on stdout, the plan on stderr.
+	r = faya(t.Context(), "doctor", "--json", "--max-concurrency", "2", "--repeats", "1", "--idle-wait", "100ms", "--step-time", "100ms", srv.URL+"/")
+	var out struct {
+		KeepAlive struct {
+			KeepAlive bool `json:"keep_alive"`
+		} `json:"keep_alive"`
+		Saturation struct {
+			Steps []struct {
+				Concurrency int   `json:"concurrency"`
+				Requests    int64 `json:"requests"`
+			} `json:"steps"`
+		} `json:"saturation"`
+		Pool struct {
+			MaxConnsPerHost int    `json:"max_conns_per_host"`
+			Go              string `json:"go"`
+		} `json:"pool"`
+		H2 struct {
+			Speaks   bool   `json:"speaks_h2"`
+			Measured bool   `json:"measured"`
+			Why      string `json:"why"`
+		} `json:"h2"`
+	}
+	if r.code != cli.ExitOK || json.Unmarshal([]byte(r.stdout), &out) != nil {
+		t.Fatalf("exit %d, stdout not JSON:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "up to 6 short runs") || !out.KeepAlive.KeepAlive || len(out.Saturation.Steps) == 0 || out.Saturation.Steps[0].Requests == 0 ||
+		out.Pool.MaxConnsPerHost < 1 || !strings.Contains(out.Pool.Go, "MaxConnsPerHost") || out.H2.Speaks || out.H2.Measured || !strings.Contains(out.H2.Why, "HTTP/1.x") {
+		t.Errorf("doctor --json: %+v\nstderr: %s", out, r.stderr)
 	}
 }
 

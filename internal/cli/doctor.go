@@ -13,6 +13,7 @@ func newDoctorCmd(e *env) *cobra.Command {
 	var (
 		headers  []string
 		insecure bool
+		asJSON   bool
 		o        doctor.Options
 	)
 	cmd := &cobra.Command{
@@ -25,9 +26,14 @@ and up to what concurrency its throughput stays at its best (each step of the
 ladder is run several times, and it stops only on errors or a drop beyond the
 steps' own spread), and, when the server's idle timeout was seen, which side
 closes a busy pool's idle connections in a quiet spell that follows (the
-recommended idle timeout is lowered if the server closed them first). Then
-print the findings and a recommended pool, as faya
-flags and as a Go http.Transport literal to paste into a service. When the
+recommended idle timeout is lowered if the server closed them first). Over
+HTTP/2 (h2 by ALPN on https, h2c by prior knowledge on http): the protocols the
+server takes by ALPN, its SETTINGS, and after how many streams on one
+connection it sends GOAWAY (at most --h2-streams streams or --h2-time), then
+the recommended HTTP/2 pool run to check it. Then print the findings and a
+recommended pool, as faya flags and as a Go http.Transport literal to paste
+into a service (one for HTTP/1.1, and one for HTTP/2 when HTTP/2 was
+measured). When the
 target runs on faya's machine, or faya's CPU was busy, the recommendation is a
 lower bound, and the report says so.`,
 		Example: `  faya doctor http://127.0.0.1:8080/
@@ -52,20 +58,33 @@ lower bound, and the report says so.`,
 			if o.Repeats < 1 || o.Repeats > 20 {
 				return usagef("--repeats %d: must be from 1 to 20", o.Repeats)
 			}
-			for name, d := range map[string]time.Duration{"--idle-wait": o.IdleWait, "--step-time": o.StepTime, "--timeout": o.Timeout} {
+			if o.H2Streams < 1 || o.H2Streams > 1_000_000 {
+				return usagef("--h2-streams %d: must be from 1 to 1000000", o.H2Streams)
+			}
+			for name, d := range map[string]time.Duration{"--idle-wait": o.IdleWait, "--step-time": o.StepTime, "--timeout": o.Timeout, "--h2-time": o.H2Time} {
 				if d <= 0 {
 					return usagef("%s %v: must be positive", name, d)
 				}
 			}
 			o.URL, o.Header, o.Insecure = args[0], h, insecure
-			fmt.Fprintf(e.stdout, "faya doctor: %s\n\n", o.Plan())
+			plan := e.stdout
+			if asJSON {
+				plan = e.stderr // stdout is the JSON alone
+			}
+			fmt.Fprintf(plan, "faya doctor: %s\n\n", o.Plan())
 			r, err := doctor.Run(cmd.Context(), o)
 			if err != nil {
 				return fmt.Errorf("doctor: %w", err)
 			}
-			fmt.Fprintln(e.stdout)
-			if err := r.Text(e.stdout); err != nil {
-				return err
+			if asJSON {
+				if err := r.JSON(e.stdout); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(e.stdout)
+				if err := r.Text(e.stdout); err != nil {
+					return err
+				}
 			}
 			if cmd.Context().Err() != nil {
 				return exitError{ExitInterrupted}
@@ -81,5 +100,8 @@ lower bound, and the report says so.`,
 	fs.DurationVar(&o.StepTime, "step-time", 500*time.Millisecond, "length of each run of a saturation step")
 	fs.IntVar(&o.Repeats, "repeats", 3, "runs of each saturation step: the ladder stops only on a drop beyond the steps' own spread")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "per-request timeout")
+	fs.Int64Var(&o.H2Streams, "h2-streams", 10_000, "the HTTP/2 GOAWAY probe sends at most this many streams on one connection")
+	fs.DurationVar(&o.H2Time, "h2-time", 3*time.Second, "and for at most this long")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (the plan goes to stderr)")
 	return cmd
 }

@@ -39,6 +39,10 @@ type Options struct {
 	Repeats           int           // each step is run this many times; 0: 3
 	StepTime          time.Duration // each run of a step at most this long; 0: 500ms
 	StepRequests      int64         // and at most this many requests; 0: 5000
+	// The HTTP/2 GOAWAY probe: at most H2Streams streams on one
+	// connection (0: 10,000) for at most H2Time (0: 3s).
+	H2Streams int64
+	H2Time    time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -78,7 +82,8 @@ func (o Options) Plan() string {
 		"  2. idle timeout: 1 request, then its connection held idle for at most %v\n"+
 		"  3. saturation: concurrency 1, 2, 4, ... up to %d, each step run %d times for at most %v and %d requests, "+
 		"stopping on errors or when throughput drops beyond the steps' own spread",
-		3+steps*o.Repeats, o.URL, o.KeepAliveRequests, o.KeepAliveTime, o.IdleWait, o.MaxConcurrency, o.Repeats, o.StepTime, o.StepRequests) + quietPlan(o)
+		3+steps*o.Repeats+o.Repeats, o.URL, o.KeepAliveRequests, o.KeepAliveTime, o.IdleWait, o.MaxConcurrency, o.Repeats, o.StepTime, o.StepRequests) +
+		quietPlan(o) + o.h2Plan()
 }
 
 // Step is one saturation step: a concurrency, run Repeats times.
@@ -213,6 +218,8 @@ type Report struct {
 	// The recommended pool.
 	MaxConnsPerHost int
 	IdleConnTimeout time.Duration
+	// H2 is what the HTTP/2 probes found and the pool for HTTP/2.
+	H2 *H2Report
 }
 
 // Run runs the probes. Request failures are data; Run fails only when a
@@ -274,6 +281,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// 4. Busy then quiet.
 	if err := o.quietProbe(ctx, r); err != nil {
 		return nil, err
+	}
+
+	// 5. HTTP/2.
+	if ctx.Err() == nil {
+		if r.H2, err = o.probeH2(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -353,6 +367,11 @@ func suggestIdle(server time.Duration) time.Duration {
 
 func (o Options) plan(ex engine.Executor, pool transport.Config) engine.Plan {
 	pool.InsecureSkipVerify = o.Insecure
+	if pool.HTTP == transport.HTTPAuto {
+		// The keep-alive, idle and saturation probes measure HTTP/1.1
+		// whatever an engine's auto would offer; HTTP/2 has its own.
+		pool.HTTP = transport.HTTP1
+	}
 	return engine.Plan{
 		Scenarios:    []engine.Scenario{{Name: "doctor", Executor: ex, Steps: []engine.Step{{URL: o.URL, Header: o.Header}}}},
 		Transport:    pool,
@@ -389,7 +408,7 @@ func (w *idleWatch) PutIdleFailed(metrics.CloseReason) {}
 // waits for the server to close it, at most IdleWait.
 func (o Options) idleProbe(ctx context.Context, r *Report) error {
 	w := &idleWatch{closed: make(chan time.Duration, 1)}
-	p, err := transport.New(transport.Config{Concurrency: 1, IdleConnTimeout: o.IdleWait + time.Minute, InsecureSkipVerify: o.Insecure}, w)
+	p, err := transport.New(transport.Config{Concurrency: 1, IdleConnTimeout: o.IdleWait + time.Minute, InsecureSkipVerify: o.Insecure, HTTP: transport.HTTP1}, w)
 	if err != nil {
 		return err
 	}
@@ -546,6 +565,7 @@ func (r *Report) Text(w io.Writer) error {
 	if r.KeepAlive {
 		b.WriteString(r.quietText())
 	}
+	r.h2Text(&b)
 	fmt.Fprintf(&b, "\nFindings\n")
 	for _, f := range r.Findings {
 		fmt.Fprintf(&b, "  [%s] %s\n", f.Severity, f.Title)
@@ -564,6 +584,7 @@ func (r *Report) Text(w io.Writer) error {
 	for _, line := range strings.Split(r.GoTransport(), "\n") {
 		fmt.Fprintf(&b, "  %s\n", line)
 	}
+	r.h2Pool(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

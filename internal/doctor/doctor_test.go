@@ -123,8 +123,9 @@ func TestRequestLimitAndHTTP10(t *testing.T) {
 
 func TestPlanIsStated(t *testing.T) {
 	p := doctor.Options{URL: "http://127.0.0.1:1/"}.Plan()
-	for _, want := range []string{"up to 30 short runs", "at most 200 requests or 3s", "at most 15s", "up to 256", "each step run 3 times for at most 500ms and 5000 requests", "drops beyond the steps' own spread",
-		"4. busy then quiet", "then 1 VU for 1.5 T + 1s (at most 23.5s), with IdleConnTimeout at 80% of T"} {
+	for _, want := range []string{"up to 33 short runs", "at most 200 requests or 3s", "at most 15s", "up to 256", "each step run 3 times for at most 500ms and 5000 requests", "drops beyond the steps' own spread",
+		"4. busy then quiet", "then 1 VU for 1.5 T + 1s (at most 23.5s), with IdleConnTimeout at 80% of T",
+		"at most 10000 streams (32 at once) or for 3s", "recommended HTTP/2 pool run 3 times"} {
 		if !strings.Contains(p, want) {
 			t.Errorf("plan %q lacks %q", p, want)
 		}

@@ -107,7 +107,8 @@ func JudgeQuiet(q Quiet, recommended time.Duration) QuietVerdict {
 // minIdle is the shortest idle timeout the probe recommends.
 const minIdle = time.Second
 
-func plural(n int64, what string) string {
+// plural writes n and what, with an s unless n is 1.
+func plural[N int | int64](n N, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}

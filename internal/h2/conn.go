@@ -278,16 +278,20 @@ func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.
 		if n <= 0 {
 			ch := c.winCh
 			c.winWait++
+			connWin := st.sendWin > 0 // the connection's window is out, the stream's is not
 			c.mu.Unlock()
 			c.p.stats.FlowStalls.Add(1)
-			c.p.rec.H2FlowStall()
+			t0 := time.Now()
 			select {
 			case <-ch:
 			case <-expired:
+				c.p.rec.H2FlowStall(time.Since(t0), connWin)
 				return errWindowTimeout
 			case <-quit:
+				c.p.rec.H2FlowStall(time.Since(t0), connWin)
 				return errWindowCanceled
 			}
+			c.p.rec.H2FlowStall(time.Since(t0), connWin)
 			c.mu.Lock()
 			c.winWait--
 			c.mu.Unlock()

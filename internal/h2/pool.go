@@ -68,7 +68,7 @@ type Recorder interface {
 	H2GoAway(lastStreamID uint32, code metrics.H2Code)
 	H2RSTStream(code metrics.H2Code, retried bool)
 	H2Ping(rtt time.Duration)
-	H2FlowStall()
+	H2FlowStall(d time.Duration, conn bool)
 	H2Streams(n int)
 }
 
@@ -78,7 +78,7 @@ func (nopRecorder) H2Settings(uint32, bool, bool)    {}
 func (nopRecorder) H2GoAway(uint32, metrics.H2Code)  {}
 func (nopRecorder) H2RSTStream(metrics.H2Code, bool) {}
 func (nopRecorder) H2Ping(time.Duration)             {}
-func (nopRecorder) H2FlowStall()                     {}
+func (nopRecorder) H2FlowStall(time.Duration, bool)  {}
 func (nopRecorder) H2Streams(int)                    {}
 
 // NewPool returns a pool dialing through d.
