@@ -311,3 +311,34 @@ func (e *IPFamilyError) Error() string {
 
 // ErrClass is local.
 func (e *IPFamilyError) ErrClass() metrics.ErrClass { return metrics.ErrLocal }
+
+// FamilyConflict returns an error when a source address (cfg.LocalAddrs)
+// or a --resolve address is not of cfg.IPFamily, naming the inputs as
+// the caller calls them (familyName: --ip-family or transport.ip_family;
+// localName, resolveName likewise) and the fix; nil when they agree.
+func FamilyConflict(cfg Config, familyName, localName, resolveName string) error {
+	f := cfg.IPFamily
+	if f == IPAny {
+		return nil
+	}
+	other := IPv6
+	if f == IPv6 {
+		other = IPv4
+	}
+	if a, bad := f.Conflict(cfg.LocalAddrs); bad {
+		return fmt.Errorf("%s %s and %s %s contradict: an IPv%s-only run cannot bind an IPv%s source address; give %s IPv%s addresses only, or %s %s (or any)",
+			familyName, f, localName, a, f, other, localName, f, familyName, other)
+	}
+	keys := make([]string, 0, len(cfg.Resolve))
+	for k := range cfg.Resolve {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if a, bad := f.Conflict(cfg.Resolve[k]); bad {
+			return fmt.Errorf("%s %s and %s %s:%s contradict: an IPv%s-only run cannot dial an IPv%s address; give %s IPv%s addresses only, or %s any",
+				familyName, f, resolveName, k, a, f, other, resolveName, f, familyName)
+		}
+	}
+	return nil
+}

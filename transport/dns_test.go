@@ -87,6 +87,26 @@ func TestIPFamilyConflicts(t *testing.T) {
 	}
 }
 
+// The contradiction of --ip-family and --local-addr or --resolve names
+// both inputs and the fix.
+func TestFamilyConflict(t *testing.T) {
+	v4, v6 := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("::1")
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{IPFamily: IPv4, LocalAddrs: []netip.Addr{v4}, Resolve: map[string][]netip.Addr{"a.test:80": {v4}}}, ""},
+		{Config{LocalAddrs: []netip.Addr{v6}}, ""},
+		{Config{IPFamily: IPv4, LocalAddrs: []netip.Addr{v4, v6}}, "--ip-family 4 and --local-addr ::1 contradict: an IPv4-only run cannot bind an IPv6 source address; give --local-addr IPv4 addresses only, or --ip-family 6 (or any)"},
+		{Config{IPFamily: IPv6, Resolve: map[string][]netip.Addr{"b.test:80": {v6}, "a.test:80": {v4}}}, "--ip-family 6 and --resolve a.test:80:127.0.0.2 contradict: an IPv6-only run cannot dial an IPv4 address; give --resolve IPv6 addresses only, or --ip-family any"},
+	} {
+		got := fmt.Sprint(FamilyConflict(tc.cfg, "--ip-family", "--local-addr", "--resolve"))
+		if tc.want == "" && got != "<nil>" || tc.want != "" && got != tc.want {
+			t.Errorf("FamilyConflict(%+v) = %s; want %q", tc.cfg, got, tc.want)
+		}
+	}
+}
+
 // fakeLookup counts lookups and answers them with addrs.
 type fakeLookup struct {
 	n     atomic.Int64
