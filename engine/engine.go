@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"slices"
@@ -32,6 +33,7 @@ type Engine struct {
 	start     time.Time // when the run starts (WithStart); zero: at once
 	compiled  []*cscenario
 	proxies   *proxySet
+	resolver  *net.Resolver // WithResolver; nil: net.DefaultResolver
 }
 
 // Option injects behaviour into an Engine (configuration lives in the Plan).
@@ -70,6 +72,12 @@ func WithIntervals(f func(Interval)) Option { return func(e *Engine) { e.interva
 // the target in TIME_WAIT (f reports false when it cannot tell); the time
 // series carries it.
 func WithTimeWait(f func() (int64, bool)) Option { return func(e *Engine) { e.timeWait = f } }
+
+// WithResolver makes the run look host names up through r instead of
+// [net.DefaultResolver] (tests: a resolver that asks an in-process DNS
+// server). The plan's DNS settings (transport.Config's DNSTTL, DNSMode,
+// IPFamily) apply to its answers.
+func WithResolver(r *net.Resolver) Option { return func(e *Engine) { e.resolver = r } }
 
 // WithInterval sets the length of the intervals of the time series.
 // The default is one second.
@@ -178,7 +186,9 @@ func (e *Engine) clients(rec *metrics.Recorder, epoch time.Time) (clientFactory,
 	} else if e.plan.Transport.HTTP == transport.HTTP2 {
 		newClients = h2Clients
 	}
-	return newClients(e.plan, e.proxies, observer{rec}, epoch)
+	// Every dialer of the run shares its clock and its DNS lookups.
+	dial := []transport.Option{transport.WithEpoch(epoch), transport.WithResolver(transport.NewResolver(e.plan.Transport, e.resolver))}
+	return newClients(e.plan, e.proxies, observer{rec}, dial)
 }
 
 // registerSteps registers the steps with the recorder in the plan's

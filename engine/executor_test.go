@@ -524,7 +524,7 @@ func TestOpenModelClientsArePatient(t *testing.T) {
 	}
 	open := Scenario{Executor: Executor{Type: ConstantRate, Rate: RatePerSecond(100), Duration: time.Second, MaxVUs: 1}}
 	closed := Scenario{Executor: Executor{Type: VUs, VUs: 1, Iterations: 1}}
-	factory, pools, err := h1Clients(Plan{}, ps, observer{metrics.NewRecorder(1)}, time.Now())
+	factory, pools, err := h1Clients(Plan{}, ps, observer{metrics.NewRecorder(1)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

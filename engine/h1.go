@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // h1Clients builds the http1 pools of a plan (one shared, or one per VU)
 // and a factory of clients over them.
-func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
+func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, dial []transport.Option) (clientFactory, []pool, error) {
 	cfg := plan.Transport
 	if n := len(proxies.proxies()); n > 0 && cfg.MaxIdleConns == 0 {
 		// One http1 pool holds the connections to every proxy (net/http
@@ -27,7 +28,7 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.
 	}
 	turns := transport.NewTurns(cfg)
 	newPool := func() (*http1.Pool, error) {
-		d, err := transport.NewDialer(cfg, obs, transport.WithEpoch(epoch), transport.WithTurns(turns))
+		d, err := transport.NewDialer(cfg, obs, append(slices.Clip(dial), transport.WithTurns(turns))...)
 		if err != nil {
 			return nil, err
 		}

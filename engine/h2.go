@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // MAX_CONCURRENT_STREAMS), so that the pool's VUs spread over the
 // connections the pool allows: -c 100 --max-conns-per-host 10 is 10
 // connections of 10 streams each.
-func h2Clients(plan Plan, _ *proxySet, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
+func h2Clients(plan Plan, _ *proxySet, obs transport.Observer, dial []transport.Option) (clientFactory, []pool, error) {
 	cfg := plan.Transport.WithDefaults()
 	opts := h2.Options{MaxStreams: cfg.H2MaxStreams, Strict: cfg.H2StrictStreams}
 	if opts.MaxStreams == 0 && cfg.MaxConnsPerHost > 0 {
@@ -32,7 +33,7 @@ func h2Clients(plan Plan, _ *proxySet, obs transport.Observer, epoch time.Time) 
 	}
 	turns := transport.NewTurns(plan.Transport)
 	newPool := func() (*h2.Pool, error) {
-		d, err := transport.NewDialer(plan.Transport, obs, transport.WithEpoch(epoch), transport.WithTurns(turns))
+		d, err := transport.NewDialer(plan.Transport, obs, append(slices.Clip(dial), transport.WithTurns(turns))...)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,13 +23,13 @@ import (
 // clients over them: one shared set, or one per VU. A set has a pool per
 // proxy (net/http keys its pool by proxy too) and a direct one when some
 // requests go straight to their target.
-func netHTTPClients(plan Plan, proxies *proxySet, obs transport.Observer, epoch time.Time) (clientFactory, []pool, error) {
+func netHTTPClients(plan Plan, proxies *proxySet, obs transport.Observer, dial []transport.Option) (clientFactory, []pool, error) {
 	var all []pool
 	turns := transport.NewTurns(plan.Transport)
 	newSet := func(only *transport.Proxy) (*netPools, error) {
 		ps := &netPools{}
 		add := func(px *transport.Proxy) (*transport.Pool, error) {
-			opts := []transport.Option{transport.WithEpoch(epoch), transport.WithTurns(turns)}
+			opts := append(slices.Clip(dial), transport.WithTurns(turns))
 			if px != nil {
 				opts = append(opts, transport.WithProxy(px))
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
 )
 
 // via is a closed plan of n requests from vus VUs to url through proxies.
@@ -114,19 +115,33 @@ func testSOCKS5Proxy(t *testing.T, eng string) {
 			px := testserver.StartSOCKS5Proxy(t, testserver.ProxyOptions{User: "user", Password: "secret", SourceIP: proxyIP})
 			u := strings.Replace(px.URLWithAuth(), "socks5://", tc.scheme+"://", 1)
 			target := strings.Replace(tc.target.URL, "127.0.0.1", "localhost", 1) // a name: resolved by faya or by the proxy
-			res := run(t, via(eng, target+"/", 8, 400, u))
+			p := via(eng, target+"/", 8, 400, u)
+			p.Transport.DNSTTL = transport.DNSNoCache
+			res := run(t, p)
 			checkProxied(t, res.Total, tc.target, px, 400, 8, true)
 			if st := px.Stats(); st.Connects != res.Total.Dialed {
 				t.Errorf("SOCKS5 CONNECTs %d, connections %d", st.Connects, res.Total.Dialed)
 			}
-			// socks5: faya looks the name up, once per connection; socks5h:
-			// the proxy does, so faya has no DNS phase.
+			// socks5: faya looks the name up, once per connection with
+			// --dns-ttl 0; socks5h: the proxy does, so faya has no DNS
+			// phase.
 			want := res.Total.Proxies[0].Fresh
 			if tc.scheme == "socks5h" {
 				want = 0
 			}
 			if got := histCount(res.Total, metrics.DNS); got != want {
 				t.Errorf("%s: dns phase measured %d times, want %d", tc.scheme, got, want)
+			}
+			if tc.scheme == "socks5h" {
+				return
+			}
+			// By default the run looks the name up once: later connections
+			// have no DNS phase (those that waited for that lookup do).
+			p = via(eng, target+"/", 1, 20, u)
+			p.Transport.DisableKeepAlives = true
+			res = run(t, p)
+			if got := histCount(res.Total, metrics.DNS); got != 1 || res.Total.Dialed != 20 {
+				t.Errorf("socks5, one VU without keep-alives: dns phase measured %d times over %d connections, want once over 20", got, res.Total.Dialed)
 			}
 		})
 	}

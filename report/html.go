@@ -13,6 +13,7 @@ import (
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
 )
 
 // HTML writes r as one self-contained HTML page: the run's configuration,
@@ -330,6 +331,9 @@ func configRows(m Meta) []kv {
 	if m.Open {
 		out = append(out, kv{"schedule", fmt.Sprintf("late after %s · graceful stop %s", timeout(m.LateThreshold), timeout(m.GracefulStop))})
 	}
+	if dns := dnsRow(m.Pool); dns != "" {
+		out = append(out, kv{"DNS", dns})
+	}
 	if m.Pool.InsecureSkipVerify {
 		out = append(out, kv{"TLS", "certificates not verified (--insecure)"})
 	}
@@ -501,4 +505,24 @@ func connRows(r *Report) []kv {
 			so.TimeWaitBefore, so.TimeWaitAfter, so.TimeWaitPeak, so.PortLo, so.PortHi)})
 	}
 	return out
+}
+
+// dnsRow describes the pool's DNS settings when any is not the default
+// (one lookup per name for the run, the first address, both families).
+func dnsRow(p Pool) string {
+	if p.DNSTTL == 0 && p.DNSMode == transport.DNSFirst && p.IPFamily == transport.IPAny {
+		return ""
+	}
+	ttl := "looked up once per name for the run"
+	switch {
+	case p.DNSTTL < 0:
+		ttl = "looked up on every new connection (--dns-ttl 0)"
+	case p.DNSTTL > 0:
+		ttl = "answers kept " + p.DNSTTL.String() + " (--dns-ttl)"
+	}
+	family := "IPv4 and IPv6"
+	if p.IPFamily != transport.IPAny {
+		family = "IPv" + string(p.IPFamily) + " only"
+	}
+	return ttl + " · dials the " + map[transport.DNSMode]string{transport.DNSFirst: "first address", transport.DNSRoundRobin: "addresses in turn", transport.DNSRandom: "addresses at random"}[p.DNSMode] + " · " + family
 }

@@ -152,11 +152,23 @@ type poolJSON struct {
 	H2MaxStreams    int           `json:"h2_max_streams,omitempty"`
 	H2StrictStreams bool          `json:"h2_strict_streams,omitempty"`
 	H2PingTimeout   time.Duration `json:"h2_ping_timeout_ns,omitempty"`
+	// The DNS knobs when set: the TTL absent for the run's default (one
+	// lookup per name), 0 for a lookup per new connection.
+	DNSTTL   *time.Duration `json:"dns_ttl_ns,omitempty"`
+	DNSMode  string         `json:"dns_mode,omitempty"`
+	IPFamily string         `json:"ip_family,omitempty"`
 }
 
 // MarshalJSON writes the report's pool object.
 func (p Pool) MarshalJSON() ([]byte, error) {
+	var ttl *time.Duration
+	if p.DNSTTL != 0 {
+		ttl = new(max(p.DNSTTL, 0))
+	}
 	return json.Marshal(poolJSON{
+		DNSTTL:                ttl,
+		DNSMode:               string(p.DNSMode),
+		IPFamily:              string(p.IPFamily),
 		MaxConnsPerHost:       max(p.MaxConnsPerHost, 0),
 		MaxIdleConnsPerHost:   max(p.MaxIdleConnsPerHost, 0),
 		MaxIdleConns:          max(p.MaxIdleConns, 0),
@@ -186,7 +198,16 @@ func (p *Pool) UnmarshalJSON(b []byte) error {
 		}
 		return v
 	}
+	var ttl time.Duration
+	if j.DNSTTL != nil {
+		if ttl = *j.DNSTTL; ttl <= 0 {
+			ttl = transport.DNSNoCache
+		}
+	}
 	*p = Pool{
+		DNSTTL:                ttl,
+		DNSMode:               transport.DNSMode(j.DNSMode),
+		IPFamily:              transport.IPFamily(j.IPFamily),
 		MaxConnsPerHost:       unlimited(j.MaxConnsPerHost),
 		MaxIdleConnsPerHost:   unlimited(j.MaxIdleConnsPerHost),
 		MaxIdleConns:          unlimited(j.MaxIdleConns),

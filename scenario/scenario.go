@@ -326,7 +326,7 @@ func (p *parser) defaults(n *yaml.Node) {
 var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "max_idle_conns", "idle_conn_timeout",
 	"disable_keepalives", "dial_timeout", "tls_handshake_timeout", "response_header_timeout", "expect_continue_timeout", "insecure", "cacert", "conn_scope",
 	"max_header_bytes", "h2_max_streams", "h2_strict_streams", "h2_ping_timeout",
-	"max_requests_per_conn", "max_conn_lifetime", "local_addr", "resolve"}
+	"max_requests_per_conn", "max_conn_lifetime", "local_addr", "resolve", "dns_ttl", "dns_mode", "ip_family"}
 
 func (p *parser) transport(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
@@ -341,6 +341,7 @@ func (p *parser) transport(n *yaml.Node) {
 		}
 		return x
 	}
+	var family *yaml.Node // ip_family, checked against local_addr and resolve
 	d.mapping(n, "transport", TransportKeys, func(key string, k, v *yaml.Node) {
 		p.f.Set[key] = true
 		what := "transport." + key
@@ -425,6 +426,27 @@ func (p *parser) transport(n *yaml.Node) {
 			} else {
 				t.Resolve = m
 			}
+		case "dns_ttl":
+			ttl, err := transport.ParseDNSTTL(d.str(v, what))
+			if err != nil {
+				d.errf(v, "%s %v", what, err)
+			} else {
+				t.DNSTTL = ttl
+			}
+		case "dns_mode":
+			m, err := transport.ParseDNSMode(d.str(v, what))
+			if err != nil {
+				d.errf(v, "%s %v", what, err)
+			} else {
+				t.DNSMode = m
+			}
+		case "ip_family":
+			f, err := transport.ParseIPFamily(d.str(v, what))
+			if err != nil {
+				d.errf(v, "%s %v", what, err)
+			} else {
+				t.IPFamily, family = f, v
+			}
 		case "conn_scope":
 			plan.ConnScope = engine.ConnScope(d.str(v, what))
 			if plan.ConnScope != engine.ScopeShared && plan.ConnScope != engine.ScopeVU {
@@ -432,6 +454,11 @@ func (p *parser) transport(n *yaml.Node) {
 			}
 		}
 	})
+	if family != nil {
+		if err := transport.FamilyConflict(*t, "transport.ip_family", "transport.local_addr", "transport.resolve"); err != nil {
+			d.errf(family, "%v", err)
+		}
+	}
 }
 
 // proxy reads proxy: a URL, or a mapping with urls (or url), file, mode,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -176,6 +177,13 @@ func TestErrors(t *testing.T) {
 		{"bad local addr", head + "transport:\n  local_addr: [127.0.0.2, 127.0.0.300]\n" + steps + "      - url: /\n", `:4: transport.local_addr "127.0.0.300": want an IPv4 or IPv6 address`},
 		{"foreign local addr", head + "transport:\n  local_addr: 192.0.2.7\n" + steps + "      - url: /\n", ":4: transport.local_addr 192.0.2.7 is not an address of this machine"},
 		{"bad resolve", head + "transport:\n  resolve: [shop.test:443]\n" + steps + "      - url: /\n", `:4: transport.resolve "shop.test:443": want HOST:PORT:ADDR`},
+		{"dns ttl no unit", head + "transport:\n  dns_ttl: 30\n" + steps + "      - url: /\n", `:4: transport.dns_ttl "30": want a duration such as 30s`},
+		{"bad dns mode", head + "transport:\n  dns_mode: sticky\n" + steps + "      - url: /\n", `:4: transport.dns_mode "sticky": want first, round-robin or random`},
+		{"bad ip family", head + "transport:\n  ip_family: 5\n" + steps + "      - url: /\n", `:4: transport.ip_family "5": want 4, 6 or any`},
+		{"family and local addr", head + "transport:\n  ip_family: 6\n  local_addr: 127.0.0.2\n" + steps + "      - url: /\n",
+			":4: transport.ip_family 6 and transport.local_addr 127.0.0.2 contradict: an IPv6-only run cannot bind an IPv4 source address; give transport.local_addr IPv6 addresses only, or transport.ip_family 4 (or any)"},
+		{"family and resolve", head + "transport:\n  resolve: shop.test:80:127.0.0.1\n  ip_family: 6\n" + steps + "      - url: /\n",
+			":5: transport.ip_family 6 and transport.resolve shop.test:80:127.0.0.1 contradict"},
 		{"bad engine", head + "engine: fasthttp\n" + steps + "      - url: /\n", `engine "fasthttp": want h1 or net/http`},
 		{"http 2", head + "engine: net/http\nhttp: 2\n" + steps + "      - url: /\n", ""},
 		{"http 1.1", head + "http: 1.1\n" + steps + "      - url: /\n", ""},
@@ -341,6 +349,30 @@ func TestLocalAddrKey(t *testing.T) {
 		}
 		if got := fmt.Sprint(f.Plan.Transport.LocalAddrs); got != "[127.0.0.2 127.0.0.4 127.0.0.5]" {
 			t.Errorf("local_addr %s: %s; want [127.0.0.2 127.0.0.4 127.0.0.5]", v, got)
+		}
+	}
+}
+
+// transport.dns_ttl, dns_mode and ip_family take what --dns-ttl,
+// --dns-mode and --ip-family take; dns_ttl 0 is no cache.
+func TestDNSKeys(t *testing.T) {
+	for _, tc := range []struct {
+		keys string
+		want transport.Config
+	}{
+		{"  dns_ttl: 0\n", transport.Config{DNSTTL: transport.DNSNoCache}},
+		{"  dns_ttl: 90s\n  dns_mode: round-robin\n  ip_family: 4\n", transport.Config{DNSTTL: 90 * time.Second, DNSMode: transport.DNSRoundRobin, IPFamily: transport.IPv4}},
+		{"  dns_mode: first\n  ip_family: any\n", transport.Config{}},
+		{"  dns_mode: random\n  ip_family: 6\n  local_addr: ::1\n", transport.Config{DNSMode: transport.DNSRandom, IPFamily: transport.IPv6}},
+	} {
+		src := head + "transport:\n" + tc.keys + "scenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n      - url: /\n"
+		f, err := Parse("s.yaml", []byte(src), Options{})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.keys, err)
+		}
+		got := f.Plan.Transport
+		if got.DNSTTL != tc.want.DNSTTL || got.DNSMode != tc.want.DNSMode || got.IPFamily != tc.want.IPFamily {
+			t.Errorf("%q: dns_ttl %v, dns_mode %s, ip_family %s; want %v, %s, %s", tc.keys, got.DNSTTL, got.DNSMode, got.IPFamily, tc.want.DNSTTL, tc.want.DNSMode, tc.want.IPFamily)
 		}
 	}
 }

@@ -109,6 +109,23 @@ type Config struct {
 	// server name stay the host.
 	Resolve map[string][]netip.Addr `json:"resolve,omitempty"`
 
+	// DNSTTL is how long a host name's addresses are kept once looked up
+	// (--dns-ttl). 0 means for the whole run (one lookup per name);
+	// negative ([DNSNoCache], --dns-ttl 0) means none: every new
+	// connection looks its host up. A host --resolve names, or an IP
+	// address, is never looked up.
+	DNSTTL time.Duration `json:"dns_ttl,omitempty"`
+
+	// DNSMode is which of a name's addresses a new connection dials
+	// first (--dns-mode): the resolver's first (the zero value), each in
+	// turn, or one at random.
+	DNSMode DNSMode `json:"dns_mode,omitempty"`
+
+	// IPFamily restricts lookups to A records ("4") or AAAA records
+	// ("6") (--ip-family); the zero value asks for both. LocalAddrs and
+	// the addresses of Resolve must be of that family.
+	IPFamily IPFamily `json:"ip_family,omitempty"`
+
 	// UserAgent is sent on the CONNECT requests that open tunnels through
 	// an HTTP proxy, so that the proxy's log ties each tunnel to the run.
 	// Empty: none.
@@ -278,6 +295,21 @@ func (c Config) Validate() error {
 	for _, a := range c.LocalAddrs {
 		if !a.IsValid() || a.Zone() != "" {
 			errs = append(errs, fmt.Errorf("local address %q: want an IPv4 or IPv6 address without a zone", a))
+		}
+	}
+	if _, err := ParseDNSMode(string(c.DNSMode)); err != nil {
+		errs = append(errs, fmt.Errorf("DNS mode %w", err))
+	}
+	if _, err := ParseIPFamily(string(c.IPFamily)); err != nil {
+		errs = append(errs, fmt.Errorf("IP family %w", err))
+	} else {
+		if a, bad := c.IPFamily.Conflict(c.LocalAddrs); bad {
+			errs = append(errs, fmt.Errorf("local address %s is not of IP family %s; want source addresses of that family, or IP family any", a, c.IPFamily))
+		}
+		for k, addrs := range c.Resolve {
+			if a, bad := c.IPFamily.Conflict(addrs); bad {
+				errs = append(errs, fmt.Errorf("resolve %s: address %s is not of IP family %s; want addresses of that family, or IP family any", k, a, c.IPFamily))
+			}
 		}
 	}
 	if len(c.RootCAsPEM) > 0 {

@@ -5,6 +5,9 @@
 // every connection ([Conn]): DNS, connect and TLS times, a proxy's
 // handshake, wire bytes, requests carried and why it closed
 // ([metrics.CloseReason]). An [Observer] receives the connection events.
+// Its lookups go through a [Resolver] that the dialers of a run share
+// ([WithResolver]): a name's answer kept for the run or Config.DNSTTL,
+// ordered for Config.DNSMode, of Config.IPFamily's records only.
 // The h1 engine (faya's own HTTP/1.1 client, internal/http1, the default)
 // pools connections from a Dialer itself; for the net/http engine [New]
 // turns a Config into a [Pool]: a *http.Transport over a Dialer whose pool

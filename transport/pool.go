@@ -42,7 +42,7 @@ type Dialer struct {
 	obs      Observer
 	epoch    time.Time
 	net      net.Dialer
-	resolver *net.Resolver
+	resolver *Resolver
 	tls      *tls.Config
 	ending   atomic.Bool
 	dialing  atomic.Int64 // dials started and not yet counted (dialed) or failed
@@ -97,6 +97,12 @@ func NewTurns(cfg Config) *Turns {
 // Config).
 func WithTurns(t *Turns) Option { return func(d *Dialer) { d.turns = t } }
 
+// WithResolver makes the dialer look names up through r, which may
+// serve several dialers: the pools of one run share its lookups. r
+// applies the DNS settings of the Config it was made with. Without it, a
+// Dialer has a Resolver of its own over [net.DefaultResolver].
+func WithResolver(r *Resolver) Option { return func(d *Dialer) { d.resolver = r } }
+
 // WithEpoch sets the start of the dialer's clock ([Dialer.Now]), so that
 // several pools, and the engine's schedule, share one clock. The default
 // is the time the Dialer is made.
@@ -117,12 +123,11 @@ func NewDialer(cfg Config, obs Observer, opts ...Option) (*Dialer, error) {
 	}
 	cfg = cfg.WithDefaults()
 	p := &Dialer{
-		cfg:      cfg,
-		obs:      obs,
-		open:     map[*Conn]struct{}{},
-		epoch:    time.Now(),
-		net:      net.Dialer{KeepAlive: 30 * time.Second},
-		resolver: net.DefaultResolver,
+		cfg:   cfg,
+		obs:   obs,
+		open:  map[*Conn]struct{}{},
+		epoch: time.Now(),
+		net:   net.Dialer{KeepAlive: 30 * time.Second},
 		tls: &tls.Config{
 			InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // the user asked for it with --insecure
 			NextProtos:         []string{"http/1.1"},
@@ -140,6 +145,9 @@ func NewDialer(cfg Config, obs Observer, opts ...Option) (*Dialer, error) {
 	}
 	if p.turns == nil {
 		p.turns = NewTurns(cfg)
+	}
+	if p.resolver == nil {
+		p.resolver = NewResolver(cfg, nil)
 	}
 	p.tls.NextProtos = cfg.HTTP.ALPN(p.h2)
 	return p, nil
@@ -369,15 +377,14 @@ func (p *Dialer) dialTCP(ctx context.Context, network, addr string, detach bool)
 	var dns time.Duration
 	var ips []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
+		if !p.cfg.IPFamily.Has(ip) {
+			return nil, &IPFamilyError{Family: p.cfg.IPFamily, Addr: addr}
+		}
 		ips = []netip.Addr{ip}
 	} else if given, ok := p.resolved(host, port); ok {
 		ips = given // --resolve: no lookup
-	} else {
-		ips, err = p.resolver.LookupNetIP(ctx, "ip", host)
-		dns = time.Since(start)
-		if err != nil {
-			return nil, err
-		}
+	} else if ips, dns, err = p.resolver.Resolve(ctx, host); err != nil {
+		return nil, err
 	}
 	connectStart := time.Now()
 	var nc net.Conn

@@ -408,9 +408,8 @@ func (p *Dialer) socksTunnel(ctx context.Context, c *Conn, nc net.Conn, px *Prox
 	if px.kind == ProxySOCKS5 {
 		host, port, err := net.SplitHostPort(addr)
 		if err == nil && net.ParseIP(host) == nil {
-			start := time.Now()
-			ips, err := p.resolver.LookupNetIP(ctx, "ip", host)
-			c.DNS = max(time.Since(start), 1)
+			ips, dns, err := p.resolver.Resolve(ctx, host)
+			c.DNS = dns
 			if err != nil {
 				return nil, err
 			}

@@ -125,10 +125,10 @@ func TestResolveSkipsDNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lookups atomic.Int64
-	d.resolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+	d.resolver = NewResolver(cfg, &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
 		lookups.Add(1)
 		return nil, errors.New("no DNS in this test")
-	}}
+	}})
 	by := map[string]int{}
 	for range 4 {
 		c, _, err := d.Dial(t.Context(), "Shop.test:"+port, false, "")

@@ -170,6 +170,47 @@ func TestRunJSONStdout(t *testing.T) {
 	}
 }
 
+// --dns-ttl, --dns-mode and --ip-family reach the run and its JSON
+// pool: without keep-alives, 6 connections to localhost look it up 6
+// times with --dns-ttl 0 and once by default (a DNS phase each time).
+func TestDNSFlags(t *testing.T) {
+	srv := testserver.Start(t)
+	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/"
+	for _, tc := range []struct {
+		flags  []string
+		phases int64
+		pool   string
+	}{
+		{[]string{"--dns-ttl", "0", "--dns-mode", "round-robin", "--ip-family", "4"}, 6, `"dns_ttl_ns":0,"dns_mode":"round-robin","ip_family":"4"}`},
+		{[]string{"--ip-family", "4"}, 1, `"ip_family":"4"}`},
+		{[]string{"--dns-ttl", "1h", "--ip-family", "4"}, 1, `"dns_ttl_ns":3600000000000,"ip_family":"4"}`},
+	} {
+		out := filepath.Join(t.TempDir(), "out.json")
+		r := faya(t.Context(), append(append([]string{"run", "-c", "1", "-n", "6", "--disable-keepalives", "--json", out}, tc.flags...), url)...)
+		if r.code != cli.ExitOK {
+			t.Fatalf("%v: exit %d: %s", tc.flags, r.code, r.stderr)
+		}
+		data, _ := os.ReadFile(out)
+		var rep struct {
+			jsonReport
+			Phases map[string]struct{ Count int64 } `json:"phases_ns"`
+		}
+		if err := json.Unmarshal(data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Requests.OK != 6 || rep.Connections.Dialed != 6 || rep.Phases["dns"].Count != tc.phases {
+			t.Errorf("%v: %d ok over %d connections, %d DNS phases; want 6 over 6, %d", tc.flags, rep.Requests.OK, rep.Connections.Dialed, rep.Phases["dns"].Count, tc.phases)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, data); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(compact.String(), `"insecure":false,`+tc.pool) {
+			t.Errorf("%v: the JSON pool lacks %s:\n%s", tc.flags, tc.pool, data)
+		}
+	}
+}
+
 func TestPoolFlags(t *testing.T) {
 	srv := testserver.Start(t)
 	out := filepath.Join(t.TempDir(), "out.json")
@@ -219,6 +260,14 @@ func TestBadInput(t *testing.T) {
 		{"resolve bad addr", []string{"run", "--resolve", "shop.test:80:127.0.0.256", url}, `--resolve "shop.test:80:127.0.0.256": address "127.0.0.256"`},
 		{"resolve bad host", []string{"run", "--resolve", "shop/x:80:127.0.0.1", url}, `--resolve "shop/x:80:127.0.0.1": host "shop/x" is no host name`},
 		{"foreign local addr", []string{"run", "--local-addr", "192.0.2.7", url}, "--local-addr 192.0.2.7 is not an address of this machine"},
+		{"dns ttl no unit", []string{"run", "--dns-ttl", "30", url}, `--dns-ttl "30": want a duration such as 30s (0: look up on every new connection`},
+		{"negative dns ttl", []string{"run", "--dns-ttl", "-1s", url}, `--dns-ttl "-1s": must not be negative`},
+		{"bad dns mode", []string{"run", "--dns-mode", "rr", url}, `--dns-mode "rr": want first, round-robin or random`},
+		{"bad ip family", []string{"run", "--ip-family", "ipv4", url}, `--ip-family "ipv4": want 4, 6 or any`},
+		{"family and local addr", []string{"run", "--ip-family", "6", "--local-addr", "127.0.0.2", url},
+			"--ip-family 6 and --local-addr 127.0.0.2 contradict: an IPv6-only run cannot bind an IPv4 source address; give --local-addr IPv6 addresses only, or --ip-family 4 (or any)"},
+		{"family and resolve", []string{"run", "--ip-family", "4", "--resolve", "shop.test:80:[::1]", url},
+			"--ip-family 4 and --resolve shop.test:80:::1 contradict: an IPv4-only run cannot dial an IPv6 address; give --resolve IPv4 addresses only, or --ip-family any"},
 		{"bad method", []string{"run", "-m", "GE T", url}, "-m/--method"},
 		{"unwritable json", []string{"run", "-n", "1", "--json", filepath.Join(missing, "x.json"), url}, "--json"},
 		{"bad rate", []string{"run", "-r", "fast", url}, `-r/--rate: rate "fast"`},

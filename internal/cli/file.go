@@ -10,6 +10,7 @@ import (
 	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/scenario"
 	"github.com/faya-load/faya/threshold"
+	"github.com/faya-load/faya/transport"
 	"github.com/spf13/pflag"
 )
 
@@ -186,10 +187,24 @@ func (o *runOpts) overridePool(fs *pflag.FlagSet, plan *engine.Plan) []error {
 		"max-conn-lifetime":       func() { t.MaxConnLifetime, t.MaxConnLifetimeJitter = pool.MaxConnLifetime, pool.MaxConnLifetimeJitter },
 		"local-addr":              func() { t.LocalAddrs = pool.LocalAddrs },
 		"resolve":                 func() { t.Resolve = pool.Resolve },
+		"dns-ttl":                 func() { t.DNSTTL = pool.DNSTTL },
+		"dns-mode":                func() { t.DNSMode = pool.DNSMode },
+		"ip-family":               func() { t.IPFamily = pool.IPFamily },
 	} {
 		if set(flag) {
 			apply()
 		}
+	}
+	// The family and the addresses may come from the file or the flags:
+	// each is named as it was given.
+	name := func(flag, key string) string {
+		if set(flag) {
+			return "--" + flag
+		}
+		return "transport." + key
+	}
+	if err := transport.FamilyConflict(*t, name("ip-family", "ip_family"), name("local-addr", "local_addr"), name("resolve", "resolve")); err != nil {
+		errs = append(errs, usagef("%v", err))
 	}
 	for _, flag := range []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"} {
 		if set(flag) {

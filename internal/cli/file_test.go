@@ -181,11 +181,18 @@ func TestRunFileBadInput(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("version: 1\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n      - url: http://127.0.0.1:1/{{ .vars.nope }}\n        methd: GET\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	local := filepath.Join(t.TempDir(), "local.yaml")
+	if err := os.WriteFile(local, []byte("version: 1\ntransport:\n  local_addr: 127.0.0.2\nscenarios:\n  s:\n    executor: vus\n    vus: 1\n    iterations: 1\n    steps:\n      - url: "+srv.URL+"/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"run", "-f", file, srv.URL}, "takes no URL argument"},
+		{[]string{"run", "-f", local, "--ip-family", "6"}, "--ip-family 6 and transport.local_addr 127.0.0.2 contradict"},
+		{[]string{"run", "-f", local, "--ip-family", "4", "--local-addr", "::1"}, "--ip-family 4 and --local-addr ::1 contradict"},
+		{[]string{"run", "-f", file, "--dns-mode", "sticky"}, `--dns-mode "sticky": want first, round-robin or random`},
 		{[]string{"run", "-f", file, "-m", "POST"}, "--method is for a single URL"},
 		{[]string{"run", "-f", file, "--template"}, "--template is for a single URL: the steps of " + file + " are templates already"},
 		{[]string{"run", "-f", file, "-n", "0"}, "-n/--requests 0: give a positive number"},

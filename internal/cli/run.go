@@ -70,6 +70,9 @@ type runOpts struct {
 	maxConnLifetime       string
 	localAddrs            []string
 	resolve               []string
+	dnsTTL                string
+	dnsMode               string
+	ipFamily              string
 
 	engine string
 
@@ -231,7 +234,7 @@ var runFlagGroups = []flagGroup{
 		"disable-keepalives", "dial-timeout", "tls-handshake-timeout", "response-header-timeout", "expect-continue-timeout", "conn-scope",
 		"h2-max-streams", "h2-strict-streams", "h2-ping-timeout"}},
 	{"Connection rotation flags", []string{"max-requests-per-conn", "max-conn-lifetime"}},
-	{"Address flags", []string{"local-addr", "resolve"}},
+	{"Address flags", []string{"local-addr", "resolve", "dns-ttl", "dns-mode", "ip-family"}},
 	{"Proxy flags", []string{"proxy", "proxy-file", "proxy-mode", "proxy-ca", "proxy-from-env"}},
 	{"Scenario file and pass/fail flags", []string{"file", "base-url", "threshold"}},
 	{"Output flags", []string{"json", "html", "out", "metrics-addr", "metrics-linger", "quiet"}},
@@ -327,6 +330,9 @@ func (o *runOpts) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.maxConnLifetime, "max-conn-lifetime", "", "retire a connection once this old: its next request is its last (close reason lifetime); an optional jitter spreads them, e.g. 30s±5s or 30s+-5s (default: no limit)")
 	fs.StringArrayVar(&o.localAddrs, "local-addr", nil, "source addresses new connections bind in turn: ADDR[,ADDR...] (IPv4, IPv6, or a CIDR such as 127.0.0.0/29 for each of its addresses, at most 1024); each must be an address of this machine (repeatable)")
 	fs.StringArrayVar(&o.resolve, "resolve", nil, "HOST:PORT:ADDR[,ADDR...]: dial HOST:PORT at these addresses, in turn per new connection, without DNS (curl's --resolve; the Host header and TLS server name stay HOST; repeatable)")
+	fs.StringVar(&o.dnsTTL, "dns-ttl", "", "keep a host name's addresses this long once looked up: a duration (0: look up on every new connection) (default: for the whole run, one lookup per name)")
+	fs.StringVar(&o.dnsMode, "dns-mode", "first", "which of a name's addresses a new connection dials: first (the resolver's order), round-robin (each in turn), random")
+	fs.StringVar(&o.ipFamily, "ip-family", "any", "look up and dial IPv4 (4) or IPv6 (6) addresses only, or both (any)")
 	fs.StringVar(&o.connScope, "conn-scope", string(engine.ScopeShared), "shared: one pool for all VUs; vu: one pool per VU, as browsers and Locust users behave (pool limits then apply per VU)")
 
 	// proxies
@@ -395,6 +401,9 @@ func (o *runOpts) plan(fs *pflag.FlagSet, rawURL string) (engine.Plan, report.Me
 	}
 	pool, perrs := o.pool(fs)
 	errs = append(errs, perrs...)
+	if err := transport.FamilyConflict(pool, "--ip-family", "--local-addr", "--resolve"); err != nil {
+		errs = append(errs, usagef("%v", err))
+	}
 	proxies, perrs2 := o.proxy.plan(fs)
 	errs = append(errs, perrs2...)
 	plan := engine.Plan{
@@ -816,7 +825,24 @@ func (o *runOpts) pool(fs *pflag.FlagSet) (transport.Config, []error) {
 	if err != nil {
 		errs = append(errs, usagef("--resolve %v", err))
 	}
+	var dnsTTL time.Duration
+	if fs.Changed("dns-ttl") {
+		if dnsTTL, err = transport.ParseDNSTTL(o.dnsTTL); err != nil {
+			errs = append(errs, usagef("--dns-ttl %v", err))
+		}
+	}
+	dnsMode, err := transport.ParseDNSMode(o.dnsMode)
+	if err != nil {
+		errs = append(errs, usagef("--dns-mode %v", err))
+	}
+	family, err := transport.ParseIPFamily(o.ipFamily)
+	if err != nil {
+		errs = append(errs, usagef("--ip-family %v", err))
+	}
 	return transport.Config{
+		DNSTTL:                 dnsTTL,
+		DNSMode:                dnsMode,
+		IPFamily:               family,
 		LocalAddrs:             local,
 		Resolve:                resolve,
 		MaxRequestsPerConn:     max(o.maxRequestsPerConn, 0),
