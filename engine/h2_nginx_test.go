@@ -30,38 +30,14 @@ import (
 // absent unless FAYA_CI=1 (.ci/run installs it).
 func nginxH2(t *testing.T, perConn int) (url, accessLog string) {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, e := os.Stat("/usr/sbin/nginx"); e == nil {
-			bin = "/usr/sbin/nginx"
-		} else if os.Getenv("FAYA_CI") == "1" {
-			t.Fatal("nginx is not installed (FAYA_CI=1: .ci/run installs it)")
-		} else {
-			t.Skip("nginx is not installed")
-		}
-	}
+	bin := needBinary(t, "nginx", "/usr/sbin/nginx")
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	writeSelfSigned(t, dir)
 	write := func(name string, b []byte) {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -99,19 +75,72 @@ http {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for i := 0; ; i++ { // bounded: 10 s
+	waitListening(t, addr, filepath.Join(dir, "error.log"))
+	return "https://" + addr, accessLog
+}
+
+// needBinary returns the path of the program name (on PATH, or at
+// fallback); absent, the test is skipped, or fails when FAYA_CI=1
+// (.ci/run installs it).
+func needBinary(t *testing.T, name, fallback string) string {
+	t.Helper()
+	if bin, err := exec.LookPath(name); err == nil {
+		return bin
+	}
+	if _, err := os.Stat(fallback); err == nil {
+		return fallback
+	}
+	if os.Getenv("FAYA_CI") == "1" {
+		t.Fatalf("%s is not installed (FAYA_CI=1: .ci/run installs it)", name)
+	}
+	t.Skipf("%s is not installed", name)
+	return ""
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1, valid
+// for an hour, to dir/cert.pem and its key to dir/key.pem.
+func writeSelfSigned(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitListening waits (10 s at most) until addr accepts a connection;
+// logFile, if it does not, says why.
+func waitListening(t *testing.T, addr, logFile string) {
+	t.Helper()
+	for i := 0; ; i++ {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			_ = c.Close()
-			break
+			return
 		}
 		if i == 100 {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not listen on %s: %v\n%s", addr, err, b)
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("nothing listens on %s: %v\n%s", addr, err, b)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return "https://" + addr, accessLog
 }
 
 // nginx over TLS with HTTP/2 ends each connection after keepalive_requests

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/enginetest"
@@ -28,6 +29,7 @@ type h2Server struct {
 	perConn          map[string]int // requests by remote address
 	maxStreams       uint32
 	keepaliveRequest int
+	delay            time.Duration // each answer waits this long
 }
 
 func (s *h2Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +49,22 @@ func (s *h2Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.keepaliveRequest > 0 && k >= s.keepaliveRequest {
 		w.Header().Set("Connection", "close") // net/http's h2 server answers it with a GOAWAY
 	}
+	if s.delay > 0 {
+		time.Sleep(s.delay)
+	}
 	_, _ = w.Write([]byte("ok"))
+}
+
+// requestsPerConn returns the requests the server served on each
+// connection, by the connection's remote address.
+func (s *h2Server) requestsPerConn() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.perConn))
+	for k, v := range s.perConn {
+		out[k] = v
+	}
+	return out
 }
 
 // startH2 starts a server: TLS offering h2 and http/1.1 (tlsH2), TLS with

@@ -109,10 +109,11 @@ func Classify(err error) ErrClass {
 	msg := err.Error()
 	if i := strings.Index(msg, "stream error: stream ID "); i >= 0 {
 		// Go's HTTP/2: the server's RST_STREAM ("stream error: stream
-		// ID 3; CANCEL") is a reset, as a TCP reset on HTTP/1.1; with a
-		// cause ("; CODE; cause") it is the client's own verdict on what
-		// the server sent.
-		if strings.Count(msg[i:], "; ") == 1 {
+		// ID 3; CANCEL", or "...; CANCEL; received from peer" since the
+		// cause is set for it) is a reset, as a TCP reset on HTTP/1.1;
+		// with another cause ("; CODE; cause") it is the client's own
+		// verdict on what the server sent.
+		if n := strings.Count(msg[i:], "; "); n == 1 || n == 2 && strings.HasSuffix(msg, "; received from peer") {
 			return ErrReset
 		}
 		return ErrProtocol
@@ -134,6 +135,10 @@ var messageClasses = []struct {
 	// Go's HTTP/2 (net/http's and x/net's) read an HTTP/1.x answer to its
 	// connection preface: the server does not speak h2c on that port.
 	{"the frame header looked like an HTTP/1.1 header", ErrProtocolNegotiation},
+	// A frame over the client's SETTINGS_MAX_FRAME_SIZE (16384): an
+	// HTTP/2 connection error (FRAME_SIZE_ERROR), the default engine's
+	// class for it too.
+	{"http2: frame too large", ErrProtocol},
 	// Go's HTTP/2 closed the connection under the request (after another
 	// request on it failed): the connection ended before the answer, as
 	// eof says on HTTP/1.1.

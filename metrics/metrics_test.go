@@ -72,6 +72,16 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("readLoopPeekFailLocked: %w", nil), metrics.ErrProtocol},
 		{fmt.Errorf("readLoopPeekFailLocked: %w", opErr(syscall.ECONNRESET)), metrics.ErrReset},
 		{errors.New("http: unexpected EOF reading trailer"), metrics.ErrEOF},
+		// Go's HTTP/2, as engine.TestH2Faults saw it: the server's
+		// RST_STREAM (with the cause Go gives it since x/net set one) is
+		// a reset; the client's own verdict a protocol error; a frame
+		// over SETTINGS_MAX_FRAME_SIZE a protocol error, but an HTTP/1.x
+		// answer to the preface is the negotiation failing.
+		{errors.New(`Post "http://127.0.0.1:1/": stream error: stream ID 1; INTERNAL_ERROR; received from peer`), metrics.ErrReset},
+		{errors.New("stream error: stream ID 3; CANCEL"), metrics.ErrReset},
+		{errors.New("stream error: stream ID 3; PROTOCOL_ERROR; invalid header field value"), metrics.ErrProtocol},
+		{errors.New("http2: frame too large"), metrics.ErrProtocol},
+		{errors.New("http2: failed reading the frame payload: http2: frame too large, note that the frame header looked like an HTTP/1.1 header"), metrics.ErrProtocolNegotiation},
 		{errors.New("something new"), metrics.ErrOther},
 	} {
 		if got := metrics.Classify(tc.err); got != tc.want {

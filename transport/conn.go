@@ -455,19 +455,21 @@ func (c *Conn) closeReason(p *Dialer) metrics.CloseReason {
 	if c.requests.Load() == 0 {
 		return metrics.CloseUnused
 	}
+	if c.Proto == metrics.ProtoH2 {
+		// Go's HTTP/2 client closes a connection with no error in one
+		// case besides the run's end and the idle timer: the server's
+		// GOAWAY (it has no write-late rule), after the streams below its
+		// last stream id ended; the last request handed the connection
+		// may have been one above it, which Go sent again on another
+		// connection, unanswered here.
+		return metrics.CloseGoAway
+	}
 	// net/http closes a connection without a hook after an answer read
 	// whole in one case only: its writer had not reported the request
 	// written 50 ms after the answer (persistConn.wroteRequest). Its other
 	// silent closes leave a reason: an EOF seen by Read, a canceled
 	// request, a PutIdleConn error, the run's end, the idle timer.
 	if c.answered.Load() {
-		if c.Proto == metrics.ProtoH2 {
-			// Go's HTTP/2 client closes a connection after its streams
-			// ended, with no error, in one case besides the run's end and
-			// the idle timer: the server's GOAWAY (it has no write-late
-			// rule).
-			return metrics.CloseGoAway
-		}
 		return metrics.CloseWriteLate
 	}
 	return metrics.CloseOther

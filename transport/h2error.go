@@ -60,16 +60,22 @@ func H2FaultOf(err error) (f H2Fault, ok bool) {
 		return H2Fault{GoAway: true, LastStreamID: uint32(v), Code: h2Code(code)}, true
 	}
 	if i := strings.Index(msg, "stream error: stream ID "); i >= 0 {
-		// "stream error: stream ID 3; CODE" is the server's RST_STREAM;
-		// with a third part (a cause) it is the client's own.
+		// "stream error: stream ID 3; CODE" is the server's RST_STREAM,
+		// and so is "...; CODE; received from peer"; with another third
+		// part (a cause) it is the client's own.
 		parts := strings.Split(msg[i:], "; ")
-		if len(parts) == 2 {
+		if len(parts) == 2 || len(parts) == 3 && parts[2] == "received from peer" {
 			return H2Fault{RST: true, Code: h2Code(parts[1])}, true
 		}
 		return H2Fault{Code: h2Code(parts[1])}, true
 	}
 	if i := strings.Index(msg, "connection error: "); i >= 0 {
 		return H2Fault{ConnError: true, Code: h2Code(msg[i+len("connection error: "):])}, true
+	}
+	if strings.Contains(msg, "http2: frame too large") && !strings.Contains(msg, "looked like an HTTP/1.1 header") {
+		// A frame over the client's SETTINGS_MAX_FRAME_SIZE: Go ends
+		// the connection.
+		return H2Fault{ConnError: true, Code: metrics.H2FrameSizeError}, true
 	}
 	if strings.Contains(msg, "http2: client connection lost") {
 		return H2Fault{ConnError: true, Lost: true}, true

@@ -843,6 +843,15 @@ func (c *Conn) fail(err error) {
 		c.flush()
 		c.tc.SetCloseReason(closeH2Error)
 		err = &ConnError{Code: http2.ErrCode(ce), Err: err}
+	} else if c.settings && errors.Is(err, http2.ErrFrameTooLarge) {
+		// A frame over the client's SETTINGS_MAX_FRAME_SIZE (16384): a
+		// connection error (RFC 9113 4.2), whatever frame it was.
+		c.wmu.Lock()
+		_ = c.fw.WriteGoAway(0, http2.ErrCodeFrameSize, nil)
+		c.wmu.Unlock()
+		c.flush()
+		c.tc.SetCloseReason(closeH2Error)
+		err = &ConnError{Code: http2.ErrCodeFrameSize, Err: err}
 	} else if c.goawayEr != http2.ErrCodeNo && c.goaway {
 		err = &ConnError{Code: c.goawayEr, Remote: true, Err: err}
 	} else if err == nil || errors.Is(err, net.ErrClosed) {
@@ -853,6 +862,14 @@ func (c *Conn) fail(err error) {
 	c.mu.Lock()
 	if c.dead == nil {
 		c.dead = err
+	}
+	if len(c.streams) > 0 {
+		// The server closed or reset the connection under its streams
+		// (server), as on HTTP/1.1; an idle one's close is the
+		// transport's to judge.
+		if cl := metrics.Classify(err); cl == metrics.ErrEOF || cl == metrics.ErrReset {
+			c.tc.SetCloseReason(metrics.CloseServer)
+		}
 	}
 	for id, st := range c.streams {
 		if c.goaway && id > c.lastID {

@@ -25,6 +25,7 @@ type Pool struct {
 	maxSlots  int // per connection, the client's cap; 0: the server's
 	maxHeader int
 	strict    bool
+	rotates   bool // MaxRequestsPerConn or MaxConnLifetime: connections retire
 	stats     Stats
 	rec       Recorder
 
@@ -92,6 +93,7 @@ func NewPool(d *transport.Dialer, o Options) (*Pool, error) {
 		maxConns:  max(cfg.MaxConnsPerHost, 0),
 		maxSlots:  max(o.MaxStreams, 0),
 		strict:    o.Strict,
+		rotates:   cfg.MaxRequestsPerConn > 0 || cfg.MaxConnLifetime > 0,
 		rec:       o.Recorder,
 		maxHeader: int(min(cfg.MaxResponseHeaderBytes, math.MaxInt32)),
 		hosts:     map[string]*host{},
@@ -134,20 +136,29 @@ func (p *Pool) get(ctx context.Context, r *Request, w *waiter, due time.Duration
 		h = &host{key: r.key}
 		p.hosts[r.key] = h
 	}
-	if c := h.pick(); c != nil {
+	c, stale := p.pick(h)
+	if c != nil {
 		p.take(c)
 		p.mu.Unlock()
+		if stale != nil {
+			_ = stale.nc.Close()
+		}
 		return c, fromOpen, nil
 	}
 	if p.mayDial(h) {
 		h.dialing++
 		p.mu.Unlock()
+		if stale != nil {
+			_ = stale.nc.Close()
+		}
 		c, err := p.dial(ctx, r, h, due)
 		return c, fromDial, err
 	}
 	h.waiters = append(h.waiters, w)
 	p.mu.Unlock()
-	var c *Conn
+	if stale != nil {
+		_ = stale.nc.Close()
+	}
 	var giveUp error
 	select {
 	case c = <-w.ch:
@@ -182,21 +193,42 @@ func (p *Pool) get(ctx context.Context, r *Request, w *waiter, due time.Duration
 }
 
 // pick returns the open connection with the most free slots, nil when
-// every one is full. p.mu is held.
-func (h *host) pick() *Conn {
-	var best *Conn
-	for _, c := range h.conns {
-		if c.gone || c.active >= c.limit {
+// every one is full. A connection past its lifetime (--max-conn-lifetime)
+// is retired instead: it takes no new stream and closes once its streams
+// are done; stale is one such connection without a stream, taken out of
+// the pool, for the caller to close once p.mu is released. p.mu is held.
+func (p *Pool) pick(h *host) (best, stale *Conn) {
+	for i := 0; i < len(h.conns); i++ {
+		c := h.conns[i]
+		if c.gone {
+			continue
+		}
+		if p.cfg.MaxConnLifetime > 0 && c.tc.Expired() {
+			if c.active == 0 && stale != nil {
+				continue // the next request's, or the sweeper's
+			}
+			c.tc.SetCloseReason(metrics.CloseLifetime)
+			if c.active == 0 {
+				c.closing = true
+				stale = c
+			}
+			p.retire(c)
+			i-- // retire took it out of h.conns
+			continue
+		}
+		if c.active >= c.limit {
 			continue
 		}
 		if best == nil || c.limit-c.active > best.limit-best.active {
 			best = c
 		}
 	}
-	return best
+	return best, stale
 }
 
-// take gives the request a slot on c. p.mu is held.
+// take gives the request a slot on c. A connection that reaches its
+// --max-requests-per-conn with it (or is past its lifetime) is retired:
+// this stream is its last. p.mu is held.
 func (p *Pool) take(c *Conn) {
 	c.active++
 	c.started++
@@ -206,6 +238,22 @@ func (p *Pool) take(c *Conn) {
 		p.rec.H2Streams(c.active)
 	}
 	c.tc.Acquire()
+	if p.rotates {
+		if _, last := c.tc.Last(); last { // the close reason is set
+			p.retire(c)
+		}
+	}
+}
+
+// retire makes c take no new stream: it leaves its host's connections
+// (a waiter may dial in its place) and closes once its last stream ends
+// (release). p.mu is held.
+func (p *Pool) retire(c *Conn) {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	p.unlist(c)
 }
 
 func (p *Pool) mayDial(h *host) bool {
@@ -431,7 +479,8 @@ func (p *Pool) Close() {
 	}
 }
 
-// sweep closes connections without a stream for IdleConnTimeout.
+// sweep closes connections without a stream for IdleConnTimeout, and
+// those without a stream past their lifetime.
 func (p *Pool) sweep() {
 	defer close(p.done)
 	every := max(min(p.cfg.IdleConnTimeout/3, time.Second), time.Millisecond)
@@ -449,10 +498,19 @@ func (p *Pool) sweep() {
 		p.mu.Lock()
 		for _, h := range p.hosts {
 			for _, c := range h.conns {
-				if c.active == 0 && !c.closing && now-c.idleSince >= p.cfg.IdleConnTimeout {
-					c.closing = true
-					expired = append(expired, c)
+				if c.active > 0 || c.closing {
+					continue
 				}
+				switch {
+				case now-c.idleSince >= p.cfg.IdleConnTimeout:
+					c.tc.SetCloseReason(metrics.CloseIdleTimeout)
+				case p.cfg.MaxConnLifetime > 0 && c.tc.Expired():
+					c.tc.SetCloseReason(metrics.CloseLifetime)
+				default:
+					continue
+				}
+				c.closing = true
+				expired = append(expired, c)
 			}
 			for _, c := range expired {
 				if c.h == h {
@@ -462,7 +520,6 @@ func (p *Pool) sweep() {
 		}
 		p.mu.Unlock()
 		for _, c := range expired {
-			c.tc.SetCloseReason(metrics.CloseIdleTimeout)
 			_ = c.nc.Close()
 		}
 	}

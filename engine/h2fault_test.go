@@ -1,0 +1,396 @@
+package engine_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/testserver"
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2Fault is one way an HTTP/2 server misbehaves, and what every engine
+// that speaks HTTP/2 makes of it: the same error class (the HTTP/1.1
+// class where the fault is the same: a connection closed under a
+// request is eof, a request not answered in time a timeout, a stream
+// reset a reset), or every request answered.
+type h2Fault struct {
+	name string
+	// start starts the server; served counts the requests it answered
+	// (nil: not counted).
+	start   func(t *testing.T) (url string, served *atomic.Int64)
+	vus     int
+	n       int64
+	edit    func(*engine.Plan)
+	want    metrics.ErrClass // ErrNone: every request answered 200
+	example string           // a part of the class's example
+	// check holds the run to more, per engine.
+	check func(t *testing.T, eng string, s *metrics.Snapshot, served int64)
+}
+
+// rawH2 serves h2c written frame by frame: after the client's preface,
+// serve gets a framer on the connection (its SETTINGS are its to send).
+func rawH2(t *testing.T, serve func(fr *http2.Framer, c net.Conn)) string {
+	t.Helper()
+	return testserver.Raw(t, func(c net.Conn) {
+		buf := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != http2.ClientPreface {
+			return
+		}
+		serve(http2.NewFramer(c, c), c)
+		_ = c.Close() // a server that gave up does not leave the client waiting
+	})
+}
+
+// writeAnswer writes a 200 "ok" on stream id, with extra header fields.
+func writeAnswer(fr *http2.Framer, id uint32, extra ...hpack.HeaderField) error {
+	var b bytes.Buffer
+	enc := hpack.NewEncoder(&b)
+	_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+	for _, f := range extra {
+		_ = enc.WriteField(f)
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: b.Bytes(), EndHeaders: true}); err != nil {
+		return err
+	}
+	return fr.WriteData(id, true, []byte("ok"))
+}
+
+// eachStream reads the client's frames, ACKs its SETTINGS unless noAck,
+// and calls onHeaders for each stream it opens (k counts them from 1 on
+// this connection) until it returns false or the connection ends.
+func eachStream(fr *http2.Framer, noAck bool, onHeaders func(id uint32, k int) bool) {
+	for k := 0; ; {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() && !noAck {
+				if fr.WriteSettingsAck() != nil {
+					return
+				}
+			}
+		case *http2.HeadersFrame:
+			k++
+			if !onHeaders(f.StreamID, k) {
+				return
+			}
+		}
+	}
+}
+
+// answering is a raw server that sends its SETTINGS and answers every
+// stream but those refuse says no to (REFUSED_STREAM); noAck never ACKs
+// the client's SETTINGS.
+func answering(noAck bool, refuse func(k int) bool) func(t *testing.T) (string, *atomic.Int64) {
+	return func(t *testing.T) (string, *atomic.Int64) {
+		served := new(atomic.Int64)
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) {
+			if fr.WriteSettings() != nil {
+				return
+			}
+			eachStream(fr, noAck, func(id uint32, k int) bool {
+				if refuse != nil && refuse(k) {
+					return fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) == nil
+				}
+				served.Add(1)
+				return writeAnswer(fr, id) == nil
+			})
+		}), served
+	}
+}
+
+// goServer is Go's h2c server with cfg running h, counting the requests
+// it answered in full.
+func goServer(cfg *http.HTTP2Config, h http.HandlerFunc) func(t *testing.T) (string, *atomic.Int64) {
+	return func(t *testing.T) (string, *atomic.Int64) {
+		served := new(atomic.Int64)
+		srv := startH2(t, "h2c", func(_ *h2Server, hs *http.Server) {
+			hs.HTTP2 = cfg
+			hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h(w, r)
+				served.Add(1)
+			})
+		})
+		return srv.URL + "/", served
+	}
+}
+
+func plainTimeout(d time.Duration) func(*engine.Plan) {
+	return func(p *engine.Plan) { p.Timeout = d }
+}
+
+var h2Faults = []h2Fault{
+	// A handler that aborts: Go's server resets the stream (RST_STREAM
+	// INTERNAL_ERROR); the request fails as a reset, as a reset TCP
+	// connection does on HTTP/1.1, and the connection goes on.
+	{name: "rst-stream", start: goServer(nil, func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }),
+		vus: 1, n: 4, want: metrics.ErrReset, example: "INTERNAL_ERROR",
+		check: func(t *testing.T, eng string, s *metrics.Snapshot, _ int64) {
+			if got := s.H2.RSTStreams[metrics.H2Code(http2.ErrCodeInternal).Index()]; got != 4 {
+				t.Errorf("RST_STREAM INTERNAL_ERROR counted %d, want 4 (by code %v)", got, nonzero(s.H2.RSTStreams[:]))
+			}
+			if s.Dialed != 1 {
+				t.Errorf("dialed %d: a reset stream does not end its connection", s.Dialed)
+			}
+		}},
+	// The first stream of each connection refused (REFUSED_STREAM: not
+	// processed, safe to send again): it goes again and is answered.
+	{name: "refused-stream", start: answering(false, func(k int) bool { return k == 1 }), vus: 1, n: 4,
+		check: func(t *testing.T, eng string, s *metrics.Snapshot, served int64) {
+			if served != 4 || s.Retries != 1 {
+				t.Errorf("the server answered %d, faya counted %d retries: want 4 and the one refused stream", served, s.Retries)
+			}
+			if eng == engine.EngineNetHTTP {
+				return // Go's client retries it without an error: no frame to count
+			}
+			if s.H2.Refused != 1 || s.H2.RSTStreams[metrics.H2RefusedStream.Index()] != 1 {
+				t.Errorf("refused %d, RST_STREAMs by code %v: want the one refused stream", s.H2.Refused, nonzero(s.H2.RSTStreams[:]))
+			}
+		}},
+	// GOAWAY mid-run: after its 10th stream a connection's server sends
+	// GOAWAY(last stream 10th, NO_ERROR), stops writing and answers no
+	// more; the streams sent after it were not processed and go again on
+	// a new connection: every request answered, each exactly once.
+	{name: "goaway-mid-run", start: func(t *testing.T) (string, *atomic.Int64) {
+		served := new(atomic.Int64)
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) {
+			if fr.WriteSettings() != nil {
+				return
+			}
+			eachStream(fr, false, func(id uint32, k int) bool {
+				if writeAnswer(fr, id) != nil {
+					return false
+				}
+				served.Add(1)
+				if k < 10 {
+					return true
+				}
+				_ = fr.WriteGoAway(id, http2.ErrCodeNo, nil)
+				_ = c.(*net.TCPConn).CloseWrite()
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, _ = io.Copy(io.Discard, c) // until the client closes
+				return false
+			})
+		}), served
+	}, vus: 4, n: 200, edit: func(p *engine.Plan) { p.Transport.MaxConnsPerHost = 1 },
+		check: func(t *testing.T, eng string, s *metrics.Snapshot, served int64) {
+			if served != 200 {
+				t.Errorf("the server answered %d, want each of the 200 once", served)
+			}
+			if s.Dialed < 20 {
+				t.Errorf("dialed %d, want at least 20 (10 streams each)", s.Dialed)
+			}
+			if got := s.CloseReasons[metrics.CloseGoAway]; got < s.Dialed-1 {
+				t.Errorf("closed as goaway %d of %d (close reasons %v)", got, s.Dialed, reasons(s))
+			}
+		}},
+	// A server window of 1 KiB per stream (SETTINGS_INITIAL_WINDOW_SIZE)
+	// given back DATA frame by DATA frame, and 64 KiB bodies: every body
+	// goes through whole, within the window. (Go's own server with
+	// MaxReceiveBufferPerStream 1024 resets, FLOW_CONTROL_ERROR, the
+	// stream Go's client starts on a new connection before the server's
+	// SETTINGS arrive, sent within the default 65535; this server takes
+	// such frames.)
+	{name: "tiny-window", start: func(t *testing.T) (string, *atomic.Int64) {
+		served := new(atomic.Int64)
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) {
+			if fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1024}) != nil {
+				return
+			}
+			got := map[uint32]int{}
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					return
+				}
+				switch f := f.(type) {
+				case *http2.SettingsFrame:
+					if !f.IsAck() && fr.WriteSettingsAck() != nil {
+						return
+					}
+				case *http2.DataFrame:
+					id, n := f.StreamID, len(f.Data())
+					got[id] += n
+					if f.StreamEnded() {
+						if got[id] == 64<<10 {
+							served.Add(1)
+						}
+						delete(got, id)
+						if writeAnswer(fr, id) != nil {
+							return
+						}
+					} else if n > 0 && (fr.WriteWindowUpdate(id, uint32(n)) != nil) {
+						return
+					}
+					if n > 0 && fr.WriteWindowUpdate(0, uint32(n)) != nil {
+						return
+					}
+				}
+			}
+		}), served
+	}, vus: 2, n: 8, edit: func(p *engine.Plan) {
+		p.Scenarios[0].Steps[0].Method = http.MethodPost
+		p.Scenarios[0].Steps[0].Body = bytes.Repeat([]byte("x"), 64<<10)
+	}, check: func(t *testing.T, eng string, s *metrics.Snapshot, served int64) {
+		if served != 8 {
+			t.Errorf("the server read %d whole bodies of 64 KiB, want 8", served)
+		}
+		if eng == engine.EngineH1 && s.H2.FlowStalls == 0 {
+			t.Error("no flow-control stall counted")
+		}
+	}},
+	// A window that never opens (SETTINGS_INITIAL_WINDOW_SIZE 0, no
+	// WINDOW_UPDATE): the body cannot go, the request ends at its timeout.
+	{name: "window-closed", start: func(t *testing.T) (string, *atomic.Int64) {
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) {
+			if fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}) != nil {
+				return
+			}
+			eachStream(fr, false, func(uint32, int) bool { return true })
+		}), nil
+	}, vus: 1, n: 2, want: metrics.ErrTimeout, example: "timeout", edit: func(p *engine.Plan) {
+		p.Timeout = 300 * time.Millisecond
+		p.Scenarios[0].Steps[0].Method = http.MethodPost
+		p.Scenarios[0].Steps[0].Body = []byte("a body the window never lets through")
+	}},
+	// A server that never sends its SETTINGS: the request ends at its
+	// timeout.
+	{name: "no-settings", start: func(t *testing.T) (string, *atomic.Int64) {
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) { _, _ = io.Copy(io.Discard, c) }), nil
+	}, vus: 1, n: 2, want: metrics.ErrTimeout, example: "timeout", edit: plainTimeout(300 * time.Millisecond)},
+	// A server that never ACKs the client's SETTINGS but answers: the
+	// answers stand.
+	{name: "no-settings-ack", start: answering(true, nil), vus: 2, n: 20,
+		check: func(t *testing.T, eng string, s *metrics.Snapshot, served int64) {
+			if served != 20 {
+				t.Errorf("the server answered %d, want 20", served)
+			}
+		}},
+	// A server that never ACKs the client's SETTINGS and never answers:
+	// a timeout.
+	{name: "no-settings-ack-silent", start: func(t *testing.T) (string, *atomic.Int64) {
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) {
+			if fr.WriteSettings() != nil {
+				return
+			}
+			eachStream(fr, true, func(uint32, int) bool { return true })
+		}), nil
+	}, vus: 1, n: 2, want: metrics.ErrTimeout, example: "timeout", edit: plainTimeout(300 * time.Millisecond)},
+	// Response headers over the client's limit (40 KB against 16 KiB):
+	// a protocol error, as on HTTP/1.1.
+	{name: "headers-over-limit", start: goServer(nil, func(w http.ResponseWriter, r *http.Request) {
+		for i := range 40 {
+			w.Header().Set(fmt.Sprintf("X-Big-%d", i), strings.Repeat("v", 1000))
+		}
+	}), vus: 1, n: 2, want: metrics.ErrProtocol, edit: func(p *engine.Plan) { p.Transport.MaxResponseHeaderBytes = 16 << 10 }},
+	// A HEADERS frame larger than the client's SETTINGS_MAX_FRAME_SIZE
+	// (16384, the default): a connection error (FRAME_SIZE_ERROR).
+	{name: "headers-frame-too-large", start: func(t *testing.T) (string, *atomic.Int64) {
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) {
+			if fr.WriteSettings() != nil {
+				return
+			}
+			eachStream(fr, false, func(id uint32, _ int) bool {
+				return writeAnswer(fr, id, hpack.HeaderField{Name: "x-big", Value: strings.Repeat("v", 20000)}) == nil
+			})
+		}), nil
+	}, vus: 1, n: 2, want: metrics.ErrProtocol, example: "frame"},
+	// The connection closed under the request (the server read its
+	// HEADERS and closed, FIN, then read what the client still sent so
+	// that no reset follows): eof, as on HTTP/1.1.
+	{name: "closed-under-request", start: func(t *testing.T) (string, *atomic.Int64) {
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) {
+			if fr.WriteSettings() != nil {
+				return
+			}
+			eachStream(fr, false, func(uint32, int) bool { return false })
+			_ = c.(*net.TCPConn).CloseWrite()
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.Copy(io.Discard, c) // until the client closes
+		}), nil
+	}, vus: 1, n: 2, want: metrics.ErrEOF, example: "EOF"},
+	// Streams opened and never answered: a timeout.
+	{name: "silent", start: func(t *testing.T) (string, *atomic.Int64) {
+		return rawH2(t, func(fr *http2.Framer, c net.Conn) {
+			if fr.WriteSettings() != nil {
+				return
+			}
+			eachStream(fr, false, func(uint32, int) bool { return true })
+		}), nil
+	}, vus: 1, n: 2, want: metrics.ErrTimeout, example: "timeout", edit: plainTimeout(300 * time.Millisecond)},
+}
+
+// Every engine that speaks HTTP/2 makes each fault of the table the same
+// class, with a bounded, printable example, no status for a failed
+// request and no connection closed for no reason; and answers every
+// request where the fault is one HTTP/2 recovers from.
+func TestH2Faults(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		for _, f := range h2Faults {
+			t.Run(f.name, func(t *testing.T) {
+				url, served := f.start(t)
+				p := h2Plan(eng, strings.TrimSuffix(url, "/"), transport.HTTP2, f.vus, f.n)
+				p.Timeout = 10 * time.Second // a row that fails, fails quickly
+				if f.edit != nil {
+					f.edit(&p)
+				}
+				res := run(t, p)
+				s := res.Total
+				var answered int64
+				if served != nil {
+					answered = served.Load()
+				}
+				if f.want == metrics.ErrNone {
+					if s.Requests != f.n || s.OK != f.n || s.Status[200] != f.n {
+						t.Fatalf("requests %d, ok %d, 200s %d; want %d answered; errors %v %q", s.Requests, s.OK, s.Status[200], f.n, nonzero(s.ErrCount[:]), s.ErrExample)
+					}
+				} else {
+					if s.Requests != f.n || s.Errors != f.n || s.ErrCount[f.want] != f.n {
+						t.Fatalf("requests %d, errors %d, %s %d; by class %v; examples %q", s.Requests, s.Errors, f.want, s.ErrCount[f.want], nonzero(s.ErrCount[:]), s.ErrExample)
+					}
+					statuses := int64(0)
+					for _, c := range s.Status {
+						statuses += c
+					}
+					if statuses != 0 {
+						t.Errorf("statuses counted %d: a request that failed has none", statuses)
+					}
+					ex := s.ErrExample[f.want]
+					if !strings.Contains(ex, f.example) {
+						t.Errorf("example %q does not mention %q", ex, f.example)
+					}
+					if len(ex) > metrics.MaxExample+len("… (1234567890 bytes)") || metrics.Printable(ex) != ex {
+						t.Errorf("example of %d bytes, want at most %d, printable: %q", len(ex), metrics.MaxExample, ex)
+					}
+				}
+				if other := s.CloseReasons[metrics.CloseOther]; other != 0 {
+					t.Errorf("closed for reason other: %d (close reasons %v)", other, reasons(s))
+				}
+				// Go's HTTP/2 keeps a connection whose stream it gave up
+				// (a timeout) until the server answers its RST_STREAM and
+				// PING: a silent server's stays open past the run's end,
+				// counted as open at the end.
+				if open := res.OpenAtEnd; s.Closed+open != s.Dialed || eng == engine.EngineH1 && open != 0 {
+					t.Errorf("closed %d, open at the end %d, of %d dialed", s.Closed, open, s.Dialed)
+				}
+				if f.check != nil {
+					f.check(t, eng, s, answered)
+				}
+				t.Logf("errors %v %q; dialed %d, close reasons %v, retries %d, h2 %+v", nonzero(s.ErrCount[:]), s.ErrExample[f.want], s.Dialed, reasons(s), s.Retries, s.H2)
+			})
+		}
+	})
+}
