@@ -173,10 +173,13 @@ func (e *Engine) clients(rec *metrics.Recorder, epoch time.Time) (clientFactory,
 		return e.newClient, nil, nil
 	}
 	newClients := h1Clients
-	if e.plan.Engine == EngineNetHTTP {
+	switch {
+	case e.plan.Engine == EngineNetHTTP:
 		newClients = netHTTPClients
-	} else if e.plan.Transport.HTTP == transport.HTTP2 {
+	case e.plan.Transport.HTTP == transport.HTTP2:
 		newClients = h2Clients
+	case e.plan.usesAuto():
+		newClients = autoClients
 	}
 	return newClients(e.plan, e.proxies, observer{rec}, epoch)
 }

@@ -1,0 +1,154 @@
+package engine_test
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/target"
+	"github.com/faya-load/faya/transport"
+)
+
+// alpnServer is the built-in target over TLS (h2 and http/1.1 offered,
+// or http/1.1 alone) that counts the TLS handshakes whose client offered
+// h2, and the requests by protocol.
+type alpnServer struct {
+	URL       string
+	tg        *target.Target
+	conns     atomic.Int64
+	offeredH2 atomic.Int64
+	hellos    atomic.Int64
+	h1, h2    atomic.Int64
+}
+
+func startALPN(t *testing.T, h2 bool) *alpnServer {
+	t.Helper()
+	s := &alpnServer{tg: target.New()}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 {
+			s.h2.Add(1)
+		} else {
+			s.h1.Add(1)
+		}
+		s.tg.ServeHTTP(w, r)
+	}))
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+		s.tg.ConnState(c, st)
+	}
+	srv.EnableHTTP2 = h2
+	srv.StartTLS()
+	srv.TLS.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		s.hellos.Add(1)
+		if slices.Contains(hello.SupportedProtos, "h2") {
+			s.offeredH2.Add(1)
+		}
+		return nil, nil
+	}
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// --http auto on https, as Go's http.Transport: the server's ALPN pick
+// decides each request's protocol, the connections of both pools stay
+// within --max-conns-per-host, each connection's dial is charged to one
+// request, and the default engine remembers the pick: against an
+// HTTP/1.1 server only its first dial offers h2 (net/http offers it on
+// every dial).
+func TestAutoALPN(t *testing.T) { forEachEngine(t, testAutoALPN) }
+
+func testAutoALPN(t *testing.T, eng string) {
+	for _, h2 := range []bool{true, false} {
+		name := map[bool]string{true: "h2 server", false: "h1 server"}[h2]
+		t.Run(name, func(t *testing.T) {
+			srv := startALPN(t, h2)
+			const n, vus, maxConns = 400, 8, 2
+			p := h2Plan(eng, srv.URL, transport.HTTPAuto, vus, n)
+			p.Transport.MaxConnsPerHost = maxConns
+			s := run(t, p).Total
+			if s.OK != n {
+				t.Fatalf("ok %d of %d: %v %v", s.OK, n, s.ErrCount, s.ErrExample)
+			}
+			want, other := metrics.ProtoH2, metrics.ProtoH1
+			got, wrong := srv.h2.Load(), srv.h1.Load()
+			if !h2 {
+				want, other = other, want
+				got, wrong = wrong, got
+			}
+			if s.Protocols[want] != n || s.Protocols[other] != 0 || got != n || wrong != 0 {
+				t.Errorf("requests by protocol %v; the server saw %d of the protocol, %d of the other", s.Protocols, got, wrong)
+			}
+			conns := srv.conns.Load()
+			if s.Dialed != conns || conns < 1 || conns > maxConns || s.DialedProto[want] != s.Dialed {
+				t.Errorf("dialed %d (by protocol %v), the server accepted %d: want the same, at most %d", s.Dialed, s.DialedProto, conns, maxConns)
+			}
+			if s.Closed != s.Dialed {
+				t.Errorf("closed %d of %d (%v)", s.Closed, s.Dialed, s.CloseReasons)
+			}
+			if eng == engine.EngineH1 {
+				// One dial's phases per connection, on the request that
+				// dialed it (the first one handed over included).
+				if c, tl := histCount(s, metrics.Connect), histCount(s, metrics.TLS); c != s.Dialed || tl != s.Dialed {
+					t.Errorf("connect measured %d times, TLS %d, for %d connections", c, tl, s.Dialed)
+				}
+				if s.CloseReasons[metrics.CloseUnused] != 0 {
+					t.Errorf("unused connections %d (%v)", s.CloseReasons[metrics.CloseUnused], s.CloseReasons)
+				}
+			}
+			offered, hellos := srv.offeredH2.Load(), srv.hellos.Load()
+			switch {
+			case h2 && offered != hellos:
+				t.Errorf("%d of %d handshakes offered h2, want all", offered, hellos)
+			case !h2 && eng == engine.EngineH1 && offered != 1:
+				t.Errorf("%d of %d handshakes offered h2: want only the first (the pick is remembered)", offered, hellos)
+			case !h2 && eng == engine.EngineNetHTTP && offered != hellos:
+				t.Errorf("%d of %d handshakes offered h2: Go's Transport offers it on every dial", offered, hellos)
+			}
+		})
+	}
+}
+
+// One scenario, two https destinations, one picking h2 and one HTTP/1.1:
+// each request speaks its destination's protocol.
+func TestAutoTwoDestinations(t *testing.T) { forEachEngine(t, testAutoTwoDestinations) }
+
+func testAutoTwoDestinations(t *testing.T, eng string) {
+	a, b := startALPN(t, true), startALPN(t, false)
+	const iters = 100
+	p := h2Plan(eng, a.URL, transport.HTTPAuto, 4, iters)
+	p.Scenarios[0].Steps = append(p.Scenarios[0].Steps, engine.Step{URL: b.URL + "/"})
+	s := run(t, p).Total
+	if s.OK != 2*iters {
+		t.Fatalf("ok %d of %d: %v %v", s.OK, 2*iters, s.ErrCount, s.ErrExample)
+	}
+	if s.Protocols[metrics.ProtoH2] != iters || s.Protocols[metrics.ProtoH1] != iters {
+		t.Errorf("requests by protocol %v, want %d each", s.Protocols, iters)
+	}
+	if a.h2.Load() != iters || a.h1.Load() != 0 || b.h1.Load() != iters || b.h2.Load() != 0 {
+		t.Errorf("h2 server saw h2 %d h1 %d; h1 server saw h1 %d h2 %d", a.h2.Load(), a.h1.Load(), b.h1.Load(), b.h2.Load())
+	}
+	if conns := a.conns.Load() + b.conns.Load(); s.Dialed != conns {
+		t.Errorf("dialed %d, the servers accepted %d", s.Dialed, conns)
+	}
+}
+
+// http:// on auto stays HTTP/1.1 on both engines, against a server that
+// would speak h2c.
+func TestAutoPlainIsH1(t *testing.T) { forEachEngine(t, testAutoPlainIsH1) }
+
+func testAutoPlainIsH1(t *testing.T, eng string) {
+	srv := startH2(t, "h2c", nil)
+	s := run(t, h2Plan(eng, srv.URL, transport.HTTPAuto, 2, 50)).Total
+	if s.OK != 50 || s.Protocols[metrics.ProtoH1] != 50 || srv.h1.Load() != 50 {
+		t.Errorf("ok %d, protocols %v, server h1 %d h2 %d", s.OK, s.Protocols, srv.h1.Load(), srv.h2.Load())
+	}
+}
