@@ -42,6 +42,7 @@ func autoClients(plan Plan, proxies *proxySet, obs transport.Observer, epoch tim
 	opts := h2Options(plan, obs)
 	opts.Auto = true
 	opts.Dialed = memo.dialed
+	opts.KnownHTTP1 = memo.knownHTTP1
 	cfg := h1PoolConfig(plan, proxies)
 	newPools := func() (*autoPools, error) {
 		d1, err := transport.NewDialer(cfg, obs, transport.WithEpoch(epoch))
@@ -160,6 +161,17 @@ func (m *alpnMemo) dialed(dest string, p metrics.Protocol) {
 	}
 }
 
+// knownHTTP1 reports whether dest is known to pick HTTP/1.1
+// (h2.Options.KnownHTTP1: a redirect's destination).
+func (m *alpnMemo) knownHTTP1(dest string) bool {
+	v, ok := m.m.Load(dest)
+	if !ok {
+		return false
+	}
+	p, ok := v.(*destState).known()
+	return ok && p == metrics.ProtoH1
+}
+
 // known returns the destination's protocol, false when not known yet.
 func (st *destState) known() (metrics.Protocol, bool) {
 	v := st.proto.Load()
@@ -262,20 +274,11 @@ func (c *autoClient) do(ctx context.Context, rq *request, intended time.Duration
 // the request on it, and the destination is remembered as HTTP/1.1.
 func (c *autoClient) onHTTP1(ctx context.Context, rq *request, req2 *h2.Request, px *transport.Proxy, he *h2.HTTP1Error, st *destState, ho handover, intended time.Duration, s *metrics.Sample, out *session.Response) error {
 	if he.Request != req2 {
-		// A redirect's destination picked HTTP/1.1 while the HTTP/2
-		// client followed it: the connection is not used.
-		c.memo.state(he.Request.Destination()).set(metrics.ProtoH1)
-		he.Conn.SetCloseReason(metrics.CloseUnused)
-		_ = he.NetConn.Close()
-		err := &AutoRedirectError{From: req2.URL.String(), To: he.Request.URL.String()}
-		fillFromH2(s, &c.h2.res, intended, err)
-		proxied(s, px)
-		return err
+		return c.redirectedToHTTP1(ctx, rq, px, he, ho, intended, s, out)
 	}
 	req1, err := c.h1.prepare(rq)
 	if err != nil {
-		he.Conn.SetCloseReason(metrics.CloseUnused)
-		_ = he.NetConn.Close()
+		he.Close()
 		return err
 	}
 	ho.conn = c.h1p.Adopt(req1, he.Proxy, he.Conn, he.NetConn)
@@ -287,18 +290,37 @@ func (c *autoClient) onHTTP1(ctx context.Context, rq *request, req2 *h2.Request,
 	return c.h1.send(ctx, rq, req1, px, ho, intended, s, out)
 }
 
-// AutoRedirectError is a redirect followed on HTTP/2 (--http auto, the
-// default engine) to a destination whose server picked HTTP/1.1: the
-// request fails; the destination is remembered, and requests sent to it
-// directly speak HTTP/1.1.
-type AutoRedirectError struct{ From, To string }
-
-func (e *AutoRedirectError) Error() string {
-	return fmt.Sprintf("--http auto: %s redirected to %s, whose server picked HTTP/1.1 by ALPN; the default engine follows a redirect on the first request's protocol (HTTP/2 here): request %s directly, or run with --http 1.1 or --engine net/http", e.From, e.To, e.To)
+// redirectedToHTTP1 goes on with a request whose redirect, followed by
+// the HTTP/2 client, led to a destination that picked HTTP/1.1 (he is
+// that hop's dial): the destination is remembered, its connection goes
+// to the http1 pool and the request's remaining hops go on HTTP/1.1 from
+// that one, its HTTP/2 hops counted in the same sample.
+func (c *autoClient) redirectedToHTTP1(ctx context.Context, rq *request, px *transport.Proxy, he *h2.HTTP1Error, ho handover, intended time.Duration, s *metrics.Sample, out *session.Response) error {
+	hop := he.Request
+	c.memo.state(hop.Destination()).set(metrics.ProtoH1)
+	header, body := hop.Parts()
+	req1, err := http1.Prepare(hop.Method, hop.URL.String(), header, body)
+	if err != nil {
+		he.Close()
+		fillFromH2(s, &c.h2.res, intended, err)
+		proxied(s, px)
+		return err
+	}
+	prior := c.h2.res
+	if ho.early > 0 && ho.early < prior.Start {
+		prior.Timings.Add(metrics.PhaseBlocked, prior.Start-ho.early) // it waited for the first destination's pick
+		prior.Start = ho.early
+	}
+	ho = handover{prior: &prior}
+	if he.Conn != nil {
+		ho.conn = c.h1p.Adopt(req1, he.Proxy, he.Conn, he.NetConn)
+	}
+	if ho.conn != nil {
+		tc := he.Conn
+		ho.dialed = tc.DNS + tc.Connect + tc.Proxy + tc.TLS
+	}
+	return c.h1.send(ctx, rq, req1, px, ho, intended, s, out)
 }
-
-// ErrClass is metrics.ErrProtocolNegotiation.
-func (e *AutoRedirectError) ErrClass() metrics.ErrClass { return metrics.ErrProtocolNegotiation }
 
 // dest returns the state of req2's destination (a static step's is kept).
 func (c *autoClient) dest(rq *request, req2 *h2.Request) *destState {
@@ -411,8 +433,7 @@ func (c *autoClient) exchange(req *http.Request, px *transport.Proxy, done func(
 	if !ok {
 		return resp, err
 	}
-	he.Conn.SetCloseReason(metrics.CloseUnused)
-	_ = he.NetConn.Close()
+	he.Close()
 	c.memo.state(he.Request.Destination()).set(metrics.ProtoH1)
 	if req.Body != nil {
 		req.Body = io.NopCloser(bytes.NewReader(body))

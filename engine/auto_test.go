@@ -152,3 +152,55 @@ func testAutoPlainIsH1(t *testing.T, eng string) {
 		t.Errorf("ok %d, protocols %v, server h1 %d h2 %d", s.OK, s.Protocols, srv.h1.Load(), srv.h2.Load())
 	}
 }
+
+// Under auto, a redirect from an h2 destination to one whose server picks
+// HTTP/1.1: the request follows it, the second hop on HTTP/1.1 on the
+// connection the HTTP/2 pool dialed for it (handed over, not wasted), in
+// one sample with both hops counted; once the pick is known, redirects to
+// it go straight to the HTTP/1.1 pool.
+func TestAutoRedirectToHTTP1(t *testing.T) { forEachEngine(t, testAutoRedirectToHTTP1) }
+
+func testAutoRedirectToHTTP1(t *testing.T, eng string) {
+	b := startALPN(t, false)
+	a := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			http.Error(w, "not h2", http.StatusHTTPVersionNotSupported)
+			return
+		}
+		http.Redirect(w, r, b.URL+"/", http.StatusFound)
+	}))
+	var aConns atomic.Int64
+	a.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			aConns.Add(1)
+		}
+	}
+	a.EnableHTTP2 = true
+	a.StartTLS()
+	t.Cleanup(a.Close)
+	const n, vus = 40, 2
+	p := h2Plan(eng, a.URL, transport.HTTPAuto, vus, n)
+	s := run(t, p).Total
+	if s.OK != n || s.Status[200] != n || s.Redirects != n {
+		t.Fatalf("ok %d, statuses %v, redirects %d, errors %v %v: want %d answers after a redirect each", s.OK, s.Status, s.Redirects, s.ErrCount, s.ErrExample, n)
+	}
+	if b.h1.Load() != n || b.h2.Load() != 0 {
+		t.Errorf("the HTTP/1.1 destination saw h1 %d, h2 %d", b.h1.Load(), b.h2.Load())
+	}
+	if conns := aConns.Load() + b.conns.Load(); b.conns.Load() < 1 || s.Dialed != conns {
+		t.Errorf("faya dialed %d, the destinations accepted %d and %d", s.Dialed, aConns.Load(), b.conns.Load())
+	}
+	if eng == engine.EngineH1 {
+		if bc := b.conns.Load(); bc > vus || s.CloseReasons[metrics.CloseUnused] != 0 {
+			t.Errorf("the HTTP/1.1 destination accepted %d connections (at most %d), close reasons %v", bc, vus, s.CloseReasons)
+		}
+		// The redirects followed before its pick was known (at most one
+		// per VU) dialed it offering h2; none after.
+		if o := b.offeredH2.Load(); o < 1 || o > vus {
+			t.Errorf("%d of %d handshakes to the HTTP/1.1 destination offered h2, want 1 to %d", o, b.hellos.Load(), vus)
+		}
+		if s.Protocols[metrics.ProtoH1] != n {
+			t.Errorf("requests by protocol %v: want each counted on its last connection, HTTP/1.1", s.Protocols)
+		}
+	}
+}

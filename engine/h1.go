@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faya-load/faya/internal/h2"
 	"github.com/faya-load/faya/internal/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
@@ -123,6 +124,10 @@ type handover struct {
 	early  time.Duration
 	conn   *http1.Conn
 	dialed time.Duration
+	// prior, when set, is the HTTP/2 part of a request whose redirect led
+	// to a destination that picked HTTP/1.1 (conn was dialed for that
+	// hop): its hops are the request's first ones.
+	prior *h2.Result
 }
 
 // patch makes a result that started at start begin at the handover's
@@ -136,6 +141,36 @@ func (h handover) patch(start *time.Duration, tm *transport.Timings) {
 	*start = h.early
 }
 
+// merge makes r, the HTTP/1.1 part of a request, the whole request with
+// its HTTP/2 part p (the hops before a redirect to a destination that
+// picked HTTP/1.1): p's phases, redirects, connections and bytes added,
+// its start the request's; the dial that p's last hop waited for is in
+// r's own dial phases, so it leaves p's blocked.
+func (h handover) merge(r *http1.Result) {
+	p := h.prior
+	for i := range metrics.NumPhases {
+		ph := metrics.Phase(i)
+		d, ok := p.Timings.Get(ph)
+		if ph == metrics.PhaseBlocked {
+			d = max(d-h.dialed, 0)
+		}
+		if ok && d > 0 {
+			r.Timings.Add(ph, d)
+		}
+	}
+	if p.StreamWait > 0 {
+		r.Timings.Add(metrics.PhaseStreamWait, p.StreamWait)
+	}
+	r.Start = min(r.Start, p.Start)
+	r.Redirects += p.Redirects
+	r.Retries += p.Retries
+	r.Fresh += p.Fresh
+	r.Reused += p.Reused
+	r.BytesSent += p.BytesSent
+	r.BytesReceived += p.BytesReceived
+	r.BodyBytes += p.BodyBytes
+}
+
 // send sends the prepared request req of rq through px (nil: direct).
 func (c *h1Client) send(ctx context.Context, rq *request, req *http1.Request, px *transport.Proxy, ho handover, intended time.Duration, s *metrics.Sample, out *session.Response) error {
 	call := http1.Call{Proxy: px, Conn: ho.conn}
@@ -146,9 +181,18 @@ func (c *h1Client) send(ctx context.Context, rq *request, req *http1.Request, px
 		c.capture.BodyLimit = bodyLimit(c.maxBody, captureLimit)
 		call.Capture = &c.capture
 	}
+	if ho.prior != nil && c.cl.MaxRedirects >= 0 {
+		// The redirects the HTTP/2 part followed are spent.
+		defer func(n int) { c.cl.MaxRedirects = n }(c.cl.MaxRedirects)
+		c.cl.MaxRedirects = max(c.cl.MaxRedirects-ho.prior.Redirects, 0)
+	}
 	err := c.cl.Do(ctx, req, call, &c.res)
 	r := &c.res
-	ho.patch(&r.Start, &r.Timings)
+	if ho.prior != nil {
+		ho.merge(r)
+	} else {
+		ho.patch(&r.Start, &r.Timings)
+	}
 	if out != nil {
 		out.Status = r.Status
 		out.URL = req.URL

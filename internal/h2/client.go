@@ -138,6 +138,9 @@ func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) 
 			return nil
 		}
 		res.Redirects++
+		if p := cl.pool; p.auto && p.knownH1 != nil && p.knownH1(next.key) {
+			return &HTTP1Error{Request: next, Proxy: cl.call.Proxy} // for the caller's HTTP/1.1 pool
+		}
 		r = next
 	}
 }

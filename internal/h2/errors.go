@@ -40,12 +40,22 @@ func (e *NotH2Error) ErrClass() metrics.ErrClass { return metrics.ErrProtocolNeg
 // HTTP1Error is a dial of an auto pool (Options.Auto) whose server
 // picked http/1.1 by ALPN (or a plain connection): the connection, dialed
 // and counted, is the caller's, to speak HTTP/1.1 on or to close. It was
-// dialed for Request (the hop that asked) through Proxy (nil: direct).
+// dialed for Request (the hop that asked: the request's, or a redirect's)
+// through Proxy (nil: direct). Conn is nil for a redirect to a
+// destination known to speak HTTP/1.1 (Options.KnownHTTP1): not dialed.
 type HTTP1Error struct {
 	Request *Request
 	Proxy   *transport.Proxy
 	Conn    *transport.Conn // the counted TCP connection
 	NetConn net.Conn        // Conn, or TLS over it
+}
+
+// Close closes the connection, if any, as unused.
+func (e *HTTP1Error) Close() {
+	if e.Conn != nil {
+		e.Conn.SetCloseReason(metrics.CloseUnused)
+		_ = e.NetConn.Close()
+	}
 }
 
 func (e *HTTP1Error) Error() string {

@@ -31,6 +31,7 @@ type Pool struct {
 
 	auto      bool
 	dialed    func(dest string, proto metrics.Protocol)
+	knownH1   func(dest string) bool
 	pingAfter time.Duration // --h2-ping-timeout; 0: no PINGs for liveness
 
 	mu     sync.Mutex
@@ -81,6 +82,10 @@ type Options struct {
 	// destination (Request.Destination), as soon as its TLS handshake
 	// ends: before the server's SETTINGS, and before an *HTTP1Error.
 	Dialed func(dest string, proto metrics.Protocol)
+	// KnownHTTP1, if set (auto pools), says a destination's server is
+	// known to pick http/1.1: a redirect to it is not followed here but
+	// returned as an *HTTP1Error without a connection.
+	KnownHTTP1 func(dest string) bool
 }
 
 // Recorder receives the HTTP/2 events of a pool's connections, per frame
@@ -120,6 +125,7 @@ func NewPool(d *transport.Dialer, o Options) (*Pool, error) {
 		rec:       o.Recorder,
 		auto:      o.Auto,
 		dialed:    o.Dialed,
+		knownH1:   o.KnownHTTP1,
 		pingAfter: cfg.H2PingTimeout,
 		maxHeader: int(min(cfg.MaxResponseHeaderBytes, math.MaxInt32)),
 		hosts:     map[hostKey]*host{},
