@@ -340,35 +340,38 @@ func (c *autoClient) dest(rq *request, req2 *h2.Request) *destState {
 var errAwaitPick = errors.New("waiting for the destination's first connection, dialed by another request, to learn its protocol (--http auto)")
 
 // await returns the destination's protocol, waiting while another request
-// dials it; probe says the caller is to dial it (through the HTTP/2
-// pool). ho.early is when the wait started (0: no wait).
+// dials it; probe says the caller dials it (through the HTTP/2 pool) for
+// the others, and must end that with destState.done. A request woken by
+// a dial that failed dials for itself (HTTP/2, probe false), without
+// waiting for another turn: a destination that fails every dial fails
+// its requests about as fast as without auto, not one dial at a time.
+// ho.early is when the wait started (0: no wait).
 func (c *autoClient) await(ctx context.Context, st *destState) (ho handover, proto metrics.Protocol, probe bool, err error) {
-	var expired <-chan time.Time
-	for {
-		if p, ok := st.known(); ok {
-			return ho, p, false, nil
-		}
-		probe, wait := st.claim()
-		if probe {
-			return ho, metrics.ProtoH2, true, nil
-		}
-		if wait == nil {
-			continue
-		}
-		if ho.early == 0 {
-			ho.early = c.d.Now()
-			t := time.NewTimer(c.timeout)
-			defer t.Stop()
-			expired = t.C
-		}
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return ho, 0, false, fmt.Errorf("request canceled: %w", ctx.Err())
-		case <-expired:
-			return ho, 0, false, &h2.TimeoutError{After: c.timeout, Err: errAwaitPick}
-		}
+	if p, ok := st.known(); ok {
+		return ho, p, false, nil
 	}
+	probe, wait := st.claim()
+	switch {
+	case probe:
+		return ho, metrics.ProtoH2, true, nil
+	case wait == nil: // known meanwhile
+		p, _ := st.known()
+		return ho, p, false, nil
+	}
+	ho.early = c.d.Now()
+	t := time.NewTimer(c.timeout)
+	defer t.Stop()
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return ho, 0, false, fmt.Errorf("request canceled: %w", ctx.Err())
+	case <-t.C:
+		return ho, 0, false, &h2.TimeoutError{After: c.timeout, Err: errAwaitPick}
+	}
+	if p, ok := st.known(); ok {
+		return ho, p, false, nil
+	}
+	return ho, metrics.ProtoH2, false, nil // the dial failed: dial too
 }
 
 // failed fills s for a request that failed waiting for its destination's

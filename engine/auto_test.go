@@ -1,15 +1,20 @@
 package engine_test
 
 import (
+	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/target"
 	"github.com/faya-load/faya/transport"
@@ -202,5 +207,99 @@ func testAutoRedirectToHTTP1(t *testing.T, eng string) {
 		if s.Protocols[metrics.ProtoH1] != n {
 			t.Errorf("requests by protocol %v: want each counted on its last connection, HTTP/1.1", s.Protocols)
 		}
+	}
+}
+
+// A Go scenario's requests under auto speak what each https server picks,
+// with a POST body sent whole on either protocol (the first request to the
+// HTTP/1.1 server is sent again on HTTP/1.1 after its dial picked it).
+func TestAutoGoScenario(t *testing.T) { forEachEngine(t, testAutoGoScenario) }
+
+func testAutoGoScenario(t *testing.T, eng string) {
+	for _, h2 := range []bool{true, false} {
+		t.Run(map[bool]string{true: "h2 server", false: "h1 server"}[h2], func(t *testing.T) {
+			var bodies atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				if string(b) == "payload" && (r.ProtoMajor == 2) == h2 {
+					bodies.Add(1)
+				}
+				_, _ = w.Write([]byte("ok"))
+			}))
+			srv.EnableHTTP2 = h2
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			const vus, iters = 2, 20
+			p := engine.Plan{Engine: eng, Scenarios: []engine.Scenario{{
+				Name:     "code",
+				Executor: engine.Executor{Type: engine.VUs, VUs: vus, Iterations: iters},
+				Func: &engine.Func{Iteration: func(ctx context.Context, vu *engine.VU) error {
+					req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/", strings.NewReader("payload"))
+					resp, err := vu.Client().Do(req)
+					if err != nil {
+						return err
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					return resp.Body.Close()
+				}},
+			}}}
+			p.Transport.InsecureSkipVerify = true
+			s := run(t, p).Total
+			want := metrics.ProtoH1
+			if h2 {
+				want = metrics.ProtoH2
+			}
+			if s.OK != iters || s.ChecksFailed != 0 || bodies.Load() != iters || s.Protocols[want] != iters {
+				t.Errorf("ok %d, checks failed %d, %d bodies whole on the right protocol, protocols %v (%v)", s.OK, s.ChecksFailed, bodies.Load(), s.Protocols, s.ErrExample)
+			}
+		})
+	}
+}
+
+// Nothing listens: under auto every request fails as refused on both
+// engines, one dial each (the requests waiting for the destination's
+// pick dial in turn when a dial fails).
+func TestAutoRefused(t *testing.T) { forEachEngine(t, testAutoRefused) }
+
+func testAutoRefused(t *testing.T, eng string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	const n = 20
+	s := run(t, h2Plan(eng, "https://"+addr, transport.HTTPAuto, 4, n)).Total
+	if s.Requests != n || s.ErrCount[metrics.ErrRefused] != n || s.Dialed != 0 {
+		t.Errorf("requests %d, errors %v (%v), dialed %d: want %d refused", s.Requests, s.ErrCount, s.ErrExample, s.Dialed, n)
+	}
+}
+
+// A server that accepts TCP and never answers the TLS handshake: under
+// auto every request fails when its handshake times out, the requests
+// that waited for the first dial's pick dialing in parallel once it
+// failed, so the run ends within about two handshake timeouts (not one
+// per request in turn), on both engines.
+func TestAutoSilentTLS(t *testing.T) { forEachEngine(t, testAutoSilentTLS) }
+
+func testAutoSilentTLS(t *testing.T, eng string) {
+	url := testserver.Raw(t, func(c net.Conn) {
+		defer c.Close()
+		_, _ = io.Copy(io.Discard, c)
+	})
+	url = strings.Replace(url, "http://", "https://", 1)
+	const vus = 8
+	p := h2Plan(eng, url, transport.HTTPAuto, vus, vus)
+	p.Transport.TLSHandshakeTimeout = 200 * time.Millisecond
+	p.Timeout = 30 * time.Second
+	res := run(t, p)
+	s := res.Total
+	if s.Requests != vus || s.ErrCount[metrics.ErrTimeout] != vus {
+		t.Errorf("requests %d, errors %v (%v): want %d handshake timeouts", s.Requests, s.ErrCount, s.ErrExample, vus)
+	}
+	// One handshake timeout at a time would be 8 x 200 ms = 1.6 s; two
+	// rounds is 0.4 s: 1.2 s leaves a loaded machine room.
+	if res.Duration >= 6*p.Transport.TLSHandshakeTimeout {
+		t.Errorf("the run took %v for %d requests at a %v handshake timeout", res.Duration, vus, p.Transport.TLSHandshakeTimeout)
 	}
 }
