@@ -303,3 +303,20 @@ func testAutoSilentTLS(t *testing.T, eng string) {
 		t.Errorf("the run took %v for %d requests at a %v handshake timeout", res.Duration, vus, p.Transport.TLSHandshakeTimeout)
 	}
 }
+
+// --conn-scope vu under auto: each VU's pools are its own, the pick is
+// the run's: against an HTTP/1.1 server each VU holds one connection, and
+// only the first dial of the run offered h2.
+func TestAutoScopeVU(t *testing.T) {
+	srv := startALPN(t, false)
+	const vus, n = 4, 200
+	p := h2Plan(engine.EngineH1, srv.URL, transport.HTTPAuto, vus, n)
+	p.ConnScope = engine.ScopeVU
+	s := run(t, p).Total
+	if s.OK != n || s.Protocols[metrics.ProtoH1] != n {
+		t.Fatalf("ok %d, protocols %v (%v)", s.OK, s.Protocols, s.ErrExample)
+	}
+	if s.Dialed != vus || srv.conns.Load() != vus || srv.offeredH2.Load() != 1 {
+		t.Errorf("dialed %d, the server accepted %d, %d handshakes offered h2: want %d, %d, 1", s.Dialed, srv.conns.Load(), srv.offeredH2.Load(), vus, vus)
+	}
+}
