@@ -40,10 +40,14 @@ func tlsServer(t *testing.T, h2 bool, perConn int) string {
 }
 
 func h2Run(t *testing.T, url string, mode transport.HTTPVersion, vus int, n int64) []diagnose.Finding {
+	return h2RunOn(t, engine.EngineNetHTTP, url, mode, vus, n)
+}
+
+func h2RunOn(t *testing.T, eng, url string, mode transport.HTTPVersion, vus int, n int64) []diagnose.Finding {
 	p := closedPlan(url+"/", vus, n)
 	p.Transport.HTTP = mode
 	p.Transport.InsecureSkipVerify = true
-	fs, s := diagnoseRun(t, engine.EngineNetHTTP, p)
+	fs, s := diagnoseRun(t, eng, p)
 	if s.OK != n {
 		t.Fatalf("ok %d of %d: %v %v", s.OK, n, s.ErrCount, s.ErrExample)
 	}
@@ -74,16 +78,19 @@ func TestServerGoAway(t *testing.T) {
 	}
 }
 
-// --http auto against an HTTP/1.1-only https server: h2-not-negotiated;
-// --http 1.1 (asked for) and an h2 server do not get it.
-func TestH2NotNegotiated(t *testing.T) {
+// --http auto against an HTTP/1.1-only https server: h2-not-negotiated,
+// with both engines (each offers h2 on auto); --http 1.1 (asked for) and
+// an h2 server do not get it.
+func TestH2NotNegotiated(t *testing.T) { forEachEngine(t, testH2NotNegotiated) }
+
+func testH2NotNegotiated(t *testing.T, eng string) {
 	h1 := tlsServer(t, false, 0)
-	f := find(t, h2Run(t, h1, transport.HTTPAuto, 2, 20), "h2-not-negotiated")
-	mention(t, f, "--http 2", "--http 1.1")
-	if fs := h2Run(t, h1, transport.HTTP1, 2, 20); has(fs, "h2-not-negotiated") {
+	f := find(t, h2RunOn(t, eng, h1, transport.HTTPAuto, 2, 20), "h2-not-negotiated")
+	mention(t, f, "--http 2", "--http 1.1", "connections were HTTP/1.1")
+	if fs := h2RunOn(t, eng, h1, transport.HTTP1, 2, 20); has(fs, "h2-not-negotiated") {
 		t.Errorf("h2-not-negotiated with --http 1.1: %s", dump(fs))
 	}
-	if fs := h2Run(t, tlsServer(t, true, 0), transport.HTTPAuto, 2, 20); has(fs, "h2-not-negotiated") {
+	if fs := h2RunOn(t, eng, tlsServer(t, true, 0), transport.HTTPAuto, 2, 20); has(fs, "h2-not-negotiated") {
 		t.Errorf("h2-not-negotiated on an h2 server: %s", dump(fs))
 	}
 }

@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/testserver"
+	"github.com/faya-load/faya/transport"
 )
 
 // BenchmarkEngine sends b.N requests (one op is one request) from 50 VUs
@@ -72,4 +74,38 @@ func benchRun(b *testing.B, p engine.Plan) *engine.Result {
 	}
 	b.StopTimer()
 	return res
+}
+
+// BenchmarkAutoTLS compares --http auto with the mode auto picks, on the
+// default engine over TLS: an h2 server (auto against --http 2) and an
+// HTTP/1.1 one (auto against --http 1.1), 50 VUs. The difference is what
+// auto's routing costs per request (allocs/op, req/s).
+func BenchmarkAutoTLS(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		h2   bool
+		mode transport.HTTPVersion
+	}{
+		{"h2 server/auto", true, transport.HTTPAuto},
+		{"h2 server/2", true, transport.HTTP2},
+		{"h1 server/auto", false, transport.HTTPAuto},
+		{"h1 server/1.1", false, transport.HTTP1},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte("ok"))
+			}))
+			srv.EnableHTTP2 = tc.h2
+			srv.StartTLS()
+			b.Cleanup(srv.Close)
+			p := closed(srv.URL+"/", 50, int64(b.N))
+			p.Transport.HTTP = tc.mode
+			p.Transport.InsecureSkipVerify = true
+			res := benchRun(b, p)
+			if res.Total.OK != int64(b.N) {
+				b.Fatalf("ok %d of %d: %v", res.Total.OK, b.N, res.Total.ErrExample)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
 }

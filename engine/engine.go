@@ -181,10 +181,13 @@ func (e *Engine) clients(rec *metrics.Recorder, epoch time.Time) (clientFactory,
 		return e.newClient, nil, nil
 	}
 	newClients := h1Clients
-	if e.plan.Engine == EngineNetHTTP {
+	switch {
+	case e.plan.Engine == EngineNetHTTP:
 		newClients = netHTTPClients
-	} else if e.plan.Transport.HTTP == transport.HTTP2 {
+	case e.plan.Transport.HTTP == transport.HTTP2:
 		newClients = h2Clients
+	case e.plan.usesAuto():
+		newClients = autoClients
 	}
 	// Every dialer of the run shares its clock and its DNS lookups.
 	dial := []transport.Option{transport.WithEpoch(epoch), transport.WithResolver(transport.NewResolver(e.plan.Transport, e.resolver))}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faya-load/faya/internal/h2"
 	"github.com/faya-load/faya/internal/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
@@ -16,16 +17,7 @@ import (
 // h1Clients builds the http1 pools of a plan (one shared, or one per VU)
 // and a factory of clients over them.
 func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, dial []transport.Option) (clientFactory, []pool, error) {
-	cfg := plan.Transport
-	if n := len(proxies.proxies()); n > 0 && cfg.MaxIdleConns == 0 {
-		// One http1 pool holds the connections to every proxy (net/http
-		// has a pool per proxy): each route keeps its idle connections.
-		routes := n
-		if proxies.env != nil {
-			routes++ // and direct
-		}
-		cfg.MaxIdleConns = max(cfg.Concurrency, 1) * routes
-	}
+	cfg := h1PoolConfig(plan, proxies)
 	turns := transport.NewTurns(cfg)
 	newPool := func() (*http1.Pool, error) {
 		d, err := transport.NewDialer(cfg, obs, append(slices.Clip(dial), transport.WithTurns(turns))...)
@@ -39,18 +31,37 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, dial []tran
 		return nil, nil, err
 	}
 	factory := func(sc *Scenario, vu int) (client, error) {
-		p := poolOf(vu)
-		cl := http1.NewClient(p)
-		cl.Timeout = plan.Timeout
-		cl.ResponseHeaderTimeout = plan.Transport.ResponseHeaderTimeout
-		cl.ExpectContinueTimeout = plan.Transport.WithDefaults().ExpectContinueTimeout
-		cl.MaxBody = plan.MaxBody
-		cl.MaxRedirects = plan.MaxRedirects
-		cl.Patient = sc.Executor.Open()
-		return &h1Client{cl: cl, closeConns: plan.Transport.DisableKeepAlives, maxBody: plan.MaxBody,
-			proxyRoute: proxyRoute{proxies: proxies, proxy: proxies.forVU(vu)}}, nil
+		return newH1Client(plan, sc, poolOf(vu), proxies, vu), nil
 	}
 	return factory, pools, nil
+}
+
+// h1PoolConfig is the configuration of a plan's http1 pools.
+func h1PoolConfig(plan Plan, proxies *proxySet) transport.Config {
+	cfg := plan.Transport
+	if n := len(proxies.proxies()); n > 0 && cfg.MaxIdleConns == 0 {
+		// One http1 pool holds the connections to every proxy (net/http
+		// has a pool per proxy): each route keeps its idle connections.
+		routes := n
+		if proxies.env != nil {
+			routes++ // and direct
+		}
+		cfg.MaxIdleConns = max(cfg.Concurrency, 1) * routes
+	}
+	return cfg
+}
+
+// newH1Client returns VU vu's client of scenario sc over p.
+func newH1Client(plan Plan, sc *Scenario, p *http1.Pool, proxies *proxySet, vu int) *h1Client {
+	cl := http1.NewClient(p)
+	cl.Timeout = plan.Timeout
+	cl.ResponseHeaderTimeout = plan.Transport.ResponseHeaderTimeout
+	cl.ExpectContinueTimeout = plan.Transport.WithDefaults().ExpectContinueTimeout
+	cl.MaxBody = plan.MaxBody
+	cl.MaxRedirects = plan.MaxRedirects
+	cl.Patient = sc.Executor.Open()
+	return &h1Client{cl: cl, closeConns: plan.Transport.DisableKeepAlives, maxBody: plan.MaxBody,
+		proxyRoute: proxyRoute{proxies: proxies, proxy: proxies.forVU(vu)}}
 }
 
 // h1Client sends one VU's requests through the http1 engine.
@@ -104,7 +115,67 @@ func (c *h1Client) do(ctx context.Context, rq *request, intended time.Duration, 
 	if err != nil {
 		return err
 	}
-	call := http1.Call{Proxy: c.pick(req.URL)}
+	return c.send(ctx, rq, req, c.pick(req.URL), handover{}, intended, s, out)
+}
+
+// handover is what an --http auto request brings to the client that
+// sends it after waiting for, or dialing, its destination's first
+// connection (autoClient): when it started (on the dialer's clock; 0:
+// now), and the connection a dial handed over, with its dial's phases.
+type handover struct {
+	early  time.Duration
+	conn   *http1.Conn
+	dialed time.Duration
+	// prior, when set, is the HTTP/2 part of a request whose redirect led
+	// to a destination that picked HTTP/1.1 (conn was dialed for that
+	// hop): its hops are the request's first ones.
+	prior *h2.Result
+}
+
+// patch makes a result that started at start begin at the handover's
+// early start instead: the time before start that its dial's phases do
+// not account for is its wait for a connection (blocked).
+func (h handover) patch(start *time.Duration, tm *transport.Timings) {
+	if h.early <= 0 || h.early >= *start {
+		return
+	}
+	tm.Add(metrics.PhaseBlocked, max(*start-h.early-h.dialed, 0))
+	*start = h.early
+}
+
+// merge makes r, the HTTP/1.1 part of a request, the whole request with
+// its HTTP/2 part p (the hops before a redirect to a destination that
+// picked HTTP/1.1): p's phases, redirects, connections and bytes added,
+// its start the request's; the dial that p's last hop waited for is in
+// r's own dial phases, so it leaves p's blocked.
+func (h handover) merge(r *http1.Result) {
+	p := h.prior
+	for i := range metrics.NumPhases {
+		ph := metrics.Phase(i)
+		d, ok := p.Timings.Get(ph)
+		if ph == metrics.PhaseBlocked {
+			d = max(d-h.dialed, 0)
+		}
+		if ok && d > 0 {
+			r.Timings.Add(ph, d)
+		}
+	}
+	if p.StreamWait > 0 {
+		r.Timings.Add(metrics.PhaseStreamWait, p.StreamWait)
+	}
+	r.Start = min(r.Start, p.Start)
+	r.Redirects += p.Redirects
+	r.Retries += p.Retries
+	r.Fresh += p.Fresh
+	r.Reused += p.Reused
+	r.BytesSent += p.BytesSent
+	r.BytesReceived += p.BytesReceived
+	r.BodyBytes += p.BodyBytes
+}
+
+// send sends the prepared request req of rq through px (nil: direct).
+func (c *h1Client) send(ctx context.Context, rq *request, req *http1.Request, px *transport.Proxy, ho handover, intended time.Duration, s *metrics.Sample, out *session.Response) error {
+	call := http1.Call{Proxy: px, Conn: ho.conn}
 	if rq.jar != nil {
 		call.Jar = rq.jar
 	}
@@ -112,8 +183,18 @@ func (c *h1Client) do(ctx context.Context, rq *request, intended time.Duration, 
 		c.capture.BodyLimit = bodyLimit(c.maxBody, captureLimit)
 		call.Capture = &c.capture
 	}
-	err = c.cl.Do(ctx, req, call, &c.res)
+	if ho.prior != nil && c.cl.MaxRedirects >= 0 {
+		// The redirects the HTTP/2 part followed are spent.
+		defer func(n int) { c.cl.MaxRedirects = n }(c.cl.MaxRedirects)
+		c.cl.MaxRedirects = max(c.cl.MaxRedirects-ho.prior.Redirects, 0)
+	}
+	err := c.cl.Do(ctx, req, call, &c.res)
 	r := &c.res
+	if ho.prior != nil {
+		ho.merge(r)
+	} else {
+		ho.patch(&r.Start, &r.Timings)
+	}
 	if out != nil {
 		out.Status = r.Status
 		out.URL = req.URL
@@ -166,6 +247,11 @@ func fillFromResult(s *metrics.Sample, r *http1.Result, intended time.Duration, 
 // reads its answer whole (up to the body cap): the sample is done when
 // exchange returns.
 func (c *h1Client) exchange(req *http.Request, px *transport.Proxy, done func(*metrics.Sample, error)) (*http.Response, error) {
+	return c.exchangeOn(req, px, handover{}, done)
+}
+
+// exchangeOn is exchange with an --http auto request's handover.
+func (c *h1Client) exchangeOn(req *http.Request, px *transport.Proxy, ho handover, done func(*metrics.Sample, error)) (*http.Response, error) {
 	c.goMu.Lock()
 	defer c.goMu.Unlock()
 	header, body, err := goRequestParts(req)
@@ -177,7 +263,8 @@ func (c *h1Client) exchange(req *http.Request, px *transport.Proxy, done func(*m
 		return nil, err
 	}
 	c.goCapture.BodyLimit = bodyLimit(c.maxBody, noLimit)
-	err = c.cl.Do(req.Context(), pr, http1.Call{Capture: &c.goCapture, Proxy: px, NoRedirects: true}, &c.goRes)
+	err = c.cl.Do(req.Context(), pr, http1.Call{Capture: &c.goCapture, Proxy: px, NoRedirects: true, Conn: ho.conn}, &c.goRes)
+	ho.patch(&c.goRes.Start, &c.goRes.Timings)
 	var s metrics.Sample
 	fillFromResult(&s, &c.goRes, unscheduled, err)
 	done(&s, err)

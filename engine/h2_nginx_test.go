@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,13 @@ import (
 // absent unless FAYA_CI=1 (.ci/run installs it).
 func nginxH2(t *testing.T, perConn int) (url, accessLog string) {
 	t.Helper()
+	return nginxTLS(t, perConn, true)
+}
+
+// nginxTLS is nginxH2, with "listen ... ssl http2" when http2, else a
+// plain "listen ... ssl" (HTTP/1.1 only: ALPN http/1.1).
+func nginxTLS(t *testing.T, perConn int, http2 bool) (url, accessLog string) {
+	t.Helper()
 	bin := needBinary(t, "nginx", "/usr/sbin/nginx")
 	dir := t.TempDir()
 	writeSelfSigned(t, dir)
@@ -45,6 +53,10 @@ func nginxH2(t *testing.T, perConn int) (url, accessLog string) {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	accessLog = filepath.Join(dir, "access.log")
+	listen := "ssl"
+	if http2 {
+		listen = "ssl http2"
+	}
 	user := ""
 	if os.Getuid() == 0 {
 		user = "user root;"
@@ -61,14 +73,14 @@ http {
 	access_log %[3]s h2;
 	client_body_temp_path %[2]s; proxy_temp_path %[2]s; fastcgi_temp_path %[2]s; uwsgi_temp_path %[2]s; scgi_temp_path %[2]s;
 	server {
-		listen %[4]s ssl http2;
+		listen %[4]s %[6]s;
 		ssl_certificate %[2]s/cert.pem;
 		ssl_certificate_key %[2]s/key.pem;
 		keepalive_requests %[5]d;
 		location / { return 200 "ok"; }
 	}
 }
-`, user, dir, accessLog, addr, perConn)))
+`, user, dir, accessLog, addr, perConn, listen)))
 	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -192,6 +204,51 @@ func TestNginxH2GoAway(t *testing.T) {
 		t.Logf("dialed %d, nginx connections %d, close reasons %v", s.Dialed, len(conns), s.CloseReasons)
 		if d := metrics.DistOf(s.Hist(metrics.H2Streams)); d.Max != 10 || d.Min != 10 {
 			t.Errorf("streams per connection %+v, want 10 each", d)
+		}
+	})
+}
+
+// --http auto against nginx: "listen ... ssl http2" picks h2, a plain ssl
+// listener http/1.1; every request is of the picked protocol in nginx's
+// log ($server_protocol), on the connections faya dialed.
+func TestNginxAuto(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng string) {
+		for _, h2 := range []bool{true, false} {
+			proto, want := "HTTP/1.1", metrics.ProtoH1
+			if h2 {
+				proto, want = "HTTP/2.0", metrics.ProtoH2
+			}
+			t.Run(proto, func(t *testing.T) {
+				url, accessLog := nginxTLS(t, 1000, h2)
+				const n = 200
+				s := run(t, h2Plan(eng, url, transport.HTTPAuto, 4, n)).Total
+				if s.OK != n || s.Protocols[want] != n {
+					t.Fatalf("ok %d, protocols %v, errors %v %v", s.OK, s.Protocols, s.ErrCount, s.ErrExample)
+				}
+				b, err := os.ReadFile(accessLog)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns, lines := map[string]int{}, 0
+				for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+					var p, conn string
+					var k int
+					if _, err := fmt.Sscan(line, &p, &conn, &k); err != nil || p != proto {
+						t.Errorf("access log line %q: want %s", line, proto)
+					}
+					lines++
+					conns[conn]++
+				}
+				// Go's HTTP/2 dials for requests that then share another
+				// connection: those carry none and close as unused.
+				used := s.Dialed - s.CloseReasons[metrics.CloseUnused]
+				if lines != n || int64(len(conns)) != used || s.DialedProto[want] != s.Dialed || s.Dialed > 4 {
+					t.Errorf("access log: %d requests on %d connections; faya dialed %d (by protocol %v, %d unused), at most 4", lines, len(conns), s.Dialed, s.DialedProto, s.Dialed-used)
+				}
+				if eng == engine.EngineH1 && used != s.Dialed {
+					t.Errorf("%d connections unused (%v)", s.Dialed-used, s.CloseReasons)
+				}
+			})
 		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
@@ -98,7 +97,6 @@ func TestHTTP2Validate(t *testing.T) {
 	}{
 		{"pipeline", func(p *engine.Plan) { p.Pipeline = 4 }},
 		{"proxy", func(p *engine.Plan) { p.Proxy.URLs = []string{"http://127.0.0.1:3128"} }},
-		{"ping timeout", func(p *engine.Plan) { p.Transport.H2PingTimeout = time.Second }},
 	} {
 		p := closed("http://127.0.0.1:1/", 1, 1)
 		p.Transport.HTTP = transport.HTTP2

@@ -204,22 +204,25 @@ func Engines() []string { return []string{EngineH1, EngineNetHTTP} }
 
 // SpeaksH2 reports whether the engine named speaks HTTP/2 when --http 2
 // asks for it: both do (net/http: Go's own HTTP/2; the default engine:
-// internal/h2, directly, not through proxies).
+// internal/h2, directly or through a proxy's tunnel).
 func SpeaksH2(name string) bool { return name == EngineNetHTTP || name == EngineH1 }
 
 // AutoH2 reports whether the engine named offers h2 by ALPN with --http
-// auto: net/http only (the default engine's HTTP/1.1 pool offers
-// http/1.1, and speaks HTTP/2 when --http 2 requires it).
-func AutoH2(name string) bool { return name == EngineNetHTTP }
+// auto, as Go's http.Transport does: both do (the default engine hands
+// each connection to its HTTP/2 or HTTP/1.1 pool by the server's pick,
+// and remembers the pick per destination).
+func AutoH2(name string) bool { return name == EngineNetHTTP || name == EngineH1 }
 
 // OffersH2 reports whether the plan offers HTTP/2: --http 2, or auto
-// with an engine that speaks it and a step whose URL is https.
+// with an engine that speaks it and a step whose URL is https (with the
+// default engine, not when it pipelines: pipelining is HTTP/1.1's).
 func (p Plan) OffersH2() bool {
 	switch p.Transport.HTTP {
 	case transport.HTTP2:
 		return true
 	case transport.HTTPAuto:
-		if !AutoH2(p.withDefaults().Engine) {
+		eng := p.withDefaults().Engine
+		if !AutoH2(eng) || eng == EngineH1 && p.Pipeline > 1 {
 			return false
 		}
 		for _, sc := range p.Scenarios {
@@ -635,8 +638,10 @@ func (p Plan) fieldErrors() []error {
 			add("data source %q has %d rows for %d VUs: mode %s gives each VU a row of its own; add rows or use mode %s", ds.Name, len(ds.Rows), p.VUs(), DataPerVU, DataSequential)
 		}
 	}
-	if p.Transport.HTTP == transport.HTTP2 && p.withDefaults().Engine == EngineH1 && (len(p.Proxy.URLs) > 0 || p.Proxy.FromEnv) {
-		add("--http 2 (a scenario file's http: 2): the default engine's HTTP/2 does not go through proxies yet: drop the proxy, or use --engine net/http (engine: net/http)")
+	if p.Transport.HTTP == transport.HTTP2 && p.withDefaults().Engine == EngineH1 {
+		if px, u := p.forwardedH2C(); px != "" {
+			add("--http 2 (a scenario file's http: 2) with the http:// URL %s through the HTTP proxy %s: an HTTP proxy forwards HTTP/1.1 requests, so HTTP/2 without TLS (h2c) cannot go through it: use an https:// URL (HTTP/2 by ALPN through a CONNECT tunnel), a socks5:// proxy (a tunnel), or --http 1.1", u, px)
+		}
 	}
 	if t := p.Transport; t.H2StrictStreams && p.withDefaults().Engine == EngineNetHTTP {
 		add("--h2-strict-streams (transport.h2_strict_streams): not with --engine net/http: Go 1.26's HTTP/2 client with HTTP2Config.StrictMaxConcurrentRequests stops sending for good once the server's MAX_CONCURRENT_STREAMS is below the requests in flight (seen with a bare http.Client against Go's own server at 2 streams, 8 in flight); leave it out")
@@ -648,10 +653,6 @@ func (p Plan) fieldErrors() []error {
 		switch {
 		case t.HTTP == transport.HTTP1:
 			add("--h2-max-streams, --h2-strict-streams, --h2-ping-timeout (transport.h2_*) do nothing with --http 1.1: drop them, or use --http auto or 2")
-		case p.withDefaults().Engine == EngineH1 && t.HTTP != transport.HTTP2:
-			add("--h2-max-streams, --h2-strict-streams, --h2-ping-timeout (transport.h2_*) with the default engine (%s) need --http 2 (with auto it speaks HTTP/1.1): add --http 2, or use --engine net/http", EngineH1)
-		case p.withDefaults().Engine == EngineH1 && t.H2PingTimeout != 0:
-			add("--h2-ping-timeout (transport.h2_ping_timeout): the default engine's HTTP/2 sends no PINGs to time out; drop it, or use --engine net/http")
 		}
 	}
 	if p.Pipeline > 1 && p.Transport.HTTP == transport.HTTP2 {
@@ -661,6 +662,35 @@ func (p Plan) fieldErrors() []error {
 		add("pipeline %d: want 1 (off) to %d requests in flight per connection", p.Pipeline, MaxPipeline)
 	}
 	return errs
+}
+
+// forwardedH2C returns the first HTTP proxy of the plan's list (redacted)
+// that would forward a step's http:// URL (and that URL), "" when none:
+// with --http 2 the default engine cannot send h2c through it. Proxies
+// from the environment are judged per request (ForwardedH2CError).
+func (p *Plan) forwardedH2C() (proxy, rawURL string) {
+	var fwd string
+	for _, raw := range p.Proxy.URLs {
+		if px, err := transport.ParseProxy(raw, nil); err == nil && px.Forwards(false) {
+			fwd = px.String()
+			break
+		}
+	}
+	if fwd == "" {
+		return "", ""
+	}
+	for _, sc := range p.Scenarios {
+		for _, st := range append(append([]Step(nil), sc.Setup...), sc.Steps...) {
+			if hasPrefixFold(st.URL, "http://") {
+				host := st.URL
+				if u, err := url.Parse(st.URL); err == nil {
+					host = "http://" + u.Host + "/" // the path and query may hold what the report never shows
+				}
+				return fwd, host
+			}
+		}
+	}
+	return "", ""
 }
 
 // compileSteps compiles the steps of p (its defaults applied): env, when

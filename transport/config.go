@@ -149,10 +149,12 @@ type Config struct {
 	// (--h2-strict-streams; Go's HTTP2Config.StrictMaxConcurrentRequests).
 	H2StrictStreams bool `json:"h2_strict_streams,omitempty"`
 
-	// H2PingTimeout closes an HTTP/2 connection whose PING is not answered
-	// within it (--h2-ping-timeout; Go's HTTP2Config.PingTimeout). 0: Go's
-	// default (15s), PINGs sent only after SendPingTimeout of silence,
-	// which faya leaves unset.
+	// H2PingTimeout sends a PING on an HTTP/2 connection silent for this
+	// long and closes the connection when the PING is not answered within
+	// it (--h2-ping-timeout; Go's HTTP2Config.SendPingTimeout and
+	// PingTimeout; the default engine's internal/h2 does the same). 0: no
+	// such PINGs (net/http: Go's default PingTimeout, 15s, unused without
+	// SendPingTimeout).
 	H2PingTimeout time.Duration `json:"h2_ping_timeout,omitempty"`
 }
 

@@ -39,14 +39,12 @@ func TestRefusedBeforeTraffic(t *testing.T) {
 		{"template in URL", []string{"run", "-n", "1", srv.URL + "/items/{{ randInt 1 20 }}"}, "add --template to render it"},
 		{"template in header", []string{"run", "-n", "1", "-H", "X-Id: {{ uuid }}", url}, "add --template to render it"},
 		{"http 3", []string{"run", "-n", "1", "--http", "3", url}, `--http "3": want auto, 1.1 or 2`},
-		{"http 2 default engine through a proxy", []string{"run", "-n", "1", "--http", "2", "--proxy", "http://127.0.0.1:1", url}, "the default engine's HTTP/2 does not go through proxies yet"},
+		{"http 2 default engine through a proxy", []string{"run", "-n", "1", "--http", "2", "--proxy", "http://127.0.0.1:1", url}, "so HTTP/2 without TLS (h2c) cannot go through it: use an https:// URL"},
 		{"h2 max streams 0", []string{"run", "-n", "1", "--engine", "net/http", "--h2-max-streams", "0", url}, "--h2-max-streams 0: want at least 1"},
 		{"h2 ping timeout negative", []string{"run", "-n", "1", "--engine", "net/http", "--h2-ping-timeout", "-1s", url}, "--h2-ping-timeout -1s: must not be negative"},
 		{"h2 knob with 1.1", []string{"run", "-n", "1", "--engine", "net/http", "--http", "1.1", "--h2-ping-timeout", "5s", url}, "do nothing with --http 1.1"},
 		{"strict streams net/http", []string{"run", "-n", "1", "--engine", "net/http", "--h2-strict-streams", url}, "--h2-strict-streams (transport.h2_strict_streams): not with --engine net/http"},
 		{"max streams net/http", []string{"run", "-n", "1", "--engine", "net/http", "--h2-max-streams", "4", url}, "--h2-max-streams (transport.h2_max_streams): not with --engine net/http"},
-		{"h2 knob default engine", []string{"run", "-n", "1", "--h2-max-streams", "8", url}, "with the default engine (h1) need --http 2"},
-		{"h2 ping timeout default engine", []string{"run", "-n", "1", "--http", "2", "--h2-ping-timeout", "1s", url}, "the default engine's HTTP/2 sends no PINGs to time out"},
 		{"http 2 pipeline", []string{"run", "-n", "1", "--engine", "net/http", "--http", "2", "--pipeline", "4", url}, "HTTP/2 does not pipeline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

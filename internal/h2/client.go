@@ -45,6 +45,11 @@ type Call struct {
 	// included, whatever MaxRedirects says (an http.Client above follows
 	// them).
 	NoRedirects bool
+	// Proxy, if set, is the proxy the request goes through, by a tunnel
+	// (CONNECT or SOCKS5; never forwarding: h2c cannot be forwarded);
+	// its connections are pooled apart from direct ones and other
+	// proxies'.
+	Proxy *transport.Proxy
 }
 
 // Result is what one request measured.
@@ -135,6 +140,9 @@ func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) 
 			return nil
 		}
 		res.Redirects++
+		if p := cl.pool; p.auto && p.knownH1 != nil && p.knownH1(next.key) {
+			return &HTTP1Error{Request: next, Proxy: cl.call.Proxy} // for the caller's HTTP/1.1 pool
+		}
 		r = next
 	}
 }
@@ -145,7 +153,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 	p := cl.pool
 	d := p.d
 	t0 := d.Now()
-	c, src, err := p.get(ctx, r, &cl.w, due, cl.timer.C)
+	c, src, err := p.get(ctx, r, cl.call.Proxy, &cl.w, due, cl.timer.C)
 	got := d.Now()
 	if err != nil {
 		if src == fromWait {

@@ -92,6 +92,44 @@ type Conn struct {
 	hdrBuf     []byte // a HEADERS frame's payload
 	pingSent   time.Duration
 	pingData   [8]byte
+
+	// Liveness (--h2-ping-timeout, Pool.pingAfter > 0): the reader counts
+	// the frames it reads; a timer, every pingAfter, sends a PING when
+	// none came since its last look, and ends the connection when that
+	// PING's ACK has not come by the next one.
+	frames     atomic.Uint32
+	lastFrames atomic.Uint32
+	liveSent   atomic.Int64 // when the PING out was sent (dialer's clock); 0: none out
+	pingT      *time.Timer
+	pingErr    atomic.Pointer[PingTimeoutError]
+	ended      atomic.Bool // the reader ended: the timer stops
+}
+
+// livePing is the payload of liveness PINGs (the first PING, measuring
+// one round trip, carries "faya").
+var livePing = [8]byte{'f', 'a', 'y', 'a', 'l', 'i', 'v', 'e'}
+
+// checkAlive is the liveness timer's look at c (see Conn.frames).
+func (c *Conn) checkAlive() {
+	after := c.p.pingAfter
+	if c.ended.Load() {
+		return
+	}
+	if c.liveSent.Load() != 0 {
+		c.pingErr.CompareAndSwap(nil, &PingTimeoutError{After: after})
+		c.tc.SetCloseReason(closeH2Error)
+		_ = c.nc.Close() // the reader ends and fails the streams
+		return
+	}
+	if n := c.frames.Load(); n != c.lastFrames.Swap(n) {
+		c.pingT.Reset(after) // frames came: alive
+		return
+	}
+	c.liveSent.Store(int64(max(c.p.d.Now(), 1)))
+	c.wmu.Lock()
+	_ = c.fw.WritePing(false, livePing)
+	c.unlockAndFlush()
+	c.pingT.Reset(after)
 }
 
 // stream is one request's exchange on a connection. A client reuses its
@@ -171,6 +209,10 @@ func newConn(p *Pool, h *host, tc *transport.Conn, nc net.Conn) *Conn {
 	)
 	_ = c.fw.WriteWindowUpdate(0, connWindow-65535)
 	c.unlockAndFlush()
+	if p.pingAfter > 0 {
+		c.pingT = time.AfterFunc(time.Hour, c.checkAlive)
+		c.pingT.Reset(p.pingAfter)
+	}
 	go c.readLoop()
 	return c
 }
@@ -387,6 +429,9 @@ func (c *Conn) readLoop() {
 		var fh http2.FrameHeader
 		fh, err = c.fr.ReadFrameHeader() // the framer checks sizes and the HEADERS/CONTINUATION order
 		if err == nil && fh.Type == http2.FrameHeaders && c.settings {
+			if c.pingT != nil {
+				c.frames.Add(1)
+			}
 			// Parsed here: the framer allocates a HeadersFrame each.
 			if err = c.readHeaders(fh); err != nil {
 				break
@@ -398,6 +443,9 @@ func (c *Conn) readLoop() {
 			continue
 		}
 		if err == nil {
+			if c.pingT != nil {
+				c.frames.Add(1)
+			}
 			f, err = c.fr.ReadFrameForHeader(fh)
 		}
 		if err != nil {
@@ -501,6 +549,14 @@ func (c *Conn) handle(f http2.Frame) error {
 		return c.onWindowUpdate(fh.StreamID, f.Increment)
 	case *http2.PingFrame:
 		if f.IsAck() {
+			if f.Data == livePing {
+				if sent := c.liveSent.Swap(0); sent > 0 {
+					rtt := c.p.d.Now() - time.Duration(sent)
+					c.p.stats.notePing(rtt)
+					c.p.rec.H2Ping(rtt)
+				}
+				return nil
+			}
 			if f.Data == c.pingData && c.pingSent > 0 {
 				rtt := c.p.d.Now() - c.pingSent
 				c.p.stats.notePing(rtt)
@@ -827,8 +883,14 @@ func (c *Conn) onGoAway(lastID uint32, code http2.ErrCode) {
 // stream still open fails, the pool forgets the connection, and the
 // socket is closed.
 func (c *Conn) fail(err error) {
+	if c.pingT != nil {
+		c.ended.Store(true)
+		c.pingT.Stop()
+	}
 	var ce connErr
-	if errors.As(err, &ce) {
+	if pe := c.pingErr.Load(); pe != nil {
+		err = pe // the liveness timer closed it
+	} else if errors.As(err, &ce) {
 		c.wmu.Lock()
 		_ = c.fw.WriteGoAway(0, ce.code, nil)
 		c.wmu.Unlock()

@@ -3,9 +3,11 @@ package h2
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
 	"golang.org/x/net/http2"
 )
 
@@ -34,6 +36,51 @@ func (e *NotH2Error) Unwrap() error { return e.Err }
 // ErrClass is metrics.ErrProtocolNegotiation, as for a TLS server that
 // does not pick h2 by ALPN.
 func (e *NotH2Error) ErrClass() metrics.ErrClass { return metrics.ErrProtocolNegotiation }
+
+// HTTP1Error is a dial of an auto pool (Options.Auto) whose server
+// picked http/1.1 by ALPN (or a plain connection): the connection, dialed
+// and counted, is the caller's, to speak HTTP/1.1 on or to close. It was
+// dialed for Request (the hop that asked: the request's, or a redirect's)
+// through Proxy (nil: direct). Conn is nil for a redirect to a
+// destination known to speak HTTP/1.1 (Options.KnownHTTP1): not dialed.
+type HTTP1Error struct {
+	Request *Request
+	Proxy   *transport.Proxy
+	Conn    *transport.Conn // the counted TCP connection
+	NetConn net.Conn        // Conn, or TLS over it
+}
+
+// Close closes the connection, if any, as unused.
+func (e *HTTP1Error) Close() {
+	if e.Conn != nil {
+		e.Conn.SetCloseReason(metrics.CloseUnused)
+		_ = e.NetConn.Close()
+	}
+}
+
+func (e *HTTP1Error) Error() string {
+	return "h2: " + e.Request.addr + " picked HTTP/1.1 by ALPN (--http auto): the connection goes to the HTTP/1.1 pool"
+}
+
+// ErrClass is metrics.ErrProtocolNegotiation (an engine that hands the
+// connection over never reports it).
+func (e *HTTP1Error) ErrClass() metrics.ErrClass { return metrics.ErrProtocolNegotiation }
+
+// PingTimeoutError is a connection whose PING (--h2-ping-timeout) was not
+// answered in time: every stream on it fails, as with Go's "http2:
+// client connection lost".
+type PingTimeoutError struct{ After time.Duration }
+
+func (e *PingTimeoutError) Error() string {
+	return fmt.Sprintf("h2: connection lost: no answer to a PING within %v (--h2-ping-timeout)", e.After)
+}
+
+// Timeout reports true.
+func (e *PingTimeoutError) Timeout() bool { return true }
+
+// ErrClass is metrics.ErrTimeout, as net/http's engine classes Go's
+// "client connection lost".
+func (e *PingTimeoutError) ErrClass() metrics.ErrClass { return metrics.ErrTimeout }
 
 // StreamError is a stream the server reset (RST_STREAM) with Code.
 type StreamError struct{ Code http2.ErrCode }

@@ -707,7 +707,7 @@ func TestStreamIDsExhausted(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
-	c := p.hosts[req.key].conns[0]
+	c := p.hosts[hostKey{key: req.key}].conns[0]
 	p.mu.Unlock()
 	c.mu.Lock()
 	c.nextID = maxStreamID // the last one

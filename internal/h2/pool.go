@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"sync"
 	"time"
 
@@ -29,16 +30,29 @@ type Pool struct {
 	stats     Stats
 	rec       Recorder
 
+	auto      bool
+	dialed    func(dest string, proto metrics.Protocol)
+	knownH1   func(dest string) bool
+	pingAfter time.Duration // --h2-ping-timeout; 0: no PINGs for liveness
+
 	mu     sync.Mutex
-	hosts  map[string]*host
+	hosts  map[hostKey]*host
 	closed bool
 
 	stop chan struct{}
 	done chan struct{}
 }
 
+// hostKey is a destination's key and the proxy its connections go
+// through (nil: direct), as http1 pools them.
+type hostKey struct {
+	key string
+	px  *transport.Proxy
+}
+
 type host struct {
 	key     string
+	px      *transport.Proxy
 	conns   []*Conn
 	dialing int
 	waiters []*waiter
@@ -60,6 +74,19 @@ type Options struct {
 	Strict bool
 	// Recorder, if set, receives the connections' HTTP/2 events.
 	Recorder Recorder
+	// Auto is --http auto: the dialer offers h2 and http/1.1 by ALPN
+	// (transport.WithHTTP2), and a dial the server answers with
+	// http/1.1 fails with an *HTTP1Error that hands the connection to
+	// the caller (for its HTTP/1.1 pool), as Go's TLSNextProto does.
+	Auto bool
+	// Dialed, if set, is told the protocol of each connection dialed, by
+	// destination (Request.Destination), as soon as its TLS handshake
+	// ends: before the server's SETTINGS, and before an *HTTP1Error.
+	Dialed func(dest string, proto metrics.Protocol)
+	// KnownHTTP1, if set (auto pools), says a destination's server is
+	// known to pick http/1.1: a redirect to it is not followed here but
+	// returned as an *HTTP1Error without a connection.
+	KnownHTTP1 func(dest string) bool
 }
 
 // Recorder receives the HTTP/2 events of a pool's connections, per frame
@@ -85,7 +112,10 @@ func (nopRecorder) H2Streams(int)                    {}
 // NewPool returns a pool dialing through d.
 func NewPool(d *transport.Dialer, o Options) (*Pool, error) {
 	cfg := d.Config()
-	if cfg.HTTP != transport.HTTP2 {
+	switch {
+	case o.Auto && (cfg.HTTP != transport.HTTPAuto || !d.HTTP2()):
+		return nil, fmt.Errorf("h2: an auto pool needs a dialer in --http auto offering h2 (transport.WithHTTP2), not %v", cfg.HTTP)
+	case !o.Auto && cfg.HTTP != transport.HTTP2:
 		return nil, fmt.Errorf("h2: the dialer's configuration must require HTTP/2 (--http 2), not %v", cfg.HTTP)
 	}
 	p := &Pool{
@@ -95,8 +125,12 @@ func NewPool(d *transport.Dialer, o Options) (*Pool, error) {
 		strict:    o.Strict,
 		rotates:   cfg.MaxRequestsPerConn > 0 || cfg.MaxConnLifetime > 0,
 		rec:       o.Recorder,
+		auto:      o.Auto,
+		dialed:    o.Dialed,
+		knownH1:   o.KnownHTTP1,
+		pingAfter: cfg.H2PingTimeout,
 		maxHeader: int(min(cfg.MaxResponseHeaderBytes, math.MaxInt32)),
-		hosts:     map[string]*host{},
+		hosts:     map[hostKey]*host{},
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -124,17 +158,19 @@ const (
 
 // get returns a connection with a stream slot taken for the request: on
 // an open connection, on a new one, or freed while waiting. expired and
-// quit end the wait and the dial.
-func (p *Pool) get(ctx context.Context, r *Request, w *waiter, due time.Duration, expired <-chan time.Time) (*Conn, source, error) {
+// quit end the wait and the dial. px is the proxy the request goes
+// through (nil: direct): its connections are pooled apart.
+func (p *Pool) get(ctx context.Context, r *Request, px *transport.Proxy, w *waiter, due time.Duration, expired <-chan time.Time) (*Conn, source, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, 0, errPoolClosed
 	}
-	h := p.hosts[r.key]
+	hk := hostKey{r.key, px}
+	h := p.hosts[hk]
 	if h == nil {
-		h = &host{key: r.key}
-		p.hosts[r.key] = h
+		h = &host{key: r.key, px: px}
+		p.hosts[hk] = h
 	}
 	c, stale := p.pick(h)
 	if c != nil {
@@ -327,16 +363,31 @@ func (p *Pool) dial(ctx context.Context, r *Request, h *host, due time.Duration)
 	return c, nil
 }
 
-// connect dials, runs TLS with ALPN h2 (or speaks h2c with prior
+// connect dials (directly, or through the host's proxy: a CONNECT or
+// SOCKS5 tunnel), runs TLS with ALPN h2 (or speaks h2c with prior
 // knowledge on plain connections), starts the connection and waits for
 // the server's SETTINGS.
 func (p *Pool) connect(ctx context.Context, r *Request, h *host) (*Conn, error) {
-	// The dialer offers h2 alone by ALPN (--http 2), fails a server that
-	// does not pick it as protocol_negotiation, and marks plain
-	// connections h2 (prior knowledge).
-	tc, nc, err := p.d.Dial(ctx, r.addr, r.tls, r.serverName)
+	// With --http 2 the dialer offers h2 alone by ALPN, fails a server
+	// that does not pick it as protocol_negotiation, and marks plain
+	// connections h2 (prior knowledge); with auto it offers h2 and
+	// http/1.1 and the server's pick decides.
+	var tc *transport.Conn
+	var nc net.Conn
+	var err error
+	if h.px == nil {
+		tc, nc, err = p.d.Dial(ctx, r.addr, r.tls, r.serverName)
+	} else {
+		tc, nc, err = p.d.DialVia(ctx, h.px, r.addr, r.tls, r.serverName, false)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if p.dialed != nil {
+		p.dialed(r.key, tc.Proto)
+	}
+	if p.auto && tc.Proto != metrics.ProtoH2 {
+		return nil, &HTTP1Error{Request: r, Proxy: h.px, Conn: tc, NetConn: nc}
 	}
 	c := newConn(p, h, tc, nc)
 	select {

@@ -102,6 +102,14 @@ func prepare(method string, u *url.URL, header http.Header, body []byte) (*Reque
 	return r, nil
 }
 
+// Destination is the request's destination key ("scheme|host:port",
+// transport.Destination.Key).
+func (r *Request) Destination() string { return r.key }
+
+// Parts returns what the request was prepared from (its header and
+// body, a redirect's included), for sending it on another protocol.
+func (r *Request) Parts() (header http.Header, body []byte) { return r.header, r.body }
+
 // newEncoder returns an HPACK encoder that never uses the dynamic table,
 // writing to buf: its output is the same on every connection.
 func newEncoder(buf *bytes.Buffer) *hpack.Encoder {

@@ -81,6 +81,9 @@ type Call struct {
 	// included, whatever MaxRedirects says (an http.Client above follows
 	// them).
 	NoRedirects bool
+	// Conn, if set, is a connection [Pool.Adopt] returned for this
+	// request: its first hop goes on it, as on one dialed for it.
+	Conn *Conn
 }
 
 // onHeader keeps Set-Cookie lines for the jar and the headers for the
@@ -234,7 +237,13 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		t0 = d.Now()
 	}
 	rt := r.route(cl.call.Proxy)
-	c, src, err := cl.pool.get(ctx, r, rt, t0, cl.Patient, cl.due)
+	var c *Conn
+	var src source
+	if c = cl.call.Conn; c != nil {
+		cl.call.Conn, src = nil, fromDial
+	} else {
+		c, src, err = cl.pool.get(ctx, r, rt, t0, cl.Patient, cl.due)
+	}
 	got := d.Now()
 	if err != nil {
 		res.Timings.Add(metrics.PhaseBlocked, got-t0)

@@ -314,6 +314,33 @@ func (p *Pool) dial(ctx context.Context, r *Request, rt *route, h *host, due tim
 	return &Conn{tc: tc, nc: nc, h: h}, fromDial, nil
 }
 
+// Adopt takes tc (nc: what requests go through, tc or TLS over it), a
+// connection to r's destination through px (nil: direct) dialed and
+// counted elsewhere: an HTTP/2 pool's dial whose server picked http/1.1
+// by ALPN (--http auto), handed over as Go's TLSNextProto hands
+// connections between its pools. It counts against MaxConnsPerHost like
+// one dialed here, and is returned for the request that dialed it
+// ([Call.Conn]); at the cap (or after Close) it is closed, as unused,
+// and Adopt returns nil.
+func (p *Pool) Adopt(r *Request, px *transport.Proxy, tc *transport.Conn, nc net.Conn) *Conn {
+	rt := r.route(px)
+	p.mu.Lock()
+	h := p.hosts[rt.key]
+	if h == nil {
+		h = &host{key: rt.key}
+		p.hosts[rt.key] = h
+	}
+	if p.closed || limitReached(h.n, p.cfg.MaxConnsPerHost) {
+		p.mu.Unlock()
+		tc.SetCloseReason(metrics.CloseUnused)
+		_ = nc.Close()
+		return nil
+	}
+	h.n++
+	p.mu.Unlock()
+	return &Conn{tc: tc, nc: nc, h: h}
+}
+
 // Conns returns the connections open now and how many carry a request.
 func (p *Pool) Conns() (open, active int) { return p.d.Conns() }
 
