@@ -1,0 +1,273 @@
+package engine_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/metrics"
+	"github.com/faya-load/faya/transport"
+)
+
+// streamLog is Go's HTTP/2 server (h2c by prior knowledge) at a given
+// MAX_CONCURRENT_STREAMS, counting per connection it accepted the
+// requests it served and the most in flight at once. A request waits
+// ?ms= milliseconds before its answer.
+type streamLog struct {
+	URL   string
+	mu    sync.Mutex
+	order []*streamConn
+	notH2 int
+}
+
+type streamConn struct {
+	requests, inflight, peak int
+}
+
+type streamKey struct{}
+
+func startStreamLog(t *testing.T, maxStreams int) *streamLog {
+	t.Helper()
+	l := &streamLog{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := r.Context().Value(streamKey{}).(*streamConn)
+		l.mu.Lock()
+		c.requests++
+		c.inflight++
+		c.peak = max(c.peak, c.inflight)
+		if r.ProtoMajor != 2 {
+			l.notH2++
+		}
+		l.mu.Unlock()
+		if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil {
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
+		l.mu.Lock()
+		c.inflight--
+		l.mu.Unlock()
+		_, _ = w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		c := &streamConn{}
+		l.mu.Lock()
+		l.order = append(l.order, c)
+		l.mu.Unlock()
+		return context.WithValue(ctx, streamKey{}, c)
+	}
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: maxStreams}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	l.URL = srv.URL
+	return l
+}
+
+// seen returns a copy of what the server saw, connection by connection.
+func (l *streamLog) seen() []streamConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]streamConn, 0, len(l.order))
+	for _, c := range l.order {
+		out = append(out, *c)
+	}
+	return out
+}
+
+// h2cPlan is a closed run over h2c by prior knowledge.
+func h2cPlan(eng, url string, vus int, n int64) engine.Plan {
+	p := closedOn(eng, url, vus, n)
+	p.Transport.HTTP = transport.HTTP2
+	return p
+}
+
+// checkServed holds a run to what the server saw: every request served
+// over HTTP/2, as many connections as faya dialed, all closed.
+func checkServed(t *testing.T, l *streamLog, s *metrics.Snapshot, n int64) []streamConn {
+	t.Helper()
+	seen := l.seen()
+	total := 0
+	for _, c := range seen {
+		total += c.requests
+	}
+	if s.OK != n || int64(total) != n || l.notH2 != 0 {
+		t.Fatalf("ok %d, the server served %d (%d not over HTTP/2); want %d; errors %v %v", s.OK, total, l.notH2, n, nonzero(s.ErrCount[:]), s.ErrExample)
+	}
+	if s.Dialed != int64(len(seen)) || s.Closed != s.Dialed {
+		t.Errorf("dialed %d, closed %d; the server accepted %d connections", s.Dialed, s.Closed, len(seen))
+	}
+	if d := metrics.DistOf(s.Hist(metrics.H2Streams)); d.Count != s.Dialed || d.Max < 1 {
+		t.Errorf("streams per connection %+v over %d connections", d, s.Dialed)
+	}
+	return seen
+}
+
+// A server allowing 2 streams, one connection allowed (-c 8
+// --max-conns-per-host 1): the 8 VUs share its 2 slots; the requests
+// that found both taken waited for one, in the stream_wait phase (not
+// in blocked), and the server never had more than 2 in flight.
+func TestH2StreamWait(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		l := startStreamLog(t, 2)
+		const n = 200
+		p := h2cPlan(eng, l.URL+"/?ms=10", 8, n)
+		p.Transport.MaxConnsPerHost = 1
+		s := run(t, p).Total
+		seen := checkServed(t, l, s, n)
+		if len(seen) != 1 || seen[0].peak != 2 {
+			t.Errorf("the server saw %+v: want one connection with 2 streams at once", seen)
+		}
+		// 8 VUs on 2 slots: at any time 6 wait, each request after the
+		// first few waits behind the others.
+		w := metrics.DistOf(s.Hist(metrics.StreamWait))
+		if w.Count < n/2 || w.Max <= 0 {
+			t.Errorf("stream_wait %+v over %d requests: want most of them", w, n)
+		}
+		if s.H2.PeakStreams != 2 {
+			t.Errorf("peak streams %d, want the server's 2", s.H2.PeakStreams)
+		}
+		if h := s.H2; h.MaxStreamsSeen < 1 || h.MaxStreamsMin != 2 || h.MaxStreamsMax != 2 {
+			t.Errorf("the server's SETTINGS_MAX_CONCURRENT_STREAMS as seen: %d times, %d to %d; want 2", h.MaxStreamsSeen, h.MaxStreamsMin, h.MaxStreamsMax)
+		}
+	})
+}
+
+// --h2-strict-streams: with the server's 2 streams taken no other
+// connection is opened though --max-conns-per-host allows 4; without it
+// faya opens the 4 the 8 VUs need.
+func TestH2StrictStreams(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		for _, strict := range []bool{true, false} {
+			t.Run(map[bool]string{true: "strict", false: "not strict"}[strict], func(t *testing.T) {
+				l := startStreamLog(t, 2)
+				const n = 400
+				p := h2cPlan(eng, l.URL+"/?ms=2", 8, n)
+				p.Transport.MaxConnsPerHost = 4
+				p.Transport.H2StrictStreams = strict
+				s := run(t, p).Total
+				seen := checkServed(t, l, s, n)
+				want := 4
+				if strict {
+					want = 1
+				}
+				if len(seen) != want {
+					t.Errorf("the server accepted %d connections, want %d", len(seen), want)
+				}
+				for i, c := range seen {
+					if c.peak > 2 {
+						t.Errorf("connection %d carried %d streams at once, the server allows 2", i, c.peak)
+					}
+				}
+				if w := metrics.DistOf(s.Hist(metrics.StreamWait)); strict && w.Count < n/2 {
+					t.Errorf("strict: stream_wait %+v over %d requests: want most of them", w, n)
+				}
+			})
+		}
+	})
+}
+
+// --h2-max-streams 3 on a server allowing 100: no connection carries
+// more than 3 streams at once, as the server saw it, and the 9 VUs
+// spread over the 3 connections --max-conns-per-host allows.
+func TestH2MaxStreams(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		l := startStreamLog(t, 100)
+		const n = 450
+		p := h2cPlan(eng, l.URL+"/?ms=2", 9, n)
+		p.Transport.MaxConnsPerHost = 3
+		p.Transport.H2MaxStreams = 3
+		s := run(t, p).Total
+		seen := checkServed(t, l, s, n)
+		if len(seen) != 3 {
+			t.Errorf("the server accepted %d connections, want 3", len(seen))
+		}
+		for i, c := range seen {
+			if c.peak > 3 {
+				t.Errorf("connection %d carried %d streams at once, want at most 3", i, c.peak)
+			}
+		}
+		if s.H2.PeakStreams > 3 || s.H2.PeakStreams < 1 {
+			t.Errorf("peak streams %d, want 1 to 3", s.H2.PeakStreams)
+		}
+	})
+}
+
+// rotatesH2 reports whether eng rotates HTTP/2 connections
+// (--max-requests-per-conn, --max-conn-lifetime).
+func rotatesH2(t *testing.T, eng string) {
+	if eng != engine.EngineNetHTTP {
+		t.Skip("the default engine's HTTP/2 does not rotate connections yet")
+	}
+}
+
+// --max-requests-per-conn 20 on HTTP/2: a connection takes 20 streams,
+// then no more; it closes once they ended. The server saw no connection
+// serve more than 20; faya counts as max_requests exactly those that
+// served 20, and as run_end those still short at the end.
+func TestH2MaxRequestsPerConn(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		rotatesH2(t, eng)
+		l := startStreamLog(t, 100)
+		const vus, n, per = 10, 2000, 20
+		p := h2cPlan(eng, l.URL+"/", vus, n)
+		p.Transport.MaxRequestsPerConn = per
+		s := run(t, p).Total
+		seen := checkServed(t, l, s, n)
+		full, partial := 0, 0
+		for i, c := range seen {
+			switch {
+			case c.requests == per:
+				full++
+			case c.requests > per:
+				t.Errorf("connection %d served %d requests, more than %d", i, c.requests, per)
+			default:
+				partial++
+			}
+		}
+		if got := s.CloseReasons[metrics.CloseMaxRequests]; got != int64(full) {
+			t.Errorf("closed for max_requests %d, the server saw %d connections serve %d (reasons %v)", got, full, per, s.CloseReasons)
+		}
+		if got := s.CloseReasons[metrics.CloseRunEnd]; got != int64(partial) {
+			t.Errorf("closed at run_end %d, want the %d connections with fewer than %d (reasons %v)", got, partial, per, s.CloseReasons)
+		}
+		if full < n/per-vus {
+			t.Errorf("%d connections served %d requests, want at least %d", full, per, n/per-vus)
+		}
+		if d := metrics.DistOf(s.Hist(metrics.H2Streams)); d.Max > per {
+			t.Errorf("streams per connection %+v, want at most %d", d, per)
+		}
+	})
+}
+
+// --max-conn-lifetime 100ms on HTTP/2, each request at least 20 ms: a
+// connection takes no stream once 100 ms old, so it serves at most
+// (100ms/20ms + 1) streams per VU; every connection closes for lifetime
+// or at the run's end, some for lifetime.
+func TestH2MaxConnLifetime(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		rotatesH2(t, eng)
+		l := startStreamLog(t, 100)
+		const vus, n = 5, 100
+		const life, each = 100 * time.Millisecond, 20 * time.Millisecond
+		p := h2cPlan(eng, l.URL+"/?ms=20", vus, n)
+		p.Transport.MaxConnLifetime = life
+		s := run(t, p).Total
+		seen := checkServed(t, l, s, n)
+		for i, c := range seen {
+			if most := vus * (int(life/each) + 1); c.requests > most {
+				t.Errorf("connection %d served %d requests of at least %v, want at most %d within its %v", i, c.requests, each, most, life)
+			}
+		}
+		got := s.CloseReasons[metrics.CloseLifetime]
+		if got == 0 || got+s.CloseReasons[metrics.CloseRunEnd] != s.Dialed {
+			t.Errorf("closed for lifetime %d, at run end %d, dialed %d: want every connection closed for one of the two, some for lifetime (each VU runs at least %v)",
+				got, s.CloseReasons[metrics.CloseRunEnd], s.Dialed, each*n/vus)
+		}
+	})
+}
