@@ -80,6 +80,7 @@ type goH2Conn struct {
 	h         *goH2Host
 	started   int64 // streams given
 	retiring  bool  // no new stream: a request or age limit, or going away
+	hooked    bool  // its state hook is set (hookLocked)
 	closing   bool
 	idleSince time.Duration // the sweeper's first sight of it without a stream
 	// settled: its first answer came, so Available holds the server's
@@ -230,6 +231,7 @@ func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration
 			if err != nil {
 				c.retiring = true
 				c.notify.Store(true)
+				p.hookLocked(c)
 			}
 			p.mu.Unlock()
 			p.signal()
@@ -320,6 +322,10 @@ func (p *goH2Pool) get(ctx context.Context, h *goH2Host) (c *goH2Conn, fresh, wa
 	w := &goH2Waiter{ch: make(chan *goH2Conn, 1), stream: h.live() > 0}
 	h.waiters = append(h.waiters, w)
 	p.waiting.Add(1)
+	for _, c := range h.conns {
+		p.hookLocked(c)
+	}
+	p.handLocked(h) // a slot freed before its hook was set
 	p.mu.Unlock()
 	select {
 	case c = <-w.ch:
@@ -439,6 +445,17 @@ func (p *goH2Pool) retireLocked(c *goH2Conn, r metrics.CloseReason) {
 	c.retiring = true
 	c.tc.SetCloseReason(r)
 	c.notify.Store(true)
+	p.hookLocked(c)
+}
+
+// hookLocked sets c's state hook, once: only a connection that requests
+// wait for, or that retires, needs it (with a hook set Go's client reads
+// its state three times per change).
+func (p *goH2Pool) hookLocked(c *goH2Conn) {
+	if !c.hooked {
+		c.hooked = true
+		c.cc.SetStateHook(func(*http.ClientConn) { p.changed(c) })
+	}
 }
 
 // goneLocked: c takes no stream any more, for a reason of its own (the
@@ -450,6 +467,7 @@ func (p *goH2Pool) goneLocked(c *goH2Conn) {
 	}
 	c.retiring = true
 	c.notify.Store(true)
+	p.hookLocked(c)
 	if c.cc.Err() != nil || c.cc.InFlight() == 0 {
 		p.closeLocked(c)
 	}
@@ -546,7 +564,9 @@ func (p *goH2Pool) dial(ctx context.Context, h *goH2Host) (*goH2Conn, error) {
 		return nil, err
 	}
 	p.takeLocked(c)
-	c.cc.SetStateHook(func(*http.ClientConn) { p.changed(c) })
+	if p.waiting.Load() > 0 {
+		p.hookLocked(c)
+	}
 	return c, nil
 }
 
