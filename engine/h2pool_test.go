@@ -46,7 +46,10 @@ func startStreamLog(t *testing.T, maxStreams int) *streamLog {
 		}
 		l.mu.Unlock()
 		if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil {
-			time.Sleep(time.Duration(ms) * time.Millisecond)
+			select { // a stream the client reset ends the wait
+			case <-time.After(time.Duration(ms) * time.Millisecond):
+			case <-r.Context().Done():
+			}
 		}
 		l.mu.Lock()
 		c.inflight--
@@ -268,6 +271,30 @@ func TestH2MaxConnLifetime(t *testing.T) {
 		if got == 0 || got+s.CloseReasons[metrics.CloseRunEnd] != s.Dialed {
 			t.Errorf("closed for lifetime %d, at run end %d, dialed %d: want every connection closed for one of the two, some for lifetime (each VU runs at least %v)",
 				got, s.CloseReasons[metrics.CloseRunEnd], s.Dialed, each*n/vus)
+		}
+	})
+}
+
+// A request that waits for a stream slot past its timeout fails as a
+// timeout on both engines, its wait counted as stream_wait: one slot
+// (the server's MAX_CONCURRENT_STREAMS 1, one connection), answers held
+// for 2 s, a 200 ms timeout.
+func TestH2StreamWaitTimeout(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		l := startStreamLog(t, 1)
+		const n = 8
+		p := h2cPlan(eng, l.URL+"/?ms=2000", 4, n)
+		p.Transport.MaxConnsPerHost = 1
+		p.Timeout = 200 * time.Millisecond
+		s := run(t, p).Total
+		if s.Requests != n || s.ErrCount[metrics.ErrTimeout] != n {
+			t.Fatalf("requests %d, errors %v (%v): want %d timeouts", s.Requests, nonzero(s.ErrCount[:]), s.ErrExample, n)
+		}
+		if w := metrics.DistOf(s.Hist(metrics.StreamWait)); w.Count < 1 {
+			t.Errorf("stream_wait %+v: want the requests that waited for the slot", w)
+		}
+		if seen := l.seen(); len(seen) != 1 || seen[0].peak != 1 {
+			t.Errorf("the server saw %+v: want one connection, one stream at a time", seen)
 		}
 	})
 }

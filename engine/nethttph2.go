@@ -223,15 +223,16 @@ func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration
 			trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: !fresh, WasIdle: !fresh && c.cc.InFlight() == 1})
 		}
 		resp, err := c.cc.RoundTrip(req)
-		if !c.settled.Load() {
+		if !c.settled.Load() && (err == nil || ctx.Err() == nil) {
 			// Its first answer: the server's SETTINGS came before it. A
-			// connection whose first request failed takes no other.
+			// connection whose first request failed takes no other; one
+			// whose first request timed out or was canceled stays
+			// unsettled (one stream at a time) until an answer comes.
 			p.mu.Lock()
-			c.settled.Store(true)
-			if err != nil {
-				c.retiring = true
-				c.notify.Store(true)
-				p.hookLocked(c)
+			if err == nil {
+				c.settled.Store(true)
+			} else {
+				p.stopLocked(c)
 			}
 			p.mu.Unlock()
 			p.signal()
@@ -442,8 +443,13 @@ func (p *goH2Pool) takeLocked(c *goH2Conn) {
 // retireLocked stops c's new streams for reason r; it closes when its
 // last stream ends.
 func (p *goH2Pool) retireLocked(c *goH2Conn, r metrics.CloseReason) {
-	c.retiring = true
 	c.tc.SetCloseReason(r)
+	p.stopLocked(c)
+}
+
+// stopLocked stops c's new streams; it closes when its last one ends.
+func (p *goH2Pool) stopLocked(c *goH2Conn) {
+	c.retiring = true
 	c.notify.Store(true)
 	p.hookLocked(c)
 }
