@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -295,6 +296,34 @@ func TestH2StreamWaitTimeout(t *testing.T) {
 		}
 		if seen := l.seen(); len(seen) != 1 || seen[0].peak != 1 {
 			t.Errorf("the server saw %+v: want one connection, one stream at a time", seen)
+		}
+	})
+}
+
+// A Go scenario's requests over HTTP/2 (h2c) go through the engine's pool
+// on both engines: counted as HTTP/2, every one served over HTTP/2 on the
+// connections faya dialed.
+func TestH2GoScenario(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		l := startStreamLog(t, 100)
+		p := engine.Plan{Engine: eng, Scenarios: []engine.Scenario{{
+			Name:     "code",
+			Executor: engine.Executor{Type: engine.VUs, VUs: 4, Iterations: 40},
+			Func: &engine.Func{Iteration: func(ctx context.Context, vu *engine.VU) error {
+				req, _ := http.NewRequestWithContext(ctx, "GET", l.URL+"/", nil)
+				resp, err := vu.Client().Do(req)
+				if err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				return resp.Body.Close()
+			}},
+		}}}
+		p.Transport.HTTP = transport.HTTP2
+		s := run(t, p).Total
+		checkServed(t, l, s, 40)
+		if s.Protocols[metrics.ProtoH2] != 40 {
+			t.Errorf("requests by protocol %v, want 40 over HTTP/2", s.Protocols)
 		}
 	})
 }
