@@ -10,17 +10,6 @@ import (
 	"github.com/faya-load/faya/transport"
 )
 
-// skipUnrotated skips the net/http engine's run when it ignored the
-// rotation knobs on HTTP/2 altogether (no connection closed for them):
-// its HTTP/2 rotation is not supported yet. A run that rotated some
-// connections is held to every check.
-func skipUnrotated(t *testing.T, eng string, s *metrics.Snapshot) {
-	t.Helper()
-	if eng == engine.EngineNetHTTP && s.CloseReasons[metrics.CloseMaxRequests]+s.CloseReasons[metrics.CloseLifetime] == 0 {
-		t.Skipf("net/http engine: --max-requests-per-conn and --max-conn-lifetime on HTTP/2 not supported yet (close reasons %v)", reasons(s))
-	}
-}
-
 // reasons returns the close reasons counted, by name.
 func reasons(s *metrics.Snapshot) map[string]int64 {
 	m := map[string]int64{}
@@ -60,7 +49,6 @@ func testH2MaxRequestsPerConn(t *testing.T, eng string) {
 			p.Transport.MaxRequestsPerConn = per
 			p.Transport.MaxConnsPerHost = tc.maxConns
 			s := run(t, p).Total
-			skipUnrotated(t, eng, s)
 			seen := srv.requestsPerConn()
 			full, partial, total := 0, 0, 0
 			for addr, k := range seen {
@@ -114,7 +102,6 @@ func testH2MaxConnLifetime(t *testing.T, eng string) {
 	p := h2Plan(eng, srv.URL, transport.HTTP2, vus, n)
 	p.Transport.MaxConnLifetime = life
 	s := run(t, p).Total
-	skipUnrotated(t, eng, s)
 	if s.OK != n || srv.h2.Load() != n {
 		t.Fatalf("ok %d, the server served %d over h2, want %d; errors %v %v", s.OK, srv.h2.Load(), n, nonzero(s.ErrCount[:]), s.ErrExample)
 	}

@@ -48,6 +48,17 @@ func netHTTPClients(plan Plan, proxies *proxySet, obs transport.Observer, dial [
 			if ps.direct, err = add(nil); err != nil {
 				return nil, err
 			}
+			ps.directRT = ps.direct.HTTP()
+			if plan.Transport.HTTP != transport.HTTP1 {
+				// HTTP/2 on faya's pool of Go's connections (nethttph2.go).
+				var rec *metrics.Recorder
+				if o, ok := obs.(observer); ok {
+					rec = o.rec
+				}
+				h2, rt := newGoH2Pool(ps.direct, rec)
+				ps.h2, ps.directRT = h2, rt
+				all[len(all)-1] = &netH2Pool{Pool: ps.direct, h2: h2, direct: rt}
+			}
 		}
 		for _, px := range proxies.proxies() {
 			if only != nil && px != only {
@@ -93,9 +104,11 @@ func netHTTPClients(plan Plan, proxies *proxySet, obs transport.Observer, dial [
 // netPools are the pools a net/http client sends through: direct, and
 // one per proxy (by proxy index).
 type netPools struct {
-	clock  *transport.Pool // any of them: they share the run's clock
-	direct *transport.Pool
-	via    []*transport.Pool
+	clock    *transport.Pool // any of them: they share the run's clock
+	direct   *transport.Pool
+	directRT *http.Transport // direct requests' Transport (HTTP/1.1)
+	h2       *goH2Pool       // direct HTTP/2 requests; nil with --http 1.1
+	via      []*transport.Pool
 }
 
 // netHTTPClient sends one VU's requests through net/http, traced.
@@ -128,6 +141,13 @@ type netHTTPClient struct {
 	rtimer  *time.Timer
 	rtraced context.Context          // the traced context rctx derives from
 	sent    stepCache[*http.Request] // static steps' templates with rctx
+
+	// The HTTP/2 destination of the last URL sent (a static step's URL
+	// is one pointer from request to request), and the time the request
+	// in flight waited for a stream slot.
+	h2URL      *url.URL
+	h2Host     *goH2Host
+	streamWait time.Duration
 }
 
 // errTimedOut is the cause of a request context canceled by its timer.
@@ -190,18 +210,46 @@ func newNetHTTPClient(plan Plan, ps *netPools, proxies *proxySet, fixed *transpo
 	}
 }
 
-// transportFor returns the Transport for a request to u, and its proxy.
-func (c *netHTTPClient) transportFor(u *url.URL) (http.RoundTripper, *transport.Proxy) {
-	px := c.pick(u)
-	return c.transportVia(px), px
-}
-
 // transportVia returns the Transport of requests through px (nil: direct).
 func (c *netHTTPClient) transportVia(px *transport.Proxy) http.RoundTripper {
 	if px == nil {
-		return c.pools.direct.HTTP()
+		return c.pools.directRT
 	}
 	return c.pools.via[px.Index].HTTP()
+}
+
+// send sends one hop through px (nil: direct): direct HTTP/2 on faya's
+// pool (adding its wait for a stream slot to wait), the rest through the
+// Transport.
+func (c *netHTTPClient) send(req *http.Request, px *transport.Proxy, wait *time.Duration) (*http.Response, error) {
+	if px == nil && c.pools.h2 != nil {
+		h := c.h2Host
+		if req.URL != c.h2URL {
+			h = c.pools.h2.host(req.URL)
+			c.h2URL, c.h2Host = req.URL, h
+		}
+		if h != nil {
+			resp, err := c.pools.h2.roundTrip(req, h, wait)
+			if err != errUseTransport {
+				return resp, err
+			}
+		}
+	}
+	return c.transportVia(px).RoundTrip(req)
+}
+
+// chargeStreamWait moves a request's wait for a stream slot out of its
+// blocked phase (the tracer saw one wait for a connection) into
+// stream_wait, as the default engine's HTTP/2 measures it.
+func chargeStreamWait(s *metrics.Sample, wait time.Duration) {
+	if wait <= 0 {
+		return
+	}
+	b := s.Phases[metrics.PhaseBlocked]
+	wait = min(wait, b)
+	s.Phases[metrics.PhaseBlocked] = b - wait
+	s.Phases[metrics.PhaseStreamWait] += wait
+	s.PhaseSet |= 1 << metrics.PhaseStreamWait
 }
 
 // newRequest builds a request template (its context is set per request).
@@ -270,7 +318,7 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 				req.Header.Set("Cookie", ck)
 			}
 		}
-		rt, px := c.transportFor(req.URL)
+		px := c.pick(req.URL)
 		if n == 0 {
 			c.px = px
 		}
@@ -278,7 +326,7 @@ func (c *netHTTPClient) roundTrip(req *http.Request, body []byte, jar *session.J
 			req = ownHeader(req)
 			c.tracer.Sending(req.Header)
 		}
-		resp, err := rt.RoundTrip(req)
+		resp, err := c.send(req, px, &c.streamWait)
 		if err == nil {
 			err = statusError(resp)
 		}
@@ -387,6 +435,7 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	}
 	tr := c.tracer
 	start := tr.Start()
+	c.streamWait = 0
 
 	rctx := c.requestContext()
 	req := c.withContext(tmpl, rq, rctx)
@@ -432,6 +481,7 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	}
 
 	tr.Measure(s, start, end, intended)
+	chargeStreamWait(s, c.streamWait)
 	s.Err = metrics.Classify(err)
 	if err != nil {
 		s.Status = 0 // a response counts its status only when read whole
@@ -513,7 +563,17 @@ func (c *netHTTPClient) exchange(req *http.Request, px *transport.Proxy, done fu
 		sent = ownHeader(sent)
 		tr.Sending(sent.Header)
 	}
-	resp, err := c.transportVia(px).RoundTrip(sent)
+	var wait time.Duration
+	var resp *http.Response
+	var err error
+	if px == nil && c.pools.h2 != nil {
+		if h := c.pools.h2.host(sent.URL); h != nil {
+			resp, err = c.pools.h2.roundTrip(sent, h, &wait)
+		}
+	}
+	if resp == nil && (err == nil || err == errUseTransport) {
+		resp, err = c.transportVia(px).RoundTrip(sent)
+	}
 	tr.GotHeaders()
 	if err == nil {
 		err = statusError(resp)
@@ -521,6 +581,7 @@ func (c *netHTTPClient) exchange(req *http.Request, px *transport.Proxy, done fu
 	if err != nil {
 		var s metrics.Sample
 		c.finish(&s, tr, start, c.pool.Now(), err)
+		chargeStreamWait(&s, wait)
 		done(&s, err)
 		return nil, err
 	}
@@ -533,6 +594,7 @@ func (c *netHTTPClient) exchange(req *http.Request, px *transport.Proxy, done fu
 		countAnswer(&s, req, resp)
 		setAnswerReason(tr.Conn(), req, resp, false)
 		c.finish(&s, tr, start, end, rerr)
+		chargeStreamWait(&s, wait)
 		done(&s, rerr)
 	}}
 	return resp, nil

@@ -643,11 +643,8 @@ func (p Plan) fieldErrors() []error {
 			add("--http 2 (a scenario file's http: 2) with the http:// URL %s through the HTTP proxy %s: an HTTP proxy forwards HTTP/1.1 requests, so HTTP/2 without TLS (h2c) cannot go through it: use an https:// URL (HTTP/2 by ALPN through a CONNECT tunnel), a socks5:// proxy (a tunnel), or --http 1.1", u, px)
 		}
 	}
-	if t := p.Transport; t.H2StrictStreams && p.withDefaults().Engine == EngineNetHTTP {
-		add("--h2-strict-streams (transport.h2_strict_streams): not with --engine net/http: Go 1.26's HTTP/2 client with HTTP2Config.StrictMaxConcurrentRequests stops sending for good once the server's MAX_CONCURRENT_STREAMS is below the requests in flight (seen with a bare http.Client against Go's own server at 2 streams, 8 in flight); leave it out")
-	}
-	if t := p.Transport; t.H2MaxStreams > 0 && p.withDefaults().Engine == EngineNetHTTP {
-		add("--h2-max-streams (transport.h2_max_streams): not with --engine net/http: Go's HTTP/2 client has no cap of its own on a connection's streams (it opens what the server's SETTINGS_MAX_CONCURRENT_STREAMS allows); leave it out")
+	if t := p.Transport; (t.H2StrictStreams || t.H2MaxStreams > 0) && p.withDefaults().Engine == EngineNetHTTP && (len(p.Proxy.URLs) > 0 || p.Proxy.FromEnv) {
+		add("--h2-max-streams, --h2-strict-streams (transport.h2_*) with --engine net/http apply to direct connections only: through a proxy Go's own HTTP/2 pool runs, which has neither; drop them or the proxy")
 	}
 	if t := p.Transport; t.H2MaxStreams != 0 || t.H2StrictStreams || t.H2PingTimeout != 0 {
 		switch {

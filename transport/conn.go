@@ -96,6 +96,7 @@ type Conn struct {
 	goaway    atomic.Bool   // HTTP/2: a GOAWAY was counted
 	streams   atomic.Int32  // HTTP/2: streams open now (headers written, not yet released)
 	peakOpen  atomic.Int32  // HTTP/2: the most streams open at once
+	ownCount  atomic.Bool   // HTTP/2: its pool counts its streams (PoolCountsStreams)
 	state     atomic.Uint32 // stateInUse | stateClosed | stateReported
 	idleClose atomic.Int64  // when the server closed it idle: how long it had been idle (ns)
 	rx, tx    atomic.Int64  // wire bytes read and written
@@ -245,6 +246,18 @@ func (c *Conn) StreamOpened() {
 
 // StreamClosed counts the end of a stream StreamOpened counted.
 func (c *Conn) StreamClosed() { c.streams.Add(-1) }
+
+// PoolCountsStreams says c's pool counts the streams open on it itself
+// ([Conn.StreamsOpen]) as it gives out their slots: a request's [Tracer]
+// then does not. (Under Go's HTTP/2 client a stream's slot is free once
+// its END_STREAM was read, before the request that had it is done.)
+func (c *Conn) PoolCountsStreams() { c.ownCount.Store(true) }
+
+// StreamsOpen records that n streams are open on c now, for its peak.
+func (c *Conn) StreamsOpen(n int) {
+	for p := c.peakOpen.Load(); int32(n) > p && !c.peakOpen.CompareAndSwap(p, int32(n)); p = c.peakOpen.Load() {
+	}
+}
 
 // PeakStreams is the most HTTP/2 streams c had open at once: requests
 // whose headers were written and that had not ended (a request handed c

@@ -230,7 +230,7 @@ func (t *Tracer) endHop(now time.Duration) {
 // request had a stream slot. It runs on Go's HTTP/2 writer goroutine,
 // after GotConn set t.conn.
 func (t *Tracer) onWroteHeaders() {
-	if c := t.conn; c != nil && c.Proto == metrics.ProtoH2 {
+	if c := t.conn; c != nil && c.Proto == metrics.ProtoH2 && !c.ownCount.Load() {
 		c.StreamOpened()
 		t.stream.Store(c)
 	}

@@ -43,8 +43,8 @@ func TestRefusedBeforeTraffic(t *testing.T) {
 		{"h2 max streams 0", []string{"run", "-n", "1", "--engine", "net/http", "--h2-max-streams", "0", url}, "--h2-max-streams 0: want at least 1"},
 		{"h2 ping timeout negative", []string{"run", "-n", "1", "--engine", "net/http", "--h2-ping-timeout", "-1s", url}, "--h2-ping-timeout -1s: must not be negative"},
 		{"h2 knob with 1.1", []string{"run", "-n", "1", "--engine", "net/http", "--http", "1.1", "--h2-ping-timeout", "5s", url}, "do nothing with --http 1.1"},
-		{"strict streams net/http", []string{"run", "-n", "1", "--engine", "net/http", "--h2-strict-streams", url}, "--h2-strict-streams (transport.h2_strict_streams): not with --engine net/http"},
-		{"max streams net/http", []string{"run", "-n", "1", "--engine", "net/http", "--h2-max-streams", "4", url}, "--h2-max-streams (transport.h2_max_streams): not with --engine net/http"},
+		{"strict streams net/http proxy", []string{"run", "-n", "1", "--engine", "net/http", "--h2-strict-streams", "--proxy", "http://127.0.0.1:1", url}, "with --engine net/http apply to direct connections only"},
+		{"max streams net/http proxy", []string{"run", "-n", "1", "--engine", "net/http", "--h2-max-streams", "4", "--proxy", "http://127.0.0.1:1", url}, "with --engine net/http apply to direct connections only"},
 		{"http 2 pipeline", []string{"run", "-n", "1", "--engine", "net/http", "--http", "2", "--pipeline", "4", url}, "HTTP/2 does not pipeline"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
