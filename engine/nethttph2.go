@@ -69,6 +69,10 @@ type goH2Host struct {
 	dialing int
 	waiters []*goH2Waiter
 	h1      bool // auto: the server picked HTTP/1.1
+	// failing: its last dial failed, so no SETTINGS are awaited: the
+	// requests waiting dial in parallel (as Go's Transport would), not
+	// one failed dial after another.
+	failing bool
 }
 
 // goH2Conn is one HTTP/2 connection. Its fields but notify are guarded by
@@ -225,18 +229,21 @@ func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration
 		resp, err := c.cc.RoundTrip(req)
 		if !c.settled.Load() && (err == nil || ctx.Err() == nil) {
 			// Its first answer: the server's SETTINGS came before it. A
-			// connection whose first request failed takes no other; one
-			// whose first request timed out or was canceled stays
-			// unsettled (one stream at a time) until an answer comes.
+			// stream the server reset (RST_STREAM, REFUSED_STREAM) is an
+			// answer too: the connection lives on. A connection whose
+			// first request failed otherwise takes no other; one whose
+			// first request timed out or was canceled stays unsettled
+			// (one stream at a time) until an answer comes.
+			f, _ := transport.H2FaultOf(err)
 			p.mu.Lock()
-			if err == nil {
+			if err == nil || f.RST {
 				c.settled.Store(true)
 			} else {
 				p.stopLocked(c)
 			}
 			p.mu.Unlock()
 			p.signal()
-			if err == nil && p.rec != nil {
+			if (err == nil || f.RST) && p.rec != nil {
 				p.noteSettings(c)
 			}
 		}
@@ -506,7 +513,7 @@ func (p *goH2Pool) mayDialLocked(h *goH2Host) bool {
 	if p.maxConns > 0 && n >= p.maxConns {
 		return false
 	}
-	if p.oneUse {
+	if p.oneUse || h.failing {
 		return true
 	}
 	if h.dialing > 0 {
@@ -557,9 +564,13 @@ func (p *goH2Pool) dial(ctx context.Context, h *goH2Host) (*goH2Conn, error) {
 		err = errH2PoolClosed
 	}
 	if err != nil {
+		if !errors.Is(err, errUseTransport) && !errors.Is(err, errH2PoolClosed) {
+			h.failing = true
+		}
 		p.handLocked(h)
 		return nil, err
 	}
+	h.failing = false
 	h.conns = append(h.conns, c)
 	if err := c.cc.Reserve(); err != nil {
 		// Its read loop ended already.
