@@ -257,10 +257,14 @@ func (c *autoClient) do(ctx context.Context, rq *request, intended time.Duration
 		}
 		return c.h1.send(ctx, rq, req1, px, ho, intended, s, out)
 	}
-	err = c.h2.send(ctx, rq, req2, px, ho, intended, s, out)
 	if probe {
-		st.done()
+		// Ended when the request is: an h2 dial sets the pick at once
+		// (alpnMemo.dialed), an http/1.1 one once its connection counts
+		// in the http1 pool (onHTTP1); ending the probe before that let
+		// a waiter see no pick yet and dial offering h2 again.
+		defer st.done()
 	}
+	err = c.h2.send(ctx, rq, req2, px, ho, intended, s, out)
 	he, ok := err.(*h2.HTTP1Error)
 	if !ok {
 		return err

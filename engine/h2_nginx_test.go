@@ -252,3 +252,34 @@ func TestNginxAuto(t *testing.T) {
 		}
 	})
 }
+
+// nginx ending each connection after 5 streams while 4 VUs keep 4 in
+// flight on one connection at a time: the streams above each GOAWAY's
+// last id were not processed and go again on the next connection, where
+// a few may be past the limit again; every request is answered (Go's
+// Transport, too, sends such a request up to 6 times), and none counts
+// as refused.
+func TestNginxH2GoAwayBusy(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		url, _ := nginxH2(t, 5)
+		const n = 1000
+		p := h2Plan(eng, url, transport.HTTP2, 4, n)
+		p.Transport.MaxConnsPerHost = 1
+		e, err := engine.New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := res.Total
+		if s.OK != n || s.Errors != 0 {
+			t.Fatalf("ok %d of %d, errors %v %v (retries %d)", s.OK, n, nonzero(s.ErrCount[:]), s.ErrExample, s.Retries)
+		}
+		if s.Dialed < n/5 || s.H2.Refused != 0 {
+			t.Errorf("dialed %d (want at least %d: 5 streams each), refused %d (want 0: GOAWAY is no refusal)", s.Dialed, n/5, s.H2.Refused)
+		}
+		t.Logf("dialed %d, retries %d", s.Dialed, s.Retries)
+	})
+}

@@ -206,8 +206,8 @@ func (p *goH2Pool) host(u *url.URL) *goH2Host {
 // roundTrip sends req on a stream of one of h's connections. wait grows
 // by the time the request waited for a stream slot. A request the server
 // did not process (REFUSED_STREAM, a GOAWAY below its stream, a
-// connection that became unusable before it was sent) goes again once,
-// as Go's Transport does. errUseTransport: h speaks HTTP/1.1.
+// connection that became unusable before it was sent) goes again, up to
+// goMaxRetries times, as Go's Transport does. errUseTransport: h speaks HTTP/1.1.
 func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration) (*http.Response, error) {
 	ctx := req.Context()
 	trace := httptrace.ContextClientTrace(ctx)
@@ -253,7 +253,7 @@ func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration
 		if c.sniff != nil && c.sniff.h1.Load() {
 			return nil, &h2.NotH2Error{Err: err}
 		}
-		if try > 0 || !unprocessed(err) || !rewind(req) || ctx.Err() != nil {
+		if try >= goMaxRetries || !unprocessed(err) || !rewind(req) || ctx.Err() != nil {
 			return nil, err
 		}
 	}
@@ -271,6 +271,10 @@ func (p *goH2Pool) noteSettings(c *goH2Conn) {
 	n := avail + c.cc.InFlight()
 	p.rec.H2Settings(uint32(n), n != goDefaultMaxStreams, true)
 }
+
+// goMaxRetries is how many times Go's HTTP/2 Transport sends again a
+// request the server did not process.
+const goMaxRetries = 6
 
 // goDefaultMaxStreams is the limit Go's HTTP/2 client assumes when the
 // server's SETTINGS give none (http2defaultMaxConcurrentStreams).

@@ -115,9 +115,9 @@ func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) 
 	cl.timer.Reset(cl.Timeout)
 	defer cl.timer.Stop()
 	r := req
-	refused := false
+	var tries attempts
 	for {
-		retry, err := cl.hop(ctx, r, res, due, &refused)
+		retry, err := cl.hop(ctx, r, res, due, &tries)
 		if retry {
 			continue
 		}
@@ -149,7 +149,7 @@ func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) 
 
 // hop sends one request on one stream. retry says it must be sent again
 // (the server did not process it; once per request).
-func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Duration, refused *bool) (retry bool, err error) {
+func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Duration, tries *attempts) (retry bool, err error) {
 	p := cl.pool
 	d := p.d
 	t0 := d.Now()
@@ -208,7 +208,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 	}
 	if _, ok := err.(*errUnprocessed); ok {
 		p.release(c, wrote) // no stream was opened
-		return cl.again(res, refused, err)
+		return cl.again(res, tries, err)
 	}
 	if err == nil {
 		select {
@@ -243,7 +243,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 	cl.takeBytes(c, res)
 	if st.err != nil {
 		if _, ok := st.err.(*errUnprocessed); ok {
-			return cl.again(res, refused, st.err)
+			return cl.again(res, tries, st.err)
 		}
 		return false, st.err
 	}
@@ -262,17 +262,51 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 	return false, nil
 }
 
+// attempts counts a request's sends that the server did not process.
+type attempts struct {
+	retries int // refused, or above a GOAWAY's last stream: sent again
+	unsent  int // not sent: the connection picked was ending already
+}
+
 // again decides whether a stream the server did not process goes again:
-// once per request.
-func (cl *Client) again(res *Result, refused *bool, err error) (bool, error) {
-	if *refused {
+// a refused one up to maxUnprocessed times per request, as Go's HTTP/2
+// Transport does; one above a GOAWAY's last stream up to maxGoAway times
+// (within the request's timeout), since a server that ends each
+// connection after a few streams (nginx's keepalive_requests) can leave
+// the same request unprocessed on several connections in a row (Go backs
+// off for seconds instead, which a load test cannot). Only REFUSED_STREAM
+// counts as refused (refused_retried). A request that picked a connection
+// already ending never reached the server: it goes again without
+// counting as a retry, at most maxUnsent times.
+func (cl *Client) again(res *Result, tries *attempts, err error) (bool, error) {
+	u, _ := err.(*errUnprocessed)
+	if u != nil && u.unsent {
+		if tries.unsent++; tries.unsent > maxUnsent {
+			return false, err
+		}
+		return true, nil
+	}
+	limit := maxUnprocessed
+	if u != nil && u.goaway {
+		limit = maxGoAway
+	}
+	if tries.retries >= limit {
 		return false, err
 	}
-	*refused = true
+	tries.retries++
 	res.Retries++
-	cl.pool.stats.Refused.Add(1)
+	if u != nil && !u.goaway {
+		cl.pool.stats.Refused.Add(1)
+	}
 	return true, nil
 }
+
+// Bounds of [Client.again].
+const (
+	maxUnprocessed = 6
+	maxGoAway      = 64
+	maxUnsent      = 64
+)
 
 func (cl *Client) takeBytes(c *Conn, res *Result) {
 	rx, tx := c.tc.TakeBytes()

@@ -80,6 +80,12 @@ type Conn struct {
 	gone      bool          // takes no new streams (GOAWAY, dead, out of ids)
 	closing   bool          // closed, or about to be, by the pool
 
+	// ending is set by the reader, before anything else, when a GOAWAY
+	// came or it ended: the pool hands the connection to no request from
+	// then on, even before gone is set (a request handed it would find it
+	// ending, go again at once, and be handed it again).
+	ending atomic.Bool
+
 	ready    chan struct{} // closed at the server's first SETTINGS, or the reader's end
 	readyErr error         // set before ready is closed when the reader ended first
 
@@ -276,7 +282,7 @@ func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.
 	if c.dead != nil || c.goaway || c.nextID > maxStreamID {
 		err := c.dead
 		c.mu.Unlock()
-		return &errUnprocessed{goaway: true, cause: err}
+		return &errUnprocessed{goaway: true, unsent: true, cause: err}
 	}
 	st.id = c.nextID
 	c.nextID += 2
@@ -857,6 +863,7 @@ func (c *Conn) resetStreamLocked(st *stream, code http2.ErrCode, err error) {
 // (the client sends them again); the connection takes no new streams and
 // closes once the others are done.
 func (c *Conn) onGoAway(lastID uint32, code http2.ErrCode) {
+	c.ending.Store(true)
 	c.p.stats.noteGoAway(lastID, code)
 	c.p.rec.H2GoAway(lastID, metrics.H2Code(code))
 	c.mu.Lock()
@@ -865,18 +872,22 @@ func (c *Conn) onGoAway(lastID uint32, code http2.ErrCode) {
 	}
 	c.goaway = true
 	c.goawayEr = code
-	for id, st := range c.streams {
-		if id > lastID {
-			c.finish(st, &errUnprocessed{goaway: true})
-		}
-	}
 	c.mu.Unlock()
 	if code == http2.ErrCodeNo {
 		c.tc.SetCloseReason(closeGoAway)
 	} else {
 		c.tc.SetCloseReason(closeH2Error)
 	}
+	// Out of the pool first: the requests finished below go again at
+	// once, and must not be handed this connection.
 	c.p.goingAway(c)
+	c.mu.Lock()
+	for id, st := range c.streams {
+		if id > c.lastID {
+			c.finish(st, &errUnprocessed{goaway: true})
+		}
+	}
+	c.mu.Unlock()
 }
 
 // fail ends the connection after the reader stopped with err: every
@@ -921,6 +932,10 @@ func (c *Conn) fail(err error) {
 	} else if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF // the server closed with streams open
 	}
+	// Out of the pool first: the unprocessed streams finished below go
+	// again at once, and must not be handed this connection.
+	c.ending.Store(true)
+	c.p.dead(c)
 	c.mu.Lock()
 	if c.dead == nil {
 		c.dead = err
@@ -946,7 +961,6 @@ func (c *Conn) fail(err error) {
 		c.readyErr = err
 		close(c.ready)
 	}
-	c.p.dead(c)
 	_ = c.nc.Close()
 }
 

@@ -117,6 +117,9 @@ func (e *ConnError) ErrClass() metrics.ErrClass { return metrics.ErrProtocol }
 // whatever its method; after one retry it fails with its cause's class.
 type errUnprocessed struct {
 	goaway bool
+	// unsent: the connection was ending before the stream was opened
+	// (the request never reached the server).
+	unsent bool
 	cause  error
 }
 

@@ -236,7 +236,7 @@ func (p *Pool) get(ctx context.Context, r *Request, px *transport.Proxy, w *wait
 func (p *Pool) pick(h *host) (best, stale *Conn) {
 	for i := 0; i < len(h.conns); i++ {
 		c := h.conns[i]
-		if c.gone {
+		if c.gone || c.ending.Load() {
 			continue
 		}
 		if p.cfg.MaxConnLifetime > 0 && c.tc.Expired() {
@@ -312,7 +312,7 @@ func (h *host) remove(w *waiter) bool {
 
 // hand gives c's free slots to waiters. p.mu is held.
 func (p *Pool) hand(h *host, c *Conn) {
-	for len(h.waiters) > 0 && !c.gone && c.active < c.limit {
+	for len(h.waiters) > 0 && !c.gone && !c.ending.Load() && c.active < c.limit {
 		w := h.waiters[0]
 		h.waiters = h.waiters[1:]
 		p.take(c)
