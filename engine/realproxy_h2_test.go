@@ -55,8 +55,13 @@ func testRealProxyH2(t *testing.T, eng string) {
 				if len(s.Proxies) != 1 || s.Proxies[0].Requests != n {
 					t.Fatalf("per-proxy accounts %+v", s.Proxies)
 				}
-				if a := s.Proxies[0]; a.Dialed < 1 || a.Dialed > vus || a.Dialed != srv.conns.Load() || a.Reused != n-a.Fresh {
-					t.Errorf("%d connections through the proxy for %d VUs, the target accepted %d (%+v): want them reused", a.Dialed, vus, srv.conns.Load(), a)
+				// Through a proxy net/http runs Go's own HTTP/2 pool, whose
+				// dial race opens connections it then closes unused (some
+				// before the proxy reached the target): the target accepted
+				// every used one, and none beyond those dialed.
+				a, unused := s.Proxies[0], s.CloseReasons[metrics.CloseUnused]
+				if a.Dialed < 1 || a.Dialed > vus || srv.conns.Load() < a.Dialed-unused || srv.conns.Load() > a.Dialed || a.Reused != n-a.Fresh {
+					t.Errorf("%d connections through the proxy for %d VUs (%d unused), the target accepted %d (%+v): want them reused", a.Dialed, vus, unused, srv.conns.Load(), a)
 				}
 				if ph, co := histCount(s, metrics.Proxy), histCount(s, metrics.Connect); ph < 1 || ph != co {
 					t.Errorf("proxy phase measured %d times, connect %d: want one per dial charged to a request", ph, co)
