@@ -460,6 +460,13 @@ func (a *analysis) silentRetries() {
 	if a.s.Retries == 0 {
 		return
 	}
+	if a.s.Protocols[metrics.ProtoH2] > 0 && a.s.Protocols[metrics.ProtoH1] == 0 {
+		// Over HTTP/2 a request goes again only when the server said it
+		// did not process it (REFUSED_STREAM, above a GOAWAY's last
+		// stream): nothing silent, nothing seen twice; server-goaway
+		// and connections.h2 tell of them.
+		return
+	}
 	fix := "keep the client's idle timeout below the server's keep-alive timeout, so that the client drops idle connections before the server does"
 	if server, ok := a.serverTimeout(); ok {
 		if f := idleFix(server); f != "" {

@@ -211,3 +211,25 @@ func TestSingleConnectionFlowControlRun(t *testing.T) {
 		t.Errorf("fired on GETs: %s", dump(fs))
 	}
 }
+
+// Requests the HTTP/2 clients sent again were ones the server said it did
+// not process (REFUSED_STREAM, above a GOAWAY's last stream): no
+// silent-retries on an HTTP/2 run, as on an HTTP/1.1 one with the same
+// count.
+func TestNoSilentRetriesOnH2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h1   int64
+		want bool
+	}{{"HTTP/2 only", 0, false}, {"HTTP/1.1 too", 10, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &metrics.Snapshot{Requests: 1000, OK: 1000, Retries: 40}
+			s.Protocols[metrics.ProtoH2] = 1000 - tc.h1
+			s.Protocols[metrics.ProtoH1] = tc.h1
+			fs := diagnose.Analyze(diagnose.Input{Config: diagnose.Config{Concurrency: 4}, Total: s, Duration: 2 * time.Second})
+			if got := has(fs, "silent-retries"); got != tc.want {
+				t.Errorf("silent-retries %v, want %v: %s", got, tc.want, dump(fs))
+			}
+		})
+	}
+}
