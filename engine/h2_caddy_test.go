@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
@@ -24,9 +25,9 @@ import (
 // absent unless FAYA_CI=1 (.ci/run installs it).
 func caddyH2(t *testing.T) (tlsURL, h2cURL, accessLog string) {
 	t.Helper()
-	bin := needBinary(t, "caddy", "/usr/bin/caddy")
+	bin := realproxy.Binary(t, "caddy", "caddy")
 	dir := t.TempDir()
-	writeSelfSigned(t, dir)
+	realproxy.CertFiles(t, dir)
 	addrs := make([]string, 2)
 	for i := range addrs {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -83,7 +84,7 @@ func caddyH2(t *testing.T) (tlsURL, h2cURL, accessLog string) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	for _, a := range addrs {
-		waitListening(t, a, serverLog)
+		realproxy.Listening(t, a, serverLog)
 	}
 	return "https://" + addrs[0], "http://" + addrs[1], accessLog
 }

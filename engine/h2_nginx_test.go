@@ -2,23 +2,14 @@ package engine_test
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
@@ -38,121 +29,23 @@ func nginxH2(t *testing.T, perConn int) (url, accessLog string) {
 // plain "listen ... ssl" (HTTP/1.1 only: ALPN http/1.1).
 func nginxTLS(t *testing.T, perConn int, http2 bool) (url, accessLog string) {
 	t.Helper()
-	bin := needBinary(t, "nginx", "/usr/sbin/nginx")
-	dir := t.TempDir()
-	writeSelfSigned(t, dir)
-	write := func(name string, b []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	accessLog = filepath.Join(dir, "access.log")
 	listen := "ssl"
 	if http2 {
 		listen = "ssl http2"
 	}
-	user := ""
-	if os.Getuid() == 0 {
-		user = "user root;"
-	}
-	write("nginx.conf", []byte(fmt.Sprintf(`%s
-daemon off;
-master_process off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log;
-events { worker_connections 256; }
-http {
-	log_format h2 "$server_protocol $connection $connection_requests";
-	access_log %[3]s h2;
-	client_body_temp_path %[2]s; proxy_temp_path %[2]s; fastcgi_temp_path %[2]s; uwsgi_temp_path %[2]s; scgi_temp_path %[2]s;
+	addr := realproxy.FreeAddrs(t, 1)[0]
+	dir := realproxy.Nginx(t, []string{addr}, func(dir string) string {
+		return fmt.Sprintf(`	log_format h2 "$server_protocol $connection $connection_requests";
+	access_log %[1]s/access.log h2;
 	server {
-		listen %[4]s %[6]s;
-		ssl_certificate %[2]s/cert.pem;
-		ssl_certificate_key %[2]s/key.pem;
-		keepalive_requests %[5]d;
+		listen %[2]s %[4]s;
+		ssl_certificate %[1]s/cert.pem;
+		ssl_certificate_key %[1]s/key.pem;
+		keepalive_requests %[3]d;
 		location / { return 200 "ok"; }
-	}
-}
-`, user, dir, accessLog, addr, perConn, listen)))
-	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitListening(t, addr, filepath.Join(dir, "error.log"))
-	return "https://" + addr, accessLog
-}
-
-// needBinary returns the path of the program name (on PATH, or at
-// fallback); absent, the test is skipped, or fails when FAYA_CI=1
-// (.ci/run installs it).
-func needBinary(t *testing.T, name, fallback string) string {
-	t.Helper()
-	if bin, err := exec.LookPath(name); err == nil {
-		return bin
-	}
-	if _, err := os.Stat(fallback); err == nil {
-		return fallback
-	}
-	if os.Getenv("FAYA_CI") == "1" {
-		t.Fatalf("%s is not installed (FAYA_CI=1: .ci/run installs it)", name)
-	}
-	t.Skipf("%s is not installed", name)
-	return ""
-}
-
-// writeSelfSigned writes a self-signed certificate for 127.0.0.1, valid
-// for an hour, to dir/cert.pem and its key to dir/key.pem.
-func writeSelfSigned(t *testing.T, dir string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{
-		"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		"key.pem":  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// waitListening waits (10 s at most) until addr accepts a connection;
-// logFile, if it does not, says why.
-func waitListening(t *testing.T, addr, logFile string) {
-	t.Helper()
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		if i == 100 {
-			b, _ := os.ReadFile(logFile)
-			t.Fatalf("nothing listens on %s: %v\n%s", addr, err, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	}`, dir, addr, perConn, listen)
+	})
+	return "https://" + addr, filepath.Join(dir, "access.log")
 }
 
 // nginx over TLS with HTTP/2 ends each connection after keepalive_requests

@@ -2,10 +2,6 @@ package report_test
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +11,7 @@ import (
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/enginetest"
+	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
 )
@@ -25,66 +22,16 @@ import (
 // FAYA_CI=1 (.ci/run installs it).
 func nginxKeepAlive(t *testing.T, timeout time.Duration) string {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, e := os.Stat("/usr/sbin/nginx"); e == nil {
-			bin = "/usr/sbin/nginx"
-		} else if os.Getenv("FAYA_CI") == "1" {
-			t.Fatal("nginx is not installed (FAYA_CI=1: .ci/run installs it)")
-		} else {
-			t.Skip("nginx is not installed")
-		}
-	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	user := ""
-	if os.Getuid() == 0 {
-		user = "user root;"
-	}
-	conf := fmt.Sprintf(`%s
-daemon off;
-master_process off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path %[2]s; proxy_temp_path %[2]s; fastcgi_temp_path %[2]s; uwsgi_temp_path %[2]s; scgi_temp_path %[2]s;
-	keepalive_timeout %[3]ds;
+	addr := realproxy.FreeAddrs(t, 1)[0]
+	realproxy.Nginx(t, []string{addr}, func(string) string {
+		return fmt.Sprintf(`	access_log off;
+	keepalive_timeout %[1]ds;
 	keepalive_requests 1000000;
 	server {
-		listen %[4]s;
+		listen %[2]s;
 		location / { return 200 "ok"; }
-	}
-}
-`, user, dir, int(timeout/time.Second), addr)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for i := 0; ; i++ { // bounded: 10 s
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			break
-		}
-		if i == 100 {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not listen on %s: %v\n%s", addr, err, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	}`, int(timeout/time.Second), addr)
+	})
 	return "http://" + addr + "/"
 }
 

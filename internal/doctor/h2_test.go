@@ -2,27 +2,17 @@ package doctor_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"go/parser"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/faya-load/faya/internal/doctor"
+	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/internal/testserver"
 )
 
@@ -203,94 +193,21 @@ func TestDoctorH2Nginx(t *testing.T) {
 // streams. Skipped when nginx is absent unless FAYA_CI=1.
 func nginx(t *testing.T, perConn, streams int) (tlsURL, h2cURL string) {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, e := os.Stat("/usr/sbin/nginx"); e == nil {
-			bin = "/usr/sbin/nginx"
-		} else if os.Getenv("FAYA_CI") == "1" {
-			t.Fatal("nginx is not installed (FAYA_CI=1: .ci/run installs it)")
-		} else {
-			t.Skip("nginx is not installed")
-		}
-	}
-	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name string, b []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
-	port := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	a, b := port(), port()
-	user := ""
-	if os.Getuid() == 0 {
-		user = "user root;"
-	}
-	write("nginx.conf", []byte(fmt.Sprintf(`%s
-daemon off;
-master_process off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log;
-events { worker_connections 512; }
-http {
-	access_log off;
-	client_body_temp_path %[2]s; proxy_temp_path %[2]s; fastcgi_temp_path %[2]s; uwsgi_temp_path %[2]s; scgi_temp_path %[2]s;
-	keepalive_requests %[5]d;
-	http2_max_concurrent_streams %[6]d;
+	addrs := realproxy.FreeAddrs(t, 2)
+	realproxy.Nginx(t, addrs, func(dir string) string {
+		return fmt.Sprintf(`	access_log off;
+	keepalive_requests %[4]d;
+	http2_max_concurrent_streams %[5]d;
 	server {
-		listen %[3]s ssl http2;
-		ssl_certificate %[2]s/cert.pem;
-		ssl_certificate_key %[2]s/key.pem;
+		listen %[2]s ssl http2;
+		ssl_certificate %[1]s/cert.pem;
+		ssl_certificate_key %[1]s/key.pem;
 		location / { return 200 "ok"; }
 	}
 	server {
-		listen %[4]s http2;
+		listen %[3]s http2;
 		location / { return 200 "ok"; }
-	}
-}
-`, user, dir, a, b, perConn, streams)))
-	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for _, addr := range []string{a, b} {
-		for i := 0; ; i++ { // bounded: 10 s
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				_ = c.Close()
-				break
-			}
-			if i == 100 {
-				msg, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-				t.Fatalf("nginx did not listen on %s: %v\n%s", addr, err, msg)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	return "https://" + a, "http://" + b
+	}`, dir, addrs[0], addrs[1], perConn, streams)
+	})
+	return "https://" + addrs[0], "http://" + addrs[1]
 }
