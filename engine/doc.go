@@ -4,8 +4,8 @@
 //
 // Executors:
 //   - "vus" (closed model): a fixed number of VUs, each starting its next
-//     iteration when the last one ended; Iterations in total (shared among
-//     the VUs) or for Duration.
+//     iteration when the last one ended; Iterations in total (split evenly:
+//     each VU runs its share, as hey's workers do) or for Duration.
 //   - "ramping-vus": the closed model with the number of active VUs
 //     following VUStages.
 //   - "rate" (open model): iterations start at a constant arrival [Rate]

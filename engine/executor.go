@@ -141,13 +141,25 @@ func (r *runner) run(ctx context.Context) error {
 
 // runClosed runs a fixed number of VUs, each starting its next iteration
 // when the last one ended, until stop or until the scenario's iterations
-// (shared among the VUs) are used up.
+// are used up. The iterations are split among the VUs (VU i runs n/VUs,
+// one more while i < n mod VUs, as hey's workers do): each VU's share is
+// fixed, so a VU's connections serve a known number of requests, and a VU
+// with no share does not start.
 func (r *runner) runClosed(stop, reqCtx context.Context) error {
 	ex := r.sc.Executor
 	end := r.end()
-	var tickets atomic.Int64
 	var g errgroup.Group
 	for i := range ex.VUs {
+		left := int64(-1) // no count: the run's length decides
+		if ex.Iterations > 0 {
+			left = ex.Iterations / int64(ex.VUs)
+			if int64(i) < ex.Iterations%int64(ex.VUs) {
+				left++
+			}
+			if left == 0 {
+				continue
+			}
+		}
 		g.Go(func() error {
 			v, err := r.newVU(r.vuID(i))
 			if err != nil {
@@ -159,14 +171,11 @@ func (r *runner) runClosed(stop, reqCtx context.Context) error {
 			// The end is checked against the clock read when the last
 			// iteration ended (no extra clock read per iteration).
 			batch := int64(max(r.plan.Pipeline, 1))
-			for last := time.Duration(0); stop.Err() == nil && last < end && !v.stopped(); {
+			for last := time.Duration(0); left != 0 && stop.Err() == nil && last < end && !v.stopped(); {
 				n := batch
-				if ex.Iterations > 0 {
-					k := tickets.Add(batch)
-					if k-batch >= ex.Iterations {
-						return nil
-					}
-					n = min(batch, ex.Iterations-(k-batch))
+				if left > 0 {
+					n = min(batch, left)
+					left -= n
 				}
 				if batch > 1 {
 					last = v.iteratePipeline(reqCtx, int(n))

@@ -300,7 +300,8 @@ type Executor struct {
 	// VUs is the number of virtual users (vus).
 	VUs int `json:"vus,omitempty"`
 	// Iterations, when positive, is the exact number of iterations run
-	// in total, shared among the VUs (vus).
+	// in total, split evenly among the VUs (vus): VU i runs
+	// Iterations/VUs, one more while i < Iterations mod VUs.
 	Iterations int64 `json:"iterations,omitempty"`
 	// Duration, when positive, stops new iterations after this long (vus);
 	// the length of the schedule (rate).

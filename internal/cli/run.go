@@ -286,7 +286,7 @@ func groupedUsage(groups []flagGroup) func(*cobra.Command) error {
 func (o *runOpts) bind(fs *pflag.FlagSet) {
 	// load
 	fs.IntVarP(&o.concurrency, "concurrency", "c", 50, "number of VUs sending requests at once (closed model)")
-	fs.Int64VarP(&o.requests, "requests", "n", 0, "send exactly this many requests in total (default: bounded by --duration)")
+	fs.Int64VarP(&o.requests, "requests", "n", 0, "send exactly this many requests in total, split evenly among the VUs (default: bounded by --duration)")
 	fs.DurationVarP(&o.duration, "duration", "d", 0, "stop sending new requests after this long; in-flight requests finish (default: 10s when -n is not given)")
 	fs.StringVarP(&o.rate, "rate", "r", "", "open model: start requests at this arrival rate, per second (5000, 0.5) or COUNT/DURATION (30/1m)")
 	fs.StringVar(&o.stages, "stages", "", "open model, ramping rate: DURATION:FROM-TO[,DURATION:TARGET...], rates per second, e.g. 10s:0-2000,30s:2000,10s:2000-0; a TARGET ramps from the previous stage's end (0 at the start)")
