@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/enginetest"
 	"github.com/faya-load/faya/metrics"
 )
 
@@ -119,6 +120,47 @@ func testMaxRequestsPerConn(t *testing.T, eng string) {
 	}
 	if s.CloseAnswers != 0 {
 		t.Errorf("close answers = %d: the server's answers to faya's own Connection: close are not the server's choice", s.CloseAnswers)
+	}
+}
+
+// TestMaxRequestsPerConnExact is issue 19's check: -c 10 -n 10000
+// --max-requests-per-conn 100 makes the server accept exactly 100
+// connections of exactly 100 requests each, all closed as max_requests
+// (the last 10 carried their 100th request as the run ended). Each VU runs
+// its share of the iterations (1,000) on a connection of its own: the
+// default engine's shared pool keeps a VU's connection for it, and with
+// --conn-scope vu each VU has a pool of its own on both engines. Go's
+// pool (net/http, shared) hands an idle connection to whichever goroutine
+// asks, so there connections retire at different times (not checked).
+func TestMaxRequestsPerConnExact(t *testing.T) {
+	for _, tc := range []struct {
+		eng   string
+		scope engine.ConnScope
+	}{
+		{engine.EngineH1, engine.ScopeShared},
+		{engine.EngineH1, engine.ScopeVU},
+		{engine.EngineNetHTTP, engine.ScopeVU},
+	} {
+		t.Run(enginetest.Name(tc.eng)+"/"+string(tc.scope), func(t *testing.T) {
+			log, url := startConnLog(t)
+			const vus, n, per = 10, 10000, 100
+			p := closedOn(tc.eng, url+"/", vus, n)
+			p.ConnScope = tc.scope
+			p.Transport.MaxRequestsPerConn = per
+			s := run(t, p).Total
+			seen := log.seen()
+			for i, c := range seen {
+				if c.requests != per || !c.lastClose {
+					t.Errorf("connection %d served %d requests (last asked to close: %v), want %d", i, c.requests, c.lastClose, per)
+				}
+			}
+			if len(seen) != n/per || s.Dialed != n/per || s.Requests != n {
+				t.Errorf("the server accepted %d connections, faya dialed %d and sent %d requests; want %d and %d", len(seen), s.Dialed, s.Requests, n/per, n)
+			}
+			if got := s.CloseReasons[metrics.CloseMaxRequests]; got != n/per {
+				t.Errorf("closed for max_requests = %d, want %d (reasons %v)", got, n/per, s.CloseReasons)
+			}
+		})
 	}
 }
 

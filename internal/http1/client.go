@@ -53,6 +53,7 @@ type Client struct {
 	deadline time.Duration // the request's deadline, as set on its connection (dialer's clock)
 	due      time.Duration // when the request times out, on the dialer's clock
 	conn     *Conn
+	last     *Conn  // the connection it put in the idle list last; guarded by the pool's mutex
 	location []byte // the last response's Location
 	headFn   func() // cl.headDone, bound once
 	wroteFn  func() // sets wrote, bound once
@@ -242,7 +243,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	if c = cl.call.Conn; c != nil {
 		cl.call.Conn, src = nil, fromDial
 	} else {
-		c, src, err = cl.pool.get(ctx, r, rt, t0, cl.Patient, cl.due)
+		c, src, err = cl.pool.get(ctx, cl, r, rt, t0, cl.Patient, cl.due)
 	}
 	got := d.Now()
 	if err != nil {
@@ -362,7 +363,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 			// a dead connection; the last resort is a new one).
 			res.Retries++
 			tc.NoteServerIdleClose()
-			cl.pool.put(c, false, end)
+			cl.pool.put(c, false, end, cl)
 			tc.Release(end)
 			return true, nil
 		}
@@ -371,7 +372,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		} else if r, ok := transport.FailedReason(metrics.Classify(err)); ok {
 			tc.SetCloseReason(r)
 		}
-		cl.pool.put(c, false, end)
+		cl.pool.put(c, false, end, cl)
 		tc.Release(end)
 		if ctx.Err() == nil && isTimeout(err) {
 			if cl.rhtArmed {
@@ -409,7 +410,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	} else if why, ok := transport.AnswerCloseReason(resp.Truncated, resp.Close, cl.pool.cfg.DisableKeepAlives || r.closes, extra); ok {
 		tc.SetCloseReason(why)
 	}
-	cl.pool.put(c, reusable, end)
+	cl.pool.put(c, reusable, end, cl)
 	tc.Release(end)
 	return false, nil
 }

@@ -72,7 +72,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 	d := cl.pool.d
 	t0 := d.Now()
 	rt := req.route(nil)
-	c, src, err := cl.pool.get(ctx, req, rt, t0, false, cl.due)
+	c, src, err := cl.pool.get(ctx, cl, req, rt, t0, false, cl.due)
 	got := d.Now()
 	if err != nil {
 		if ctx.Err() == nil && got >= cl.due {
@@ -187,7 +187,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 	case !reusable && !resend && !closing:
 		tc.SetCloseReason(metrics.CloseBroken) // bytes beyond the answers
 	}
-	cl.pool.put(c, reusable, end)
+	cl.pool.put(c, reusable, end, cl)
 	tc.Release(end)
 	return answered, why
 }

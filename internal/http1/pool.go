@@ -71,6 +71,11 @@ type Conn struct {
 	// armed is the deadline set on nc (dialer's clock), 0 when none is
 	// known: a request keeps a deadline an earlier one set if it fits.
 	armed atomic.Int64
+	// Guarded by the pool's mutex: at is 1 + the connection's index in
+	// its host's idle list (0: not idle); owner is the client that put it
+	// there, which keeps it (see Pool.choose) while owner.last is it.
+	at    int
+	owner *Client
 }
 
 // NewPool returns a pool dialing through d.
@@ -112,7 +117,7 @@ var errPoolClosed = errors.New("http1: pool closed")
 // context.DeadlineExceeded. Long: one wait's cases under one lock (idle,
 // dial, wait, handed a connection or a slot, woken for nothing, timed
 // out), which share the destination's state.
-func (p *Pool) get(ctx context.Context, r *Request, rt *route, now time.Duration, patient bool, due time.Duration) (c *Conn, src source, err error) {
+func (p *Pool) get(ctx context.Context, cl *Client, r *Request, rt *route, now time.Duration, patient bool, due time.Duration) (c *Conn, src source, err error) {
 	front := false // a patient waiter woken for nothing waits again first in line
 again:
 	p.mu.Lock()
@@ -129,9 +134,13 @@ again:
 		p.last = h
 	}
 	for len(h.idle) > 0 {
-		c = h.idle[len(h.idle)-1]
-		h.idle = h.idle[:len(h.idle)-1]
-		p.idleTotal--
+		i := len(h.idle) - 1
+		if cl != nil && !patient && h.idle[i] != cl.last {
+			if i = p.choose(h, cl); i < 0 {
+				break
+			}
+		}
+		c = p.take(h, i)
 		idle := now - c.idleSince
 		if idle >= p.cfg.IdleConnTimeout || p.cfg.MaxConnLifetime > 0 && c.tc.Expired() {
 			h.n--
@@ -213,7 +222,7 @@ again:
 			p.wakeAll(h)
 			p.mu.Unlock()
 		default:
-			p.put(c, true, p.d.Now())
+			p.put(c, true, p.d.Now(), nil)
 		}
 		return nil, 0, giveUp
 	}
@@ -225,6 +234,83 @@ again:
 
 // retry is what a patient waiter is sent to look at the idle list again.
 var retry = new(Conn)
+
+// choose returns the index of the idle connection a closed-model client's
+// request takes when the last one returned is not its own, or -1 to dial
+// instead. p.mu is held. (A patient request, the open model's, whose VUs
+// take turns, takes the last one returned.) A closed-model VU takes the
+// one it returned last, if it is still idle; else the last one
+// returned that is not kept for another VU (its owner's last), else it
+// dials if it may, and takes another VU's as the last resort. So each VU
+// keeps its connection, as a browser's or Locust user's does, and a VU
+// that closed its connection (its request limit, its lifetime, the
+// server's close) replaces it rather than taking another VU's, which
+// would only move the dial to that VU: -c 10 -n 10000
+// --max-requests-per-conn 100 opens exactly 100 connections of 100
+// requests each. The scan past kept connections happens only when a VU
+// has lost its own.
+func (p *Pool) choose(h *host, cl *Client) int {
+	if c := cl.last; c != nil && c.at > 0 && c.h == h {
+		return c.at - 1
+	}
+	for i := len(h.idle) - 1; i >= 0; i-- {
+		if c := h.idle[i]; c.owner == nil || c.owner.last != c {
+			return i
+		}
+	}
+	if p.mayDial(h, false) {
+		return -1
+	}
+	return len(h.idle) - 1
+}
+
+// push puts c on top of h's idle list, kept for owner (nil: anyone's).
+// p.mu is held.
+func (p *Pool) push(h *host, c *Conn, now time.Duration, owner *Client) {
+	c.idleSince = now
+	h.idle = append(h.idle, c)
+	c.at = len(h.idle)
+	if c.owner != owner { // changing hands (stores only then)
+		if o := c.owner; o != nil && o.last == c {
+			o.last = nil
+		}
+		c.owner = owner
+	}
+	if owner != nil && owner.last != c {
+		owner.last = c
+	}
+	p.idleTotal++
+}
+
+// disown says that c, not going to the idle list, is kept for no client:
+// neither for cl, which returned it, nor for the client that put it there
+// last. p.mu is held.
+func disown(c *Conn, cl *Client) {
+	if cl != nil {
+		cl.last = nil
+	}
+	if o := c.owner; o != nil {
+		if o.last == c {
+			o.last = nil
+		}
+		c.owner = nil
+	}
+}
+
+// take removes the idle connection at index i from h's idle list and
+// returns it; the top one takes its place. p.mu is held.
+func (p *Pool) take(h *host, i int) *Conn {
+	c := h.idle[i]
+	top := len(h.idle) - 1
+	if i != top {
+		m := h.idle[top]
+		h.idle[i], m.at = m, i+1
+	}
+	h.idle = h.idle[:top]
+	c.at = 0
+	p.idleTotal--
+	return c
+}
 
 // signal wakes the first waiter to take an idle connection, if there is
 // one: a patient waiter is sent retry, another is handed the connection.
@@ -239,10 +325,7 @@ func (p *Pool) signal(h *host) {
 		w.ch <- retry
 		return
 	}
-	c := h.idle[len(h.idle)-1]
-	h.idle = h.idle[:len(h.idle)-1]
-	p.idleTotal--
-	w.ch <- c
+	w.ch <- p.take(h, len(h.idle)-1)
 }
 
 // remove takes w off the waiters, if it is still there. p.mu is held.
@@ -361,13 +444,15 @@ func (p *Pool) wake(h *host) bool {
 	return true
 }
 
-// put returns c after a request: to a waiter, to the idle list, or closed
-// when it cannot be reused or kept. now is the time on the dialer's clock.
-func (p *Pool) put(c *Conn, reusable bool, now time.Duration) {
+// put returns c after cl's request (cl nil: a request that did not use
+// it): to a waiter, to the idle list (kept for cl), or closed when it
+// cannot be reused or kept. now is the time on the dialer's clock.
+func (p *Pool) put(c *Conn, reusable bool, now time.Duration, cl *Client) {
 	h := c.h
 	p.mu.Lock()
 	h.closing = !reusable || p.cfg.DisableKeepAlives
 	if !reusable || p.cfg.DisableKeepAlives || p.closed {
+		disown(c, cl)
 		h.n--
 		p.wake(h)
 		p.mu.Unlock()
@@ -377,6 +462,7 @@ func (p *Pool) put(c *Conn, reusable bool, now time.Duration) {
 	if len(h.waiters) > 0 && !h.waiters[0].patient {
 		w := h.waiters[0]
 		h.waiters = h.waiters[1:]
+		disown(c, cl)
 		p.mu.Unlock()
 		w.ch <- c
 		return
@@ -389,9 +475,7 @@ func (p *Pool) put(c *Conn, reusable bool, now time.Duration) {
 		// goroutine that returned it, running, found none for its next
 		// request (measured: every request's wait grew by the length of
 		// the run queue).
-		c.idleSince = now
-		h.idle = append(h.idle, c)
-		p.idleTotal++
+		p.push(h, c, now, cl)
 		p.signal(h)
 		p.mu.Unlock()
 		return
@@ -404,15 +488,14 @@ func (p *Pool) put(c *Conn, reusable bool, now time.Duration) {
 		reason, full = metrics.CloseTooManyIdle, true
 	}
 	if full {
+		disown(c, cl)
 		h.n--
 		p.mu.Unlock()
 		p.d.PutIdleFailed(c.tc, reason)
 		_ = c.nc.Close()
 		return
 	}
-	c.idleSince = now
-	h.idle = append(h.idle, c)
-	p.idleTotal++
+	p.push(h, c, now, cl)
 	p.mu.Unlock()
 }
 
@@ -431,6 +514,9 @@ func (p *Pool) Close() {
 	p.closed = true
 	var idle []*Conn
 	for _, h := range p.hosts {
+		for _, c := range h.idle {
+			c.at, c.owner = 0, nil
+		}
 		idle = append(idle, h.idle...)
 		h.n -= len(h.idle)
 		h.idle = nil
@@ -465,6 +551,7 @@ func (p *Pool) sweep() {
 			for _, c := range h.idle {
 				switch idle := now - c.idleSince; {
 				case idle >= p.cfg.IdleConnTimeout:
+					c.at = 0
 					expired = append(expired, c)
 					h.n--
 					p.idleTotal--
@@ -473,6 +560,7 @@ func (p *Pool) sweep() {
 					suspect = append(suspect, c)
 				}
 				keep = append(keep, c)
+				c.at = len(keep)
 			}
 			clear(h.idle[len(keep):])
 			h.idle = keep
@@ -505,15 +593,12 @@ func (p *Pool) wakeAll(h *host) {
 func (p *Pool) removeIdle(c *Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h := c.h
-	for i, x := range h.idle {
-		if x == c {
-			h.idle = append(h.idle[:i], h.idle[i+1:]...)
-			h.n--
-			p.idleTotal--
-			p.wakeAll(h)
-			return true
-		}
+	if c.at == 0 {
+		return false
 	}
-	return false
+	h := c.h
+	p.take(h, c.at-1)
+	h.n--
+	p.wakeAll(h)
+	return true
 }

@@ -126,7 +126,7 @@ func TestReturnedConnToPatientWaiter(t *testing.T) {
 		h.waiters = []*waiter{w}
 		p.mu.Unlock()
 
-		p.put(c, true, d.Now())
+		p.put(c, true, d.Now(), nil)
 		got := <-w.ch
 		p.mu.Lock()
 		idle := len(h.idle)
@@ -135,7 +135,7 @@ func TestReturnedConnToPatientWaiter(t *testing.T) {
 			if got != retry || idle != 1 {
 				t.Fatalf("patient waiter: sent %p (retry is %p), %d idle; want retry and the connection idle", got, retry, idle)
 			}
-			c2, src, err := p.get(t.Context(), req, rt, d.Now(), true, 0)
+			c2, src, err := p.get(t.Context(), nil, req, rt, d.Now(), true, 0)
 			if err != nil || c2 != c || src != fromIdle {
 				t.Errorf("the next request got %p from %d (%v), want the returned connection from the idle list", c2, src, err)
 			}
@@ -197,4 +197,58 @@ func b2iInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// A closed-model client takes back the connection it returned, though
+// another is on top of the idle list; a client whose own is gone dials
+// rather than take one kept for another client, while it may; at the
+// connection limit it takes one anyway; a patient (open-model) client
+// takes the last one returned. The server's answers name the connection.
+func TestPoolKeepsVUConnection(t *testing.T) {
+	var conns atomic.Int64
+	url := testserver.Raw(t, func(c net.Conn) {
+		id := strconv.Itoa(int(conns.Add(1)))
+		defer c.Close()
+		answerEach(c, func(int) ([]byte, bool) {
+			return []byte("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n" + id), false
+		})
+	})
+	d, err := transport.NewDialer(transport.Config{Concurrency: 4, MaxConnsPerHost: 2}, nopObserver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPool(d)
+	t.Cleanup(p.Close)
+	req, err := Prepare("GET", url, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, late, patient := NewClient(p), NewClient(p), NewClient(p), NewClient(p)
+	patient.Patient = true
+	cp := &transport.Capture{BodyLimit: 8}
+	for i, step := range []struct {
+		name  string
+		cl    *Client
+		conn  string
+		fresh int
+	}{
+		{"a, cold pool", a, "1", 1},
+		{"b: a's is kept for a, b dials", b, "2", 1},
+		{"a takes its own back, b's on top", a, "1", 0},
+		{"b takes its own", b, "2", 0},
+		{"a new client at the limit takes the top one", late, "2", 0},
+		{"a patient client takes the top one", patient, "2", 0},
+		{"a again", a, "1", 0},
+	} {
+		var res Result
+		if err := step.cl.Do(t.Context(), req, Call{Capture: cp}, &res); err != nil {
+			t.Fatalf("step %d (%s): %v", i, step.name, err)
+		}
+		if got := string(cp.Body); got != step.conn || res.Fresh != step.fresh {
+			t.Errorf("step %d (%s): on connection %s (fresh %d), want %s (fresh %d)", i, step.name, got, res.Fresh, step.conn, step.fresh)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("the server accepted %d connections, want 2", n)
+	}
 }
