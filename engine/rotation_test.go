@@ -112,8 +112,13 @@ func testMaxRequestsPerConn(t *testing.T, eng string) {
 	if got := s.CloseReasons[metrics.CloseMaxRequests]; got != int64(full) {
 		t.Errorf("closed for max_requests = %d, the server saw %d connections serve %d requests (reasons %v)", got, full, per, s.CloseReasons)
 	}
-	if got := s.CloseReasons[metrics.CloseRunEnd]; got != int64(partial) {
-		t.Errorf("closed at run_end = %d, want the %d connections with fewer than %d requests", got, partial, per)
+	// Short connections were open at the end (run_end), or dialed in Go's
+	// dial race and never used (unused: the server saw 0 requests), or,
+	// on a loaded machine, dropped by Go's pool when its writer had not
+	// reported the request written in time (write_late, net/http only).
+	short := s.CloseReasons[metrics.CloseRunEnd] + s.CloseReasons[metrics.CloseUnused] + s.CloseReasons[metrics.CloseWriteLate]
+	if got := short; got != int64(partial) {
+		t.Errorf("closed at run_end, unused or write_late = %d, want the %d connections with fewer than %d requests (reasons %v)", got, partial, per, s.CloseReasons)
 	}
 	if full < n/per-vus {
 		t.Errorf("%d connections served %d requests, want at least %d", full, per, n/per-vus)
