@@ -228,7 +228,11 @@ func (c *Conn) AddRequests(n int64) { c.requests.Add(n) }
 // Acquire counts one more request carried by c and reports whether it is
 // the connection's first.
 func (c *Conn) Acquire() (first bool) {
-	c.answered.Store(false)
+	if c.answered.Load() {
+		// Only net/http's engine notes answers: the http1 client's
+		// connections skip the store (a locked exchange on amd64).
+		c.answered.Store(false)
+	}
 	n := c.inflight.Add(1)
 	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
 	}
