@@ -480,7 +480,9 @@ func (p *goH2Pool) closeLocked(c *goH2Conn) {
 		return
 	}
 	c.closing = true
-	c.wire.closing.Store(true)
+	if c.cc.Err() == nil {
+		c.wire.closing.Store(true) // the pool's close, not Go's (a PING unanswered)
+	}
 	h := c.h
 	for i, x := range h.conns {
 		if x == c {
