@@ -136,7 +136,7 @@ func (a *analysis) singleConnBottleneck() {
 	wait := metrics.DistOf(s.Hist(metrics.StreamWait))
 	limit, peak := s.H2.MaxStreamsMin, s.H2.PeakStreams
 	if limit <= 0 {
-		limit = peak // the server's limit unseen (net/http): the most open at once
+		limit = peak // the server's limit unseen (net/http through a proxy): the most open at once
 	}
 	streams := wait.Count > 0 && limit > 0 && peak >= limit && open*limit < c &&
 		float64(wait.Mean)*float64(wait.Count) >= waitShare*total

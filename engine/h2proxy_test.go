@@ -63,6 +63,16 @@ func testH2ViaProxy(t *testing.T, eng string) {
 				if s.DialedProto[metrics.ProtoH2] != s.Dialed {
 					t.Errorf("connections by protocol %v", s.DialedProto)
 				}
+				// Through a proxy net/http runs Go's own pool over the
+				// TLS it does itself: the frames are not seen, and the
+				// accounts taken from them are unknown, not 0. The
+				// default engine's client reads them.
+				switch h := s.H2; {
+				case eng == engine.EngineNetHTTP && h.Unknown != metrics.H2UnknownFrames:
+					t.Errorf("net/http through a proxy: unknown %v, want %v", h.Unknown, metrics.H2UnknownFrames)
+				case eng == engine.EngineH1 && (h.Unknown != 0 || h.Settings != s.Dialed):
+					t.Errorf("unknown %v, SETTINGS %d on %d connections", h.Unknown, h.Settings, s.Dialed)
+				}
 			})
 		}
 	}

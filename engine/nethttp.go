@@ -28,6 +28,9 @@ func netHTTPClients(plan Plan, proxies *proxySet, obs transport.Observer, dial [
 	turns := transport.NewTurns(plan.Transport)
 	newSet := func(only *transport.Proxy) (*netPools, error) {
 		ps := &netPools{}
+		if o, ok := obs.(observer); ok {
+			ps.rec = o.rec
+		}
 		add := func(px *transport.Proxy) (*transport.Pool, error) {
 			opts := append(slices.Clip(dial), transport.WithTurns(turns))
 			if px != nil {
@@ -51,11 +54,7 @@ func netHTTPClients(plan Plan, proxies *proxySet, obs transport.Observer, dial [
 			ps.directRT = ps.direct.HTTP()
 			if plan.Transport.HTTP != transport.HTTP1 {
 				// HTTP/2 on faya's pool of Go's connections (nethttph2.go).
-				var rec *metrics.Recorder
-				if o, ok := obs.(observer); ok {
-					rec = o.rec
-				}
-				h2, rt := newGoH2Pool(ps.direct, rec)
+				h2, rt := newGoH2Pool(ps.direct, ps.rec)
 				ps.h2, ps.directRT = h2, rt
 				all[len(all)-1] = &netH2Pool{Pool: ps.direct, h2: h2, direct: rt}
 			}
@@ -109,6 +108,9 @@ type netPools struct {
 	directRT *http.Transport // direct requests' Transport (HTTP/1.1)
 	h2       *goH2Pool       // direct HTTP/2 requests; nil with --http 1.1
 	via      []*transport.Pool
+	// rec: the run's recorder, told when an HTTP/2 request went through
+	// a proxy, on Go's own pool, whose frames faya does not see.
+	rec *metrics.Recorder
 }
 
 // netHTTPClient sends one VU's requests through net/http, traced.
@@ -148,6 +150,9 @@ type netHTTPClient struct {
 	h2URL      *url.URL
 	h2Host     *goH2Host
 	streamWait time.Duration
+	// h2Blind: this client told the recorder that an HTTP/2 request of
+	// its went through a proxy on Go's own pool (frames not seen).
+	h2Blind bool
 }
 
 // errTimedOut is the cause of a request context canceled by its timer.
@@ -486,8 +491,16 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 	if err != nil {
 		s.Status = 0 // a response counts its status only when read whole
 	}
-	if conn := tr.Conn(); conn != nil && err != nil {
-		c.pool.RequestFailed(conn, err, s.Err) // HTTP/2: most failures are the stream's
+	if conn := tr.Conn(); conn != nil {
+		if err != nil {
+			c.pool.RequestFailed(conn, err, s.Err) // HTTP/2: most failures are the stream's
+		}
+		if c.px != nil && !c.h2Blind && conn.Proto == metrics.ProtoH2 && c.pools.rec != nil {
+			// Through a proxy Go's Transport makes its own HTTP/2
+			// connections over TLS it does: their frames are not seen.
+			c.h2Blind = true
+			c.pools.rec.H2NotMeasured(metrics.H2UnknownFrames)
+		}
 	}
 	s.BytesReceived, s.BytesSent = tr.Release(end)
 	proxied(s, c.px)

@@ -81,6 +81,7 @@ type goH2Conn struct {
 	cc        *http.ClientConn
 	tc        *transport.Conn
 	nc        net.Conn
+	wire      *h2Wire // what Go's client reads and writes: its frames counted
 	h         *goH2Host
 	started   int64 // streams given
 	retiring  bool  // no new stream: a request or age limit, or going away
@@ -243,9 +244,6 @@ func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration
 			}
 			p.mu.Unlock()
 			p.signal()
-			if (err == nil || f.RST) && p.rec != nil {
-				p.noteSettings(c)
-			}
 		}
 		if err == nil {
 			return resp, nil
@@ -256,29 +254,15 @@ func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration
 		if try >= goMaxRetries || !unprocessed(err) || !rewind(req) || ctx.Err() != nil {
 			return nil, err
 		}
+		if p.rec != nil && strings.Contains(err.Error(), "; REFUSED_STREAM") {
+			p.rec.H2Refused() // its frame is counted by c.wire
+		}
 	}
-}
-
-// noteSettings records the server's SETTINGS_MAX_CONCURRENT_STREAMS on
-// c as Go's client holds it: its slots free and taken. Go holds 1000 when
-// the server's first SETTINGS did not set it, so 1000 counts as "no
-// limit".
-func (p *goH2Pool) noteSettings(c *goH2Conn) {
-	avail := c.cc.Available()
-	if avail <= 0 {
-		return // going away already: Available says nothing of the limit
-	}
-	n := avail + c.cc.InFlight()
-	p.rec.H2Settings(uint32(n), n != goDefaultMaxStreams, true)
 }
 
 // goMaxRetries is how many times Go's HTTP/2 Transport sends again a
 // request the server did not process.
 const goMaxRetries = 6
-
-// goDefaultMaxStreams is the limit Go's HTTP/2 client assumes when the
-// server's SETTINGS give none (http2defaultMaxConcurrentStreams).
-const goDefaultMaxStreams = 1000
 
 // unprocessed reports whether Go's HTTP/2 client says the server did not
 // process the request (RFC 9113 8.7): safe to send again.
@@ -496,6 +480,9 @@ func (p *goH2Pool) closeLocked(c *goH2Conn) {
 		return
 	}
 	c.closing = true
+	if c.cc.Err() == nil {
+		c.wire.closing.Store(true) // the pool's close, not Go's (a PING unanswered)
+	}
 	h := c.h
 	for i, x := range h.conns {
 		if x == c {
@@ -607,11 +594,20 @@ func (p *goH2Pool) connect(ctx context.Context, h *goH2Host) (*goH2Conn, error) 
 		p.mu.Unlock()
 		return nil, errUseTransport
 	}
-	scheme, over := "https", nc
+	// Go's client gets the connection wrapped, its frames read as they
+	// pass (above TLS: Go takes a connection that is not a *tls.Conn as
+	// HTTP/2 with prior knowledge, which it is once ALPN picked h2).
+	var sink h2Sink = nopH2Sink{}
+	if p.rec != nil {
+		sink = p.rec
+	}
+	wire := newH2Wire(nc, sink, p.d.Now, p.cfg.H2PingTimeout)
+	tc.FramesCounted()
+	scheme, over := "https", net.Conn(wire)
 	var sniff *h1Sniffer
 	if !d.TLS {
 		scheme = "http"
-		sniff = &h1Sniffer{Conn: nc}
+		sniff = &h1Sniffer{Conn: wire}
 		over = sniff
 	}
 	cc, err := p.tr.NewClientConn(context.WithValue(ctx, preDialed{}, over), scheme, d.Addr)
@@ -620,7 +616,7 @@ func (p *goH2Pool) connect(ctx context.Context, h *goH2Host) (*goH2Conn, error) 
 		return nil, err
 	}
 	tc.PoolCountsStreams()
-	return &goH2Conn{cc: cc, tc: tc, nc: nc, h: h, sniff: sniff}, nil
+	return &goH2Conn{cc: cc, tc: tc, nc: nc, wire: wire, h: h, sniff: sniff}, nil
 }
 
 // unpark returns an HTTP/1.1 connection to addr dialed by the pool, for
@@ -737,6 +733,15 @@ func (p *goH2Pool) Close() {
 	close(p.stop)
 	<-p.done
 }
+
+// nopH2Sink takes the frames' accounts of a pool without a recorder.
+type nopH2Sink struct{}
+
+func (nopH2Sink) H2Settings(uint32, bool, bool)    {}
+func (nopH2Sink) H2GoAway(uint32, metrics.H2Code)  {}
+func (nopH2Sink) H2RSTStream(metrics.H2Code, bool) {}
+func (nopH2Sink) H2Ping(time.Duration)             {}
+func (nopH2Sink) H2FlowStall(time.Duration, bool)  {}
 
 // netH2Pool is a direct pool of the net/http engine that speaks HTTP/2:
 // the Transport's pool (HTTP/1.1, and auto's http URLs) and faya's pool of

@@ -17,6 +17,8 @@ func fill(t *testing.T, v reflect.Value, n *int64) {
 	switch v.Kind() {
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		v.SetInt(*n)
+	case reflect.Uint8:
+		v.SetUint(uint64(*n%255 + 1))
 	case reflect.Float64:
 		v.SetFloat(float64(*n) + 0.5)
 	case reflect.Bool:

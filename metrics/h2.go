@@ -117,10 +117,44 @@ type H2Stats struct {
 	FlowStallTime     time.Duration
 	FlowStallsConn    int64
 	FlowStallConnTime time.Duration
+	// Unknown names the accounts above that the run could not take (an
+	// engine that does not see its connections' frames): they are not
+	// 0, they are unknown, and a report shows them so. Merged snapshots
+	// keep the union.
+	Unknown H2Unknown
 }
 
-// Used reports whether anything was recorded in s.
-func (s *H2Stats) Used() bool { return *s != H2Stats{} }
+// H2Unknown is a set of [H2Stats] accounts not measured.
+type H2Unknown uint8
+
+// The accounts an engine may not see.
+const (
+	// H2UnknownSettings: Settings, MaxStreamsSeen, MaxStreamsMin,
+	// MaxStreamsMax and SettingsUnlimited.
+	H2UnknownSettings H2Unknown = 1 << iota
+	// H2UnknownPing: Pings (the H2PingRTT distribution) and
+	// PingTimeouts.
+	H2UnknownPing
+	// H2UnknownRefused: Refused.
+	H2UnknownRefused
+	// H2UnknownFlow: the FlowStall fields.
+	H2UnknownFlow
+
+	// H2UnknownFrames is every account taken from the frames: what a
+	// connection whose frames faya does not see leaves unknown.
+	H2UnknownFrames = H2UnknownSettings | H2UnknownPing | H2UnknownRefused | H2UnknownFlow
+)
+
+// Has reports whether every account of x is unknown in u.
+func (u H2Unknown) Has(x H2Unknown) bool { return u&x == x }
+
+// Used reports whether anything was recorded in s (what is unknown is not
+// a record).
+func (s *H2Stats) Used() bool {
+	c := *s
+	c.Unknown = 0
+	return c != H2Stats{}
+}
 
 // merge adds o into s.
 func (s *H2Stats) merge(o *H2Stats) {
@@ -143,6 +177,7 @@ func (s *H2Stats) merge(o *H2Stats) {
 	s.FlowStallTime += o.FlowStallTime
 	s.FlowStallsConn += o.FlowStallsConn
 	s.FlowStallConnTime += o.FlowStallConnTime
+	s.Unknown |= o.Unknown
 }
 
 // minPositive is the smaller of a and b, where 0 means none.
@@ -200,6 +235,26 @@ func (r *Recorder) H2RSTStream(code H2Code, retried bool) {
 		r.conns.H2.Refused++
 	}
 	r.connMu.Unlock()
+}
+
+// H2Refused counts a REFUSED_STREAM whose request was sent again, for an
+// engine that counts the frame (H2RSTStream, retried false) apart from the
+// retry.
+func (r *Recorder) H2Refused() {
+	r.connMu.Lock()
+	r.conns.H2.Refused++
+	r.connMu.Unlock()
+}
+
+// H2NotMeasured marks accounts of the run as unknown (see
+// [H2Stats].Unknown): every snapshot flushed from now on says so.
+func (r *Recorder) H2NotMeasured(u H2Unknown) {
+	for {
+		old := r.h2Unknown.Load()
+		if old&uint32(u) == uint32(u) || r.h2Unknown.CompareAndSwap(old, old|uint32(u)) {
+			return
+		}
+	}
 }
 
 // H2Ping counts a PING round trip; a negative rtt is a PING the server did

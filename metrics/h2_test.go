@@ -93,6 +93,44 @@ func TestH2Accounts(t *testing.T) {
 	}
 }
 
+// Accounts not measured: every flush after H2NotMeasured says so, a merge
+// keeps the union, the encoding keeps it, and it is not a use of HTTP/2.
+// H2Refused counts a retried refusal apart from its frame.
+func TestH2Unknown(t *testing.T) {
+	r := metrics.NewRecorder(1)
+	if s := r.Flush(nil); s.H2.Unknown != 0 || s.H2.Used() {
+		t.Fatalf("a fresh recorder: %+v", s.H2)
+	}
+	r.H2NotMeasured(metrics.H2UnknownPing)
+	r.H2NotMeasured(metrics.H2UnknownPing) // once is enough
+	a := r.Flush(nil)
+	b := r.Flush(nil)
+	if a.H2.Unknown != metrics.H2UnknownPing || b.H2.Unknown != metrics.H2UnknownPing || a.H2.Used() {
+		t.Errorf("flushes: %v then %v (used %v)", a.H2.Unknown, b.H2.Unknown, a.H2.Used())
+	}
+	var c metrics.Snapshot
+	c.H2.Unknown = metrics.H2UnknownFlow
+	c.Merge(a)
+	if !c.H2.Unknown.Has(metrics.H2UnknownFlow|metrics.H2UnknownPing) || c.H2.Unknown.Has(metrics.H2UnknownRefused) {
+		t.Errorf("merged: %v", c.H2.Unknown)
+	}
+	enc, err := json.Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back metrics.Snapshot
+	if err := json.Unmarshal(enc, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.H2.Unknown != c.H2.Unknown {
+		t.Errorf("decoded %v, want %v", back.H2.Unknown, c.H2.Unknown)
+	}
+	r.H2Refused()
+	if s := r.Flush(nil); s.H2.Refused != 1 || s.H2.RSTStreams != [metrics.NumH2Codes]int64{} || !s.H2.Used() {
+		t.Errorf("H2Refused: %+v", s.H2)
+	}
+}
+
 func TestH2Names(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{metrics.ProtoH1.String(), "h1"},

@@ -105,6 +105,9 @@ type Recorder struct {
 	// srcs and dsts give source and destination addresses their slots.
 	srcs addrTable[netip.Addr]
 	dsts addrTable[netip.AddrPort]
+	// h2Unknown: the HTTP/2 accounts not measured (H2NotMeasured),
+	// copied into every flush.
+	h2Unknown atomic.Uint32
 }
 
 // Shard is one recording slot of a Recorder. Record is safe for concurrent
@@ -289,6 +292,7 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 	r.connMu.Lock()
 	dst.Merge(&r.conns)
 	r.conns.Reset()
+	dst.H2.Unknown |= H2Unknown(r.h2Unknown.Load())
 	r.nameAddrs(dst)
 	dst.MaxOpen = max(dst.MaxOpen, r.openPeak)
 	r.openPeak = r.open

@@ -186,6 +186,7 @@ func connections(s *metrics.Snapshot, openAtEnd int64, h2 bool) Connections {
 		c.H2 = h2Connections(s)
 		if c.H2 == nil {
 			c.H2 = &H2Connections{RSTStreams: map[string]int64{}, GoAways: H2GoAways{Codes: map[string]int64{}}}
+			c.H2.measured(&s.H2, s)
 		}
 	}
 	for _, r := range putIdleReasons {

@@ -15,7 +15,12 @@ type H2Connections struct {
 	StreamsPerConn Dist  `json:"streams_per_conn"`
 	// ServerMaxStreams is the server's SETTINGS_MAX_CONCURRENT_STREAMS as
 	// its SETTINGS frames said.
-	ServerMaxStreams H2MaxStreams `json:"server_max_concurrent_streams"`
+	//
+	// It and the other pointer fields are nil (absent in JSON, "n/a" in
+	// text) when the run could not measure them (metrics.H2Unknown): the
+	// net/http engine through a proxy, where Go's Transport makes its own
+	// HTTP/2 connections.
+	ServerMaxStreams *H2MaxStreams `json:"server_max_concurrent_streams,omitempty"`
 	// PeakStreams is the most streams open at once on one connection.
 	PeakStreams int64 `json:"peak_concurrent_streams"`
 	// GoAways are the GOAWAY frames received.
@@ -24,19 +29,19 @@ type H2Connections struct {
 	// code (the codes seen only); RefusedRetried those REFUSED_STREAM
 	// whose request was sent again.
 	RSTStreams     map[string]int64 `json:"rst_streams"`
-	RefusedRetried int64            `json:"refused_retried"`
+	RefusedRetried *int64           `json:"refused_retried,omitempty"`
 	// Ping is the PING round trips; PingTimeouts the PINGs not answered
 	// in time.
-	Ping         Dist  `json:"ping_rtt_ns"`
-	PingTimeouts int64 `json:"ping_timeouts"`
+	Ping         *Dist  `json:"ping_rtt_ns,omitempty"`
+	PingTimeouts *int64 `json:"ping_timeouts,omitempty"`
 	// FlowControlStalls counts the request bodies' waits for the
 	// server's flow-control window, FlowControlStallTime their time
 	// together; FlowControlConnStalls and FlowControlConnStallTime those
 	// that waited for the connection's window (the stream's had room).
-	FlowControlStalls        int64 `json:"flow_control_stalls"`
-	FlowControlStallTime     int64 `json:"flow_control_stall_ns"`
-	FlowControlConnStalls    int64 `json:"flow_control_conn_stalls"`
-	FlowControlConnStallTime int64 `json:"flow_control_conn_stall_ns"`
+	FlowControlStalls        *int64 `json:"flow_control_stalls,omitempty"`
+	FlowControlStallTime     *int64 `json:"flow_control_stall_ns,omitempty"`
+	FlowControlConnStalls    *int64 `json:"flow_control_conn_stalls,omitempty"`
+	FlowControlConnStallTime *int64 `json:"flow_control_conn_stall_ns,omitempty"`
 }
 
 // H2MaxStreams is what the server's SETTINGS said of
@@ -91,22 +96,86 @@ func h2Connections(s *metrics.Snapshot) *H2Connections {
 		return nil
 	}
 	h := &s.H2
-	return &H2Connections{
+	out := &H2Connections{
 		Connections:    h.Conns,
 		StreamsPerConn: dist(s, metrics.H2Streams),
-		ServerMaxStreams: H2MaxStreams{Seen: h.MaxStreamsSeen, Min: h.MaxStreamsMin, Max: h.MaxStreamsMax,
-			Unlimited: h.SettingsUnlimited},
-		PeakStreams:              h.PeakStreams,
-		GoAways:                  H2GoAways{Count: h.GoAways, Codes: byCode(&h.GoAwayCodes), LastStreamID: dist(s, metrics.H2GoAwayLastStream)},
-		RSTStreams:               byCode(&h.RSTStreams),
-		RefusedRetried:           h.Refused,
-		Ping:                     dist(s, metrics.H2PingRTT),
-		PingTimeouts:             h.PingTimeouts,
-		FlowControlStalls:        h.FlowStalls,
-		FlowControlStallTime:     int64(h.FlowStallTime),
-		FlowControlConnStalls:    h.FlowStallsConn,
-		FlowControlConnStallTime: int64(h.FlowStallConnTime),
+		PeakStreams:    h.PeakStreams,
+		GoAways:        H2GoAways{Count: h.GoAways, Codes: byCode(&h.GoAwayCodes), LastStreamID: dist(s, metrics.H2GoAwayLastStream)},
+		RSTStreams:     byCode(&h.RSTStreams),
 	}
+	out.measured(h, s)
+	return out
+}
+
+// measured sets h's accounts that s measured (s.H2.Unknown says which
+// not).
+func (h *H2Connections) measured(m *metrics.H2Stats, s *metrics.Snapshot) {
+	if !m.Unknown.Has(metrics.H2UnknownSettings) {
+		h.ServerMaxStreams = &H2MaxStreams{Seen: m.MaxStreamsSeen, Min: m.MaxStreamsMin, Max: m.MaxStreamsMax, Unlimited: m.SettingsUnlimited}
+	}
+	if !m.Unknown.Has(metrics.H2UnknownRefused) {
+		h.RefusedRetried = &m.Refused
+	}
+	if !m.Unknown.Has(metrics.H2UnknownPing) {
+		d := dist(s, metrics.H2PingRTT)
+		h.Ping, h.PingTimeouts = &d, &m.PingTimeouts
+	}
+	if !m.Unknown.Has(metrics.H2UnknownFlow) {
+		t, ct := int64(m.FlowStallTime), int64(m.FlowStallConnTime)
+		h.FlowControlStalls, h.FlowControlStallTime = &m.FlowStalls, &t
+		h.FlowControlConnStalls, h.FlowControlConnStallTime = &m.FlowStallsConn, &ct
+	}
+}
+
+// h2NA is what a report shows for an account not measured.
+const h2NA = "n/a"
+
+// count is *n, or h2NA when nil.
+func count(n *int64) string {
+	if n == nil {
+		return h2NA
+	}
+	return fmt.Sprint(*n)
+}
+
+// maxStreamsNote is what the server's SETTINGS said of its stream limit,
+// "" when they said nothing.
+func (h *H2Connections) maxStreamsNote() string {
+	switch m := h.ServerMaxStreams; {
+	case m == nil:
+		return "server MAX_CONCURRENT_STREAMS n/a (its SETTINGS not seen: Go's own connections through a proxy)"
+	case m.Seen > 0 && m.Min == m.Max:
+		return fmt.Sprintf("server MAX_CONCURRENT_STREAMS %d", m.Max)
+	case m.Seen > 0:
+		return fmt.Sprintf("server MAX_CONCURRENT_STREAMS %d to %d", m.Min, m.Max)
+	case m.Unlimited > 0:
+		return "server MAX_CONCURRENT_STREAMS not set (no limit)"
+	}
+	return ""
+}
+
+// pingNote is the PING round trips' line, "" when there were none.
+func (h *H2Connections) pingNote(dur func(int64) string, sep string) string {
+	d := h.Ping
+	switch {
+	case d == nil:
+		return h2NA + " (not measured: Go's own connections through a proxy)"
+	case d.Count == 0 && *h.PingTimeouts == 0:
+		return ""
+	}
+	return fmt.Sprintf("%d%s p50 %s%s max %s%s unanswered %d", d.Count, sep, dur(d.P50), sep, dur(d.Max), sep, *h.PingTimeouts)
+}
+
+// stallNote is the flow-control stalls' line, "" when there were none.
+func (h *H2Connections) stallNote(dur func(int64) string, sep string) string {
+	switch {
+	case h.FlowControlStalls == nil:
+		return h2NA + " (not measured: Go's own connections through a proxy)"
+	case *h.FlowControlStalls == 0:
+		return ""
+	}
+	return fmt.Sprintf("%d for %s%s on the connection's window %d for %s", *h.FlowControlStalls, dur(*h.FlowControlStallTime), sep,
+		*h.FlowControlConnStalls, dur(*h.FlowControlConnStallTime))
 }
 
 // h2Rows are the HTML report's HTTP/2 rows; nil when the run neither used
@@ -122,27 +191,22 @@ func h2Rows(r *Report) []kv {
 		out = append(out, kv{"streams per connection", fmt.Sprintf("p50 %d · p99 %d · max %d (%d connections closed)", d.P50, d.P99, d.Max, h.Connections)})
 	}
 	peak := fmt.Sprint(h.PeakStreams)
-	switch m := h.ServerMaxStreams; {
-	case m.Seen > 0 && m.Min == m.Max:
-		peak += fmt.Sprintf(" (server MAX_CONCURRENT_STREAMS %d)", m.Max)
-	case m.Seen > 0:
-		peak += fmt.Sprintf(" (server MAX_CONCURRENT_STREAMS %d to %d)", m.Min, m.Max)
-	case m.Unlimited > 0:
-		peak += " (server MAX_CONCURRENT_STREAMS not set: no limit)"
+	if n := h.maxStreamsNote(); n != "" {
+		peak += " (" + n + ")"
 	}
 	out = append(out, kv{"peak concurrent streams", peak})
 	if g := h.GoAways; g.Count > 0 {
 		out = append(out, kv{"GOAWAY received", fmt.Sprintf("%d (%s) · last-stream-id p50 %d · max %d", g.Count, codeList(g.Codes), g.LastStreamID.P50, g.LastStreamID.Max)})
 	}
-	if len(h.RSTStreams) > 0 {
-		out = append(out, kv{"RST_STREAM received", fmt.Sprintf("%s (REFUSED_STREAM retried %d)", codeList(h.RSTStreams), h.RefusedRetried)})
+	if len(h.RSTStreams) > 0 || h.RefusedRetried == nil {
+		out = append(out, kv{"RST_STREAM received", fmt.Sprintf("%s (REFUSED_STREAM retried %s)", codeList(h.RSTStreams), count(h.RefusedRetried))})
 	}
-	if d := h.Ping; d.Count > 0 || h.PingTimeouts > 0 {
-		out = append(out, kv{"PING round trips", fmt.Sprintf("%d · p50 %s · max %s · unanswered %d", d.Count, Duration(d.P50), Duration(d.Max), h.PingTimeouts)})
+	dur := func(ns int64) string { return Duration(ns) }
+	if n := h.pingNote(dur, " ·"); n != "" {
+		out = append(out, kv{"PING round trips", n})
 	}
-	if h.FlowControlStalls > 0 {
-		out = append(out, kv{"flow-control stalls", fmt.Sprintf("%d for %s · on the connection's window %d for %s",
-			h.FlowControlStalls, Duration(h.FlowControlStallTime), h.FlowControlConnStalls, Duration(h.FlowControlConnStallTime))})
+	if n := h.stallNote(dur, " ·"); n != "" {
+		out = append(out, kv{"flow-control stalls", n})
 	}
 	return out
 }

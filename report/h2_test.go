@@ -55,9 +55,10 @@ func TestH2Sections(t *testing.T) {
 	}
 	h := c.H2
 	if h.Connections != 3 || h.StreamsPerConn.P50 != 10 || h.StreamsPerConn.Max != 10 || h.PeakStreams != 4 ||
-		h.ServerMaxStreams != (report.H2MaxStreams{Seen: 3, Min: 128, Max: 128}) ||
+		h.ServerMaxStreams == nil || *h.ServerMaxStreams != (report.H2MaxStreams{Seen: 3, Min: 128, Max: 128}) ||
 		h.GoAways.Count != 3 || h.GoAways.Codes["NO_ERROR"] != 3 || h.GoAways.LastStreamID.Max != 19 ||
-		h.RSTStreams["REFUSED_STREAM"] != 1 || h.RefusedRetried != 1 {
+		h.RSTStreams["REFUSED_STREAM"] != 1 || h.RefusedRetried == nil || *h.RefusedRetried != 1 ||
+		h.Ping == nil || h.PingTimeouts == nil || h.FlowControlStalls == nil {
 		t.Errorf("connections.h2 %+v", h)
 	}
 	var js bytes.Buffer
@@ -94,6 +95,77 @@ func TestH2Sections(t *testing.T) {
 		if !strings.Contains(txt.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, txt.String())
 		}
+	}
+}
+
+// Accounts a run could not measure (the net/http engine's HTTP/2 through
+// a proxy) are unknown, not 0: absent in JSON, "n/a" in the text and
+// HTML reports; those it measured stay, 0 included.
+func TestH2Unknown(t *testing.T) {
+	run := h2Run()
+	run.Result.Total.H2.Unknown = metrics.H2UnknownFrames
+	r := report.Build(run)
+	h := r.Connections.H2
+	if h.ServerMaxStreams != nil || h.RefusedRetried != nil || h.Ping != nil || h.PingTimeouts != nil ||
+		h.FlowControlStalls != nil || h.FlowControlStallTime != nil || h.FlowControlConnStalls != nil || h.FlowControlConnStallTime != nil {
+		t.Errorf("connections.h2 %+v: the unknown accounts set", h)
+	}
+	var js bytes.Buffer
+	if err := report.JSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Connections struct {
+			H2 map[string]json.RawMessage `json:"h2"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"server_max_concurrent_streams", "refused_retried", "ping_rtt_ns", "ping_timeouts",
+		"flow_control_stalls", "flow_control_stall_ns", "flow_control_conn_stalls", "flow_control_conn_stall_ns"} {
+		if v, ok := doc.Connections.H2[k]; ok {
+			t.Errorf("JSON connections.h2.%s = %s, want it absent", k, v)
+		}
+	}
+	for _, k := range []string{"goaways", "rst_streams", "peak_concurrent_streams", "streams_per_conn"} {
+		if _, ok := doc.Connections.H2[k]; !ok {
+			t.Errorf("JSON connections.h2 lacks %s", k)
+		}
+	}
+	var txt bytes.Buffer
+	if err := report.Text(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"peak concurrent streams  4; server MAX_CONCURRENT_STREAMS n/a",
+		"RST_STREAM received      REFUSED_STREAM 1 (REFUSED_STREAM retried n/a)",
+		"PING round trips         n/a",
+		"flow-control stalls      n/a",
+	} {
+		if !strings.Contains(txt.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, txt.String())
+		}
+	}
+	var html bytes.Buffer
+	if err := report.HTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(html.String(), "n/a"); n < 4 {
+		t.Errorf("HTML says n/a %d times, want at least 4", n)
+	}
+	// Measured, the same accounts are there with their zeros.
+	r = report.Build(h2Run())
+	js.Reset()
+	if err := report.JSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	doc.Connections.H2 = nil
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if string(doc.Connections.H2["flow_control_stalls"]) != "0" || string(doc.Connections.H2["ping_timeouts"]) != "0" {
+		t.Errorf("measured: connections.h2 %v", doc.Connections.H2)
 	}
 }
 

@@ -369,27 +369,22 @@ func (t *textWriter) h2(r *Report) {
 		t.printf("  streams per connection   p50 %d, p99 %d, max %d (%d connections closed)\n", d.P50, d.P99, d.Max, h.Connections)
 	}
 	t.printf("  peak concurrent streams  %d", h.PeakStreams)
-	switch m := h.ServerMaxStreams; {
-	case m.Seen > 0 && m.Min == m.Max:
-		t.printf("; server MAX_CONCURRENT_STREAMS %d", m.Max)
-	case m.Seen > 0:
-		t.printf("; server MAX_CONCURRENT_STREAMS %d to %d", m.Min, m.Max)
-	case m.Unlimited > 0:
-		t.printf("; server MAX_CONCURRENT_STREAMS not set (no limit)")
+	if n := h.maxStreamsNote(); n != "" {
+		t.printf("; %s", n)
 	}
 	t.printf("\n")
 	if g := h.GoAways; g.Count > 0 {
 		t.printf("  GOAWAY received          %d (%s), last-stream-id p50 %d, max %d\n", g.Count, codeList(g.Codes), g.LastStreamID.P50, g.LastStreamID.Max)
 	}
-	if len(h.RSTStreams) > 0 {
-		t.printf("  RST_STREAM received      %s (REFUSED_STREAM retried %d)\n", codeList(h.RSTStreams), h.RefusedRetried)
+	if len(h.RSTStreams) > 0 || h.RefusedRetried == nil {
+		t.printf("  RST_STREAM received      %s (REFUSED_STREAM retried %s)\n", codeList(h.RSTStreams), count(h.RefusedRetried))
 	}
-	if d := h.Ping; d.Count > 0 || h.PingTimeouts > 0 {
-		t.printf("  PING round trips         %d, p50 %s, max %s, unanswered %d\n", d.Count, Duration(d.P50), Duration(d.Max), h.PingTimeouts)
+	dur := func(ns int64) string { return Duration(ns) }
+	if n := h.pingNote(dur, ","); n != "" {
+		t.printf("  PING round trips         %s\n", n)
 	}
-	if h.FlowControlStalls > 0 {
-		t.printf("  flow-control stalls      %d for %s, on the connection's window %d for %s\n", h.FlowControlStalls, Duration(h.FlowControlStallTime),
-			h.FlowControlConnStalls, Duration(h.FlowControlConnStallTime))
+	if n := h.stallNote(dur, ","); n != "" {
+		t.printf("  flow-control stalls      %s\n", n)
 	}
 	t.printf("\n")
 }

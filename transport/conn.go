@@ -97,6 +97,7 @@ type Conn struct {
 	streams   atomic.Int32  // HTTP/2: streams open now (headers written, not yet released)
 	peakOpen  atomic.Int32  // HTTP/2: the most streams open at once
 	ownCount  atomic.Bool   // HTTP/2: its pool counts its streams (PoolCountsStreams)
+	frames    bool          // HTTP/2: its frames are counted as they pass (FramesCounted)
 	state     atomic.Uint32 // stateInUse | stateClosed | stateReported
 	idleClose atomic.Int64  // when the server closed it idle: how long it had been idle (ns)
 	rx, tx    atomic.Int64  // wire bytes read and written

@@ -96,13 +96,19 @@ type H2Observer interface {
 	H2RSTStream(code metrics.H2Code)
 }
 
+// FramesCounted says c's HTTP/2 frames are counted as they pass (the
+// net/http engine's own pool reads them): a request's error then counts
+// no GOAWAY or RST_STREAM again. Call it before c carries a request.
+func (c *Conn) FramesCounted() { c.frames = true }
+
 // RequestFailed sets c's close reason after a request on it failed with
 // err, of class cl. On HTTP/1.x the failure is the connection's
 // ([FailedReason]). On HTTP/2 most failures are the stream's and the
 // connection lives on: only a GOAWAY (goaway, or h2_error with an error
 // code), a connection error or an unanswered PING (h2_error), and the
 // server closing or resetting the TCP connection (server) end it; a
-// GOAWAY and a RST_STREAM are counted for the report.
+// GOAWAY and a RST_STREAM are counted for the report, unless c's frames
+// are ([Conn.FramesCounted]).
 func (p *Dialer) RequestFailed(c *Conn, err error, cl metrics.ErrClass) {
 	if c.Proto != metrics.ProtoH2 {
 		if r, ok := FailedReason(cl); ok {
@@ -112,6 +118,9 @@ func (p *Dialer) RequestFailed(c *Conn, err error, cl metrics.ErrClass) {
 	}
 	f, ok := H2FaultOf(err)
 	obs, _ := p.obs.(H2Observer)
+	if c.frames {
+		obs = nil // counted from the frames themselves
+	}
 	switch {
 	case ok && f.GoAway:
 		r := metrics.CloseGoAway

@@ -122,7 +122,9 @@ func (c *Conn) checkAlive() {
 		return
 	}
 	if c.liveSent.Load() != 0 {
-		c.pingErr.CompareAndSwap(nil, &PingTimeoutError{After: after})
+		if c.pingErr.CompareAndSwap(nil, &PingTimeoutError{After: after}) {
+			c.p.rec.H2Ping(-1) // not answered in time
+		}
 		c.tc.SetCloseReason(closeH2Error)
 		_ = c.nc.Close() // the reader ends and fails the streams
 		return
