@@ -218,7 +218,7 @@ func TestAutoGoScenario(t *testing.T) { forEachEngine(t, testAutoGoScenario) }
 func testAutoGoScenario(t *testing.T, eng string) {
 	for _, h2 := range []bool{true, false} {
 		t.Run(map[bool]string{true: "h2 server", false: "h1 server"}[h2], func(t *testing.T) {
-			var bodies atomic.Int64
+			var bodies, tlsSeen atomic.Int64
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				b, _ := io.ReadAll(r.Body)
 				if string(b) == "payload" && (r.ProtoMajor == 2) == h2 {
@@ -239,6 +239,11 @@ func testAutoGoScenario(t *testing.T, eng string) {
 					if err != nil {
 						return err
 					}
+					// The answer says what TLS carried it, as Go's
+					// client says: the protocol ALPN picked.
+					if st := resp.TLS; st != nil && st.HandshakeComplete && (st.NegotiatedProtocol == "h2") == h2 {
+						tlsSeen.Add(1)
+					}
 					_, _ = io.Copy(io.Discard, resp.Body)
 					return resp.Body.Close()
 				}},
@@ -251,6 +256,9 @@ func testAutoGoScenario(t *testing.T, eng string) {
 			}
 			if s.OK != iters || s.ChecksFailed != 0 || bodies.Load() != iters || s.Protocols[want] != iters {
 				t.Errorf("ok %d, checks failed %d, %d bodies whole on the right protocol, protocols %v (%v)", s.OK, s.ChecksFailed, bodies.Load(), s.Protocols, s.ErrExample)
+			}
+			if tlsSeen.Load() != iters {
+				t.Errorf("%d of %d answers had Response.TLS with the protocol ALPN picked", tlsSeen.Load(), iters)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -93,6 +94,10 @@ type goH2Conn struct {
 	// tell the pool (retiring).
 	settled, notify atomic.Bool
 	sniff           *h1Sniffer // h2c: whether the server answered in HTTP/1.x
+	// tls is the connection's TLS state, which Go's client, handed the
+	// wrapped connection, cannot see: the answers' Response.TLS, as Go's
+	// own pool sets it (nil on h2c).
+	tls *tls.ConnectionState
 }
 
 // h1Sniffer is an h2c connection that notes whether the server's first
@@ -246,6 +251,9 @@ func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration
 			p.signal()
 		}
 		if err == nil {
+			if resp.TLS == nil {
+				resp.TLS = c.tls
+			}
 			return resp, nil
 		}
 		if c.sniff != nil && c.sniff.h1.Load() {
@@ -616,7 +624,12 @@ func (p *goH2Pool) connect(ctx context.Context, h *goH2Host) (*goH2Conn, error) 
 		return nil, err
 	}
 	tc.PoolCountsStreams()
-	return &goH2Conn{cc: cc, tc: tc, nc: nc, wire: wire, h: h, sniff: sniff}, nil
+	gc := &goH2Conn{cc: cc, tc: tc, nc: nc, wire: wire, h: h, sniff: sniff}
+	if t, ok := nc.(*tls.Conn); ok {
+		st := t.ConnectionState()
+		gc.tls = &st
+	}
+	return gc, nil
 }
 
 // unpark returns an HTTP/1.1 connection to addr dialed by the pool, for

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +24,10 @@ type Capture struct {
 	Body      []byte
 	BodyLimit int64
 	URL       *url.URL
+	// TLS is the TLS state of the connection the answer came on, when it
+	// was an https request's (nil otherwise): shared by the connection's
+	// answers, not to be changed.
+	TLS *tls.ConnectionState
 }
 
 // Response returns the captured answer to req as an *http.Response of
@@ -48,5 +53,6 @@ func (c *Capture) Response(req *http.Request, major, minor int) *http.Response {
 		Body:          io.NopCloser(bytes.NewReader(body)),
 		ContentLength: int64(len(body)),
 		Request:       req,
+		TLS:           c.TLS,
 	}
 }

@@ -251,7 +251,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		cl.call.Jar.SetCookieLines(r.URL, cl.cookies)
 	}
 	if cl.call.Capture != nil {
-		cl.call.Capture.Status, cl.call.Capture.URL = st.status, r.URL
+		cl.call.Capture.Status, cl.call.Capture.URL, cl.call.Capture.TLS = st.status, r.URL, c.tlsState
 	}
 	res.Timings.Add(metrics.PhaseSend, wrote-got)
 	res.Timings.Add(metrics.PhaseWait, st.firstHdr-wrote)

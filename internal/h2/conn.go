@@ -2,6 +2,7 @@ package h2
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"math"
@@ -38,8 +39,10 @@ type Conn struct {
 	h  *host
 	tc *transport.Conn // the counted TCP connection
 	nc net.Conn        // tc, or TLS over it
-	br *bufio.Reader
-	fr *http2.Framer // reads (the reader goroutine's)
+	// tlsState is nc's TLS state (nil on h2c), for the answers' captures.
+	tlsState *tls.ConnectionState
+	br       *bufio.Reader
+	fr       *http2.Framer // reads (the reader goroutine's)
 
 	dec    *decoder // the reader's; emits to cur
 	emitFn func(name, value []byte)
@@ -188,11 +191,21 @@ func (a appender) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// tlsState returns nc's TLS state, or nil when nc is not TLS.
+func tlsState(nc net.Conn) *tls.ConnectionState {
+	t, ok := nc.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	st := t.ConnectionState()
+	return &st
+}
+
 // newConn starts the HTTP/2 connection over nc: the preface, SETTINGS,
 // the connection window raised, and the reader goroutine.
 func newConn(p *Pool, h *host, tc *transport.Conn, nc net.Conn) *Conn {
 	c := &Conn{
-		p: p, h: h, tc: tc, nc: nc,
+		p: p, h: h, tc: tc, nc: nc, tlsState: tlsState(nc),
 		streams:  map[uint32]*stream{},
 		nextID:   1,
 		maxFrame: 16384,

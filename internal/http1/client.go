@@ -345,7 +345,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 			cl.call.Jar.SetCookieLines(r.URL, cl.cookies)
 		}
 		if cp != nil {
-			cp.Status, cp.URL = resp.Status, r.URL
+			cp.Status, cp.URL, cp.TLS = resp.Status, r.URL, c.tlsOf(r)
 		}
 	}
 	end := d.Now()

@@ -2,6 +2,7 @@ package http1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"slices"
@@ -76,6 +77,24 @@ type Conn struct {
 	// there, which keeps it (see Pool.choose) while owner.last is it.
 	at    int
 	owner *Client
+	// tlsState is nc's TLS state once a capture asked for it (see
+	// tlsOf); only the request on the connection reads and sets it.
+	tlsState *tls.ConnectionState
+}
+
+// tlsOf returns the TLS state of c, an https request's connection to its
+// target (nil for an http request's, whose TLS, if any, is a proxy's).
+func (c *Conn) tlsOf(r *Request) *tls.ConnectionState {
+	if !r.tls {
+		return nil
+	}
+	if c.tlsState == nil {
+		if t, ok := c.nc.(*tls.Conn); ok {
+			st := t.ConnectionState()
+			c.tlsState = &st
+		}
+	}
+	return c.tlsState
 }
 
 // NewPool returns a pool dialing through d.
