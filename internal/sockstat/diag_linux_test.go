@@ -7,6 +7,59 @@ import (
 	"time"
 )
 
+// serveClosing accepts on l until it closes, and closes each connection
+// after the client's close: the client closed first, so its socket goes to
+// TIME_WAIT.
+func serveClosing(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, _ = c.Read(make([]byte, 1))
+			_ = c.Close()
+		}()
+	}
+}
+
+// mine counts the sockets of a test: their local ends, with the state
+// each should be in (true: ESTABLISHED, false: TIME_WAIT). A listener's
+// port is used again by later tests (-count, other packages), and sockets
+// of an earlier one to it stay in TIME_WAIT for a minute, end then, or are
+// taken over by a new connect with the same addresses (tcp_tw_reuse, on
+// for loopback): a count of everything to the listener is not stable,
+// and waiting until it reaches this test's number may stop while one of
+// this test's sockets is still in FIN_WAIT2.
+type mine map[netip.AddrPort]bool
+
+func (o mine) add(c net.Conn, open bool) {
+	o[netip.MustParseAddrPort(c.LocalAddr().String())] = open
+}
+
+// want is the counts of o's sockets once the closed ones are in TIME_WAIT.
+func (o mine) want() Counts {
+	var c Counts
+	for _, open := range o {
+		c.Total++
+		if open {
+			c.Established++
+		} else {
+			c.TimeWait++
+		}
+	}
+	return c
+}
+
+// match is m, narrowed to o's sockets.
+func (o mine) match(m Match) Match {
+	return func(local, remote netip.AddrPort) bool {
+		_, ok := o[local]
+		return ok && m(local, remote)
+	}
+}
+
 // Diag agrees with the tables on live sockets: 4 connections this test
 // opens and keeps (ESTABLISHED), and 5 it closes first (TIME_WAIT on its
 // side), to a listener of its own; other sockets do not count.
@@ -16,54 +69,55 @@ func TestDiagLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				// Wait for the client's close, then close: the client
-				// closed first, so its socket goes to TIME_WAIT.
-				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				_, _ = c.Read(make([]byte, 1))
-				_ = c.Close()
-			}()
-		}
-	}()
+	go serveClosing(l)
 	to := netip.MustParseAddrPort(l.Addr().String())
+	own := mine{}
 	for i := range 9 {
 		c, err := net.Dial("tcp", l.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
+		own.add(c, i < 4)
 		if i < 4 {
 			defer c.Close()
 			continue
 		}
 		_ = c.Close()
 	}
-	m := ToRemote(to)
+	// 9, unless the kernel gave a closed socket's addresses to a later
+	// connect (TIME_WAIT reuse): then the later one counts.
+	want := own.want()
+	if want.Established != 4 || want.TimeWait < 4 {
+		t.Fatalf("the test's sockets: %+v, want 4 open and 5 closed (4 if one's addresses were reused)", want)
+	}
+	m := own.match(ToRemote(to))
 	var got Counts
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if got, err = Diag(m); err != nil {
 			t.Fatal(err)
 		}
-		if got.TimeWait >= 5 {
+		if got == want {
 			break
 		}
 	}
-	// At least the 5 closed here: an earlier test's sockets to a listener
-	// that had the same port may still be in TIME_WAIT (for 60 s).
-	if got.Established != 4 || got.TimeWait < 5 {
-		t.Fatalf("Diag: %+v, want 4 established and at least 5 in TIME_WAIT", got)
+	if got != want {
+		t.Fatalf("Diag of this test's sockets: %+v, want %+v", got, want)
 	}
 	tables, err := Read(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tables.Established != got.Established || tables.TimeWait != got.TimeWait {
+	if tables != got {
 		t.Errorf("tables %+v, Diag %+v: want the same counts", tables, got)
+	}
+	// Everything to the listener: this test's sockets, and perhaps an
+	// earlier test's in TIME_WAIT (never open ones: they closed).
+	if all, err := Diag(ToRemote(to)); err != nil || all.Established != 4 || all.TimeWait < want.TimeWait-1 {
+		t.Errorf("Diag of all sockets to %s: %+v, %v; want 4 established and about %d or more in TIME_WAIT", to, all, err, want.TimeWait)
+	}
+	// The other way round: the server's ends are no client's sockets.
+	if c, err := Diag(own.match(FromLocal(to))); err != nil || c.Total != 0 {
+		t.Errorf("Diag of this test's sockets as the listener's: %+v, %v; want none", c, err)
 	}
 	if c, err := Diag(ToRemote(netip.MustParseAddrPort("127.0.0.1:1"))); err != nil || c.Total != 0 {
 		t.Errorf("Diag to a port nothing uses: %+v, %v", c, err)
@@ -79,57 +133,57 @@ func TestSplitBySource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				_, _ = c.Read(make([]byte, 1))
-				_ = c.Close()
-			}()
-		}
-	}()
+	go serveClosing(l)
 	srcs := []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.4")}
+	own := []mine{{}, {}, {}}
+	all := mine{}
 	for i, from := range []int{0, 0, 0, 1, 1, 0} {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: srcs[from].AsSlice()}}
 		c, err := d.Dial("tcp", l.Addr().String())
 		if err != nil {
 			t.Skipf("dial from %s: %v", srcs[from], err)
 		}
+		own[from].add(c, i == 5)
+		all.add(c, i == 5)
 		if i == 5 {
 			defer c.Close()
 			continue
 		}
 		_ = c.Close()
 	}
-	m := ToRemote(netip.MustParseAddrPort(l.Addr().String()))
-	want := []Counts{{Established: 1, TimeWait: 3, Total: 4}, {TimeWait: 2, Total: 2}, {}}
+	want := []Counts{own[0].want(), own[1].want(), {}}
+	if w := want[0]; w.Established != 1 || w.TimeWait < 2 {
+		t.Fatalf("the test's sockets from %s: %+v, want 1 open and 3 closed", srcs[0], w)
+	}
+	if w := want[1]; w.TimeWait < 1 {
+		t.Fatalf("the test's sockets from %s: %+v, want 2 closed", srcs[1], w)
+	}
+	m := all.match(ToRemote(netip.MustParseAddrPort(l.Addr().String())))
 	var sp *Split
+	var total Counts
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		sp = BySource(srcs)
-		if _, err := DiagSplit(m, sp); err != nil {
+		if total, err = DiagSplit(m, sp); err != nil {
 			t.Fatal(err)
 		}
-		if sp.Counts[0].TimeWait >= 3 && sp.Counts[1].TimeWait >= 2 {
+		if sp.Counts[0] == want[0] && sp.Counts[1] == want[1] {
 			break
 		}
 	}
-	// An earlier run's sockets from these addresses to a listener that had
-	// the same port may still be in TIME_WAIT: at least, then.
 	for i, w := range want {
-		if g := sp.Counts[i]; g.Established != w.Established || g.TimeWait < w.TimeWait || i == 2 && g.Total != 0 {
+		if g := sp.Counts[i]; g != w {
 			t.Errorf("DiagSplit %s: %+v; want %+v", srcs[i], g, w)
 		}
+	}
+	if w := all.want(); total != w {
+		t.Errorf("DiagSplit total: %+v; want %+v", total, w)
 	}
 	tables := BySource(srcs)
 	if _, err := ReadSplit(m, tables); err != nil {
 		t.Fatal(err)
 	}
 	for i := range srcs {
-		if tables.Counts[i].Established != sp.Counts[i].Established || tables.Counts[i].TimeWait != sp.Counts[i].TimeWait {
+		if tables.Counts[i] != sp.Counts[i] {
 			t.Errorf("%s: tables %+v, Diag %+v; want the same counts", srcs[i], tables.Counts[i], sp.Counts[i])
 		}
 	}

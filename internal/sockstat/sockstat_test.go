@@ -70,6 +70,37 @@ func TestParseAddr(t *testing.T) {
 	}
 }
 
+// The kernel prints a line again when its hash chain shifted between two
+// reads of the table: a connected socket is counted once, however often
+// its line comes; listening sockets sharing an address (SO_REUSEPORT) are
+// distinct and each counted.
+func TestParseCountsASocketOnce(t *testing.T) {
+	const table = "header\n" +
+		" 0: 0100007F:1F90 00000000:0000 0A x\n" + // two listeners on 127.0.0.1:8080
+		" 1: 0100007F:1F90 00000000:0000 0A x\n" +
+		" 2: 0100007F:8440 0100007F:1F90 01 x\n" + // established, printed 3 times
+		" 3: 0100007F:8440 0100007F:1F90 01 x\n" +
+		" 4: 0100007F:8442 0100007F:1F90 06 x\n" + // TIME_WAIT, printed twice
+		" 5: 0100007F:8440 0100007F:1F90 01 x\n" +
+		" 6: 0100007F:8442 0100007F:1F90 06 x\n" +
+		" 7: 0100007F:8444 0100007F:1F90 06 x\n" + // TIME_WAIT, once
+		" 8: 0100007F:8444 0100007F:1F91 06 x\n" // same local end, another remote: another socket
+	all := func(netip.AddrPort, netip.AddrPort) bool { return true }
+	for _, tc := range []struct {
+		m    Match
+		want Counts
+	}{
+		{all, Counts{Established: 1, TimeWait: 3, Total: 6}},
+		{ToRemote(netip.MustParseAddrPort("127.0.0.1:8080")), Counts{Established: 1, TimeWait: 2, Total: 3}},
+		{FromLocal(netip.MustParseAddrPort("127.0.0.1:8080")), Counts{Total: 2}},
+	} {
+		var c Counts
+		if err := Parse(strings.NewReader(table), tc.m, &c); err != nil || c != tc.want {
+			t.Errorf("Parse: %+v, %v; want %+v", c, err, tc.want)
+		}
+	}
+}
+
 // Against the live table: a connection this test opens is there,
 // established, with the right remote address.
 func TestReadLive(t *testing.T) {
