@@ -229,6 +229,7 @@ func (a *analysis) poolTooSmall() {
 		if k.limit >= c {
 			want = 2 * k.limit // more requests were in flight than the VUs say (redirects, other hosts)
 		}
+		want = poolFloor(want)
 		a.add(Finding{
 			ID:       "idle-pool-too-small",
 			Severity: sev,
@@ -277,9 +278,18 @@ func (a *analysis) unboundedConns() {
 		Title:    "Connections are not capped: more were opened than requests can be in flight",
 		Evidence: fmt.Sprintf("MaxConnsPerHost is unset (no limit); %d connections were open at once and %d dialed in all for %d concurrent requests. Without a cap, net/http dials a new connection whenever a request finds no idle one for an instant, even when one is about to be returned.",
 			a.s.MaxOpen, a.s.Dialed, c),
-		Fix: fmt.Sprintf("--max-conns-per-host %d (in Go: http.Transport.MaxConnsPerHost = %d)", c, c),
+		Fix: fmt.Sprintf("--max-conns-per-host %d (in Go: http.Transport.MaxConnsPerHost = %d)", poolFloor(int(c)), poolFloor(int(c))),
 	})
 }
+
+// MinPool is the smallest pool (a cap of connections, or of idle ones) a
+// finding recommends: with one, a request waits while the connection
+// closes and another is dialed (a server's close, a GOAWAY), and a burst's
+// requests queue behind each other.
+const MinPool = 2
+
+// poolFloor is a pool size to recommend for n: n, or MinPool if more.
+func poolFloor(n int) int { return max(n, MinPool) }
 
 func (a *analysis) poolWait() {
 	limit := a.Config.MaxConnsPerHost
@@ -299,7 +309,7 @@ func (a *analysis) poolWait() {
 		Title:    fmt.Sprintf("Requests wait for a connection: %.0f%% of the latency is the wait for the pool", share),
 		Evidence: fmt.Sprintf("%d VUs share at most %d connections (MaxConnsPerHost); a request waited %s at the median and %s at the p99 for one (blocked), of a mean latency of %s.",
 			c, limit, dur(blocked.P50), dur(blocked.P99), dur(lat.Mean)),
-		Fix: fmt.Sprintf("--max-conns-per-host %d (the concurrency) so each VU has its connection; keep the cap only if queueing in the client is what you want to measure", c),
+		Fix: fmt.Sprintf("--max-conns-per-host %d (the concurrency) so each VU has its connection; keep the cap only if queueing in the client is what you want to measure", poolFloor(c)),
 	})
 }
 

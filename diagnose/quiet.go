@@ -112,12 +112,12 @@ func countQuiet(tl []metrics.Point, q quiet) quietCount {
 
 // roundUpPool rounds a pool size up to a number a person would set: as is
 // to 10, then to a multiple of 5 to 100, of 10 to 1000, of 100 above;
-// never below 2 (a pool of one serializes a burst's requests).
+// never below MinPool.
 func roundUpPool(n int64) int64 {
 	up := func(step int64) int64 { return (n + step - 1) / step * step }
 	switch {
-	case n <= 2:
-		return 2
+	case n <= MinPool:
+		return MinPool
 	case n <= 10:
 		return n
 	case n <= 100:

@@ -111,7 +111,7 @@ func RateShortfall(in Input) Shortfall {
 			sf.LimitedBy = "pool"
 			sf.Reason = fmt.Sprintf("%d iterations dropped: the VUs were waiting for a connection (blocked mean %s of latency mean %s); --max-conns-per-host %d is below --max-vus %d",
 				s.Dropped, dur(blocked.Mean), dur(lat.Mean), pool, maxVUs)
-			sf.Fix = fmt.Sprintf("--max-conns-per-host %d (as many as --max-vus)", maxVUs)
+			sf.Fix = fmt.Sprintf("--max-conns-per-host %d (as many as --max-vus)", poolFloor(maxVUs))
 			return sf
 		}
 		need := int64(math.Ceil(peak * lat.P99.Seconds()))
