@@ -215,7 +215,13 @@ type Report struct {
 	QuietVerdict QuietVerdict
 
 	Findings []diagnose.Finding
-	// The recommended pool.
+	// Holds is the highest concurrency whose throughput was within the
+	// spread of the best (the ladder's; 0: MaxConnsPerHost).
+	Holds int
+	// The recommended pool: Holds connections, never fewer than
+	// diagnose.MinPool; an idle timeout below the server's, never below
+	// diagnose.MinIdleTimeout (a server that closes sooner is the
+	// server's to fix: idleTooShort).
 	MaxConnsPerHost int
 	IdleConnTimeout time.Duration
 	// H2 is what the HTTP/2 probes found and the pool for HTTP/2.
@@ -272,11 +278,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	v := Judge(r.Steps)
-	r.Saturation, r.MaxConnsPerHost, r.Stopped = v.Knee, v.Recommend, v.Reason
-	r.IdleConnTimeout = transport.DefaultIdleConnTimeout
-	if r.IdleSeen {
-		r.IdleConnTimeout = suggestIdle(r.IdleTimeout)
-	}
+	r.Saturation, r.Holds, r.Stopped = v.Knee, v.Recommend, v.Reason
+	r.MaxConnsPerHost, r.IdleConnTimeout = recommendPool(v.Recommend, r.IdleSeen, r.IdleTimeout)
 
 	// 4. Busy then quiet.
 	if err := o.quietProbe(ctx, r); err != nil {
@@ -354,6 +357,36 @@ func SharesCPU(ctx context.Context, host string) bool {
 	return false
 }
 
+// recommendPool is the pool to recommend from the ladder's highest
+// concurrency within the best (holds) and the idle probe's measure of the
+// server's timeout (seen: it closed the connection after server): holds
+// connections, at least diagnose.MinPool (one connection makes a request
+// wait while it closes and another is dialed, and a burst queues); 80% of
+// the server's timeout, at least minIdle (below, the client would
+// reconnect after every pause); Go's default without a timeout seen.
+func recommendPool(holds int, seen bool, server time.Duration) (conns int, idle time.Duration) {
+	conns, idle = max(holds, diagnose.MinPool), transport.DefaultIdleConnTimeout
+	if seen {
+		idle = max(suggestIdle(server), minIdle)
+	}
+	return conns, idle
+}
+
+// idleTooShort reports a server idle timeout so short that 80% of it is
+// below minIdle: the recommended timeout is minIdle, above the server's
+// 80%, and the server's keep-alive timeout is the one to raise.
+func (r *Report) idleTooShort() bool { return r.IdleSeen && suggestIdle(r.IdleTimeout) < minIdle }
+
+// holds is Holds, or MaxConnsPerHost for a report that did not set it.
+func (r *Report) holds() int {
+	if r.Holds > 0 {
+		return r.Holds
+	}
+	return r.MaxConnsPerHost
+}
+
+// suggestIdle is 80% of the server's idle timeout, rounded down to what a
+// person would type (at least 1 ms); recommendPool holds it to minIdle.
 func suggestIdle(server time.Duration) time.Duration {
 	d := server * 8 / 10
 	switch {
@@ -480,7 +513,10 @@ func (r *Report) GoTransport() string {
 
 // capComment says where the recommended cap comes from.
 func (r *Report) capComment() string {
-	s := fmt.Sprintf("throughput was within the spread of its best up to %d concurrent requests", r.MaxConnsPerHost)
+	s := fmt.Sprintf("throughput was within the spread of its best up to %d concurrent requests", r.holds())
+	if r.MaxConnsPerHost > r.holds() {
+		s = fmt.Sprintf("at least %d, though throughput was at its best at %d concurrent requests: with fewer, a request waits while a connection closes", diagnose.MinPool, r.holds())
+	}
 	if r.lowerBound() {
 		s += " (a lower bound)"
 	}
@@ -503,6 +539,9 @@ func (r *Report) generatorBusy() float64 {
 }
 
 func (r *Report) idleComment() string {
+	if r.idleTooShort() {
+		return fmt.Sprintf(" // the least faya recommends: the server's %s is too short to stay below without reconnecting after every pause; raise it", r.IdleTimeout.Round(time.Millisecond))
+	}
 	if r.IdleSeen {
 		return fmt.Sprintf(" // below the server's %s, so the client closes first%s", r.IdleTimeout.Round(time.Millisecond), r.quietComment())
 	}
@@ -548,10 +587,13 @@ func (r *Report) Text(w io.Writer) error {
 			s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.Errors, s.Dialed, cpu)
 	}
 	_ = tw.Flush()
-	if r.Saturation == r.MaxConnsPerHost {
+	if r.Saturation == r.holds() {
 		fmt.Fprintf(&b, "  throughput reaches its best (within the steps' spread) at %d concurrent requests\n", r.Saturation)
 	} else {
-		fmt.Fprintf(&b, "  throughput reaches its best (within the steps' spread) at %d concurrent requests and holds up to %d\n", r.Saturation, r.MaxConnsPerHost)
+		fmt.Fprintf(&b, "  throughput reaches its best (within the steps' spread) at %d concurrent requests and holds up to %d\n", r.Saturation, r.holds())
+	}
+	if r.MaxConnsPerHost > r.holds() {
+		fmt.Fprintf(&b, "  the pool below has %d connections all the same: with one, a request waits while the connection closes and another is dialed\n", r.MaxConnsPerHost)
 	}
 	if r.Stopped != "" {
 		fmt.Fprintf(&b, "  stopped: %s\n", r.Stopped)
@@ -576,7 +618,12 @@ func (r *Report) Text(w io.Writer) error {
 			fmt.Fprintf(&b, "      fix: %s\n", f.Fix)
 		}
 	}
-	if r.IdleSeen {
+	switch {
+	case r.idleTooShort():
+		fmt.Fprintf(&b, "  [warning] The server closes idle connections after %s: too soon for a client to close them first without reconnecting after every pause\n"+
+			"      fix: raise the server's keep-alive timeout (e.g. nginx keepalive_timeout) well above %s; the pool below keeps idle connections %s, the least faya recommends, so requests will sometimes meet a connection the server is closing\n",
+			r.IdleTimeout.Round(time.Millisecond), minIdle, r.IdleConnTimeout)
+	case r.IdleSeen:
 		fmt.Fprintf(&b, "  [warning] The server closes idle connections after %s; a client keeping them longer sends on closing connections\n      fix: --idle-conn-timeout %s\n",
 			r.IdleTimeout.Round(time.Millisecond), r.IdleConnTimeout)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
@@ -104,8 +105,8 @@ func JudgeQuiet(q Quiet, recommended time.Duration) QuietVerdict {
 	return v
 }
 
-// minIdle is the shortest idle timeout the probe recommends.
-const minIdle = time.Second
+// minIdle is the shortest idle timeout the probes recommend.
+const minIdle = diagnose.MinIdleTimeout
 
 // plural writes n and what, with an s unless n is 1.
 func plural[N int | int64](n N, what string) string {
