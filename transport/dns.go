@@ -208,6 +208,23 @@ func NewResolver(cfg Config, r *net.Resolver) *Resolver {
 // (the one [Config.DNSMode] picks first), and how long the dial waited
 // for a lookup: 0 when the answer was kept from an earlier lookup.
 func (r *Resolver) Resolve(ctx context.Context, host string) ([]netip.Addr, time.Duration, error) {
+	n, ips, dns, err := r.answer(ctx, host)
+	return r.order(n, ips), dns, err
+}
+
+// Addrs returns all the addresses host resolves to as r's dials get them
+// (the answer kept, when r keeps answers and has one; else a lookup, kept
+// as a dial's would be), in the resolver's order, without taking a turn
+// of [Config.DNSMode]: the addresses a run's connections to host go to,
+// for counting its sockets or checking where it would send.
+func (r *Resolver) Addrs(ctx context.Context, host string) ([]netip.Addr, error) {
+	_, ips, _, err := r.answer(ctx, host)
+	return ips, err
+}
+
+// answer is host's answer, as Resolve's before its order: the name's
+// entry, the addresses, the wait for a lookup (0: kept) and its error.
+func (r *Resolver) answer(ctx context.Context, host string) (*dnsName, []netip.Addr, time.Duration, error) {
 	start := time.Now()
 	key := strings.ToLower(host)
 	r.mu.Lock()
@@ -219,13 +236,13 @@ func (r *Resolver) Resolve(ctx context.Context, host string) ([]netip.Addr, time
 	if r.ttl < 0 {
 		r.mu.Unlock()
 		ips, err := r.ask(ctx, host)
-		return r.order(n, ips), max(time.Since(start), 1), err
+		return n, ips, max(time.Since(start), 1), err
 	}
 	for {
 		if !n.at.IsZero() && (r.ttl == 0 || time.Since(n.at) < r.ttl) {
 			ips := n.ips
 			r.mu.Unlock()
-			return r.order(n, ips), 0, nil
+			return n, ips, 0, nil
 		}
 		if f := n.flight; f != nil {
 			// Another dial is looking the name up: its answer is this
@@ -234,10 +251,10 @@ func (r *Resolver) Resolve(ctx context.Context, host string) ([]netip.Addr, time
 			select {
 			case <-f.done:
 			case <-ctx.Done():
-				return nil, time.Since(start), ctx.Err()
+				return n, nil, time.Since(start), ctx.Err()
 			}
 			if f.err == nil || !isContextErr(f.err) {
-				return r.order(n, f.ips), max(time.Since(start), 1), f.err
+				return n, f.ips, max(time.Since(start), 1), f.err
 			}
 			// That dial gave up (its request ended); this one asks again.
 			r.mu.Lock()
@@ -256,7 +273,7 @@ func (r *Resolver) Resolve(ctx context.Context, host string) ([]netip.Addr, time
 	n.flight = nil
 	r.mu.Unlock()
 	close(f.done)
-	return r.order(n, f.ips), max(time.Since(start), 1), f.err
+	return n, f.ips, max(time.Since(start), 1), f.err
 }
 
 // ask sends one lookup of host for r's family.

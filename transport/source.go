@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net"
@@ -221,6 +222,37 @@ func validHost(h string) bool {
 	return true
 }
 
+// resolveKey is host:port's key in [Config.Resolve], as a dial of
+// host:port (port as the URL has it, or its scheme's default) looks it up.
+func resolveKey(host, port string) string { return strings.ToLower(host) + ":" + port }
+
+// DialAddrs returns the addresses a run with c's settings connects to for
+// host:port, as its dials find them: an IP address as it is (none when it
+// is not of c.IPFamily: the dial fails), the addresses --resolve gives
+// host:port (no lookup), or r's answer for the name (c.IPFamily's
+// records; r made by [NewResolver] for c, the lookup the run's own); of
+// those, with --local-addr, the ones of a source address's family. All of
+// them, not the one a connection would pick first ([Config.DNSMode] takes
+// no turn): the run's connections may go to any.
+func (c Config) DialAddrs(ctx context.Context, r *Resolver, host, port string) ([]netip.Addr, error) {
+	var ips []netip.Addr
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if c.IPFamily.Has(ip) {
+			ips = []netip.Addr{ip}
+		}
+	} else if given, ok := c.Resolve[resolveKey(host, port)]; ok && len(given) > 0 {
+		ips = slices.Clone(given)
+	} else if ips, err = r.Addrs(ctx, host); err != nil {
+		return nil, err
+	}
+	if len(c.LocalAddrs) == 0 {
+		return ips, nil
+	}
+	return slices.DeleteFunc(slices.Clone(ips), func(ip netip.Addr) bool {
+		return !slices.ContainsFunc(c.LocalAddrs, func(la netip.Addr) bool { return la.Unmap().Is4() == ip.Unmap().Is4() })
+	}), nil
+}
+
 // resolved returns the addresses --resolve gives host:port, the next one
 // in turn first and the others after it (tried if it does not answer);
 // ok is false when --resolve does not name host:port.
@@ -228,7 +260,7 @@ func (p *Dialer) resolved(host, port string) (ips []netip.Addr, ok bool) {
 	if len(p.cfg.Resolve) == 0 {
 		return nil, false
 	}
-	key := strings.ToLower(host) + ":" + port
+	key := resolveKey(host, port)
 	addrs, ok := p.cfg.Resolve[key]
 	if !ok || len(addrs) == 0 {
 		return nil, false

@@ -14,6 +14,7 @@ import (
 	"github.com/faya-load/faya/internal/runfile"
 	"github.com/faya-load/faya/report"
 	"github.com/faya-load/faya/threshold"
+	"github.com/faya-load/faya/transport"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
@@ -244,7 +245,10 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 			view.Update(iv.Point, iv.Total)
 		}
 	}
-	watch := watchSockets(ctx, socketTargets(plan), plan.Transport)
+	// The targets' addresses by the run's rules (--resolve, --ip-family,
+	// --local-addr's families), from a lookup of the watch's own: the
+	// run's first connections still measure theirs.
+	watch := watchSockets(ctx, socketTargets(plan), plan.Transport, transport.NewResolver(plan.Transport, nil))
 	opts := append([]engine.Option{engine.WithTimeWait(watch.count), engine.WithEnv(os.LookupEnv), engine.WithIntervals(onInterval)}, o.part.options()...)
 	eng, err := engine.New(plan, opts...)
 	if err != nil {

@@ -52,9 +52,11 @@ type socketWatch struct {
 }
 
 // targetAddrs resolves the host:port of each URL (http and https, a proxy
-// URL alike); a host:port --resolve names (resolve) takes its addresses
-// from there, without a lookup.
-func targetAddrs(ctx context.Context, rawURLs []string, resolve map[string][]netip.Addr) []netip.AddrPort {
+// URL alike) as the run's dials do (transport.Config.DialAddrs): the
+// addresses --resolve gives a host:port, without a lookup; else r's
+// lookup, of --ip-family's records; of a --local-addr's family. A lookup
+// waits 2 s at most; one that fails adds nothing.
+func targetAddrs(ctx context.Context, rawURLs []string, cfg transport.Config, r *transport.Resolver) []netip.AddrPort {
 	var addrs []netip.AddrPort
 	for _, raw := range rawURLs {
 		u, err := url.Parse(raw)
@@ -69,16 +71,9 @@ func targetAddrs(ctx context.Context, rawURLs []string, resolve map[string][]net
 		if err != nil {
 			continue
 		}
-		var ips []netip.Addr
-		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
-			ips = []netip.Addr{ip}
-		} else if given, ok := resolve[strings.ToLower(u.Hostname())+":"+strings.TrimLeft(port, "0")]; ok {
-			ips = given
-		} else {
-			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			ips, _ = net.DefaultResolver.LookupNetIP(rctx, "ip", u.Hostname())
-			cancel()
-		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ips, _ := cfg.DialAddrs(rctx, r, u.Hostname(), port)
+		cancel()
 		for _, ip := range ips {
 			addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), p.Port()))
 		}
@@ -87,12 +82,12 @@ func targetAddrs(ctx context.Context, rawURLs []string, resolve map[string][]net
 }
 
 // watchSockets resolves the targets' addresses (the URLs the run sends
-// to, and its proxies; --resolve's addresses for the names it gives) and
-// takes the first reading, per source address of cfg.LocalAddrs too.
+// to, and its proxies) as the run does, through r (a Resolver for cfg),
+// and takes the first reading, per source address of cfg.LocalAddrs too.
 // Where the socket tables cannot be read, the watch is off.
-func watchSockets(ctx context.Context, targets []string, cfg transport.Config) *socketWatch {
+func watchSockets(ctx context.Context, targets []string, cfg transport.Config, r *transport.Resolver) *socketWatch {
 	w := &socketWatch{srcs: cfg.LocalAddrs}
-	addrs := targetAddrs(ctx, targets, cfg.Resolve)
+	addrs := targetAddrs(ctx, targets, cfg, r)
 	if len(addrs) == 0 {
 		return w
 	}
