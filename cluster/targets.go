@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/transport"
 )
 
 // ParseAllow parses --allow-targets: networks in CIDR form (127.0.0.0/8,
@@ -37,15 +38,16 @@ func ParseAllow(s string) ([]netip.Prefix, error) {
 }
 
 // CheckTargets refuses a plan that would send to an address outside
-// allow: every step's host (and every proxy's) must resolve only to
-// allowed addresses. A host written as a template cannot be checked and
-// is refused.
+// allow: every address the run would connect to for a step's host:port
+// (and a proxy's) must be allowed, found as the run's dials find them
+// (transport.Config.DialAddrs: the plan's --resolve addresses for a
+// host:port, without a lookup; else a lookup through r, nil:
+// net.DefaultResolver, of the plan's --ip-family records). An IP address
+// in a URL is checked as it is. A host written as a template cannot be
+// checked and is refused, and so is a name that resolves to nothing.
 func CheckTargets(ctx context.Context, p engine.Plan, allow []netip.Prefix, r *net.Resolver) error {
 	if len(allow) == 0 {
 		return nil
-	}
-	if r == nil {
-		r = net.DefaultResolver
 	}
 	var urls []string
 	for _, sc := range p.Scenarios {
@@ -60,26 +62,29 @@ func CheckTargets(ctx context.Context, p engine.Plan, allow []netip.Prefix, r *n
 	if p.Proxy.FromEnv {
 		return fmt.Errorf("the plan takes its proxies from the agent's environment, which --allow-targets cannot check")
 	}
+	resolver := transport.NewResolver(p.Transport, r)
 	seen := map[string]bool{}
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
 		if err != nil || u.Hostname() == "" || strings.Contains(u.Host, "{{") {
 			return fmt.Errorf("target %q: its host is not a plain name or address, which --allow-targets cannot check", raw)
 		}
-		host := u.Hostname()
-		if seen[host] {
+		host, port := u.Hostname(), u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
+		}
+		if seen[host+" "+port] {
 			continue
 		}
-		seen[host] = true
+		seen[host+" "+port] = true
 		var addrs []netip.Addr
 		if a, err := netip.ParseAddr(host); err == nil {
 			addrs = []netip.Addr{a}
-		} else {
-			ips, err := r.LookupNetIP(ctx, "ip", host)
-			if err != nil {
-				return fmt.Errorf("target %s: %w", host, err)
-			}
-			addrs = ips
+		} else if addrs, err = p.Transport.DialAddrs(ctx, resolver, host, port); err != nil {
+			return fmt.Errorf("target %s: %w", host, err)
+		}
+		if len(addrs) == 0 {
+			return fmt.Errorf("target %s:%s: no address the run could dial (--ip-family, --local-addr), which --allow-targets cannot check", host, port)
 		}
 		for _, a := range addrs {
 			a = a.Unmap()
