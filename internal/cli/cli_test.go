@@ -488,7 +488,7 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("exit %d, stdout not JSON:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "up to 6 short runs") || !out.KeepAlive.KeepAlive || len(out.Saturation.Steps) == 0 || out.Saturation.Steps[0].Requests == 0 ||
-		out.Pool.MaxConnsPerHost < 1 || !strings.Contains(out.Pool.Go, "MaxConnsPerHost") || out.H2.Speaks || out.H2.Measured || !strings.Contains(out.H2.Why, "HTTP/1.x") {
+		out.Pool.MaxConnsPerHost < 2 || !strings.Contains(out.Pool.Go, "MaxConnsPerHost") || out.H2.Speaks || out.H2.Measured || !strings.Contains(out.H2.Why, "HTTP/1.x") {
 		t.Errorf("doctor --json: %+v\nstderr: %s", out, r.stderr)
 	}
 }
