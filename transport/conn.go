@@ -110,6 +110,19 @@ type Conn struct {
 	closeOnce sync.Once
 	x         *exchanger // Exchange's state: used by one request at a time
 	pending   error      // a read error Exchange met, for the next Read
+
+	// The busy time of the one goroutine reading c ([Conn.TimeReads]):
+	// the time between a Read returning and the next Read call. timed,
+	// readBase and readFrom are set before the reader starts; readWait
+	// is the reader's: the time it spent inside Read, on readBase's
+	// clock. readMark is its state, for any goroutine: inside Read, -1
+	// minus its busy time so far; between reads, readWait (its busy time
+	// is then the time since readBase less readWait).
+	timed    bool
+	readBase time.Time     // the reads' clock (monotonic)
+	readFrom time.Duration // c's age at TimeReads
+	readWait time.Duration
+	readMark atomic.Int64
 }
 
 // Conn states. A connection closed while it carries a request is reported
@@ -361,6 +374,37 @@ func (c *Conn) SetCloseReason(r metrics.CloseReason) {
 	c.reason.CompareAndSwap(0, int32(r)+1)
 }
 
+// TimeReads has Read measure the busy time of the one goroutine that
+// reads c from now on (an HTTP/2 connection's reader: it alone calls
+// Read): the time between a Read returning and its next Read call, spent
+// on what it read (TLS records decrypted, frames handled, answers handed
+// to their requests), as opposed to the time it waited inside Read for
+// the socket. It costs two readings of the monotonic clock per Read.
+// Call it before that goroutine starts, and before [Conn.ReadBusy].
+func (c *Conn) TimeReads() {
+	c.readBase = time.Now()
+	c.readFrom = c.readBase.Sub(c.DialedAt)
+	c.timed = true
+}
+
+// ReadBusy reports the time since [Conn.TimeReads] to c's close (or now,
+// while it is open), and how much of it the reader was busy (see
+// TimeReads), counting the time it has been busy since its last Read
+// returned when it is not in a Read now; ok is false when c's reads were
+// not timed.
+func (c *Conn) ReadBusy() (busy, span time.Duration, ok bool) {
+	if !c.timed {
+		return 0, 0, false
+	}
+	span = max(c.Lifetime()-c.readFrom, 0)
+	if m := c.readMark.Load(); m < 0 {
+		busy = time.Duration(-m - 1)
+	} else {
+		busy = span - time.Duration(m)
+	}
+	return min(max(busy, 0), span), span, true
+}
+
 // Read reads from the TCP connection and counts the bytes. An EOF or a
 // reset means the server closed the connection.
 func (c *Conn) Read(b []byte) (int, error) {
@@ -368,6 +412,12 @@ func (c *Conn) Read(b []byte) (int, error) {
 	var err error
 	if c.pending != nil {
 		err, c.pending = c.pending, nil
+	} else if c.timed {
+		t := time.Since(c.readBase)
+		c.readMark.Store(-int64(t-c.readWait) - 1)
+		n, err = c.Conn.Read(b)
+		c.readWait += time.Since(c.readBase) - t
+		c.readMark.Store(int64(c.readWait))
 	} else {
 		n, err = c.Conn.Read(b)
 	}
