@@ -436,6 +436,7 @@ func (o observer) ConnDialed(c *transport.Conn) {
 
 func (o observer) ConnClosed(c *transport.Conn, r metrics.CloseReason, received, sent int64) {
 	idle, idleClosed := c.ServerIdleClose()
+	busy, span, timed := c.ReadBusy()
 	o.rec.ConnClosed(metrics.ClosedConn{
 		Reason:       r,
 		Requests:     c.Requests(),
@@ -447,6 +448,9 @@ func (o observer) ConnClosed(c *transport.Conn, r metrics.CloseReason, received,
 		IdleFor:      idle,
 		Proto:        c.Proto,
 		PeakStreams:  c.PeakStreams(),
+		ReadTimed:    timed,
+		ReadBusy:     busy,
+		ReadSpan:     span,
 	})
 }
 

@@ -77,8 +77,9 @@ func (c H2Code) String() string { return h2CodeNames[c.Index()] }
 // said and what the client's streams met. Counters add when snapshots
 // merge; the Min and Max fields (and PeakStreams) take the minimum and
 // the maximum. The distributions (streams per connection, the GOAWAYs'
-// last stream IDs, the PING round trips) are metrics of the snapshot:
-// [H2Streams], [H2GoAwayLastStream], [H2PingRTT].
+// last stream IDs, the PING round trips, the readers' busy shares) are
+// metrics of the snapshot: [H2Streams], [H2GoAwayLastStream],
+// [H2PingRTT], [H2ReadBusy].
 type H2Stats struct {
 	// Conns counts the HTTP/2 connections closed (their streams are in
 	// the H2Streams distribution).
@@ -117,12 +118,28 @@ type H2Stats struct {
 	FlowStallTime     time.Duration
 	FlowStallsConn    int64
 	FlowStallConnTime time.Duration
+	// ReadLoops counts the closed connections whose reader (the one
+	// goroutine reading the connection, handling its frames and handing
+	// the answers to their requests) was timed: the default engine's (0:
+	// not measured, as under the net/http engine). ReadBusyMax is the
+	// busiest one's busy time (between a read returning and the next
+	// read call), ReadBusyMaxSpan the time it was timed (from its start
+	// to the connection's close); their shares per connection are the
+	// H2ReadBusy distribution.
+	ReadLoops       int64
+	ReadBusyMax     time.Duration
+	ReadBusyMaxSpan time.Duration
 	// Unknown names the accounts above that the run could not take (an
 	// engine that does not see its connections' frames): they are not
 	// 0, they are unknown, and a report shows them so. Merged snapshots
 	// keep the union.
 	Unknown H2Unknown
 }
+
+// ReadBusyScale is the unit of the [H2ReadBusy] distribution: per mille
+// (which its histogram holds exactly); ReadBusyScale is a reader busy
+// all of its time.
+const ReadBusyScale = 1000
 
 // H2Unknown is a set of [H2Stats] accounts not measured.
 type H2Unknown uint8
@@ -178,6 +195,10 @@ func (s *H2Stats) merge(o *H2Stats) {
 	s.FlowStallsConn += o.FlowStallsConn
 	s.FlowStallConnTime += o.FlowStallConnTime
 	s.Unknown |= o.Unknown
+	s.ReadLoops += o.ReadLoops
+	if o.ReadBusyMax > s.ReadBusyMax {
+		s.ReadBusyMax, s.ReadBusyMaxSpan = o.ReadBusyMax, o.ReadBusyMaxSpan
+	}
 }
 
 // minPositive is the smaller of a and b, where 0 means none.
@@ -292,4 +313,20 @@ func (r *Recorder) H2Streams(n int) {
 	r.connMu.Lock()
 	r.conns.H2.PeakStreams = max(r.conns.H2.PeakStreams, int64(n))
 	r.connMu.Unlock()
+}
+
+// readLoop counts a closed connection's timed reader (connMu is held):
+// busy of span.
+func (s *Snapshot) readLoop(busy, span time.Duration) {
+	h := &s.H2
+	h.ReadLoops++
+	busy = min(max(busy, 0), span)
+	if h.ReadLoops == 1 || busy > h.ReadBusyMax {
+		h.ReadBusyMax, h.ReadBusyMaxSpan = busy, span
+	}
+	share := time.Duration(0)
+	if span > 0 {
+		share = time.Duration(float64(busy) / float64(span) * ReadBusyScale)
+	}
+	s.record(H2ReadBusy, share)
 }

@@ -28,7 +28,8 @@ func TestH2Accounts(t *testing.T) {
 	r.H2FlowStall(3*time.Millisecond, true)
 	r.H2FlowStall(time.Millisecond, false)
 	r.H2Streams(5)
-	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseGoAway, Requests: 100, Proto: metrics.ProtoH2, PeakStreams: 9})
+	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseGoAway, Requests: 100, Proto: metrics.ProtoH2, PeakStreams: 9,
+		ReadTimed: true, ReadBusy: 900 * time.Millisecond, ReadSpan: time.Second})
 	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseServer, Requests: 3})
 	sh := r.Shard(0)
 	sh.Record(&metrics.Sample{Proto: metrics.ProtoH2, Status: 200}, nil)
@@ -40,7 +41,10 @@ func TestH2Accounts(t *testing.T) {
 	a := r.Flush(nil)
 
 	r.H2Settings(250, true, true)
-	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseH2Error, Requests: 1, Proto: metrics.ProtoH2, PeakStreams: 1})
+	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseH2Error, Requests: 1, Proto: metrics.ProtoH2, PeakStreams: 1,
+		ReadTimed: true, ReadBusy: 100 * time.Millisecond, ReadSpan: 400 * time.Millisecond})
+	// An HTTP/2 connection whose reader was not timed (net/http's).
+	r.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseRunEnd, Requests: 1, Proto: metrics.ProtoH2})
 	b := r.Flush(nil)
 
 	if a.DialedProto != [metrics.NumProtocols]int64{1, 2} || a.Protocols != [metrics.NumProtocols]int64{1, 2} {
@@ -75,9 +79,23 @@ func TestH2Accounts(t *testing.T) {
 		t.Errorf("stream_wait %+v", d)
 	}
 
+	if h.ReadLoops != 1 || h.ReadBusyMax != 900*time.Millisecond || h.ReadBusyMaxSpan != time.Second {
+		t.Errorf("readers timed %d, busiest %v of %v; want 1, 900ms of 1s", h.ReadLoops, h.ReadBusyMax, h.ReadBusyMaxSpan)
+	}
+	if d := metrics.DistOf(a.Hist(metrics.H2ReadBusy)); d.Count != 1 || d.Max != 900 {
+		t.Errorf("readers' busy shares %+v, want one of 900 (90%% of %d)", d, metrics.ReadBusyScale)
+	}
+
 	a.Merge(b)
-	if a.H2.MaxStreamsMin != 100 || a.H2.MaxStreamsMax != 250 || a.H2.PeakStreams != 9 || a.H2.Conns != 2 || a.CloseReasons[metrics.CloseH2Error] != 1 {
+	if a.H2.MaxStreamsMin != 100 || a.H2.MaxStreamsMax != 250 || a.H2.PeakStreams != 9 || a.H2.Conns != 3 || a.CloseReasons[metrics.CloseH2Error] != 1 {
 		t.Errorf("merged: %+v, close reasons %v", a.H2, a.CloseReasons)
+	}
+	// The busiest reader stays, with its span; the shares are 90% and 25%.
+	if a.H2.ReadLoops != 2 || a.H2.ReadBusyMax != 900*time.Millisecond || a.H2.ReadBusyMaxSpan != time.Second {
+		t.Errorf("merged: readers timed %d, busiest %v of %v", a.H2.ReadLoops, a.H2.ReadBusyMax, a.H2.ReadBusyMaxSpan)
+	}
+	if d := metrics.DistOf(a.Hist(metrics.H2ReadBusy)); d.Count != 2 || d.Min != 250 || d.Max != 900 {
+		t.Errorf("merged: readers' busy shares %+v, want 250 and 900", d)
 	}
 	enc, err := json.Marshal(a)
 	if err != nil {
@@ -88,7 +106,8 @@ func TestH2Accounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if back.H2 != a.H2 || back.Protocols != a.Protocols || back.DialedProto != a.DialedProto ||
-		metrics.DistOf(back.Hist(metrics.H2Streams)) != metrics.DistOf(a.Hist(metrics.H2Streams)) {
+		metrics.DistOf(back.Hist(metrics.H2Streams)) != metrics.DistOf(a.Hist(metrics.H2Streams)) ||
+		metrics.DistOf(back.Hist(metrics.H2ReadBusy)) != metrics.DistOf(a.Hist(metrics.H2ReadBusy)) {
 		t.Errorf("decoded %+v, want %+v", back.H2, a.H2)
 	}
 }
@@ -143,6 +162,7 @@ func TestH2Names(t *testing.T) {
 		{metrics.ErrProtocolNegotiation.String(), "protocol_negotiation"},
 		{metrics.StreamWait.String(), "stream_wait"},
 		{metrics.PhaseStreamWait.String(), "stream_wait"},
+		{metrics.H2ReadBusy.String(), "h2_read_busy"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

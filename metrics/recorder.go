@@ -211,6 +211,10 @@ type ClosedConn struct {
 	// PeakStreams the most it had open at once.
 	Proto       Protocol
 	PeakStreams int
+	// ReadTimed says its reader's busy time was measured (an HTTP/2
+	// connection of the default engine): busy ReadBusy of ReadSpan.
+	ReadTimed          bool
+	ReadBusy, ReadSpan time.Duration
 }
 
 // ConnClosed counts a closed connection: why it closed, how many requests
@@ -237,6 +241,9 @@ func (r *Recorder) ConnClosed(c ClosedConn) {
 		r.conns.H2.Conns++
 		r.conns.record(H2Streams, time.Duration(c.Requests))
 		r.conns.H2.PeakStreams = max(r.conns.H2.PeakStreams, int64(c.PeakStreams))
+		if c.ReadTimed {
+			r.conns.readLoop(c.ReadBusy, c.ReadSpan)
+		}
 	}
 	r.connMu.Unlock()
 }

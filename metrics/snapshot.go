@@ -45,6 +45,10 @@ const (
 	H2Streams
 	H2GoAwayLastStream
 	H2PingRTT
+	// H2ReadBusy is, for each closed HTTP/2 connection whose reader was
+	// timed, the share of its time that reader was busy (not waiting in
+	// a read), in units of 1/[ReadBusyScale] (per mille): a ratio, not a duration.
+	H2ReadBusy
 
 	numMetrics
 )
@@ -54,7 +58,7 @@ const NumMetrics = int(numMetrics)
 
 var metricNames = [...]string{"latency", "blocked", "dns", "connect", "proxy", "tls", "send", "wait", "receive", "stream_wait",
 	"idle_before_reuse", "service_time", "schedule_lag", "conn_lifetime", "server_idle_close", "conn_requests", "server_close_requests", "continue_wait",
-	"h2_streams", "h2_goaway_last_stream", "h2_ping_rtt"}
+	"h2_streams", "h2_goaway_last_stream", "h2_ping_rtt", "h2_read_busy"}
 
 // String returns the metric's stable name.
 func (m Metric) String() string { return metricNames[m] }

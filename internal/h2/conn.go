@@ -234,6 +234,7 @@ func newConn(p *Pool, h *host, tc *transport.Conn, nc net.Conn) *Conn {
 		c.pingT = time.AfterFunc(time.Hour, c.checkAlive)
 		c.pingT.Reset(p.pingAfter)
 	}
+	tc.TimeReads() // the reader's busy time, for the report (read_loop_busy)
 	go c.readLoop()
 	return c
 }
