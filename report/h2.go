@@ -2,6 +2,8 @@ package report
 
 import (
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/faya-load/faya/metrics"
 )
@@ -42,6 +44,41 @@ type H2Connections struct {
 	FlowControlStallTime     *int64 `json:"flow_control_stall_ns,omitempty"`
 	FlowControlConnStalls    *int64 `json:"flow_control_conn_stalls,omitempty"`
 	FlowControlConnStallTime *int64 `json:"flow_control_conn_stall_ns,omitempty"`
+	// ReadLoopBusy is how busy the connections' readers were; nil when
+	// no reader was timed (the net/http engine: Go's HTTP/2 reader is
+	// not faya's to time).
+	ReadLoopBusy *H2ReadLoop `json:"read_loop_busy,omitempty"`
+}
+
+// H2ReadLoop is how busy the HTTP/2 connections' readers were: the one
+// goroutine per connection that reads it, handles its frames and hands
+// the answers to their requests is busy from a read's return to its next
+// read call, and waits for the socket inside the read. P50, P99 and Max
+// are the shares of each connection's time (from its reader's start to
+// its close) its reader was busy, 0 to 1, over the Connections timed;
+// BusiestNs is the busiest reader's busy time, BusiestSpanNs the time it
+// was timed.
+type H2ReadLoop struct {
+	Connections   int64   `json:"connections"`
+	P50           float64 `json:"p50"`
+	P99           float64 `json:"p99"`
+	Max           float64 `json:"max"`
+	BusiestNs     int64   `json:"busiest_ns"`
+	BusiestSpanNs int64   `json:"busiest_span_ns"`
+}
+
+// readLoop is the readers' busy time of s; nil when none was timed.
+func readLoop(s *metrics.Snapshot) *H2ReadLoop {
+	h := &s.H2
+	if h.ReadLoops == 0 {
+		return nil
+	}
+	d := metrics.DistOf(s.Hist(metrics.H2ReadBusy))
+	share := func(v time.Duration) float64 {
+		return math.Round(min(float64(v)/metrics.ReadBusyScale, 1)*1000) / 1000
+	}
+	return &H2ReadLoop{Connections: h.ReadLoops, P50: share(d.P50), P99: share(d.P99), Max: share(d.Max),
+		BusiestNs: int64(h.ReadBusyMax), BusiestSpanNs: int64(h.ReadBusyMaxSpan)}
 }
 
 // H2MaxStreams is what the server's SETTINGS said of
@@ -102,6 +139,7 @@ func h2Connections(s *metrics.Snapshot) *H2Connections {
 		PeakStreams:    h.PeakStreams,
 		GoAways:        H2GoAways{Count: h.GoAways, Codes: byCode(&h.GoAwayCodes), LastStreamID: dist(s, metrics.H2GoAwayLastStream)},
 		RSTStreams:     byCode(&h.RSTStreams),
+		ReadLoopBusy:   readLoop(s),
 	}
 	out.measured(h, s)
 	return out
@@ -178,6 +216,21 @@ func (h *H2Connections) stallNote(dur func(int64) string, sep string) string {
 		*h.FlowControlConnStalls, dur(*h.FlowControlConnStallTime))
 }
 
+// readLoopRow says how busy the readers were: "p50 12% · max 97% (3
+// connections; the busiest 1.93s of 2.00s)", or that they were not timed
+// (the net/http engine) when HTTP/2 connections closed.
+func readLoopRow(h *H2Connections) (string, bool) {
+	b := h.ReadLoopBusy
+	if b == nil {
+		if h.Connections == 0 {
+			return "", false
+		}
+		return "not measured (the net/http engine's HTTP/2 reader is Go's)", true
+	}
+	return fmt.Sprintf("p50 %.0f%% · p99 %.0f%% · max %.0f%% of their time (%d connections; the busiest %s of %s)",
+		100*b.P50, 100*b.P99, 100*b.Max, b.Connections, Duration(b.BusiestNs), Duration(b.BusiestSpanNs)), true
+}
+
 // h2Rows are the HTML report's HTTP/2 rows; nil when the run neither used
 // nor offered HTTP/2. They say what the text report's HTTP/2 section says.
 func h2Rows(r *Report) []kv {
@@ -207,6 +260,9 @@ func h2Rows(r *Report) []kv {
 	}
 	if n := h.stallNote(dur, " ·"); n != "" {
 		out = append(out, kv{"flow-control stalls", n})
+	}
+	if v, ok := readLoopRow(h); ok {
+		out = append(out, kv{"read loop busy", v})
 	}
 	return out
 }

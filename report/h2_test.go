@@ -208,3 +208,71 @@ func TestH1HasNoH2Sections(t *testing.T) {
 		t.Errorf("text of an h1 run mentions HTTP/2:\n%s", txt.String())
 	}
 }
+
+// The readers' busy time: connections.h2.read_loop_busy with the shares
+// per connection and the busiest reader's time, and a text row, when the
+// readers were timed (the default engine); absent from the JSON, and
+// "not measured" in the text, when they were not (the net/http engine).
+func TestH2ReadLoopBusy(t *testing.T) {
+	timed := func() report.Run {
+		rec := metrics.NewRecorder(1)
+		sh := rec.Shard(0)
+		for range 3 {
+			rec.ConnDialedProto(metrics.ProtoH2)
+		}
+		for range 30 {
+			sh.Record(&metrics.Sample{Latency: time.Millisecond, Status: 200, Proto: metrics.ProtoH2, Reused: 1}, nil)
+		}
+		for _, busy := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 1900 * time.Millisecond} {
+			rec.ConnClosed(metrics.ClosedConn{Reason: metrics.CloseRunEnd, Requests: 10, Proto: metrics.ProtoH2,
+				ReadTimed: true, ReadBusy: busy, ReadSpan: 2 * time.Second})
+		}
+		return report.Run{
+			Meta:   report.Meta{URL: "http://127.0.0.1/", Engine: "h1", Pool: report.Pool(transport.Config{HTTP: transport.HTTP2})},
+			Result: engine.Result{Total: rec.Flush(nil), Duration: 2 * time.Second},
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		run  report.Run
+		json string // connections.h2.read_loop_busy ("": absent)
+		text string
+	}{
+		{"timed", timed(), `{"connections":3,"p50":0.125,"p99":0.95,"max":0.95,"busiest_ns":1900000000,"busiest_span_ns":2000000000}`,
+			"read loop busy           p50 12%, p99 95%, max 95% of their time (3 connections; the busiest 1.90s of 2.00s)"},
+		{"not timed", h2Run(), "", "read loop busy           not measured (the net/http engine's HTTP/2 reader is Go's)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := report.Build(tc.run)
+			var js bytes.Buffer
+			if err := report.JSON(&js, r); err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Connections struct {
+					H2 map[string]json.RawMessage `json:"h2"`
+				} `json:"connections"`
+			}
+			if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			raw, ok := doc.Connections.H2["read_loop_busy"]
+			var got bytes.Buffer
+			if ok {
+				if err := json.Compact(&got, raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.json == "" && ok || tc.json != "" && got.String() != tc.json {
+				t.Errorf("connections.h2.read_loop_busy %s (present %v), want %s", got.String(), ok, tc.json)
+			}
+			var txt bytes.Buffer
+			if err := report.Text(&txt, r); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(txt.String(), tc.text) {
+				t.Errorf("text lacks %q:\n%s", tc.text, txt.String())
+			}
+		})
+	}
+}

@@ -386,6 +386,9 @@ func (t *textWriter) h2(r *Report) {
 	if n := h.stallNote(dur, ","); n != "" {
 		t.printf("  flow-control stalls      %s\n", n)
 	}
+	if v, ok := readLoopRow(h); ok {
+		t.printf("  read loop busy           %s\n", strings.ReplaceAll(v, " · ", ", "))
+	}
 	t.printf("\n")
 }
 
