@@ -447,6 +447,9 @@ func (c *Conn) finish(st *stream, err error) {
 func (c *Conn) readLoop() {
 	var err error
 	for {
+		if d := readerDelay.Load(); d != 0 {
+			time.Sleep(time.Duration(d)) // SlowReaders: tests only
+		}
 		var f http2.Frame
 		var fh http2.FrameHeader
 		fh, err = c.fr.ReadFrameHeader() // the framer checks sizes and the HEADERS/CONTINUATION order
