@@ -12,7 +12,9 @@ import (
 // requests of 10ms each over conns connections open at once (h2 or not),
 // waits of wait for a stream slot, a server limit of maxStreams with
 // peak streams open at once, and stall of waits for the connection's
-// flow-control window (stallStream for the streams' own).
+// flow-control window (stallStream for the streams' own); readConns
+// closed connections whose reader was timed, the busiest one busy
+// readBusy of readSpan; the generator's CPU use and CPUs.
 type evidence struct {
 	n                     int
 	h1                    bool
@@ -23,6 +25,10 @@ type evidence struct {
 	stalls                int
 	vus, capConns         int
 	duration              time.Duration
+	readConns             int
+	readBusy, readSpan    time.Duration
+	generatorBusy         float64
+	cpus                  int
 	want, wantStreamLimit bool
 	mentions              []string
 }
@@ -41,6 +47,14 @@ func (e evidence) input() diagnose.Input {
 			rec.H2Settings(e.maxStreams, true, true)
 		}
 		rec.H2Streams(int(e.peak))
+		for i := range e.readConns {
+			busy := e.readBusy
+			if i > 0 {
+				busy /= 2 // the others less busy
+			}
+			rec.ConnClosed(metrics.ClosedConn{Proto: metrics.ProtoH2, Requests: int64(e.n / e.readConns), Lifetime: e.readSpan,
+				ReadTimed: true, ReadBusy: busy, ReadSpan: e.readSpan})
+		}
 		for i := range e.stalls {
 			rec.H2FlowStall(e.stall/time.Duration(e.stalls), true)
 			if i == 0 && e.stallStream > 0 {
@@ -58,7 +72,7 @@ func (e evidence) input() diagnose.Input {
 		sh.Record(&x, nil)
 	}
 	return diagnose.Input{Config: diagnose.Config{Concurrency: e.vus, MaxConnsPerHost: e.capConns, HTTP: "2", H2Offered: true},
-		Total: rec.Flush(nil), Duration: e.duration}
+		Total: rec.Flush(nil), Duration: e.duration, GeneratorBusy: e.generatorBusy, CPUs: e.cpus}
 }
 
 // single-connection-bottleneck fires on a run's own evidence of one
@@ -70,6 +84,10 @@ func TestSingleConnectionBottleneck(t *testing.T) {
 	// 1000 requests of 10ms: 10s of requests' time together.
 	streams := evidence{n: 1000, conns: 1, wait: 5 * time.Millisecond, maxStreams: 8, peak: 8, vus: 64, capConns: 1, duration: 2 * time.Second, want: true}
 	flow := evidence{n: 1000, conns: 1, maxStreams: 100, peak: 16, stall: 5 * time.Second, stalls: 500, vus: 16, capConns: 1, duration: 2 * time.Second, want: true}
+	// One connection of 100 streams, 16 open at once, its reader busy
+	// 95% of the 2 s run: the answers waited for it.
+	read := evidence{n: 1000, conns: 1, maxStreams: 100, peak: 16, vus: 16, capConns: 1, duration: 2 * time.Second,
+		readConns: 1, readBusy: 1900 * time.Millisecond, readSpan: 2 * time.Second, generatorBusy: 0.6, cpus: 2, want: true}
 	with := func(e evidence, f func(*evidence)) evidence { f(&e); return e }
 	for name, e := range map[string]evidence{
 		"streams at the limit, capped at 1 connection": with(streams, func(e *evidence) {
@@ -96,7 +114,39 @@ func TestSingleConnectionBottleneck(t *testing.T) {
 			e.stall, e.vus, e.mentions = 9*time.Second, 4, []string{"--max-conns-per-host 4 --h2-max-streams 1"}
 		}),
 
+		"reader busy": with(read, func(e *evidence) {
+			e.mentions = []string{"One HTTP/2 connection was the limit: its reader was busy 95% of the run", "16 VUs sent 1000 requests over 1 HTTP/2 connection open at once",
+				"reader (its one goroutine reading frames and handing the answers to their requests) was busy 1.90s of the 2.00s run (95%)",
+				"the answers of up to 16 streams open at once on a connection queued behind it.", "--max-conns-per-host 2 --h2-max-streams 8", "MaxConnsPerHost = 2"}
+		}),
+		"reader busy, 8 CPUs": with(read, func(e *evidence) {
+			e.cpus, e.mentions = 8, []string{"--max-conns-per-host 8 --h2-max-streams 2", "so that 8 readers share the answers"}
+		}),
+		"reader busy, unknown CPU use": with(read, func(e *evidence) {
+			e.generatorBusy, e.cpus, e.mentions = 0, 0, []string{"--max-conns-per-host 2 --h2-max-streams 8"}
+		}),
+		"reader busy, requests waited for a stream": with(read, func(e *evidence) {
+			e.peak, e.wait, e.maxStreams, e.mentions = 1, 100*time.Microsecond, 1, []string{"up to 1 streams open at once on a connection queued behind it, and 1000 requests waited for a stream slot"}
+		}),
+		"readers busy, two connections": with(read, func(e *evidence) {
+			e.conns, e.readConns, e.capConns = 2, 2, 2
+			e.mentions = []string{"2 HTTP/2 connections were the limit: their busiest reader was busy 95% of the run",
+				"(2 connections' readers timed: p50 48% busy, max 95%)", "--max-conns-per-host 4 --h2-max-streams 4"}
+		}),
+		"reader busy 90%": with(read, func(e *evidence) { e.readBusy, e.mentions = 1800*time.Millisecond, []string{"(90%)"} }),
+
 		// Cannot be judged, or nothing waited.
+		"reader busy 80%":              with(read, func(e *evidence) { e.readBusy, e.want = 1600*time.Millisecond, false }),
+		"reader not timed (net/http)":  with(read, func(e *evidence) { e.readConns, e.want = 0, false }),
+		"reader, one stream at a time": with(read, func(e *evidence) { e.peak, e.want = 1, false }),
+		"reader, generator CPU-bound":  with(read, func(e *evidence) { e.generatorBusy, e.want = 0.95, false }),
+		"reader, short run": with(read, func(e *evidence) {
+			e.duration, e.readBusy, e.readSpan, e.want = 900*time.Millisecond, 890*time.Millisecond, 900*time.Millisecond, false
+		}),
+		"reader, too few requests":      with(read, func(e *evidence) { e.n, e.want = 150, false }),
+		"reader, three connections":     with(read, func(e *evidence) { e.conns, e.readConns, e.capConns, e.want = 3, 3, 3, false }),
+		"reader, one VU":                with(read, func(e *evidence) { e.vus, e.peak, e.want = 1, 1, false }),
+		"reader, no duration (inspect)": with(read, func(e *evidence) { e.duration, e.want = 0, false }),
 		// (stream-limit judges a stream_wait alone.)
 		"HTTP/1.1 run":              with(streams, func(e *evidence) { e.h1, e.want, e.wantStreamLimit = true, false, true }),
 		"many connections":          with(streams, func(e *evidence) { e.conns, e.capConns, e.want, e.wantStreamLimit = 3, 3, false, true }),

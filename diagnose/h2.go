@@ -101,15 +101,27 @@ const (
 	bottleneckMinRequests = 200
 	bottleneckMaxConns    = 2
 	waitShare             = 0.10
+	// readBusyShare is the share of the run's time a connection's reader
+	// must have been busy (handling what it read, not waiting for the
+	// socket) to have been the limit.
+	readBusyShare = 0.90
 )
 
 // singleConnBottleneck: one HTTP/2 connection (or two) carried the run's
-// streams and was its limit, by one of two pieces of the run's own
+// streams and was its limit, by one of three pieces of the run's own
 // evidence: its streams were all in use (at the server's
 // MAX_CONCURRENT_STREAMS, or the most seen) while requests waited for a
-// slot for a tenth of their time or more, or request bodies waited for
+// slot for a tenth of their time or more; or request bodies waited for
 // the connection's flow-control window (shared by its streams; another
-// connection has its own) for a tenth of the requests' time or more.
+// connection has its own) for a tenth of the requests' time or more; or
+// its reader (the one goroutine that reads the connection, handles its
+// frames and hands the answers out) was busy for 90% of the run or more,
+// with requests waiting on it (several streams open at once, or a wait
+// for a stream slot). The reader is judged only where it was timed (the
+// default engine; not the net/http engine, whose reader is Go's), and
+// not when the generator's CPUs were 90% busy or more: a reader's busy
+// time then includes its waits for a CPU, and more connections would
+// not get one.
 // Judged only on HTTP/2 runs (90% of the requests or more) of a second
 // and 200 requests at least, with at most 2 connections open at once and
 // more requests in flight than connections. It replaces stream-limit,
@@ -143,7 +155,11 @@ func (a *analysis) singleConnBottleneck() {
 	// The connection's flow-control window.
 	stall := s.H2.FlowStallConnTime
 	flow := float64(stall) >= waitShare*total
-	if !streams && !flow {
+	// The connection's reader.
+	busy := s.H2.ReadBusyMax
+	read := s.H2.ReadLoops > 0 && float64(busy) >= readBusyShare*float64(a.Duration) &&
+		(wait.Count > 0 || peak >= 2) && (a.GeneratorBusy <= 0 || a.GeneratorBusy < GeneratorBusy)
+	if !streams && !flow && !read {
 		return
 	}
 	var ev []string
@@ -182,13 +198,38 @@ func (a *analysis) singleConnBottleneck() {
 		fixes = append(fixes, fmt.Sprintf("--max-conns-per-host %d --h2-max-streams %d (each connection has its own window; Go's client has no cap of streams per connection, so there: more than one http.Transport)", n, per),
 			"or a larger connection window on the server (Go: http.HTTP2Config.MaxReceiveBufferPerConnection, x/net's http2.Server.MaxUploadBufferPerConnection)")
 	}
+	if read {
+		rb := metrics.DistOf(s.Hist(metrics.H2ReadBusy))
+		e := fmt.Sprintf("the busiest connection's reader (its one goroutine reading frames and handing the answers to their requests) was busy %s of the %s run (%.0f%%), not waiting for the socket: the answers of up to %d streams open at once on a connection queued behind it",
+			dur(busy), dur(a.Duration), 100*min(float64(busy)/float64(a.Duration), 1), peak)
+		if wait.Count > 0 {
+			e += fmt.Sprintf(", and %d requests waited for a stream slot", wait.Count)
+		}
+		if s.H2.ReadLoops > 1 {
+			e += fmt.Sprintf(" (%d connections' readers timed: p50 %.0f%% busy, max %.0f%%)", s.H2.ReadLoops,
+				100*float64(rb.P50)/metrics.ReadBusyScale, 100*min(float64(rb.Max)/metrics.ReadBusyScale, 1))
+		}
+		ev = append(ev, e)
+		// Each connection has its own reader: as many as the CPUs can
+		// run at once (twice the connections at least), within the VUs,
+		// the streams spread over them by a cap per connection (the
+		// pool opens another connection only when streams run out).
+		n := max(need, min(c, max(2*open, int64(a.CPUs))))
+		per := (c + n - 1) / n
+		fixes = append(fixes, fmt.Sprintf("--max-conns-per-host %d --h2-max-streams %d, so that %d readers share the answers (in Go: http.Transport.MaxConnsPerHost = %d; Go's client opens another connection only when one's streams run out and has no cap of streams per connection, so there: more than one http.Transport)", n, per, n, n))
+	}
 	title := "One HTTP/2 connection was the limit: its streams were all in use"
-	if !streams {
+	switch {
+	case streams:
+	case flow:
 		title = "One HTTP/2 connection was the limit: its flow-control window held the request bodies back"
+	default:
+		title = fmt.Sprintf("One HTTP/2 connection was the limit: its reader was busy %.0f%% of the run", 100*min(float64(busy)/float64(a.Duration), 1))
 	}
 	if open > 1 {
 		title = strings.Replace(title, "One HTTP/2 connection was", fmt.Sprintf("%d HTTP/2 connections were", open), 1)
 		title = strings.Replace(title, "its ", "their ", 1)
+		title = strings.Replace(title, "their reader was", "their busiest reader was", 1)
 	}
 	a.add(Finding{ID: "single-connection-bottleneck", Severity: Warning, Title: title,
 		Evidence: strings.Join(ev, "; ") + ".", Fix: strings.Join(fixes, ", ")})

@@ -13,6 +13,8 @@ import (
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/h2"
+	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
 )
@@ -234,4 +236,84 @@ func TestNoSilentRetriesOnH2(t *testing.T) {
 			}
 		})
 	}
+}
+
+// One HTTP/2 connection whose reader is made slow (it waits 300 µs before
+// each frame, SlowReaders) while the server answers at once: the reader
+// is busy nearly all the run while 64 VUs' streams wait for their
+// answers, and the finding names it with its numbers and asks for the
+// connections that spread them. With the reader not slowed and the
+// server answering 5 ms after each request, the reader waits for the
+// socket: it is timed, and nothing fires. The net/http engine's reader
+// is Go's, not timed: nothing is recorded of it and nothing fires on it.
+func TestSingleConnectionReadLoopRun(t *testing.T) {
+	fast, fst := testserver.H2FramesURL(t, 1, 0)
+	slow, sst := testserver.H2FramesURL(t, 1, 5*time.Millisecond)
+	share := func(s *metrics.Snapshot, d time.Duration) float64 { return float64(s.H2.ReadBusyMax) / float64(d) }
+
+	restore := h2.SlowReaders(300 * time.Microsecond)
+	fs, s, d := readLoopRun(t, engine.EngineH1, fast)
+	restore()
+	t.Logf("slowed reader: %d requests in %v, %d readers timed, busiest %v of %v (%.0f%% of the run)",
+		s.Requests, d, s.H2.ReadLoops, s.H2.ReadBusyMax, s.H2.ReadBusyMaxSpan, 100*share(s, d))
+	if s.H2.ReadLoops != 1 || fst.Conns.Load() != 1 || fst.Requests.Load() < s.Requests {
+		t.Errorf("%d readers timed, the server saw %d connections and %d requests, want 1 and %d or more", s.H2.ReadLoops, fst.Conns.Load(), fst.Requests.Load(), s.Requests)
+	}
+	f := find(t, fs, "single-connection-bottleneck")
+	mention(t, f, "One HTTP/2 connection was the limit: its reader was busy", "64 VUs sent", "over 1 HTTP/2 connection open at once",
+		fmt.Sprintf("was busy %.2fs of the %.2fs run", s.H2.ReadBusyMax.Seconds(), d.Seconds()), "streams open at once on a connection queued behind it",
+		"--max-conns-per-host 2 --h2-max-streams 32", "MaxConnsPerHost = 2")
+	if share(s, d) < 0.9 || s.H2.PeakStreams < 2 {
+		t.Errorf("fired with the reader busy %.0f%% of the run (below 90%%), %d streams at once", 100*share(s, d), s.H2.PeakStreams)
+	}
+
+	fs, s, d = readLoopRun(t, engine.EngineH1, slow)
+	t.Logf("slow server: %d requests in %v, %d readers timed, busiest %v of %v (%.0f%% of the run)",
+		s.Requests, d, s.H2.ReadLoops, s.H2.ReadBusyMax, s.H2.ReadBusyMaxSpan, 100*share(s, d))
+	if s.H2.ReadLoops != 1 || sst.Conns.Load() != 1 {
+		t.Errorf("%d readers timed, %d connections to the server, want 1", s.H2.ReadLoops, sst.Conns.Load())
+	}
+	// Waiting for the server: well below the 90% (a loaded -race run's
+	// reader takes tens of µs for an answer, 64 of them every 5 ms).
+	if share(s, d) > 0.6 || s.H2.ReadBusyMaxSpan < d/2 {
+		t.Errorf("reader busy %v of %v (%.0f%% of the %v run) for answers 5 ms late", s.H2.ReadBusyMax, s.H2.ReadBusyMaxSpan, 100*share(s, d), d)
+	}
+	if has(fs, "single-connection-bottleneck") {
+		t.Errorf("fired on a reader waiting for the server: %s", dump(fs))
+	}
+
+	fs, s, _ = readLoopRun(t, engine.EngineNetHTTP, fast)
+	if s.H2.ReadLoops != 0 || s.H2.ReadBusyMax != 0 || s.Hist(metrics.H2ReadBusy) != nil {
+		t.Errorf("net/http engine: %d readers timed, busiest %v", s.H2.ReadLoops, s.H2.ReadBusyMax)
+	}
+	if has(fs, "single-connection-bottleneck") {
+		t.Errorf("fired on the net/http engine, whose reader is not timed: %s", dump(fs))
+	}
+}
+
+// readLoopRun is 64 VUs for 2 s on one HTTP/2 connection (h2c) to url.
+func readLoopRun(t *testing.T, eng, url string) ([]diagnose.Finding, *metrics.Snapshot, time.Duration) {
+	t.Helper()
+	p := engine.Plan{Scenarios: []engine.Scenario{{
+		Name:     "t",
+		Executor: engine.Executor{Type: engine.VUs, VUs: 64, Iterations: 1_000_000, Duration: 2 * time.Second},
+		Steps:    []engine.Step{{URL: url + "/"}},
+	}}}
+	p.Transport.HTTP, p.Transport.MaxConnsPerHost = transport.HTTP2, 1
+	p.Engine = eng
+	e, err := engine.New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Total
+	if s.Requests < 200 || s.Errors+s.HTTPErrors > 0 || s.Protocols[metrics.ProtoH2] != s.Requests {
+		t.Fatalf("%d requests, %d errors (%v %v), protocols %v", s.Requests, s.Errors+s.HTTPErrors, s.ErrCount, s.ErrExample, s.Protocols)
+	}
+	fs := diagnose.Analyze(diagnose.Input{Config: configOf(e.Plan()), Total: s, Timeline: res.Timeline,
+		Duration: res.Duration, Scheduling: res.Scheduling})
+	return fs, s, res.Duration
 }
