@@ -19,7 +19,12 @@ type decoder struct {
 	maxSize int // the table size the client allows (SETTINGS_HEADER_TABLE_SIZE)
 	limit   int // the table size the server set (a size update), at most maxSize
 	size    int // the table's size as RFC 7541 counts it (32 more per entry)
+	// ents[head:] are the table's entries, oldest first: eviction moves
+	// head, and the live ones move to the front only once head passes
+	// half of ents (an eviction per added field is the usual case: nginx
+	// adds every response header).
 	ents    []entry
+	head    int
 	arena   []byte
 	maxStr  int // the longest string accepted (0: no bound)
 	skip    bool
@@ -226,7 +231,7 @@ func (d *decoder) at(i uint64) (name, value []byte, ok bool) {
 		return f[0], f[1], true
 	}
 	j := i - uint64(len(staticTable))
-	if j > uint64(len(d.ents)) {
+	if j > uint64(len(d.ents)-d.head) {
 		return nil, nil, false
 	}
 	e := d.ents[len(d.ents)-int(j)]
@@ -237,7 +242,7 @@ func (d *decoder) at(i uint64) (name, value []byte, ok bool) {
 func (d *decoder) add(name, value []byte) {
 	sz := len(name) + len(value) + 32
 	if sz > d.limit {
-		d.ents = d.ents[:0]
+		d.ents, d.head = d.ents[:0], 0
 		d.size = 0
 		d.arena = d.arena[:0]
 		return
@@ -255,32 +260,35 @@ func (d *decoder) add(name, value []byte) {
 
 // evict drops the oldest entries until room more bytes fit.
 func (d *decoder) evict(room int) {
-	k := 0
+	k := d.head
 	for d.size+room > d.limit && k < len(d.ents) {
 		e := d.ents[k]
 		d.size -= e.nlen + e.vlen + 32
 		k++
 	}
-	if k > 0 {
-		n := copy(d.ents, d.ents[k:])
-		d.ents = d.ents[:n]
-	}
-	if len(d.ents) == 0 {
+	d.head = k
+	switch {
+	case k == len(d.ents):
+		d.ents, d.head = d.ents[:0], 0
 		d.arena = d.arena[:0]
+	case k > len(d.ents)/2:
+		n := copy(d.ents, d.ents[k:])
+		d.ents, d.head = d.ents[:n], 0
 	}
 }
 
 // compact moves the live entries' bytes to the front of the arena.
 func (d *decoder) compact() {
-	if len(d.ents) == 0 {
+	if len(d.ents) == d.head {
+		d.ents, d.head = d.ents[:0], 0
 		d.arena = d.arena[:0]
 		return
 	}
-	start := d.ents[0].off
+	start := d.ents[d.head].off
 	n := copy(d.arena, d.arena[start:])
 	d.arena = d.arena[:n]
-	for i := range d.ents {
-		d.ents[i].off -= start
+	for i := range d.ents[d.head:] {
+		d.ents[d.head+i].off -= start
 	}
 }
 

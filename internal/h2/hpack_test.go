@@ -70,6 +70,30 @@ func TestDecoderMatchesXNet(t *testing.T) {
 	}
 }
 
+// TestDecoderEvictsOnePerField is nginx's pattern: every answer adds its
+// few small fields to a full table, each evicting the oldest entry (the
+// table's entries move to the front only now and then), and a field that
+// refers to an old entry by index must still find it.
+func TestDecoderEvictsOnePerField(t *testing.T) {
+	var lists [][]hpack.HeaderField
+	for i := range 3000 {
+		lists = append(lists, []hpack.HeaderField{
+			{Name: ":status", Value: "200"},
+			{Name: "server", Value: "nginx"},
+			{Name: "date", Value: fmt.Sprintf("Thu, 03 Dec 2026 %02d:%02d:%02d GMT", i/3600, i/60%60, i%60)},
+			{Name: "content-length", Value: fmt.Sprint(i)},
+			{Name: fmt.Sprintf("x-%d", i%97), Value: fmt.Sprint(i % 89)},
+		})
+	}
+	ours, theirs, e1, e2 := decodeBoth(encoded(lists...))
+	if e1 != nil || e2 != nil {
+		t.Fatal(e1, e2)
+	}
+	if len(ours) != 5*3000 || fmt.Sprint(ours) != fmt.Sprint(theirs) {
+		t.Fatalf("%d fields, x/net %d; first ours %q, theirs %q", len(ours), len(theirs), ours[:5], theirs[:5])
+	}
+}
+
 // FuzzDecoder: on any bytes, faya's decoder and x/net's agree on the
 // fields of every block up to the first error, and on whether there is
 // one.
