@@ -27,7 +27,7 @@ type Client struct {
 	call    Call // the request's, for the length of Do
 	st      *stream
 	w       waiter
-	timer   *time.Timer
+	a       *alarm
 	hdrFn   func(name, value []byte)
 	cookies [][]byte
 	ckBuf   []byte
@@ -81,10 +81,10 @@ type Result struct {
 
 // NewClient returns a client over p.
 func NewClient(p *Pool) *Client {
-	cl := &Client{pool: p, st: newStream(), Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
+	cl := &Client{pool: p, Timeout: 30 * time.Second, MaxBody: -1, MaxRedirects: 10}
+	cl.a = newAlarm(p.d)
+	cl.st = newStream(cl.a.wake)
 	cl.w.ch = make(chan *Conn, 1)
-	cl.timer = time.NewTimer(time.Hour)
-	cl.timer.Stop()
 	cl.hdrFn = cl.onHeader
 	return cl
 }
@@ -112,8 +112,8 @@ func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) 
 	d := cl.pool.d
 	res.Start = d.Now()
 	due := res.Start + cl.Timeout
-	cl.timer.Reset(cl.Timeout)
-	defer cl.timer.Stop()
+	cl.a.start(ctx, res.Start, due)
+	defer cl.a.end()
 	r := req
 	var tries attempts
 	for {
@@ -153,7 +153,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 	p := cl.pool
 	d := p.d
 	t0 := d.Now()
-	c, src, err := p.get(ctx, r, cl.call.Proxy, &cl.w, due, cl.timer.C)
+	c, src, err := p.get(ctx, r, cl.call.Proxy, &cl.w, due, cl.a)
 	got := d.Now()
 	if err != nil {
 		if src == fromWait {
@@ -198,7 +198,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		cl.call.Capture.Body = cl.call.Capture.Body[:0]
 		st.capture, st.captureMax = &cl.call.Capture.Body, cl.call.Capture.BodyLimit
 	}
-	err = c.start(st, r, cookie, cl.timer.C, ctx.Done())
+	err = c.start(ctx, st, r, cookie, due, cl.a)
 	wrote := d.Now()
 	switch err {
 	case errWindowTimeout:
@@ -210,13 +210,13 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		p.release(c, wrote) // no stream was opened
 		return cl.again(res, tries, err)
 	}
-	if err == nil {
-		select {
-		case <-st.done:
-		case <-cl.timer.C:
+	for err == nil && !st.ended.Load() {
+		if canceled, timeout := cl.a.check(ctx, due); canceled != nil {
+			err = canceled
+		} else if timeout {
 			err = &TimeoutError{After: cl.Timeout, Err: errors.New("awaiting the response")}
-		case <-ctx.Done():
-			err = ctx.Err()
+		} else {
+			<-cl.a.wake
 		}
 	}
 	if err != nil {
@@ -227,15 +227,14 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Dur
 		c.mu.Unlock()
 		if gaveUp {
 			c.tc.StreamClosed()
-			cl.st = newStream() // the old one may still be touched by the reader
+			cl.st = newStream(cl.a.wake) // the old one may still be touched by the reader
 			c.flush()
 			end := d.Now()
 			p.release(c, end)
 			cl.takeBytes(c, res)
 			return false, err
 		}
-		<-st.done
-		err = nil
+		err = nil // the reader ended it first (st.ended is set)
 	}
 	c.tc.StreamClosed()
 	end := st.end
@@ -315,4 +314,4 @@ func (cl *Client) takeBytes(c *Conn, res *Result) {
 }
 
 // Close releases the client's timer.
-func (cl *Client) Close() { cl.timer.Stop() }
+func (cl *Client) Close() { cl.a.close() }

@@ -2,6 +2,7 @@ package h2
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -147,8 +148,9 @@ func (c *Conn) checkAlive() {
 // stream from request to request, unless it gave one up (a timeout) while
 // the reader could still touch it.
 type stream struct {
-	id   uint32
-	done chan struct{} // one send per finish
+	id    uint32
+	wake  chan struct{} // its client's alarm: rung when the stream ends
+	ended atomic.Bool   // set (by finish) once the fields below are final
 
 	// Set by the client before the stream starts.
 	head       bool
@@ -175,11 +177,11 @@ type stream struct {
 	recv       int32 // bytes received and not given back
 }
 
-func newStream() *stream { return &stream{done: make(chan struct{}, 1)} }
+func newStream(wake chan struct{}) *stream { return &stream{wake: wake} }
 
 // reset readies s for a new request.
 func (s *stream) reset() {
-	*s = stream{done: s.done}
+	*s = stream{wake: s.wake}
 }
 
 // appender is the write framer's writer: it appends to the connection's
@@ -291,9 +293,10 @@ func (c *Conn) writeHeaders(id uint32, block []byte, endStream bool, maxFrame ui
 
 // start opens stream st for r: an id, the HEADERS (with cookie, when
 // set, as one more field), then the body within the flow-control
-// windows. expired and quit end a wait for window. It returns an
-// *errUnprocessed when the connection took no stream.
-func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.Time, quit <-chan struct{}) error {
+// windows. A wait for window ends when ctx is done or the request's
+// deadline (due) passes, as a says. It returns an *errUnprocessed when
+// the connection took no stream.
+func (c *Conn) start(ctx context.Context, st *stream, r *Request, cookie string, due time.Duration, a *alarm) error {
 	c.mu.Lock()
 	if c.dead != nil || c.goaway || c.nextID > maxStreamID {
 		err := c.dead
@@ -346,14 +349,19 @@ func (c *Conn) start(st *stream, r *Request, cookie string, expired <-chan time.
 			c.mu.Unlock()
 			c.p.stats.FlowStalls.Add(1)
 			t0 := time.Now()
-			select {
-			case <-ch:
-			case <-expired:
-				c.p.rec.H2FlowStall(time.Since(t0), connWin)
-				return errWindowTimeout
-			case <-quit:
-				c.p.rec.H2FlowStall(time.Since(t0), connWin)
-				return errWindowCanceled
+			for woke := false; !woke; {
+				if canceled, timeout := a.check(ctx, due); canceled != nil || timeout {
+					c.p.rec.H2FlowStall(time.Since(t0), connWin)
+					if timeout {
+						return errWindowTimeout
+					}
+					return errWindowCanceled
+				}
+				select {
+				case <-ch:
+					woke = true
+				case <-a.wake:
+				}
 			}
 			c.p.rec.H2FlowStall(time.Since(t0), connWin)
 			c.mu.Lock()
@@ -440,7 +448,11 @@ func (c *Conn) finish(st *stream, err error) {
 	st.err = err
 	st.end = c.p.d.Now()
 	delete(c.streams, st.id)
-	st.done <- struct{}{}
+	st.ended.Store(true)
+	select {
+	case st.wake <- struct{}{}:
+	default: // a token is there already: the client looks at ended
+	}
 }
 
 // readLoop reads frames until the connection fails or closes.

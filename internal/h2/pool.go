@@ -157,10 +157,11 @@ const (
 )
 
 // get returns a connection with a stream slot taken for the request: on
-// an open connection, on a new one, or freed while waiting. expired and
-// quit end the wait and the dial. px is the proxy the request goes
+// an open connection, on a new one, or freed while waiting. The wait ends
+// when ctx is done or the deadline (due) passes, as a says; due bounds
+// the dial. px is the proxy the request goes
 // through (nil: direct): its connections are pooled apart.
-func (p *Pool) get(ctx context.Context, r *Request, px *transport.Proxy, w *waiter, due time.Duration, expired <-chan time.Time) (*Conn, source, error) {
+func (p *Pool) get(ctx context.Context, r *Request, px *transport.Proxy, w *waiter, due time.Duration, a *alarm) (*Conn, source, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -196,12 +197,19 @@ func (p *Pool) get(ctx context.Context, r *Request, px *transport.Proxy, w *wait
 		_ = stale.nc.Close()
 	}
 	var giveUp error
-	select {
-	case c = <-w.ch:
-	case <-ctx.Done():
-		giveUp = ctx.Err()
-	case <-expired:
-		giveUp = context.DeadlineExceeded
+	for got := false; !got; {
+		if canceled, timeout := a.check(ctx, due); canceled != nil {
+			giveUp = canceled
+			break
+		} else if timeout {
+			giveUp = context.DeadlineExceeded
+			break
+		}
+		select {
+		case c = <-w.ch:
+			got = true
+		case <-a.wake:
+		}
 	}
 	if giveUp != nil {
 		p.mu.Lock()
