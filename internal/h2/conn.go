@@ -448,9 +448,10 @@ func (c *Conn) finish(st *stream, err error) {
 	st.err = err
 	st.end = c.p.d.Now()
 	delete(c.streams, st.id)
+	wake := st.wake // read before ended: from then on the client may reset st
 	st.ended.Store(true)
 	select {
-	case st.wake <- struct{}{}:
+	case wake <- struct{}{}:
 	default: // a token is there already: the client looks at ended
 	}
 }
