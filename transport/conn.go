@@ -123,6 +123,35 @@ type Conn struct {
 	readFrom time.Duration // c's age at TimeReads
 	readWait time.Duration
 	readMark atomic.Int64
+
+	preRead  func() // SetReadHooks'
+	postRead func()
+	fd       int // Readable's: 0 not looked up, -1 none
+}
+
+// SetReadHooks makes before run before each read from the TCP connection
+// and after after it (nil: nothing). Set them before reading starts,
+// from the goroutine that reads.
+func (c *Conn) SetReadHooks(before, after func()) { c.preRead, c.postRead = before, after }
+
+// Readable returns the bytes waiting in the socket's receive queue
+// (FIONREAD on Linux), 0 when it cannot tell (elsewhere, or not a
+// socket). For the goroutine that reads, while the connection is open: a
+// hint, not a promise (the descriptor is looked up once, and a closed
+// one's number may be another's by then).
+func (c *Conn) Readable() int {
+	if c.fd == 0 {
+		c.fd = -1
+		if sc, ok := c.Conn.(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				_ = rc.Control(func(fd uintptr) { c.fd = int(fd) })
+			}
+		}
+	}
+	if c.fd < 0 {
+		return 0
+	}
+	return readable(c.fd)
 }
 
 // Conn states. A connection closed while it carries a request is reported
@@ -412,14 +441,22 @@ func (c *Conn) Read(b []byte) (int, error) {
 	var err error
 	if c.pending != nil {
 		err, c.pending = c.pending, nil
-	} else if c.timed {
-		t := time.Since(c.readBase)
-		c.readMark.Store(-int64(t-c.readWait) - 1)
-		n, err = c.Conn.Read(b)
-		c.readWait += time.Since(c.readBase) - t
-		c.readMark.Store(int64(c.readWait))
 	} else {
-		n, err = c.Conn.Read(b)
+		if c.preRead != nil {
+			c.preRead() // the reader's work: busy time when timed
+		}
+		if c.timed {
+			t := time.Since(c.readBase)
+			c.readMark.Store(-int64(t-c.readWait) - 1)
+			n, err = c.Conn.Read(b)
+			c.readWait += time.Since(c.readBase) - t
+			c.readMark.Store(int64(c.readWait))
+		} else {
+			n, err = c.Conn.Read(b)
+		}
+		if c.postRead != nil {
+			c.postRead()
+		}
 	}
 	c.rx.Add(int64(n))
 	if err != nil && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {

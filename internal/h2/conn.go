@@ -56,9 +56,14 @@ type Conn struct {
 	wbuf     []byte
 	wspare   []byte
 	flushing bool
-	werr     error
-	fw       *http2.Framer // writes into wbuf
-	hbuf     []byte        // a header block with an added field
+	// rflush: the reader has read from the socket and will flush the
+	// queued frames before it next reads from it (beforeRead), so a
+	// client that queues a request's frames meanwhile leaves them.
+	rflush bool
+	queued int // HEADERS queued since the reader's last beforeRead
+	werr   error
+	fw     *http2.Framer // writes into wbuf
+	hbuf   []byte        // a header block with an added field
 
 	// Under mu: the streams, windows and the connection's state.
 	mu       sync.Mutex
@@ -102,6 +107,8 @@ type Conn struct {
 	hdrBuf     []byte // a HEADERS frame's payload
 	pingSent   time.Duration
 	pingData   [8]byte
+	woke       int // streams ended since the last read from the socket
+	deferred   int // flushes put off for answers waiting in the socket, in a row
 
 	// Liveness (--h2-ping-timeout, Pool.pingAfter > 0): the reader counts
 	// the frames it reads; a timer, every pingAfter, sends a PING when
@@ -327,6 +334,11 @@ func (c *Conn) start(ctx context.Context, st *stream, r *Request, cookie string,
 	}
 	body := r.body
 	c.writeHeaders(st.id, block, len(body) == 0, maxFrame)
+	c.queued++
+	if c.rflush && len(body) == 0 {
+		c.wmu.Unlock() // the reader writes it before it next reads (beforeRead)
+		return nil
+	}
 	if yield && !c.flushing {
 		c.flushing = true
 		c.wmu.Unlock()
@@ -450,6 +462,7 @@ func (c *Conn) finish(st *stream, err error) {
 	delete(c.streams, st.id)
 	wake := st.wake // read before ended: from then on the client may reset st
 	st.ended.Store(true)
+	c.woke++
 	select {
 	case wake <- struct{}{}:
 	default: // a token is there already: the client looks at ended
@@ -458,6 +471,7 @@ func (c *Conn) finish(st *stream, err error) {
 
 // readLoop reads frames until the connection fails or closes.
 func (c *Conn) readLoop() {
+	c.tc.SetReadHooks(c.beforeRead, c.afterRead)
 	var err error
 	for {
 		if d := readerDelay.Load(); d != 0 {
@@ -508,6 +522,65 @@ func (c *Conn) readLoop() {
 		err = &NotH2Error{Err: err}
 	}
 	c.fail(err)
+}
+
+// beforeRead runs on the reader before each read from the socket (see
+// transport.Conn.SetReadHooks), afterRead after it. Between the two
+// the reader processes what it read, and the clients whose streams it
+// ended queue their next requests' frames (once it yields, or on other
+// Ps): beforeRead writes them all, in one write, as an event loop writes
+// once per turn (h2load does), unless more answers are waiting in the
+// socket already (FIONREAD): then it reads and hands those out first, so
+// that their clients' requests go in the same write, at most maxDefer
+// times in a row and while less than 16 KiB is queued. When the socket
+// has nothing, the queued frames are written and the reader waits; a
+// client that queues frames while it waits writes them itself (start).
+func (c *Conn) beforeRead() {
+	if woke := c.woke; woke > 0 {
+		// The clients woken run, and queue their frames: a yield lets
+		// at most 61 goroutines run first (the scheduler's fairness
+		// check), so up to maxYield while they have not all queued one
+		// (a client may end its iteration instead).
+		c.woke = 0
+		for range maxYield {
+			runtime.Gosched()
+			c.wmu.Lock()
+			queued := c.queued
+			c.wmu.Unlock()
+			if queued >= woke {
+				break
+			}
+		}
+	}
+	c.wmu.Lock()
+	c.queued = 0
+	if len(c.wbuf) > 0 && !c.flushing {
+		if c.deferred < maxDefer && len(c.wbuf) < 16<<10 && c.tc.Readable() > 0 {
+			c.deferred++
+			c.wmu.Unlock()
+			return
+		}
+		c.deferred = 0
+		c.rflush = false
+		c.unlockAndFlush()
+		return
+	}
+	c.deferred = 0
+	c.rflush = false
+	c.wmu.Unlock()
+}
+
+// maxDefer bounds the flushes beforeRead puts off in a row, maxYield its
+// yields for the clients it woke.
+const (
+	maxDefer = 4
+	maxYield = 3
+)
+
+func (c *Conn) afterRead() {
+	c.wmu.Lock()
+	c.rflush = true
+	c.wmu.Unlock()
 }
 
 // readHeaders reads a HEADERS frame's payload (after its header fh) and
