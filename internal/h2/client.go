@@ -116,9 +116,11 @@ func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) 
 	defer cl.a.end()
 	r := req
 	var tries attempts
+	t0 := res.Start // each hop's start (the first one's is the request's)
 	for {
-		retry, err := cl.hop(ctx, r, res, due, &tries)
+		retry, err := cl.hop(ctx, r, res, due, &tries, t0)
 		if retry {
+			t0 = d.Now()
 			continue
 		}
 		res.End = d.Now()
@@ -144,15 +146,16 @@ func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) 
 			return &HTTP1Error{Request: next, Proxy: cl.call.Proxy} // for the caller's HTTP/1.1 pool
 		}
 		r = next
+		t0 = d.Now()
 	}
 }
 
 // hop sends one request on one stream. retry says it must be sent again
 // (the server did not process it; once per request).
-func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Duration, tries *attempts) (retry bool, err error) {
+// t0 is when the hop started, on the dialer's clock.
+func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Duration, tries *attempts, t0 time.Duration) (retry bool, err error) {
 	p := cl.pool
 	d := p.d
-	t0 := d.Now()
 	c, src, err := p.get(ctx, r, cl.call.Proxy, &cl.w, due, cl.a)
 	got := d.Now()
 	if err != nil {
