@@ -34,6 +34,19 @@ type decoder struct {
 	// server, content-type, content-length, the date for a second).
 	memo     [8]struct{ raw, dec []byte }
 	memoNext int
+
+	// The last block decoded in full and the fields it held, replayed
+	// when the next block is the same bytes and the table is in a state
+	// that block leaves as it found it (see decode). rec* are the block
+	// being decoded's.
+	last      []byte
+	lastReps  int  // full decodes of last in a row
+	lastOK    bool // the next copy of last may be replayed
+	fields    []byte
+	fieldLens []int // name and value lengths, in turn
+	recAdd    int   // the sizes of the entries the block added
+	recUpdate bool  // it changed the table's size
+	recSkip   bool  // a field of it went undecoded (skip)
 }
 
 type entry struct{ off, nlen, vlen int }
@@ -61,8 +74,58 @@ func newDecoder(maxSize, maxStr int) *decoder {
 // decode decodes one whole header block, calling emit per field. Setting
 // d.skip from emit makes the rest of the block's literals go unread
 // (those the table keeps are still decoded and kept).
+//
+// A server sends the same header block again and again (nginx: the same
+// answer's headers, the date changing once a second), and each one adds
+// the same entries to the table (nginx indexes every field). Once a
+// block was decoded in full often enough that the table holds nothing
+// but its entries (and its fields were read from such a table: the
+// decodes in a row before the last one added at least the table's size),
+// decoding it again leaves the table as it was and yields the same
+// fields: the next copy replays them instead (a block that changes the
+// table's size, or had a field left undecoded, is never replayed).
+// FuzzDecoderRepeats and TestDecoderReplays hold it to x/net's decoder.
 func (d *decoder) decode(p []byte, emit func(name, value []byte)) error {
 	d.skip = false
+	if d.lastOK && bytes.Equal(p, d.last) {
+		off := 0
+		for i := 0; i+1 < len(d.fieldLens) && !d.skip; i += 2 {
+			n, v := d.fieldLens[i], d.fieldLens[i+1]
+			emit(d.fields[off:off+n], d.fields[off+n:off+n+v])
+			off += n + v
+		}
+		return nil
+	}
+	d.fields, d.fieldLens = d.fields[:0], d.fieldLens[:0]
+	d.recAdd, d.recUpdate, d.recSkip = 0, false, false
+	d.lastOK = false
+	if err := d.decodeFull(p, emit); err != nil {
+		d.lastReps = 0
+		d.last = d.last[:0]
+		return err
+	}
+	if d.lastReps > 0 && bytes.Equal(p, d.last) {
+		d.lastReps++
+	} else {
+		d.last = append(d.last[:0], p...)
+		d.lastReps = 1
+	}
+	d.lastOK = !d.recUpdate && !d.recSkip && len(p) <= 4096 &&
+		(d.recAdd == 0 || (d.lastReps-1)*d.recAdd >= d.limit)
+	return nil
+}
+
+// out hands a decoded field to emit (unless skip) and records it for a
+// replay.
+func (d *decoder) out(name, value []byte, emit func(name, value []byte)) {
+	d.fields = append(append(d.fields, name...), value...)
+	d.fieldLens = append(d.fieldLens, len(name), len(value))
+	if !d.skip {
+		emit(name, value)
+	}
+}
+
+func (d *decoder) decodeFull(p []byte, emit func(name, value []byte)) error {
 	first := true
 	for len(p) > 0 {
 		b := p[0]
@@ -77,9 +140,7 @@ func (d *decoder) decode(p []byte, emit func(name, value []byte)) error {
 			if !ok {
 				return errHpackIndex
 			}
-			if !d.skip {
-				emit(name, value)
-			}
+			d.out(name, value, emit)
 		case b&0xc0 == 0x40: // literal, added to the table
 			rest, err := d.literal(p, 6, true, emit)
 			if err != nil {
@@ -105,6 +166,7 @@ func (d *decoder) decode(p []byte, emit func(name, value []byte)) error {
 			}
 			p = rest
 			d.limit = int(n)
+			d.recUpdate = true
 			d.evict(0)
 			continue
 		default:
@@ -143,6 +205,7 @@ func (d *decoder) literal(p []byte, n uint8, index bool, emit func(name, value [
 		return nil, err
 	}
 	if d.skip && !index {
+		d.recSkip = true
 		return p, nil
 	}
 	if i == 0 {
@@ -155,11 +218,10 @@ func (d *decoder) literal(p []byte, n uint8, index bool, emit func(name, value [
 		return nil, err
 	}
 	if index {
+		d.recAdd += len(name) + len(value) + 32
 		d.add(name, value)
 	}
-	if !d.skip {
-		emit(name, value)
-	}
+	d.out(name, value, emit)
 	return p, nil
 }
 
