@@ -1,8 +1,9 @@
 // Package h2 is the default engine's HTTP/2 client, built for load: one
 // reader goroutine per connection demultiplexing frames to streams
 // (framing and HPACK from golang.org/x/net/http2 and its hpack package),
-// writes from the requests' own goroutines coalesced into one socket
-// write per burst, stream slots bounded by the server's
+// the requests' frames written once per reader turn (by the reader
+// before it next reads the socket, or by a request's goroutine while the
+// reader waits), stream slots bounded by the server's
 // MAX_CONCURRENT_STREAMS and a client cap with the wait for a slot
 // measured (the stream wait), flow control both ways, GOAWAY, RST_STREAM
 // and connection errors turned into counted outcomes, and a [Pool] of
