@@ -134,6 +134,18 @@ type Conn struct {
 // from the goroutine that reads.
 func (c *Conn) SetReadHooks(before, after func()) { c.preRead, c.postRead = before, after }
 
+// hookedRead reads from the TCP connection between the read hooks.
+func (c *Conn) hookedRead(b []byte) (int, error) {
+	if c.preRead != nil {
+		c.preRead()
+	}
+	n, err := c.Conn.Read(b)
+	if c.postRead != nil {
+		c.postRead()
+	}
+	return n, err
+}
+
 // Readable returns the bytes waiting in the socket's receive queue
 // (FIONREAD on Linux), 0 when it cannot tell (elsewhere, or not a
 // socket). For the goroutine that reads, while the connection is open: a
@@ -441,22 +453,16 @@ func (c *Conn) Read(b []byte) (int, error) {
 	var err error
 	if c.pending != nil {
 		err, c.pending = c.pending, nil
+	} else if c.timed {
+		// The read hooks count as waiting, not busy: the HTTP/2 reader's
+		// yields there let its clients run.
+		t := time.Since(c.readBase)
+		c.readMark.Store(-int64(t-c.readWait) - 1)
+		n, err = c.hookedRead(b)
+		c.readWait += time.Since(c.readBase) - t
+		c.readMark.Store(int64(c.readWait))
 	} else {
-		if c.preRead != nil {
-			c.preRead() // the reader's work: busy time when timed
-		}
-		if c.timed {
-			t := time.Since(c.readBase)
-			c.readMark.Store(-int64(t-c.readWait) - 1)
-			n, err = c.Conn.Read(b)
-			c.readWait += time.Since(c.readBase) - t
-			c.readMark.Store(int64(c.readWait))
-		} else {
-			n, err = c.Conn.Read(b)
-		}
-		if c.postRead != nil {
-			c.postRead()
-		}
+		n, err = c.hookedRead(b)
 	}
 	c.rx.Add(int64(n))
 	if err != nil && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
