@@ -13,7 +13,10 @@ import (
 )
 
 // Pool holds the HTTP/2 connections of one pool, per destination: at most
-// MaxConnsPerHost connections each (dialing or open); a request takes a
+// MaxConnsPerHost connections each (dialing or taking streams; one that
+// retires, by a request or age limit or the server's GOAWAY, leaves the
+// count as it stops taking streams, so its replacement may be dialed
+// while its last streams finish); a request takes a
 // stream slot on the open connection with the most free slots, a new
 // connection is dialed only when every one is full, and at the cap the
 // request waits for a slot (its stream wait). A connection's slots are
