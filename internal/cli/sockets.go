@@ -36,19 +36,21 @@ const timeWaitLife = 60 * time.Second
 // With --local-addr the sockets are counted per source address too: each
 // address has its own ephemeral ports.
 type socketWatch struct {
-	match      sockstat.Match
-	srcs       []netip.Addr    // --local-addr
-	split      *sockstat.Split // the last reading per source address; mu
-	srcBefore  []int
-	srcPeak    []int // mu
-	mu         sync.Mutex
-	lo, hi     int
-	before     int
-	hostBefore int
-	hostPeak   atomic.Int64
-	peak       atomic.Int64 // the most TIME_WAIT sockets to the targets seen
-	diag       bool         // the kernel's socket diagnostics answer
-	ok         bool
+	match sockstat.Match
+	// portLo and portHi bound the targets' ports, for the kernel's filter.
+	portLo, portHi uint16
+	srcs           []netip.Addr    // --local-addr
+	split          *sockstat.Split // the last reading per source address; mu
+	srcBefore      []int
+	srcPeak        []int // mu
+	mu             sync.Mutex
+	lo, hi         int
+	before         int
+	hostBefore     int
+	hostPeak       atomic.Int64
+	peak           atomic.Int64 // the most TIME_WAIT sockets to the targets seen
+	diag           bool         // the kernel's socket diagnostics answer
+	ok             bool
 }
 
 // targetAddrs resolves the host:port of each URL (http and https, a proxy
@@ -92,6 +94,11 @@ func watchSockets(ctx context.Context, targets []string, cfg transport.Config, r
 		return w
 	}
 	w.match = sockstat.ToRemote(addrs...)
+	// The kernel sends only sockets to the targets' ports.
+	w.portLo, w.portHi = addrs[0].Port(), addrs[0].Port()
+	for _, a := range addrs[1:] {
+		w.portLo, w.portHi = min(w.portLo, a.Port()), max(w.portHi, a.Port())
+	}
 	lo, hi, err := sockstat.PortRange()
 	if err != nil {
 		return w
@@ -99,7 +106,7 @@ func watchSockets(ctx context.Context, targets []string, cfg transport.Config, r
 	if len(w.srcs) > 0 {
 		w.split = sockstat.BySource(w.srcs)
 	}
-	c, err := sockstat.DiagSplit(w.match, w.split)
+	c, err := sockstat.DiagSplitTo(w.match, w.split, w.portLo, w.portHi)
 	w.diag = err == nil
 	if !w.diag {
 		if c, err = sockstat.ReadSplit(w.match, w.split); err != nil {
@@ -145,7 +152,7 @@ func (w *socketWatch) count() (int64, bool) {
 	}
 	if w.diag {
 		w.mu.Lock()
-		c, err := sockstat.DiagSplit(w.match, w.split)
+		c, err := sockstat.DiagSplitTo(w.match, w.split, w.portLo, w.portHi)
 		if err == nil {
 			w.raiseSources()
 		}
@@ -194,7 +201,7 @@ func (w *socketWatch) result() diagnose.Sockets {
 	var c sockstat.Counts
 	var err error
 	if w.diag {
-		c, err = sockstat.DiagSplit(w.match, w.split)
+		c, err = sockstat.DiagSplitTo(w.match, w.split, w.portLo, w.portHi)
 	}
 	if !w.diag || err != nil {
 		if c, err = sockstat.ReadSplit(w.match, w.split); err != nil {
