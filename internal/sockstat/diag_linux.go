@@ -25,9 +25,10 @@ var noFilter atomic.Bool
 
 // Diag counts the TCP sockets m selects, in the ESTABLISHED and TIME_WAIT
 // states, from the kernel's socket diagnostics (NETLINK_SOCK_DIAG). The
-// kernel sends only sockets in those states, so a reading costs time in
-// proportion to them, not to the whole table; it is cheap enough to take
-// every second during a run.
+// kernel walks its socket hash (about 2.4 ms on a 2-CPU VM with 24 GiB,
+// whose hash is sized by memory) and sends only sockets in those states
+// (DiagSplitTo: to those ports too); cheap enough to take every second
+// during a run.
 func Diag(m Match) (Counts, error) { return DiagSplit(m, nil) }
 
 // DiagSplit is Diag that also counts by sp's groups (sp may be nil).
