@@ -2,7 +2,8 @@
 // (a ConfigMap with the plan, an Indexed Job of agents, a coordinator
 // Job, and a NATS Deployment and Service when no NATS is given), prints
 // them as YAML through apimachinery's serializer, and creates them with
-// client-go, following the run until the coordinator ends.
+// client-go's REST client ([API]), following the run until the
+// coordinator ends.
 package k8s
 
 import (
@@ -24,8 +25,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // Config describes the run to place.
@@ -226,7 +225,7 @@ func Objects(c Config) ([]runtime.Object, error) {
 
 // Write writes objs as YAML documents through apimachinery's serializer.
 func Write(w io.Writer, objs []runtime.Object) error {
-	s := json.NewSerializerWithOptions(json.DefaultMetaFactory, scheme.Scheme, scheme.Scheme, json.SerializerOptions{Yaml: true})
+	s := json.NewSerializerWithOptions(json.DefaultMetaFactory, Scheme, Scheme, json.SerializerOptions{Yaml: true})
 	for i, o := range objs {
 		if i > 0 {
 			if _, err := io.WriteString(w, "---\n"); err != nil {
@@ -240,15 +239,14 @@ func Write(w io.Writer, objs []runtime.Object) error {
 	return nil
 }
 
-// Decode reads YAML documents back into typed objects (client-go's
-// scheme).
+// Decode reads YAML documents back into typed objects ([Scheme]).
 func Decode(b []byte) ([]runtime.Object, error) {
 	var out []runtime.Object
 	for doc := range strings.SplitSeq(string(b), "\n---\n") {
 		if strings.TrimSpace(doc) == "" {
 			continue
 		}
-		o, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+		o, _, err := codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -259,26 +257,22 @@ func Decode(b []byte) ([]runtime.Object, error) {
 
 // Apply creates the objects in their namespace (an object that exists is
 // an error that names it: delete the last run's first).
-func Apply(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object, say func(string, ...any)) error {
+func Apply(ctx context.Context, api API, objs []runtime.Object, say func(string, ...any)) error {
 	for _, o := range objs {
-		var err error
 		var kind, name string
 		switch x := o.(type) {
 		case *corev1.ConfigMap:
 			kind, name = "ConfigMap", x.Name
-			_, err = cs.CoreV1().ConfigMaps(x.Namespace).Create(ctx, x, metav1.CreateOptions{})
 		case *corev1.Service:
 			kind, name = "Service", x.Name
-			_, err = cs.CoreV1().Services(x.Namespace).Create(ctx, x, metav1.CreateOptions{})
 		case *appsv1.Deployment:
 			kind, name = "Deployment", x.Name
-			_, err = cs.AppsV1().Deployments(x.Namespace).Create(ctx, x, metav1.CreateOptions{})
 		case *batchv1.Job:
 			kind, name = "Job", x.Name
-			_, err = cs.BatchV1().Jobs(x.Namespace).Create(ctx, x, metav1.CreateOptions{})
 		default:
 			return fmt.Errorf("cannot create a %T", o)
 		}
+		err := api.Create(ctx, o)
 		if apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("%s %s exists (a run before?): delete it first (kubectl delete %s %s)", kind, name, strings.ToLower(kind), name)
 		}
@@ -304,18 +298,18 @@ type Status struct {
 
 // Follow watches the coordinator Job (name-coordinator) and the agents'
 // Job until the coordinator ends or ctx is done, polling every poll.
-func Follow(ctx context.Context, cs kubernetes.Interface, namespace, name string, poll time.Duration, say func(string, ...any)) (Status, error) {
+func Follow(ctx context.Context, api API, namespace, name string, poll time.Duration, say func(string, ...any)) (Status, error) {
 	var st Status
 	seenFailed := ""
 	for {
-		agents, err := cs.BatchV1().Jobs(namespace).Get(ctx, name+"-agents", metav1.GetOptions{})
+		agents, err := api.Job(ctx, namespace, name+"-agents")
 		if err == nil && agents.Status.FailedIndexes != nil && *agents.Status.FailedIndexes != seenFailed {
 			seenFailed = *agents.Status.FailedIndexes
 			st.FailedIndexes = seenFailed
-			st.Reasons = failedPods(ctx, cs, namespace, name+"-agents")
+			st.Reasons = failedPods(ctx, api, namespace, name+"-agents")
 			say("agent indexes failed: %s %s", seenFailed, strings.Join(st.Reasons, ", "))
 		}
-		coord, err := cs.BatchV1().Jobs(namespace).Get(ctx, name+"-coordinator", metav1.GetOptions{})
+		coord, err := api.Job(ctx, namespace, name+"-coordinator")
 		if err != nil {
 			return st, fmt.Errorf("get the coordinator Job: %w", err)
 		}
@@ -329,7 +323,7 @@ func Follow(ctx context.Context, cs kubernetes.Interface, namespace, name string
 				say("the coordinator completed: kubectl logs job/%s-coordinator shows the report", name)
 				return st, nil
 			case batchv1.JobFailed:
-				st.Reasons = append(st.Reasons, failedPods(ctx, cs, namespace, name+"-coordinator")...)
+				st.Reasons = append(st.Reasons, failedPods(ctx, api, namespace, name+"-coordinator")...)
 				return st, fmt.Errorf("the coordinator Job failed (%s): kubectl logs job/%s-coordinator shows its report", cond.Reason, name)
 			}
 		}
@@ -342,8 +336,8 @@ func Follow(ctx context.Context, cs kubernetes.Interface, namespace, name string
 }
 
 // failedPods names the job's pods that terminated with an error, and why.
-func failedPods(ctx context.Context, cs kubernetes.Interface, namespace, job string) []string {
-	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+func failedPods(ctx context.Context, api API, namespace, job string) []string {
+	pods, err := api.Pods(ctx, namespace, "job-name="+job)
 	if err != nil {
 		return nil
 	}

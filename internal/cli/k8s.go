@@ -12,7 +12,6 @@ import (
 	"github.com/faya-load/faya/scenario"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -115,12 +114,12 @@ and the run is followed until the coordinator ends (exit 1 when it failed).`,
 			if err != nil {
 				return fmt.Errorf("kubeconfig (--apply needs a cluster: KUBECONFIG or ~/.kube/config): %w", err)
 			}
-			cs, err := kubernetes.NewForConfig(rc)
+			api, err := k8s.NewAPI(rc)
 			if err != nil {
 				return err
 			}
 			say := func(format string, a ...any) { fmt.Fprintf(e.stderr, "faya: "+format+"\n", a...) }
-			return applyAndFollow(cmd, cs, c, objs, say)
+			return applyAndFollow(cmd, api, c, objs, say)
 		},
 	}
 	fs := cmd.Flags()
@@ -139,13 +138,13 @@ and the run is followed until the coordinator ends (exit 1 when it failed).`,
 
 // applyAndFollow creates the objects and follows the coordinator until
 // it ends.
-func applyAndFollow(cmd *cobra.Command, cs kubernetes.Interface, c k8s.Config, objs []runtime.Object, say func(string, ...any)) error {
+func applyAndFollow(cmd *cobra.Command, api k8s.API, c k8s.Config, objs []runtime.Object, say func(string, ...any)) error {
 	ctx := cmd.Context()
-	if err := k8s.Apply(ctx, cs, objs, say); err != nil {
+	if err := k8s.Apply(ctx, api, objs, say); err != nil {
 		return err
 	}
 	say("following job/%s-coordinator in %s (Ctrl-C stops following; the run goes on)", c.Name, c.Namespace)
-	st, err := k8s.Follow(ctx, cs, c.Namespace, c.Name, followPoll, say)
+	st, err := k8s.Follow(ctx, api, c.Namespace, c.Name, followPoll, say)
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitError{ExitInterrupted}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faya-load/faya/cluster/k8s"
+	"github.com/faya-load/faya/cluster/k8s/clientset"
 	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,7 +30,7 @@ func TestK8sApplyFake(t *testing.T) {
 	var said []string
 	done := make(chan error, 1)
 	go func() {
-		done <- applyAndFollow(cmd, cs, c, objs, func(f string, a ...any) { said = append(said, f) })
+		done <- applyAndFollow(cmd, clientset.New(cs), c, objs, func(f string, a ...any) { said = append(said, f) })
 	}()
 	var job *batchv1.Job
 	for {

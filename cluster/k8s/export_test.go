@@ -1,0 +1,4 @@
+package k8s
+
+// TestConfig is testConfig, for the external tests.
+var TestConfig = testConfig
