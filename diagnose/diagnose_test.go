@@ -60,6 +60,14 @@ func forEachEngine(t *testing.T, test func(*testing.T, string)) { enginetest.For
 
 func diagnoseRun(t *testing.T, eng string, p engine.Plan) ([]diagnose.Finding, *metrics.Snapshot) {
 	t.Helper()
+	fs, res := diagnoseResult(t, eng, p)
+	return fs, res.Total
+}
+
+// diagnoseResult runs p on eng and returns the findings on its result,
+// holding them to noHarm.
+func diagnoseResult(t *testing.T, eng string, p engine.Plan) ([]diagnose.Finding, *engine.Result) {
+	t.Helper()
 	p.Engine = eng
 	e, err := engine.New(p)
 	if err != nil {
@@ -74,7 +82,7 @@ func diagnoseRun(t *testing.T, eng string, p engine.Plan) ([]diagnose.Finding, *
 		Duration: res.Duration, Scheduling: res.Scheduling,
 	})
 	noHarm(t, fs)
-	return fs, res.Total
+	return fs, res
 }
 
 // find returns the finding with id, failing the test when it is missing.

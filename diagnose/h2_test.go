@@ -300,20 +300,10 @@ func readLoopRun(t *testing.T, eng, url string) ([]diagnose.Finding, *metrics.Sn
 		Steps:    []engine.Step{{URL: url + "/"}},
 	}}}
 	p.Transport.HTTP, p.Transport.MaxConnsPerHost = transport.HTTP2, 1
-	p.Engine = eng
-	e, err := engine.New(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := e.Run(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs, res := diagnoseResult(t, eng, p)
 	s := res.Total
 	if s.Requests < 200 || s.Errors+s.HTTPErrors > 0 || s.Protocols[metrics.ProtoH2] != s.Requests {
 		t.Fatalf("%d requests, %d errors (%v %v), protocols %v", s.Requests, s.Errors+s.HTTPErrors, s.ErrCount, s.ErrExample, s.Protocols)
 	}
-	fs := diagnose.Analyze(diagnose.Input{Config: configOf(e.Plan()), Total: s, Timeline: res.Timeline,
-		Duration: res.Duration, Scheduling: res.Scheduling})
 	return fs, s, res.Duration
 }

@@ -21,6 +21,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
@@ -259,20 +260,16 @@ func Decode(b []byte) ([]runtime.Object, error) {
 // an error that names it: delete the last run's first).
 func Apply(ctx context.Context, api API, objs []runtime.Object, say func(string, ...any)) error {
 	for _, o := range objs {
-		var kind, name string
-		switch x := o.(type) {
-		case *corev1.ConfigMap:
-			kind, name = "ConfigMap", x.Name
-		case *corev1.Service:
-			kind, name = "Service", x.Name
-		case *appsv1.Deployment:
-			kind, name = "Deployment", x.Name
-		case *batchv1.Job:
-			kind, name = "Job", x.Name
-		default:
-			return fmt.Errorf("cannot create a %T", o)
+		kinds, _, err := Scheme.ObjectKinds(o)
+		if err != nil {
+			return fmt.Errorf("cannot create a %T: %w", o, err)
 		}
-		err := api.Create(ctx, o)
+		m, err := meta.Accessor(o)
+		if err != nil {
+			return fmt.Errorf("cannot create a %T: %w", o, err)
+		}
+		kind, name := kinds[0].Kind, m.GetName()
+		err = api.Create(ctx, o)
 		if apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("%s %s exists (a run before?): delete it first (kubectl delete %s %s)", kind, name, strings.ToLower(kind), name)
 		}
