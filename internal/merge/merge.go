@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/runfile"
 	"github.com/faya-load/faya/metrics"
@@ -81,186 +82,224 @@ func Runs(parts []Part, o Options) (report.Run, error) {
 		}
 		return parts[i].name()
 	}
+	set, err := segmentsOf(parts, label)
+	if err != nil {
+		return report.Run{}, err
+	}
+	base := parts[set.first].Run
+	meta := base.Run.Meta
+	meta.Segment = ""
+	m := &merger{interval: o.Interval, out: report.Run{Meta: meta}}
+	m.out.Steps, m.out.Total = base.Run.Steps, &metrics.Snapshot{}
+	// The earliest start is the merged run's.
+	for _, p := range parts {
+		if p.Run != nil && !p.Run.Run.Start.IsZero() && (m.out.Start.IsZero() || p.Run.Run.Start.Before(m.out.Start)) {
+			m.out.Start = p.Run.Run.Start
+		}
+	}
+	var missing []string
+	for seg := range set.count {
+		i, ok := set.owner[seg]
+		if !ok {
+			name := fmt.Sprintf("%d/%d", seg, set.count)
+			missing = append(missing, name)
+			m.out.Agents = append(m.out.Agents, report.Agent{Name: "segment " + name, Segment: name, State: report.AgentMissing})
+			continue
+		}
+		p := &parts[i]
+		agent := p.agent(set.count)
+		m.out.Agents = append(m.out.Agents, agent)
+		if p.Run == nil {
+			missing = append(missing, agent.Segment)
+			continue
+		}
+		if !sameSteps(p.Run.Run.Steps, m.out.Steps) {
+			return report.Run{}, fmt.Errorf("%s has other steps than %s: merge the segments of one run", label(i), label(set.first))
+		}
+		if agent.State != report.AgentOK {
+			m.out.Interrupted = true
+		}
+		m.add(p, i == set.first)
+	}
+	m.timeline()
+	out := m.out
+	if len(missing) > 0 {
+		out.Interrupted = true
+	}
+	out.NotRun = notRun(out, set.count, base.Origin.Plan)
+	out.Thresholds = reevaluate(base.Run.Thresholds, out)
+	return out, nil
+}
+
+// segments is which part ran which segment of how many.
+type segments struct {
+	count int         // segments in the plan
+	owner map[int]int // segment index -> part
+	first int         // the first part with a run
+}
+
+// segmentsOf checks that the parts are distinct segments of one plan.
+func segmentsOf(parts []Part, label func(int) string) (segments, error) {
 	var (
 		hash   string
 		hashOf int
-		count  = -1
-		owner  = map[int]int{}
-		first  = -1
+		set    = segments{count: -1, owner: map[int]int{}, first: -1}
 	)
 	for i := range parts {
 		org := parts[i].origin()
 		seg, err := parseSegment(org.Segment)
 		if err != nil {
-			return report.Run{}, fmt.Errorf("%s: %w", label(i), err)
+			return set, fmt.Errorf("%s: %w", label(i), err)
 		}
-		if first < 0 && parts[i].Run != nil {
-			first = i
+		if set.first < 0 && parts[i].Run != nil {
+			set.first = i
 		}
 		if org.PlanHash != "" {
 			if hash != "" && org.PlanHash != hash {
-				return report.Run{}, fmt.Errorf("%s ran another plan than %s: merge the segments of one run", label(i), label(hashOf))
+				return set, fmt.Errorf("%s ran another plan than %s: merge the segments of one run", label(i), label(hashOf))
 			}
 			if hash == "" {
 				hash, hashOf = org.PlanHash, i
 			}
 		}
 		n := max(seg.Count, 1)
-		if count >= 0 && n != count {
-			return report.Run{}, fmt.Errorf("%s is segment %s, but %s is of %d segments: merge the segments of one run", label(i), org.Segment, label(0), count)
+		if set.count >= 0 && n != set.count {
+			return set, fmt.Errorf("%s is segment %s, but %s is of %d segments: merge the segments of one run", label(i), org.Segment, label(0), set.count)
 		}
-		count = n
-		if j, dup := owner[seg.Index]; dup {
-			return report.Run{}, fmt.Errorf("%s and %s both ran segment %d/%d: each segment must be merged once", label(j), label(i), seg.Index, n)
+		set.count = n
+		if j, dup := set.owner[seg.Index]; dup {
+			return set, fmt.Errorf("%s and %s both ran segment %d/%d: each segment must be merged once", label(j), label(i), seg.Index, n)
 		}
-		owner[seg.Index] = i
+		set.owner[seg.Index] = i
 	}
-	if first < 0 {
-		return report.Run{}, errors.New("no part has a run to merge")
+	if set.first < 0 {
+		return set, errors.New("no part has a run to merge")
 	}
-	base := parts[first].Run
-	meta := base.Run.Meta
-	meta.Segment = ""
-	out := report.Run{Meta: meta}
-	out.Steps, out.Total = base.Run.Steps, &metrics.Snapshot{}
-	// The earliest start is the merged run's.
-	for _, p := range parts {
-		if p.Run != nil && !p.Run.Run.Start.IsZero() && (out.Start.IsZero() || p.Run.Run.Start.Before(out.Start)) {
-			out.Start = p.Run.Run.Start
-		}
+	return set, nil
+}
+
+// merger adds the segments' runs into one, interval by interval.
+type merger struct {
+	interval time.Duration
+	out      report.Run
+	buckets  []*bucket
+}
+
+// bucket is one interval of the merged timeline.
+type bucket struct {
+	snap     *metrics.Snapshot
+	t        time.Duration
+	open     int64
+	active   int64
+	timeWait int64
+	points   int
+}
+
+func (m *merger) at(k int) *bucket {
+	for len(m.buckets) <= k {
+		m.buckets = append(m.buckets, &bucket{snap: &metrics.Snapshot{}})
 	}
-	type bucket struct {
-		snap     *metrics.Snapshot
-		t        time.Duration
-		open     int64
-		active   int64
-		timeWait int64
-		points   int
+	return m.buckets[k]
+}
+
+// add adds one segment's run: its totals, its intervals shifted by its
+// start's offset from the merged run's, and its sockets.
+func (m *merger) add(p *Part, first bool) {
+	r, out := &p.Run.Run, &m.out
+	if len(r.Steps) > len(out.Steps) {
+		out.Steps = r.Steps
 	}
-	var buckets []*bucket
-	at := func(k int) *bucket {
-		for len(buckets) <= k {
-			buckets = append(buckets, &bucket{snap: &metrics.Snapshot{}})
-		}
-		return buckets[k]
+	var offset time.Duration
+	if !r.Start.IsZero() && !out.Start.IsZero() {
+		offset = r.Start.Sub(out.Start)
 	}
-	var missing []string
-	for seg := range count {
-		i, ok := owner[seg]
-		if !ok {
-			missing = append(missing, fmt.Sprintf("%d/%d", seg, count))
-			out.Agents = append(out.Agents, report.Agent{Name: fmt.Sprintf("segment %d/%d", seg, count), Segment: fmt.Sprintf("%d/%d", seg, count), State: report.AgentMissing})
+	shift := int((offset + m.interval/2) / m.interval)
+	if r.Total != nil {
+		addAgent(out.Total, r.Total)
+	}
+	k := -1
+	for _, iv := range p.Intervals {
+		if !iv.HasPoint {
+			addAgent(m.at(max(k, 0)+shift).snap, iv.Snapshot)
 			continue
 		}
-		p := &parts[i]
-		agent := p.agent(count)
-		if p.Run == nil {
-			missing = append(missing, agent.Segment)
-			out.Agents = append(out.Agents, agent)
-			continue
-		}
-		r := &p.Run.Run
-		if !sameSteps(r.Steps, out.Steps) {
-			return report.Run{}, fmt.Errorf("%s has other steps than %s: merge the segments of one run", label(i), label(first))
-		}
-		if len(r.Steps) > len(out.Steps) {
-			out.Steps = r.Steps
-		}
-		if agent.State != report.AgentOK {
-			out.Interrupted = true
-		}
-		out.Agents = append(out.Agents, agent)
-		var offset time.Duration
-		if !r.Start.IsZero() && !out.Start.IsZero() {
-			offset = r.Start.Sub(out.Start)
-		}
-		shift := int((offset + o.Interval/2) / o.Interval)
-		if r.Total != nil {
-			addAgent(out.Total, r.Total)
-		}
-		k := -1
-		for _, iv := range p.Intervals {
-			if !iv.HasPoint {
-				addAgent(at(max(k, 0)+shift).snap, iv.Snapshot)
-				continue
+		k++
+		b := m.at(k + shift)
+		addAgent(b.snap, iv.Snapshot)
+		b.t = max(b.t, offset+iv.Point.T)
+		b.open += iv.Point.ConnsOpen
+		b.active += iv.Point.ConnsActive
+		if b.points == 0 || b.timeWait >= 0 {
+			if iv.Point.TimeWait < 0 {
+				b.timeWait = -1
+			} else {
+				b.timeWait += iv.Point.TimeWait
 			}
-			k++
-			b := at(k + shift)
-			addAgent(b.snap, iv.Snapshot)
-			b.t = max(b.t, offset+iv.Point.T)
-			b.open += iv.Point.ConnsOpen
-			b.active += iv.Point.ConnsActive
-			if b.points == 0 || b.timeWait >= 0 {
-				if iv.Point.TimeWait < 0 {
-					b.timeWait = -1
-				} else {
-					b.timeWait += iv.Point.TimeWait
-				}
-			}
-			b.points++
 		}
-		out.Duration = max(out.Duration, offset+r.Duration)
-		out.Scheduling = max(out.Scheduling, offset+r.Scheduling)
-		out.OpenAtEnd += r.OpenAtEnd
-		out.CPU += r.CPU
-		out.CPUs += r.CPUs
-		out.RunDelay += r.RunDelay
-		out.Interrupted = out.Interrupted || r.Interrupted
-		out.Sockets.Watched = r.Sockets.Watched && (i == first || out.Sockets.Watched)
-		// Each agent's sockets are its own machine's: the worst one
-		// stands for the run (a sum would count several machines' ports
-		// against one range).
-		out.Sockets.TimeWaitBefore = max(out.Sockets.TimeWaitBefore, r.Sockets.TimeWaitBefore)
-		out.Sockets.TimeWaitAfter = max(out.Sockets.TimeWaitAfter, r.Sockets.TimeWaitAfter)
-		out.Sockets.TimeWaitPeak = max(out.Sockets.TimeWaitPeak, r.Sockets.TimeWaitPeak)
-		out.Sockets.HostPeak = max(out.Sockets.HostPeak, r.Sockets.HostPeak)
-		if r.Sockets.PortHi > 0 {
-			out.Sockets.PortLo, out.Sockets.PortHi = r.Sockets.PortLo, r.Sockets.PortHi
+		b.points++
+	}
+	out.Duration = max(out.Duration, offset+r.Duration)
+	out.Scheduling = max(out.Scheduling, offset+r.Scheduling)
+	out.OpenAtEnd += r.OpenAtEnd
+	out.CPU += r.CPU
+	out.CPUs += r.CPUs
+	out.RunDelay += r.RunDelay
+	out.Interrupted = out.Interrupted || r.Interrupted
+	out.Sockets.Watched = r.Sockets.Watched && (first || out.Sockets.Watched)
+	addSockets(&out.Sockets, &r.Sockets)
+}
+
+// addSockets adds an agent's socket counts. Each agent's sockets are its
+// own machine's: the worst one stands for the run (a sum would count
+// several machines' ports against one range), and per source address
+// (--local-addr) the worst of each.
+func addSockets(dst, src *diagnose.Sockets) {
+	dst.TimeWaitBefore = max(dst.TimeWaitBefore, src.TimeWaitBefore)
+	dst.TimeWaitAfter = max(dst.TimeWaitAfter, src.TimeWaitAfter)
+	dst.TimeWaitPeak = max(dst.TimeWaitPeak, src.TimeWaitPeak)
+	dst.HostPeak = max(dst.HostPeak, src.HostPeak)
+	if src.PortHi > 0 {
+		dst.PortLo, dst.PortHi = src.PortLo, src.PortHi
+	}
+	for _, s := range src.Sources {
+		j := 0
+		for j < len(dst.Sources) && dst.Sources[j].Addr != s.Addr {
+			j++
 		}
-		// TIME_WAIT per source address (--local-addr): by address, the
-		// worst of each (an agent's addresses are its own machine's).
-		for _, src := range r.Sockets.Sources {
-			j := 0
-			for j < len(out.Sockets.Sources) && out.Sockets.Sources[j].Addr != src.Addr {
-				j++
-			}
-			switch {
-			case j < len(out.Sockets.Sources):
-				d := &out.Sockets.Sources[j]
-				d.TimeWaitBefore = max(d.TimeWaitBefore, src.TimeWaitBefore)
-				d.TimeWaitAfter = max(d.TimeWaitAfter, src.TimeWaitAfter)
-				d.TimeWaitPeak = max(d.TimeWaitPeak, src.TimeWaitPeak)
-			case j < metrics.MaxSourceAddrs:
-				out.Sockets.Sources = append(out.Sockets.Sources, src)
-			}
+		switch {
+		case j < len(dst.Sources):
+			d := &dst.Sources[j]
+			d.TimeWaitBefore = max(d.TimeWaitBefore, s.TimeWaitBefore)
+			d.TimeWaitAfter = max(d.TimeWaitAfter, s.TimeWaitAfter)
+			d.TimeWaitPeak = max(d.TimeWaitPeak, s.TimeWaitPeak)
+		case j < metrics.MaxSourceAddrs:
+			dst.Sources = append(dst.Sources, s)
 		}
 	}
+}
+
+// timeline turns the buckets into the merged run's points.
+func (m *merger) timeline() {
 	var last time.Duration
-	for _, b := range buckets {
+	for _, b := range m.buckets {
 		if b.points == 0 {
 			// Only a final flush without a point: fold it into the
 			// previous point.
-			if n := len(out.Timeline); n > 0 {
+			if n := len(m.out.Timeline); n > 0 {
 				continue
 			}
 		}
 		if b.t <= last {
-			b.t = last + o.Interval
+			b.t = last + m.interval
 		}
 		p := metrics.PointOf(b.snap, b.t, b.t-last)
 		p.ConnsOpen, p.ConnsActive, p.TimeWait = b.open, b.active, b.timeWait
 		if b.points == 0 {
 			p.TimeWait = -1
 		}
-		out.Timeline = append(out.Timeline, p)
+		m.out.Timeline = append(m.out.Timeline, p)
 		last = b.t
 	}
-	if len(missing) > 0 {
-		out.Interrupted = true
-	}
-	out.NotRun = notRun(out, count, base.Origin.Plan)
-	out.Thresholds = reevaluate(base.Run.Thresholds, out)
-	return out, nil
 }
 
 // addAgent adds an agent's snapshot to the run's: counters and
