@@ -170,8 +170,12 @@ func TestCoordinatorLostAgent(t *testing.T) {
 	wg, conns, _ := agents(t, ctx, ns.URL(), 2, nil)
 	started := make(chan struct{})
 	var once sync.Once
-	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan(srv.URL+"/", 50, 20*time.Second), Agents: 2,
-		JoinTimeout: 20 * time.Second, AgentTimeout: time.Second,
+	// AgentTimeout 3s: a busy machine (-race, both cores taken) can delay
+	// the other agent's heartbeats by a second, and it was lost too (1 run
+	// in 3 at load 15 with 1s). The plan lasts 30s, so a run that did not
+	// stop for the lost agent takes more than the 25s below.
+	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan(srv.URL+"/", 50, 30*time.Second), Agents: 2,
+		JoinTimeout: 20 * time.Second, AgentTimeout: 3 * time.Second,
 		OnInterval: func(*metrics.Snapshot, metrics.Point, *metrics.Snapshot) { once.Do(func() { close(started) }) }}
 	go func() {
 		<-started
@@ -185,14 +189,14 @@ func TestCoordinatorLostAgent(t *testing.T) {
 	if out.Lost != 1 || !out.Stopped {
 		t.Fatalf("lost %d stopped %v", out.Lost, out.Stopped)
 	}
-	if d := time.Since(t0); d > 15*time.Second {
+	if d := time.Since(t0); d > 25*time.Second {
 		t.Errorf("the run took %v: it did not stop for the lost agent", d)
 	}
 	run, err := merge.Runs(out.Parts, merge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !run.Interrupted || len(report.Incomplete(run.Agents)) != 1 || !strings.Contains(run.NotRun, "2 of 2 segments did not run to their end (0/2 lost, 1/2 interrupted)") && !strings.Contains(run.NotRun, "(0/2 interrupted, 1/2 lost)") || !strings.Contains(run.NotRun, "of the plan's 1000 iterations did not run") {
+	if !run.Interrupted || len(report.Incomplete(run.Agents)) != 1 || !strings.Contains(run.NotRun, "2 of 2 segments did not run to their end (0/2 lost, 1/2 interrupted)") && !strings.Contains(run.NotRun, "(0/2 interrupted, 1/2 lost)") || !strings.Contains(run.NotRun, "of the plan's 1500 iterations did not run") {
 		t.Errorf("partial %v agents %+v not run %q", run.Interrupted, run.Agents, run.NotRun)
 	}
 	cancel()

@@ -139,55 +139,12 @@ func (c *Coordinator) Run(ctx context.Context) (*Outcome, error) {
 	defer stopBeats()
 	go beat(beatCtx, c.Conn, hbSubject(run, coordinatorHB), c.AgentTimeout)
 
-	var mu sync.Mutex
-	var agents []*agentState
-	byID := map[string]*agentState{}
-	full := make(chan struct{})
-	joinSub, err := c.Conn.Subscribe(subjectJoin, func(m *nats.Msg) {
-		var req joinRequest
-		if err := json.Unmarshal(m.Data, &req); err != nil || req.ID == "" {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if _, dup := byID[req.ID]; dup || len(agents) >= c.Agents {
-			r, _ := json.Marshal(joinReply{Reason: "the run is full"})
-			_ = m.Respond(r)
-			return
-		}
-		name := req.Name
-		if name == "" {
-			name = "agent-" + req.ID[:6]
-		}
-		for _, a := range agents {
-			if a.name == name {
-				name += "-" + req.ID[:6]
-				break
-			}
-		}
-		a := &agentState{id: req.ID, name: name, lastSeen: time.Now()}
-		r, _ := json.Marshal(joinReply{OK: true, Run: run, Timeout: c.AgentTimeout})
-		if m.Respond(r) != nil {
-			return
-		}
-		agents = append(agents, a)
-		byID[req.ID] = a
-		c.Say("agent %s joined (%d of %d)", name, len(agents), c.Agents)
-		if len(agents) == c.Agents {
-			close(full)
-		}
-	})
+	r := &roster{c: c, run: run, byID: map[string]*agentState{}, full: make(chan struct{})}
+	joinSub, err := c.Conn.Subscribe(subjectJoin, r.join)
 	if err != nil {
 		return nil, err
 	}
-	hbSub, err := c.Conn.Subscribe(hbSubject(run, "*"), func(m *nats.Msg) {
-		id := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-		mu.Lock()
-		if a := byID[id]; a != nil {
-			a.lastSeen = time.Now()
-		}
-		mu.Unlock()
-	})
+	hbSub, err := c.Conn.Subscribe(hbSubject(run, "*"), r.heartbeat)
 	if err != nil {
 		_ = joinSub.Unsubscribe()
 		return nil, err
@@ -195,54 +152,112 @@ func (c *Coordinator) Run(ctx context.Context) (*Outcome, error) {
 	defer func() { _ = hbSub.Unsubscribe() }()
 
 	select {
-	case <-full:
+	case <-r.full:
 	case <-time.After(c.JoinTimeout):
 	case <-ctx.Done():
 	}
 	_ = joinSub.Unsubscribe()
-	mu.Lock()
-	joined := len(agents)
-	mu.Unlock()
-	stopAll := func() {
-		mu.Lock()
-		list := append([]*agentState(nil), agents...)
-		mu.Unlock()
-		for _, a := range list {
-			_, _ = c.request(a, control{Op: opStop, Run: run}, time.Second)
-		}
-	}
+	joined := len(r.list())
 	if ctx.Err() != nil {
-		stopAll()
+		r.stopAll()
 		return &Outcome{Interrupted: true, Stopped: true}, nil
 	}
 	if joined < c.Agents {
-		stopAll()
+		r.stopAll()
 		return nil, fmt.Errorf("%w: %d of %d within --join-timeout %v: start more agents (faya agent --nats URL) or lower --agents", ErrNotEnoughAgents, joined, c.Agents, c.JoinTimeout)
 	}
+	if err := c.start(r); err != nil {
+		r.stopAll()
+		return nil, err
+	}
+	return c.gather(ctx, js, r)
+}
 
-	// Clocks: the least round trip of a few pings gives each offset.
+// roster is the agents that joined a run. Its lock covers the list and
+// each agent's lastSeen, which the NATS callbacks write.
+type roster struct {
+	c      *Coordinator
+	run    string
+	mu     sync.Mutex
+	agents []*agentState
+	byID   map[string]*agentState
+	full   chan struct{} // closed when Agents joined
+}
+
+// join answers an agent's request to join, while there is room.
+func (r *roster) join(m *nats.Msg) {
+	var req joinRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil || req.ID == "" {
+		return
+	}
+	c := r.c
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.byID[req.ID]; dup || len(r.agents) >= c.Agents {
+		b, _ := json.Marshal(joinReply{Reason: "the run is full"})
+		_ = m.Respond(b)
+		return
+	}
+	name := req.Name
+	if name == "" {
+		name = "agent-" + req.ID[:6]
+	}
+	for _, a := range r.agents {
+		if a.name == name {
+			name += "-" + req.ID[:6]
+			break
+		}
+	}
+	a := &agentState{id: req.ID, name: name, lastSeen: time.Now()}
+	b, _ := json.Marshal(joinReply{OK: true, Run: r.run, Timeout: c.AgentTimeout})
+	if m.Respond(b) != nil {
+		return
+	}
+	r.agents = append(r.agents, a)
+	r.byID[req.ID] = a
+	c.Say("agent %s joined (%d of %d)", name, len(r.agents), c.Agents)
+	if len(r.agents) == c.Agents {
+		close(r.full)
+	}
+}
+
+// heartbeat notes that an agent is alive.
+func (r *roster) heartbeat(m *nats.Msg) {
+	r.seen(m.Subject[strings.LastIndexByte(m.Subject, '.')+1:])
+}
+
+// seen notes that the agent id was heard from now; it returns the agent,
+// nil for an id that did not join.
+func (r *roster) seen(id string) *agentState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.byID[id]
+	if a != nil {
+		a.lastSeen = time.Now()
+	}
+	return a
+}
+
+func (r *roster) list() []*agentState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*agentState(nil), r.agents...)
+}
+
+// stopAll asks every agent that joined to stop.
+func (r *roster) stopAll() {
+	for _, a := range r.list() {
+		_, _ = r.c.request(a, control{Op: opStop, Run: r.run}, time.Second)
+	}
+}
+
+// start measures each agent's clock, gives each its segment of the plan
+// and announces the start.
+func (c *Coordinator) start(r *roster) error {
+	agents := r.list()
 	for _, a := range agents {
-		best := time.Duration(math.MaxInt64)
-		for range 5 {
-			t0 := time.Now()
-			r, err := c.request(a, control{Op: opPing, Run: run}, 2*time.Second)
-			t1 := time.Now()
-			if err != nil {
-				continue
-			}
-			if rtt := t1.Sub(t0); rtt < best {
-				best = rtt
-				a.offset = r.Now.Sub(t0.Add(rtt / 2))
-			}
-		}
-		if best == math.MaxInt64 {
-			stopAll()
-			return nil, fmt.Errorf("agent %s does not answer", a.name)
-		}
-		a.rtt = best
-		if a.offset > c.MaxClockSkew || -a.offset > c.MaxClockSkew {
-			stopAll()
-			return nil, fmt.Errorf("agent %s's clock is %v off this coordinator's, beyond --max-clock-skew %v: sync the machines' clocks (NTP, chrony) or raise --max-clock-skew", a.name, a.offset.Round(time.Millisecond), c.MaxClockSkew)
+		if err := c.clock(a, r.run); err != nil {
+			return err
 		}
 	}
 	plan := c.Plan
@@ -250,13 +265,12 @@ func (c *Coordinator) Run(ctx context.Context) (*Outcome, error) {
 	origin := runfile.Origin{Plan: ptr(plan.Redacted()), PlanHash: merge.PlanHash(plan)}
 	for i, a := range agents {
 		a.seg = engine.Segment{Index: i, Count: c.Agents}
-		r, err := c.request(a, control{Op: opPlan, Run: run, Plan: &plan, Segment: a.seg, Meta: &meta, Origin: &origin}, 30*time.Second)
-		if err == nil && !r.OK {
-			err = errors.New(r.Err)
+		rep, err := c.request(a, control{Op: opPlan, Run: r.run, Plan: &plan, Segment: a.seg, Meta: &meta, Origin: &origin}, 30*time.Second)
+		if err == nil && !rep.OK {
+			err = errors.New(rep.Err)
 		}
 		if err != nil {
-			stopAll()
-			return nil, fmt.Errorf("agent %s refused segment %s: %w", a.name, a.seg, err)
+			return fmt.Errorf("agent %s refused segment %s: %w", a.name, a.seg, err)
 		}
 	}
 	lead := c.Lead
@@ -265,21 +279,43 @@ func (c *Coordinator) Run(ctx context.Context) (*Outcome, error) {
 	}
 	start := time.Now().Add(lead)
 	for _, a := range agents {
-		r, err := c.request(a, control{Op: opStart, Run: run, Start: start.Add(a.offset), Offset: a.offset}, 5*time.Second)
-		if err == nil && !r.OK {
-			err = errors.New(r.Err)
+		rep, err := c.request(a, control{Op: opStart, Run: r.run, Start: start.Add(a.offset), Offset: a.offset}, 5*time.Second)
+		if err == nil && !rep.OK {
+			err = errors.New(rep.Err)
 		}
 		if err != nil {
-			stopAll()
-			return nil, fmt.Errorf("agent %s did not start: %w", a.name, err)
+			return fmt.Errorf("agent %s did not start: %w", a.name, err)
 		}
-		mu.Lock()
-		a.lastSeen = time.Now()
-		mu.Unlock()
+		r.seen(a.id)
 	}
 	c.Say("%d agents start at %s (offsets measured: %s)", c.Agents, start.Format("15:04:05.000"), offsets(agents))
+	return nil
+}
 
-	return c.gather(ctx, js, run, agents, &mu, stopAll)
+// clock measures an agent's clock offset: the least round trip of a few
+// pings gives it.
+func (c *Coordinator) clock(a *agentState, run string) error {
+	best := time.Duration(math.MaxInt64)
+	for range 5 {
+		t0 := time.Now()
+		r, err := c.request(a, control{Op: opPing, Run: run}, 2*time.Second)
+		t1 := time.Now()
+		if err != nil {
+			continue
+		}
+		if rtt := t1.Sub(t0); rtt < best {
+			best = rtt
+			a.offset = r.Now.Sub(t0.Add(rtt / 2))
+		}
+	}
+	if best == math.MaxInt64 {
+		return fmt.Errorf("agent %s does not answer", a.name)
+	}
+	a.rtt = best
+	if a.offset > c.MaxClockSkew || -a.offset > c.MaxClockSkew {
+		return fmt.Errorf("agent %s's clock is %v off this coordinator's, beyond --max-clock-skew %v: sync the machines' clocks (NTP, chrony) or raise --max-clock-skew", a.name, a.offset.Round(time.Millisecond), c.MaxClockSkew)
+	}
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -312,186 +348,208 @@ func (c *Coordinator) request(a *agentState, m control, timeout time.Duration) (
 // gather consumes the agents' stream until every agent has sent its
 // result or is lost, watching their heartbeats and merging the intervals
 // for the live view.
-func (c *Coordinator) gather(ctx context.Context, js jetstream.JetStream, run string, agents []*agentState, mu *sync.Mutex, stopAll func()) (*Outcome, error) {
-	cons, err := js.OrderedConsumer(context.Background(), streamName(run), jetstream.OrderedConsumerConfig{})
+func (c *Coordinator) gather(ctx context.Context, js jetstream.JetStream, r *roster) (*Outcome, error) {
+	cons, err := js.OrderedConsumer(context.Background(), streamName(r.run), jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		stopAll()
+		r.stopAll()
 		return nil, fmt.Errorf("consume the run's stream: %w", err)
 	}
 	msgs := make(chan jetstream.Msg, 256)
 	cc, err := cons.Consume(func(m jetstream.Msg) { msgs <- m })
 	if err != nil {
-		stopAll()
+		r.stopAll()
 		return nil, fmt.Errorf("consume the run's stream: %w", err)
 	}
 	defer cc.Stop()
-	byID := map[string]*agentState{}
-	for _, a := range agents {
-		byID[a.id] = a
-	}
-	out := &Outcome{}
-	total := &metrics.Snapshot{}
-	emitted := 0
-	emit := func(force bool) {
-		// Interval k is merged once every agent still running sent it.
-		for {
-			ready := true
-			any := false
-			for _, a := range agents {
-				if a.points > emitted {
-					any = true
-				} else if a.state == "" && a.end == nil {
-					ready = false
-				}
-			}
-			if !any || (!ready && !force) {
-				return
-			}
-			iv := &metrics.Snapshot{}
-			var p metrics.Point
-			var open, active, tw int64
-			twKnown := true
-			for _, a := range agents {
-				k := 0
-				for _, x := range a.intervals {
-					if !x.HasPoint {
-						continue
-					}
-					if k == emitted {
-						addSide(iv, x.Snapshot)
-						p.T = max(p.T, x.Point.T)
-						open += x.Point.ConnsOpen
-						active += x.Point.ConnsActive
-						if x.Point.TimeWait < 0 {
-							twKnown = false
-						} else {
-							tw += x.Point.TimeWait
-						}
-						break
-					}
-					k++
-				}
-			}
-			addSide(total, iv)
-			pt := metrics.PointOf(iv, p.T, c.Interval)
-			pt.ConnsOpen, pt.ConnsActive, pt.TimeWait = open, active, tw
-			if !twKnown {
-				pt.TimeWait = -1
-			}
-			emitted++
-			if c.OnInterval != nil {
-				c.OnInterval(iv, pt, total)
-			}
-		}
+	g := &gathering{c: c, r: r, agents: r.list(), out: &Outcome{}, total: &metrics.Snapshot{}, graceful: c.Plan.GracefulStop}
+	if g.graceful == 0 {
+		g.graceful = engine.DefaultGracefulStop
 	}
 	tick := time.NewTicker(max(c.AgentTimeout/10, 10*time.Millisecond))
 	defer tick.Stop()
-	var stopDeadline time.Time
-	graceful := c.Plan.GracefulStop
-	if graceful == 0 {
-		graceful = engine.DefaultGracefulStop
-	}
-	stop := func(why string) {
-		if !out.Stopped {
-			out.Stopped = true
-			c.Say("stopping every agent: %s", why)
-			go stopAll()
-			stopDeadline = time.Now().Add(max(graceful, 0) + c.AgentTimeout + 2*time.Second)
-		}
-	}
-	done := func() bool {
-		for _, a := range agents {
-			if a.end == nil && a.state == "" {
-				return false
-			}
-		}
-		return true
-	}
 	ctxDone := ctx.Done()
-	for !done() {
+	for !g.done() {
 		select {
 		case <-ctxDone:
 			ctxDone = nil
-			out.Interrupted = true
-			stop("interrupted")
+			g.out.Interrupted = true
+			g.stop("interrupted")
 		case m := <-msgs:
 			_ = m.Ack()
-			subj := m.Subject()
-			id := subj[strings.LastIndexByte(subj, '.')+1:]
-			a := byID[id]
-			if a == nil {
-				continue
-			}
-			mu.Lock()
-			a.lastSeen = time.Now()
-			mu.Unlock()
-			switch {
-			case strings.HasPrefix(subj, subjectRun+run+".data.iv."):
-				var iv runfile.Interval
-				if err := json.Unmarshal(m.Data(), &iv); err != nil || iv.Snapshot == nil {
-					c.Log.Warn("bad interval", "agent", a.name, "err", err)
-					continue
-				}
-				a.intervals = append(a.intervals, iv)
-				if iv.HasPoint {
-					a.points++
-				}
-			case strings.HasPrefix(subj, subjectRun+run+".data.end."):
-				var f final
-				if err := json.Unmarshal(m.Data(), &f); err != nil {
-					c.Log.Warn("bad result", "agent", a.name, "err", err)
-					continue
-				}
-				if a.state == report.AgentLost {
-					continue // lost is lost: its late result is not counted
-				}
-				a.end = &f
-				if f.Err != "" {
-					a.state, a.reason = report.AgentFailed, f.Err
-					c.Say("agent %s failed: %s", a.name, f.Err)
-				}
-			}
-			emit(false)
+			g.receive(m)
+			g.emit(false)
 		case <-tick.C:
-			now := time.Now()
-			lostNow := false
-			mu.Lock()
-			for _, a := range agents {
-				if a.end == nil && a.state == "" && now.Sub(a.lastSeen) > c.AgentTimeout {
-					a.state = report.AgentLost
-					a.reason = fmt.Sprintf("silent for %v (--agent-timeout %v) after %d intervals", now.Sub(a.lastSeen).Round(time.Millisecond), c.AgentTimeout, a.points)
-					out.Lost++
-					lostNow = true
-					c.Say("agent %s (segment %s) LOST: %s", a.name, a.seg, a.reason)
-				}
-			}
-			mu.Unlock()
-			if lostNow && out.Lost > c.TolerateLost {
-				stop(fmt.Sprintf("%d agents lost (--tolerate-lost %d)", out.Lost, c.TolerateLost))
-			}
-			emit(false)
-			if out.Stopped && now.After(stopDeadline) {
-				for _, a := range agents {
-					if a.end == nil && a.state == "" {
-						a.state, a.reason = report.AgentLost, "no result after the stop"
-						out.Lost++
-					}
-				}
+			g.watch(time.Now())
+			g.emit(false)
+		}
+	}
+	g.emit(true)
+	for _, a := range g.agents {
+		g.out.Parts = append(g.out.Parts, c.part(a))
+	}
+	return g.out, nil
+}
+
+// gathering is gather's state; only gather's goroutine uses it (the
+// agents' lastSeen under the roster's lock).
+type gathering struct {
+	c            *Coordinator
+	r            *roster
+	agents       []*agentState
+	out          *Outcome
+	total        *metrics.Snapshot
+	emitted      int // intervals passed to OnInterval
+	graceful     time.Duration
+	stopDeadline time.Time
+}
+
+// running reports whether the agent has neither ended nor been lost.
+func (a *agentState) running() bool { return a.end == nil && a.state == "" }
+
+func (g *gathering) done() bool {
+	for _, a := range g.agents {
+		if a.running() {
+			return false
+		}
+	}
+	return true
+}
+
+// stop stops every agent, once, and bounds the wait for their results.
+func (g *gathering) stop(why string) {
+	if g.out.Stopped {
+		return
+	}
+	g.out.Stopped = true
+	g.c.Say("stopping every agent: %s", why)
+	go g.r.stopAll()
+	g.stopDeadline = time.Now().Add(max(g.graceful, 0) + g.c.AgentTimeout + 2*time.Second)
+}
+
+// receive takes one message of the run's stream: an agent's interval or
+// its result.
+func (g *gathering) receive(m jetstream.Msg) {
+	subj := m.Subject()
+	a := g.r.seen(subj[strings.LastIndexByte(subj, '.')+1:])
+	if a == nil {
+		return
+	}
+	c, run := g.c, g.r.run
+	switch {
+	case strings.HasPrefix(subj, subjectRun+run+".data.iv."):
+		var iv runfile.Interval
+		if err := json.Unmarshal(m.Data(), &iv); err != nil || iv.Snapshot == nil {
+			c.Log.Warn("bad interval", "agent", a.name, "err", err)
+			return
+		}
+		a.intervals = append(a.intervals, iv)
+		if iv.HasPoint {
+			a.points++
+		}
+	case strings.HasPrefix(subj, subjectRun+run+".data.end."):
+		var f final
+		if err := json.Unmarshal(m.Data(), &f); err != nil {
+			c.Log.Warn("bad result", "agent", a.name, "err", err)
+			return
+		}
+		if a.state == report.AgentLost {
+			return // lost is lost: its late result is not counted
+		}
+		a.end = &f
+		if f.Err != "" {
+			a.state, a.reason = report.AgentFailed, f.Err
+			c.Say("agent %s failed: %s", a.name, f.Err)
+		}
+	}
+}
+
+// watch marks the agents silent for longer than AgentTimeout lost, stops
+// the run when more are lost than tolerated, and gives up on the results
+// the stop did not bring.
+func (g *gathering) watch(now time.Time) {
+	c, out := g.c, g.out
+	lostNow := false
+	g.r.mu.Lock()
+	for _, a := range g.agents {
+		if a.running() && now.Sub(a.lastSeen) > c.AgentTimeout {
+			a.state = report.AgentLost
+			a.reason = fmt.Sprintf("silent for %v (--agent-timeout %v) after %d intervals", now.Sub(a.lastSeen).Round(time.Millisecond), c.AgentTimeout, a.points)
+			out.Lost++
+			lostNow = true
+			c.Say("agent %s (segment %s) LOST: %s", a.name, a.seg, a.reason)
+		}
+	}
+	g.r.mu.Unlock()
+	if lostNow && out.Lost > c.TolerateLost {
+		g.stop(fmt.Sprintf("%d agents lost (--tolerate-lost %d)", out.Lost, c.TolerateLost))
+	}
+	if out.Stopped && now.After(g.stopDeadline) {
+		for _, a := range g.agents {
+			if a.running() {
+				a.state, a.reason = report.AgentLost, "no result after the stop"
+				out.Lost++
 			}
 		}
 	}
-	emit(true)
-	for _, a := range agents {
-		out.Parts = append(out.Parts, c.part(a))
-	}
-	return out, nil
 }
 
-// addSide adds an agent's snapshot: maxima of agents side by side add.
-func addSide(dst, src *metrics.Snapshot) {
-	busy, alloc, open := dst.VUsBusyMax+src.VUsBusyMax, dst.VUsAllocated+src.VUsAllocated, dst.MaxOpen+src.MaxOpen
-	dst.Merge(src)
-	dst.VUsBusyMax, dst.VUsAllocated, dst.MaxOpen = busy, alloc, open
+// emit passes each interval to OnInterval once every agent still
+// running sent it (force: once any agent sent it).
+func (g *gathering) emit(force bool) {
+	for {
+		ready, any := true, false
+		for _, a := range g.agents {
+			if a.points > g.emitted {
+				any = true
+			} else if a.running() {
+				ready = false
+			}
+		}
+		if !any || (!ready && !force) {
+			return
+		}
+		iv, pt := g.interval(g.emitted)
+		merge.AddSideBySide(g.total, iv)
+		g.emitted++
+		if g.c.OnInterval != nil {
+			g.c.OnInterval(iv, pt, g.total)
+		}
+	}
+}
+
+// interval merges the agents' k-th intervals that have a point.
+func (g *gathering) interval(k int) (*metrics.Snapshot, metrics.Point) {
+	iv := &metrics.Snapshot{}
+	var t time.Duration
+	var open, active, tw int64
+	twKnown := true
+	for _, a := range g.agents {
+		n := 0
+		for _, x := range a.intervals {
+			if !x.HasPoint {
+				continue
+			}
+			if n == k {
+				merge.AddSideBySide(iv, x.Snapshot)
+				t = max(t, x.Point.T)
+				open += x.Point.ConnsOpen
+				active += x.Point.ConnsActive
+				if x.Point.TimeWait < 0 {
+					twKnown = false
+				} else {
+					tw += x.Point.TimeWait
+				}
+				break
+			}
+			n++
+		}
+	}
+	pt := metrics.PointOf(iv, t, g.c.Interval)
+	pt.ConnsOpen, pt.ConnsActive, pt.TimeWait = open, active, tw
+	if !twKnown {
+		pt.TimeWait = -1
+	}
+	return iv, pt
 }
 
 // part is an agent's run as merge.Runs takes it. A lost agent's run is

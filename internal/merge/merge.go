@@ -215,17 +215,17 @@ func (m *merger) add(p *Part, first bool) {
 	}
 	shift := int((offset + m.interval/2) / m.interval)
 	if r.Total != nil {
-		addAgent(out.Total, r.Total)
+		AddSideBySide(out.Total, r.Total)
 	}
 	k := -1
 	for _, iv := range p.Intervals {
 		if !iv.HasPoint {
-			addAgent(m.at(max(k, 0)+shift).snap, iv.Snapshot)
+			AddSideBySide(m.at(max(k, 0)+shift).snap, iv.Snapshot)
 			continue
 		}
 		k++
 		b := m.at(k + shift)
-		addAgent(b.snap, iv.Snapshot)
+		AddSideBySide(b.snap, iv.Snapshot)
 		b.t = max(b.t, offset+iv.Point.T)
 		b.open += iv.Point.ConnsOpen
 		b.active += iv.Point.ConnsActive
@@ -302,10 +302,10 @@ func (m *merger) timeline() {
 	}
 }
 
-// addAgent adds an agent's snapshot to the run's: counters and
+// AddSideBySide adds an agent's snapshot to the run's: counters and
 // histograms as Merge does, and the maxima (VUs busy and allocated,
 // connections open at once) summed, since the agents ran side by side.
-func addAgent(dst, src *metrics.Snapshot) {
+func AddSideBySide(dst, src *metrics.Snapshot) {
 	busy, alloc, open := dst.VUsBusyMax+src.VUsBusyMax, dst.VUsAllocated+src.VUsAllocated, dst.MaxOpen+src.MaxOpen
 	dst.Merge(src)
 	dst.VUsBusyMax, dst.VUsAllocated, dst.MaxOpen = busy, alloc, open
