@@ -108,21 +108,38 @@ func (c *Config) natsURL() string {
 	return "nats://" + c.Name + "-nats:4222"
 }
 
-// Objects returns the run's objects, in the order to create them.
+// Objects returns the run's objects, in the order to create them: the
+// plan's ConfigMap, the NATS server's Deployment and Service unless
+// Config.NATS names one, the agents' Indexed Job and the coordinator's
+// Job.
 func Objects(c Config) ([]runtime.Object, error) {
 	if err := c.defaults(); err != nil {
 		return nil, err
 	}
-	labels := func(part string) map[string]string {
-		return map[string]string{LabelApp: "faya", LabelPart: part, "faya/run": c.Name}
+	cm, err := c.configMap()
+	if err != nil {
+		return nil, err
 	}
-	meta := func(name, part string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: c.Namespace, Labels: labels(part)}
+	objs := []runtime.Object{cm}
+	if c.NATS == "" {
+		objs = append(objs, c.natsObjects()...)
 	}
-	var objs []runtime.Object
+	return append(objs, c.agentsJob(), c.coordinatorJob()), nil
+}
+
+func (c *Config) labels(part string) map[string]string {
+	return map[string]string{LabelApp: "faya", LabelPart: part, "faya/run": c.Name}
+}
+
+func (c *Config) meta(name, part string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: c.Namespace, Labels: c.labels(part)}
+}
+
+// configMap holds the plan and the files beside it.
+func (c *Config) configMap() (*corev1.ConfigMap, error) {
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: meta(c.Name+"-plan", "plan"),
+		ObjectMeta: c.meta(c.Name+"-plan", "plan"),
 		Data:       map[string]string{planKey: string(c.PlanData)},
 	}
 	size := len(c.PlanData)
@@ -143,42 +160,49 @@ func Objects(c Config) ([]runtime.Object, error) {
 	if size > maxConfigMap {
 		return nil, fmt.Errorf("the plan and its files take %d bytes, more than a ConfigMap holds (%d): use smaller data files", size, maxConfigMap)
 	}
-	objs = append(objs, cm)
-	if c.NATS == "" {
-		one := int32(1)
-		objs = append(objs, &appsv1.Deployment{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-			ObjectMeta: meta(c.Name+"-nats", "nats"),
-			Spec: appsv1.DeploymentSpec{
-				Replicas: &one,
-				Selector: &metav1.LabelSelector{MatchLabels: labels("nats")},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: labels("nats")},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{
-						Name: "nats", Image: c.NATSImage, Args: []string{"--jetstream", "--store_dir", "/data"},
-						Ports:        []corev1.ContainerPort{{Name: "client", ContainerPort: 4222}},
-						VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
-					}}, Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
-				},
+	return cm, nil
+}
+
+// natsObjects are the run's own NATS server with JetStream: a
+// Deployment of one and its Service.
+func (c *Config) natsObjects() []runtime.Object {
+	one := int32(1)
+	return []runtime.Object{&appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: c.meta(c.Name+"-nats", "nats"),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: c.labels("nats")},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: c.labels("nats")},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "nats", Image: c.NATSImage, Args: []string{"--jetstream", "--store_dir", "/data"},
+					Ports:        []corev1.ContainerPort{{Name: "client", ContainerPort: 4222}},
+					VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+				}}, Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
 			},
-		}, &corev1.Service{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-			ObjectMeta: meta(c.Name+"-nats", "nats"),
-			Spec: corev1.ServiceSpec{
-				Selector: labels("nats"),
-				Ports:    []corev1.ServicePort{{Name: "client", Port: 4222, TargetPort: intstr.FromString("client")}},
-			},
-		})
-	}
+		},
+	}, &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: c.meta(c.Name+"-nats", "nats"),
+		Spec: corev1.ServiceSpec{
+			Selector: c.labels("nats"),
+			Ports:    []corev1.ServicePort{{Name: "client", Port: 4222, TargetPort: intstr.FromString("client")}},
+		},
+	}}
+}
+
+// agentsJob is the agents' Indexed Job: one pod per segment.
+func (c *Config) agentsJob() *batchv1.Job {
 	n := int32(c.Agents)
 	zero := int32(0)
 	deadline := int64(c.Deadline / time.Second)
 	indexed := batchv1.IndexedCompletion
 	agentArgs := append([]string{"agent", "--nats", c.natsURL(), "--once", "--name", "$(POD_NAME)"}, c.AgentArgs...)
 	podName := corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}
-	objs = append(objs, &batchv1.Job{
+	return &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: meta(c.Name+"-agents", "agent"),
+		ObjectMeta: c.meta(c.Name+"-agents", "agent"),
 		Spec: batchv1.JobSpec{
 			CompletionMode: &indexed,
 			Completions:    &n,
@@ -189,7 +213,7 @@ func Objects(c Config) ([]runtime.Object, error) {
 			MaxFailedIndexes:      &zero,
 			ActiveDeadlineSeconds: &deadline,
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels("agent")},
+				ObjectMeta: metav1.ObjectMeta{Labels: c.labels("agent")},
 				Spec: corev1.PodSpec{
 					RestartPolicy: corev1.RestartPolicyNever,
 					Containers: []corev1.Container{{
@@ -198,16 +222,23 @@ func Objects(c Config) ([]runtime.Object, error) {
 				},
 			},
 		},
-	})
+	}
+}
+
+// coordinatorJob is the coordinator's Job, which reads the plan from the
+// ConfigMap.
+func (c *Config) coordinatorJob() *batchv1.Job {
+	zero := int32(0)
+	deadline := int64(c.Deadline / time.Second)
 	runArgs := append([]string{"run", "--agents", strconv.Itoa(c.Agents), "--nats", c.natsURL(), "-f", planDir + "/" + planKey}, c.RunArgs...)
-	objs = append(objs, &batchv1.Job{
+	return &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: meta(c.Name+"-coordinator", "coordinator"),
+		ObjectMeta: c.meta(c.Name+"-coordinator", "coordinator"),
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          &zero,
 			ActiveDeadlineSeconds: &deadline,
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels("coordinator")},
+				ObjectMeta: metav1.ObjectMeta{Labels: c.labels("coordinator")},
 				Spec: corev1.PodSpec{
 					RestartPolicy: corev1.RestartPolicyNever,
 					Containers: []corev1.Container{{
@@ -220,8 +251,7 @@ func Objects(c Config) ([]runtime.Object, error) {
 				},
 			},
 		},
-	})
-	return objs, nil
+	}
 }
 
 // Write writes objs as YAML documents through apimachinery's serializer.
