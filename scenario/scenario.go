@@ -328,6 +328,8 @@ var TransportKeys = []string{"max_conns_per_host", "max_idle_conns_per_host", "m
 	"max_header_bytes", "h2_max_streams", "h2_strict_streams", "h2_ping_timeout",
 	"max_requests_per_conn", "max_conn_lifetime", "local_addr", "resolve", "dns_ttl", "dns_mode", "ip_family"}
 
+// transport reads the transport: mapping. Long, as step is: one case per
+// key of TransportKeys, each a few lines, in one switch.
 func (p *parser) transport(n *yaml.Node) {
 	d, plan := p.d, &p.f.Plan
 	t := &plan.Transport

@@ -187,6 +187,12 @@ func (o *runOpts) coordinate(cmd *cobra.Command, e *env, plan engine.Plan, meta 
 		out.close()
 		return err
 	}
+	return finishCoordinated(e, out, res, meta, ths)
+}
+
+// finishCoordinated merges the agents' parts into the run's report,
+// writes it, and maps the outcome to the exit code.
+func finishCoordinated(e *env, out *sinks, res *cluster.Outcome, meta report.Meta, ths []threshold.Threshold) error {
 	if len(res.Parts) == 0 {
 		out.close()
 		return exitError{ExitInterrupted}

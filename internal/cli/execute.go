@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/internal/exporter"
 	"github.com/faya-load/faya/internal/progress"
@@ -278,6 +279,12 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 		out.close()
 		return err
 	}
+	return finishRun(e, out, res, err, meta, ths, watch.result(), o.inProcess)
+}
+
+// finishRun writes the run's report (err is the engine's, with a result)
+// and maps the outcome to the exit code.
+func finishRun(e *env, out *sinks, res *engine.Result, err error, meta report.Meta, ths []threshold.Threshold, sockets diagnose.Sockets, inProcess bool) error {
 	names := make([]string, len(res.Steps))
 	for i, s := range res.Steps {
 		names[i] = s.Name
@@ -286,10 +293,10 @@ func execute(ctx context.Context, e *env, plan engine.Plan, meta report.Meta, th
 	if len(ths) > 0 {
 		results = threshold.Evaluate(ths, threshold.Input{Total: res.Total, StepNames: names, Scheduling: res.Scheduling})
 	}
-	if o.inProcess {
+	if inProcess {
 		res.CPU, res.RunDelay = 0, 0
 	}
-	run := report.Run{Meta: meta, Result: *res, Sockets: watch.result(), Thresholds: results}
+	run := report.Run{Meta: meta, Result: *res, Sockets: sockets, Thresholds: results}
 	if errs := out.finish(run, report.Build(run)); len(errs) > 0 {
 		return reportFailed(e.stderr, errs)
 	}

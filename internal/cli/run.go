@@ -553,48 +553,8 @@ func (o *runOpts) executor(fs *pflag.FlagSet, timeout time.Duration, eng string)
 		return engine.Executor{Type: engine.RampingVUs, VUStages: st}, errs
 
 	case open:
-		if set("concurrency") {
-			bad("-c/--concurrency is for the closed model: with -r/--stages, bound the VUs with --max-vus")
-		}
-		if set("requests") {
-			bad("-n/--requests with -r/--stages: the number of requests is the rate over the duration; drop -n")
-		}
-		ex := engine.Executor{Type: engine.ConstantRate}
-		if set("rate") {
-			r, err := engine.ParseRate(o.rate)
-			switch {
-			case err != nil:
-				bad("-r/--rate: %v", err)
-			case r.IsZero():
-				bad("-r/--rate %q: must be positive", o.rate)
-			}
-			ex.Rate, ex.Duration = r, o.duration
-			if ex.Duration == 0 {
-				ex.Duration = defaultDuration
-			}
-		} else {
-			if set("duration") {
-				bad("-d/--duration with --stages: the stages set the length; drop -d")
-			}
-			st, err := engine.ParseRateStages(o.stages)
-			if err != nil {
-				bad("--stages %q: %v", o.stages, err)
-			}
-			ex.Type, ex.Stages = engine.RampingRate, st
-		}
-		ex.MaxVUs, ex.PreVUs = o.maxVUs, o.preVUs
-		ex.DeriveVUs(timeout, eng, set("max-vus"), set("pre-vus"))
-		if !set("max-vus") {
-			if o.file == "" {
-				o.note("--max-vus %s", maxVUsNote(ex, timeout, eng, ""))
-			}
-		} else if o.maxVUs < 1 {
-			bad("--max-vus %d: must be at least 1", o.maxVUs)
-		}
-		if set("pre-vus") && (o.preVUs < 0 || o.preVUs > ex.MaxVUs) {
-			bad("--pre-vus %d: must be from 0 to --max-vus (%d)", o.preVUs, ex.MaxVUs)
-		}
-		return ex, errs
+		ex, more := o.openExecutor(fs, timeout, eng)
+		return ex, append(errs, more...)
 	}
 
 	duration := o.duration
@@ -610,6 +570,56 @@ func (o *runOpts) executor(fs *pflag.FlagSet, timeout time.Duration, eng string)
 		}
 	}
 	return engine.Executor{Type: engine.VUs, VUs: vus, Iterations: o.requests, Duration: duration}, errs
+}
+
+// openExecutor maps the open model's flags (-r or --stages, --max-vus,
+// --pre-vus) to a constant or ramping rate.
+func (o *runOpts) openExecutor(fs *pflag.FlagSet, timeout time.Duration, eng string) (engine.Executor, []error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, usagef(format, a...)) }
+	set := fs.Changed
+	if set("concurrency") {
+		bad("-c/--concurrency is for the closed model: with -r/--stages, bound the VUs with --max-vus")
+	}
+	if set("requests") {
+		bad("-n/--requests with -r/--stages: the number of requests is the rate over the duration; drop -n")
+	}
+	ex := engine.Executor{Type: engine.ConstantRate}
+	if set("rate") {
+		r, err := engine.ParseRate(o.rate)
+		switch {
+		case err != nil:
+			bad("-r/--rate: %v", err)
+		case r.IsZero():
+			bad("-r/--rate %q: must be positive", o.rate)
+		}
+		ex.Rate, ex.Duration = r, o.duration
+		if ex.Duration == 0 {
+			ex.Duration = defaultDuration
+		}
+	} else {
+		if set("duration") {
+			bad("-d/--duration with --stages: the stages set the length; drop -d")
+		}
+		st, err := engine.ParseRateStages(o.stages)
+		if err != nil {
+			bad("--stages %q: %v", o.stages, err)
+		}
+		ex.Type, ex.Stages = engine.RampingRate, st
+	}
+	ex.MaxVUs, ex.PreVUs = o.maxVUs, o.preVUs
+	ex.DeriveVUs(timeout, eng, set("max-vus"), set("pre-vus"))
+	if !set("max-vus") {
+		if o.file == "" {
+			o.note("--max-vus %s", maxVUsNote(ex, timeout, eng, ""))
+		}
+	} else if o.maxVUs < 1 {
+		bad("--max-vus %d: must be at least 1", o.maxVUs)
+	}
+	if set("pre-vus") && (o.preVUs < 0 || o.preVUs > ex.MaxVUs) {
+		bad("--pre-vus %d: must be from 0 to --max-vus (%d)", o.preVUs, ex.MaxVUs)
+	}
+	return ex, errs
 }
 
 // maxVUsNote says how the open model's default VU bound was derived (fit:
