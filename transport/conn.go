@@ -61,7 +61,42 @@ func PutIdleReason(err error) metrics.CloseReason {
 // only after; the counters are atomic. A Conn reaches a request through
 // [ConnOf] on the connection in [net/http/httptrace.GotConnInfo].
 type Conn struct {
+	// The fields an HTTP/1.1 request reads or writes come first, in the
+	// first two cache lines (Conn's size class is a multiple of 64 bytes,
+	// so that each Conn starts on a line), then the exchange's state:
+	// with many connections a request finds its connection's lines out
+	// of the L1 cache, and each one it touches is a miss
+	// (bench/instr.sh cache).
 	net.Conn // the TCP connection
+
+	pool *Dialer
+
+	requests atomic.Int64
+	rx, tx   atomic.Int64 // wire bytes read and written (Read, Write)
+	seenRx   atomic.Int64 // bytes already attributed to a request
+	seenTx   atomic.Int64
+	lastUse  atomic.Int64  // monotonic ns (Pool clock) when the last request released it
+	inflight atomic.Int32  // requests carried now (HTTP/2: its open streams)
+	peak     atomic.Int32  // the most at once
+	state    atomic.Uint32 // stateInUse | stateClosed | stateReported
+	reason   atomic.Int32  // metrics.CloseReason+1 once known before Close; 0: not known
+	// Dest is 1 + the slot of the address the connection was made to in
+	// the run's accounts ([metrics.Recorder.ConnDialedAt]), 0 when not
+	// known: set by the [Observer]'s ConnDialed, before the connection
+	// carries a request, and copied to each request's sample.
+	Dest     int32
+	answered atomic.Bool // the last request's answer was read whole (NoteAnswered)
+	// MaxAge is how old the connection may grow before it is retired
+	// ([Config.MaxConnLifetime] with its jitter); 0: no limit.
+	MaxAge  time.Duration
+	pending error // a read error Exchange met, for the next Read
+	// The wire bytes Exchange moved, not yet taken (TakeBytes): plain
+	// fields, as Exchange is for the one goroutine that holds the
+	// connection (an HTTP/1.1 request), and whoever takes them or closes
+	// the connection comes after it (the pool hands connections on under
+	// its lock).
+	xrx, xtx int64
+	x        exchanger // Exchange's state: used by one request at a time
 
 	// Phases of the dial, zero when they did not happen (DNS for an IP
 	// literal, Proxy without a proxy, TLS for plain HTTP). Proxy is the
@@ -76,40 +111,18 @@ type Conn struct {
 	// negotiated, ProtoH2 for prior-knowledge h2c (--http 2 on http).
 	// Set before the connection is reported dialed.
 	Proto metrics.Protocol
-	// MaxAge is how old the connection may grow before it is retired
-	// ([Config.MaxConnLifetime] with its jitter); 0: no limit.
-	MaxAge time.Duration
 	// Local is the source address the connection bound
 	// ([Config.LocalAddrs]); the zero Addr when it bound none.
 	Local netip.Addr
-	// Dest is 1 + the slot of the address the connection was made to in
-	// the run's accounts ([metrics.Recorder.ConnDialedAt]), 0 when not
-	// known: set by the [Observer]'s ConnDialed, before the connection
-	// carries a request, and copied to each request's sample.
-	Dest int32
 
-	pool *Dialer
-
-	requests  atomic.Int64
-	inflight  atomic.Int32  // requests carried now (HTTP/2: its open streams)
-	peak      atomic.Int32  // the most at once
-	goaway    atomic.Bool   // HTTP/2: a GOAWAY was counted
-	streams   atomic.Int32  // HTTP/2: streams open now (headers written, not yet released)
-	peakOpen  atomic.Int32  // HTTP/2: the most streams open at once
-	ownCount  atomic.Bool   // HTTP/2: its pool counts its streams (PoolCountsStreams)
-	frames    bool          // HTTP/2: its frames are counted as they pass (FramesCounted)
-	state     atomic.Uint32 // stateInUse | stateClosed | stateReported
-	idleClose atomic.Int64  // when the server closed it idle: how long it had been idle (ns)
-	rx, tx    atomic.Int64  // wire bytes read and written
-	seenRx    atomic.Int64  // bytes already attributed to a request
-	seenTx    atomic.Int64
-	lastUse   atomic.Int64 // monotonic ns (Pool clock) when the last request released it
-	reason    atomic.Int32 // metrics.CloseReason+1 once known before Close; 0: not known
-	answered  atomic.Bool  // the last request's answer was read whole (NoteAnswered)
+	goaway    atomic.Bool  // HTTP/2: a GOAWAY was counted
+	streams   atomic.Int32 // HTTP/2: streams open now (headers written, not yet released)
+	peakOpen  atomic.Int32 // HTTP/2: the most streams open at once
+	ownCount  atomic.Bool  // HTTP/2: its pool counts its streams (PoolCountsStreams)
+	frames    bool         // HTTP/2: its frames are counted as they pass (FramesCounted)
+	idleClose atomic.Int64 // when the server closed it idle: how long it had been idle (ns)
 	closedAt  atomic.Int64 // lifetime at close (ns)
 	closeOnce sync.Once
-	x         *exchanger // Exchange's state: used by one request at a time
-	pending   error      // a read error Exchange met, for the next Read
 
 	// The busy time of the one goroutine reading c ([Conn.TimeReads]):
 	// the time between a Read returning and the next Read call. timed,
@@ -127,6 +140,8 @@ type Conn struct {
 	preRead  func() // SetReadHooks'
 	postRead func()
 	fd       int // Readable's: 0 not looked up, -1 none
+
+	_ [32]byte // to 512 bytes, a size class whose objects start on a cache line (TestConnSize)
 }
 
 // SetReadHooks makes before run before each read from the TCP connection
@@ -369,9 +384,20 @@ func (c *Conn) Requests() int64 { return c.requests.Load() }
 // call, so that each request is charged with the bytes of its exchange
 // and the total over all calls (and the close) is exact.
 func (c *Conn) TakeBytes() (received, sent int64) {
-	rx := c.rx.Load()
-	tx := c.tx.Load()
-	return rx - c.seenRx.Swap(rx), tx - c.seenTx.Swap(tx)
+	received, sent = c.xrx, c.xtx
+	if c.xrx|c.xtx != 0 { // only Exchange's connections write them
+		c.xrx, c.xtx = 0, 0
+	}
+	// A counter that did not move since the last take is not swapped
+	// (a locked instruction): an HTTP/1.1 request's bytes usually all
+	// went through Exchange.
+	if rx := c.rx.Load(); rx != c.seenRx.Load() {
+		received += rx - c.seenRx.Swap(rx)
+	}
+	if tx := c.tx.Load(); tx != c.seenTx.Load() {
+		sent += tx - c.seenTx.Swap(tx)
+	}
+	return received, sent
 }
 
 // Release marks the end of a request on c at now (the Pool's clock).
