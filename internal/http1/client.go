@@ -18,6 +18,10 @@ import (
 // Client sends one VU's requests through a Pool, one at a time. It is not
 // safe for concurrent use; give each VU its own.
 type Client struct {
+	// The fields each request reads or writes come first, together (the
+	// configuration's among them, then the request's state): with many
+	// VUs a request finds its client's cache lines cold, and each line it
+	// touches is a miss (bench/instr.sh cache).
 	pool *Pool
 	rd   *Reader
 
@@ -26,10 +30,6 @@ type Client struct {
 	// ResponseHeaderTimeout, when positive, bounds the wait for the
 	// response headers after the request was written.
 	ResponseHeaderTimeout time.Duration
-	// ExpectContinueTimeout is how long a request sent with "Expect:
-	// 100-continue" waits, its head written, for the server's 100
-	// Continue before it sends its body anyway; 0 or negative: no wait.
-	ExpectContinueTimeout time.Duration
 	// MaxBody caps the body bytes read per response (negative: no cap).
 	MaxBody int64
 	// MaxRedirects is how many redirects to follow (negative: none).
@@ -43,21 +43,27 @@ type Client struct {
 	// its blocked phase. Open-model VUs are patient, because their number
 	// follows the arrivals: impatient, a burst of arrivals that finds
 	// every connection busy dials one connection each.
-	Patient bool
+	Patient  bool
+	rhtArmed bool
 
 	call     Call                 // the inputs of the request in flight
 	cur      atomic.Pointer[Conn] // the connection a request is on, for aborting
 	ctx      context.Context
-	stopWait func() bool
-	rhtArmed bool
 	deadline time.Duration // the request's deadline, as set on its connection (dialer's clock)
 	due      time.Duration // when the request times out, on the dialer's clock
-	conn     *Conn
-	last     *Conn  // the connection it put in the idle list last; guarded by the pool's mutex
-	location []byte // the last response's Location
-	headFn   func() // cl.headDone, bound once
-	wroteFn  func() // sets wrote, bound once
+	last     *Conn         // the connection it put in the idle list last; guarded by the pool's mutex
+	location []byte        // the last response's Location
+	headFn   func()        // cl.headDone, bound once
+	wroteFn  func()        // sets wrote, bound once
 	wrote    time.Duration
+
+	// ExpectContinueTimeout is how long a request sent with "Expect:
+	// 100-continue" waits, its head written, for the server's 100
+	// Continue before it sends its body anyway; 0 or negative: no wait.
+	ExpectContinueTimeout time.Duration
+
+	stopWait func() bool
+	conn     *Conn // the connection whose response-header timeout is armed
 	hdrFn    HeaderFunc
 	pbuf     []byte // a pipelined batch: copies of praw
 	praw     []byte
@@ -307,45 +313,24 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	wrote := cl.wrote
 	var resp Response
 	if err == nil {
-		if rht := cl.ResponseHeaderTimeout; rht > 0 {
-			if dl := time.Now().Add(rht); dl.Before(cl.pool.d.At(cl.deadline)) {
-				_ = c.nc.SetReadDeadline(dl)
-				cl.rhtArmed, cl.conn = true, c
-			}
+		if cl.ResponseHeaderTimeout > 0 {
+			cl.armHeaderTimeout(c)
 		}
 		if !primed {
 			cl.rd.Reset(c.nc)
 			cl.rd.w = got0
 		}
-		cl.rd.onHead = cl.headFn
+		if cl.rhtArmed {
+			cl.rd.onHead = cl.headFn // headDone acts only then
+		}
 		onHeader := cl.OnHeader
-		cp := cl.call.Capture
-		if cl.call.Jar != nil || cp != nil {
-			onHeader = cl.hdrFn
-			cl.cookies, cl.ckBuf = cl.cookies[:0], cl.ckBuf[:0]
-			if cp != nil {
-				cp.Header = cp.Header[:0]
-				cp.Body = cp.Body[:0]
-				cl.rd.capture, cl.rd.captureMax = &cp.Body, cp.BodyLimit
-			}
+		if cl.call.Jar != nil || cl.call.Capture != nil {
+			onHeader = cl.startCapture()
 		}
 		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, onHeader, cl.maxRedirects() >= 0)
 		cl.rd.onHead, cl.rd.capture = nil, nil
-		if err == nil && res.Expect == metrics.ExpectFinal {
-			// A final answer came before the body: the connection stays in
-			// step only with the body sent (as net/http does), or closes.
-			if resp.Close {
-				tc.SetCloseReason(metrics.CloseServer)
-			} else {
-				_, err = c.nc.Write(out[len(out)-len(r.body):])
-				cl.wrote = d.Now()
-			}
-		}
-		if err == nil && cl.call.Jar != nil && len(cl.cookies) > 0 {
-			cl.call.Jar.SetCookieLines(r.URL, cl.cookies)
-		}
-		if cp != nil {
-			cp.Status, cp.URL, cp.TLS = resp.Status, r.URL, c.tlsOf(r)
+		if res.Expect == metrics.ExpectFinal || cl.call.Jar != nil || cl.call.Capture != nil {
+			err = cl.afterAnswer(c, r, out, &resp, res, err)
 		}
 	}
 	end := d.Now()
@@ -356,33 +341,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 
 	cl.location = nil
 	if err != nil {
-		nothing := !cl.rd.gotBytes()
-		if src != fromDial && nothing && r.idempotent && res.Retries < maxRetries && ctx.Err() == nil && isClosedConn(err) {
-			// The server closed this idle connection as we sent on it:
-			// send again on another, as net/http does (each retry drops
-			// a dead connection; the last resort is a new one).
-			res.Retries++
-			tc.NoteServerIdleClose()
-			cl.pool.put(c, false, end, cl)
-			tc.Release(end)
-			return true, nil
-		}
-		if ctx.Err() != nil || isTimeout(err) {
-			tc.SetCloseReason(metrics.CloseCanceled)
-		} else if r, ok := transport.FailedReason(metrics.Classify(err)); ok {
-			tc.SetCloseReason(r)
-		}
-		cl.pool.put(c, false, end, cl)
-		tc.Release(end)
-		if ctx.Err() == nil && isTimeout(err) {
-			if cl.rhtArmed {
-				err = &TimeoutError{After: cl.ResponseHeaderTimeout, Header: true, Err: err}
-			} else {
-				err = &TimeoutError{After: cl.Timeout, Err: err}
-			}
-		}
-		cl.rhtArmed, cl.conn = false, nil
-		return false, err
+		return cl.failed(ctx, c, r, src, res, end, err)
 	}
 
 	cl.location = resp.Location
@@ -413,6 +372,84 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	cl.pool.put(c, reusable, end, cl)
 	tc.Release(end)
 	return false, nil
+}
+
+// armHeaderTimeout sets the response-header timeout on c, if it ends
+// before the request's deadline.
+func (cl *Client) armHeaderTimeout(c *Conn) {
+	if dl := time.Now().Add(cl.ResponseHeaderTimeout); dl.Before(cl.pool.d.At(cl.deadline)) {
+		_ = c.nc.SetReadDeadline(dl)
+		cl.rhtArmed, cl.conn = true, c
+	}
+}
+
+// startCapture readies the jar's and the capture's buffers for an
+// answer and returns the header callback that fills them.
+func (cl *Client) startCapture() HeaderFunc {
+	cl.cookies, cl.ckBuf = cl.cookies[:0], cl.ckBuf[:0]
+	if cp := cl.call.Capture; cp != nil {
+		cp.Header = cp.Header[:0]
+		cp.Body = cp.Body[:0]
+		cl.rd.capture, cl.rd.captureMax = &cp.Body, cp.BodyLimit
+	}
+	return cl.hdrFn
+}
+
+// afterAnswer finishes an answer read with err (nil: whole) on c: the
+// body of a request whose "Expect: 100-continue" got a final answer
+// first, the cookies it set, the capture.
+func (cl *Client) afterAnswer(c *Conn, r *Request, out []byte, resp *Response, res *Result, err error) error {
+	if err == nil && res.Expect == metrics.ExpectFinal {
+		// A final answer came before the body: the connection stays in
+		// step only with the body sent (as net/http does), or closes.
+		if resp.Close {
+			c.tc.SetCloseReason(metrics.CloseServer)
+		} else {
+			_, err = c.nc.Write(out[len(out)-len(r.body):])
+			cl.wrote = cl.pool.d.Now()
+		}
+	}
+	if err == nil && cl.call.Jar != nil && len(cl.cookies) > 0 {
+		cl.call.Jar.SetCookieLines(r.URL, cl.cookies)
+	}
+	if cp := cl.call.Capture; cp != nil {
+		cp.Status, cp.URL, cp.TLS = resp.Status, r.URL, c.tlsOf(r)
+	}
+	return err
+}
+
+// failed ends a hop on c whose answer failed with err at end: the
+// connection closes, and the request is sent again (retry) if the
+// server had closed the idle connection as it was sent.
+func (cl *Client) failed(ctx context.Context, c *Conn, r *Request, src source, res *Result, end time.Duration, err error) (retry bool, _ error) {
+	tc := c.tc
+	nothing := !cl.rd.gotBytes()
+	if src != fromDial && nothing && r.idempotent && res.Retries < maxRetries && ctx.Err() == nil && isClosedConn(err) {
+		// The server closed this idle connection as we sent on it:
+		// send again on another, as net/http does (each retry drops
+		// a dead connection; the last resort is a new one).
+		res.Retries++
+		tc.NoteServerIdleClose()
+		cl.pool.put(c, false, end, cl)
+		tc.Release(end)
+		return true, nil
+	}
+	if ctx.Err() != nil || isTimeout(err) {
+		tc.SetCloseReason(metrics.CloseCanceled)
+	} else if r, ok := transport.FailedReason(metrics.Classify(err)); ok {
+		tc.SetCloseReason(r)
+	}
+	cl.pool.put(c, false, end, cl)
+	tc.Release(end)
+	if ctx.Err() == nil && isTimeout(err) {
+		if cl.rhtArmed {
+			err = &TimeoutError{After: cl.ResponseHeaderTimeout, Header: true, Err: err}
+		} else {
+			err = &TimeoutError{After: cl.Timeout, Err: err}
+		}
+	}
+	cl.rhtArmed, cl.conn = false, nil
+	return false, err
 }
 
 func b2i(b bool) int32 {

@@ -71,6 +71,9 @@ type HeaderFunc func(name, value []byte)
 // CRLF. The status lines and headers of a response, its 1xx answers
 // included, are bounded by MaxHeaderBytes.
 type Reader struct {
+	// The fields a response whose head is the last one's touches come
+	// first, together: with many VUs each reader's lines are cold when
+	// its next response comes (bench/instr.sh cache).
 	buf  []byte
 	r, w int // unread bytes are buf[r:w]
 	src  io.Reader
@@ -78,22 +81,13 @@ type Reader struct {
 	// its 1xx answers included (net/http's Transport.MaxResponseHeaderBytes).
 	MaxHeaderBytes int
 	first          time.Duration        // on the clock now reads, when got
-	got            bool                 // a byte came for this ReadResponse
 	now            func() time.Duration // the clock FirstByte is read from
 	maxBody        int64
-	loc            []byte
-	cl             []byte // the first Content-Length value, to compare with the next
-	te             []byte // the Transfer-Encoding value, for the error
 	headBytes      int    // status lines and headers read by this ReadResponse
 	onHead         func() // called when the final response's headers were read
 	// capture, when not nil, receives the body, up to captureMax bytes.
-	capture    *[]byte
-	captureMax int64
-	// names are the header names of the last responses, by position
-	// (servers send the same headers in the same order every time): a
-	// line that starts with the name this position held and a colon has
-	// a name already checked and classified.
-	names []knownName
+	capture *[]byte
+	got     bool // a byte came for this ReadResponse
 	// last is the head of the last response read in full, status line
 	// to the empty line, and what it said: a response whose head is the
 	// same bytes says the same (a server's heads differ only when its
@@ -103,16 +97,26 @@ type Reader struct {
 	// read between two equal counts is whole in the buffer.
 	moves int
 	hits  int // heads found equal to the last one (for the tests)
+
+	captureMax int64
+	loc        []byte
+	cl         []byte // the first Content-Length value, to compare with the next
+	te         []byte // the Transfer-Encoding value, for the error
+	// names are the header names of the last responses, by position
+	// (servers send the same headers in the same order every time): a
+	// line that starts with the name this position held and a colon has
+	// a name already checked and classified.
+	names []knownName
 }
 
 // lastHead is a head the reader parsed and its outcome.
 type lastHead struct {
 	head          []byte
 	resp          Response // Status, Major, Minor, CloseAnswer, Close
-	chunked       bool
 	contentLength int64
-	keepLocation  bool   // Location was looked for ...
-	loc           []byte // ... and this is what it said (nil: none)
+	loc           []byte // what Location said, when keepLocation (nil: none)
+	chunked       bool
+	keepLocation  bool // Location was looked for
 }
 
 // maxLastHead bounds the head the reader keeps.
