@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/faya-load/faya/internal/http1"
 	"github.com/faya-load/faya/internal/session"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
@@ -544,5 +545,49 @@ func TestOpenModelClientsArePatient(t *testing.T) {
 		if got := c.(*h1Client).cl.Patient; got != tc.want {
 			t.Errorf("%s: patient = %v, want %v", tc.sc.Executor.Type, got, tc.want)
 		}
+	}
+}
+
+// The VUs of a run share each static step's prepared http1 request (one
+// copy, whose cache lines every VU's request reads): the same *Request
+// for every client, another for another step.
+func TestH1StaticRequestsShared(t *testing.T) {
+	ps, err := newProxySet(ProxyPlan{}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := Scenario{Executor: Executor{Type: VUs, VUs: 3, Iterations: 3}}
+	factory, pools, err := h1Clients(Plan{}, ps, observer{metrics.NewRecorder(1)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	steps := []*cstep{
+		{Step: Step{Method: "GET", URL: "http://127.0.0.1:1/a"}, seq: 0, static: true},
+		{Step: Step{Method: "GET", URL: "http://127.0.0.1:1/b"}, seq: 3, static: true},
+	}
+	var got [2][3]*http1.Request
+	for vu := range 3 {
+		c, err := factory(&sc, vu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, st := range steps {
+			if got[i][vu], err = c.(*h1Client).prepare(&request{step: st}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range steps {
+		if got[i][0] == nil || got[i][1] != got[i][0] || got[i][2] != got[i][0] {
+			t.Errorf("step %d: requests %p %p %p, want one shared", i, got[i][0], got[i][1], got[i][2])
+		}
+	}
+	if got[0][0] == got[1][0] || got[1][0].URL.Path != "/b" {
+		t.Errorf("step 1's request is %v, want its own (/b)", got[1][0].URL)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faya-load/faya/internal/h2"
@@ -30,8 +31,11 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, dial []tran
 	if err != nil {
 		return nil, nil, err
 	}
+	static := &sharedRequests{}
 	factory := func(sc *Scenario, vu int) (client, error) {
-		return newH1Client(plan, sc, poolOf(vu), proxies, vu), nil
+		c := newH1Client(plan, sc, poolOf(vu), proxies, vu)
+		c.static = static
+		return c, nil
 	}
 	return factory, pools, nil
 }
@@ -61,14 +65,50 @@ func newH1Client(plan Plan, sc *Scenario, p *http1.Pool, proxies *proxySet, vu i
 	cl.MaxRedirects = plan.MaxRedirects
 	cl.Patient = sc.Executor.Open()
 	return &h1Client{cl: cl, closeConns: plan.Transport.DisableKeepAlives, maxBody: plan.MaxBody,
-		proxyRoute: proxyRoute{proxies: proxies, proxy: proxies.forVU(vu)}}
+		proxyRoute: proxyRoute{proxies: proxies, proxy: proxies.forVU(vu)}, static: &sharedRequests{}}
+}
+
+// sharedRequests holds the static steps' requests, prepared once for all
+// the VUs of a run (an http1.Request may be shared): each VU's request
+// then reads the same, warm, cache lines instead of its own copy's. It is
+// copied on write (once per step): a look-up is one load.
+type sharedRequests struct {
+	mu   sync.Mutex
+	reqs atomic.Pointer[[]*http1.Request] // by step seq
+}
+
+// get returns step seq's request, or nil.
+func (s *sharedRequests) get(seq int) *http1.Request {
+	if p := s.reqs.Load(); p != nil && seq < len(*p) {
+		return (*p)[seq]
+	}
+	return nil
+}
+
+// put keeps p for step seq unless another VU put one first, and returns
+// the one kept.
+func (s *sharedRequests) put(seq int, p *http1.Request) *http1.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var old []*http1.Request
+	if o := s.reqs.Load(); o != nil {
+		old = *o
+	}
+	if seq < len(old) && old[seq] != nil {
+		return old[seq]
+	}
+	next := make([]*http1.Request, max(len(old), seq+1))
+	copy(next, old)
+	next[seq] = p
+	s.reqs.Store(&next)
+	return p
 }
 
 // h1Client sends one VU's requests through the http1 engine.
 type h1Client struct {
 	proxyRoute
 	cl         *http1.Client
-	static     stepCache[*http1.Request] // static steps, prepared once
+	static     *sharedRequests // static steps, prepared once (for all the run's VUs)
 	res        http1.Result
 	capture    transport.Capture
 	pres       []http1.Result // a pipelined batch's results
@@ -93,8 +133,7 @@ func (c *h1Client) prepare(r *request) (*http1.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.static.put(st.seq, p)
-	return p, nil
+	return c.static.put(st.seq, p), nil
 }
 
 // header adds "Connection: close" when keep-alives are off, as net/http does.
@@ -115,7 +154,17 @@ func (c *h1Client) do(ctx context.Context, rq *request, intended time.Duration, 
 	if err != nil {
 		return err
 	}
-	return c.send(ctx, rq, req, c.pick(req.URL), handover{}, intended, s, out)
+	px := c.pick(req.URL)
+	if out != nil || rq.jar != nil {
+		return c.send(ctx, rq, req, px, handover{}, intended, s, out)
+	}
+	// A plain request (no session, nothing to capture, nothing handed
+	// over): send's path without its frame, which is one of the things
+	// each VU's request finds out of the cache.
+	err = c.cl.Do(ctx, req, http1.Call{Proxy: px}, &c.res)
+	fillFromResult(s, &c.res, intended, err)
+	proxied(s, px)
+	return err
 }
 
 // handover is what an --http auto request brings to the client that

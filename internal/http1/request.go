@@ -6,12 +6,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/faya-load/faya/transport"
 )
 
 // Request is a request prepared to be sent many times: where to connect,
-// and its bytes, serialized once.
+// and its bytes, serialized once. Clients may share one (each VU's client
+// sending the same static step).
 type Request struct {
 	Method string
 	URL    *url.URL
@@ -31,8 +33,9 @@ type Request struct {
 	header http.Header // kept to build redirected requests
 	body   []byte
 
-	direct route    // straight to the target
-	via    []*route // through proxies, made on first use
+	direct route      // straight to the target
+	viaMu  sync.Mutex // a Request may be shared by clients (VUs)
+	via    []*route   // through proxies, made on first use
 }
 
 // route is how a request reaches its target: the pool key of its
@@ -52,6 +55,8 @@ func (r *Request) route(px *transport.Proxy) *route {
 	if px == nil {
 		return &r.direct
 	}
+	r.viaMu.Lock()
+	defer r.viaMu.Unlock()
 	for _, rt := range r.via {
 		if rt.px == px {
 			return rt
