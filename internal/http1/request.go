@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/faya-load/faya/transport"
 )
@@ -33,9 +34,12 @@ type Request struct {
 	header http.Header // kept to build redirected requests
 	body   []byte
 
-	direct route      // straight to the target
-	viaMu  sync.Mutex // a Request may be shared by clients (VUs)
-	via    []*route   // through proxies, made on first use
+	direct route // straight to the target
+	// via are the routes through proxies, made on first use. A Request
+	// may be shared by clients (VUs): a look-up is one load, an addition
+	// copies the list under viaMu.
+	via   atomic.Pointer[[]*route]
+	viaMu sync.Mutex
 }
 
 // route is how a request reaches its target: the pool key of its
@@ -55,12 +59,13 @@ func (r *Request) route(px *transport.Proxy) *route {
 	if px == nil {
 		return &r.direct
 	}
+	if rt := r.viaOf(px); rt != nil {
+		return rt
+	}
 	r.viaMu.Lock()
 	defer r.viaMu.Unlock()
-	for _, rt := range r.via {
-		if rt.px == px {
-			return rt
-		}
+	if rt := r.viaOf(px); rt != nil {
+		return rt
 	}
 	rt := &route{px: px, forward: px.Forwards(r.tls), raw: r.raw, headEnd: r.headEnd, cookieAt: r.cookieAt}
 	rt.key = "proxy" + strconv.Itoa(px.Index) + "|" + r.key
@@ -85,8 +90,25 @@ func (r *Request) route(px *transport.Proxy) *route {
 		b = append(b, r.raw[r.headEnd:]...)
 		rt.raw = b
 	}
-	r.via = append(r.via, rt)
+	var next []*route
+	if old := r.via.Load(); old != nil {
+		next = append(next, *old...)
+	}
+	next = append(next, rt)
+	r.via.Store(&next)
 	return rt
+}
+
+// viaOf returns the route through px made before, or nil.
+func (r *Request) viaOf(px *transport.Proxy) *route {
+	if p := r.via.Load(); p != nil {
+		for _, rt := range *p {
+			if rt.px == px {
+				return rt
+			}
+		}
+	}
+	return nil
 }
 
 // Prepare serializes a request. header may hold "Host" to set the Host
