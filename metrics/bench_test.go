@@ -43,3 +43,31 @@ func benchShardRecord(b *testing.B, dest bool) {
 		sh.Record(&x, nil)
 	}
 }
+
+// BenchmarkFlush is a second's flush at two shards: 2,000 requests of a
+// step, with four phases, spread over a few hundred buckets, folded into
+// the interval's snapshot.
+func BenchmarkFlush(b *testing.B) {
+	rec := metrics.NewRecorder(2)
+	step := rec.StepIndex("GET /") + 1
+	var iv metrics.Snapshot
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		for i := range 2000 {
+			d := time.Duration(200_000 + i*i%500_000)
+			x := metrics.Sample{Latency: d, ServiceTime: d - 80, First: true, Step: step, Status: 200, WasIdle: true, IdleTime: d / 3}
+			for _, ph := range []struct {
+				m metrics.Metric
+				v time.Duration
+			}{{metrics.Blocked, 80}, {metrics.Send, 6_000}, {metrics.Wait, d - 7_000}, {metrics.Receive, 300}} {
+				i := ph.m - metrics.Blocked
+				x.Phases[i] = ph.v
+				x.PhaseSet |= 1 << i
+			}
+			rec.Shard(i).Record(&x, nil)
+		}
+		b.StartTimer()
+		rec.Flush(&iv)
+	}
+}

@@ -280,17 +280,12 @@ func (r *Recorder) Flush(dst *Snapshot) *Snapshot {
 		full := s.cur
 		s.cur = s.spare
 		s.mu.Unlock()
-		full.fold()
-		if i == 0 {
-			// dst is empty: taking the shard's snapshot whole is the
-			// merge, without walking its histograms (with one CPU, the
-			// only shard: no merge at all). Each keeps its own way to
-			// record.
-			*dst, *full = *full, *dst
-			dst.raw, full.raw = full.raw, dst.raw
-		} else {
-			dst.MergeYield(full, runtime.Gosched)
-		}
+		// The shard's counts are merged; its histograms' values, recorded
+		// as raw counts, are folded straight into dst's histograms (the
+		// shard has none to merge).
+		full.settle()
+		dst.MergeYield(full, runtime.Gosched)
+		full.foldInto(dst)
 		full.ResetYield(runtime.Gosched)
 		s.mu.Lock()
 		s.spare = full

@@ -166,26 +166,43 @@ type Snapshot struct {
 
 	hist [numMetrics]*hdrhistogram.Histogram
 	// raw, in a shard's snapshot, takes the values on the request's path;
-	// fold moves them into hist.
+	// foldInto moves them into another snapshot's hist (a shard's
+	// snapshot has no histograms of its own).
 	raw *[numMetrics]*rawHist
 }
 
 // recording returns an empty snapshot that records its histograms'
-// values cheaply (a shard's): call fold before reading them.
+// values cheaply (a shard's): its values reach histograms only through
+// settle, a Merge and foldInto (see [Recorder.Flush]).
 func recording() *Snapshot { return &Snapshot{raw: new([numMetrics]*rawHist)} }
 
-// fold moves the values recorded cheaply into the histograms.
-func (s *Snapshot) fold() {
+// settle moves what the steps of a shard's snapshot counted cheaply (their
+// last status's run) into their fields, before the snapshot is merged.
+func (s *Snapshot) settle() {
+	for i := range s.Steps {
+		s.Steps[i].settle()
+	}
+}
+
+// foldInto moves the values s (a shard's snapshot) recorded cheaply into
+// dst's histograms, the steps' latencies included, and clears them. The
+// shard's snapshots keep no histograms of their own: a histogram per
+// metric per shard, and per spare, would be a quarter of a megabyte each,
+// cleared (so resident) once a second.
+func (s *Snapshot) foldInto(dst *Snapshot) {
 	if s.raw == nil {
 		return
 	}
 	for m, r := range s.raw {
 		if r != nil {
-			s.hist[m] = r.fold(s.hist[m])
+			dst.hist[m] = r.fold(dst.hist[m])
 		}
 	}
 	for i := range s.Steps {
-		s.Steps[i].fold()
+		if r := s.Steps[i].rawLatency; r != nil && r.any {
+			t := dst.stepStats(i)
+			t.latency = r.fold(t.latency)
+		}
 	}
 }
 

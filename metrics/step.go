@@ -28,16 +28,18 @@ type StepStats struct {
 	PhaseCount   [NumPhases]int64
 	latency      *hdrhistogram.Histogram
 
-	// In a shard's snapshot: the latency recorded cheaply, and the last
-	// status with its count not yet in Status (most answers of a step
-	// share one status: no map update per request). fold settles both.
+	// In a shard's snapshot: the latency recorded cheaply (foldInto moves
+	// it into the flush's snapshot), and the last status with its count
+	// not yet in Status (most answers of a step share one status: no map
+	// update per request; settle adds it).
 	rawLatency          *rawHist
 	lastStatus, lastRun int64
 }
 
-// fold moves what was recorded cheaply into Status and the latency
-// histogram.
-func (t *StepStats) fold() {
+// settle moves the last status's run, counted cheaply, into Status (the
+// latency recorded cheaply goes to another snapshot's step: see
+// [Snapshot.foldInto]).
+func (t *StepStats) settle() {
 	if t.lastRun > 0 {
 		if t.Status == nil {
 			t.Status = map[int]int64{}
@@ -45,15 +47,13 @@ func (t *StepStats) fold() {
 		t.Status[int(t.lastStatus)] += t.lastRun
 		t.lastRun = 0
 	}
-	if t.rawLatency != nil {
-		t.latency = t.rawLatency.fold(t.latency)
-	}
 }
 
 // Latency returns the step's latency histogram, or nil.
 func (t *StepStats) Latency() *hdrhistogram.Histogram { return t.latency }
 
-// add counts x; fast (a shard's snapshot) records what fold settles.
+// add counts x; fast (a shard's snapshot) records what settle and
+// foldInto move.
 func (t *StepStats) add(x *Sample, fast bool) {
 	t.Requests++
 	switch {
