@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/faya-load/faya/metrics"
 )
@@ -116,8 +117,11 @@ func pct(share float64) string {
 }
 
 // http2Frame matches the start of an HTTP/2 server preface (a SETTINGS
-// frame on stream 0) as raw bytes or as Go quotes them (%q).
-var http2Frame = regexp.MustCompile(`(?s)(\x00\x00.\x04\x00\x00\x00\x00\x00)|(\\x00\\x00(\\x[0-9a-f]{2}|.)\\x04\\x00\\x00\\x00\\x00\\x00)|HTTP/2`)
+// frame on stream 0) as raw bytes or as Go quotes them (%q). Compiled
+// when a failure is first explained, not at start.
+var http2Frame = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?s)(\x00\x00.\x04\x00\x00\x00\x00\x00)|(\\x00\\x00(\\x[0-9a-f]{2}|.)\\x04\\x00\\x00\\x00\\x00\\x00)|HTTP/2`)
+})
 
 // causeOf returns what a failure class most likely means, and the fix.
 func (a *analysis) causeOf(c metrics.ErrClass) (cause, fix string) {
@@ -140,7 +144,7 @@ func (a *analysis) causeOf(c metrics.ErrClass) (cause, fix string) {
 		}
 		return "The TLS handshake failed.", "check that the server speaks TLS on this port and accepts TLS 1.2 or 1.3"
 	case metrics.ErrEOF, metrics.ErrProtocol:
-		if http2Frame.MatchString(msg) {
+		if http2Frame().MatchString(msg) {
 			return "The server answered with an HTTP/2 frame: it speaks HTTP/2 only (prior knowledge, h2c) on this port, and faya speaks HTTP/1.1.",
 				"point faya at a listener that speaks HTTP/1.1 (for nginx: a listen directive without http2)"
 		}

@@ -26,8 +26,14 @@ const (
 	subBucketMask               = 2*subBucketHalfCount - 1
 )
 
-// rawLen is the number of counts of newHist's layout.
-var rawLen = len(newHist().Export().Counts)
+// rawLen is the number of counts of newHist's layout: 32 buckets (2048
+// sub-buckets at 1 ns, doubled 31 times, pass histHighest) and one more
+// half, as hdrhistogram-go counts them (TestRawLayout checks it against
+// the library's; a constant, so that no histogram is made at start).
+const (
+	rawBuckets = 32
+	rawLen     = (rawBuckets + 1) * subBucketHalfCount
+)
 
 func newRawHist() *rawHist { return &rawHist{counts: make([]int64, rawLen)} }
 

@@ -7,6 +7,17 @@ import (
 	"time"
 )
 
+// rawLen is the length of the library's counts for newHist's layout, and
+// histHighest needs every bucket.
+func TestRawLayout(t *testing.T) {
+	if n := len(newHist().Export().Counts); n != rawLen {
+		t.Fatalf("rawLen %d, the library's counts %d", rawLen, n)
+	}
+	if rawIndex(histHighest) >= rawLen || rawIndex(histHighest) < rawLen-subBucketHalfCount {
+		t.Fatalf("histHighest lands at %d of %d", rawIndex(histHighest), rawLen)
+	}
+}
+
 // Values recorded cheaply and folded land in exactly the buckets
 // hdrhistogram-go puts them in: the same counts, total, min and max.
 func TestRawHistExact(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faya-load/faya/diagnose"
@@ -25,7 +26,7 @@ import (
 // and it holds no time of its own, so the same report gives the same page.
 func HTML(w io.Writer, r *Report) error {
 	var buf bytes.Buffer
-	if err := htmlTemplate.Execute(&buf, newHTMLPage(r)); err != nil {
+	if err := htmlTemplate().Execute(&buf, newHTMLPage(r)); err != nil {
 		return err
 	}
 	_, err := w.Write(buf.Bytes())
@@ -38,13 +39,18 @@ func HTML(w io.Writer, r *Report) error {
 //go:embed html.tmpl
 var htmlSource string
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f":    fmtF,
-	"add":  func(a, b float64) float64 { return a + b },
-	"dur":  agentDuration,
-	"sdur": signedDuration,
-	"pct":  func(v float64) float64 { return 100 * v },
-}).Parse(htmlSource))
+// htmlTemplate parses the page's template the first time a page is
+// written: parsing takes milliseconds and a hundred kilobytes, which
+// every command would pay at start.
+var htmlTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"f":    fmtF,
+		"add":  func(a, b float64) float64 { return a + b },
+		"dur":  agentDuration,
+		"sdur": signedDuration,
+		"pct":  func(v float64) float64 { return 100 * v },
+	}).Parse(htmlSource))
+})
 
 // htmlPage is what the template shows, formatted.
 type htmlPage struct {

@@ -3,6 +3,7 @@ package k8s
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -14,21 +15,31 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// Scheme holds the API groups of a run's objects: core/v1, apps/v1 and
-// batch/v1. faya does not use client-go's kubernetes package and its
-// scheme, which link and register every API group at start (50 MB of a
-// 93 MB binary, and the pages a run touched: 87 MB of RSS at -c 1000
-// against 61 MB without them).
-var Scheme = runtime.NewScheme()
+// Scheme returns the scheme of the API groups of a run's objects: core/v1,
+// apps/v1 and batch/v1. faya does not use client-go's kubernetes package
+// and its scheme, which link and register every API group at start (50 MB
+// of a 93 MB binary, and the pages a run touched: 87 MB of RSS at -c 1000
+// against 61 MB without them). It is built the first time it is asked
+// for, not at start: registering the three groups takes a hundred
+// kilobytes and a thousand allocations, and the pages of their types,
+// which every command (faya run) would pay.
+func Scheme() *runtime.Scheme { return schemeCodecs().scheme }
 
-var codecs serializer.CodecFactory
+// schemeCodecs builds the scheme and its codec factory once.
+var schemeCodecs = sync.OnceValue(func() (s struct {
+	scheme *runtime.Scheme
+	codecs serializer.CodecFactory
+}) {
+	s.scheme = runtime.NewScheme()
+	utilruntime.Must(corev1.AddToScheme(s.scheme))
+	utilruntime.Must(appsv1.AddToScheme(s.scheme))
+	utilruntime.Must(batchv1.AddToScheme(s.scheme))
+	s.codecs = serializer.NewCodecFactory(s.scheme)
+	return s
+})
 
-func init() {
-	utilruntime.Must(corev1.AddToScheme(Scheme))
-	utilruntime.Must(appsv1.AddToScheme(Scheme))
-	utilruntime.Must(batchv1.AddToScheme(Scheme))
-	codecs = serializer.NewCodecFactory(Scheme)
-}
+// codecs returns the scheme's codec factory.
+func codecs() serializer.CodecFactory { return schemeCodecs().codecs }
 
 // API is the part of the Kubernetes API a run uses. [NewAPI] talks to a
 // cluster; package clientset adapts a client-go clientset (its fake in
@@ -50,7 +61,7 @@ func NewAPI(c *rest.Config) (API, error) {
 	client := func(gv schema.GroupVersion, path string) (rest.Interface, error) {
 		cfg := rest.CopyConfig(c)
 		cfg.GroupVersion, cfg.APIPath = &gv, path
-		cfg.NegotiatedSerializer = codecs.WithoutConversion()
+		cfg.NegotiatedSerializer = codecs().WithoutConversion()
 		if cfg.UserAgent == "" {
 			cfg.UserAgent = rest.DefaultKubernetesUserAgent()
 		}

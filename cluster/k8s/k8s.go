@@ -256,7 +256,7 @@ func (c *Config) coordinatorJob() *batchv1.Job {
 
 // Write writes objs as YAML documents through apimachinery's serializer.
 func Write(w io.Writer, objs []runtime.Object) error {
-	s := json.NewSerializerWithOptions(json.DefaultMetaFactory, Scheme, Scheme, json.SerializerOptions{Yaml: true})
+	s := json.NewSerializerWithOptions(json.DefaultMetaFactory, Scheme(), Scheme(), json.SerializerOptions{Yaml: true})
 	for i, o := range objs {
 		if i > 0 {
 			if _, err := io.WriteString(w, "---\n"); err != nil {
@@ -277,7 +277,7 @@ func Decode(b []byte) ([]runtime.Object, error) {
 		if strings.TrimSpace(doc) == "" {
 			continue
 		}
-		o, _, err := codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+		o, _, err := codecs().UniversalDeserializer().Decode([]byte(doc), nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +290,7 @@ func Decode(b []byte) ([]runtime.Object, error) {
 // an error that names it: delete the last run's first).
 func Apply(ctx context.Context, api API, objs []runtime.Object, say func(string, ...any)) error {
 	for _, o := range objs {
-		kinds, _, err := Scheme.ObjectKinds(o)
+		kinds, _, err := Scheme().ObjectKinds(o)
 		if err != nil {
 			return fmt.Errorf("cannot create a %T: %w", o, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faya-load/faya/engine"
@@ -680,7 +681,7 @@ var standardMethods = map[string]bool{
 func (o *runOpts) checkURL(raw string) error {
 	literal := raw
 	if o.template {
-		literal = templateActions.ReplaceAllString(raw, "")
+		literal = templateActions().ReplaceAllString(raw, "")
 	} else if strings.Contains(raw, "{{") {
 		return usagef("URL %q has a template ({{ ... }}): add --template to render it; without it the URL is sent as written", raw)
 	}
@@ -690,8 +691,9 @@ func (o *runOpts) checkURL(raw string) error {
 	return nil
 }
 
-// templateActions are the {{ ... }} of a template.
-var templateActions = regexp.MustCompile(`{{.*?}}`)
+// templateActions are the {{ ... }} of a template (compiled when first
+// needed, not at start).
+var templateActions = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`{{.*?}}`) })
 
 // sameFiles refuses two outputs naming one file: one would overwrite the
 // other.
