@@ -137,28 +137,84 @@ type Conn struct {
 	readWait time.Duration
 	readMark atomic.Int64
 
-	preRead  func() // SetReadHooks'
-	postRead func()
-	fd       int // Readable's: 0 not looked up, -1 none
+	hooks ReadHooks // SetReadHooks'
+	fd    int       // Readable's: 0 not looked up, -1 none
+	raw   *rawIO    // RawIO's: reads and writes are raw system calls; nil: net.Conn's
 
-	_ [32]byte // to 512 bytes, a size class whose objects start on a cache line (TestConnSize)
+	_ [16]byte // to 512 bytes, a size class whose objects start on a cache line (TestConnSize)
 }
 
-// SetReadHooks makes before run before each read from the TCP connection
-// and after after it (nil: nothing). Set them before reading starts,
-// from the goroutine that reads.
-func (c *Conn) SetReadHooks(before, after func()) { c.preRead, c.postRead = before, after }
+// ReadHooks run on the goroutine that reads a Conn, around each of its
+// reads from the TCP connection ([Conn.SetReadHooks]); nil ones do
+// nothing.
+type ReadHooks struct {
+	// Before runs before each read. It returns true when it put work off
+	// (writes queued) for as long as answers are waiting in the socket:
+	// the read then takes what the socket has without waiting for more,
+	// and when the socket has nothing, Idle runs before the read waits.
+	Before func() (putOff bool)
+	// Idle runs when Before put work off and the socket had nothing to
+	// read, before the read waits for it. It may write to the connection
+	// (with RawIO it runs inside the read, which holds the socket's read
+	// side, so that the readiness noted from the empty read on wakes the
+	// wait; a Close meanwhile returns before the socket is closed), not
+	// read from it.
+	Idle func()
+	// After runs after each read.
+	After func()
+}
+
+// SetReadHooks sets the hooks run around each read from the TCP
+// connection. Set them before reading starts, from the goroutine that
+// reads.
+func (c *Conn) SetReadHooks(h ReadHooks) { c.hooks = h }
+
+// Read modes of rawRead: readWait reads, waiting until the socket has
+// something; readIdle too, running the hooks' Idle when its first read
+// finds the socket empty.
+type readMode int
+
+const (
+	readWait readMode = iota
+	readIdle
+)
 
 // hookedRead reads from the TCP connection between the read hooks.
-func (c *Conn) hookedRead(b []byte) (int, error) {
-	if c.preRead != nil {
-		c.preRead()
+func (c *Conn) hookedRead(b []byte) (n int, err error) {
+	h := &c.hooks
+	switch {
+	case h.Before == nil || !h.Before():
+		n, err = c.readConn(b)
+	case c.raw != nil:
+		// The read says whether answers are waiting: if so they are read
+		// (and the put-off work stays put off), else Idle does the work
+		// and the read waits, without another look at the socket.
+		n, err = c.rawRead(b, readIdle)
+	default:
+		if c.Readable() == 0 {
+			c.idle()
+		}
+		n, err = c.readConn(b)
 	}
-	n, err := c.Conn.Read(b)
-	if c.postRead != nil {
-		c.postRead()
+	if h.After != nil {
+		h.After()
 	}
 	return n, err
+}
+
+// idle runs the hooks' Idle.
+func (c *Conn) idle() {
+	if c.hooks.Idle != nil {
+		c.hooks.Idle()
+	}
+}
+
+// readConn is one read from the TCP connection (raw with RawIO).
+func (c *Conn) readConn(b []byte) (int, error) {
+	if c.raw != nil {
+		return c.rawRead(b, readWait)
+	}
+	return c.Conn.Read(b)
 }
 
 // Readable returns the bytes waiting in the socket's receive queue
@@ -487,8 +543,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 		n, err = c.hookedRead(b)
 		c.readWait += time.Since(c.readBase) - t
 		c.readMark.Store(int64(c.readWait))
-	} else {
+	} else if c.raw != nil || c.hooks.Before != nil || c.hooks.After != nil {
 		n, err = c.hookedRead(b)
+	} else {
+		n, err = c.Conn.Read(b)
 	}
 	c.rx.Add(int64(n))
 	if err != nil && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
@@ -548,7 +606,13 @@ func (c *Conn) NoteServerIdleClose() {
 
 // Write writes to the TCP connection and counts the bytes.
 func (c *Conn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
+	var n int
+	var err error
+	if c.raw != nil {
+		n, err = c.rawWrite(b)
+	} else {
+		n, err = c.Conn.Write(b)
+	}
 	c.tx.Add(int64(n))
 	return n, err
 }
@@ -557,7 +621,16 @@ func (c *Conn) Write(b []byte) (int, error) {
 // with the reason it ended (when it carries no request; otherwise when the
 // request is released).
 func (c *Conn) Close() error {
-	err := c.Conn.Close()
+	var err error
+	if c.raw.idling() {
+		// From the read hooks' Idle (a write that failed), inside a raw
+		// read, or while the reader is there: the descriptor's close waits
+		// for that read to let it go, so it is made on another goroutine;
+		// the read's wait ends at once, seeing the close.
+		go c.Conn.Close()
+	} else {
+		err = c.Conn.Close()
+	}
 	c.closeOnce.Do(func() {
 		c.closedAt.Store(int64(max(time.Since(c.DialedAt), 1)))
 		if c.update(func(s uint32) uint32 { return s | stateClosed }) {

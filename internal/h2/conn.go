@@ -224,6 +224,9 @@ func newConn(p *Pool, h *host, tc *transport.Conn, nc net.Conn) *Conn {
 		ready:    make(chan struct{}),
 		limit:    1,
 	}
+	// Raw system calls for the socket's reads and writes: no hand-off of
+	// the P to another thread during a write (transport.Conn.RawIO).
+	tc.RawIO()
 	c.br = bufio.NewReaderSize(nc, 32<<10)
 	c.fr = http2.NewFramer(nil, c.br)
 	c.fr.SetReuseFrames()
@@ -471,7 +474,7 @@ func (c *Conn) finish(st *stream, err error) {
 
 // readLoop reads frames until the connection fails or closes.
 func (c *Conn) readLoop() {
-	c.tc.SetReadHooks(c.beforeRead, c.afterRead)
+	c.tc.SetReadHooks(transport.ReadHooks{Before: c.beforeRead, Idle: c.idle, After: c.afterRead})
 	var err error
 	for {
 		if d := readerDelay.Load(); d != 0 {
@@ -529,13 +532,15 @@ func (c *Conn) readLoop() {
 // the reader processes what it read, and the clients whose streams it
 // ended queue their next requests' frames (once it yields, or on other
 // Ps): beforeRead writes them all, in one write, as an event loop writes
-// once per turn (h2load does), unless more answers are waiting in the
-// socket already (FIONREAD): then it reads and hands those out first, so
-// that their clients' requests go in the same write, at most maxDefer
-// times in a row and while less than 16 KiB is queued. When the socket
-// has nothing, the queued frames are written and the reader waits; a
-// client that queues frames while it waits writes them itself (start).
-func (c *Conn) beforeRead() {
+// once per turn (h2load does), unless more answers may be waiting in the
+// socket: then it puts the write off (it returns true), and the read
+// takes what the socket has without waiting (the transport tries it
+// once), so that the clients of those answers queue their requests for
+// the same write, at most maxDefer times in a row and while less than
+// 16 KiB is queued. When the socket has nothing, idle writes the queued
+// frames before the read waits; a client that queues frames while the
+// reader waits writes them itself (start).
+func (c *Conn) beforeRead() (putOff bool) {
 	if woke := c.woke; woke > 0 {
 		// The clients woken run, and queue their frames: a yield lets
 		// at most 61 goroutines run first (the scheduler's fairness
@@ -554,23 +559,36 @@ func (c *Conn) beforeRead() {
 	}
 	c.wmu.Lock()
 	c.queued = 0
+	if len(c.wbuf) > 0 && !c.flushing && c.deferred < maxDefer && len(c.wbuf) < 16<<10 {
+		c.deferred++
+		c.wmu.Unlock()
+		return true
+	}
+	c.writeQueued()
+	return false
+}
+
+// idle writes the frames beforeRead put off: the socket had nothing to
+// read.
+func (c *Conn) idle() {
+	c.wmu.Lock()
+	c.writeQueued()
+}
+
+// writeQueued writes what is queued (unless a client is writing: it
+// writes all of it), and unlocks wmu: the reader is about to wait, and
+// the clients that queue frames from now on write them.
+func (c *Conn) writeQueued() {
+	c.deferred = 0
+	c.rflush = false
 	if len(c.wbuf) > 0 && !c.flushing {
-		if c.deferred < maxDefer && len(c.wbuf) < 16<<10 && c.tc.Readable() > 0 {
-			c.deferred++
-			c.wmu.Unlock()
-			return
-		}
-		c.deferred = 0
-		c.rflush = false
 		c.unlockAndFlush()
 		return
 	}
-	c.deferred = 0
-	c.rflush = false
 	c.wmu.Unlock()
 }
 
-// maxDefer bounds the flushes beforeRead puts off in a row, maxYield its
+// maxDefer bounds the writes beforeRead puts off in a row, maxYield its
 // yields for the clients it woke.
 const (
 	maxDefer = 4
