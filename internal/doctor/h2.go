@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/transport"
@@ -231,15 +232,22 @@ func (o Options) h2Ladder(ctx context.Context, h *H2Report) error {
 
 // recommend sizes the HTTP/2 pool for concurrency c: enough connections
 // that none carries more streams than the server allows, the streams
-// spread evenly over them.
+// spread evenly over them, and never fewer than diagnose.MinPool
+// connections. With a cap of one, a connection the server ends (GOAWAY:
+// nginx's keepalive_requests, a restart) still counts against the cap
+// until its last stream is answered, and every new request waits for it
+// to close and for the replacement's dial; a second connection allowed is
+// the replacement, dialed while the first drains. The streams per
+// connection stay those of the connections needed, so the spare carries
+// nothing until a connection goes away.
 func (h *H2Report) recommend(c int) {
 	c = max(c, 1)
-	h.Concurrency, h.Conns, h.StreamsPerConn = c, 1, c
+	need := 1
 	if s := h.Settings; s != nil && s.MaxConcurrentStreamsSent && s.MaxConcurrentStreams > 0 {
 		m := int(s.MaxConcurrentStreams)
-		h.Conns = (c + m - 1) / m
-		h.StreamsPerConn = (c + h.Conns - 1) / h.Conns
+		need = (c + m - 1) / m
 	}
+	h.Concurrency, h.Conns, h.StreamsPerConn = c, max(need, diagnose.MinPool), (c+need-1)/need
 }
 
 // h2Step runs the recommended pool over HTTP/2, Repeats times.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/internal/doctor"
 	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/internal/testserver"
@@ -65,10 +66,13 @@ func TestDoctorH2GoServer(t *testing.T) {
 	if h.GoAway || h.Ended != "streams" || h.Streams != 300 {
 		t.Errorf("GOAWAY probe: goaway %v, ended %q, %d streams; want 300 answered, no GOAWAY", h.GoAway, h.Ended, h.Streams)
 	}
-	if h.Concurrency != r.MaxConnsPerHost || h.Conns != (h.Concurrency+6)/7 || h.StreamsPerConn > 7 {
+	// The connections 7 streams each need, and never a cap below
+	// diagnose.MinPool.
+	need := (h.Concurrency + 6) / 7
+	if h.Concurrency != r.MaxConnsPerHost || h.Conns != max(need, diagnose.MinPool) || h.StreamsPerConn > 7 || need*h.StreamsPerConn < h.Concurrency {
 		t.Errorf("pool %d conns x %d streams for %d (h1 recommendation %d)", h.Conns, h.StreamsPerConn, h.Concurrency, r.MaxConnsPerHost)
 	}
-	if !h.Measured() || h.Check.Requests == 0 || h.Check.Errors != 0 || h.Check.Dialed < int64(h.Conns) {
+	if !h.Measured() || h.Check.Requests == 0 || h.Check.Errors != 0 || h.Check.Dialed < int64(need) {
 		t.Fatalf("HTTP/2 check %+v", h.Check)
 	}
 	g := r.GoTransportH2()
@@ -175,7 +179,7 @@ func TestDoctorH2Nginx(t *testing.T) {
 			if !strings.Contains(b.String(), "after 25 streams") || !strings.Contains(b.String(), "keepalive_requests 25") {
 				t.Errorf("text lacks the GOAWAY limit:\n%s", b.String())
 			}
-			if !h.Measured() || h.Conns != (h.Concurrency+6)/7 {
+			if !h.Measured() || h.Conns != max((h.Concurrency+6)/7, diagnose.MinPool) {
 				t.Errorf("pool %+v, check %+v", h, h.Check)
 			}
 			// The h2c listener speaks no HTTP/1.1: every step of the
