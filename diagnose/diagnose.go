@@ -68,6 +68,13 @@ type Config struct {
 	// HTTP/2, an https target).
 	HTTP      string
 	H2Offered bool
+	// H2MaxStreams is the client's cap of streams per HTTP/2 connection
+	// (--h2-max-streams; 0: what the server allows, or the default
+	// engine's ceil(Concurrency / MaxConnsPerHost)); H2StrictStreams
+	// says the pool opened no connection while one was open
+	// (--h2-strict-streams).
+	H2MaxStreams    int
+	H2StrictStreams bool
 	// Stages are the plan's load over time, from the run's start: VUs
 	// (ramping-vus), or arrivals per second with StagesRate
 	// (ramping-rate); nil for a constant load or several scenarios. The

@@ -52,6 +52,8 @@ func configOf(p engine.Plan) diagnose.Config {
 		LateThreshold:       engine.DefaultLateThreshold,
 		HTTP:                string(cfg.HTTP),
 		H2Offered:           p.OffersH2(),
+		H2MaxStreams:        max(cfg.H2MaxStreams, 0),
+		H2StrictStreams:     cfg.H2StrictStreams,
 	}
 }
 

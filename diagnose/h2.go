@@ -64,8 +64,15 @@ func (a *analysis) serverGoAway() {
 
 // streamLimit: requests waited for a free stream slot on their HTTP/2
 // connection (the stream_wait phase) for a tenth of their latency or
-// more: the server's MAX_CONCURRENT_STREAMS times the connections is below
-// the concurrency. Judged only when the engine measured the wait.
+// more, and the pool's streams could run out: the connections it may
+// open (MaxConnsPerHost, one with --h2-strict-streams) times the streams
+// each may carry (the server's MAX_CONCURRENT_STREAMS, the client's
+// --h2-max-streams) is below the concurrency. Where they are not, a
+// request that waited for a slot waited for a connection being dialed
+// (the first, or the one replacing a connection the server ended with a
+// GOAWAY), and more connections or streams would not have spared it: no
+// finding (server-goaway says what made the dials). Judged only when the
+// engine measured the wait.
 func (a *analysis) streamLimit() {
 	s := a.s
 	wait := metrics.DistOf(s.Hist(metrics.StreamWait))
@@ -73,24 +80,76 @@ func (a *analysis) streamLimit() {
 	if wait.Count == 0 || lat.Mean <= 0 || float64(wait.Mean) < 0.1*float64(lat.Mean) {
 		return
 	}
-	c := a.concurrency()
-	conns := max(s.DialedProto[metrics.ProtoH2], 1)
-	evidence := fmt.Sprintf("%d of %d requests waited for a free stream slot on their HTTP/2 connection (stream_wait p50 %s, p99 %s, of a mean latency of %s); %d VUs shared %d HTTP/2 connections, with at most %d streams open at once on one",
-		wait.Count, s.Requests, dur(wait.P50), dur(wait.P99), dur(lat.Mean), c, conns, s.H2.PeakStreams)
-	fix := "let the client open more HTTP/2 connections when streams run out (drop --h2-strict-streams; in Go: HTTP2Config.StrictMaxConcurrentRequests = false, and http.Transport.MaxConnsPerHost no lower than the VUs divided by the server's streams), or allow more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)"
+	c := int64(a.concurrency())
+	per, client, conns, ok := a.streamCapacity(c)
+	if !ok {
+		return
+	}
+	evidence := fmt.Sprintf("%d of %d requests waited for a free stream slot on their HTTP/2 connection (stream_wait p50 %s, p99 %s, of a mean latency of %s); %d VUs shared %d HTTP/2 connections open at once (%d dialed), with at most %d streams open at once on one",
+		wait.Count, s.Requests, dur(wait.P50), dur(wait.P99), dur(lat.Mean), c, max(s.MaxOpen, 1), s.DialedProto[metrics.ProtoH2], s.H2.PeakStreams)
 	if m := s.H2.MaxStreamsMax; m > 0 {
 		evidence += fmt.Sprintf("; the server's SETTINGS_MAX_CONCURRENT_STREAMS was %d", m)
-		if need := (int64(c) + m - 1) / m; need > int64(conns) && a.Config.MaxConnsPerHost > 0 && int64(a.Config.MaxConnsPerHost) < need {
-			fix = fmt.Sprintf("--max-conns-per-host %d (%d VUs / %d streams per connection; in Go: http.Transport.MaxConnsPerHost = %d, without HTTP2Config.StrictMaxConcurrentRequests), or more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)", need, c, m, need)
+	}
+	need := (c + per - 1) / per // the connections c streams need at per each
+	var fixes []string
+	switch {
+	case a.Config.H2StrictStreams:
+		evidence += "; --h2-strict-streams kept the pool to one connection at a time"
+		f := fmt.Sprintf("drop --h2-strict-streams (in Go: HTTP2Config.StrictMaxConcurrentRequests = false), so that the pool opens the %d connections %d VUs need at %d streams each", need, c, per)
+		if m := int64(a.Config.MaxConnsPerHost); m > 0 && m < need {
+			f += fmt.Sprintf(", with --max-conns-per-host %d (in Go: http.Transport.MaxConnsPerHost = %d)", need, need)
 		}
+		fixes = append(fixes, f)
+	default:
+		evidence += fmt.Sprintf("; --max-conns-per-host %d allowed %d streams at most", conns, conns*per)
+		fixes = append(fixes, fmt.Sprintf("--max-conns-per-host %d (%d VUs / %d streams per connection; in Go: http.Transport.MaxConnsPerHost = %d, without HTTP2Config.StrictMaxConcurrentRequests)", need, c, per, need))
+	}
+	if client {
+		evidence += fmt.Sprintf("; --h2-max-streams %d capped the streams per connection", per)
+		fixes = append(fixes, fmt.Sprintf("or raise --h2-max-streams to %d (%d VUs / %d connections), within the server's MAX_CONCURRENT_STREAMS", (c+conns-1)/conns, c, conns))
+	} else {
+		fixes = append(fixes, "or allow more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)")
 	}
 	a.add(Finding{
 		ID:       "stream-limit",
 		Severity: Warning,
 		Title:    fmt.Sprintf("Requests wait for an HTTP/2 stream: %.0f%% of the latency is the wait for a stream slot", 100*float64(wait.Mean)/float64(lat.Mean)),
 		Evidence: evidence + ".",
-		Fix:      fix,
+		Fix:      strings.Join(fixes, ", "),
 	})
+}
+
+// streamCapacity is what bounded the streams the pool could have open at
+// once for c requests in flight: per streams per connection (the
+// server's MAX_CONCURRENT_STREAMS, the most seen open at once where the
+// engine could not read the server's SETTINGS or saw none, or the client's
+// --h2-max-streams when lower, then client is set) over conns
+// connections (MaxConnsPerHost, or one with --h2-strict-streams); ok only
+// when per times conns is below c, the one case where a request can find
+// every connection's streams taken with no connection left to open. With
+// a pool per VU each pool carries its VU's one request at a time.
+func (a *analysis) streamCapacity(c int64) (per int64, client bool, conns int64, ok bool) {
+	s := a.s
+	if a.Config.PerVUPools {
+		c = 1
+	}
+	switch {
+	case s.H2.Unknown.Has(metrics.H2UnknownSettings) || s.H2.Settings == 0:
+		per = s.H2.PeakStreams
+	case s.H2.MaxStreamsMin > 0:
+		per = s.H2.MaxStreamsMin
+	}
+	if m := int64(a.Config.H2MaxStreams); m > 0 && (per == 0 || m < per) {
+		per, client = m, true
+	}
+	conns = int64(a.Config.MaxConnsPerHost)
+	if a.Config.H2StrictStreams {
+		conns = 1
+	}
+	if per <= 0 || conns <= 0 {
+		return 0, false, 0, false // no limit on one side: another connection, or another stream, was always there
+	}
+	return per, client, conns, per*conns < c
 }
 
 // The bounds of single-connection-bottleneck: a run shorter or smaller

@@ -13,6 +13,7 @@ import (
 
 	"github.com/faya-load/faya/diagnose"
 	"github.com/faya-load/faya/engine"
+	"github.com/faya-load/faya/internal/enginetest"
 	"github.com/faya-load/faya/internal/h2"
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
@@ -98,12 +99,16 @@ func testH2NotNegotiated(t *testing.T, eng string) {
 }
 
 // stream-limit fires on the stream_wait an engine measured, with the
-// connections the server's limit needs; not when the wait is small.
+// connections the server's limit needs, only where the pool's streams
+// could run out (its connections times their streams below the VUs); not
+// when the wait is small, nor where another connection or stream was
+// always there to open (the waits were for a dial: the first, or one
+// replacing a connection ended by GOAWAY).
 func TestStreamLimit(t *testing.T) {
-	snap := func(wait time.Duration) *metrics.Snapshot {
+	snap := func(wait time.Duration, server uint32) *metrics.Snapshot {
 		rec := metrics.NewRecorder(1)
 		rec.ConnDialedProto(metrics.ProtoH2)
-		rec.H2Settings(4, true, true)
+		rec.H2Settings(server, server > 0, true)
 		rec.H2Streams(4)
 		sh := rec.Shard(0)
 		for range 100 {
@@ -114,19 +119,53 @@ func TestStreamLimit(t *testing.T) {
 		}
 		return rec.Flush(nil)
 	}
+	analyze := func(cfg diagnose.Config, wait time.Duration, server uint32) []diagnose.Finding {
+		fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: snap(wait, server)})
+		noHarm(t, fs)
+		return fs
+	}
+	const long = 5 * time.Millisecond
 	// A cap below what the server's 4 streams need for 16 VUs: raise it
-	// to 4; a cap already above it is not lowered.
+	// to 4.
 	cfg := diagnose.Config{Concurrency: 16, MaxConnsPerHost: 2}
-	fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: snap(5 * time.Millisecond)})
-	f := find(t, fs, "stream-limit")
-	mention(t, f, "SETTINGS_MAX_CONCURRENT_STREAMS was 4", "--max-conns-per-host 4", "16 VUs shared 1 HTTP/2 connections")
-	f = find(t, diagnose.Analyze(diagnose.Input{Config: diagnose.Config{Concurrency: 16, MaxConnsPerHost: 16}, Total: snap(5 * time.Millisecond)}), "stream-limit")
+	f := find(t, analyze(cfg, long, 4), "stream-limit")
+	mention(t, f, "SETTINGS_MAX_CONCURRENT_STREAMS was 4", "--max-conns-per-host 4", "16 VUs shared 1 HTTP/2 connections open at once",
+		"--max-conns-per-host 2 allowed 8 streams", "allow more streams per connection on the server")
+	// --h2-strict-streams kept a cap of 16 to one connection: drop it;
+	// the cap, above what is needed, is not lowered.
+	strict := diagnose.Config{Concurrency: 16, MaxConnsPerHost: 16, H2StrictStreams: true}
+	f = find(t, analyze(strict, long, 4), "stream-limit")
 	if strings.Contains(f.Fix, "--max-conns-per-host 4") {
 		t.Errorf("stream-limit lowers a cap of 16 to 4: %s", f.Fix)
 	}
-	mention(t, f, "drop --h2-strict-streams")
-	if fs := diagnose.Analyze(diagnose.Input{Config: cfg, Total: snap(100 * time.Microsecond)}); has(fs, "stream-limit") {
-		t.Errorf("stream-limit on a 1%% wait: %s", dump(fs))
+	mention(t, f, "drop --h2-strict-streams", "opens the 4 connections 16 VUs need")
+	// Strict and a cap below the need: both.
+	f = find(t, analyze(diagnose.Config{Concurrency: 16, MaxConnsPerHost: 2, H2StrictStreams: true}, long, 4), "stream-limit")
+	mention(t, f, "drop --h2-strict-streams", "--max-conns-per-host 4")
+	// The client's --h2-max-streams 2 below the server's 4, over 2
+	// connections: 4 streams for 16 VUs.
+	f = find(t, analyze(diagnose.Config{Concurrency: 16, MaxConnsPerHost: 2, H2MaxStreams: 2}, long, 4), "stream-limit")
+	mention(t, f, "--h2-max-streams 2 capped", "--max-conns-per-host 8", "raise --h2-max-streams to 8")
+	for _, tc := range []struct {
+		name   string
+		cfg    diagnose.Config
+		wait   time.Duration
+		server uint32
+	}{
+		{"a 1% wait", cfg, 100 * time.Microsecond, 4},
+		// 16 connections of 4 streams hold 16 VUs: the waits were dials.
+		{"cap holds the VUs", diagnose.Config{Concurrency: 16, MaxConnsPerHost: 16}, long, 4},
+		{"exactly the VUs", diagnose.Config{Concurrency: 16, MaxConnsPerHost: 4}, long, 4},
+		{"no cap of connections", diagnose.Config{Concurrency: 16}, long, 4},
+		{"server sets no limit", diagnose.Config{Concurrency: 16, MaxConnsPerHost: 1}, long, 0},
+		{"server's limit above the VUs", diagnose.Config{Concurrency: 16, MaxConnsPerHost: 1}, long, 250},
+		{"client cap holds the VUs", diagnose.Config{Concurrency: 16, MaxConnsPerHost: 2, H2MaxStreams: 8}, long, 250},
+		// A pool per VU carries its VU's one request.
+		{"pool per VU", diagnose.Config{Concurrency: 16, MaxConnsPerHost: 1, PerVUPools: true}, long, 4},
+	} {
+		if fs := analyze(tc.cfg, tc.wait, tc.server); has(fs, "stream-limit") {
+			t.Errorf("%s: stream-limit %s", tc.name, dump(fs))
+		}
 	}
 }
 
@@ -306,4 +345,35 @@ func readLoopRun(t *testing.T, eng, url string) ([]diagnose.Finding, *metrics.Sn
 		t.Fatalf("%d requests, %d errors (%v %v), protocols %v", s.Requests, s.Errors+s.HTTPErrors, s.ErrCount, s.ErrExample, s.Protocols)
 	}
 	return fs, s, res.Duration
+}
+
+// A server that ends each HTTP/2 connection with a GOAWAY after 10
+// streams, and a pool whose connections hold every VU's stream (Go's
+// server allows 250): the requests that wait, wait for the replacement
+// connection's dial, not for a stream slot. server-goaway names the
+// cause; stream-limit, which would have the client open more connections
+// or the server allow more streams, does not fire, on either engine.
+func TestNoStreamLimitAfterGoAway(t *testing.T) {
+	url := tlsServer(t, true, 10)
+	for _, eng := range engine.Engines() {
+		if !engine.SpeaksH2(eng) {
+			continue
+		}
+		t.Run(enginetest.Name(eng), func(t *testing.T) {
+			for _, conns := range []int{1, 2} {
+				p := closedPlan(url+"/", 4, 400)
+				p.Transport.HTTP = transport.HTTP2
+				p.Transport.InsecureSkipVerify = true
+				p.Transport.MaxConnsPerHost = conns
+				fs, s := diagnoseRun(t, eng, p)
+				if s.OK != 400 || s.H2.GoAways < 30 {
+					t.Fatalf("ok %d of 400, %d GOAWAYs (want one per 10 streams): %v %q", s.OK, s.H2.GoAways, s.ErrCount, s.ErrExample)
+				}
+				find(t, fs, "server-goaway")
+				wait := metrics.DistOf(s.Hist(metrics.StreamWait))
+				t.Logf("conns %d: stream waits %d (mean %s), latency mean %s, peak streams %d, dialed %d", conns, wait.Count, wait.Mean, metrics.DistOf(s.Hist(metrics.Latency)).Mean, s.H2.PeakStreams, s.Dialed)
+				noFinding(t, fs, "stream-limit", "single-connection-bottleneck")
+			}
+		})
+	}
 }

@@ -359,6 +359,8 @@ func (m Meta) DiagnoseConfig() diagnose.Config {
 		LateThreshold:       m.LateThreshold,
 		HTTP:                string(m.Pool.HTTP),
 		H2Offered:           m.H2Offered,
+		H2MaxStreams:        max(m.Pool.H2MaxStreams, 0),
+		H2StrictStreams:     m.Pool.H2StrictStreams,
 		Stages:              m.loadStages(),
 		StagesRate:          m.Executor == string(engine.RampingRate),
 	}
