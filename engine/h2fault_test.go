@@ -453,3 +453,71 @@ func TestH2Faults(t *testing.T) {
 		}
 	})
 }
+
+// A stream that times out on a server that goes on answering: the
+// request fails as a timeout, its stream is reset and its connection
+// goes on carrying the others, on both engines. The server's own counts
+// hold the engines to it: the connections it accepted are those faya
+// dialed, each one closed or counted open at the end, and none is left
+// open once the run has returned (net/http's client keeps a connection
+// whose stream it gave up until the server answers the RST_STREAM's
+// PING: Go's server does, at once).
+func TestH2StreamTimeoutConnection(t *testing.T) {
+	h2Engines(t, func(t *testing.T, eng string) {
+		var open, seen atomic.Int64
+		var reqs atomic.Int64
+		srv := startH2(t, "h2c", func(s *h2Server, hs *http.Server) {
+			count := hs.ConnState
+			hs.ConnState = func(c net.Conn, st http.ConnState) {
+				count(c, st)
+				switch st {
+				case http.StateNew:
+					open.Add(1)
+					seen.Add(1)
+				case http.StateClosed, http.StateHijacked:
+					open.Add(-1)
+				}
+			}
+			hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if k := reqs.Add(1); k == 5 || k == 6 {
+					// Not answered until the client resets the stream
+					// (or 5s, far past the request's timeout).
+					select {
+					case <-r.Context().Done():
+					case <-time.After(5 * time.Second):
+					}
+					return
+				}
+				s.ServeHTTP(w, r)
+			})
+		})
+		const n = 40
+		p := h2Plan(eng, srv.URL, transport.HTTP2, 2, n)
+		p.Timeout = 300 * time.Millisecond
+		res := run(t, p)
+		s := res.Total
+		if s.Requests != n || s.ErrCount[metrics.ErrTimeout] != 2 || s.OK != n-2 || s.Errors != 2 {
+			t.Fatalf("requests %d, ok %d, errors %d by class %v (%q); want 2 timeouts and %d answered", s.Requests, s.OK, s.Errors, nonzero(s.ErrCount[:]), s.ErrExample, n-2)
+		}
+		if got := seen.Load(); got != s.Dialed || s.DialedProto[metrics.ProtoH2] != s.Dialed {
+			t.Errorf("the server accepted %d connections, faya counted %d dialed (%d HTTP/2)", got, s.Dialed, s.DialedProto[metrics.ProtoH2])
+		}
+		// Two VUs, one connection of Go's 250 streams: the timeouts do
+		// not make the engines dial more than one connection per VU.
+		if s.Dialed < 1 || s.Dialed > 2 {
+			t.Errorf("dialed %d connections for 2 VUs, want 1 or 2 (close reasons %v)", s.Dialed, reasons(s))
+		}
+		if s.Closed+res.OpenAtEnd != s.Dialed || s.CloseReasons[metrics.CloseOther] != 0 {
+			t.Errorf("closed %d (reasons %v), open at the end %d, of %d dialed", s.Closed, reasons(s), res.OpenAtEnd, s.Dialed)
+		}
+		// Once the run has returned, the server sees every connection
+		// closed (a bounded wait for its ConnState).
+		for deadline := time.Now().Add(5 * time.Second); open.Load() != 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if o := open.Load(); o != 0 {
+			t.Errorf("%d connections still open on the server after the run (faya: closed %d, open at the end %d)", o, s.Closed, res.OpenAtEnd)
+		}
+		t.Logf("dialed %d, closed %d, open at end %d, reasons %v, rst %v", s.Dialed, s.Closed, res.OpenAtEnd, reasons(s), nonzero(s.H2.RSTStreams[:]))
+	})
+}
