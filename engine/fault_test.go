@@ -1,6 +1,9 @@
 package engine_test
 
 import (
+	"io"
+	"log"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/faya-load/faya/internal/testserver"
 	"github.com/faya-load/faya/metrics"
 	"github.com/faya-load/faya/report"
+	"github.com/faya-load/faya/transport"
 )
 
 // fault is one way a target (or a proxy) fails, and what both engines
@@ -294,4 +298,99 @@ func testHeaderLimit(t *testing.T, eng string) {
 			}
 		})
 	}
+}
+
+// h2FaultClasses are the classes the faults of the table make over
+// --http 2 (h2c with prior knowledge, or ALPN h2 alone), on every engine
+// that speaks HTTP/2: a fault below HTTP (refused, reset, closed, not
+// answered in time, a stalled dial) the class it has on HTTP/1.1; bytes
+// that are no HTTP/2 frame a protocol error; an HTTP/1.x answer to the
+// preface protocol_negotiation (the server does not speak h2c); the
+// HTTP/2-only server's SETTINGS then GOAWAY(PROTOCOL_ERROR) on a new
+// connection a protocol error, not sent again (Go's Transport's rule).
+var h2FaultClasses = map[string]metrics.ErrClass{
+	"refused":            metrics.ErrRefused,
+	"reset":              metrics.ErrReset,
+	"eof":                metrics.ErrEOF,
+	"garbage":            metrics.ErrProtocol,
+	"garbage-no-newline": metrics.ErrProtocol,
+	"http2-preface":      metrics.ErrProtocol,
+	"status-line-cut":    metrics.ErrProtocolNegotiation,
+	"headers-cut":        metrics.ErrProtocolNegotiation,
+	"body-reset":         metrics.ErrProtocolNegotiation,
+	"silent":             metrics.ErrTimeout,
+	// (Not response-header-timeout: the default engine's HTTP/2 does not
+	// take --response-header-timeout, its requests bounded by --timeout
+	// alone; the class is the same, the wait the request's timeout.)
+	"connect-stalled":       metrics.ErrTimeout,
+	"tls-stalled":           metrics.ErrTimeout,
+	"proxy-connect-stalled": metrics.ErrTimeout,
+	"socks5-stalled":        metrics.ErrTimeout,
+	// An HTTPS server of HTTP/1.1 only: ALPN h2 not picked.
+	"tls-unknown-authority": metrics.ErrProtocolNegotiation,
+}
+
+// The faults of the table over --http 2: the same class on both
+// engines, every request failed once (none sent again past the fault),
+// no status counted, no connection closed for no reason, each request
+// timed; an HTTP/2 server whose certificate is not trusted fails as tls.
+func TestFaultsOverH2(t *testing.T) {
+	rows := []fault{{name: "h2-tls-unknown-authority", url: func(t testing.TB) string {
+		quiet := func(_ *h2Server, hs *http.Server) { hs.ErrorLog = log.New(io.Discard, "", 0) } // its handshake errors
+		return startH2(t.(*testing.T), "tls-h2", quiet).URL + "/"
+	}, want: metrics.ErrTLS}}
+	for _, f := range faults {
+		if c, ok := h2FaultClasses[f.name]; ok {
+			f.want = c
+			rows = append(rows, f)
+		}
+	}
+	if len(rows) != len(h2FaultClasses)+1 {
+		t.Fatalf("%d rows for %d classes: a name of h2FaultClasses is not in the table", len(rows), len(h2FaultClasses)+1)
+	}
+	h2Engines(t, func(t *testing.T, eng string) {
+		for _, f := range rows {
+			t.Run(f.name, func(t *testing.T) {
+				const n = 4
+				p := closedOn(eng, f.url(t), 2, n)
+				p.Transport.HTTP = transport.HTTP2
+				p.Timeout = 10 * time.Second // a row that fails, fails quickly
+				if f.edit != nil {
+					f.edit(&p)
+				}
+				if f.proxy != nil {
+					p.Proxy.URLs = []string{f.proxy(t)}
+				}
+				start := time.Now()
+				res := run(t, p)
+				s := res.Total
+				if s.Requests != n || s.Errors != n || s.ErrCount[f.want] != n {
+					t.Fatalf("requests %d, errors %d, %s %d; by class %v; examples %q", s.Requests, s.Errors, f.want, s.ErrCount[f.want], nonzero(s.ErrCount[:]), s.ErrExample)
+				}
+				statuses := int64(0)
+				for _, c := range s.Status {
+					statuses += c
+				}
+				if statuses != 0 {
+					t.Errorf("statuses counted %d: a request that failed has none", statuses)
+				}
+				if ex := s.ErrExample[f.want]; ex == "" || len(ex) > metrics.MaxExample+len("… (1234567890 bytes)") || metrics.Printable(ex) != ex {
+					t.Errorf("example of %d bytes, want 1 to %d, printable: %q", len(ex), metrics.MaxExample, ex)
+				}
+				if got := s.Hist(metrics.Latency).TotalCount(); got != n {
+					t.Errorf("latency recorded %d times, want %d", got, n)
+				}
+				if other := s.CloseReasons[metrics.CloseOther]; other != 0 {
+					t.Errorf("closed for reason other: %d (close reasons %v)", other, reasons(s))
+				}
+				// A fault that is not a timeout fails at once, not at the
+				// request's 10s timeout (a connection the pool kept
+				// counted would make every later request wait for it).
+				if took := time.Since(start); f.want != metrics.ErrTimeout && took > 5*time.Second {
+					t.Errorf("the run took %v: a fault of class %s waited for the timeout", took, f.want)
+				}
+				t.Logf("%s %q; dialed %d, close reasons %v, retries %d", f.want, s.ErrExample[f.want], s.Dialed, reasons(s), s.Retries)
+			})
+		}
+	})
 }

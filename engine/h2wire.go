@@ -79,6 +79,12 @@ type h2Wire struct {
 	pings   [4]h2PingOut
 	closing atomic.Bool // the pool closes it (not Go)
 	closed  bool
+	// goAwayErr is the error code of a GOAWAY the server sent with one
+	// (not NO_ERROR); 0: none. readErr is the first read's error (the
+	// server's close, a reset): the cause of a connection that ended
+	// before Go's client could use it.
+	goAwayErr atomic.Uint32
+	readErr   atomic.Pointer[error]
 }
 
 // h2FlowStream is a stream with more request body to send.
@@ -228,6 +234,7 @@ func (w *h2Wire) Read(b []byte) (int, error) {
 	}
 	if err != nil {
 		w.rdErr.Store(true)
+		w.readErr.CompareAndSwap(nil, &err)
 	}
 	return n, err
 }
@@ -355,7 +362,11 @@ func (w *h2Wire) readHeld(h *h2Scan) {
 		}
 	case h2GoAwayType:
 		last := binary.BigEndian.Uint32(p) & (1<<31 - 1)
-		w.sink.H2GoAway(last, metrics.H2Code(binary.BigEndian.Uint32(p[4:])))
+		code := binary.BigEndian.Uint32(p[4:])
+		w.sink.H2GoAway(last, metrics.H2Code(code))
+		if code != 0 {
+			w.goAwayErr.Store(code)
+		}
 		if w.open.Load() > 0 {
 			w.mu.Lock()
 			now := w.now()

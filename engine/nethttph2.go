@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -258,6 +260,9 @@ func (p *goH2Pool) roundTrip(req *http.Request, h *goH2Host, wait *time.Duration
 		}
 		if c.sniff != nil && c.sniff.h1.Load() {
 			return nil, &h2.NotH2Error{Err: err}
+		}
+		if strings.Contains(err.Error(), "http2: client conn could not be established") {
+			err = c.endedErr(err)
 		}
 		if try >= goMaxRetries || !unprocessed(err) || !rewind(req) || ctx.Err() != nil {
 			return nil, err
@@ -576,6 +581,8 @@ func (p *goH2Pool) dial(ctx context.Context, h *goH2Host) (*goH2Conn, error) {
 		p.goneLocked(c)
 		if c.sniff != nil && c.sniff.h1.Load() {
 			err = &h2.NotH2Error{Err: err}
+		} else {
+			err = c.endedErr(err)
 		}
 		return nil, err
 	}
@@ -584,6 +591,27 @@ func (p *goH2Pool) dial(ctx context.Context, h *goH2Host) (*goH2Conn, error) {
 		p.hookLocked(c)
 	}
 	return c, nil
+}
+
+// endedErr is err, Go's word for a connection that ended before its
+// first request ("connection is unavailable", "client conn could not be
+// established"), with the cause its frames and reads showed, so that the
+// request fails with the class the default engine gives it: a GOAWAY
+// with an error code (the error Go gives when it comes after the
+// stream: protocol), else the read's error (the server's close: eof; a
+// reset).
+func (c *goH2Conn) endedErr(err error) error {
+	if code := c.wire.goAwayErr.Load(); code != 0 {
+		return fmt.Errorf("http2: Transport received GOAWAY from server ErrCode:%v before the connection's first request (%v)", metrics.H2Code(code), err)
+	}
+	if e := c.wire.readErr.Load(); e != nil {
+		cause := *e
+		if errors.Is(cause, io.EOF) {
+			cause = io.ErrUnexpectedEOF // the server closed before answering
+		}
+		return fmt.Errorf("http2: the connection ended before its first request (%v): %w", err, cause)
+	}
+	return err
 }
 
 // connect dials h and starts Go's HTTP/2 client on the connection.

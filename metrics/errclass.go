@@ -180,5 +180,14 @@ var messageClasses = []struct {
 	{"server sent GOAWAY and closed the connection", ErrEOF},
 	{"graceful shutdown GOAWAY", ErrEOF},
 	{"connection error: ", ErrProtocol},
+	// Go's HTTP/2: a GOAWAY with an error code on a new connection, its
+	// first stream above the last-stream-id: the server ended the
+	// connection in error (not sent again), a connection error as the
+	// default engine's.
+	{"Transport received GOAWAY from server ErrCode:", ErrProtocol},
+	// Go's HTTP/2: the connection closed before its first request was
+	// sent (the server closed it after its SETTINGS): the server ended
+	// the connection before the response, as eof.
+	{"http2: client conn could not be established", ErrEOF},
 	{"http2: client connection lost", ErrTimeout},
 }

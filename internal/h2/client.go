@@ -282,6 +282,9 @@ type attempts struct {
 // counting as a retry, at most maxUnsent times.
 func (cl *Client) again(res *Result, tries *attempts, err error) (bool, error) {
 	u, _ := err.(*errUnprocessed)
+	if u != nil && u.final {
+		return false, u.cause
+	}
 	if u != nil && u.unsent {
 		if tries.unsent++; tries.unsent > maxUnsent {
 			return false, err

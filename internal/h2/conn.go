@@ -310,8 +310,12 @@ func (c *Conn) start(ctx context.Context, st *stream, r *Request, cookie string,
 	c.mu.Lock()
 	if c.dead != nil || c.goaway || c.nextID > maxStreamID {
 		err := c.dead
+		first := c.nextID == 1 && c.goaway && c.goawayEr != http2.ErrCodeNo
+		if first && err == nil {
+			err = &ConnError{Code: c.goawayEr, Remote: true}
+		}
 		c.mu.Unlock()
-		return &errUnprocessed{goaway: true, unsent: true, cause: err}
+		return &errUnprocessed{goaway: true, unsent: true, cause: err, final: first}
 	}
 	st.id = c.nextID
 	c.nextID += 2
@@ -476,12 +480,12 @@ func (c *Conn) finish(st *stream, err error) {
 func (c *Conn) readLoop() {
 	c.tc.SetReadHooks(transport.ReadHooks{Before: c.beforeRead, Idle: c.idle, After: c.afterRead})
 	var err error
+	var fh http2.FrameHeader
 	for {
 		if d := readerDelay.Load(); d != 0 {
 			time.Sleep(time.Duration(d)) // SlowReaders: tests only
 		}
 		var f http2.Frame
-		var fh http2.FrameHeader
 		fh, err = c.fr.ReadFrameHeader() // the framer checks sizes and the HEADERS/CONTINUATION order
 		if err == nil && fh.Type == http2.FrameHeaders && c.settings {
 			if c.pingT != nil {
@@ -519,8 +523,11 @@ func (c *Conn) readLoop() {
 			c.flush()
 		}
 	}
-	if !c.settings && errors.Is(err, http2.ErrFrameTooLarge) {
-		// The first "frame" was an HTTP/1.x answer to the preface.
+	if !c.settings && errors.Is(err, http2.ErrFrameTooLarge) && fh.Length == 'H'<<16|'T'<<8|'T' && fh.Type == 'P' && fh.Flags == '/' {
+		// The first "frame" was an HTTP/1.x answer to the preface: its
+		// header's bytes are "HTTP/" (the net/http engine's sniffer's
+		// test). Other bytes too large for a frame are not HTTP/1.x:
+		// a protocol error, as on the net/http engine.
 		c.tc.SetCloseReason(metrics.CloseHandshakeFailed)
 		err = &NotH2Error{Err: err}
 	}
@@ -1006,7 +1013,14 @@ func (c *Conn) onGoAway(lastID uint32, code http2.ErrCode) {
 	c.p.goingAway(c)
 	c.mu.Lock()
 	for id, st := range c.streams {
-		if id > c.lastID {
+		switch {
+		case id == 1 && code != http2.ErrCodeNo:
+			// The connection's first stream, and a GOAWAY with an
+			// error code: the server refuses new connections; another
+			// one would fare no better (Go's Transport does not send it
+			// again either).
+			c.finish(st, &ConnError{Code: code, Remote: true})
+		case id > c.lastID:
 			c.finish(st, &errUnprocessed{goaway: true})
 		}
 	}

@@ -121,6 +121,10 @@ type errUnprocessed struct {
 	// (the request never reached the server).
 	unsent bool
 	cause  error
+	// final: the connection was new and the server ended it with a
+	// GOAWAY with an error code before its first stream: not sent again
+	// (Go's Transport neither), it fails with cause.
+	final bool
 }
 
 func (e *errUnprocessed) Error() string {

@@ -363,12 +363,19 @@ func (p *Pool) dial(ctx context.Context, r *Request, h *host, due time.Duration)
 		_ = c.nc.Close()
 		return nil, errPoolClosed
 	}
-	h.conns = append(h.conns, c)
 	p.take(c)
-	if c.gone { // GOAWAY or an error already
+	if c.gone {
+		// GOAWAY or an error already, before it was listed: goingAway
+		// and dead found nothing to unlist, so it is never listed (it
+		// would hold a place under MaxConnsPerHost for good, every later
+		// request waiting for a dial slot until its timeout). The
+		// request finds it ending and goes again, or fails with its
+		// cause; the waiters may dial in its place.
+		p.wakeDialers(h)
 		p.mu.Unlock()
 		return c, nil
 	}
+	h.conns = append(h.conns, c)
 	p.hand(h, c)
 	p.mu.Unlock()
 	return c, nil
