@@ -75,6 +75,10 @@ type Config struct {
 	// (--h2-strict-streams).
 	H2MaxStreams    int
 	H2StrictStreams bool
+	// Proxied says the requests went through a proxy (--proxy, or from
+	// the environment): the connections the client saw closed are the
+	// proxy's.
+	Proxied bool
 	// Stages are the plan's load over time, from the run's start: VUs
 	// (ramping-vus), or arrivals per second with StagesRate
 	// (ramping-rate); nil for a constant load or several scenarios. The
@@ -183,7 +187,24 @@ type analysis struct {
 	out []Finding
 }
 
-func (a *analysis) add(f Finding) { a.out = append(a.out, f) }
+func (a *analysis) add(f Finding) {
+	if a.Config.Proxied && (f.ID == "server-closes" || f.ID == "server-idle-timeout") {
+		f = viaProxy(f)
+	}
+	a.out = append(a.out, f)
+}
+
+// viaProxy is a finding on the closes a run saw, made true of a run
+// through a proxy: the client's connections are to the proxy (a
+// forwarding proxy's own, or a tunnel that either end may close), so
+// the closes are the proxy's, or the server's passed on through it; the
+// fix looks at the proxy's keep-alive toward the client too.
+func viaProxy(f Finding) Finding {
+	f.Title = strings.Replace(f.Title, "The server", "The server or the proxy", 1)
+	f.Evidence += " Requests went through a proxy: the client's connections are to the proxy, so these closes are the proxy's own, or the server's passed on through it."
+	f.Fix += "; through a proxy, first check the proxy's own keep-alive toward its clients (its idle timeout, its requests per connection): the client sees its closes, not the server's"
+	return f
+}
 
 // concurrency is the requests that could be in flight at once: the VUs,
 // or more when more were seen busy.

@@ -54,6 +54,7 @@ func configOf(p engine.Plan) diagnose.Config {
 		H2Offered:           p.OffersH2(),
 		H2MaxStreams:        max(cfg.H2MaxStreams, 0),
 		H2StrictStreams:     cfg.H2StrictStreams,
+		Proxied:             len(p.Proxy.URLs) > 0 || p.Proxy.FromEnv,
 	}
 }
 
@@ -449,4 +450,37 @@ func TestOrder(t *testing.T) {
 
 func rank(s diagnose.Severity) int {
 	return map[diagnose.Severity]int{diagnose.Info: 0, diagnose.Warning: 1, diagnose.Error: 2}[s]
+}
+
+// Through a proxy the client's connections are to the proxy: a finding on
+// the closes it saw names the proxy beside the server, and its fix looks
+// at the proxy's keep-alive too; the same closes without a proxy name the
+// server alone.
+func TestClosesThroughProxy(t *testing.T) {
+	rec := metrics.NewRecorder(1)
+	sh := rec.Shard(0)
+	for i := range 100 {
+		var x metrics.Sample
+		x.Latency, x.Status, x.Proto, x.Reused = time.Millisecond, 200, metrics.ProtoH1, 1
+		sh.Record(&x, nil)
+		rec.ConnDialed()
+		if i%10 == 9 {
+			rec.ConnClosed(metrics.ClosedConn{Proto: metrics.ProtoH1, Reason: metrics.CloseServer, Requests: 10, Lifetime: time.Second, ServerClosed: true})
+		}
+		if i%25 == 0 {
+			rec.ConnClosed(metrics.ClosedConn{Proto: metrics.ProtoH1, Reason: metrics.CloseServerIdle, Requests: 1, Lifetime: 6 * time.Second, IdleClosed: true, IdleFor: 5 * time.Second})
+		}
+	}
+	s := rec.Flush(nil)
+	for _, proxied := range []bool{false, true} {
+		fs := diagnose.Analyze(diagnose.Input{Config: diagnose.Config{Concurrency: 2, MaxConnsPerHost: 2, IdleConnTimeout: 90 * time.Second, Proxied: proxied}, Total: s})
+		noHarm(t, fs)
+		for _, id := range []string{"server-closes", "server-idle-timeout"} {
+			f := find(t, fs, id)
+			says := strings.Contains(f.Title, "The server or the proxy") && strings.Contains(f.Evidence, "went through a proxy") && strings.Contains(f.Fix, "the proxy's own keep-alive")
+			if says != proxied {
+				t.Errorf("%s, proxied %v: names the proxy %v: %s | %s | %s", id, proxied, says, f.Title, f.Evidence, f.Fix)
+			}
+		}
+	}
 }

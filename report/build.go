@@ -361,6 +361,7 @@ func (m Meta) DiagnoseConfig() diagnose.Config {
 		H2Offered:           m.H2Offered,
 		H2MaxStreams:        max(m.Pool.H2MaxStreams, 0),
 		H2StrictStreams:     m.Pool.H2StrictStreams,
+		Proxied:             len(m.Proxies) > 0 || m.ProxyFromEnv,
 		Stages:              m.loadStages(),
 		StagesRate:          m.Executor == string(engine.RampingRate),
 	}
