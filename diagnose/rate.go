@@ -115,7 +115,12 @@ func RateShortfall(in Input) Shortfall {
 			return sf
 		}
 		need := int64(math.Ceil(peak * lat.P99.Seconds()))
-		if isStarved {
+		// Starved names the machine only where the VUs would have kept
+		// the rate at the typical latency: where even the median answer
+		// needs a quarter more VUs than there were (rate x p50), the VUs
+		// ran out whatever the machine did, and more of them is the fix.
+		vusShort := 4*peak*lat.P50.Seconds() > 5*float64(maxVUs)
+		if isStarved && !vusShort {
 			sf.LimitedBy = "starved"
 			sf.Reason = fmt.Sprintf("%d iterations dropped: %s, so iterations piled up and the VUs ran out", s.Dropped, starvedWhy)
 			sf.Fix = "run faya where it gets its CPUs (nothing else busy beside it, taskset, a VM without steal time), or lower the rate; more VUs would not help"
@@ -132,6 +137,9 @@ func RateShortfall(in Input) Shortfall {
 		if need > int64(maxVUs) {
 			sf.Reason = fmt.Sprintf("%d iterations dropped: all %d VUs (--max-vus) were busy; at the peak rate %.0f/s and the latency p99 %s the rate needs about %d VUs at once (rate x latency)",
 				s.Dropped, maxVUs, peak, dur(lat.P99), need)
+			if isStarved {
+				sf.Reason += fmt.Sprintf("; besides, %s, which may have slowed the answers too", starvedWhy)
+			}
 			sf.Fix = fmt.Sprintf("--max-vus %d (the need, with a quarter more for bursts); if the latency grows with the rate, the target is slower than this rate", roundUp(need*5/4))
 			return sf
 		}

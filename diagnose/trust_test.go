@@ -182,13 +182,22 @@ func testQuickServerCloses(t *testing.T, eng string) {
 	if s.OK != 40 {
 		t.Fatalf("ok %d, want 40 (errors %v)", s.OK, s.ErrExample)
 	}
-	if n := s.CloseReasons[metrics.CloseServerIdle]; n != 0 {
-		t.Errorf("server_idle %d, want 0: the server closed after each answer (close reasons %v)", n, s.CloseReasons)
+	// A loaded client's next request can come later than
+	// transport.QuickClose: a few closes are then seen while the
+	// connection sat idle (server_idle), the rest as closes after the
+	// request. Either way each connection carried one request.
+	idle, byServer := s.CloseReasons[metrics.CloseServerIdle], s.CloseReasons[metrics.CloseServer]
+	if 10*idle > byServer || byServer+idle < s.Dialed-1 {
+		t.Errorf("closed by the server %d, server_idle %d, of %d dialed (close reasons %v): the server closed after each answer", byServer, idle, s.Dialed, s.CloseReasons)
 	}
-	if got := s.CloseReasons[metrics.CloseServer]; got < s.Dialed-1 {
-		t.Errorf("closed by the server %d of %d dialed (close reasons %v)", got, s.Dialed, s.CloseReasons)
+	if per := metrics.DistOf(s.Hist(metrics.ConnRequests)); per.Max != 1 {
+		t.Errorf("requests per connection %+v, want 1 each: a request re-sent after finding the connection closed was not carried by it", per)
 	}
-	mention(t, find(t, fs, "server-closes"), "closed by the server (EOF or reset) after a request without saying so")
+	f := find(t, fs, "server-closes")
+	mention(t, f, "closed by the server (EOF or reset) after a request without saying so")
+	if strings.Contains(f.Title, "after 2 requests") || strings.Contains(f.Fix, "keepalive_requests") {
+		t.Errorf("server-closes names a per-connection request limit: %s | %s", f.Title, f.Fix)
+	}
 	noFinding(t, fs, "server-idle-timeout", "clean")
 	for _, f := range fs {
 		if strings.Contains(f.Fix, "--idle-conn-timeout") {
@@ -322,13 +331,86 @@ func testClosedModelStall(t *testing.T, eng string) {
 		Executor: engine.Executor{Type: engine.VUs, VUs: 4, Duration: 4500 * time.Millisecond},
 		Steps:    []engine.Step{{URL: url + "/"}},
 	}}}
-	fs, s := diagnoseRun(t, eng, p)
+	fs, res := diagnoseResult(t, eng, p)
+	s := res.Total
 	lat := metrics.DistOf(s.Hist(metrics.Latency))
 	if lat.Max < time.Second {
 		t.Fatalf("latency max %v, want the freeze (about 2 s)", lat.Max)
 	}
+	if res.CPUs > 0 && res.RunDelay/time.Duration(res.CPUs) >= lat.Max/2 {
+		// The generator itself waited for a CPU as long as the stall (a
+		// loaded machine): the run cannot tell the server's stall from
+		// its own, and the finding must not claim it
+		// (TestClosedModelStallEvidence holds the finding to it).
+		noFinding(t, fs, "closed-model-stall")
+		t.Logf("run delay %v on %d CPUs, slowest request %v: the stall cannot be judged", res.RunDelay, res.CPUs, lat.Max)
+		return
+	}
 	f := find(t, fs, "closed-model-stall")
 	mention(t, f, "coordinated omission", "faya run -r ", "--max-vus")
+}
+
+// closed-model-stall on a run's own evidence: a closed-model run whose
+// slowest request (2 s) is ten times its p90 or more, with a second of
+// the timeline in which almost nothing completed. Not on an open-model
+// run, a slowest request under 200 ms or under ten times the p90, no
+// quiet second, or a generator that waited for a CPU half as long as the
+// slowest request (per CPU): its own stall looks the same.
+func TestClosedModelStallEvidence(t *testing.T) {
+	type run struct {
+		open       bool
+		slow, fast time.Duration
+		quiet      bool
+		runDelay   time.Duration
+		cpus       int
+		want       bool
+		mentions   []string
+	}
+	input := func(r run) diagnose.Input {
+		rec := metrics.NewRecorder(1)
+		sh := rec.Shard(0)
+		for i := range 1000 {
+			x := metrics.Sample{Latency: r.fast, Status: 200, Reused: 1}
+			if i == 500 {
+				x.Latency = r.slow
+			}
+			sh.Record(&x, nil)
+		}
+		// Five seconds of 200 requests each, the third one quiet.
+		var tl []metrics.Point
+		for sec := range 5 {
+			n := int64(200)
+			if r.quiet && sec == 2 {
+				n = 3
+			}
+			tl = append(tl, metrics.Point{Requests: n})
+		}
+		return diagnose.Input{Config: diagnose.Config{Concurrency: 4, MaxConnsPerHost: 4, Open: r.open}, Total: rec.Flush(nil), Timeline: tl,
+			Duration: 5 * time.Second, RunDelay: r.runDelay, CPUs: r.cpus}
+	}
+	stall := run{slow: 2 * time.Second, fast: 10 * time.Millisecond, quiet: true, cpus: 2, want: true,
+		mentions: []string{"stalled for up to 2.0", "in 1 of 3 whole seconds", "coordinated omission", "faya run -r 200 -d 5s"}}
+	with := func(r run, f func(*run)) run { f(&r); return r }
+	for name, r := range map[string]run{
+		"a stall":                           stall,
+		"run delay a little short of it":    with(stall, func(r *run) { r.runDelay = 1900 * time.Millisecond }),
+		"run delay unknown":                 with(stall, func(r *run) { r.runDelay, r.cpus = 0, 0 }),
+		"open model":                        with(stall, func(r *run) { r.open, r.want = true, false }),
+		"slowest under 200ms":               with(stall, func(r *run) { r.slow, r.fast, r.want = 190*time.Millisecond, time.Millisecond, false }),
+		"slowest under 10x the p90":         with(stall, func(r *run) { r.fast, r.want = 210*time.Millisecond, false }),
+		"no quiet second":                   with(stall, func(r *run) { r.quiet, r.want = false, false }),
+		"generator waited as long (2 CPUs)": with(stall, func(r *run) { r.runDelay, r.want = 2100*time.Millisecond, false }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			fs := diagnose.Analyze(input(r))
+			noHarm(t, fs)
+			if !r.want {
+				noFinding(t, fs, "closed-model-stall")
+				return
+			}
+			mention(t, find(t, fs, "closed-model-stall"), r.mentions...)
+		})
+	}
 }
 
 // Through a real tinyproxy forwarding http requests (it closes the

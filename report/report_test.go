@@ -350,6 +350,10 @@ func TestShortfallAttribution(t *testing.T) {
 		// generator from running; neither its CPU nor the VUs.
 		{"late, starved", time.Microsecond, 400 * time.Millisecond, 200, 0, 20, 0, 0.1, "starved", "was not busy (it used 10% of its 1 CPU), yet its schedule ran up to 400"},
 		{"drops, starved", time.Microsecond, 400 * time.Millisecond, 0, 100, 20, 0, 0.1, "starved", "100 iterations dropped: the generator was not busy"},
+		// Starved too, but 10 VUs for the 20 the median answer needs:
+		// the VUs ran out whatever the machine did.
+		{"drops, starved, VUs short", time.Microsecond, 400 * time.Millisecond, 0, 100, 20, 10, 0.1, "vus", "all 10 VUs (--max-vus) were busy; at the peak rate 2000/s"},
+		{"drops, starved, VUs less than a quarter short", time.Microsecond, 400 * time.Millisecond, 0, 100, 20, 17, 0.1, "starved", "the generator was not busy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := build(tc.blocked, tc.lag, tc.late, tc.dropped, tc.pool, tc.vus, tc.busy)

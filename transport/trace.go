@@ -194,6 +194,11 @@ func (t *Tracer) onGetConn(string) {
 			t.redirects++
 		} else {
 			t.retries++
+			if t.conn != nil {
+				// The connection was found closed under the request:
+				// not a request it carried (the server saw none).
+				t.conn.AddRequests(-1)
+			}
 		}
 		t.wrote.Store(0)
 		t.firstByte.Store(0)

@@ -429,6 +429,7 @@ func (cl *Client) failed(ctx context.Context, c *Conn, r *Request, src source, r
 		// send again on another, as net/http does (each retry drops
 		// a dead connection; the last resort is a new one).
 		res.Retries++
+		tc.AddRequests(-1) // not a request the connection carried: the server had closed it
 		tc.NoteServerIdleClose()
 		cl.pool.put(c, false, end, cl)
 		tc.Release(end)
