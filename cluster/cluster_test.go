@@ -76,7 +76,9 @@ func TestCoordinatorThreeAgents(t *testing.T) {
 	var lines []string
 	var mu sync.Mutex
 	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan(srv.URL+"/", 301, 2*time.Second), Agents: 3,
-		JoinTimeout: 20 * time.Second, AgentTimeout: 3 * time.Second,
+		// No agent is lost here: a timeout far above the 4.5 s a healthy
+		// agent was seen silent under -race on a loaded 2-core machine.
+		JoinTimeout: 20 * time.Second, AgentTimeout: 15 * time.Second,
 		OnInterval: func(iv *metrics.Snapshot, _ metrics.Point, _ *metrics.Snapshot) { live.Merge(iv) },
 		Say: func(f string, a ...any) {
 			mu.Lock()
@@ -170,12 +172,13 @@ func TestCoordinatorLostAgent(t *testing.T) {
 	wg, conns, _ := agents(t, ctx, ns.URL(), 2, nil)
 	started := make(chan struct{})
 	var once sync.Once
-	// AgentTimeout 3s: a busy machine (-race, both cores taken) can delay
-	// the other agent's heartbeats by a second, and it was lost too (1 run
-	// in 3 at load 15 with 1s). The plan lasts 30s, so a run that did not
-	// stop for the lost agent takes more than the 25s below.
+	// AgentTimeout 6s: a busy machine (-race, both cores taken) can delay
+	// the other agent's heartbeats, and it was lost too (1 run in 3 at
+	// load 15 with 1s; a healthy agent silent 4.5s at load 19 with 3s).
+	// The plan lasts 30s, so a run that did not stop for the lost agent
+	// takes more than the 25s below.
 	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan(srv.URL+"/", 50, 30*time.Second), Agents: 2,
-		JoinTimeout: 20 * time.Second, AgentTimeout: 3 * time.Second,
+		JoinTimeout: 20 * time.Second, AgentTimeout: 6 * time.Second,
 		OnInterval: func(*metrics.Snapshot, metrics.Point, *metrics.Snapshot) { once.Do(func() { close(started) }) }}
 	go func() {
 		<-started
@@ -264,9 +267,9 @@ func TestCoordinatorInterrupt(t *testing.T) {
 }
 
 // --tolerate-lost 1: the run goes on without the lost agent, to its end,
-// and says how much of the plan did not run. The agents' timeout is 2 s,
-// the run 5 s: with 1 s of 3 a loaded machine's healthy agent was silent
-// long enough to be lost too.
+// and says how much of the plan did not run. The agents' timeout is 6 s,
+// the run 12 s: with 2 s of 5 a healthy agent under -race on a loaded
+// 2-core machine was silent 4.5 s, long enough to be lost too.
 func TestCoordinatorTolerateLost(t *testing.T) {
 	ns := startNATS(t)
 	srv := testserver.Start(t)
@@ -274,8 +277,8 @@ func TestCoordinatorTolerateLost(t *testing.T) {
 	defer cancel()
 	wg, conns, _ := agents(t, ctx, ns.URL(), 3, nil)
 	var once sync.Once
-	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan(srv.URL+"/", 60, 5*time.Second), Agents: 3, TolerateLost: 1,
-		JoinTimeout: 20 * time.Second, AgentTimeout: 2 * time.Second,
+	c := &Coordinator{Conn: connect(t, ns.URL()), Plan: openPlan(srv.URL+"/", 25, 12*time.Second), Agents: 3, TolerateLost: 1,
+		JoinTimeout: 20 * time.Second, AgentTimeout: 6 * time.Second,
 		OnInterval: func(*metrics.Snapshot, metrics.Point, *metrics.Snapshot) { once.Do(func() { conns[2].Close() }) }}
 	out, err := c.Run(ctx)
 	if err != nil {

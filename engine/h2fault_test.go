@@ -207,12 +207,14 @@ var h2Faults = []h2Fault{
 				t.Errorf("closed as goaway %d of %d (close reasons %v)", got, s.Dialed, reasons(s))
 			}
 			// One GOAWAY per connection, each after its 10th stream (ID
-			// 19), the same count on both engines.
-			if s.H2.GoAways != s.Dialed || s.H2.GoAwayCodes[metrics.H2NoError] != s.Dialed {
-				t.Errorf("GOAWAYs %d (NO_ERROR %d) on %d connections", s.H2.GoAways, s.H2.GoAwayCodes[metrics.H2NoError], s.Dialed)
+			// 19), the same count on both engines; the last connection's
+			// follows the run's last answer, and the run may end before
+			// it is read (a loaded machine, -race: 19 of 20).
+			if g := s.H2.GoAways; g < s.Dialed-1 || g > s.Dialed || s.H2.GoAwayCodes[metrics.H2NoError] != g {
+				t.Errorf("GOAWAYs %d (NO_ERROR %d) on %d connections", g, s.H2.GoAwayCodes[metrics.H2NoError], s.Dialed)
 			}
-			if d := metrics.DistOf(s.Hist(metrics.H2GoAwayLastStream)); d.Count != s.Dialed || d.Min != 19 || d.Max != 19 {
-				t.Errorf("GOAWAY last-stream-ids %+v, want %d of 19", d, s.Dialed)
+			if d := metrics.DistOf(s.Hist(metrics.H2GoAwayLastStream)); d.Count != s.H2.GoAways || d.Min != 19 || d.Max != 19 {
+				t.Errorf("GOAWAY last-stream-ids %+v, want %d of 19", d, s.H2.GoAways)
 			}
 		}},
 	// A server window of 1 KiB per stream (SETTINGS_INITIAL_WINDOW_SIZE)

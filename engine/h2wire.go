@@ -85,6 +85,7 @@ type h2Wire struct {
 	// before Go's client could use it.
 	goAwayErr atomic.Uint32
 	readErr   atomic.Pointer[error]
+	notH2     atomic.Bool // rdOff, for other goroutines
 }
 
 // h2FlowStream is a stream with more request body to send.
@@ -315,6 +316,7 @@ func (w *h2Wire) readFrame(h *h2Scan) {
 	if !w.rdFirst {
 		if h.typ != h2SettingsType || h.flags&h2FlagAck != 0 {
 			w.rdOff = true // an HTTP/1.x answer to h2c, or not HTTP/2
+			w.notH2.Store(true)
 			return
 		}
 	}

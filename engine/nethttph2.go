@@ -601,6 +601,9 @@ func (p *goH2Pool) dial(ctx context.Context, h *goH2Host) (*goH2Conn, error) {
 // stream: protocol), else the read's error (the server's close: eof; a
 // reset).
 func (c *goH2Conn) endedErr(err error) error {
+	if c.wire.notH2.Load() {
+		return &notH2FramesError{err: err}
+	}
 	if code := c.wire.goAwayErr.Load(); code != 0 {
 		return fmt.Errorf("http2: Transport received GOAWAY from server ErrCode:%v before the connection's first request (%v)", metrics.H2Code(code), err)
 	}
@@ -613,6 +616,21 @@ func (c *goH2Conn) endedErr(err error) error {
 	}
 	return err
 }
+
+// notH2FramesError is a connection whose server's first bytes were no
+// SETTINGS frame (nor an HTTP/1.x answer: that is protocol_negotiation),
+// ended by Go's client before its first request: a protocol error, as
+// the default engine's framer makes of them ("frame too large").
+type notH2FramesError struct{ err error }
+
+func (e *notH2FramesError) Error() string {
+	return "http2: the server's first bytes were not an HTTP/2 SETTINGS frame (" + e.err.Error() + ")"
+}
+
+func (e *notH2FramesError) Unwrap() error { return e.err }
+
+// ErrClass is metrics.ErrProtocol.
+func (e *notH2FramesError) ErrClass() metrics.ErrClass { return metrics.ErrProtocol }
 
 // connect dials h and starts Go's HTTP/2 client on the connection.
 // Under --http auto a server that picks HTTP/1.1 marks h (errUseTransport)
