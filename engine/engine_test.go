@@ -263,7 +263,7 @@ func testConnScopeVU(t *testing.T, eng string) {
 	s := run(t, p).Total
 	checkAccounting(t, s, srv)
 	if s.Dialed != c+replaced(s) {
-		t.Errorf("dialed = %d, want one per VU: %d (and %d replaced after write_late)", s.Dialed, c, replaced(s))
+		t.Errorf("dialed = %d, want one per VU: %d (and %d replaced after write_late); close reasons %v", s.Dialed, c, replaced(s), s.CloseReasons)
 	}
 	if s.ConnReused != n-s.Dialed {
 		t.Errorf("reused = %d, want %d", s.ConnReused, n-s.Dialed)

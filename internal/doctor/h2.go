@@ -416,6 +416,8 @@ func (p *h2Probe) block() []byte {
 // until the server sends a GOAWAY, ProbeStreams were sent, ProbeTime is
 // over or the connection ends; then it waits (at most timeout) for the
 // answers of the streams sent, and counts those answered.
+// Long: one loop over the connection's frames, each frame type a case
+// that updates the probe's counts, as the server's answers come.
 func (p *h2Probe) goAwayProbe(ctx context.Context, h *H2Report, timeout time.Duration) {
 	window := h2Window
 	if s := p.settings; s.MaxConcurrentStreamsSent {

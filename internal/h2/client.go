@@ -153,6 +153,10 @@ func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) 
 // hop sends one request on one stream. retry says it must be sent again
 // (the server did not process it; once per request).
 // t0 is when the hop started, on the dialer's clock.
+// Long, as http1's hop is: one stream's steps in order (the connection
+// or stream slot, the stream's setup, the write, the wait for its end,
+// the release, the phases), whose clock readings and results pass from
+// one step to the next on the hot path.
 func (cl *Client) hop(ctx context.Context, r *Request, res *Result, due time.Duration, tries *attempts, t0 time.Duration) (retry bool, err error) {
 	p := cl.pool
 	d := p.d
