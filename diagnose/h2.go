@@ -187,8 +187,7 @@ const (
 // whose evidence it carries, when it fires on the streams.
 // Long: its guards (each a case the finding cannot judge) and its three
 // kinds of evidence (stream-slot waits, flow-control stalls, the reader's
-// busy time)
-// read in order, as the finding's text explains them.
+// busy time) read in order, as the finding's text explains them.
 func (a *analysis) singleConnBottleneck() {
 	s := a.s
 	h2 := s.Protocols[metrics.ProtoH2]
