@@ -519,21 +519,9 @@ func TestCursorTake(t *testing.T) {
 // when every connection is busy: http1.TestPatientDials); closed-model VUs
 // dial at once, one connection each.
 func TestOpenModelClientsArePatient(t *testing.T) {
-	ps, err := newProxySet(ProxyPlan{}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
 	open := Scenario{Executor: Executor{Type: ConstantRate, Rate: RatePerSecond(100), Duration: time.Second, MaxVUs: 1}}
 	closed := Scenario{Executor: Executor{Type: VUs, VUs: 1, Iterations: 1}}
-	factory, pools, err := h1Clients(Plan{}, ps, observer{metrics.NewRecorder(1)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, p := range pools {
-			p.Close()
-		}
-	}()
+	factory := testH1Clients(t)
 	for _, tc := range []struct {
 		sc   Scenario
 		want bool
@@ -552,20 +540,8 @@ func TestOpenModelClientsArePatient(t *testing.T) {
 // copy, whose cache lines every VU's request reads): the same *Request
 // for every client, another for another step.
 func TestH1StaticRequestsShared(t *testing.T) {
-	ps, err := newProxySet(ProxyPlan{}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
 	sc := Scenario{Executor: Executor{Type: VUs, VUs: 3, Iterations: 3}}
-	factory, pools, err := h1Clients(Plan{}, ps, observer{metrics.NewRecorder(1)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, p := range pools {
-			p.Close()
-		}
-	}()
+	factory := testH1Clients(t)
 	steps := []*cstep{
 		{Step: Step{Method: "GET", URL: "http://127.0.0.1:1/a"}, seq: 0, static: true},
 		{Step: Step{Method: "GET", URL: "http://127.0.0.1:1/b"}, seq: 3, static: true},
@@ -590,4 +566,24 @@ func TestH1StaticRequestsShared(t *testing.T) {
 	if got[0][0] == got[1][0] || got[1][0].URL.Path != "/b" {
 		t.Errorf("step 1's request is %v, want its own (/b)", got[1][0].URL)
 	}
+}
+
+// testH1Clients makes the h1 engine's client factory for a plain plan;
+// its pools close with the test.
+func testH1Clients(t *testing.T) func(*Scenario, int) (client, error) {
+	t.Helper()
+	ps, err := newProxySet(ProxyPlan{}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory, pools, err := h1Clients(Plan{}, ps, observer{metrics.NewRecorder(1)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	})
+	return factory
 }

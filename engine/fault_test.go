@@ -369,16 +369,7 @@ func TestFaultsOverH2(t *testing.T) {
 				start := time.Now()
 				res := run(t, p)
 				s := res.Total
-				if s.Requests != n || s.Errors != n || s.ErrCount[f.want] != n {
-					t.Fatalf("requests %d, errors %d, %s %d; by class %v; examples %q", s.Requests, s.Errors, f.want, s.ErrCount[f.want], nonzero(s.ErrCount[:]), s.ErrExample)
-				}
-				statuses := int64(0)
-				for _, c := range s.Status {
-					statuses += c
-				}
-				if statuses != 0 {
-					t.Errorf("statuses counted %d: a request that failed has none", statuses)
-				}
+				checkAllFailed(t, s, f.want, n)
 				if ex := s.ErrExample[f.want]; ex == "" || len(ex) > metrics.MaxExample+len("… (1234567890 bytes)") || metrics.Printable(ex) != ex {
 					t.Errorf("example of %d bytes, want 1 to %d, printable: %q", len(ex), metrics.MaxExample, ex)
 				}
@@ -398,4 +389,20 @@ func TestFaultsOverH2(t *testing.T) {
 			})
 		}
 	})
+}
+
+// checkAllFailed checks that each of the n requests failed with the
+// class want, and that none counted a status.
+func checkAllFailed(t *testing.T, s *metrics.Snapshot, want metrics.ErrClass, n int64) {
+	t.Helper()
+	if s.Requests != n || s.Errors != n || s.ErrCount[want] != n {
+		t.Fatalf("requests %d, errors %d, %s %d; by class %v; examples %q", s.Requests, s.Errors, want, s.ErrCount[want], nonzero(s.ErrCount[:]), s.ErrExample)
+	}
+	statuses := int64(0)
+	for _, c := range s.Status {
+		statuses += c
+	}
+	if statuses != 0 {
+		t.Errorf("statuses counted %d: a request that failed has none", statuses)
+	}
 }

@@ -32,14 +32,7 @@ func benchShardRecord(b *testing.B, dest bool) {
 		i++
 		d := time.Duration(200_000 + i%50_000)
 		x = metrics.Sample{Latency: d, ServiceTime: d - 80, End: d, First: true, Step: step, Status: 200, BytesSent: 60, BytesReceived: 300, Dest: slot}
-		for _, ph := range []struct {
-			m metrics.Metric
-			v time.Duration
-		}{{metrics.Blocked, 80}, {metrics.Send, 6_000}, {metrics.Wait, d - 7_000}, {metrics.Receive, 300}} {
-			i := ph.m - metrics.Blocked
-			x.Phases[i] = ph.v
-			x.PhaseSet |= 1 << i
-		}
+		setPhases(&x, d)
 		sh.Record(&x, nil)
 	}
 }
@@ -57,17 +50,22 @@ func BenchmarkFlush(b *testing.B) {
 		for i := range 2000 {
 			d := time.Duration(200_000 + i*i%500_000)
 			x := metrics.Sample{Latency: d, ServiceTime: d - 80, First: true, Step: step, Status: 200, WasIdle: true, IdleTime: d / 3}
-			for _, ph := range []struct {
-				m metrics.Metric
-				v time.Duration
-			}{{metrics.Blocked, 80}, {metrics.Send, 6_000}, {metrics.Wait, d - 7_000}, {metrics.Receive, 300}} {
-				i := ph.m - metrics.Blocked
-				x.Phases[i] = ph.v
-				x.PhaseSet |= 1 << i
-			}
+			setPhases(&x, d)
 			rec.Shard(i).Record(&x, nil)
 		}
 		b.StartTimer()
 		rec.Flush(&iv)
+	}
+}
+
+// setPhases sets a kept-alive request's four phases for a latency d.
+func setPhases(x *metrics.Sample, d time.Duration) {
+	for _, ph := range []struct {
+		m metrics.Metric
+		v time.Duration
+	}{{metrics.Blocked, 80}, {metrics.Send, 6_000}, {metrics.Wait, d - 7_000}, {metrics.Receive, 300}} {
+		i := ph.m - metrics.Blocked
+		x.Phases[i] = ph.v
+		x.PhaseSet |= 1 << i
 	}
 }
