@@ -65,10 +65,11 @@ func autoClients(plan Plan, proxies *proxySet, obs transport.Observer, dial []tr
 	if err != nil {
 		return nil, nil, err
 	}
+	static := &sharedRequests{} // the HTTP/1.1 clients' static requests
 	factory := func(sc *Scenario, vu int) (client, error) {
 		ap := poolOf(vu)
 		return &autoClient{
-			h1:      newH1Client(plan, sc, ap.h1, proxies, vu),
+			h1:      newH1Client(plan, sc, ap.h1, proxies, vu, static),
 			h2:      newH2Client(plan, ap.h2, proxies, vu),
 			h1p:     ap.h1,
 			d:       ap.h2.Dialer(),

@@ -33,9 +33,7 @@ func h1Clients(plan Plan, proxies *proxySet, obs transport.Observer, dial []tran
 	}
 	static := &sharedRequests{}
 	factory := func(sc *Scenario, vu int) (client, error) {
-		c := newH1Client(plan, sc, poolOf(vu), proxies, vu)
-		c.static = static
-		return c, nil
+		return newH1Client(plan, sc, poolOf(vu), proxies, vu, static), nil
 	}
 	return factory, pools, nil
 }
@@ -55,8 +53,9 @@ func h1PoolConfig(plan Plan, proxies *proxySet) transport.Config {
 	return cfg
 }
 
-// newH1Client returns VU vu's client of scenario sc over p.
-func newH1Client(plan Plan, sc *Scenario, p *http1.Pool, proxies *proxySet, vu int) *h1Client {
+// newH1Client returns VU vu's client of scenario sc over p; static holds
+// the static steps' requests, shared by the run's clients.
+func newH1Client(plan Plan, sc *Scenario, p *http1.Pool, proxies *proxySet, vu int, static *sharedRequests) *h1Client {
 	cl := http1.NewClient(p)
 	cl.Timeout = plan.Timeout
 	cl.ResponseHeaderTimeout = plan.Transport.ResponseHeaderTimeout
@@ -65,7 +64,7 @@ func newH1Client(plan Plan, sc *Scenario, p *http1.Pool, proxies *proxySet, vu i
 	cl.MaxRedirects = plan.MaxRedirects
 	cl.Patient = sc.Executor.Open()
 	return &h1Client{cl: cl, closeConns: plan.Transport.DisableKeepAlives, maxBody: plan.MaxBody,
-		proxyRoute: proxyRoute{proxies: proxies, proxy: proxies.forVU(vu)}, static: &sharedRequests{}}
+		proxyRoute: proxyRoute{proxies: proxies, proxy: proxies.forVU(vu)}, static: static}
 }
 
 // sharedRequests holds the static steps' requests, prepared once for all

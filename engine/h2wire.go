@@ -288,6 +288,10 @@ func (w *h2Wire) Close() error {
 	return w.Conn.Close()
 }
 
+// frameEnd is where the frame whose 9-byte header starts b ends: its
+// header and its payload's length.
+func frameEnd(b []byte) int { return 9 + (int(b[0])<<16 | int(b[1])<<8 | int(b[2])) }
+
 // scanRead reads the server's frames in b.
 func (w *h2Wire) scanRead(b []byte) {
 	h := &w.rd
@@ -295,7 +299,7 @@ func (w *h2Wire) scanRead(b []byte) {
 		if h.nh == 0 && len(b) >= 9 && w.rdFirst && (b[3] == h2Data || b[3] == h2Headers) {
 			// The common frame, whole in b and saying nothing here: an
 			// answer's HEADERS or DATA while no body is being sent.
-			if end := 9 + (int(b[0])<<16 | int(b[1])<<8 | int(b[2])); end <= len(b) && w.open.Load() == 0 {
+			if end := frameEnd(b); end <= len(b) && w.open.Load() == 0 {
 				b = b[end:]
 				continue
 			}
@@ -448,7 +452,7 @@ func (w *h2Wire) scanWrite(b []byte) {
 		if h.nh == 0 && len(b) >= 9 && b[3] == h2Headers && b[4]&h2FlagEndStream != 0 {
 			// A request without a body, its HEADERS whole in b, while
 			// no body is being sent: nothing to track.
-			if end := 9 + (int(b[0])<<16 | int(b[1])<<8 | int(b[2])); end <= len(b) && w.open.Load() == 0 {
+			if end := frameEnd(b); end <= len(b) && w.open.Load() == 0 {
 				w.prevTyp = h2Headers
 				b = b[end:]
 				continue
