@@ -20,3 +20,5 @@ func kill(cmd *exec.Cmd) { _ = cmd.Process.Kill() }
 func killGroup(cmd *exec.Cmd) {}
 
 func groupMembers(pgid int, zombies bool) []string { return nil }
+
+func ephemeralLow() int { return 0 }

@@ -17,6 +17,7 @@ package realproxy
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -294,8 +295,24 @@ func writeFile(t testing.TB, name, content string, perm os.FileMode) {
 	}
 }
 
-// freePort returns a port that was free on 127.0.0.1 a moment ago.
+// freePort returns a port that was free on 127.0.0.1 a moment ago. It is
+// chosen below the kernel's ephemeral range (ephemeralLow) where that range
+// is known: a port from the range can be taken meanwhile as the source port
+// of any outgoing connection, even of waitReady's own dial to it (a TCP
+// self-connect, which succeeds as if a server had accepted), and then the
+// proxy fails to bind while the wait sees it ready (seen in CI: stunnel's
+// "Binding service failed", then "connection refused" for every request).
 func freePort() (int, error) {
+	if lo := ephemeralLow(); lo-lowPort >= 1000 {
+		for range 100 {
+			port := lowPort + rand.IntN(lo-lowPort)
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err == nil {
+				l.Close()
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -303,6 +320,10 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// lowPort is the lowest port freePort picks: above the ports that services
+// and users commonly pick by hand (8080, 4222, 9090, ...).
+const lowPort = 20000
 
 // start runs the command that cmdFor builds for a free port until it accepts
 // TCP connections on 127.0.0.1:port, retrying with another port if the
@@ -384,8 +405,11 @@ func waitReady(addr string, p *process) error {
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
+			self := c.LocalAddr().String() == c.RemoteAddr().String()
 			c.Close()
-			return nil
+			if !self { // a self-connect is no server: wait on
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not listening on %s after %v: %v", addr, ReadyTimeout, err)

@@ -415,3 +415,27 @@ func TestMissingBinaries(t *testing.T) {
 		}
 	}
 }
+
+// TestFreePortBelowEphemeral checks that the ports handed to proxies are
+// outside the kernel's ephemeral range (no outgoing connection, not even a
+// readiness dial's self-connect, can hold one) and free to listen on.
+func TestFreePortBelowEphemeral(t *testing.T) {
+	lo := ephemeralLow()
+	if lo-lowPort < 1000 {
+		t.Skipf("ephemeral range starts at %d: freePort falls back to port 0", lo)
+	}
+	for range 20 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port < lowPort || port >= lo {
+			t.Fatalf("freePort = %d, want in [%d, %d)", port, lowPort, lo)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatalf("port %d from freePort: %v", port, err)
+		}
+		l.Close()
+	}
+}
