@@ -57,6 +57,12 @@ type h2Wire struct {
 	rd      h2Scan
 	rdOff   bool // the server's first frame was not SETTINGS: not HTTP/2
 	rdFirst bool // a SETTINGS frame came
+	// applied, if set, is called once, by the first Read after the
+	// server's first SETTINGS frame was passed whole: Go's read loop reads
+	// and applies frames in turn (through its bufio.Reader), so it has
+	// applied that frame's MAX_CONCURRENT_STREAMS by then. Set before Go's
+	// client starts reading.
+	applied func()
 	rdErr   atomic.Bool
 	set     struct {
 		max  uint32
@@ -229,6 +235,11 @@ func (h *h2Scan) again() {
 func (h *h2Scan) ended() bool { return h.nh == 0 }
 
 func (w *h2Wire) Read(b []byte) (int, error) {
+	if w.rdFirst && w.applied != nil {
+		f := w.applied
+		w.applied = nil
+		f()
+	}
 	n, err := w.Conn.Read(b)
 	if n > 0 && !w.rdOff {
 		w.scanRead(b[:n])

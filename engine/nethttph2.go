@@ -30,10 +30,10 @@ import (
 // --max-conns-per-host (never while one is open with --h2-strict-streams),
 // else it waits for a slot: its stream_wait, which Go's own pool cannot
 // show (its GotConn fires before that wait). One dial at a time per
-// destination, and a new connection carries one stream until its first
-// answer (the server's SETTINGS come before it), as Go's pool shares one
-// dial: so the server's stream limit is known before streams are opened
-// past it. --max-requests-per-conn and --max-conn-lifetime stop a
+// destination, and a new connection carries one stream until Go's client
+// has applied the server's SETTINGS (or, failing that, until its first
+// answer), as Go's pool shares one dial: so the server's stream limit is
+// known before streams are opened past it. --max-requests-per-conn and --max-conn-lifetime stop a
 // connection's new streams and close it when its last one ends (close
 // reasons max_requests, lifetime); a connection without a stream for
 // IdleConnTimeout closes (idle_timeout); one the server sent GOAWAY
@@ -91,9 +91,9 @@ type goH2Conn struct {
 	hooked    bool  // its state hook is set (hookLocked)
 	closing   bool
 	idleSince time.Duration // the sweeper's first sight of it without a stream
-	// settled: its first answer came, so Available holds the server's
-	// limit (set under the pool's mutex). notify: its state hook must
-	// tell the pool (retiring).
+	// settled: Go's client applied the server's first SETTINGS (wire's
+	// applied) or its first answer came, so Available holds the server's
+	// limit. notify: its state hook must tell the pool (retiring).
 	settled, notify atomic.Bool
 	sniff           *h1Sniffer // h2c: whether the server answered in HTTP/1.x
 	// tls is the connection's TLS state, which Go's client, handed the
@@ -589,6 +589,7 @@ func (p *goH2Pool) dial(ctx context.Context, h *goH2Host) (*goH2Conn, error) {
 	p.takeLocked(c)
 	if p.waiting.Load() > 0 {
 		p.hookLocked(c)
+		p.handLocked(h) // c may have settled before it was listed
 	}
 	return c, nil
 }
@@ -664,13 +665,20 @@ func (p *goH2Pool) connect(ctx context.Context, h *goH2Host) (*goH2Conn, error) 
 		sniff = &h1Sniffer{Conn: wire}
 		over = sniff
 	}
+	gc := &goH2Conn{tc: tc, nc: nc, wire: wire, h: h, sniff: sniff}
+	wire.applied = func() {
+		// Go's client knows the server's stream limit now: Available
+		// says it, and the requests waiting may take the slots or dial.
+		gc.settled.Store(true)
+		p.signal()
+	}
 	cc, err := p.tr.NewClientConn(context.WithValue(ctx, preDialed{}, over), scheme, d.Addr)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err
 	}
+	gc.cc = cc
 	tc.PoolCountsStreams()
-	gc := &goH2Conn{cc: cc, tc: tc, nc: nc, wire: wire, h: h, sniff: sniff}
 	if t, ok := nc.(*tls.Conn); ok {
 		st := t.ConnectionState()
 		gc.tls = &st
