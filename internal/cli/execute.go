@@ -352,8 +352,8 @@ func liveView(e *env, plan engine.Plan, meta report.Meta, watch *socketWatch) *p
 	if len(plan.Scenarios) == 1 && po.Length == 0 {
 		po.Requests = plan.Scenarios[0].Executor.Iterations
 	}
-	if so := watch.result(); so.PortHi > 0 {
-		po.PortLo, po.PortHi = so.PortLo, so.PortHi
+	if lo, hi := watch.ports(); hi > 0 {
+		po.PortLo, po.PortHi = lo, hi
 	}
 	if po.Terminal {
 		fd := int(e.stderr.(*os.File).Fd())

@@ -190,12 +190,28 @@ func timeWaitToTarget(before, hostBefore, hostNow int) int64 {
 	return int64(min(before+max(hostNow-hostBefore, 0), hostNow))
 }
 
-// result takes the last readings and returns all of them.
+// ports returns the ephemeral port range the watch read (0, 0: none).
+func (w *socketWatch) ports() (lo, hi int) {
+	if !w.ok {
+		return 0, 0
+	}
+	return w.lo, w.hi
+}
+
+// result takes the last readings (the host's TIME_WAIT, and one reading
+// of the sockets to the targets) and returns all of them.
 func (w *socketWatch) result() diagnose.Sockets {
 	if !w.ok {
 		return diagnose.Sockets{}
 	}
-	w.count()
+	if w.diag {
+		// The reading below is the count's too.
+		if h, err := sockstat.HostTimeWait(); err == nil {
+			raise(&w.hostPeak, int64(h))
+		}
+	} else {
+		w.count() // the estimate from the host's count, into the peak
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var c sockstat.Counts

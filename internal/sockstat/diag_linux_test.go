@@ -233,17 +233,78 @@ func TestDiagPortFilter(t *testing.T) {
 	}
 }
 
+// One request asks for the sockets of both families (one walk of the
+// kernel's hash), and counts the same as a request per family: the test's
+// connections over IPv4 and IPv6 loopback, open and in TIME_WAIT.
+func TestDiagBothFamilies(t *testing.T) {
+	own := mine{}
+	var to []netip.AddrPort
+	for _, network := range []string{"tcp4", "tcp6"} {
+		addr := map[string]string{"tcp4": "127.0.0.1:0", "tcp6": "[::1]:0"}[network]
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			if network == "tcp6" {
+				t.Logf("no IPv6 loopback: %v", err)
+				continue
+			}
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go serveClosing(l)
+		to = append(to, netip.MustParseAddrPort(l.Addr().String()))
+		for i := range 5 {
+			c, err := net.Dial(network, l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			own.add(c, i < 2)
+			if i < 2 {
+				defer c.Close()
+				continue
+			}
+			_ = c.Close()
+		}
+	}
+	want := own.want()
+	m := own.match(ToRemote(to...))
+	var got Counts
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got, err = Diag(m); err != nil {
+			t.Skipf("no socket diagnostics here: %v", err)
+		}
+		if got == want {
+			break
+		}
+	}
+	if perFamily.Load() {
+		t.Fatal("the kernel refused the request for both families")
+	}
+	if got != want {
+		t.Fatalf("one request for both families: %+v, want %+v", got, want)
+	}
+	perFamily.Store(true)
+	defer perFamily.Store(false)
+	if each, err := Diag(m); err != nil || each != got {
+		t.Errorf("a request per family: %+v (%v), one for both %+v: want the same", each, err, got)
+	}
+}
+
 // BenchmarkDiag is a reading of the machine's sockets, every one of them
-// (all) or those to one remote port the kernel filters for (port): the
-// difference grows with the sockets in ESTABLISHED and TIME_WAIT on the
-// machine.
+// (all) or those to one remote port the kernel filters for (port), by one
+// request for both families (one walk of the kernel's socket hash) or by
+// one per family (two): the difference grows with the sockets in
+// ESTABLISHED and TIME_WAIT on the machine.
 func BenchmarkDiag(b *testing.B) {
 	all := func(netip.AddrPort, netip.AddrPort) bool { return true }
 	for _, bc := range []struct {
 		name   string
 		lo, hi uint16
-	}{{"all", 0, 0}, {"port", 1, 1}} {
+		each   bool
+	}{{"all", 0, 0, false}, {"port", 1, 1, false}, {"all-per-family", 0, 0, true}, {"port-per-family", 1, 1, true}} {
 		b.Run(bc.name, func(b *testing.B) {
+			perFamily.Store(bc.each)
+			defer perFamily.Store(false)
 			for b.Loop() {
 				if _, err := DiagSplitTo(all, nil, bc.lo, bc.hi); err != nil {
 					b.Skip(err)
