@@ -27,8 +27,12 @@ func Quantile(h *hdrhistogram.Histogram, q float64) int64 {
 // (100%: the highest value equivalent to the last index counted), not
 // hdrhistogram's iterator, which works out each index's values on the
 // way: a report's DistOf calls walked every histogram to its end twice
-// (Mean, Max), 30 or more of them. TestHistMax holds it to h.Max().
+// (Mean, Max), 30 or more of them. TestHistMax holds it to h.Max(), and histMin to h.Min().
 func histMax(h *hdrhistogram.Histogram) int64 { return h.ValueAtQuantile(100) }
+
+// histMin is h.Min() (h not empty) likewise: ValueAtQuantile(0) is the
+// lowest value equivalent to the first index counted.
+func histMin(h *hdrhistogram.Histogram) int64 { return h.ValueAtQuantile(0) }
 
 // DistOf summarises h; nil or empty gives the zero Dist.
 func DistOf(h *hdrhistogram.Histogram) Dist {
@@ -38,7 +42,7 @@ func DistOf(h *hdrhistogram.Histogram) Dist {
 	d := func(v int64) time.Duration { return time.Duration(v) }
 	return Dist{
 		Count: h.TotalCount(),
-		Min:   d(h.Min()),
+		Min:   d(histMin(h)),
 		Mean:  time.Duration(h.Mean()),
 		Max:   d(histMax(h)),
 		P50:   d(Quantile(h, 0.50)),

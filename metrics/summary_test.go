@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// histMax is hdrhistogram's Max on histograms of the metrics' layout:
+// histMax and histMin are hdrhistogram's Max and Min on histograms of the metrics' layout:
 // single values at the edges of its buckets, and random sets spread over
 // the whole range.
 func TestHistMax(t *testing.T) {
@@ -16,6 +16,9 @@ func TestHistMax(t *testing.T) {
 		t.Helper()
 		if got, want := histMax(h), h.Max(); got != want {
 			t.Fatalf("%s: histMax %d, Max %d", what, got, want)
+		}
+		if got, want := histMin(h), h.Min(); got != want {
+			t.Fatalf("%s: histMin %d, Min %d", what, got, want)
 		}
 	}
 	for _, v := range []int64{0, 1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, 1 << 20, 1<<20 + 1, 123456789, histHighest} {
@@ -62,6 +65,16 @@ func BenchmarkHistMax(b *testing.B) {
 	b.Run("iterator", func(b *testing.B) {
 		for b.Loop() {
 			_ = h.Max()
+		}
+	})
+	b.Run("min-scan", func(b *testing.B) {
+		for b.Loop() {
+			_ = histMin(h)
+		}
+	})
+	b.Run("min-iterator", func(b *testing.B) {
+		for b.Loop() {
+			_ = h.Min()
 		}
 	})
 }
