@@ -314,9 +314,7 @@ var h2FaultClasses = map[string]metrics.ErrClass{
 	// HEADERS after the preface the fault server reads as its request,
 	// and a socket closed with bytes unread sends a reset, so the eof
 	// server resets when they come before its close: the server's doing,
-	// not the engine's. The reset server's requests were seen as eof on
-	// net/http's engine, 1 of 4 in 1 run of 3 under load: not explained
-	// yet.)
+	// not the engine's. h2TransportFaults has HTTP/2 servers for them.)
 	"garbage":            metrics.ErrProtocol,
 	"garbage-no-newline": metrics.ErrProtocol,
 	"http2-preface":      metrics.ErrProtocol,
@@ -344,14 +342,15 @@ func TestFaultsOverH2(t *testing.T) {
 		quiet := func(_ *h2Server, hs *http.Server) { hs.ErrorLog = log.New(io.Discard, "", 0) } // its handshake errors
 		return startH2(t.(*testing.T), "tls-h2", quiet).URL + "/"
 	}, want: metrics.ErrTLS}}
+	rows = append(rows, h2TransportFaults...)
 	for _, f := range faults {
 		if c, ok := h2FaultClasses[f.name]; ok {
 			f.want = c
 			rows = append(rows, f)
 		}
 	}
-	if len(rows) != len(h2FaultClasses)+1 {
-		t.Fatalf("%d rows for %d classes: a name of h2FaultClasses is not in the table", len(rows), len(h2FaultClasses)+1)
+	if want := len(h2FaultClasses) + 1 + len(h2TransportFaults); len(rows) != want {
+		t.Fatalf("%d rows, want %d: a name of h2FaultClasses is not in the table", len(rows), want)
 	}
 	h2Engines(t, func(t *testing.T, eng string) {
 		for _, f := range rows {

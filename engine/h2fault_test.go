@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -513,4 +514,108 @@ func TestH2StreamTimeoutConnection(t *testing.T) {
 		}
 		t.Logf("dialed %d, closed %d, open at end %d, reasons %v, rst %v", s.Dialed, s.Closed, res.OpenAtEnd, reasons(s), nonzero(s.H2.RSTStreams[:]))
 	})
+}
+
+// h2Answered is an h2c server that reads each connection's frames until
+// it has the client's first HEADERS and its ACK of the server's SETTINGS
+// (so that the client has nothing left to write but what a request of
+// its own makes), then calls answer with that stream and the connection.
+func h2Answered(answer func(fr *http2.Framer, c net.Conn, id uint32)) func(t testing.TB) string {
+	return func(t testing.TB) string {
+		return rawH2(t.(*testing.T), func(fr *http2.Framer, c net.Conn) {
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second)) // bounded, whatever the client does
+			if fr.WriteSettings() != nil {
+				return
+			}
+			var id uint32
+			for acked := false; id == 0 || !acked; {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					return
+				}
+				switch f := f.(type) {
+				case *http2.SettingsFrame:
+					if f.IsAck() {
+						acked = true
+					} else if fr.WriteSettingsAck() != nil {
+						return
+					}
+				case *http2.HeadersFrame:
+					if id == 0 {
+						id = f.StreamID
+					}
+				}
+			}
+			answer(fr, c, id)
+		})
+	}
+}
+
+// h2Head writes the HEADERS of a 200 on stream id, with fields (name,
+// value pairs), END_STREAM when end.
+func h2Head(fr *http2.Framer, id uint32, end bool, fields ...string) error {
+	var b bytes.Buffer
+	enc := hpack.NewEncoder(&b)
+	_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+	for i := 0; i+1 < len(fields); i += 2 {
+		_ = enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+	}
+	return fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: b.Bytes(), EndHeaders: true, EndStream: end})
+}
+
+// h2Cut writes the HEADERS of a 200 with a content-length of 1000 and
+// 10 bytes of its body on stream id: an answer cut in the middle.
+func h2Cut(fr *http2.Framer, id uint32) error {
+	if err := h2Head(fr, id, false, "content-length", "1000"); err != nil {
+		return err
+	}
+	return fr.WriteData(id, false, []byte("0123456789"))
+}
+
+// resetConn resets c (a TCP RST: SO_LINGER 0).
+func resetConn(c net.Conn) {
+	_ = c.(*net.TCPConn).SetLinger(0)
+	_ = c.Close()
+}
+
+// finConn closes c's writing half (a FIN) and reads what the client
+// still sends until it closes (bounded), so that no reset follows.
+func finConn(c net.Conn) {
+	_ = c.(*net.TCPConn).CloseWrite()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.Copy(io.Discard, c)
+}
+
+// h2TransportFaults are the transport faults of the HTTP/1.1 fault table
+// (reset, eof, headers-cut, body-cut, body-reset) made by HTTP/2 servers
+// that do one thing whatever the client sends: TestFaultsOverH2 holds
+// both engines to the HTTP/1.1 class of each.
+var h2TransportFaults = []fault{
+	// reset: the connection reset once the request was read, before any
+	// answer.
+	{name: "h2-reset", url: h2Answered(func(_ *http2.Framer, c net.Conn, _ uint32) { resetConn(c) }), want: metrics.ErrReset},
+	// eof: the connection closed (FIN) once the request was read.
+	{name: "h2-eof", url: h2Answered(func(_ *http2.Framer, c net.Conn, _ uint32) { finConn(c) }), want: metrics.ErrEOF},
+	// body-reset: reset mid-response, the HEADERS and 10 bytes of 1000
+	// sent.
+	{name: "h2-body-reset", url: h2Answered(func(fr *http2.Framer, c net.Conn, id uint32) {
+		if h2Cut(fr, id) == nil {
+			resetConn(c)
+		}
+	}), want: metrics.ErrReset},
+	// body-cut: closed mid-response.
+	{name: "h2-body-cut", url: h2Answered(func(fr *http2.Framer, c net.Conn, id uint32) {
+		if h2Cut(fr, id) == nil {
+			finConn(c)
+		}
+	}), want: metrics.ErrEOF},
+	// headers-cut: closed in the middle of the HEADERS frame (its
+	// header says 100 bytes, 5 come).
+	{name: "h2-headers-cut", url: h2Answered(func(_ *http2.Framer, c net.Conn, id uint32) {
+		hdr := []byte{0, 0, 100, 0x1, 0x4, 0, 0, 0, 0, 0x88, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(hdr[5:9], id)
+		if _, err := c.Write(hdr); err == nil {
+			finConn(c)
+		}
+	}), want: metrics.ErrEOF},
 }

@@ -487,6 +487,11 @@ func (c *netHTTPClient) do(ctx context.Context, rq *request, intended time.Durat
 
 	tr.Measure(s, start, end, intended)
 	chargeStreamWait(s, c.streamWait)
+	if err != nil {
+		if conn := tr.Conn(); conn != nil {
+			err = conn.ResetCause(err)
+		}
+	}
 	s.Err = metrics.Classify(err)
 	if err != nil {
 		s.Status = 0 // a response counts its status only when read whole
@@ -616,6 +621,11 @@ func (c *netHTTPClient) exchange(req *http.Request, px *transport.Proxy, done fu
 // finish fills a Go scenario request's sample from its tracer.
 func (c *netHTTPClient) finish(s *metrics.Sample, tr *transport.Tracer, start, end time.Duration, err error) {
 	tr.Measure(s, start, end, unscheduled)
+	if err != nil {
+		if conn := tr.Conn(); conn != nil {
+			err = conn.ResetCause(err)
+		}
+	}
 	s.Err = metrics.Classify(err)
 	if err != nil {
 		s.Status = 0

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -115,13 +116,14 @@ type Conn struct {
 	// ([Config.LocalAddrs]); the zero Addr when it bound none.
 	Local netip.Addr
 
-	goaway    atomic.Bool  // HTTP/2: a GOAWAY was counted
-	streams   atomic.Int32 // HTTP/2: streams open now (headers written, not yet released)
-	peakOpen  atomic.Int32 // HTTP/2: the most streams open at once
-	ownCount  atomic.Bool  // HTTP/2: its pool counts its streams (PoolCountsStreams)
-	frames    bool         // HTTP/2: its frames are counted as they pass (FramesCounted)
-	idleClose atomic.Int64 // when the server closed it idle: how long it had been idle (ns)
-	closedAt  atomic.Int64 // lifetime at close (ns)
+	goaway    atomic.Bool           // HTTP/2: a GOAWAY was counted
+	streams   atomic.Int32          // HTTP/2: streams open now (headers written, not yet released)
+	peakOpen  atomic.Int32          // HTTP/2: the most streams open at once
+	ownCount  atomic.Bool           // HTTP/2: its pool counts its streams (PoolCountsStreams)
+	frames    bool                  // HTTP/2: its frames are counted as they pass (FramesCounted)
+	idleClose atomic.Int64          // when the server closed it idle: how long it had been idle (ns)
+	closedAt  atomic.Int64          // lifetime at close (ns)
+	reset     atomic.Pointer[error] // the first read or write that failed as a reset ([Conn.ResetCause])
 	closeOnce sync.Once
 
 	// The busy time of the one goroutine reading c ([Conn.TimeReads]):
@@ -141,7 +143,7 @@ type Conn struct {
 	fd    int       // Readable's: 0 not looked up, -1 none
 	raw   *rawIO    // RawIO's: reads and writes are raw system calls; nil: net.Conn's
 
-	_ [16]byte // to 512 bytes, a size class whose objects start on a cache line (TestConnSize)
+	_ [8]byte // to 512 bytes, a size class whose objects start on a cache line (TestConnSize)
 }
 
 // ReadHooks run on the goroutine that reads a Conn, around each of its
@@ -549,6 +551,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 		n, err = c.Conn.Read(b)
 	}
 	c.rx.Add(int64(n))
+	if err != nil {
+		c.noteReset(err)
+	}
 	if err != nil && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
 		if !c.InUse() {
 			// net/http's read loop waits on every idle connection; an EOF
@@ -614,8 +619,48 @@ func (c *Conn) Write(b []byte) (int, error) {
 		n, err = c.Conn.Write(b)
 	}
 	c.tx.Add(int64(n))
+	if err != nil {
+		c.noteReset(err)
+	}
 	return n, err
 }
+
+// noteReset keeps err when it is c's first read or write that failed as
+// a reset (a TCP RST, a broken pipe).
+func (c *Conn) noteReset(err error) {
+	if c.reset.Load() == nil && metrics.Classify(err) == metrics.ErrReset {
+		c.reset.CompareAndSwap(nil, &err)
+	}
+}
+
+// h2ForceClosed is Go's HTTP/2 client's error for a stream of a
+// connection closed by ClientConn.Close.
+const h2ForceClosed = "http2: client connection force closed via ClientConn.Close"
+
+// ResetCause is err, a request's error on c, with c's reset as its cause
+// when err is Go's HTTP/2 "client connection force closed" and a read or
+// write on c failed as a reset: Go's client closes the connection itself
+// after a write failed (the reset seen by that write, whose reads then
+// see only an EOF), and its other streams fail as closed by ClientConn.Close,
+// an eof, before its read loop fails them with the reset. The class is
+// then the reset's, as on HTTP/1.1 and on the default engine, which fail
+// every stream with the connection's first error.
+func (c *Conn) ResetCause(err error) error {
+	if err == nil {
+		return nil
+	}
+	r := c.reset.Load()
+	if r == nil || !strings.Contains(err.Error(), h2ForceClosed) {
+		return err
+	}
+	return &resetCauseError{err: err, cause: *r}
+}
+
+// resetCauseError is a stream Go closed after its connection's reset.
+type resetCauseError struct{ err, cause error }
+
+func (e *resetCauseError) Error() string { return e.cause.Error() + " (" + e.err.Error() + ")" }
+func (e *resetCauseError) Unwrap() error { return e.cause }
 
 // Close closes the connection once and reports it to the pool's observer
 // with the reason it ended (when it carries no request; otherwise when the
