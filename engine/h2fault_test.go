@@ -618,4 +618,19 @@ var h2TransportFaults = []fault{
 			finConn(c)
 		}
 	}), want: metrics.ErrEOF},
+	// status-below-100: every stream answered with a :status that is no
+	// status code, the connection kept.
+	{name: "h2-status-bad", url: func(t testing.TB) string {
+		return rawH2(t.(*testing.T), func(fr *http2.Framer, c net.Conn) {
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+			if fr.WriteSettings() != nil {
+				return
+			}
+			eachStream(fr, false, func(id uint32, _ int) bool {
+				var b bytes.Buffer
+				_ = hpack.NewEncoder(&b).WriteField(hpack.HeaderField{Name: ":status", Value: "abc"})
+				return fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: b.Bytes(), EndHeaders: true, EndStream: true}) == nil
+			})
+		})
+	}, want: metrics.ErrProtocol},
 }
