@@ -325,6 +325,14 @@ func (a *analysis) poolWait() {
 	if limit <= 0 || limit >= c || a.Config.PerVUPools {
 		return
 	}
+	if a.s.Protocols[metrics.ProtoH2] > a.s.Protocols[metrics.ProtoH1] {
+		// Over HTTP/2 the VUs share connections' streams: a request
+		// queues for a stream slot (stream_wait: stream-limit judges it),
+		// and its blocked is the wait for a connection being dialed (the
+		// first, or one replacing a connection the server ended), which
+		// a connection per VU would not spare.
+		return
+	}
 	blocked := metrics.DistOf(a.s.Hist(metrics.Blocked))
 	lat := metrics.DistOf(a.s.Hist(metrics.Latency))
 	if blocked.Count == 0 || lat.Mean <= 0 || float64(blocked.Mean) < 0.1*float64(lat.Mean) {

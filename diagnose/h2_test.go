@@ -387,3 +387,66 @@ func TestNoStreamLimitAfterGoAway(t *testing.T) {
 		})
 	}
 }
+
+// Over HTTP/2 the queue is for stream slots: an open-model run whose VUs
+// waited for them (stream_wait, 80% of the latency; 1 connection of 4
+// streams for 16 VUs) is limited by the streams, with the connections
+// 16 VUs need at 4 streams each; not by the VUs (whose fix, more of
+// them, would queue more) nor by a wait for a connection. pool-wait
+// does not take an HTTP/2 run's blocked (a wait for a connection being
+// dialed) for VUs short of connections of their own.
+func TestStreamShortfall(t *testing.T) {
+	snap := func(stream, blocked time.Duration) *metrics.Snapshot {
+		rec := metrics.NewRecorder(1)
+		rec.ConnDialedProto(metrics.ProtoH2)
+		rec.H2Settings(4, true, true)
+		rec.H2Streams(4)
+		sh := rec.Shard(0)
+		for range 500 {
+			var x metrics.Sample
+			x.Latency, x.Status, x.Proto, x.Reused = 10*time.Millisecond, 200, metrics.ProtoH2, 1
+			x.Phases[metrics.PhaseStreamWait], x.Phases[metrics.PhaseBlocked] = stream, blocked
+			x.PhaseSet = 1<<metrics.PhaseStreamWait | 1<<metrics.PhaseBlocked
+			sh.Record(&x, nil)
+		}
+		s := rec.Flush(nil)
+		s.Intended, s.Sent, s.Dropped = 1000, 500, 500
+		return s
+	}
+	in := diagnose.Input{Config: diagnose.Config{Open: true, Concurrency: 16, MaxConnsPerHost: 1}, Scheduling: time.Second, Total: snap(8*time.Millisecond, 0)}
+	sf := diagnose.RateShortfall(in)
+	if sf.LimitedBy != "streams" {
+		t.Fatalf("limited by %q (%s; fix %s), want streams", sf.LimitedBy, sf.Reason, sf.Fix)
+	}
+	for _, want := range []string{"waiting for a free stream slot", "stream_wait mean 8.0ms", "1 connection (--max-conns-per-host 1) of 4 streams (the server's SETTINGS_MAX_CONCURRENT_STREAMS)", "below --max-vus 16"} {
+		if !strings.Contains(sf.Reason, want) {
+			t.Errorf("reason %q does not say %q", sf.Reason, want)
+		}
+	}
+	if !strings.Contains(sf.Fix, "--max-conns-per-host 4") || strings.Contains(sf.Fix, "--max-vus 3") {
+		t.Errorf("fix %q: want --max-conns-per-host 4, no more VUs", sf.Fix)
+	}
+	fs := diagnose.Analyze(in)
+	noHarm(t, fs)
+	mention(t, find(t, fs, "rate-shortfall"), "limited by the HTTP/2 stream slots")
+	// --h2-max-streams 4 of the server's 250, strict: drop strict, or
+	// raise the client's cap.
+	in.Config.H2MaxStreams, in.Config.H2StrictStreams, in.Config.MaxConnsPerHost = 4, true, 0
+	in.Total = snap(8*time.Millisecond, 0)
+	in.Total.H2.MaxStreamsMin, in.Total.H2.MaxStreamsMax = 250, 250
+	if sf := diagnose.RateShortfall(in); sf.LimitedBy != "streams" || !strings.Contains(sf.Reason, "1 connection (--h2-strict-streams) of 4 streams (--h2-max-streams)") ||
+		!strings.Contains(sf.Fix, "drop --h2-strict-streams") || !strings.Contains(sf.Fix, "raise --h2-max-streams to 16") {
+		t.Errorf("strict, client cap: limited by %q: %s; fix %s", sf.LimitedBy, sf.Reason, sf.Fix)
+	}
+	// Streams enough (4 connections of 4): not the streams.
+	in = diagnose.Input{Config: diagnose.Config{Open: true, Concurrency: 16, MaxConnsPerHost: 4}, Scheduling: time.Second, Total: snap(8*time.Millisecond, 0)}
+	if sf := diagnose.RateShortfall(in); sf.LimitedBy == "streams" {
+		t.Errorf("4 connections of 4 streams for 16 VUs: limited by streams: %s", sf.Reason)
+	}
+	// A closed run over HTTP/2 with a cap below the VUs whose requests
+	// were blocked half their latency: no pool-wait.
+	closed := diagnose.Input{Config: diagnose.Config{Concurrency: 16, MaxConnsPerHost: 2}, Total: snap(0, 5*time.Millisecond)}
+	if fs := diagnose.Analyze(closed); has(fs, "pool-wait") {
+		t.Errorf("pool-wait over HTTP/2: %s", dump(fs))
+	}
+}

@@ -17,8 +17,9 @@ type Shortfall struct {
 	// below the target. Without it, the schedule was kept in count but
 	// not in time (iterations started late).
 	Short bool
-	// LimitedBy names what ran out: "vus", "pool", "generator" (its CPU
-	// was busy), "starved" (it was not busy, but the machine did not give
+	// LimitedBy names what ran out: "vus", "pool" (VUs waited for a
+	// connection), "streams" (over HTTP/2: VUs waited for a free stream
+	// slot), "generator" (its CPU was busy), "starved" (it was not busy, but the machine did not give
 	// it a CPU in time), or empty when the schedule was kept.
 	LimitedBy string
 	Reason    string // the evidence
@@ -114,6 +115,12 @@ func RateShortfall(in Input) Shortfall {
 			sf.Fix = fmt.Sprintf("--max-conns-per-host %d (as many as --max-vus)", poolFloor(maxVUs))
 			return sf
 		}
+		if why, fix, ok := streamShortfall(in, lat, maxVUs); ok {
+			sf.LimitedBy = "streams"
+			sf.Reason = fmt.Sprintf("%d iterations dropped: %s", s.Dropped, why)
+			sf.Fix = fix
+			return sf
+		}
 		need := int64(math.Ceil(peak * lat.P99.Seconds()))
 		// Starved names the machine only where the VUs would have kept
 		// the rate at the typical latency: where even the median answer
@@ -174,7 +181,54 @@ func roundUp(n int64) int64 {
 	return (n + step - 1) / step * step
 }
 
-var limitedByName = map[string]string{"vus": "VUs", "pool": "connection pool", "generator": "generator's CPU", "starved": "CPU the machine gave the generator"}
+// streamShortfall: over HTTP/2 the VUs queue for a free stream slot
+// (stream_wait), not for a connection (blocked): they were that queue
+// when the wait was over 30% of the latency and the pool's streams (its
+// connections times the streams each may carry) are below --max-vus.
+func streamShortfall(in Input, lat metrics.Dist, maxVUs int) (why, fix string, ok bool) {
+	a := analysis{Input: in, s: in.Total}
+	wait := metrics.DistOf(a.s.Hist(metrics.StreamWait))
+	if wait.Count == 0 || lat.Mean <= 0 || float64(wait.Mean) <= 0.3*float64(lat.Mean) {
+		return "", "", false
+	}
+	c := int64(maxVUs)
+	per, client, conns, ok := a.streamCapacity(c)
+	if !ok {
+		return "", "", false
+	}
+	src := "the server's SETTINGS_MAX_CONCURRENT_STREAMS"
+	if client {
+		src = "--h2-max-streams"
+	}
+	bound := fmt.Sprintf("--max-conns-per-host %d", conns)
+	if a.Config.H2StrictStreams {
+		bound = "--h2-strict-streams"
+	}
+	what := fmt.Sprintf("%d connections (%s) of %d streams each", conns, bound, per)
+	if conns == 1 {
+		what = fmt.Sprintf("1 connection (%s) of %d streams", bound, per)
+	}
+	why = fmt.Sprintf("the VUs were waiting for a free stream slot on their HTTP/2 connections (stream_wait mean %s of latency mean %s): %s (%s) carry %d requests at once, below --max-vus %d",
+		dur(wait.Mean), dur(lat.Mean), what, src, conns*per, maxVUs)
+	need := (c + per - 1) / per
+	switch {
+	case a.Config.H2StrictStreams:
+		fix = fmt.Sprintf("drop --h2-strict-streams (in Go: HTTP2Config.StrictMaxConcurrentRequests = false), so that the pool opens the %d connections %d VUs need at %d streams each", need, c, per)
+		if m := int64(a.Config.MaxConnsPerHost); m > 0 && m < need {
+			fix += fmt.Sprintf(", with --max-conns-per-host %d", need)
+		}
+	default:
+		fix = fmt.Sprintf("--max-conns-per-host %d (--max-vus %d / %d streams per connection; in Go: http.Transport.MaxConnsPerHost = %d)", need, c, per, need)
+	}
+	if client {
+		fix += fmt.Sprintf(", or raise --h2-max-streams to %d, within the server's MAX_CONCURRENT_STREAMS", (c+conns-1)/conns)
+	} else {
+		fix += ", or allow more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)"
+	}
+	return why, fix, true
+}
+
+var limitedByName = map[string]string{"vus": "VUs", "pool": "connection pool", "streams": "HTTP/2 stream slots of the connection pool", "generator": "generator's CPU", "starved": "CPU the machine gave the generator"}
 
 func (a *analysis) rateShortfall() {
 	sf := RateShortfall(a.Input)
