@@ -9,6 +9,8 @@
 #   bench/instr.sh cache URL [N1 N2]         # the same run with valgrind's cache simulation:
 #                                            # instructions and L1 data misses per request, by area
 #   FAYA=/path/to/faya bench/instr.sh run URL  # another build (default: this checkout's)
+#   FAYA_ARGS="--engine net/http --http 2 --insecure -c 100 --max-conns-per-host 1" bench/instr.sh run URL
+#                                            # more flags for faya run (after -c 50: a -c here wins)
 #
 # Each runs twice, N1 and N2 ops (10,000 and 60,000 for a benchmark,
 # 20,000 and 70,000 requests for a run), and divides the difference by
@@ -51,7 +53,7 @@ run | cache)
   [ "$mode" = cache ] && sim=(--cache-sim=yes) areas=(--cache)
   for n in "$n1" "$n2"; do
     GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 taskset -c 0 valgrind --tool=callgrind "${sim[@]}" --callgrind-out-file="$OUT/$mode.$n.cg" \
-      "$faya" run -c 50 -n "$n" "$url" >"$OUT/$mode.$n.out" 2>"$OUT/$mode.$n.valgrind"
+      "$faya" run -c 50 ${FAYA_ARGS:-} -n "$n" "$url" >"$OUT/$mode.$n.out" 2>"$OUT/$mode.$n.valgrind"
   done
   python3 bench/instr_areas.py "${areas[@]}" "$OUT/$mode.$n1.cg" "$OUT/$mode.$n2.cg" $((n2 - n1))
   ;;
