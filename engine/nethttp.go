@@ -403,6 +403,9 @@ func statusError(resp *http.Response) error {
 // transport.RedirectOf's rule. A Location that is no URL fails the
 // request, as on the h1 engine.
 func redirectOf(req *http.Request, resp *http.Response, body []byte) (*http.Request, []byte, error) {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return nil, nil, nil // not a redirect: no Location looked up (a map lookup per answer)
+	}
 	rd, ok, err := transport.RedirectOf(req.Method, req.URL, resp.StatusCode, resp.Header.Get("Location"))
 	if !ok || err != nil {
 		return nil, nil, err
