@@ -317,11 +317,14 @@ var h2FaultClasses = map[string]metrics.ErrClass{
 	// not the engine's. h2TransportFaults has HTTP/2 servers for them.)
 	"garbage":            metrics.ErrProtocol,
 	"garbage-no-newline": metrics.ErrProtocol,
-	"http2-preface":      metrics.ErrProtocol,
-	"status-line-cut":    metrics.ErrProtocolNegotiation,
-	"headers-cut":        metrics.ErrProtocolNegotiation,
-	"body-reset":         metrics.ErrProtocolNegotiation,
-	"silent":             metrics.ErrTimeout,
+	// (Not http2-preface: its server closes with the client's frames
+	// unread, a reset a write may see before the GOAWAY is read: 1 of 4
+	// requests a reset, once in 3 -race runs at load 24.
+	// h2TransportFaults has h2-settings-goaway for it.)
+	"status-line-cut": metrics.ErrProtocolNegotiation,
+	"headers-cut":     metrics.ErrProtocolNegotiation,
+	"body-reset":      metrics.ErrProtocolNegotiation,
+	"silent":          metrics.ErrTimeout,
 	// (Not response-header-timeout: the default engine's HTTP/2 does not
 	// take --response-header-timeout, its requests bounded by --timeout
 	// alone; the class is the same, the wait the request's timeout.)

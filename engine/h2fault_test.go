@@ -618,6 +618,19 @@ var h2TransportFaults = []fault{
 			finConn(c)
 		}
 	}), want: metrics.ErrEOF},
+	// http2-preface: the HTTP/2-only server's SETTINGS then
+	// GOAWAY(PROTOCOL_ERROR) on a new connection (testserver.HTTP2Settings),
+	// after the client's preface, closed with a FIN and drained: a
+	// protocol error, not sent again. (The HTTP/1.1 table's server for it
+	// closes with the client's frames unread: a reset that a write of the
+	// client's may see first.)
+	{name: "h2-settings-goaway", url: func(t testing.TB) string {
+		return rawH2(t.(*testing.T), func(_ *http2.Framer, c net.Conn) {
+			if _, err := io.WriteString(c, testserver.HTTP2Settings); err == nil {
+				finConn(c)
+			}
+		})
+	}, want: metrics.ErrProtocol},
 	// status-below-100: every stream answered with a :status that is no
 	// status code, the connection kept.
 	{name: "h2-status-bad", url: func(t testing.TB) string {
