@@ -196,6 +196,26 @@ again:
 		p.mu.Unlock()
 		return p.dial(ctx, r, rt, h, due)
 	}
+	c, giveUp := p.await(ctx, h, patient, front, due)
+	switch {
+	case giveUp != nil:
+		return nil, 0, giveUp
+	case c == retry:
+		front = true
+		goto again
+	case c != nil:
+		return c, fromHandoff, nil
+	}
+	return p.dial(ctx, r, rt, h, due) // a slot was freed for us
+}
+
+// await queues a request for h's next connection (p.mu is held; it is
+// released) and waits for it until ctx is done or due (on the dialer's
+// clock; 0: none). It returns the connection handed over, retry (look at
+// the idle list again), nil (a slot to dial was freed), or why it gave up.
+// Apart from get, whose fast path (an idle connection) then has no defer
+// to run on its way out.
+func (p *Pool) await(ctx context.Context, h *host, patient, front bool, due time.Duration) (c *Conn, giveUp error) {
 	w := &waiter{ch: make(chan *Conn, 1), patient: patient}
 	if front {
 		h.waiters = slices.Insert(h.waiters, 0, w)
@@ -209,13 +229,8 @@ again:
 		defer t.Stop()
 		expired = t.C
 	}
-	var giveUp error
 	select {
 	case c = <-w.ch:
-		if c == retry {
-			front = true
-			goto again
-		}
 	case <-ctx.Done():
 		giveUp = ctx.Err()
 	case <-expired:
@@ -225,7 +240,7 @@ again:
 		p.mu.Lock()
 		if h.remove(w) {
 			p.mu.Unlock()
-			return nil, 0, giveUp
+			return nil, giveUp
 		}
 		p.mu.Unlock()
 		// Handed something just now: give it back.
@@ -243,12 +258,9 @@ again:
 		default:
 			p.put(c, true, p.d.Now(), nil)
 		}
-		return nil, 0, giveUp
+		return nil, giveUp
 	}
-	if c != nil {
-		return c, fromHandoff, nil
-	}
-	return p.dial(ctx, r, rt, h, due) // a slot was freed for us
+	return c, nil
 }
 
 // retry is what a patient waiter is sent to look at the idle list again.
