@@ -85,6 +85,16 @@ func (a *AddrStats) reset() {
 
 // addrStats returns the accounts in slot i of list, growing it as needed.
 func addrStats(list *[]AddrStats, i int) *AddrStats {
+	if i < len(*list) {
+		return &(*list)[i]
+	}
+	return growAddrs(list, i)
+}
+
+// growAddrs is addrStats' growth, out of its callers' line.
+//
+//go:noinline
+func growAddrs(list *[]AddrStats, i int) *AddrStats {
 	for len(*list) <= i {
 		*list = append(*list, AddrStats{})
 	}

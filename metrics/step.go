@@ -66,29 +66,20 @@ func (t *StepStats) add(x *Sample, fast bool) {
 		t.OK++
 	}
 	if x.Err == ErrNone || x.Status != 0 {
-		if t.Status == nil {
-			t.Status = map[int]int64{}
-		}
 		st := x.Status
 		if st < 0 || st >= MaxStatus {
 			st = 0
 		}
-		switch {
-		case !fast:
-			t.Status[st]++
-		case int64(st) == t.lastStatus && t.lastRun > 0:
-			t.lastRun++
-		default:
-			if t.lastRun > 0 {
-				t.Status[int(t.lastStatus)] += t.lastRun
-			}
-			t.lastStatus, t.lastRun = int64(st), 1
+		if fast && int64(st) == t.lastStatus && t.lastRun > 0 {
+			t.lastRun++ // the usual case: the status of the answer before
+		} else {
+			t.addStatus(st, fast)
 		}
 	}
 	t.ChecksPassed += int64(x.ChecksPassed)
 	t.ChecksFailed += int64(x.ChecksFailed)
 	if x.CheckFailure != "" && t.CheckFailure == "" {
-		t.CheckFailure = Example(x.CheckFailure)
+		t.noteFailure(x.CheckFailure)
 	}
 	for set := x.PhaseSet & (1<<NumPhases - 1); set != 0; set &= set - 1 {
 		i := bits.TrailingZeros16(set)
@@ -96,6 +87,42 @@ func (t *StepStats) add(x *Sample, fast bool) {
 		t.PhaseCount[i]++
 	}
 	v := min(max(int64(x.Latency), 0), histHighest)
+	if r := t.rawLatency; fast && r != nil {
+		r.counts[rawIndex(v)]++
+		r.any = true
+		return
+	}
+	t.addLatency(v, fast)
+}
+
+// The rare parts of add, out of its line (see [Snapshot.addNotSent]).
+
+// addStatus counts status st: in Status, or (fast) as the start of a new
+// run of one status.
+//
+//go:noinline
+func (t *StepStats) addStatus(st int, fast bool) {
+	if t.Status == nil {
+		t.Status = map[int]int64{}
+	}
+	if !fast {
+		t.Status[st]++
+		return
+	}
+	if t.lastRun > 0 {
+		t.Status[int(t.lastStatus)] += t.lastRun
+	}
+	t.lastStatus, t.lastRun = int64(st), 1
+}
+
+//go:noinline
+func (t *StepStats) noteFailure(why string) { t.CheckFailure = Example(why) }
+
+// addLatency records latency v: (fast) in the raw counts, made on first
+// use, or in the step's histogram.
+//
+//go:noinline
+func (t *StepStats) addLatency(v int64, fast bool) {
 	if fast {
 		if t.rawLatency == nil {
 			t.rawLatency = newRawHist()
@@ -157,6 +184,16 @@ func (t *StepStats) reset() {
 
 // stepStats returns the stats of step i, growing the list as needed.
 func (s *Snapshot) stepStats(i int) *StepStats {
+	if i < len(s.Steps) {
+		return &s.Steps[i]
+	}
+	return s.growSteps(i)
+}
+
+// growSteps is stepStats' growth, out of its callers' line.
+//
+//go:noinline
+func (s *Snapshot) growSteps(i int) *StepStats {
 	for len(s.Steps) <= i {
 		s.Steps = append(s.Steps, StepStats{})
 	}
