@@ -482,6 +482,19 @@ func (p *Pool) put(c *Conn, reusable bool, now time.Duration, cl *Client) {
 	h := c.h
 	p.mu.Lock()
 	h.closing = !reusable || p.cfg.DisableKeepAlives
+	if reusable && !p.cfg.DisableKeepAlives && !p.closed && len(h.waiters) == 0 &&
+		!limitReached(len(h.idle), p.cfg.MaxIdleConnsPerHost) && !limitReached(p.idleTotal, p.cfg.MaxIdleConns) {
+		// The usual case, idle: the rest is out of its line.
+		p.push(h, c, now, cl)
+		p.mu.Unlock()
+		return
+	}
+	p.putRare(h, c, reusable, now, cl)
+}
+
+// putRare is put's cases but the usual one (a connection that closes, a
+// waiter, a full idle list); p.mu is held, and released.
+func (p *Pool) putRare(h *host, c *Conn, reusable bool, now time.Duration, cl *Client) {
 	if !reusable || p.cfg.DisableKeepAlives || p.closed {
 		disown(c, cl)
 		h.n--
