@@ -184,9 +184,16 @@ func (cl *Client) Close() {
 // following redirects, and fills res (which it resets). The error is the
 // request's failure, nil when a response was read whole.
 func (cl *Client) Do(ctx context.Context, req *Request, call Call, res *Result) error {
-	*res = Result{}
 	cl.call = call
-	defer func() { cl.call = Call{} }() // the client keeps no jar, capture or proxy between requests
+	err := cl.do(ctx, req, res)
+	cl.call = Call{} // the client keeps no jar, capture or proxy between requests
+	return err
+}
+
+// do is Do once cl.call is set: without a deferred reset, whose record
+// and call each request would run.
+func (cl *Client) do(ctx context.Context, req *Request, res *Result) error {
+	*res = Result{}
 	cl.watch(ctx)
 	d := cl.pool.d
 	res.Start = d.Now()
@@ -253,13 +260,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	}
 	got := d.Now()
 	if err != nil {
-		res.Timings.Add(metrics.PhaseBlocked, got-t0)
-		if ctx.Err() == nil && got >= cl.due {
-			// The timeout covers the wait for a connection, the dial, the
-			// TLS handshake and a proxy's handshake, as net/http's does.
-			err = &TimeoutError{After: cl.Timeout, Err: err}
-		}
-		return false, err
+		return false, cl.noConn(ctx, res, t0, got, err)
 	}
 	tc := c.tc
 	if tc.Acquire() {
@@ -281,8 +282,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	cl.cur.Store(c)
 	cl.arm(c)
 	if ctx.Err() != nil {
-		c.armed.Store(0)
-		_ = c.nc.SetDeadline(aLongTimeAgo)
+		c.abort()
 	}
 	out := rt.raw
 	ck := ""
@@ -293,21 +293,14 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	// asks the server to close, as net/http's Request.Close does.
 	_, last := tc.Last()
 	if ck != "" || last {
-		cl.wbuf = rt.appendHeaders(cl.wbuf[:0], ck, last)
-		out = cl.wbuf
+		out = cl.withHeaders(rt, ck, last)
 	}
 	got0 := 0 // answer bytes read with the write
 	primed := false
-	if r.expect && cl.ExpectContinueTimeout > 0 {
-		primed = true
-		err = cl.expectContinue(c, out, len(out)-len(r.body), res)
-	} else if c.nc == net.Conn(tc) && cl.ResponseHeaderTimeout <= 0 {
+	if r.expect && cl.ExpectContinueTimeout > 0 || c.nc != net.Conn(tc) || cl.ResponseHeaderTimeout > 0 {
+		primed, err = cl.write(c, r, out, res)
+	} else if got0, err = tc.Exchange(out, cl.wroteFn, cl.rd.buf); err != nil {
 		// A plain connection: write and read in one poller wait.
-		if got0, err = tc.Exchange(out, cl.wroteFn, cl.rd.buf); err != nil {
-			cl.wrote = d.Now()
-		}
-	} else {
-		_, err = c.nc.Write(out)
 		cl.wrote = d.Now()
 	}
 	wrote := cl.wrote
@@ -327,7 +320,7 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 		if cl.call.Jar != nil || cl.call.Capture != nil {
 			onHeader = cl.startCapture()
 		}
-		resp, err = cl.rd.ReadResponse(r.head, cl.MaxBody, onHeader, cl.maxRedirects() >= 0)
+		err = cl.rd.readResponse(&resp, r.head, cl.MaxBody, onHeader, cl.maxRedirects() >= 0)
 		cl.rd.onHead, cl.rd.capture = nil, nil
 		if res.Expect == metrics.ExpectFinal || cl.call.Jar != nil || cl.call.Capture != nil {
 			err = cl.afterAnswer(c, r, out, &resp, res, err)
@@ -372,6 +365,56 @@ func (cl *Client) hop(ctx context.Context, r *Request, res *Result, t0 time.Dura
 	cl.pool.put(c, reusable, end, cl)
 	tc.Release(end)
 	return false, nil
+}
+
+// The rare parts of hop, out of its line: a request's path runs hop's
+// code from a cache that the kernel and 50 VUs' requests have emptied
+// (bench/instr.sh cache), and code that it skips, in between, is lines
+// fetched for nothing.
+
+// noConn ends a hop that got no connection at got with err: the wait
+// is its blocked phase; the timeout covers the wait for a connection,
+// the dial, the TLS handshake and a proxy's handshake, as net/http's
+// does.
+//
+//go:noinline
+func (cl *Client) noConn(ctx context.Context, res *Result, t0, got time.Duration, err error) error {
+	res.Timings.Add(metrics.PhaseBlocked, got-t0)
+	if ctx.Err() == nil && got >= cl.due {
+		err = &TimeoutError{After: cl.Timeout, Err: err}
+	}
+	return err
+}
+
+// abort makes c's blocked I/O return (the request's context is done).
+//
+//go:noinline
+func (c *Conn) abort() {
+	c.armed.Store(0)
+	_ = c.nc.SetDeadline(aLongTimeAgo)
+}
+
+// withHeaders returns rt's request with a Cookie header ck and
+// "Connection: close" when last, in cl.wbuf.
+//
+//go:noinline
+func (cl *Client) withHeaders(rt *route, ck string, last bool) []byte {
+	cl.wbuf = rt.appendHeaders(cl.wbuf[:0], ck, last)
+	return cl.wbuf
+}
+
+// write sends out on c but for a plain connection's exchange: with
+// "Expect: 100-continue" (primed: an answer may be buffered already),
+// or over TLS, a proxy's tunnel or with a response-header timeout.
+//
+//go:noinline
+func (cl *Client) write(c *Conn, r *Request, out []byte, res *Result) (primed bool, err error) {
+	if r.expect && cl.ExpectContinueTimeout > 0 {
+		return true, cl.expectContinue(c, out, len(out)-len(r.body), res)
+	}
+	_, err = c.nc.Write(out)
+	cl.wrote = cl.pool.d.Now()
+	return false, err
 }
 
 // armHeaderTimeout sets the response-header timeout on c, if it ends

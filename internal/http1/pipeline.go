@@ -129,7 +129,7 @@ func (cl *Client) pipelineOnce(ctx context.Context, req *Request, res []Result, 
 	}
 	for k := 0; k < len(res) && err == nil; k++ {
 		var resp Response
-		resp, err = cl.rd.ReadResponse(req.head, cl.MaxBody, nil, false)
+		err = cl.rd.readResponse(&resp, req.head, cl.MaxBody, nil, false)
 		end := d.Now()
 		r := &res[k]
 		rx, tx := tc.TakeBytes()

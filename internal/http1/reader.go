@@ -467,33 +467,40 @@ func splitField(line []byte, folded bool) (name, value []byte, err error) {
 // cap). onHeader, if not nil, sees every header of the final response.
 // keepLocation keeps a 3xx response's Location.
 func (rd *Reader) ReadResponse(head bool, maxBody int64, onHeader HeaderFunc, keepLocation bool) (Response, error) {
+	var resp Response
+	err := rd.readResponse(&resp, head, maxBody, onHeader, keepLocation)
+	return resp, err
+}
+
+// readResponse is ReadResponse into *resp, which is zero: a client's
+// request path does not copy the response out of the reader's frame.
+func (rd *Reader) readResponse(resp *Response, head bool, maxBody int64, onHeader HeaderFunc, keepLocation bool) error {
 	rd.got = false
 	rd.maxBody = maxBody
 	rd.headBytes = 0
 	if rd.r < rd.w {
 		rd.first, rd.got = rd.now(), true // bytes were already here
 	}
-	var resp Response
 	for {
-		if err := rd.readHead(&resp, head, onHeader, keepLocation); err != nil {
+		if err := rd.readHead(resp, head, onHeader, keepLocation); err != nil {
 			if !rd.got && errors.Is(err, io.EOF) {
-				return resp, io.EOF // nothing at all: the server closed the connection
+				return io.EOF // nothing at all: the server closed the connection
 			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return resp, err
+			return err
 		}
 		// 1xx answers (but 101) precede the real one; their header bytes
 		// count against the same limit.
 		if resp.Status >= 100 && resp.Status < 200 && resp.Status != 101 {
-			resp = Response{}
+			*resp = Response{}
 			continue
 		}
 		break
 	}
 	resp.FirstByte = rd.first
-	return resp, nil
+	return nil
 }
 
 // readHead reads a status line, the headers, and the body they describe.
