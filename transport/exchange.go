@@ -95,13 +95,7 @@ func ignoringEINTR(f func() (int, error)) (int, error) {
 func (c *Conn) Exchange(req []byte, written func(), resp []byte) (int, error) {
 	x := &c.x
 	if !x.tried {
-		x.tried = true
-		if tcp, ok := c.Conn.(*net.TCPConn); ok {
-			if rc, err := tcp.SyscallConn(); err == nil {
-				x.rc = rc
-				x.fn = x.step
-			}
-		}
+		c.tryRaw()
 	}
 	if x.rc != nil && len(resp) > 0 {
 		x.req, x.resp, x.wn, x.rn, x.werr, x.rerr, x.wrote, x.written = req, resp, 0, 0, 0, 0, false, written
@@ -129,6 +123,22 @@ func (c *Conn) Exchange(req []byte, written func(), resp []byte) (int, error) {
 		written()
 	}
 	return 0, err
+}
+
+// tryRaw looks, once (the connection's first exchange), for the raw
+// connection the exchange drives; out of Exchange's line, which each
+// request runs.
+//
+//go:noinline
+func (c *Conn) tryRaw() {
+	x := &c.x
+	x.tried = true
+	if tcp, ok := c.Conn.(*net.TCPConn); ok {
+		if rc, err := tcp.SyscallConn(); err == nil {
+			x.rc = rc
+			x.fn = x.step
+		}
+	}
 }
 
 func (c *Conn) opError(op string, err error) error {
