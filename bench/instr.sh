@@ -7,7 +7,9 @@
 #   bench/instr.sh bench PKG BENCH [N1 N2]   # a Go benchmark: instructions per op
 #   bench/instr.sh run URL [N1 N2]           # faya run -c 50 -n N URL: instructions per request, by area
 #   bench/instr.sh cache URL [N1 N2]         # the same run with valgrind's cache simulation:
-#                                            # instructions and L1 data misses per request, by area
+#                                            # instructions, L1 data and instruction misses per request, by area
+#   bench/instr.sh lines URL [N1 N2]         # the code lines (64 B) each request runs, by function
+#                                            # (bench/hot_lines.py): its instruction-cache footprint
 #   FAYA=/path/to/faya bench/instr.sh run URL  # another build (default: this checkout's)
 #   FAYA_ARGS="--engine net/http --http 2 --insecure -c 100 --max-conns-per-host 1" bench/instr.sh run URL
 #                                            # more flags for faya run (after -c 50: a -c here wins)
@@ -43,7 +45,7 @@ bench)
   grep -h "allocs/op" "$OUT/$bench.$n2.out" || true
   python3 -c "print('$bench: %.0f instructions per op' % (($b-$a)/($n2-$n1)))"
   ;;
-run | cache)
+run | cache | lines)
   url=${2:?URL}; n1=${3:-20000}; n2=${4:-70000}
   faya=${FAYA:-$OUT/faya}
   [ -n "${FAYA:-}" ] || go build -o "$faya" ./cmd/faya
@@ -51,14 +53,19 @@ run | cache)
   # The simulated caches are the host's (valgrind reads CPUID): on this
   # VM a 48 KiB 12-way L1d with 64-byte lines.
   [ "$mode" = cache ] && sim=(--cache-sim=yes) areas=(--cache)
+  [ "$mode" = lines ] && sim=(--dump-instr=yes)
   for n in "$n1" "$n2"; do
     GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 taskset -c 0 valgrind --tool=callgrind "${sim[@]}" --callgrind-out-file="$OUT/$mode.$n.cg" \
       "$faya" run -c 50 ${FAYA_ARGS:-} -n "$n" "$url" >"$OUT/$mode.$n.out" 2>"$OUT/$mode.$n.valgrind"
   done
-  python3 bench/instr_areas.py "${areas[@]}" "$OUT/$mode.$n1.cg" "$OUT/$mode.$n2.cg" $((n2 - n1))
+  if [ "$mode" = lines ]; then
+    python3 bench/hot_lines.py "$OUT/$mode.$n1.cg" "$OUT/$mode.$n2.cg" $((n2 - n1))
+  else
+    python3 bench/instr_areas.py "${areas[@]}" "$OUT/$mode.$n1.cg" "$OUT/$mode.$n2.cg" $((n2 - n1))
+  fi
   ;;
 *)
-  sed -n '2,22p' "$0" >&2
+  sed -n '2,24p' "$0" >&2
   exit 2
   ;;
 esac

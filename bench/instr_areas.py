@@ -6,7 +6,8 @@ with N more requests than the first, and prints the difference of each
 area's instructions divided by N. An area is a set of functions (exclusive
 costs), matched by name below. With --cache (profiles made with
 --cache-sim=yes: bench/instr.sh cache) it prints, beside the
-instructions, the L1 data-cache misses (reads and writes) per request.
+instructions, the L1 data-cache misses (reads and writes) and the L1
+instruction-cache misses per request.
 """
 import collections
 import re
@@ -72,7 +73,7 @@ def main():
     cache = args[:1] == ['--cache']
     if cache:
         args = args[1:]
-    events = ['Ir', 'D1mr', 'D1mw'] if cache else ['Ir']
+    events = ['Ir', 'D1mr', 'D1mw', 'I1mr'] if cache else ['Ir']
     ta, tb, n = areas(args[0], events), areas(args[1], events), int(args[2])
     a, b = ta['Ir'], tb['Ir']
 
@@ -84,11 +85,11 @@ def main():
         if cache:
             r = sum(per('D1mr', k) for k in ks)
             w = sum(per('D1mw', k) for k in ks)
-            cols += '  %6.1f %6.1f %6.1f' % (r, w, r + w)
+            cols += '  %6.1f %6.1f %6.1f %7.1f' % (r, w, r + w, sum(per('I1mr', k) for k in ks))
         print('%-45s %s' % (name, cols))
 
     if cache:
-        print('%-45s %7s  %6s %6s %6s' % ('area (per request)', 'instr', 'D1mr', 'D1mw', 'D1 miss'))
+        print('%-45s %7s  %6s %6s %6s %7s' % ('area (per request)', 'instr', 'D1mr', 'D1mw', 'D1 miss', 'I1 miss'))
     keys = sorted(set(a) | set(b), key=lambda k: a[k] - b[k])
     for k in keys:
         row(k, [k])
