@@ -272,17 +272,21 @@ var h2Faults = []h2Fault{
 		// Each body waits for its stream's window, 1 KiB at a time (the
 		// first one on a connection may go within the default window
 		// before the server's SETTINGS): at most 64 stalls per body on
-		// net/http, and never for the connection's window, which the
-		// server gives back as fast. The default engine's writer counts
-		// a wait again when another stream's WINDOW_UPDATE woke it
-		// (seen: 543 for 8 bodies), so up to twice that.
-		limit := int64(8 * 64)
+		// net/http, and not for the connection's window, which the
+		// server gives back as fast, but once on net/http: its pool
+		// opens the second VU's stream once Go's client has applied the
+		// SETTINGS, and the first body, sent before them, may have taken
+		// the connection's default window then (2 to 7 of 20 runs). The
+		// default engine's writer counts a wait again when another
+		// stream's WINDOW_UPDATE woke it (seen: 543 for 8 bodies), so up
+		// to twice that.
+		limit, connLimit := int64(8*64), int64(1)
 		if eng == engine.EngineH1 {
-			limit *= 2
+			limit, connLimit = limit*2, 0
 		}
-		if s.H2.FlowStalls == 0 || s.H2.FlowStalls > limit || s.H2.FlowStallsConn != 0 || s.H2.FlowStallTime <= 0 {
-			t.Errorf("flow-control stalls %d for %v (on the connection's window %d): want 1 to %d, none on the connection's",
-				s.H2.FlowStalls, s.H2.FlowStallTime, s.H2.FlowStallsConn, limit)
+		if s.H2.FlowStalls == 0 || s.H2.FlowStalls > limit || s.H2.FlowStallsConn > connLimit || s.H2.FlowStallTime <= 0 {
+			t.Errorf("flow-control stalls %d for %v (on the connection's window %d): want 1 to %d, at most %d on the connection's",
+				s.H2.FlowStalls, s.H2.FlowStallTime, s.H2.FlowStallsConn, limit, connLimit)
 		}
 	}},
 	// A window that never opens (SETTINGS_INITIAL_WINDOW_SIZE 0, no
