@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -28,64 +29,48 @@ func caddyH2(t *testing.T) (tlsURL, h2cURL, accessLog string) {
 	bin := realproxy.Binary(t, "caddy", "caddy")
 	dir := t.TempDir()
 	realproxy.CertFiles(t, dir)
-	addrs := make([]string, 2)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	accessLog = filepath.Join(dir, "access.log")
+	serverLog := filepath.Join(dir, "caddy.log")
+	// Ports from below the ephemeral range, caddy retried on others if it
+	// exits (one was taken meanwhile), ready once both accept (its first
+	// lines go to an output file, the rest to serverLog).
+	addrs := realproxy.Serve(t, "caddy", serverLog, 2, func(ports []int) *exec.Cmd {
+		addrs := []string{fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])}
+		routes := []any{map[string]any{"handle": []any{map[string]any{"handler": "static_response", "status_code": 200, "body": "ok"}}}}
+		logs := map[string]any{"default_logger_name": "access"}
+		cfg := map[string]any{
+			"admin":   map[string]any{"disabled": true},
+			"storage": map[string]any{"module": "file_system", "root": filepath.Join(dir, "storage")},
+			"logging": map[string]any{"logs": map[string]any{
+				"default": map[string]any{"writer": map[string]any{"output": "file", "filename": serverLog}, "exclude": []string{"http.log.access.access"}},
+				"access": map[string]any{"writer": map[string]any{"output": "file", "filename": accessLog}, "encoder": map[string]any{"format": "json"},
+					"include": []string{"http.log.access.access"}},
+			}},
+			"apps": map[string]any{
+				"tls": map[string]any{"certificates": map[string]any{"load_files": []any{map[string]any{
+					"certificate": filepath.Join(dir, "cert.pem"), "key": filepath.Join(dir, "key.pem"), "tags": []string{"faya"}}}}},
+				"http": map[string]any{"servers": map[string]any{
+					"tls": map[string]any{"listen": []string{addrs[0]}, "protocols": []string{"h1", "h2"}, "routes": routes, "logs": logs,
+						"tls_connection_policies": []any{map[string]any{"certificate_selection": map[string]any{"any_tag": []string{"faya"}}}},
+						"automatic_https":         map[string]any{"disable": true}},
+					"h2c": map[string]any{"listen": []string{addrs[1]}, "protocols": []string{"h1", "h2c"}, "routes": routes, "logs": logs,
+						"automatic_https": map[string]any{"disable": true}},
+				}},
+			},
+		}
+		b, err := json.Marshal(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		addrs[i] = ln.Addr().String()
-		_ = ln.Close()
-	}
-	accessLog = filepath.Join(dir, "access.log")
-	serverLog := filepath.Join(dir, "caddy.log")
-	routes := []any{map[string]any{"handle": []any{map[string]any{"handler": "static_response", "status_code": 200, "body": "ok"}}}}
-	logs := map[string]any{"default_logger_name": "access"}
-	cfg := map[string]any{
-		"admin":   map[string]any{"disabled": true},
-		"storage": map[string]any{"module": "file_system", "root": filepath.Join(dir, "storage")},
-		"logging": map[string]any{"logs": map[string]any{
-			"default": map[string]any{"writer": map[string]any{"output": "file", "filename": serverLog}, "exclude": []string{"http.log.access.access"}},
-			"access": map[string]any{"writer": map[string]any{"output": "file", "filename": accessLog}, "encoder": map[string]any{"format": "json"},
-				"include": []string{"http.log.access.access"}},
-		}},
-		"apps": map[string]any{
-			"tls": map[string]any{"certificates": map[string]any{"load_files": []any{map[string]any{
-				"certificate": filepath.Join(dir, "cert.pem"), "key": filepath.Join(dir, "key.pem"), "tags": []string{"faya"}}}}},
-			"http": map[string]any{"servers": map[string]any{
-				"tls": map[string]any{"listen": []string{addrs[0]}, "protocols": []string{"h1", "h2"}, "routes": routes, "logs": logs,
-					"tls_connection_policies": []any{map[string]any{"certificate_selection": map[string]any{"any_tag": []string{"faya"}}}},
-					"automatic_https":         map[string]any{"disable": true}},
-				"h2c": map[string]any{"listen": []string{addrs[1]}, "protocols": []string{"h1", "h2c"}, "routes": routes, "logs": logs,
-					"automatic_https": map[string]any{"disable": true}},
-			}},
-		},
-	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "caddy.json")
-	if err := os.WriteFile(conf, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", conf)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
-	// Caddy's first lines go to stderr, the rest to serverLog.
-	stderr, err := os.Create(filepath.Join(dir, "stderr.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for _, a := range addrs {
-		realproxy.Listening(t, a, serverLog)
-	}
+		conf := filepath.Join(dir, "caddy.json")
+		if err := os.WriteFile(conf, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "run", "--config", conf)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+		return cmd
+	})
 	return "https://" + addrs[0], "http://" + addrs[1], accessLog
 }
 

@@ -331,15 +331,31 @@ const lowPort = 20000
 // is stopped by t.Cleanup. It returns "127.0.0.1:port".
 func start(t testing.TB, name, logFile string, cmdFor func(port int) *exec.Cmd) string {
 	t.Helper()
+	return Serve(t, name, logFile, 1, func(ports []int) *exec.Cmd { return cmdFor(ports[0]) })[0]
+}
+
+// Serve runs the server that cmdFor builds for n free loopback ports (from
+// below the kernel's ephemeral range, as the proxies' are) until it
+// accepts TCP connections on each of them, retrying with other ports if it
+// exits early (a port may have been taken meanwhile), at most 3 times. Its
+// output goes to a file next to logFile, shown with logFile when the test
+// fails; t.Cleanup stops it (SIGTERM, then its process group is killed). It
+// returns the addresses, "127.0.0.1:port", in the order of ports.
+func Serve(t testing.TB, name, logFile string, n int, cmdFor func(ports []int) *exec.Cmd) []string {
+	t.Helper()
 	var lastErr error
 	var outputs []string
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("realproxy: %s: free port: %v", name, err)
+		ports := make([]int, n)
+		addrs := make([]string, n)
+		for i := range ports {
+			port, err := freePort()
+			if err != nil {
+				t.Fatalf("realproxy: %s: free port: %v", name, err)
+			}
+			ports[i], addrs[i] = port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cmd := cmdFor(port)
+		cmd := cmdFor(ports)
 		out, err := os.CreateTemp(filepath.Dir(logFile), name+"-output-*.txt")
 		if err != nil {
 			t.Fatalf("realproxy: %s: %v", name, err)
@@ -358,7 +374,12 @@ func start(t testing.TB, name, logFile string, cmdFor func(port int) *exec.Cmd) 
 		startedMu.Unlock()
 		p := &process{cmd: cmd, done: make(chan struct{})}
 		go func() { p.err = cmd.Wait(); close(p.done) }()
-		err = waitReady(addr, p)
+		err = nil
+		for _, addr := range addrs {
+			if err = waitReady(addr, p); err != nil {
+				break
+			}
+		}
 		if err == nil {
 			t.Cleanup(func() {
 				p.stop()
@@ -366,7 +387,7 @@ func start(t testing.TB, name, logFile string, cmdFor func(port int) *exec.Cmd) 
 					dumpLogs(t, name, logFile, out.Name())
 				}
 			})
-			return addr
+			return addrs
 		}
 		p.stop()
 		lastErr = err
@@ -376,7 +397,7 @@ func start(t testing.TB, name, logFile string, cmdFor func(port int) *exec.Cmd) 
 	}
 	logs := readLogs(append([]string{logFile}, outputs...)...)
 	t.Fatalf("realproxy: %s did not become ready: %v\n%s", name, lastErr, logs)
-	return ""
+	return nil
 }
 
 // started holds the pids (= process group ids on Linux) of all processes
