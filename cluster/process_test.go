@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faya-load/faya/internal/realproxy"
 	"github.com/faya-load/faya/internal/testserver"
 )
 
@@ -342,29 +342,15 @@ func TestProcessExternalNATS(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
 		t.Fatalf("build nats-server: %v\n%s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ns := exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", filepath.Join(dir, "js"))
-	if err := ns.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ns.Process.Kill(); _ = ns.Wait() })
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", fmt.Sprint("127.0.0.1:", port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("nats-server does not listen: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	// A port from below the ephemeral range, and a readiness wait that a
+	// self-connect does not fool (a port from 127.0.0.1:0, closed, then
+	// dialed until it answered, could be the dial's own source port: it
+	// "connected" and nats-server could not bind it), retried on another
+	// port if nats-server exits.
+	addr := realproxy.Serve(t, "nats-server", filepath.Join(dir, "nats.log"), 1, func(ports []int) *exec.Cmd {
+		return exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(ports[0]), "-js", "-sd", filepath.Join(dir, "js"))
+	})[0]
+	url := "nats://" + addr
 	srv := testserver.Start(t)
 	c := start(t, "coordinator", "run", "--agents", "2", "--nats", url, "-q", "-r", "301", "-d", "1s", "--json", filepath.Join(dir, "c.json"), srv.URL+"/")
 	for i := range 2 {
