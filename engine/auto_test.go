@@ -270,12 +270,9 @@ func testAutoGoScenario(t *testing.T, eng string) {
 func TestAutoRefused(t *testing.T) { forEachEngine(t, testAutoRefused) }
 
 func testAutoRefused(t *testing.T, eng string) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	// A port held bound and never listening (a port from :0, closed, could
+	// be taken meanwhile, or be a dial's own source port: a self-connect).
+	addr := strings.TrimSuffix(strings.TrimPrefix(testserver.RefusedURL(t), "http://"), "/")
 	const n = 20
 	s := run(t, h2Plan(eng, "https://"+addr, transport.HTTPAuto, 4, n)).Total
 	if s.Requests != n || s.ErrCount[metrics.ErrRefused] != n || s.Dialed != 0 {
