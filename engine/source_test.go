@@ -41,11 +41,15 @@ func testLocalAddrsIn(t *testing.T, eng string, scope engine.ConnScope) {
 	if total != n || s.Requests != n {
 		t.Errorf("the server served %d requests, faya counted %d; want %d", total, s.Requests, n)
 	}
-	if by["127.0.0.2"] != 5 || by["127.0.0.3"] != 5 || len(by) != 2 {
-		t.Errorf("connections by source address %v; want 5 from 127.0.0.2 and 5 from 127.0.0.3", by)
+	// One connection per VU, and on net/http one more for each it closed
+	// after an answer because its writer had not reported the request
+	// written in time (write_late: a loaded machine), taken in turn too.
+	want := vus + replaced(s)
+	if s.Dialed != want {
+		t.Errorf("dialed %d connections; want %d (one per VU, %d replaced after write_late); close reasons %v", s.Dialed, want, replaced(s), s.CloseReasons)
 	}
-	if s.Dialed != vus {
-		t.Errorf("dialed %d connections; want %d (one per VU)", s.Dialed, vus)
+	if by["127.0.0.2"] != int(want+1)/2 || by["127.0.0.3"] != int(want)/2 || len(by) != 2 {
+		t.Errorf("connections by source address %v; want %d from 127.0.0.2 and %d from 127.0.0.3, in turn", by, (want+1)/2, want/2)
 	}
 	// The per-address table agrees with the server, address for address,
 	// in --local-addr's order.
@@ -190,15 +194,25 @@ func startTwoAddrServer(t *testing.T, h2c bool, hold int) (*twoAddrServer, strin
 		srv.Protocols.SetUnencryptedHTTP2(true)
 		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln2, err := net.Listen("tcp", "127.0.0.2:"+port)
-	if err != nil {
-		_ = ln.Close()
-		t.Skipf("listen on 127.0.0.2:%s: %v", port, err)
+	// A port free on both addresses: the one picked on 127.0.0.1 may be
+	// taken on 127.0.0.2, by a connection an earlier test dialed from
+	// 127.0.0.2 (--local-addr) that sits in TIME_WAIT there: another
+	// port then (the test used to skip itself, 2 runs of 80 under load).
+	var ln, ln2 net.Listener
+	var port string
+	for try := 0; ln2 == nil; try++ {
+		var err error
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ = net.SplitHostPort(ln.Addr().String())
+		if ln2, err = net.Listen("tcp", "127.0.0.2:"+port); err != nil {
+			_ = ln.Close()
+			if try == 20 {
+				t.Fatalf("listen on 127.0.0.2 at a port free on 127.0.0.1: %v", err)
+			}
+		}
 	}
 	go func() { _ = srv.Serve(ln) }()
 	go func() { _ = srv.Serve(ln2) }()
