@@ -83,6 +83,15 @@ func TestIdleInQuietHoursNginx(t *testing.T) {
 			t.Errorf("open at most %d, closed idle by the server %d: want 50-200 open and all but at most 30 closed by nginx", open, byServer)
 		}
 
+		t.Cleanup(func() {
+			if t.Failed() { // the timeline, to see what the finding read
+				d := metrics.DistOf(s.Hist(metrics.ServerIdleClose))
+				t.Logf("idle before the server's closes: %d, min %v p50 %v p90 %v max %v", d.Count, d.Min, d.P50, d.P90, d.Max)
+				for _, p := range rep.Timeline {
+					t.Logf("t=%v requests %d dialed %d open %d active %d busy VUs %d, idle closes by the server %d", p.T, p.Requests, p.Dialed, p.ConnsOpen, p.ConnsActive, p.VUsBusy, p.ServerIdleCloses)
+				}
+			}
+		})
 		var f diagnose.Finding
 		for _, x := range rep.Findings {
 			if x.ID == "idle-in-quiet-hours" {
