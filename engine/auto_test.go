@@ -92,9 +92,15 @@ func testAutoALPN(t *testing.T, eng string) {
 			if s.Protocols[want] != n || s.Protocols[other] != 0 || got != n || wrong != 0 {
 				t.Errorf("requests by protocol %v; the server saw %d of the protocol, %d of the other", s.Protocols, got, wrong)
 			}
+			// At most maxConns, and on net/http's HTTP/1.1 one more for
+			// each connection it closed after an answer because its
+			// writer had not reported the request written in time
+			// (write_late: a loaded machine), which a later request
+			// replaced.
 			conns := srv.conns.Load()
-			if s.Dialed != conns || conns < 1 || conns > maxConns || s.DialedProto[want] != s.Dialed {
-				t.Errorf("dialed %d (by protocol %v), the server accepted %d: want the same, at most %d", s.Dialed, s.DialedProto, conns, maxConns)
+			if s.Dialed != conns || conns < 1 || conns > maxConns+replaced(s) || s.DialedProto[want] != s.Dialed {
+				t.Errorf("dialed %d (by protocol %v), the server accepted %d: want the same, at most %d (%d replaced after write_late); close reasons %v",
+					s.Dialed, s.DialedProto, conns, maxConns+replaced(s), replaced(s), s.CloseReasons)
 			}
 			if s.Closed != s.Dialed {
 				t.Errorf("closed %d of %d (%v)", s.Closed, s.Dialed, s.CloseReasons)
