@@ -143,7 +143,12 @@ type Conn struct {
 	fd    int       // Readable's: 0 not looked up, -1 none
 	raw   *rawIO    // RawIO's: reads and writes are raw system calls; nil: net.Conn's
 
-	_ [8]byte // to 512 bytes, a size class whose objects start on a cache line (TestConnSize)
+	// lastRead is when the last plain Read (net.Conn's: net/http's read
+	// loop, TLS) returned bytes, monotonic ns (Pool clock); 0: none. The
+	// start of an idle period the server ends (NoteServerIdleClose): the
+	// release comes later, by how long the goroutine that releases waited
+	// for a CPU (seconds on a starved machine).
+	lastRead atomic.Int64
 }
 
 // ReadHooks run on the goroutine that reads a Conn, around each of its
@@ -549,6 +554,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 		n, err = c.hookedRead(b)
 	} else {
 		n, err = c.Conn.Read(b)
+		if n > 0 {
+			c.lastRead.Store(int64(c.pool.now()))
+		}
 	}
 	c.rx.Add(int64(n))
 	if err != nil {
@@ -589,6 +597,9 @@ func (c *Conn) NoteServerIdleClose() {
 	since := time.Duration(c.lastUse.Load())
 	if since == 0 {
 		since = c.pool.since(c.DialedAt)
+	}
+	if r := time.Duration(c.lastRead.Load()); r > 0 && r < since {
+		since = r // the answer's last bytes came before its release
 	}
 	idle := c.pool.now() - since
 	if idle < QuickClose && c.requests.Load() > 0 {
