@@ -90,33 +90,46 @@ func (a *analysis) streamLimit() {
 	if m := s.H2.MaxStreamsMax; m > 0 {
 		evidence += fmt.Sprintf("; the server's SETTINGS_MAX_CONCURRENT_STREAMS was %d", m)
 	}
-	need := (c + per - 1) / per // the connections c streams need at per each
-	var fixes []string
-	switch {
-	case a.Config.H2StrictStreams:
+	if a.Config.H2StrictStreams {
 		evidence += "; --h2-strict-streams kept the pool to one connection at a time"
-		f := fmt.Sprintf("drop --h2-strict-streams (in Go: HTTP2Config.StrictMaxConcurrentRequests = false), so that the pool opens the %d connections %d VUs need at %d streams each", need, c, per)
-		if m := int64(a.Config.MaxConnsPerHost); m > 0 && m < need {
-			f += fmt.Sprintf(", with --max-conns-per-host %d (in Go: http.Transport.MaxConnsPerHost = %d)", need, need)
-		}
-		fixes = append(fixes, f)
-	default:
+	} else {
 		evidence += fmt.Sprintf("; --max-conns-per-host %d allowed %d streams at most", conns, conns*per)
-		fixes = append(fixes, fmt.Sprintf("--max-conns-per-host %d (%d VUs / %d streams per connection; in Go: http.Transport.MaxConnsPerHost = %d, without HTTP2Config.StrictMaxConcurrentRequests)", need, c, per, need))
 	}
 	if client {
 		evidence += fmt.Sprintf("; --h2-max-streams %d capped the streams per connection", per)
-		fixes = append(fixes, fmt.Sprintf("or raise --h2-max-streams to %d (%d VUs / %d connections), within the server's MAX_CONCURRENT_STREAMS", (c+conns-1)/conns, c, conns))
-	} else {
-		fixes = append(fixes, "or allow more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)")
 	}
 	a.add(Finding{
 		ID:       "stream-limit",
 		Severity: Warning,
 		Title:    fmt.Sprintf("Requests wait for an HTTP/2 stream: %.0f%% of the latency is the wait for a stream slot", 100*float64(wait.Mean)/float64(lat.Mean)),
 		Evidence: evidence + ".",
-		Fix:      strings.Join(fixes, ", "),
+		Fix:      a.streamFix(c, per, conns, client),
 	})
+}
+
+// streamFix is the fix for c requests in flight that queued for stream
+// slots on conns connections of per streams each (streamCapacity's):
+// the connections they need (or no --h2-strict-streams), and more
+// streams per connection, from the client (client: --h2-max-streams was
+// the cap) or the server.
+func (a *analysis) streamFix(c, per, conns int64, client bool) string {
+	need := (c + per - 1) / per // the connections c streams need at per each
+	var fixes []string
+	if a.Config.H2StrictStreams {
+		f := fmt.Sprintf("drop --h2-strict-streams (in Go: HTTP2Config.StrictMaxConcurrentRequests = false), so that the pool opens the %d connections %d VUs need at %d streams each", need, c, per)
+		if m := int64(a.Config.MaxConnsPerHost); m > 0 && m < need {
+			f += fmt.Sprintf(", with --max-conns-per-host %d (in Go: http.Transport.MaxConnsPerHost = %d)", need, need)
+		}
+		fixes = append(fixes, f)
+	} else {
+		fixes = append(fixes, fmt.Sprintf("--max-conns-per-host %d (%d VUs / %d streams per connection; in Go: http.Transport.MaxConnsPerHost = %d, without HTTP2Config.StrictMaxConcurrentRequests)", need, c, per, need))
+	}
+	if client {
+		fixes = append(fixes, fmt.Sprintf("or raise --h2-max-streams to %d (%d VUs / %d connections), within the server's MAX_CONCURRENT_STREAMS", (c+conns-1)/conns, c, conns))
+	} else {
+		fixes = append(fixes, "or allow more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)")
+	}
+	return strings.Join(fixes, ", ")
 }
 
 // streamCapacity is what bounded the streams the pool could have open at

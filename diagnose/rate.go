@@ -210,22 +210,7 @@ func streamShortfall(in Input, lat metrics.Dist, maxVUs int) (why, fix string, o
 	}
 	why = fmt.Sprintf("the VUs were waiting for a free stream slot on their HTTP/2 connections (stream_wait mean %s of latency mean %s): %s (%s) carry %d requests at once, below --max-vus %d",
 		dur(wait.Mean), dur(lat.Mean), what, src, conns*per, maxVUs)
-	need := (c + per - 1) / per
-	switch {
-	case a.Config.H2StrictStreams:
-		fix = fmt.Sprintf("drop --h2-strict-streams (in Go: HTTP2Config.StrictMaxConcurrentRequests = false), so that the pool opens the %d connections %d VUs need at %d streams each", need, c, per)
-		if m := int64(a.Config.MaxConnsPerHost); m > 0 && m < need {
-			fix += fmt.Sprintf(", with --max-conns-per-host %d", need)
-		}
-	default:
-		fix = fmt.Sprintf("--max-conns-per-host %d (--max-vus %d / %d streams per connection; in Go: http.Transport.MaxConnsPerHost = %d)", need, c, per, need)
-	}
-	if client {
-		fix += fmt.Sprintf(", or raise --h2-max-streams to %d, within the server's MAX_CONCURRENT_STREAMS", (c+conns-1)/conns)
-	} else {
-		fix += ", or allow more streams per connection on the server (nginx: http2_max_concurrent_streams; Go: http.HTTP2Config.MaxConcurrentStreams)"
-	}
-	return why, fix, true
+	return why, a.streamFix(c, per, conns, client), true
 }
 
 var limitedByName = map[string]string{"vus": "VUs", "pool": "connection pool", "streams": "HTTP/2 stream slots of the connection pool", "generator": "generator's CPU", "starved": "CPU the machine gave the generator"}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // histMax and histMin are hdrhistogram's Max and Min on histograms of the metrics' layout:
@@ -38,12 +40,19 @@ func TestHistMax(t *testing.T) {
 	}
 }
 
-func BenchmarkDistOf(b *testing.B) {
+// latencies is a histogram of 100,000 latencies of about 3 ms, up to
+// ~50 ms.
+func latencies() *hdrhistogram.Histogram {
 	h := newHist()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 100000 {
-		_ = h.RecordValue(int64(200e3 + rng.ExpFloat64()*3e6)) // latencies about 3 ms, up to ~50 ms
+		_ = h.RecordValue(int64(200e3 + rng.ExpFloat64()*3e6))
 	}
+	return h
+}
+
+func BenchmarkDistOf(b *testing.B) {
+	h := latencies()
 	for b.Loop() {
 		_ = DistOf(h)
 	}
@@ -52,11 +61,7 @@ func BenchmarkDistOf(b *testing.B) {
 // BenchmarkHistMax: histMax against the iterator's Max, on the histogram of
 // BenchmarkDistOf.
 func BenchmarkHistMax(b *testing.B) {
-	h := newHist()
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 100000 {
-		_ = h.RecordValue(int64(200e3 + rng.ExpFloat64()*3e6))
-	}
+	h := latencies()
 	b.Run("scan", func(b *testing.B) {
 		for b.Loop() {
 			_ = histMax(h)

@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,6 +351,9 @@ func Serve(t testing.TB, name, logFile string, n int, cmdFor func(ports []int) *
 		addrs := make([]string, n)
 		for i := range ports {
 			port, err := freePort()
+			for try := 0; err == nil && slices.Contains(ports[:i], port) && try < 10; try++ {
+				port, err = freePort() // free, but this server's already
+			}
 			if err != nil {
 				t.Fatalf("realproxy: %s: free port: %v", name, err)
 			}
